@@ -1,0 +1,60 @@
+# tpp — traffic-trace analyser.  Plain GNU make; dependencies come from Debian via pkg-config.
+PREFIX ?= /usr/local
+PKGS    = lua5.4 libpcap zlib
+CC     ?= cc
+CFLAGS ?= -O2 -g
+WARN    = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -Iinclude $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lreadline -lm
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+CORE    = packet capture interval result addr_table pcap_writer outfile
+BINDING = ltpp lresult lpackets lwriter
+SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
+OBJS    = $(SRCS:src/%.c=build/%.o)
+ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)
+HEADERS = $(wildcard include/tpp/*.h src/*.h)
+
+BUSTED  = tests/busted.lua
+
+.PHONY: all test test-asan test-c bench install clean deps
+all: tpp
+
+tpp: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+build/%.o: src/%.c $(HEADERS) | build
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -DTPP_SOURCE_DIR='"$(CURDIR)"' -c -o $@ $<
+
+# The sanitizer build: same sources, ASan + UBSan, used by `make test`.
+build/tpp-asan: $(ASAN_OBJS)
+	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
+
+build/asan/%.o: src/%.c $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -DTPP_SOURCE_DIR='"$(CURDIR)"' -c -o $@ $<
+
+build:
+	mkdir -p build/asan
+
+# Specs run inside tpp itself (busted as a library), then again under the sanitizer build.
+test: tpp build/tpp-asan
+	./tpp $(BUSTED) tests
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp TPP=build/tpp-asan \
+		build/tpp-asan $(BUSTED) tests
+
+bench: tpp
+	bench/run.sh
+
+install: tpp
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tpp/lua/tpp
+	install -m 755 tpp $(DESTDIR)$(PREFIX)/bin/tpp
+	install -m 644 lua/tpp/*.lua $(DESTDIR)$(PREFIX)/share/tpp/lua/tpp/
+
+# Install the Debian packages tpp needs to build and test (sudo when not root).
+deps:
+	scripts/install-deps.sh
+
+clean:
+	rm -rf build tpp

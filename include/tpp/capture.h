@@ -1,0 +1,39 @@
+/* tpp/capture.h — reading pcap and pcapng captures, plain or gzip-compressed, from a file or stdin.
+ *
+ * A capture is opened by path ("-" is stdin); gzip is recognised by its magic bytes and inflated while reading,
+ * never to disk or into memory whole.  The capture owns its packet buffer: the data pointer returned by
+ * tpp_capture_next() is valid until the next call.  Errors go to the caller's buffer; nothing is printed.
+ */
+#ifndef TPP_CAPTURE_H
+#define TPP_CAPTURE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define TPP_ERRBUF_SIZE 512
+
+struct tpp_capture;
+
+struct tpp_frame {
+    int64_t ts_ns;
+    uint32_t caplen;
+    uint32_t wirelen;
+    const uint8_t *data;
+};
+
+/* Open `path` with an optional BPF `filter` (NULL or "" for none).  Returns NULL and fills `err` on failure. */
+struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE]);
+
+/* Next frame: 1 read, 0 end of capture, -1 error (tpp_capture_error() says what; a truncated file is one). */
+int tpp_capture_next(struct tpp_capture *cap, struct tpp_frame *frame);
+
+int tpp_capture_linktype(const struct tpp_capture *cap);
+const char *tpp_capture_error(const struct tpp_capture *cap);
+int tpp_capture_is_gzip(const struct tpp_capture *cap);
+/* Bytes consumed from the file so far (compressed bytes for gzip) and the file's size (0 when unknown). */
+uint64_t tpp_capture_bytes_read(const struct tpp_capture *cap);
+uint64_t tpp_capture_file_size(const struct tpp_capture *cap);
+
+void tpp_capture_close(struct tpp_capture *cap);
+
+#endif

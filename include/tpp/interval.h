@@ -1,0 +1,28 @@
+/* tpp/interval.h — the one-pass aggregator: decoded packets in, tpp_result rows out.
+ *
+ * tpp_agg_new() allocates all working memory up front (hash tables grow rarely and geometrically; nothing is
+ * allocated per packet).  The aggregator writes into a result that the caller owns and frees.
+ */
+#ifndef TPP_INTERVAL_H
+#define TPP_INTERVAL_H
+
+#include "tpp/packet.h"
+#include "tpp/result.h"
+
+struct tpp_agg;
+
+struct tpp_agg *tpp_agg_new(struct tpp_result *out);
+/* Count one packet.  Returns 1 when a limit says to stop, 0 to go on, -1 on allocation failure. */
+int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p);
+/* Close the last interval as the boundary mode says (aligned: emit it; packet: drop it). */
+int tpp_agg_finish(struct tpp_agg *a);
+void tpp_agg_free(struct tpp_agg *a);
+
+/* Whole pipeline: open, decode, aggregate.  `progress` (may be NULL) is called every 2^16 packets; a non-zero
+ * return stops the parse.  Returns a result (check ->complete / ->error) or NULL with `err` filled when the
+ * capture could not be opened at all. */
+typedef int (*tpp_progress_fn)(void *ud, uint64_t bytes_read, uint64_t file_size, uint64_t packets);
+struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, tpp_progress_fn progress, void *ud,
+                             char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,104 @@
+/* tpp/result.h — the per-interval statistics of one capture, as produced by the aggregator (tpp/interval.h)
+ * and, later, restored from a dump.
+ *
+ * A tpp_result owns all its memory; tpp_result_free() releases it.  Readers borrow pointers into it.
+ */
+#ifndef TPP_RESULT_H
+#define TPP_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tpp_boundary { TPP_BOUNDARY_ALIGNED, TPP_BOUNDARY_PACKET };
+enum tpp_ipmode { TPP_IP_ANY, TPP_IP_V4, TPP_IP_V6 };
+
+struct tpp_options {
+    int64_t delta_ns;          /* interval length, nanoseconds, > 0 */
+    enum tpp_boundary boundary;
+    enum tpp_ipmode ip;
+    uint64_t max_packets;      /* 0 = all */
+    uint64_t max_intervals;    /* 0 = all */
+    char filter[1024];         /* BPF expression, "" for none */
+};
+
+void tpp_options_default(struct tpp_options *o);
+
+/* One row of the critical table. */
+struct tpp_interval {
+    int64_t start_ns, end_ns;
+    uint64_t packets, ip_packets, ip_bytes, src_ips, dst_ips;
+    double f2_src, f2_dst;
+    double iat_mean, iat_std, iat_skew, iat_kurt;
+    double entropy_src, entropy_dst;
+    double avg_len, icmp_frac, tcp_frac, udp_frac;
+    uint64_t syn, fin, tcp_port_packets, udp_port_packets;
+};
+
+/* Column descriptions: the same table serves "all columns" (the TSV) and "one column" (Lua's r:column). */
+enum tpp_coltype { TPP_COL_INDEX, TPP_COL_TIME, TPP_COL_COUNT, TPP_COL_REAL };
+struct tpp_column {
+    const char *name;
+    enum tpp_coltype type;
+    size_t offset;             /* into struct tpp_interval; unused for TPP_COL_INDEX */
+};
+extern const struct tpp_column tpp_columns[];
+extern const size_t tpp_ncolumns;
+const struct tpp_column *tpp_column_find(const char *name);
+/* Value of a column for one interval, as a double (times in seconds). */
+double tpp_column_value(const struct tpp_column *c, const struct tpp_interval *iv, size_t index);
+
+/* The four port series. */
+enum { TPP_TCP_SRC, TPP_TCP_DST, TPP_UDP_SRC, TPP_UDP_DST, TPP_NSERIES };
+extern const char *const tpp_series_names[TPP_NSERIES];
+int tpp_series_find(const char *name); /* -1 when unknown */
+
+struct tpp_port_count {
+    uint32_t port;
+    uint32_t count;
+};
+
+/* Sparse histograms of one series: interval i's entries are items[offsets[i] .. offsets[i+1]), ports ascending. */
+struct tpp_port_series {
+    struct tpp_port_count *items;
+    size_t nitems, cap;
+    uint64_t *offsets;         /* nintervals + 1 entries */
+};
+
+struct tpp_result {
+    struct tpp_options opts;
+    char *source;              /* path of the capture, owned */
+    int linktype;
+    uint64_t source_size;      /* bytes, 0 when unknown (stdin) */
+    int64_t source_mtime_ns;
+
+    struct tpp_interval *iv;   /* nintervals rows */
+    size_t nintervals, cap;
+    struct tpp_port_series ports[TPP_NSERIES];
+    uint8_t seen_ports[TPP_NSERIES][65536 / 8]; /* whole-trace port sets */
+
+    uint64_t packets;          /* packets read (after the filter) */
+    uint64_t ip_packets;       /* packets of the selected IP family */
+    uint64_t non_ip_packets;   /* packets that were not IPv4/IPv6 at all */
+    uint64_t truncated_packets;
+    uint64_t backwards_packets; /* timestamps earlier than the previous packet's */
+    int64_t first_ns, last_ns; /* timestamps of the first and last packet read; 0 when none */
+    int complete;              /* 0 when reading stopped at an error; error says why */
+    int stopped_by_limit;      /* 1 when max_packets or max_intervals ended the parse */
+    char error[512];
+    char warning[512];         /* e.g. an unsupported link type */
+};
+
+struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *source);
+void tpp_result_free(struct tpp_result *r);
+
+/* Append a row / a port series entry; 0 on success, -1 on allocation failure. */
+int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv);
+int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count);
+
+size_t tpp_result_distinct_ports(const struct tpp_result *r, int series);
+
+/* Write the critical TSV (header + one row per interval) to an open stream; 0 on success, -1 on write error. */
+#include <stdio.h>
+int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
+
+#endif

@@ -1,0 +1,172 @@
+/* capture.c — open a capture through libpcap, inflating gzip on the fly.
+ *
+ * Plain files go straight to libpcap.  A gzip file (recognised by its magic bytes) is wrapped in a FILE* whose
+ * reads come from zlib's gzread (glibc's fopencookie), and that stream is what libpcap reads: libpcap's own
+ * pcap/pcapng parsing and BPF filtering stay in charge, and nothing is inflated whole.  Standard input ("-") is
+ * always read through zlib, whose transparent mode passes uncompressed data through unchanged.
+ */
+#include "tpp/capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct tpp_capture {
+    pcap_t *pcap;
+    FILE *fp;          /* the stream libpcap reads: the file itself, or the inflating cookie stream */
+    gzFile gz;         /* set when inflating */
+    uint64_t size;
+    char error[TPP_ERRBUF_SIZE];
+};
+
+static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
+{
+    struct tpp_capture *c = cookie;
+    int n = gzread(c->gz, buf, size > (1u << 30) ? (1u << 30) : (unsigned)size);
+    if (n < 0) {
+        int zerr;
+        const char *msg = gzerror(c->gz, &zerr);
+        snprintf(c->error, sizeof c->error, "gzip: %s", msg);
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
+static int gz_cookie_close(void *cookie)
+{
+    struct tpp_capture *c = cookie;
+    int rc = gzclose_r(c->gz);
+    c->gz = NULL;
+    return rc == Z_OK ? 0 : -1;
+}
+
+/* Wrap file descriptor `fd` (owned from here on) in an inflating stream.  NULL on failure. */
+static FILE *open_gzip_stream(struct tpp_capture *c, int fd)
+{
+    c->gz = gzdopen(fd, "rb");
+    if (!c->gz) { close(fd); return NULL; }
+    gzbuffer(c->gz, 1u << 17);
+    cookie_io_functions_t io = { .read = gz_cookie_read, .close = gz_cookie_close };
+    FILE *fp = fopencookie(c, "rb", io);
+    if (!fp) { gzclose_r(c->gz); c->gz = NULL; }
+    return fp;
+}
+
+/* Does the file at `fd` start with gzip's magic?  Leaves the offset at 0. */
+static int starts_with_gzip(int fd)
+{
+    unsigned char m[2];
+    ssize_t n = pread(fd, m, 2, 0);
+    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+
+struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE])
+{
+    struct tpp_capture *c = calloc(1, sizeof *c);
+    if (!c) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return NULL; }
+
+    int from_stdin = strcmp(path, "-") == 0;
+    int fd = from_stdin ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, TPP_ERRBUF_SIZE, "%s", strerror(errno));
+        free(c);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, TPP_ERRBUF_SIZE, "is a directory");
+            close(fd); free(c);
+            return NULL;
+        }
+        if (S_ISREG(st.st_mode)) c->size = (uint64_t)st.st_size;
+    }
+    if (!from_stdin && c->size == 0 && S_ISREG(st.st_mode)) {
+        snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes), not a capture");
+        close(fd); free(c);
+        return NULL;
+    }
+
+    if (from_stdin || starts_with_gzip(fd)) {
+        c->fp = open_gzip_stream(c, fd);
+    } else {
+        c->fp = fdopen(fd, "rb");
+        if (!c->fp) close(fd);
+    }
+    if (!c->fp) {
+        snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
+        free(c);
+        return NULL;
+    }
+    if (!c->gz) setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
+
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    c->pcap = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_NANO, perr);
+    if (!c->pcap) {
+        /* libpcap's words for "not a capture" are "unknown file format": say it plainly. */
+        if (c->error[0]) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
+        else if (strstr(perr, "unknown file format")) snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s", c->gz ? " (after gzip decompression)" : "");
+        else snprintf(err, TPP_ERRBUF_SIZE, "%s", perr);
+        fclose(c->fp);
+        free(c);
+        return NULL;
+    }
+    if (filter && *filter) {
+        struct bpf_program prog;
+        if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(c->pcap, &prog) != 0) {
+            snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(c->pcap));
+            if (prog.bf_insns) pcap_freecode(&prog);
+            tpp_capture_close(c);
+            return NULL;
+        }
+        pcap_freecode(&prog);
+    }
+    return c;
+}
+
+int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
+{
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc = pcap_next_ex(c->pcap, &h, &data);
+    if (rc == 1) {
+        f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec; /* tv_usec holds ns at nano precision */
+        f->caplen = h->caplen;
+        f->wirelen = h->len;
+        f->data = data;
+        return 1;
+    }
+    if (rc == PCAP_ERROR_BREAK) return 0;
+    if (!c->error[0]) snprintf(c->error, sizeof c->error, "%s", pcap_geterr(c->pcap));
+    return -1;
+}
+
+int tpp_capture_linktype(const struct tpp_capture *c) { return pcap_datalink(c->pcap); }
+const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
+int tpp_capture_is_gzip(const struct tpp_capture *c) { return c->gz != NULL; }
+uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
+
+uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)
+{
+    if (c->gz) {
+        z_off_t off = gzoffset(c->gz);
+        return off < 0 ? 0 : (uint64_t)off;
+    }
+    long off = ftell(c->fp);
+    return off < 0 ? 0 : (uint64_t)off;
+}
+
+void tpp_capture_close(struct tpp_capture *c)
+{
+    if (!c) return;
+    if (c->pcap) pcap_close(c->pcap); /* closes fp, and through the cookie, the gzFile */
+    free(c);
+}

@@ -1,0 +1,350 @@
+/* interval.c — the one-pass aggregator and the parse pipeline (capture → decode → aggregate).
+ *
+ * Per interval it keeps plain counters, two address tables, four 65536-entry port histograms reset through
+ * lists of touched ports, and streaming central moments of the inter-arrival times.  All of it is allocated in
+ * tpp_agg_new(); adding a packet never allocates (the address tables may double, rarely).
+ */
+#include "tpp/interval.h"
+#include "tpp/capture.h"
+#include "addr_table.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A gap of more empty intervals than this is treated as a broken timestamp, not as silence. */
+#define MAX_EMPTY_RUN 1000000
+
+struct port_hist {
+    uint32_t count[65536];
+    uint16_t touched[65536];
+    uint32_t ntouched;
+};
+
+/* Streaming central moments (Pébay's update), over IATs in nanoseconds. */
+struct moments {
+    uint64_t n;
+    int64_t sum;       /* exact sum, for the mean */
+    double mean, m2, m3, m4;
+};
+
+struct tpp_agg {
+    struct tpp_result *r;
+    int started, stopped;
+    int64_t delta, start;  /* current interval: [start, start + delta) when aligned */
+    int64_t prev_ts;
+    struct tpp_interval cur;
+    uint64_t icmp, tcp, udp;
+    struct moments iat;
+    struct addr_table src, dst;
+    struct port_hist ports[TPP_NSERIES];
+    uint32_t sort_buf[65536];
+};
+
+struct tpp_agg *tpp_agg_new(struct tpp_result *r)
+{
+    struct tpp_agg *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->r = r;
+    a->delta = r->opts.delta_ns;
+    if (addr_table_init(&a->src, 1u << 14) != 0 || addr_table_init(&a->dst, 1u << 14) != 0) {
+        tpp_agg_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void tpp_agg_free(struct tpp_agg *a)
+{
+    if (!a) return;
+    addr_table_free(&a->src);
+    addr_table_free(&a->dst);
+    free(a);
+}
+
+static void moments_add(struct moments *m, double x)
+{
+    double n1 = (double)m->n, n = n1 + 1;
+    double delta = x - m->mean, dn = delta / n, dn2 = dn * dn, term1 = delta * dn * n1;
+    m->mean += dn;
+    m->m4 += term1 * dn2 * (n * n - 3 * n + 3) + 6 * dn2 * m->m2 - 4 * dn * m->m3;
+    m->m3 += term1 * dn * (n - 2) - 3 * dn * m->m2;
+    m->m2 += term1;
+    m->n++;
+}
+
+/* Σc² / n² and normalised entropy of the counts in an address table. */
+static void address_stats(const struct addr_table *t, uint64_t n, double *f2, double *entropy)
+{
+    *f2 = 0;
+    *entropy = 0;
+    if (n == 0) return;
+    double sumsq = 0, sum_clogc = 0;
+    for (uint32_t k = 0; k < t->nused; k++) {
+        double c = (double)t->slots[t->used[k]].count;
+        sumsq += c * c;
+        sum_clogc += c * log2(c);
+    }
+    double dn = (double)n;
+    *f2 = sumsq / (dn * dn);
+    if (t->nused > 1) {
+        double h = log2(dn) - sum_clogc / dn;
+        *entropy = h / log2((double)t->nused);
+    }
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Move one port histogram into the result, ports ascending, and reset it. */
+static int flush_ports(struct tpp_agg *a, int series)
+{
+    struct port_hist *h = &a->ports[series];
+    int rc = 0;
+    if (h->ntouched < 4096) {
+        for (uint32_t k = 0; k < h->ntouched; k++) a->sort_buf[k] = h->touched[k];
+        qsort(a->sort_buf, h->ntouched, sizeof a->sort_buf[0], cmp_u32);
+        for (uint32_t k = 0; k < h->ntouched; k++) {
+            uint32_t port = a->sort_buf[k];
+            rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
+            h->count[port] = 0;
+        }
+    } else { /* dense: a scan in port order is cheaper than sorting */
+        for (uint32_t port = 0; port < 65536; port++) {
+            if (!h->count[port]) continue;
+            rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
+            h->count[port] = 0;
+        }
+    }
+    h->ntouched = 0;
+    return rc;
+}
+
+/* Finish the current interval's row, append it and its port histograms to the result, and reset. */
+static int close_interval(struct tpp_agg *a, int64_t end)
+{
+    struct tpp_interval *iv = &a->cur;
+    iv->start_ns = a->start;
+    iv->end_ns = end;
+    uint64_t n = iv->ip_packets;
+    iv->src_ips = a->src.nused;
+    iv->dst_ips = a->dst.nused;
+    address_stats(&a->src, n, &iv->f2_src, &iv->entropy_src);
+    address_stats(&a->dst, n, &iv->f2_dst, &iv->entropy_dst);
+    double dn = (double)n;
+    if (n > 0) {
+        iv->avg_len = (double)iv->ip_bytes / dn;
+        iv->icmp_frac = (double)a->icmp / dn;
+        iv->tcp_frac = (double)a->tcp / dn;
+        iv->udp_frac = (double)a->udp / dn;
+    }
+    const struct moments *m = &a->iat;
+    if (n > 1) {
+        /* Moments are of nanosecond values; the mean comes from the exact integer sum. */
+        double mean = (double)m->sum / dn;
+        iv->iat_mean = mean / 1e9;
+        iv->iat_std = sqrt(m->m2 / (dn - 1)) / 1e9;
+        double m2 = m->m2 / dn, m3 = m->m3 / dn, m4 = m->m4 / dn;
+        if (m2 <= (1e-15 * mean) * (1e-15 * mean)) { /* scipy's test for a zero variance */
+            iv->iat_skew = iv->iat_kurt = NAN;
+        } else {
+            iv->iat_skew = m3 / pow(m2, 1.5);
+            iv->iat_kurt = m4 / (m2 * m2) - 3.0;
+        }
+    } else if (n == 1) {
+        iv->iat_mean = (double)m->sum / 1e9;
+    }
+    int rc = 0;
+    for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
+    rc |= tpp_result_push_interval(a->r, iv); /* also closes the port lists pushed above */
+
+    memset(iv, 0, sizeof *iv);
+    a->icmp = a->tcp = a->udp = 0;
+    memset(&a->iat, 0, sizeof a->iat);
+    addr_table_clear(&a->src);
+    addr_table_clear(&a->dst);
+    return rc ? -1 : 0;
+}
+
+/* Count packet `p` into the current interval. */
+static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat)
+{
+    struct tpp_interval *iv = &a->cur;
+    struct tpp_result *r = a->r;
+    iv->packets++;
+    r->packets++;
+    if (p->ipv == 0) { r->non_ip_packets++; return; }
+    if ((r->opts.ip == TPP_IP_V4 && p->ipv != 4) || (r->opts.ip == TPP_IP_V6 && p->ipv != 6)) return;
+
+    r->ip_packets++;
+    iv->ip_packets++;
+    iv->ip_bytes += p->ip_len;
+    moments_add(&a->iat, (double)iat);
+    a->iat.sum += iat;
+    if (addr_table_add(&a->src, p->src) != 0 || addr_table_add(&a->dst, p->dst) != 0) a->stopped = -1;
+
+    int series = -1;
+    switch (p->proto) {
+    case 1: case 58: a->icmp++; break;
+    case 6:
+        a->tcp++;
+        if (p->flags & TPP_PKT_TCP_FLAGS) {
+            iv->syn += (p->tcp_flags & 0x02) != 0;
+            iv->fin += (p->tcp_flags & 0x01) != 0;
+        }
+        if (p->flags & TPP_PKT_L4) { iv->tcp_port_packets++; series = TPP_TCP_SRC; }
+        break;
+    case 17:
+        a->udp++;
+        if (p->flags & TPP_PKT_L4) { iv->udp_port_packets++; series = TPP_UDP_SRC; }
+        break;
+    }
+    if (series >= 0) { /* series + 1 is the matching destination series */
+        const uint16_t port[2] = { p->sport, p->dport };
+        for (int k = 0; k < 2; k++) {
+            struct port_hist *h = &a->ports[series + k];
+            if (h->count[port[k]]++ == 0) h->touched[h->ntouched++] = port[k];
+            r->seen_ports[series + k][port[k] >> 3] |= (uint8_t)(1u << (port[k] & 7));
+        }
+    }
+}
+
+static int limit_reached(const struct tpp_agg *a)
+{
+    uint64_t max = a->r->opts.max_intervals;
+    return max && a->r->nintervals >= max;
+}
+
+/* Aligned mode: close intervals until `ts` falls inside the current one, emitting empty ones on the way. */
+static int advance_aligned(struct tpp_agg *a, int64_t ts)
+{
+    if (ts - a->start < a->delta) return 0;
+    if (close_interval(a, a->start + a->delta) != 0) return -1;
+    a->start += a->delta;
+    if (limit_reached(a)) return 1;
+    int64_t skip = (ts - a->start) / a->delta;
+    if (skip > MAX_EMPTY_RUN) {
+        snprintf(a->r->error, sizeof a->r->error,
+                 "timestamp jumps forward by %.0f s, more than %d empty intervals: the capture's clock is broken",
+                 (double)(ts - a->start) / 1e9, MAX_EMPTY_RUN);
+        return -2;
+    }
+    for (int64_t k = 0; k < skip; k++) {
+        if (close_interval(a, a->start + a->delta) != 0) return -1;
+        a->start += a->delta;
+        if (limit_reached(a)) return 1;
+    }
+    return 0;
+}
+
+int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
+{
+    struct tpp_result *r = a->r;
+    if (a->stopped) return a->stopped < 0 ? -1 : 1;
+    int64_t ts = p->ts_ns;
+    if (!a->started) {
+        a->started = 1;
+        a->start = ts;
+        a->prev_ts = ts;
+        r->first_ns = ts;
+    }
+    int64_t iat = ts - a->prev_ts;
+    if (iat < 0) { r->backwards_packets++; iat = 0; }
+    if (p->flags & TPP_PKT_TRUNCATED) r->truncated_packets++;
+
+    int rc = 0;
+    if (r->opts.boundary == TPP_BOUNDARY_ALIGNED) {
+        rc = advance_aligned(a, ts);
+        if (rc != 0) {
+            a->stopped = rc == 1 ? 1 : -1;
+            if (rc == 1) r->stopped_by_limit = 1;
+            return rc == 1 ? 1 : -1;
+        }
+        count_packet(a, p, iat);
+    } else {
+        count_packet(a, p, iat);
+        if (ts - a->start >= a->delta) { /* this packet closes the interval it belongs to */
+            if (close_interval(a, ts) != 0) a->stopped = -1;
+            a->start = ts;
+            if (limit_reached(a)) { a->stopped = 1; r->stopped_by_limit = 1; }
+        }
+    }
+    a->prev_ts = ts;
+    r->last_ns = ts;
+    if (!a->stopped && r->opts.max_packets && r->packets >= r->opts.max_packets) {
+        a->stopped = 1;
+        r->stopped_by_limit = 1;
+    }
+    return a->stopped < 0 ? -1 : a->stopped;
+}
+
+int tpp_agg_finish(struct tpp_agg *a)
+{
+    if (!a->started || a->r->opts.boundary != TPP_BOUNDARY_ALIGNED) return 0;
+    if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
+    return close_interval(a, a->start + a->delta);
+}
+
+static int64_t file_mtime_ns(const char *path, uint64_t *size)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
+    *size = (uint64_t)st.st_size;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, tpp_progress_fn progress, void *ud,
+                             char *err, size_t errlen)
+{
+    char cerr[TPP_ERRBUF_SIZE];
+    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr);
+    if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
+    struct tpp_result *r = tpp_result_new(opts, path);
+    struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;
+    if (!a) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        tpp_result_free(r);
+        tpp_capture_close(cap);
+        return NULL;
+    }
+    r->linktype = tpp_capture_linktype(cap);
+    r->source_mtime_ns = file_mtime_ns(path, &r->source_size);
+    int supported = tpp_linktype_supported(r->linktype);
+    if (!supported)
+        snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
+                 r->linktype);
+
+    struct tpp_frame f;
+    struct tpp_packet p;
+    int rc, agg = 0;
+    while ((rc = tpp_capture_next(cap, &f)) == 1) {
+        if (supported) tpp_decode(r->linktype, f.data, f.caplen, &p);
+        else memset(&p, 0, sizeof p);
+        p.ts_ns = f.ts_ns;
+        p.caplen = f.caplen;
+        p.wirelen = f.wirelen;
+        agg = tpp_agg_add(a, &p);
+        if (agg != 0) break;
+        if (progress && (r->packets & 0xffff) == 0 &&
+            progress(ud, tpp_capture_bytes_read(cap), tpp_capture_file_size(cap), r->packets)) {
+            snprintf(r->error, sizeof r->error, "interrupted");
+            break;
+        }
+    }
+    if (rc < 0) {
+        snprintf(r->error, sizeof r->error, "%s (after %llu packets, near byte %llu)", tpp_capture_error(cap),
+                 (unsigned long long)r->packets, (unsigned long long)tpp_capture_bytes_read(cap));
+    } else if (agg < 0 && !r->error[0]) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+    }
+    if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
+    r->complete = r->error[0] == 0;
+    tpp_agg_free(a);
+    tpp_capture_close(cap);
+    return r;
+}

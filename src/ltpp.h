@@ -1,0 +1,28 @@
+/* ltpp.h — the Lua bindings of the C core (the only part of src/ besides main.c that knows Lua).
+ *
+ * luaopen_tpp_core() builds the table behind `require "tpp.core"`; lua/tpp/init.lua gathers it with the Lua
+ * library into the `tpp` module.  Each binding file registers its own userdata type.
+ */
+#ifndef TPP_LTPP_H
+#define TPP_LTPP_H
+
+#include <lua.h>
+
+#define TPP_VERSION "0.1.0"
+
+int luaopen_tpp_core(lua_State *L);
+
+/* Per-type registration, called by luaopen_tpp_core with the module table on the stack top. */
+void tpp_lresult_register(lua_State *L);   /* tpp.parse, the result userdata */
+void tpp_lpackets_register(lua_State *L);  /* tpp.packets iterator */
+void tpp_lwriter_register(lua_State *L);   /* tpp.pcap_writer */
+
+/* Push a result userdata that takes ownership of `r` (freed by the garbage collector). */
+struct tpp_result;
+void tpp_lresult_push(lua_State *L, struct tpp_result *r);
+
+/* Read an options table at `idx` (may be absent/nil) into `o`; unknown keys and bad values raise errors. */
+struct tpp_options;
+void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o);
+
+#endif

@@ -1,0 +1,639 @@
+/* main.c — the `tpp` host program: a Lua 5.4 stand-alone interpreter with the tpp core preloaded.
+ *
+ * It behaves like the standard `lua` command (same options, `arg` table, LUA_INIT handling, REPL) and
+ * differs only in: package.preload["tpp.core"] is the C core, package.path starts with tpp's own Lua
+ * library directory, and the REPL uses GNU readline with a persistent history and tab completion.
+ *
+ * Everything runs inside one protected call of run_main(); each chunk (script, -e, -l, REPL line) is
+ * run through run_chunk(), whose message handler appends a traceback.
+ */
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "ltpp.h"
+
+#define PROGNAME "tpp"
+#define HISTORY_FILE ".tpp_history"
+#define HISTORY_MAX 1000
+#define PROMPT "> "
+#define PROMPT2 "... "            /* continuation of an incomplete statement (lua's is ">> ") */
+#define EOF_MARK "<eof>"          /* ends the syntax error of an incomplete chunk */
+#define EOF_MARK_LEN (sizeof(EOF_MARK) - 1)
+
+/* Prefix for error messages; NULL inside the REPL, where messages are printed bare (as lua does). */
+static const char *progname = PROGNAME;
+
+/* Print `progname: msg` (or just msg) on stderr. */
+static void print_message(const char *msg)
+{
+    if (progname)
+        fprintf(stderr, "%s: ", progname);
+    fprintf(stderr, "%s\n", msg);
+    fflush(stderr);
+}
+
+/* If status is an error, print the message on the stack top and pop it. Returns status. */
+static int report(lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        print_message(msg ? msg : "(error object is not a string)");
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+/* ---- running chunks ------------------------------------------------------------------------------ */
+
+static lua_State *running_L;   /* the state a SIGINT should interrupt */
+
+/* Hook installed by on_sigint: removes itself and raises the "interrupted!" error in Lua context. */
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* SIGINT while a chunk runs: a second Ctrl-C kills the process (SIG_DFL); the first one only sets a
+ * hook, since lua_sethook is the one Lua API call that is safe from a signal handler. */
+static void on_sigint(int sig)
+{
+    signal(sig, SIG_DFL);
+    lua_sethook(running_L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+/* Message handler: turns the error object into a string (via __tostring when it has one) and appends
+ * a traceback. */
+static int message_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled.
+ * Same stack effect and status as lua_pcall(L, narg, nres, 0). */
+static int run_chunk(lua_State *L, int narg, int nres)
+{
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, message_handler);
+    lua_insert(L, base);
+    running_L = L;
+    signal(SIGINT, on_sigint);
+    int status = lua_pcall(L, narg, nres, base);
+    signal(SIGINT, SIG_DFL);
+    lua_remove(L, base);
+    return status;
+}
+
+/* Run the string s (chunk name `name`) and report any error. Returns the status. */
+static int do_string(lua_State *L, const char *s, const char *name)
+{
+    int status = luaL_loadbuffer(L, s, strlen(s), name);
+    if (status == LUA_OK)
+        status = run_chunk(L, 0, 0);
+    return report(L, status);
+}
+
+/* Run the file (stdin when NULL) and report any error. Returns the status. */
+static int do_file(lua_State *L, const char *path)
+{
+    int status = luaL_loadfile(L, path);
+    if (status == LUA_OK)
+        status = run_chunk(L, 0, 0);
+    return report(L, status);
+}
+
+/* -l spec: `mod` sets global mod = require "mod"; `g=mod` sets global g instead. Reports errors. */
+static int do_library(lua_State *L, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    const char *modname = eq ? eq + 1 : spec;
+    lua_getglobal(L, "require");
+    lua_pushstring(L, modname);
+    int status = run_chunk(L, 1, 1);
+    if (status == LUA_OK) {
+        lua_pushlstring(L, spec, eq ? (size_t)(eq - spec) : strlen(spec));
+        lua_insert(L, -2);
+        lua_setglobal(L, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    return report(L, status);
+}
+
+/* Load the script argv[script] ("-" is stdin unless written after "--") and call it with arg[1..#arg]
+ * as its arguments. Reports errors; returns the status. */
+static int do_script(lua_State *L, char **argv, int script)
+{
+    const char *fname = argv[script];
+    if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
+        fname = NULL;
+    int status = luaL_loadfile(L, fname);
+    if (status == LUA_OK) {
+        if (lua_getglobal(L, "arg") != LUA_TTABLE)
+            luaL_error(L, "'arg' is not a table");
+        int n = (int)luaL_len(L, -1);
+        luaL_checkstack(L, n + 3, "too many arguments to script");
+        for (int i = 1; i <= n; i++)
+            lua_rawgeti(L, -i, i);
+        lua_remove(L, -n - 1);
+        status = run_chunk(L, n, LUA_MULTRET);
+    }
+    return report(L, status);
+}
+
+/* ---- command line -------------------------------------------------------------------------------- */
+
+enum { OPT_E = 1, OPT_I = 2, OPT_V = 4, OPT_BIG_E = 8, OPT_ERROR = 16 };
+
+/* Scan the options in argv. Sets *script to the index of the script name (argc when there is none)
+ * and, on error, *bad to the offending argument. Returns a mask of OPT_*. The -e/-l/-W options are
+ * only validated here; run_options() executes them in order. */
+static int scan_options(int argc, char **argv, int *script, const char **bad)
+{
+    int flags = 0, i;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        *bad = a;
+        switch (a[1]) {
+        case '\0':                          /* "-": the script is stdin */
+            *script = i;
+            return flags;
+        case '-':                           /* "--": end of options */
+            if (a[2] != '\0')
+                return flags | OPT_ERROR;
+            *script = i + 1;
+            return flags;
+        case 'E': case 'i': case 'v': case 'W':  /* flags without argument */
+            if (a[2] != '\0')
+                return flags | OPT_ERROR;
+            if (a[1] == 'E')
+                flags |= OPT_BIG_E;
+            else if (a[1] == 'i')
+                flags |= OPT_I | OPT_V;     /* -i implies -v */
+            else if (a[1] == 'v')
+                flags |= OPT_V;
+            break;
+        case 'e': case 'l':
+            if (a[1] == 'e')
+                flags |= OPT_E;
+            if (a[2] == '\0' && (++i >= argc || argv[i][0] == '-'))
+                return flags | OPT_ERROR;
+            break;
+        default:
+            return flags | OPT_ERROR;
+        }
+    }
+    *script = i;
+    return flags;
+}
+
+/* Usage text on stderr, after saying what was wrong with the bad argument. */
+static void print_usage(const char *bad)
+{
+    if (bad[1] == 'e' || bad[1] == 'l')
+        fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, bad);
+    else
+        fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, bad);
+    fprintf(stderr,
+            "usage: %s [options] [script [args]]\n"
+            "Available options are:\n"
+            "  -e stat   execute string 'stat'\n"
+            "  -i        enter interactive mode after executing 'script'\n"
+            "  -l mod    require library 'mod' into global 'mod'\n"
+            "  -l g=mod  require library 'mod' into global 'g'\n"
+            "  -v        show version information\n"
+            "  -E        ignore environment variables\n"
+            "  -W        turn warnings on\n"
+            "  --        stop handling options\n"
+            "  -         stop handling options and execute stdin\n",
+            PROGNAME);
+}
+
+/* Execute the -e, -l and -W options before argv[script], in command-line order. Returns 0 on the
+ * first failing one (already reported), 1 otherwise. */
+static int run_options(lua_State *L, char **argv, int script)
+{
+    for (int i = 1; i < script; i++) {
+        const char *a = argv[i];
+        int opt = a[1];
+        if (opt == 'W') {
+            lua_warning(L, "@on", 0);
+        } else if (opt == 'e' || opt == 'l') {
+            const char *val = a[2] != '\0' ? a + 2 : argv[++i];
+            int status = opt == 'e' ? do_string(L, val, "=(command line)") : do_library(L, val);
+            if (status != LUA_OK)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Global `arg` as lua builds it: arg[0] is the script (or the program when there is no script),
+ * negative indices the interpreter and its options, positive ones the script's arguments. */
+static void create_arg_table(lua_State *L, int argc, char **argv, int script)
+{
+    if (script == argc)
+        script = 0;
+    lua_createtable(L, argc - script - 1, script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* LUA_INIT_5_4, else LUA_INIT: "@file" runs the file, anything else runs as code. Returns a status. */
+static int run_lua_init(lua_State *L)
+{
+    const char *name = "=LUA_INIT_5_4";
+    const char *init = getenv(name + 1);
+    if (init == NULL) {
+        name = "=LUA_INIT";
+        init = getenv(name + 1);
+    }
+    if (init == NULL)
+        return LUA_OK;
+    return init[0] == '@' ? do_file(L, init + 1) : do_string(L, init, name);
+}
+
+/* ---- module path --------------------------------------------------------------------------------- */
+
+/* Scripts must find `require "tpp"` without LUA_PATH, from the build tree as well as after
+ * `make install`, so the Lua library is located relative to the real executable. Candidates, first
+ * existing wins: $TPP_LUA_DIR; <exe_dir>/lua (./tpp in the repo); <exe_dir>/../lua (build/tpp-asan);
+ * <exe_dir>/../share/tpp/lua (PREFIX/bin/tpp). The winner is prepended to package.path; when none
+ * is found package.path is left alone. */
+static void add_lua_dir(lua_State *L)
+{
+    static const char *const rel[] = { "/lua", "/../lua", "/../share/tpp/lua" };
+    char exe[4096], cand[4200];
+    const char *dir = getenv("TPP_LUA_DIR");
+    if (dir == NULL || dir[0] == '\0') {
+        dir = NULL;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+        if (slash == NULL)
+            return;
+        *slash = '\0';
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0] && dir == NULL; i++) {
+            snprintf(cand, sizeof cand, "%s%s/tpp/init.lua", exe, rel[i]);
+            if (access(cand, R_OK) == 0) {
+                snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+                dir = realpath(cand, exe) ? exe : cand;   /* drop the "bin/.." for readable messages */
+            }
+        }
+        if (dir == NULL)
+            return;
+    }
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+}
+
+/* ---- REPL: completion ---------------------------------------------------------------------------- */
+
+static lua_State *repl_L;        /* the state completion looks into */
+static int completion_ref = LUA_NOREF;   /* registry ref of the current candidate list */
+
+/* Is s[0..len) a Lua name (usable after `.` or `:`)? */
+static int is_name(const char *s, size_t len)
+{
+    if (len == 0 || isdigit((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* Protected (may run __index): given the word being completed, e.g. "string.fo" or "f:re", returns a
+ * sequence of full candidates ("string.format", ...). The path before the last `.`/`:` is resolved from
+ * the globals; the names offered are those of the value's table keys and of its metatable's __index
+ * tables (followed a few levels), only functions after `:`. Field `append` is "." when the single
+ * candidate is a table. */
+static int collect_completions(lua_State *L)
+{
+    const char *word = luaL_checkstring(L, 1);
+    const char *last = NULL;
+    for (const char *p = word; *p; p++)
+        if (*p == '.' || *p == ':')
+            last = p;
+    const char *partial = last ? last + 1 : word;
+    size_t plen = strlen(partial);
+
+    lua_newtable(L);                                   /* 2: set name -> is a table */
+    lua_pushglobaltable(L);                            /* 3: the value being walked */
+    for (const char *seg = word; last && seg <= last; ) {
+        const char *end = seg + strcspn(seg, ".:");
+        lua_pushlstring(L, seg, (size_t)(end - seg));
+        if (lua_type(L, 3) == LUA_TNIL || lua_gettable(L, 3) == LUA_TNIL)
+            return 0;
+        lua_replace(L, 3);
+        seg = end + 1;
+    }
+    for (int depth = 0; depth < 8; depth++) {
+        if (lua_type(L, 3) == LUA_TTABLE) {
+            for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
+                size_t klen;
+                const char *k;
+                if (lua_type(L, -2) != LUA_TSTRING || (last && *last == ':' && lua_type(L, -1) != LUA_TFUNCTION))
+                    continue;
+                k = lua_tolstring(L, -2, &klen);
+                if (klen >= plen && memcmp(k, partial, plen) == 0 && is_name(k, klen)) {
+                    lua_pushvalue(L, -2);
+                    lua_pushboolean(L, lua_type(L, -2) == LUA_TTABLE);
+                    lua_rawset(L, 2);
+                }
+            }
+        }
+        if (!lua_getmetatable(L, 3) || lua_getfield(L, -1, "__index") != LUA_TTABLE)
+            break;
+        lua_replace(L, 3);
+        lua_settop(L, 3);
+    }
+    lua_newtable(L);                                   /* the result */
+    int n = 0, is_table = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        is_table = lua_toboolean(L, -1);
+        lua_pushlstring(L, word, (size_t)(partial - word));
+        lua_pushvalue(L, -3);
+        lua_concat(L, 2);
+        lua_rawseti(L, -4, ++n);
+    }
+    if (n == 1 && is_table) {
+        lua_pushliteral(L, ".");
+        lua_setfield(L, -2, "append");
+    }
+    return 1;
+}
+
+/* readline generator: on state 0 computes the candidates for text; returns them one per call as
+ * malloc'd strings (readline frees them), then NULL. */
+static char *completion_generator(const char *text, int state)
+{
+    static int next;
+    lua_State *L = repl_L;
+    int top = lua_gettop(L);
+    char *result = NULL;
+    if (state == 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, completion_ref);
+        lua_pushcfunction(L, collect_completions);
+        lua_pushstring(L, text);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+        }
+        completion_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        next = 1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, completion_ref);
+    if (lua_rawgeti(L, -1, next++) == LUA_TSTRING)
+        result = strdup(lua_tostring(L, -1));
+    lua_settop(L, top);
+    return result;
+}
+
+/* readline completion entry: Lua names only (never file names); a unique match is followed by "."
+ * when it is a table, by nothing otherwise. */
+static char **complete(const char *text, int start, int end)
+{
+    (void)start, (void)end;
+    rl_attempted_completion_over = 1;
+    rl_completion_append_character = '\0';
+    char **matches = rl_completion_matches(text, completion_generator);
+    if (matches && matches[1] == NULL) {
+        lua_State *L = repl_L;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, completion_ref);
+        if (lua_getfield(L, -1, "append") == LUA_TSTRING)
+            rl_completion_append_character = lua_tostring(L, -1)[0];
+        lua_pop(L, 2);
+    }
+    return matches;
+}
+
+/* ---- REPL: input --------------------------------------------------------------------------------- */
+
+static char history_path[4096];  /* empty: no persistent history */
+
+/* Set up readline: completion, and history loaded from $HOME/.tpp_history (created if missing).
+ * History problems are silently ignored. */
+static void repl_init(lua_State *L)
+{
+    repl_L = L;
+    rl_readline_name = PROGNAME;
+    rl_completer_word_break_characters = " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,";
+    rl_attempted_completion_function = complete;
+    stifle_history(HISTORY_MAX);
+    const char *home = getenv("HOME");
+    if (home && home[0] && snprintf(history_path, sizeof history_path, "%s/" HISTORY_FILE, home) < (int)sizeof history_path) {
+        if (read_history(history_path) != 0)
+            write_history(history_path);
+    } else {
+        history_path[0] = '\0';
+    }
+}
+
+/* Trim the history file to its last HISTORY_MAX lines. */
+static void repl_finish(void)
+{
+    if (history_path[0])
+        history_truncate_file(history_path, HISTORY_MAX);
+}
+
+/* Read one line with the prompt _PROMPT (first) or _PROMPT2 (continuation) when that global is a
+ * string or number, else PROMPT / PROMPT2. Globals are read raw so that a hostile _G cannot make
+ * the REPL raise outside a protected call. Non-empty lines go to the history (appended to the file at once, so os.exit loses nothing).
+ * Pushes the line and returns 1, or returns 0 at end of input. */
+static int repl_readline(lua_State *L, int first)
+{
+    int top = lua_gettop(L);
+    lua_pushglobaltable(L);
+    lua_pushstring(L, first ? "_PROMPT" : "_PROMPT2");
+    lua_rawget(L, -2);
+    const char *prompt = lua_isstring(L, -1) ? lua_tostring(L, -1) : first ? PROMPT : PROMPT2;
+    char *line = readline(prompt);
+    lua_settop(L, top);
+    if (line == NULL)
+        return 0;
+    if (line[0] != '\0') {
+        add_history(line);
+        if (history_path[0])
+            append_history(1, history_path);
+    }
+    lua_pushstring(L, line);
+    free(line);
+    return 1;
+}
+
+/* Is the load status/message on the stack top a syntax error only because the chunk is unfinished? */
+static int incomplete(lua_State *L, int status)
+{
+    size_t len;
+    const char *msg = lua_tolstring(L, -1, &len);
+    return status == LUA_ERRSYNTAX && len >= EOF_MARK_LEN && strcmp(msg + len - EOF_MARK_LEN, EOF_MARK) == 0;
+}
+
+/* Read and compile one statement: first as "return <line>" so expressions print their values, else
+ * as a statement, reading continuation lines while it is incomplete. Returns -1 at end of input,
+ * else the load status with the function (or error message) pushed. */
+static int repl_load(lua_State *L)
+{
+    if (!repl_readline(L, 1))
+        return -1;
+    const char *line = lua_tostring(L, -1);
+    const char *ret = lua_pushfstring(L, "return %s", line);
+    int status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
+    if (status == LUA_OK) {
+        lua_remove(L, -2);                  /* the "return" string */
+        lua_remove(L, -2);                  /* the line */
+        return status;
+    }
+    lua_pop(L, 2);
+    for (;;) {                              /* the source so far is on the top */
+        size_t len;
+        const char *code = lua_tolstring(L, -1, &len);
+        status = luaL_loadbuffer(L, code, len, "=stdin");
+        if (!incomplete(L, status) || !repl_readline(L, 0))
+            break;
+        lua_remove(L, -2);                  /* the error message */
+        lua_pushliteral(L, "\n");
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+    }
+    lua_remove(L, -2);                      /* the source */
+    return status;
+}
+
+/* Print the values on the stack with the global print (read raw); an error doing so is reported. */
+static void repl_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (n == 0)
+        return;
+    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+    lua_pushglobaltable(L);
+    lua_pushliteral(L, "print");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    lua_insert(L, 1);
+    if (lua_pcall(L, n, 0, 0) != LUA_OK)
+        print_message(lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+}
+
+/* The interactive loop, until end of input. Errors are printed without the program name. */
+static void repl(lua_State *L)
+{
+    const char *saved = progname;
+    progname = NULL;
+    repl_init(L);
+    int status;
+    lua_settop(L, 0);
+    while ((status = repl_load(L)) != -1) {
+        if (status == LUA_OK)
+            status = run_chunk(L, 0, LUA_MULTRET);
+        if (status == LUA_OK)
+            repl_print(L);
+        else
+            report(L, status);
+        lua_settop(L, 0);
+    }
+    repl_finish();
+    fputs("\n", stdout);
+    fflush(stdout);
+    progname = saved;
+}
+
+/* ---- main ---------------------------------------------------------------------------------------- */
+
+static void print_version(void)
+{
+    printf("%s %s (%s)\n", PROGNAME, TPP_VERSION, LUA_RELEASE);
+    fflush(stdout);
+}
+
+/* Body of the protected call: argc and argv are light userdata arguments. Sets up the state, runs
+ * what the command line asks for, and returns true iff everything succeeded (errors are reported). */
+static int run_main(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    int script = argc;
+    const char *bad = NULL;
+    int flags = scan_options(argc, argv, &script, &bad);
+
+    luaL_checkversion(L);
+    if (flags & OPT_ERROR) {
+        print_usage(bad);
+        return 0;
+    }
+    if (flags & OPT_BIG_E) {                /* tells package to ignore LUA_PATH/LUA_CPATH */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    }
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_tpp_core);
+    lua_setfield(L, -2, "tpp.core");
+    lua_pop(L, 1);
+    add_lua_dir(L);
+    create_arg_table(L, argc, argv, script);
+    lua_gc(L, LUA_GCGEN, 0, 0);             /* lua's default mode for the stand-alone interpreter */
+
+    if (flags & OPT_V)
+        print_version();
+    if (!(flags & OPT_BIG_E) && run_lua_init(L) != LUA_OK)
+        return 0;
+    if (!run_options(L, argv, script))
+        return 0;
+    if (script < argc && do_script(L, argv, script) != LUA_OK)
+        return 0;
+    if (flags & OPT_I) {
+        repl(L);
+    } else if (script == argc && !(flags & (OPT_E | OPT_V))) {
+        if (isatty(STDIN_FILENO)) {
+            print_version();
+            repl(L);
+        } else if (do_file(L, NULL) != LUA_OK) {
+            return 0;
+        }
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    lua_State *L = luaL_newstate();
+    if (L == NULL) {
+        print_message("cannot create state: not enough memory");
+        return EXIT_FAILURE;
+    }
+    lua_pushcfunction(L, run_main);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    int status = lua_pcall(L, 2, 1, 0);
+    int ok = status == LUA_OK && lua_toboolean(L, -1);
+    report(L, status);
+    lua_close(L);
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,200 @@
+/* packet.c — decode one frame: link layer, the outermost IPv4/IPv6 header, and TCP/UDP/ICMP.
+ *
+ * Every read is bounds-checked against caplen through the small cursor below; a header that does not fit marks
+ * the packet truncated and decoding stops there, keeping what was already found.
+ */
+#include "tpp/packet.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Bytes [off, off+n) are inside the capture. */
+#define HAVE(n) (off <= caplen && (uint32_t)(n) <= caplen - off)
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+enum { ETH_IPV4 = 0x0800, ETH_IPV6 = 0x86dd, ETH_VLAN = 0x8100, ETH_QINQ = 0x88a8, ETH_QINQ_OLD = 0x9100 };
+
+int tpp_linktype_supported(int linktype)
+{
+    switch (linktype) {
+    case TPP_LINK_NULL: case TPP_LINK_ETHERNET: case TPP_LINK_RAW: case TPP_LINK_LOOP: case TPP_LINK_SLL:
+    case TPP_LINK_IPV4: case TPP_LINK_IPV6: case TPP_LINK_SLL2: case TPP_LINK_DLT_RAW_ALT:
+    case TPP_LINK_DLT_RAW_ALT2:
+        return 1;
+    }
+    return 0;
+}
+
+/* Transport header at data[off..]: ports for TCP/UDP, flags for TCP. */
+static void decode_transport(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+{
+    switch (p->proto) {
+    case 6: /* TCP */
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        p->sport = get16(data + off);
+        p->dport = get16(data + off + 2);
+        p->flags |= TPP_PKT_L4;
+        if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        p->tcp_flags = data[off + 13];
+        p->flags |= TPP_PKT_TCP_FLAGS;
+        return;
+    case 17: /* UDP */
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        p->sport = get16(data + off);
+        p->dport = get16(data + off + 2);
+        p->flags |= TPP_PKT_L4;
+        return;
+    }
+}
+
+static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+{
+    if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    const uint8_t *h = data + off;
+    if (h[0] >> 4 != 4) return;
+    uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4;
+    p->ipv = 4;
+    p->ip_len = get16(h + 2);
+    p->proto = h[9];
+    memset(p->src, 0, 10); p->src[10] = p->src[11] = 0xff; memcpy(p->src + 12, h + 12, 4);
+    memset(p->dst, 0, 10); p->dst[10] = p->dst[11] = 0xff; memcpy(p->dst + 12, h + 16, 4);
+    if (get16(h + 6) & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
+    if (ihl < 20) return; /* a malformed header length: no transport header to trust */
+    off += ihl;
+    decode_transport(data, caplen, off, p);
+}
+
+/* IPv6: walk extension headers to the transport header. */
+static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+{
+    if (!HAVE(40)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    const uint8_t *h = data + off;
+    if (h[0] >> 4 != 6) return;
+    p->ipv = 6;
+    p->ip_len = 40u + get16(h + 4);
+    memcpy(p->src, h + 8, 16);
+    memcpy(p->dst, h + 24, 16);
+    uint8_t next = h[6];
+    off += 40;
+    for (int hops = 0; hops < 16; hops++) {
+        switch (next) {
+        case 0: case 43: case 60: case 135: case 139: case 140: /* hop-by-hop, routing, dest opts, mobility, HIP, shim6 */
+            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            next = data[off];
+            off += 8u + (uint32_t)data[off + 1] * 8;
+            continue;
+        case 51: /* AH: length in 4-byte units, minus 2 */
+            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            next = data[off];
+            off += ((uint32_t)data[off + 1] + 2) * 4;
+            continue;
+        case 44: /* fragment */
+            if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            p->proto = data[off];
+            if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
+            next = data[off];
+            off += 8;
+            continue;
+        }
+        break;
+    }
+    p->proto = next;
+    decode_transport(data, caplen, off, p);
+}
+
+static void decode_ip(const uint8_t *data, uint32_t caplen, uint32_t off, unsigned ethertype, struct tpp_packet *p)
+{
+    if (ethertype == ETH_IPV4) decode_ipv4(data, caplen, off, p);
+    else if (ethertype == ETH_IPV6) decode_ipv6(data, caplen, off, p);
+}
+
+/* Raw IP: the version nibble says which. */
+static void decode_raw(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+{
+    if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    unsigned v = data[off] >> 4;
+    decode_ip(data, caplen, off, v == 4 ? ETH_IPV4 : v == 6 ? ETH_IPV6 : 0, p);
+}
+
+void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_packet *p)
+{
+    p->ip_len = 0;
+    p->sport = p->dport = 0;
+    p->ipv = p->proto = p->tcp_flags = p->flags = 0;
+    uint32_t off = 0;
+    unsigned type;
+
+    switch (linktype) {
+    case TPP_LINK_ETHERNET:
+        if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        type = get16(data + 12);
+        off = 14;
+        while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
+            if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+            type = get16(data + off + 2);
+            off += 4;
+        }
+        decode_ip(data, caplen, off, type, p);
+        return;
+    case TPP_LINK_SLL:
+        if (!HAVE(16)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        decode_ip(data, caplen, 16, get16(data + 14), p);
+        return;
+    case TPP_LINK_SLL2:
+        if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        decode_ip(data, caplen, 20, get16(data), p);
+        return;
+    case TPP_LINK_NULL: case TPP_LINK_LOOP: {
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        /* The family is in the writer's byte order (NULL) or network order (LOOP): accept either. */
+        uint32_t le = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
+        uint32_t be = (uint32_t)data[3] | (uint32_t)data[2] << 8 | (uint32_t)data[1] << 16 | (uint32_t)data[0] << 24;
+        uint32_t fam = le < 256 ? le : be;
+        if (fam == 2) decode_ip(data, caplen, 4, ETH_IPV4, p);
+        else if (fam == 24 || fam == 28 || fam == 30) decode_ip(data, caplen, 4, ETH_IPV6, p);
+        return;
+    }
+    case TPP_LINK_RAW: case TPP_LINK_DLT_RAW_ALT: case TPP_LINK_DLT_RAW_ALT2:
+        decode_raw(data, caplen, 0, p);
+        return;
+    case TPP_LINK_IPV4:
+        decode_ip(data, caplen, 0, ETH_IPV4, p);
+        return;
+    case TPP_LINK_IPV6:
+        decode_ip(data, caplen, 0, ETH_IPV6, p);
+        return;
+    }
+}
+
+void tpp_addr_format(const uint8_t a[16], char *buf, unsigned buflen)
+{
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (memcmp(a, v4mapped, 12) == 0) {
+        snprintf(buf, buflen, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+        return;
+    }
+    /* RFC 5952: the longest run (>= 2) of zero groups becomes "::", lowercase hex, no leading zeros. */
+    unsigned g[8];
+    for (int i = 0; i < 8; i++) g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    int best = -1, bestlen = 0;
+    for (int i = 0; i < 8;) {
+        if (g[i]) { i++; continue; }
+        int j = i;
+        while (j < 8 && !g[j]) j++;
+        if (j - i > bestlen && j - i >= 2) { best = i; bestlen = j - i; }
+        i = j;
+    }
+    /* Groups before the run joined by ':', then "::", then the groups after it. */
+    int n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + bestlen) {
+            if (i == best) n += snprintf(buf + n, buflen - (unsigned)n, "::");
+            continue;
+        }
+        int sep = i > 0 && i != best + bestlen;
+        n += snprintf(buf + n, buflen - (unsigned)n, "%s%x", sep ? ":" : "", g[i]);
+        if ((unsigned)n >= buflen) return;
+    }
+}

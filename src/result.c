@@ -1,0 +1,174 @@
+/* result.c — storage of per-interval rows and sparse port histograms, the column table, and the TSV writer. */
+#include "tpp/result.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tpp_options_default(struct tpp_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->delta_ns = 10 * 1000000000LL;
+    o->boundary = TPP_BOUNDARY_ALIGNED;
+    o->ip = TPP_IP_ANY;
+}
+
+#define COL(name, type) { #name, type, offsetof(struct tpp_interval, name) }
+const struct tpp_column tpp_columns[] = {
+    { "interval", TPP_COL_INDEX, 0 },
+    { "start", TPP_COL_TIME, offsetof(struct tpp_interval, start_ns) },
+    { "end", TPP_COL_TIME, offsetof(struct tpp_interval, end_ns) },
+    COL(packets, TPP_COL_COUNT), COL(ip_packets, TPP_COL_COUNT), COL(ip_bytes, TPP_COL_COUNT),
+    COL(src_ips, TPP_COL_COUNT), COL(dst_ips, TPP_COL_COUNT),
+    COL(f2_src, TPP_COL_REAL), COL(f2_dst, TPP_COL_REAL),
+    COL(iat_mean, TPP_COL_REAL), COL(iat_std, TPP_COL_REAL), COL(iat_skew, TPP_COL_REAL), COL(iat_kurt, TPP_COL_REAL),
+    COL(entropy_src, TPP_COL_REAL), COL(entropy_dst, TPP_COL_REAL),
+    COL(avg_len, TPP_COL_REAL), COL(icmp_frac, TPP_COL_REAL), COL(tcp_frac, TPP_COL_REAL), COL(udp_frac, TPP_COL_REAL),
+    COL(syn, TPP_COL_COUNT), COL(fin, TPP_COL_COUNT),
+    COL(tcp_port_packets, TPP_COL_COUNT), COL(udp_port_packets, TPP_COL_COUNT),
+};
+#undef COL
+const size_t tpp_ncolumns = sizeof tpp_columns / sizeof tpp_columns[0];
+
+const struct tpp_column *tpp_column_find(const char *name)
+{
+    for (size_t i = 0; i < tpp_ncolumns; i++)
+        if (strcmp(tpp_columns[i].name, name) == 0) return &tpp_columns[i];
+    return NULL;
+}
+
+double tpp_column_value(const struct tpp_column *c, const struct tpp_interval *iv, size_t index)
+{
+    const char *base = (const char *)iv + c->offset;
+    switch (c->type) {
+    case TPP_COL_INDEX: return (double)index;
+    case TPP_COL_TIME: return (double)*(const int64_t *)base / 1e9;
+    case TPP_COL_COUNT: return (double)*(const uint64_t *)base;
+    case TPP_COL_REAL: return *(const double *)base;
+    }
+    return 0;
+}
+
+const char *const tpp_series_names[TPP_NSERIES] = { "tcp_src", "tcp_dst", "udp_src", "udp_dst" };
+
+int tpp_series_find(const char *name)
+{
+    for (int s = 0; s < TPP_NSERIES; s++)
+        if (strcmp(tpp_series_names[s], name) == 0) return s;
+    return -1;
+}
+
+struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *source)
+{
+    struct tpp_result *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->opts = *opts;
+    r->source = strdup(source ? source : "");
+    int ok = r->source != NULL;
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        r->ports[s].offsets = calloc(1, sizeof(uint64_t)); /* offsets[0] = 0 */
+        ok = ok && r->ports[s].offsets;
+    }
+    if (!ok) { tpp_result_free(r); return NULL; }
+    r->complete = 1;
+    return r;
+}
+
+void tpp_result_free(struct tpp_result *r)
+{
+    if (!r) return;
+    free(r->source);
+    free(r->iv);
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        free(r->ports[s].items);
+        free(r->ports[s].offsets);
+    }
+    free(r);
+}
+
+/* Grow `*p` (of `*cap` elements of `size` bytes) to hold at least `need`; 0 on success. */
+static int reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv)
+{
+    size_t old_cap = r->cap;
+    if (reserve((void **)&r->iv, &r->cap, r->nintervals + 1, sizeof *r->iv) != 0) return -1;
+    /* The port offsets arrays grow with the rows: both hold nintervals + 1 entries. */
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        if (r->cap != old_cap) {
+            uint64_t *o = realloc(r->ports[s].offsets, (r->cap + 1) * sizeof *o);
+            if (!o) return -1;
+            r->ports[s].offsets = o;
+        }
+        r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nitems;
+    }
+    r->iv[r->nintervals++] = *iv;
+    return 0;
+}
+
+int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count)
+{
+    struct tpp_port_series *ps = &r->ports[series];
+    if (reserve((void **)&ps->items, &ps->cap, ps->nitems + 1, sizeof *ps->items) != 0) return -1;
+    ps->items[ps->nitems++] = (struct tpp_port_count){ port, count };
+    return 0;
+}
+
+size_t tpp_result_distinct_ports(const struct tpp_result *r, int series)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof r->seen_ports[series]; i++) n += (size_t)__builtin_popcount(r->seen_ports[series][i]);
+    return n;
+}
+
+/* Shortest "%.Ng" that reads back as the same double (as Python's repr does), "nan" for NaN. */
+static void format_real(char *buf, size_t len, double v)
+{
+    if (isnan(v)) { snprintf(buf, len, "nan"); return; }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static int write_row(FILE *f, const struct tpp_interval *iv, size_t index)
+{
+    char buf[64];
+    for (size_t c = 0; c < tpp_ncolumns; c++) {
+        const struct tpp_column *col = &tpp_columns[c];
+        const char *base = (const char *)iv + col->offset;
+        switch (col->type) {
+        case TPP_COL_INDEX: snprintf(buf, sizeof buf, "%zu", index); break;
+        case TPP_COL_TIME: {
+            int64_t ns = *(const int64_t *)base;
+            int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+            if (frac < 0) { frac += 1000000000; sec--; }
+            snprintf(buf, sizeof buf, "%lld.%09lld", (long long)sec, (long long)frac);
+            break;
+        }
+        case TPP_COL_COUNT: snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+        case TPP_COL_REAL: format_real(buf, sizeof buf, *(const double *)base); break;
+        }
+        if (fputs(buf, f) == EOF || fputc(c + 1 < tpp_ncolumns ? '\t' : '\n', f) == EOF) return -1;
+    }
+    return 0;
+}
+
+int tpp_result_write_tsv(const struct tpp_result *r, FILE *f)
+{
+    for (size_t c = 0; c < tpp_ncolumns; c++)
+        if (fputs(tpp_columns[c].name, f) == EOF || fputc(c + 1 < tpp_ncolumns ? '\t' : '\n', f) == EOF) return -1;
+    for (size_t i = 0; i < r->nintervals; i++)
+        if (write_row(f, &r->iv[i], i) != 0) return -1;
+    return ferror(f) ? -1 : 0;
+}
