@@ -103,22 +103,24 @@ static int run_chunk(lua_State *L, int narg, int nres)
     return status;
 }
 
-/* Run the string s (chunk name `name`) and report any error. Returns the status. */
-static int do_string(lua_State *L, const char *s, const char *name)
+/* Given the status of loading a chunk (the function or the error is on the stack), run it without
+ * arguments and report any error. Returns the status. */
+static int run_loaded(lua_State *L, int status)
 {
-    int status = luaL_loadbuffer(L, s, strlen(s), name);
     if (status == LUA_OK)
         status = run_chunk(L, 0, 0);
     return report(L, status);
 }
 
-/* Run the file (stdin when NULL) and report any error. Returns the status. */
+static int do_string(lua_State *L, const char *s, const char *name)
+{
+    return run_loaded(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* path NULL: stdin. */
 static int do_file(lua_State *L, const char *path)
 {
-    int status = luaL_loadfile(L, path);
-    if (status == LUA_OK)
-        status = run_chunk(L, 0, 0);
-    return report(L, status);
+    return run_loaded(L, luaL_loadfile(L, path));
 }
 
 /* -l spec: `mod` sets global mod = require "mod"; `g=mod` sets global g instead. Reports errors. */
@@ -313,7 +315,7 @@ static void add_lua_dir(lua_State *L)
 /* ---- REPL: completion ---------------------------------------------------------------------------- */
 
 static lua_State *repl_L;        /* the state completion looks into */
-static int completion_ref = LUA_NOREF;   /* registry ref of the current candidate list */
+static char completions_key;     /* its address keys the current candidate list in the registry */
 
 /* Is s[0..len) a Lua name (usable after `.` or `:`)? */
 static int is_name(const char *s, size_t len)
@@ -326,14 +328,16 @@ static int is_name(const char *s, size_t len)
     return 1;
 }
 
-/* Protected (may run __index): given the word being completed, e.g. "string.fo" or "f:re", returns a
- * sequence of full candidates ("string.format", ...). The path before the last `.`/`:` is resolved from
- * the globals; the names offered are those of the value's table keys and of its metatable's __index
- * tables (followed a few levels), only functions after `:`. Field `append` is "." when the single
- * candidate is a table. */
+/* Run protected (it may call __index): given the word being completed as a light userdata C string,
+ * e.g. "string.fo" or "s:re", stores in registry[&completions_key] a sequence of full candidates
+ * ("string.format", ...), with [0] = "." when the only candidate is a table. The path before the
+ * last `.`/`:` is resolved from the globals; the names offered are the string keys of the value (if a
+ * table) and of its metatable's __index tables (followed a few levels); only functions after `:`. */
 static int collect_completions(lua_State *L)
 {
-    const char *word = luaL_checkstring(L, 1);
+    const char *word = lua_touserdata(L, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
     const char *last = NULL;
     for (const char *p = word; *p; p++)
         if (*p == '.' || *p == ':')
@@ -356,7 +360,9 @@ static int collect_completions(lua_State *L)
             for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
                 size_t klen;
                 const char *k;
-                if (lua_type(L, -2) != LUA_TSTRING || (last && *last == ':' && lua_type(L, -1) != LUA_TFUNCTION))
+                if (lua_type(L, -2) != LUA_TSTRING)
+                    continue;
+                if (last && *last == ':' && lua_type(L, -1) != LUA_TFUNCTION)
                     continue;
                 k = lua_tolstring(L, -2, &klen);
                 if (klen >= plen && memcmp(k, partial, plen) == 0 && is_name(k, klen)) {
@@ -382,32 +388,37 @@ static int collect_completions(lua_State *L)
     }
     if (n == 1 && is_table) {
         lua_pushliteral(L, ".");
-        lua_setfield(L, -2, "append");
+        lua_rawseti(L, -2, 0);
     }
-    return 1;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
+    return 0;
+}
+
+/* Push candidate i of the current completion (nil when there is none). Cannot raise: no allocation. */
+static int push_candidate(lua_State *L, lua_Integer i)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &completions_key) != LUA_TTABLE)
+        return LUA_TNIL;
+    int type = lua_rawgeti(L, -1, i);
+    lua_remove(L, -2);
+    return type;
 }
 
 /* readline generator: on state 0 computes the candidates for text; returns them one per call as
- * malloc'd strings (readline frees them), then NULL. */
+ * malloc'd strings (readline frees them), then NULL. All Lua work that may raise is protected. */
 static char *completion_generator(const char *text, int state)
 {
-    static int next;
+    static lua_Integer next;
     lua_State *L = repl_L;
     int top = lua_gettop(L);
     char *result = NULL;
     if (state == 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, completion_ref);
         lua_pushcfunction(L, collect_completions);
-        lua_pushstring(L, text);
-        if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        }
-        completion_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_pushlightuserdata(L, (void *)text);
+        lua_pcall(L, 1, 0, 0);          /* on error there are simply no candidates */
         next = 1;
     }
-    lua_rawgeti(L, LUA_REGISTRYINDEX, completion_ref);
-    if (lua_rawgeti(L, -1, next++) == LUA_TSTRING)
+    if (push_candidate(L, next++) == LUA_TSTRING)
         result = strdup(lua_tostring(L, -1));
     lua_settop(L, top);
     return result;
@@ -422,11 +433,10 @@ static char **complete(const char *text, int start, int end)
     rl_completion_append_character = '\0';
     char **matches = rl_completion_matches(text, completion_generator);
     if (matches && matches[1] == NULL) {
-        lua_State *L = repl_L;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, completion_ref);
-        if (lua_getfield(L, -1, "append") == LUA_TSTRING)
-            rl_completion_append_character = lua_tostring(L, -1)[0];
-        lua_pop(L, 2);
+        int top = lua_gettop(repl_L);
+        if (push_candidate(repl_L, 0) == LUA_TSTRING)
+            rl_completion_append_character = lua_tostring(repl_L, -1)[0];
+        lua_settop(repl_L, top);
     }
     return matches;
 }
@@ -435,8 +445,8 @@ static char **complete(const char *text, int start, int end)
 
 static char history_path[4096];  /* empty: no persistent history */
 
-/* Set up readline: completion, and history loaded from $HOME/.tpp_history (created if missing).
- * History problems are silently ignored. */
+/* Set up readline: completion, and, when stdin is a terminal, history loaded from
+ * $HOME/.tpp_history (created if missing). History problems are silently ignored. */
 static void repl_init(lua_State *L)
 {
     repl_L = L;
@@ -445,12 +455,13 @@ static void repl_init(lua_State *L)
     rl_attempted_completion_function = complete;
     stifle_history(HISTORY_MAX);
     const char *home = getenv("HOME");
-    if (home && home[0] && snprintf(history_path, sizeof history_path, "%s/" HISTORY_FILE, home) < (int)sizeof history_path) {
-        if (read_history(history_path) != 0)
-            write_history(history_path);
-    } else {
+    int n = home && home[0] ? snprintf(history_path, sizeof history_path, "%s/%s", home, HISTORY_FILE) : -1;
+    if (!isatty(STDIN_FILENO) || n < 0 || n >= (int)sizeof history_path) {
         history_path[0] = '\0';
+        return;
     }
+    if (read_history(history_path) != 0)
+        write_history(history_path);
 }
 
 /* Trim the history file to its last HISTORY_MAX lines. */
@@ -461,9 +472,9 @@ static void repl_finish(void)
 }
 
 /* Read one line with the prompt _PROMPT (first) or _PROMPT2 (continuation) when that global is a
- * string or number, else PROMPT / PROMPT2. Globals are read raw so that a hostile _G cannot make
- * the REPL raise outside a protected call. Non-empty lines go to the history (appended to the file at once, so os.exit loses nothing).
- * Pushes the line and returns 1, or returns 0 at end of input. */
+ * string or number, else PROMPT / PROMPT2; globals are read raw so that a hostile _G cannot raise
+ * outside a protected call. Non-empty lines go to the history, appended to the file at once so that
+ * os.exit loses nothing. Pushes the line and returns 1, or returns 0 at end of input. */
 static int repl_readline(lua_State *L, int first)
 {
     int top = lua_gettop(L);
@@ -490,7 +501,8 @@ static int incomplete(lua_State *L, int status)
 {
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    return status == LUA_ERRSYNTAX && len >= EOF_MARK_LEN && strcmp(msg + len - EOF_MARK_LEN, EOF_MARK) == 0;
+    return status == LUA_ERRSYNTAX && len >= EOF_MARK_LEN
+           && strcmp(msg + len - EOF_MARK_LEN, EOF_MARK) == 0;
 }
 
 /* Read and compile one statement: first as "return <line>" so expressions print their values, else
@@ -571,8 +583,9 @@ static void print_version(void)
     fflush(stdout);
 }
 
-/* Body of the protected call: argc and argv are light userdata arguments. Sets up the state, runs
- * what the command line asks for, and returns true iff everything succeeded (errors are reported). */
+/* Body of the protected call, with arguments argc (integer) and argv (light userdata). Sets up the
+ * state, runs what the command line asks for, and returns true iff everything succeeded (errors are
+ * reported on the way). */
 static int run_main(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install the Debian packages tpp needs to build, test and run; only those missing, with sudo when not root.
+set -e
+PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev
+          lua-busted lua-filesystem lua-argparse gnuplot-nox"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
