@@ -26,14 +26,14 @@ tpp: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 build/%.o: src/%.c $(HEADERS) | build
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -DTPP_SOURCE_DIR='"$(CURDIR)"' -c -o $@ $<
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 # The sanitizer build: same sources, ASan + UBSan, used by `make test`.
 build/tpp-asan: $(ASAN_OBJS)
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
 
 build/asan/%.o: src/%.c $(HEADERS) | build
-	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -DTPP_SOURCE_DIR='"$(CURDIR)"' -c -o $@ $<
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -c -o $@ $<
 
 build:
 	mkdir -p build/asan
@@ -44,7 +44,7 @@ test: tpp build/tpp-asan
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
 
-bench: tpp
+bench: tpp build/pcap_loop
 	bench/run.sh
 
 install: tpp
@@ -58,3 +58,6 @@ deps:
 
 clean:
 	rm -rf build tpp
+
+build/pcap_loop: bench/pcap_loop.c | build
+	$(CC) $(WARN) $(CFLAGS) -o $@ $< $(shell pkg-config --libs libpcap)

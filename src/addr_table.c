@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define INITIAL_CAPACITY (1u << 13)
+
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
 static uint64_t load_be64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -11,77 +15,127 @@ static uint64_t load_be64(const uint8_t *p)
     return v;
 }
 
-static uint32_t slot_hash(uint64_t hi, uint64_t lo)
+static uint32_t load_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+static uint32_t mix64(uint64_t h)
 {
-    uint64_t h = lo * 0x9E3779B97F4A7C15ull ^ hi;
     h ^= h >> 31;
     h *= 0xD6E8FEB86659FD93ull;
     h ^= h >> 32;
     return (uint32_t)h;
 }
 
-int addr_table_init(struct addr_table *t, uint32_t cap)
+static uint32_t hash4(uint32_t key) { return mix64(key * 0x9E3779B97F4A7C15ull); }
+static uint32_t hash6(uint64_t hi, uint64_t lo) { return mix64(lo * 0x9E3779B97F4A7C15ull ^ hi); }
+
+static uint32_t find4(const struct addr_slot4 *s, uint32_t mask, uint32_t key)
 {
-    t->slots = calloc(cap, sizeof *t->slots);
-    t->used = malloc((size_t)cap / 2 * sizeof *t->used);
-    t->nused = 0;
-    t->mask = cap - 1;
-    if (!t->slots || !t->used) { addr_table_free(t); return -1; }
+    uint32_t i = hash4(key) & mask;
+    while (s[i].count && s[i].key != key) i = (i + 1) & mask;
+    return i;
+}
+
+static uint32_t find6(const struct addr_slot6 *s, uint32_t mask, uint64_t hi, uint64_t lo)
+{
+    uint32_t i = hash6(hi, lo) & mask;
+    while (s[i].count && (s[i].hi != hi || s[i].lo != lo)) i = (i + 1) & mask;
+    return i;
+}
+
+int addr_table_init(struct addr_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->v4 = calloc(INITIAL_CAPACITY, sizeof *t->v4);
+    t->v6 = calloc(INITIAL_CAPACITY, sizeof *t->v6);
+    t->used4 = malloc(INITIAL_CAPACITY / 2 * sizeof *t->used4);
+    t->used6 = malloc(INITIAL_CAPACITY / 2 * sizeof *t->used6);
+    t->mask4 = t->mask6 = INITIAL_CAPACITY - 1;
+    if (!t->v4 || !t->v6 || !t->used4 || !t->used6) { addr_table_free(t); return -1; }
     return 0;
 }
 
 void addr_table_free(struct addr_table *t)
 {
-    free(t->slots);
-    free(t->used);
-    t->slots = NULL;
-    t->used = NULL;
+    free(t->v4); free(t->v6); free(t->used4); free(t->used6);
+    memset(t, 0, sizeof *t);
 }
 
-static uint32_t find_slot(const struct addr_slot *slots, uint32_t mask, uint64_t hi, uint64_t lo)
+/* Double a table, re-placing its occupied slots (found through its used list).  0 on success. */
+static int grow4(struct addr_table *t)
 {
-    uint32_t i = slot_hash(hi, lo) & mask;
-    while (slots[i].count && (slots[i].hi != hi || slots[i].lo != lo)) i = (i + 1) & mask;
-    return i;
-}
-
-/* Double the capacity, re-placing the occupied slots (found through the used list). */
-static int grow(struct addr_table *t)
-{
-    uint32_t cap = (t->mask + 1) * 2;
-    struct addr_slot *slots = calloc(cap, sizeof *slots);
+    uint32_t cap = (t->mask4 + 1) * 2;
+    struct addr_slot4 *s = calloc(cap, sizeof *s);
     uint32_t *used = malloc((size_t)cap / 2 * sizeof *used);
-    if (!slots || !used) { free(slots); free(used); return -1; }
-    for (uint32_t k = 0; k < t->nused; k++) {
-        const struct addr_slot *s = &t->slots[t->used[k]];
-        uint32_t i = find_slot(slots, cap - 1, s->hi, s->lo);
-        slots[i] = *s;
+    if (!s || !used) { free(s); free(used); return -1; }
+    for (uint32_t k = 0; k < t->nused4; k++) {
+        const struct addr_slot4 *old = &t->v4[t->used4[k]];
+        uint32_t i = find4(s, cap - 1, old->key);
+        s[i] = *old;
         used[k] = i;
     }
-    free(t->slots);
-    free(t->used);
-    t->slots = slots;
-    t->used = used;
-    t->mask = cap - 1;
+    free(t->v4); free(t->used4);
+    t->v4 = s; t->used4 = used; t->mask4 = cap - 1;
+    return 0;
+}
+
+static int grow6(struct addr_table *t)
+{
+    uint32_t cap = (t->mask6 + 1) * 2;
+    struct addr_slot6 *s = calloc(cap, sizeof *s);
+    uint32_t *used = malloc((size_t)cap / 2 * sizeof *used);
+    if (!s || !used) { free(s); free(used); return -1; }
+    for (uint32_t k = 0; k < t->nused6; k++) {
+        const struct addr_slot6 *old = &t->v6[t->used6[k]];
+        uint32_t i = find6(s, cap - 1, old->hi, old->lo);
+        s[i] = *old;
+        used[k] = i;
+    }
+    free(t->v6); free(t->used6);
+    t->v6 = s; t->used6 = used; t->mask6 = cap - 1;
     return 0;
 }
 
 int addr_table_add(struct addr_table *t, const uint8_t addr[16])
 {
-    uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
-    uint32_t i = find_slot(t->slots, t->mask, hi, lo);
-    if (t->slots[i].count) { t->slots[i].count++; return 0; }
-    if (t->nused + 1 > (t->mask + 1) / 2) {
-        if (grow(t) != 0) return -1;
-        i = find_slot(t->slots, t->mask, hi, lo);
+    if (memcmp(addr, v4mapped, 12) == 0) {
+        uint32_t key = load_be32(addr + 12);
+        uint32_t i = find4(t->v4, t->mask4, key);
+        if (t->v4[i].count) { t->v4[i].count++; return 0; }
+        if (t->nused4 + 1 > (t->mask4 + 1) / 2) {
+            if (grow4(t) != 0) return -1;
+            i = find4(t->v4, t->mask4, key);
+        }
+        t->v4[i] = (struct addr_slot4){ key, 1 };
+        t->used4[t->nused4++] = i;
+        return 0;
     }
-    t->slots[i] = (struct addr_slot){ hi, lo, 1 };
-    t->used[t->nused++] = i;
+    uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+    uint32_t i = find6(t->v6, t->mask6, hi, lo);
+    if (t->v6[i].count) { t->v6[i].count++; return 0; }
+    if (t->nused6 + 1 > (t->mask6 + 1) / 2) {
+        if (grow6(t) != 0) return -1;
+        i = find6(t->v6, t->mask6, hi, lo);
+    }
+    t->v6[i] = (struct addr_slot6){ hi, lo, 1 };
+    t->used6[t->nused6++] = i;
     return 0;
+}
+
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16])
+{
+    if (memcmp(addr, v4mapped, 12) == 0) __builtin_prefetch(&t->v4[hash4(load_be32(addr + 12)) & t->mask4], 1);
+    else __builtin_prefetch(&t->v6[hash6(load_be64(addr), load_be64(addr + 8)) & t->mask6], 1);
+}
+
+void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void *ud), void *ud)
+{
+    for (uint32_t k = 0; k < t->nused4; k++) fn(t->v4[t->used4[k]].count, ud);
+    for (uint32_t k = 0; k < t->nused6; k++) fn(t->v6[t->used6[k]].count, ud);
 }
 
 void addr_table_clear(struct addr_table *t)
 {
-    for (uint32_t k = 0; k < t->nused; k++) t->slots[t->used[k]].count = 0;
-    t->nused = 0;
+    for (uint32_t k = 0; k < t->nused4; k++) t->v4[t->used4[k]].count = 0;
+    for (uint32_t k = 0; k < t->nused6; k++) t->v6[t->used6[k]].count = 0;
+    t->nused4 = t->nused6 = 0;
 }

@@ -1,30 +1,37 @@
-/* addr_table.h — per-interval counts of addresses: open addressing, 16-byte keys inline.
+/* addr_table.h — per-interval counts of addresses: open addressing with keys inline.
  *
- * Slots that were used are remembered in a list, so reading the counts and clearing the table cost only as
- * much as the interval's distinct addresses, not the table's capacity.  The table doubles when half full;
- * that is the only allocation after init.
+ * IPv4 addresses (stored by the decoder as IPv4-mapped IPv6) live in a table of 8-byte slots, IPv6 addresses in
+ * one of 24-byte slots: on backbone traces the tables are hit at random for every packet, so keeping them small
+ * keeps them in cache.  Slots that were used are remembered in lists, so reading the counts and clearing the
+ * table cost as much as the interval's distinct addresses, not the table's capacity.  Each table doubles when
+ * half full; that is the only allocation after init.
  */
 #ifndef TPP_ADDR_TABLE_H
 #define TPP_ADDR_TABLE_H
 
 #include <stdint.h>
 
-struct addr_slot {
-    uint64_t hi, lo;   /* the address as two big-endian halves */
-    uint64_t count;    /* 0 = empty */
-};
+struct addr_slot4 { uint32_t key, count; };              /* count 0 = empty */
+struct addr_slot6 { uint64_t hi, lo; uint64_t count; };
 
 struct addr_table {
-    struct addr_slot *slots;
-    uint32_t *used;    /* indices of occupied slots, in insertion order */
-    uint32_t nused, mask;
+    struct addr_slot4 *v4;
+    struct addr_slot6 *v6;
+    uint32_t *used4, *used6;  /* indices of occupied slots */
+    uint32_t nused4, nused6, mask4, mask6;
 };
 
-int addr_table_init(struct addr_table *t, uint32_t capacity_pow2);
+int addr_table_init(struct addr_table *t);
 void addr_table_free(struct addr_table *t);
 /* Count one occurrence of `addr`; 0 on success, -1 when growing failed. */
 int addr_table_add(struct addr_table *t, const uint8_t addr[16]);
-/* Forget every count (cost proportional to the addresses counted since the last clear). */
+/* Hint that `addr` will be added soon: start loading its slot into the cache. */
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16]);
+/* Number of distinct addresses counted. */
+static inline uint32_t addr_table_size(const struct addr_table *t) { return t->nused4 + t->nused6; }
+/* Call fn(count, ud) for each distinct address. */
+void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void *ud), void *ud);
+/* Forget every count. */
 void addr_table_clear(struct addr_table *t);
 
 #endif

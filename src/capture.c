@@ -120,7 +120,7 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
         return NULL;
     }
     if (filter && *filter) {
-        struct bpf_program prog;
+        struct bpf_program prog = { 0 };
         if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(c->pcap, &prog) != 0) {
             snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(c->pcap));
             if (prog.bf_insns) pcap_freecode(&prog);
@@ -149,7 +149,12 @@ int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
     return -1;
 }
 
-int tpp_capture_linktype(const struct tpp_capture *c) { return pcap_datalink(c->pcap); }
+/* The LINKTYPE_ number as stored in the file: libpcap reports raw IP as its platform's DLT_RAW (12 or 14). */
+int tpp_capture_linktype(const struct tpp_capture *c)
+{
+    int dlt = pcap_datalink(c->pcap);
+    return dlt == DLT_RAW ? 101 : dlt;
+}
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
 int tpp_capture_is_gzip(const struct tpp_capture *c) { return c->gz != NULL; }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }

@@ -49,7 +49,7 @@ struct tpp_agg *tpp_agg_new(struct tpp_result *r)
     if (!a) return NULL;
     a->r = r;
     a->delta = r->opts.delta_ns;
-    if (addr_table_init(&a->src, 1u << 14) != 0 || addr_table_init(&a->dst, 1u << 14) != 0) {
+    if (addr_table_init(&a->src) != 0 || addr_table_init(&a->dst) != 0) {
         tpp_agg_free(a);
         return NULL;
     }
@@ -75,24 +75,28 @@ static void moments_add(struct moments *m, double x)
     m->n++;
 }
 
-/* Σc² / n² and normalised entropy of the counts in an address table. */
+struct count_sums { double sumsq, sum_clogc; };
+
+static void add_count(uint64_t count, void *ud)
+{
+    struct count_sums *cs = ud;
+    double c = (double)count;
+    cs->sumsq += c * c;
+    cs->sum_clogc += c * log2(c);
+}
+
+/* Σc² / n² and the normalised entropy of the address counts in a table. */
 static void address_stats(const struct addr_table *t, uint64_t n, double *f2, double *entropy)
 {
     *f2 = 0;
     *entropy = 0;
     if (n == 0) return;
-    double sumsq = 0, sum_clogc = 0;
-    for (uint32_t k = 0; k < t->nused; k++) {
-        double c = (double)t->slots[t->used[k]].count;
-        sumsq += c * c;
-        sum_clogc += c * log2(c);
-    }
+    struct count_sums cs = { 0, 0 };
+    addr_table_each(t, add_count, &cs);
     double dn = (double)n;
-    *f2 = sumsq / (dn * dn);
-    if (t->nused > 1) {
-        double h = log2(dn) - sum_clogc / dn;
-        *entropy = h / log2((double)t->nused);
-    }
+    *f2 = cs.sumsq / (dn * dn);
+    uint32_t distinct = addr_table_size(t);
+    if (distinct > 1) *entropy = (log2(dn) - cs.sum_clogc / dn) / log2((double)distinct);
 }
 
 static int cmp_u32(const void *x, const void *y)
@@ -132,8 +136,8 @@ static int close_interval(struct tpp_agg *a, int64_t end)
     iv->start_ns = a->start;
     iv->end_ns = end;
     uint64_t n = iv->ip_packets;
-    iv->src_ips = a->src.nused;
-    iv->dst_ips = a->dst.nused;
+    iv->src_ips = addr_table_size(&a->src);
+    iv->dst_ips = addr_table_size(&a->dst);
     address_stats(&a->src, n, &iv->f2_src, &iv->entropy_src);
     address_stats(&a->dst, n, &iv->f2_dst, &iv->entropy_dst);
     double dn = (double)n;
@@ -212,6 +216,19 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
             r->seen_ports[series + k][port[k] >> 3] |= (uint8_t)(1u << (port[k] & 7));
         }
     }
+}
+
+/* Start loading the table slots and histogram cells that counting `p` will touch: packets are decoded in
+ * small batches and prefetched before they are counted, so that these cache misses overlap. */
+static void prefetch_packet(const struct tpp_agg *a, const struct tpp_packet *p)
+{
+    if (p->ipv == 0) return;
+    addr_table_prefetch(&a->src, p->src);
+    addr_table_prefetch(&a->dst, p->dst);
+    if (!(p->flags & TPP_PKT_L4)) return;
+    int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
+    __builtin_prefetch(&a->ports[series].count[p->sport], 1);
+    __builtin_prefetch(&a->ports[series + 1].count[p->dport], 1);
 }
 
 static int limit_reached(const struct tpp_agg *a)
@@ -319,18 +336,23 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, t
         snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
                  r->linktype);
 
+    enum { BATCH = 16 };
+    struct tpp_packet batch[BATCH];
     struct tpp_frame f;
-    struct tpp_packet p;
-    int rc, agg = 0;
-    while ((rc = tpp_capture_next(cap, &f)) == 1) {
-        if (supported) tpp_decode(r->linktype, f.data, f.caplen, &p);
-        else memset(&p, 0, sizeof p);
-        p.ts_ns = f.ts_ns;
-        p.caplen = f.caplen;
-        p.wirelen = f.wirelen;
-        agg = tpp_agg_add(a, &p);
-        if (agg != 0) break;
-        if (progress && (r->packets & 0xffff) == 0 &&
+    int rc = 1, agg = 0;
+    while (rc == 1 && agg == 0) {
+        int n = 0;
+        while (n < BATCH && (rc = tpp_capture_next(cap, &f)) == 1) {
+            struct tpp_packet *p = &batch[n++];
+            if (supported) tpp_decode(r->linktype, f.data, f.caplen, p);
+            else memset(p, 0, sizeof *p);
+            p->ts_ns = f.ts_ns;
+            p->caplen = f.caplen;
+            p->wirelen = f.wirelen;
+            prefetch_packet(a, p);
+        }
+        for (int k = 0; k < n && agg == 0; k++) agg = tpp_agg_add(a, &batch[k]);
+        if (agg == 0 && progress && (r->packets & 0xffff) < BATCH &&
             progress(ud, tpp_capture_bytes_read(cap), tpp_capture_file_size(cap), r->packets)) {
             snprintf(r->error, sizeof r->error, "interrupted");
             break;

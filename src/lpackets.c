@@ -73,13 +73,12 @@ static int packets_next(lua_State *L)
         set_int(L, "sport", p.sport);
         set_int(L, "dport", p.dport);
     }
-    if (p.flags & TPP_PKT_TCP_FLAGS) {
-        set_int(L, "flags", p.tcp_flags);
-        lua_pushboolean(L, (p.tcp_flags & 0x02) != 0);
-        lua_setfield(L, -2, "syn");
-        lua_pushboolean(L, (p.tcp_flags & 0x01) != 0);
-        lua_setfield(L, -2, "fin");
-    }
+    int has_flags = (p.flags & TPP_PKT_TCP_FLAGS) != 0;
+    if (has_flags) set_int(L, "flags", p.tcp_flags);
+    lua_pushboolean(L, has_flags && (p.tcp_flags & 0x02));
+    lua_setfield(L, -2, "syn");
+    lua_pushboolean(L, has_flags && (p.tcp_flags & 0x01));
+    lua_setfield(L, -2, "fin");
     return 1;
 }
 

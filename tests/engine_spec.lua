@@ -92,7 +92,7 @@ describe("tpp.parse", function()
         --   3  3     10.0.0.1 -> 10.0.0.3  UDP 5000->53  32 bytes payload    60      2
         --   4  5     ARP (not IP)                                            -       -
         --   5  6     10.0.0.1 -> 10.0.0.2  ICMP echo, 8 bytes after hdr      32      1 (after the ARP frame)
-        --   6  8     10.0.0.2 -> 10.0.0.1  TCP 80->1000  FIN|ACK, 100 bytes  160     2
+        --   6  8     10.0.0.2 -> 10.0.0.1  TCP 80->1000  FIN|ACK, 100 bytes  140     2
         local path, r
         lazy_setup(function()
             path = tmp.capture("six.pcap", "ethernet", {
@@ -113,7 +113,7 @@ describe("tpp.parse", function()
         end)
 
         it("counts all packets, the IP packets and their IP total lengths", function()
-            check(r, 1, { packets = 6, ip_packets = 5, ip_bytes = 40 + 40 + 60 + 32 + 160, avg_len = 332 / 5 })
+            check(r, 1, { packets = 6, ip_packets = 5, ip_bytes = 40 + 40 + 60 + 32 + 140, avg_len = 312 / 5 })
         end)
 
         it("counts distinct addresses and computes f2 as the sum of squared counts over ip_packets squared", function()
@@ -172,6 +172,7 @@ describe("tpp.parse", function()
             assert.is_string(s)
             assert.is_true(#s > 0)
             assert.is_nil(s:find("\n", 1, true))
+            assert.is_nil(s:match("^userdata: "), "not the default userdata string: " .. s)
         end)
 
         it("lists the documented columns in TSV order", function()
@@ -367,7 +368,7 @@ describe("tpp.parse", function()
         --   1    v6 UDP 2001:db8::1 -> 2001:db8::2 5353->53, 10 bytes         58
         --   3    v4 UDP 10.0.0.1 -> 10.0.0.3 5000->123, 4 bytes               32
         --   4    v6 ICMPv6 echo 2001:db8::2 -> 2001:db8::1, 4 bytes after hdr 48
-        --   6    ARP
+        --   5.5  ARP
         --   7    v6 TCP 2001:db8::1 -> 2001:db8::3 443->40000 FIN|ACK          60
         local path
         lazy_setup(function()
@@ -377,7 +378,7 @@ describe("tpp.parse", function()
                 { ts_ns = T0 + SEC(3), data = H.eth4_udp("10.0.0.1", "10.0.0.3", 5000, 123, "abcd") },
                 { ts_ns = T0 + SEC(4), data = H.eth_ip(H.ipv6("2001:db8::2", "2001:db8::1", H.PROTO_ICMPV6,
                     H.icmpv6(128, 0, "\0\1\0\1"))) },
-                { ts_ns = T0 + SEC(6), data = H.ethernet(nil, nil, H.ETH_ARP, H.arp()) },
+                { ts_ns = T0 + SEC(5.5), data = H.ethernet(nil, nil, H.ETH_ARP, H.arp()) },
                 { ts_ns = T0 + SEC(7), data = H.eth6_tcp("2001:db8::1", "2001:db8::3", 443, 40000, H.FIN | H.ACK) },
             })
         end)
@@ -388,7 +389,7 @@ describe("tpp.parse", function()
             check(r, 1, iat_expect({ packets = 6, ip_packets = 5, ip_bytes = 238, avg_len = 238 / 5,
                 src_ips = 3, dst_ips = 5, f2_src = (4 + 4 + 1) / 25, f2_dst = 5 / 25,
                 icmp_frac = 1 / 5, tcp_frac = 2 / 5, udp_frac = 2 / 5, syn = 1, fin = 1,
-                tcp_port_packets = 2, udp_port_packets = 2 }, { 0, 1, 2, 1, 3 }))
+                tcp_port_packets = 2, udp_port_packets = 2 }, { 0, 1, 2, 1, 1.5 }))
             assert.are.same({ { 1, 53, 1 }, { 1, 123, 1 } }, H.ports_list(r, "udp_dst"))
         end)
 
@@ -411,7 +412,7 @@ describe("tpp.parse", function()
             check(r, 1, iat_expect({ packets = 6, ip_packets = 3, ip_bytes = 166, avg_len = 166 / 3, src_ips = 2,
                 dst_ips = 3, f2_src = 5 / 9, f2_dst = 3 / 9, entropy_src = e_src, entropy_dst = 1,
                 icmp_frac = 1 / 3, tcp_frac = 1 / 3, udp_frac = 1 / 3, syn = 0, fin = 1, tcp_port_packets = 1,
-                udp_port_packets = 1 }, { 1, 1, 3 }))
+                udp_port_packets = 1 }, { 1, 1, 1.5 }))
             assert.are.same({ { 1, 53, 1 } }, H.ports_list(r, "udp_dst"))
             assert.are.same({ { 1, 40000, 1 } }, H.ports_list(r, "tcp_dst"))
         end)
@@ -453,7 +454,7 @@ describe("tpp.parse", function()
             assert.are.equal(H.PROTO_ICMPV6, pk[3].proto)
             assert.are.equal(4000, pk[4].sport)
             assert.are.equal(4001, pk[4].dport)
-            assert.is_false(pk[4].fragment)
+            assert.is_falsy(pk[4].fragment)
         end)
 
         it("counts those packets' protocols, flags, ports and IPv6 lengths in the interval", function()
@@ -534,17 +535,17 @@ describe("tpp.parse", function()
 
         it("decodes raw IP (linktype 101) holding both IPv4 and IPv6", function()
             local r, pk = run("raw.pcap", 101, { ip4_udp(1111, 53), ip6_tcp(2222, 80, H.SYN) })
-            assert.are.equal(101, r.linktype)
             check(r, 1, { packets = 2, ip_packets = 2, ip_bytes = 90, udp_frac = 0.5, tcp_frac = 0.5,
                           udp_port_packets = 1, tcp_port_packets = 1 })
             assert.are.equal(4, pk[1].ipv)
             assert.are.equal(6, pk[2].ipv)
+            assert.are.equal(101, r.linktype)
         end)
 
         it("maps the writer's name \"raw\" to linktype 101", function()
             local r = run("rawname.pcap", "raw", { ip4_udp(1111, 53) })
-            assert.are.equal(101, r.linktype)
             check(r, 1, { ip_packets = 1 })
+            assert.are.equal(101, r.linktype)
         end)
 
         it("decodes LINKTYPE_IPV4 (228)", function()
@@ -637,7 +638,7 @@ describe("tpp.parse", function()
         end)
 
         it("marks only non-first fragments as fragments in tpp.packets", function()
-            assert.is_false(pk[1].fragment)
+            assert.is_falsy(pk[1].fragment)
             assert.are.equal(80, pk[1].dport)
             for k = 2, 4 do
                 assert.is_true(pk[k].fragment, "packet " .. k)
@@ -646,8 +647,6 @@ describe("tpp.parse", function()
                 assert.is_nil(pk[k].flags, "packet " .. k)
             end
             assert.are.same({ 6, 6, 17, 17 }, { pk[1].proto, pk[2].proto, pk[3].proto, pk[4].proto })
-            assert.is_false(pk[2].syn)
-            assert.is_false(pk[2].fin)
         end)
     end)
 
@@ -688,7 +687,6 @@ describe("tpp.parse", function()
             assert.are.equal(1000, pk[1].sport)
             assert.are.equal(80, pk[1].dport)
             assert.is_nil(pk[1].flags)
-            assert.is_false(pk[1].syn)
             assert.is_true(pk[2].truncated)
             assert.is_nil(pk[2].dport)
             assert.are.equal(H.PROTO_UDP, pk[2].proto)
@@ -829,7 +827,7 @@ describe("tpp.parse", function()
             assert.are.equal(3, r.packets)
             -- the TCP packets at 0, 4 and 7 s: IATs 0, 4, 3 (measured between matching packets only)
             check(r, 1, iat_expect({ packets = 3, ip_packets = 3, tcp_frac = 1, udp_frac = 0, icmp_frac = 0,
-                syn = 2, fin = 1, tcp_port_packets = 3, udp_port_packets = 0, ip_bytes = 120 }, { 0, 4, 3 }))
+                syn = 2, fin = 1, tcp_port_packets = 3, udp_port_packets = 0, ip_bytes = 40 + 40 + 60 }, { 0, 4, 3 }))
         end)
 
         it("accepts any libpcap expression", function()
@@ -1024,7 +1022,7 @@ describe("tpp.parse", function()
         end)
 
         it("writes NaN where the result holds NaN", function()
-            -- interval 0 has IATs 0, 1, 1, 1: not constant; build a constant one instead
+            -- an ARP frame, then two IP packets 1 s apart: the IP packets' IATs are 1 and 1
             local path = tmp.capture("tsvnan.pcap", 1, {
                 { ts_ns = T0, data = H.ethernet(nil, nil, H.ETH_ARP, H.arp()) },
                 { ts_ns = T0 + SEC(1), data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
@@ -1160,8 +1158,8 @@ describe("tpp.packets", function()
         assert.are.equal(0x12, p.flags)
         assert.is_true(p.syn)
         assert.is_false(p.fin)
-        assert.is_false(p.fragment)
-        assert.is_false(p.truncated)
+        assert.is_falsy(p.fragment)
+        assert.is_falsy(p.truncated)
         assert.are.equal(0x19, pk[4].flags)
         assert.is_false(pk[4].syn)
         assert.is_true(pk[4].fin)
@@ -1177,7 +1175,24 @@ describe("tpp.packets", function()
         assert.are.equal(5353, p.dport)
         assert.are.equal(40 + 8 + 4, p.ip_len)
         assert.is_nil(p.flags)
-        assert.is_false(p.syn)
+    end)
+
+    it("gives syn and fin as booleans, false where no TCP flags were decoded", function()
+        local full = H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, 80, H.SYN | H.FIN, string.rep("t", 20))
+        local path = tmp.capture("booleans.pcap", 1, {
+            { ts_ns = T0, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
+            -- a non-first TCP fragment whose data look like a TCP header with SYN|FIN
+            { ts_ns = T0 + 1000, data = H.eth_ip(H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_TCP,
+                H.tcp(1, 2, H.SYN | H.FIN), { frag_offset = 10 })) },
+            -- TCP SYN|FIN captured only up to its sequence number
+            { ts_ns = T0 + 2000, data = full:sub(1, 14 + 20 + 8), wirelen = #full },
+        })
+        local list = packets_of(path)
+        for k, p in ipairs(list) do
+            assert.are.equal(false, p.syn, "packet " .. k .. " syn")
+            assert.are.equal(false, p.fin, "packet " .. k .. " fin")
+        end
+        assert.are.same({ true, true }, { pk[1].syn, pk[4].fin })
     end)
 
     it("leaves the IP fields of a non-IP packet nil", function()
