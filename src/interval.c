@@ -1,7 +1,7 @@
 /* interval.c — the one-pass aggregator and the parse pipeline (capture → decode → aggregate).
  *
  * Per interval it keeps plain counters, two address tables, four 65536-entry port histograms reset through
- * lists of touched ports, and streaming central moments of the inter-arrival times.  All of it is allocated in
+ * their touched-port bitmaps, and streaming central moments of the inter-arrival times.  All of it is allocated in
  * tpp_agg_new(); adding a packet never allocates (the address tables may double, rarely).
  */
 #include "tpp/interval.h"
@@ -17,10 +17,11 @@
 /* A gap of more empty intervals than this is treated as a broken timestamp, not as silence. */
 #define MAX_EMPTY_RUN 1000000
 
+/* A port histogram remembers which ports it touched in a bitmap: reading it out in port order and resetting it
+ * cost the touched ports plus a scan of 1024 words, whether the interval saw ten ports or sixty thousand. */
 struct port_hist {
     uint32_t count[65536];
-    uint16_t touched[65536];
-    uint32_t ntouched;
+    uint64_t touched[65536 / 64];
 };
 
 /* Streaming central moments (Pébay's update), over IATs in nanoseconds. */
@@ -40,7 +41,6 @@ struct tpp_agg {
     struct moments iat;
     struct addr_table src, dst;
     struct port_hist ports[TPP_NSERIES];
-    uint32_t sort_buf[65536];
 };
 
 struct tpp_agg *tpp_agg_new(struct tpp_result *r)
@@ -99,10 +99,15 @@ static void address_stats(const struct addr_table *t, uint64_t n, double *f2, do
     if (distinct > 1) *entropy = (log2(dn) - cs.sum_clogc / dn) / log2((double)distinct);
 }
 
-static int cmp_u32(const void *x, const void *y)
+/* Add the ports the current interval touched to the whole-trace port sets. */
+static void mark_seen_ports(struct tpp_agg *a)
 {
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        const uint64_t *touched = a->ports[s].touched;
+        uint8_t *seen = a->r->seen_ports[s];
+        for (uint32_t w = 0; w < 65536 / 64; w++)
+            for (int b = 0; b < 8 && touched[w]; b++) seen[w * 8 + b] |= (uint8_t)(touched[w] >> (8 * b));
+    }
 }
 
 /* Move one port histogram into the result, ports ascending, and reset it. */
@@ -110,22 +115,17 @@ static int flush_ports(struct tpp_agg *a, int series)
 {
     struct port_hist *h = &a->ports[series];
     int rc = 0;
-    if (h->ntouched < 4096) {
-        for (uint32_t k = 0; k < h->ntouched; k++) a->sort_buf[k] = h->touched[k];
-        qsort(a->sort_buf, h->ntouched, sizeof a->sort_buf[0], cmp_u32);
-        for (uint32_t k = 0; k < h->ntouched; k++) {
-            uint32_t port = a->sort_buf[k];
-            rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
-            h->count[port] = 0;
-        }
-    } else { /* dense: a scan in port order is cheaper than sorting */
-        for (uint32_t port = 0; port < 65536; port++) {
-            if (!h->count[port]) continue;
+    for (uint32_t w = 0; w < 65536 / 64; w++) {
+        uint64_t bits = h->touched[w];
+        if (!bits) continue;
+        h->touched[w] = 0;
+        while (bits) {
+            uint32_t port = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
             rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
             h->count[port] = 0;
         }
     }
-    h->ntouched = 0;
     return rc;
 }
 
@@ -164,6 +164,7 @@ static int close_interval(struct tpp_agg *a, int64_t end)
         iv->iat_mean = (double)m->sum / 1e9;
     }
     int rc = 0;
+    mark_seen_ports(a);
     for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
     rc |= tpp_result_push_interval(a->r, iv); /* also closes the port lists pushed above */
 
@@ -212,8 +213,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         const uint16_t port[2] = { p->sport, p->dport };
         for (int k = 0; k < 2; k++) {
             struct port_hist *h = &a->ports[series + k];
-            if (h->count[port[k]]++ == 0) h->touched[h->ntouched++] = port[k];
-            r->seen_ports[series + k][port[k] >> 3] |= (uint8_t)(1u << (port[k] & 7));
+            if (h->count[port[k]]++ == 0) h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
         }
     }
 }
@@ -302,7 +302,11 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
 
 int tpp_agg_finish(struct tpp_agg *a)
 {
-    if (!a->started || a->r->opts.boundary != TPP_BOUNDARY_ALIGNED) return 0;
+    if (!a->started) return 0;
+    if (a->r->opts.boundary == TPP_BOUNDARY_PACKET) {
+        mark_seen_ports(a); /* the partial interval is dropped, but its ports were seen in the trace */
+        return 0;
+    }
     if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
     return close_interval(a, a->start + a->delta);
 }
