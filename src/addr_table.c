@@ -6,8 +6,6 @@
 
 #define INITIAL_CAPACITY (1u << 13)
 
-static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 static uint64_t load_be64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -25,7 +23,8 @@ static uint32_t mix64(uint64_t h)
     return (uint32_t)h;
 }
 
-static uint32_t hash4(uint32_t key) { return mix64(key * 0x9E3779B97F4A7C15ull); }
+/* Fibonacci hashing: the high half of one multiplication spreads IPv4 addresses well. */
+static uint32_t hash4(uint32_t key) { return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32); }
 static uint32_t hash6(uint64_t hi, uint64_t lo) { return mix64(lo * 0x9E3779B97F4A7C15ull ^ hi); }
 
 static uint32_t find4(const struct addr_slot4 *s, uint32_t mask, uint32_t key)
@@ -95,9 +94,9 @@ static int grow6(struct addr_table *t)
     return 0;
 }
 
-int addr_table_add(struct addr_table *t, const uint8_t addr[16])
+int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
 {
-    if (memcmp(addr, v4mapped, 12) == 0) {
+    if (ipv == 4) {
         uint32_t key = load_be32(addr + 12);
         uint32_t i = find4(t->v4, t->mask4, key);
         if (t->v4[i].count) { t->v4[i].count++; return 0; }
@@ -121,9 +120,9 @@ int addr_table_add(struct addr_table *t, const uint8_t addr[16])
     return 0;
 }
 
-void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16])
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv)
 {
-    if (memcmp(addr, v4mapped, 12) == 0) __builtin_prefetch(&t->v4[hash4(load_be32(addr + 12)) & t->mask4], 1);
+    if (ipv == 4) __builtin_prefetch(&t->v4[hash4(load_be32(addr + 12)) & t->mask4], 1);
     else __builtin_prefetch(&t->v6[hash6(load_be64(addr), load_be64(addr + 8)) & t->mask6], 1);
 }
 

@@ -1,6 +1,6 @@
 /* addr_table.h — per-interval counts of addresses: open addressing with keys inline.
  *
- * IPv4 addresses (stored by the decoder as IPv4-mapped IPv6) live in a table of 8-byte slots, IPv6 addresses in
+ * IPv4 addresses live in a table of 8-byte slots, IPv6 addresses in
  * one of 24-byte slots: on backbone traces the tables are hit at random for every packet, so keeping them small
  * keeps them in cache.  Slots that were used are remembered in lists, so reading the counts and clearing the
  * table cost as much as the interval's distinct addresses, not the table's capacity.  Each table doubles when
@@ -23,10 +23,11 @@ struct addr_table {
 
 int addr_table_init(struct addr_table *t);
 void addr_table_free(struct addr_table *t);
-/* Count one occurrence of `addr`; 0 on success, -1 when growing failed. */
-int addr_table_add(struct addr_table *t, const uint8_t addr[16]);
+/* Count one occurrence of `addr` from an IPv`ipv` header (4: the last 4 bytes are the address); 0 on success,
+ * -1 when growing failed. */
+int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv);
 /* Hint that `addr` will be added soon: start loading its slot into the cache. */
-void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16]);
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv);
 /* Number of distinct addresses counted. */
 static inline uint32_t addr_table_size(const struct addr_table *t) { return t->nused4 + t->nused6; }
 /* Call fn(count, ud) for each distinct address. */

@@ -191,7 +191,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     iv->ip_bytes += p->ip_len;
     moments_add(&a->iat, (double)iat);
     a->iat.sum += iat;
-    if (addr_table_add(&a->src, p->src) != 0 || addr_table_add(&a->dst, p->dst) != 0) a->stopped = -1;
+    if (addr_table_add(&a->src, p->src, p->ipv) != 0 || addr_table_add(&a->dst, p->dst, p->ipv) != 0) a->stopped = -1;
 
     int series = -1;
     switch (p->proto) {
@@ -223,8 +223,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
 static void prefetch_packet(const struct tpp_agg *a, const struct tpp_packet *p)
 {
     if (p->ipv == 0) return;
-    addr_table_prefetch(&a->src, p->src);
-    addr_table_prefetch(&a->dst, p->dst);
+    addr_table_prefetch(&a->src, p->src, p->ipv);
+    addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (!(p->flags & TPP_PKT_L4)) return;
     int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
     __builtin_prefetch(&a->ports[series].count[p->sport], 1);
