@@ -7,10 +7,10 @@ WARN    = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iinclude $(PKG_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lreadline -lm
+LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture interval result addr_table pcap_writer outfile
+CORE    = packet capture interval parse result addr_table pcap_writer outfile
 BINDING = ltpp lresult lpackets lwriter
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)

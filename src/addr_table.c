@@ -6,14 +6,9 @@
 
 #define INITIAL_CAPACITY (1u << 13)
 
-static uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
-
-static uint32_t load_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+/* Keys need only be distinct, not in network order: load the bytes as they lie. */
+static uint64_t load64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 static uint32_t mix64(uint64_t h)
 {
@@ -97,7 +92,7 @@ static int grow6(struct addr_table *t)
 int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
 {
     if (ipv == 4) {
-        uint32_t key = load_be32(addr + 12);
+        uint32_t key = load32(addr + 12);
         uint32_t i = find4(t->v4, t->mask4, key);
         if (t->v4[i].count) { t->v4[i].count++; return 0; }
         if (t->nused4 + 1 > (t->mask4 + 1) / 2) {
@@ -108,7 +103,7 @@ int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
         t->used4[t->nused4++] = i;
         return 0;
     }
-    uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+    uint64_t hi = load64(addr), lo = load64(addr + 8);
     uint32_t i = find6(t->v6, t->mask6, hi, lo);
     if (t->v6[i].count) { t->v6[i].count++; return 0; }
     if (t->nused6 + 1 > (t->mask6 + 1) / 2) {
@@ -118,12 +113,6 @@ int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
     t->v6[i] = (struct addr_slot6){ hi, lo, 1 };
     t->used6[t->nused6++] = i;
     return 0;
-}
-
-void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv)
-{
-    if (ipv == 4) __builtin_prefetch(&t->v4[hash4(load_be32(addr + 12)) & t->mask4], 1);
-    else __builtin_prefetch(&t->v6[hash6(load_be64(addr), load_be64(addr + 8)) & t->mask6], 1);
 }
 
 void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void *ud), void *ud)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 struct addr_slot4 { uint32_t key, count; };              /* count 0 = empty */
-struct addr_slot6 { uint64_t hi, lo; uint64_t count; };
+struct addr_slot6 { uint64_t hi, lo; uint64_t count; };   /* hi, lo: the address bytes as two words */
 
 struct addr_table {
     struct addr_slot4 *v4;
@@ -26,8 +26,6 @@ void addr_table_free(struct addr_table *t);
 /* Count one occurrence of `addr` from an IPv`ipv` header (4: the last 4 bytes are the address); 0 on success,
  * -1 when growing failed. */
 int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv);
-/* Hint that `addr` will be added soon: start loading its slot into the cache. */
-void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv);
 /* Number of distinct addresses counted. */
 static inline uint32_t addr_table_size(const struct addr_table *t) { return t->nused4 + t->nused6; }
 /* Call fn(count, ud) for each distinct address. */

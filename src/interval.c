@@ -1,18 +1,16 @@
-/* interval.c — the one-pass aggregator and the parse pipeline (capture → decode → aggregate).
+/* interval.c — the one-pass aggregator: decoded packets in, rows and port histograms out.
  *
  * Per interval it keeps plain counters, two address tables, four 65536-entry port histograms reset through
  * their touched-port bitmaps, and streaming central moments of the inter-arrival times.  All of it is allocated in
  * tpp_agg_new(); adding a packet never allocates (the address tables may double, rarely).
  */
 #include "tpp/interval.h"
-#include "tpp/capture.h"
 #include "addr_table.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* A gap of more empty intervals than this is treated as a broken timestamp, not as silence. */
 #define MAX_EMPTY_RUN 1000000
@@ -102,12 +100,8 @@ static void address_stats(const struct addr_table *t, uint64_t n, double *f2, do
 /* Add the ports the current interval touched to the whole-trace port sets. */
 static void mark_seen_ports(struct tpp_agg *a)
 {
-    for (int s = 0; s < TPP_NSERIES; s++) {
-        const uint64_t *touched = a->ports[s].touched;
-        uint8_t *seen = a->r->seen_ports[s];
-        for (uint32_t w = 0; w < 65536 / 64; w++)
-            for (int b = 0; b < 8 && touched[w]; b++) seen[w * 8 + b] |= (uint8_t)(touched[w] >> (8 * b));
-    }
+    for (int s = 0; s < TPP_NSERIES; s++)
+        for (uint32_t w = 0; w < 65536 / 64; w++) a->r->seen_ports[s][w] |= a->ports[s].touched[w];
 }
 
 /* Move one port histogram into the result, ports ascending, and reset it. */
@@ -218,13 +212,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     }
 }
 
-/* Start loading the table slots and histogram cells that counting `p` will touch: packets are decoded in
- * small batches and prefetched before they are counted, so that these cache misses overlap. */
-static void prefetch_packet(const struct tpp_agg *a, const struct tpp_packet *p)
+void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
 {
-    if (p->ipv == 0) return;
-    addr_table_prefetch(&a->src, p->src, p->ipv);
-    addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (!(p->flags & TPP_PKT_L4)) return;
     int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
     __builtin_prefetch(&a->ports[series].count[p->sport], 1);
@@ -309,68 +298,4 @@ int tpp_agg_finish(struct tpp_agg *a)
     }
     if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
     return close_interval(a, a->start + a->delta);
-}
-
-static int64_t file_mtime_ns(const char *path, uint64_t *size)
-{
-    struct stat st;
-    if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
-    *size = (uint64_t)st.st_size;
-    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, tpp_progress_fn progress, void *ud,
-                             char *err, size_t errlen)
-{
-    char cerr[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr);
-    if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
-    struct tpp_result *r = tpp_result_new(opts, path);
-    struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;
-    if (!a) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        tpp_result_free(r);
-        tpp_capture_close(cap);
-        return NULL;
-    }
-    r->linktype = tpp_capture_linktype(cap);
-    r->source_mtime_ns = file_mtime_ns(path, &r->source_size);
-    int supported = tpp_linktype_supported(r->linktype);
-    if (!supported)
-        snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
-                 r->linktype);
-
-    enum { BATCH = 16 };
-    struct tpp_packet batch[BATCH];
-    struct tpp_frame f;
-    int rc = 1, agg = 0;
-    while (rc == 1 && agg == 0) {
-        int n = 0;
-        while (n < BATCH && (rc = tpp_capture_next(cap, &f)) == 1) {
-            struct tpp_packet *p = &batch[n++];
-            if (supported) tpp_decode(r->linktype, f.data, f.caplen, p);
-            else memset(p, 0, sizeof *p);
-            p->ts_ns = f.ts_ns;
-            p->caplen = f.caplen;
-            p->wirelen = f.wirelen;
-            prefetch_packet(a, p);
-        }
-        for (int k = 0; k < n && agg == 0; k++) agg = tpp_agg_add(a, &batch[k]);
-        if (agg == 0 && progress && (r->packets & 0xffff) < BATCH &&
-            progress(ud, tpp_capture_bytes_read(cap), tpp_capture_file_size(cap), r->packets)) {
-            snprintf(r->error, sizeof r->error, "interrupted");
-            break;
-        }
-    }
-    if (rc < 0) {
-        snprintf(r->error, sizeof r->error, "%s (after %llu packets, near byte %llu)", tpp_capture_error(cap),
-                 (unsigned long long)r->packets, (unsigned long long)tpp_capture_bytes_read(cap));
-    } else if (agg < 0 && !r->error[0]) {
-        snprintf(r->error, sizeof r->error, "out of memory");
-    }
-    if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
-    r->complete = r->error[0] == 0;
-    tpp_agg_free(a);
-    tpp_capture_close(cap);
-    return r;
 }

@@ -127,7 +127,7 @@ int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32
 size_t tpp_result_distinct_ports(const struct tpp_result *r, int series)
 {
     size_t n = 0;
-    for (size_t i = 0; i < sizeof r->seen_ports[series]; i++) n += (size_t)__builtin_popcount(r->seen_ports[series][i]);
+    for (size_t w = 0; w < 65536 / 64; w++) n += (size_t)__builtin_popcountll(r->seen_ports[series][w]);
     return n;
 }
 

@@ -74,7 +74,7 @@ struct tpp_result {
     struct tpp_interval *iv;   /* nintervals rows */
     size_t nintervals, cap;
     struct tpp_port_series ports[TPP_NSERIES];
-    uint8_t seen_ports[TPP_NSERIES][65536 / 8]; /* whole-trace port sets */
+    uint64_t seen_ports[TPP_NSERIES][65536 / 64]; /* whole-trace port sets: bit p%64 of word p/64 */
 
     uint64_t packets;          /* packets read (after the filter) */
     uint64_t ip_packets;       /* packets of the selected IP family */
@@ -84,7 +84,7 @@ struct tpp_result {
     int64_t first_ns, last_ns; /* timestamps of the first and last packet read; 0 when none */
     int complete;              /* 0 when reading stopped at an error; error says why */
     int stopped_by_limit;      /* 1 when max_packets or max_intervals ended the parse */
-    char error[512];
+    char error[1024];
     char warning[512];         /* e.g. an unsupported link type */
 };
 

@@ -1,0 +1,180 @@
+/* parse.c — the parse pipeline: capture → decode on a reader thread, aggregate on the caller's thread.
+ *
+ * Reading (libpcap, inflate) and decoding cost about as much as aggregating, so they run side by side: the
+ * reader fills batches of decoded packets in a small ring, the caller counts them.  The ring is allocated once;
+ * nothing is allocated per packet.  The caller's thread alone touches the result and calls `progress`.
+ */
+#include "tpp/capture.h"
+#include "tpp/interval.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { BATCH = 256, NBATCH = 8, PREFETCH_AHEAD = 8 };
+
+struct batch {
+    struct tpp_packet pkt[BATCH];
+    int n;
+    int last;             /* the reader stopped after this batch (end, error, or asked to) */
+};
+
+struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    unsigned produced, consumed; /* batch counts; slot = count % NBATCH */
+    int stop;                    /* the consumer needs no more packets */
+    struct tpp_capture *cap;
+    int linktype, supported;
+    int failed;                  /* the capture broke; error says how */
+    char error[TPP_ERRBUF_SIZE + 96];
+    uint64_t bytes_read;         /* as of the last published batch */
+    struct batch ring[NBATCH];
+};
+
+/* Fill one batch from the capture; returns 1 when reading is over. */
+static int fill_batch(struct pipeline *pl, struct batch *b)
+{
+    struct tpp_frame f;
+    int rc = 1;
+    b->n = 0;
+    while (b->n < BATCH && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
+        struct tpp_packet *p = &b->pkt[b->n++];
+        if (pl->supported) tpp_decode(pl->linktype, f.data, f.caplen, p);
+        else memset(p, 0, sizeof *p);
+        p->ts_ns = f.ts_ns;
+        p->caplen = f.caplen;
+        p->wirelen = f.wirelen;
+    }
+    if (rc < 0) {
+        pl->failed = 1;
+        snprintf(pl->error, sizeof pl->error, "%s (near byte %llu)", tpp_capture_error(pl->cap),
+                 (unsigned long long)tpp_capture_bytes_read(pl->cap));
+    }
+    return rc != 1;
+}
+
+static void *reader_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    for (int last = 0; !last;) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->produced - pl->consumed == NBATCH && !pl->stop) pthread_cond_wait(&pl->freed, &pl->mu);
+        int stop = pl->stop;
+        pthread_mutex_unlock(&pl->mu);
+        if (stop) break;
+
+        struct batch *b = &pl->ring[pl->produced % NBATCH]; /* only the reader advances `produced` */
+        last = b->last = fill_batch(pl, b);
+        uint64_t bytes = tpp_capture_bytes_read(pl->cap);
+
+        pthread_mutex_lock(&pl->mu);
+        pl->bytes_read = bytes;
+        pl->produced++;
+        pthread_cond_signal(&pl->filled);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    return NULL;
+}
+
+/* Count batches until the reader is done or the aggregator stops; returns the aggregator's last status. */
+static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r, tpp_progress_fn progress,
+                   void *ud)
+{
+    uint64_t next_report = 1u << 16;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->produced == pl->consumed) pthread_cond_wait(&pl->filled, &pl->mu);
+        uint64_t bytes = pl->bytes_read;
+        pthread_mutex_unlock(&pl->mu);
+
+        const struct batch *b = &pl->ring[pl->consumed % NBATCH];
+        int agg = 0;
+        for (int k = 0; k < b->n && agg == 0; k++) {
+            if (k + PREFETCH_AHEAD < b->n) tpp_agg_prefetch(a, &b->pkt[k + PREFETCH_AHEAD]);
+            agg = tpp_agg_add(a, &b->pkt[k]);
+        }
+        int last = b->last;
+
+        pthread_mutex_lock(&pl->mu);
+        pl->consumed++;
+        pthread_cond_signal(&pl->freed);
+        pthread_mutex_unlock(&pl->mu);
+
+        if (agg != 0) return agg;
+        if (last) return 0;
+        if (progress && r->packets >= next_report) {
+            next_report = r->packets + (1u << 16);
+            if (progress(ud, bytes, tpp_capture_file_size(pl->cap), r->packets)) {
+                snprintf(r->error, sizeof r->error, "interrupted");
+                return 1;
+            }
+        }
+    }
+}
+
+static int64_t file_mtime_ns(const char *path, uint64_t *size)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
+    *size = (uint64_t)st.st_size;
+    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, tpp_progress_fn progress, void *ud,
+                             char *err, size_t errlen)
+{
+    char cerr[TPP_ERRBUF_SIZE];
+    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr);
+    if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
+    struct tpp_result *r = tpp_result_new(opts, path);
+    struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;
+    struct pipeline *pl = a ? calloc(1, sizeof *pl) : NULL;
+    if (!pl) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        tpp_agg_free(a);
+        tpp_result_free(r);
+        tpp_capture_close(cap);
+        return NULL;
+    }
+    r->linktype = tpp_capture_linktype(cap);
+    r->source_mtime_ns = file_mtime_ns(path, &r->source_size);
+    pl->cap = cap;
+    pl->linktype = r->linktype;
+    pl->supported = tpp_linktype_supported(r->linktype);
+    if (!pl->supported)
+        snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
+                 r->linktype);
+
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->filled, NULL);
+    pthread_cond_init(&pl->freed, NULL);
+    pthread_t reader;
+    int agg;
+    if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
+        agg = consume(pl, a, r, progress, ud);
+        pthread_mutex_lock(&pl->mu);
+        pl->stop = 1;
+        pthread_cond_signal(&pl->freed);
+        pthread_mutex_unlock(&pl->mu);
+        pthread_join(reader, NULL);
+    } else {
+        agg = -1;
+        snprintf(r->error, sizeof r->error, "cannot start the reader thread");
+    }
+
+    if (pl->failed && !r->error[0]) snprintf(r->error, sizeof r->error, "%s", pl->error);
+    else if (agg < 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
+    if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
+    r->complete = r->error[0] == 0;
+
+    pthread_cond_destroy(&pl->filled);
+    pthread_cond_destroy(&pl->freed);
+    pthread_mutex_destroy(&pl->mu);
+    free(pl);
+    tpp_agg_free(a);
+    tpp_capture_close(cap);
+    return r;
+}
