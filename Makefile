@@ -39,7 +39,7 @@ build:
 	mkdir -p build/asan
 
 # Specs run inside tpp itself (busted as a library), then again under the sanitizer build.
-test: tpp build/tpp-asan
+test: tpp build/tpp-asan test-c
 	./tpp $(BUSTED) tests
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
@@ -61,3 +61,10 @@ clean:
 
 build/pcap_loop: bench/pcap_loop.c | build
 	$(CC) $(WARN) $(CFLAGS) -o $@ $< $(shell pkg-config --libs libpcap)
+
+# C-level tests, built with the sanitizers against the core sources they test.
+build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/decode_bounds.c src/packet.c
+
+test-c: build/decode_bounds
+	build/decode_bounds
