@@ -11,7 +11,7 @@ LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CORE    = packet capture interval parse result addr_table pcap_writer outfile
-BINDING = ltpp lresult lpackets lwriter
+BINDING = ltpp lresult lpackets lwriter repl
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

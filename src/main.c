@@ -2,10 +2,10 @@
  *
  * It behaves like the standard `lua` command (same options, `arg` table, LUA_INIT handling, REPL) and
  * differs only in: package.preload["tpp.core"] is the C core, package.path starts with tpp's own Lua
- * library directory, and the REPL uses GNU readline with a persistent history and tab completion.
+ * library directory, and the REPL (repl.c) uses GNU readline with a persistent history and tab completion.
  *
  * Everything runs inside one protected call of run_main(); each chunk (script, -e, -l, REPL line) is
- * run through run_chunk(), whose message handler appends a traceback.
+ * run through tpp_run_chunk(), whose message handler appends a traceback.
  */
 #include <ctype.h>
 #include <signal.h>
@@ -14,32 +14,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <readline/history.h>
-#include <readline/readline.h>
-
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
 #include "ltpp.h"
+#include "repl.h"
 
 #define PROGNAME "tpp"
-#define HISTORY_FILE ".tpp_history"
-#define HISTORY_MAX 1000
-#define PROMPT "> "
-#define PROMPT2 "... "            /* continuation of an incomplete statement (lua's is ">> ") */
-#define EOF_MARK "<eof>"          /* ends the syntax error of an incomplete chunk */
-#define EOF_MARK_LEN (sizeof(EOF_MARK) - 1)
 
-/* Prefix for error messages; NULL inside the REPL, where messages are printed bare (as lua does). */
-static const char *progname = PROGNAME;
-
-/* Print `progname: msg` (or just msg) on stderr. */
+/* Print `tpp: msg` on stderr. */
 static void print_message(const char *msg)
 {
-    if (progname)
-        fprintf(stderr, "%s: ", progname);
-    fprintf(stderr, "%s\n", msg);
+    fprintf(stderr, "%s: %s\n", PROGNAME, msg);
     fflush(stderr);
 }
 
@@ -90,7 +77,7 @@ static int message_handler(lua_State *L)
 
 /* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled.
  * Same stack effect and status as lua_pcall(L, narg, nres, 0). */
-static int run_chunk(lua_State *L, int narg, int nres)
+int tpp_run_chunk(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
     lua_pushcfunction(L, message_handler);
@@ -108,7 +95,7 @@ static int run_chunk(lua_State *L, int narg, int nres)
 static int run_loaded(lua_State *L, int status)
 {
     if (status == LUA_OK)
-        status = run_chunk(L, 0, 0);
+        status = tpp_run_chunk(L, 0, 0);
     return report(L, status);
 }
 
@@ -130,7 +117,7 @@ static int do_library(lua_State *L, const char *spec)
     const char *modname = eq ? eq + 1 : spec;
     lua_getglobal(L, "require");
     lua_pushstring(L, modname);
-    int status = run_chunk(L, 1, 1);
+    int status = tpp_run_chunk(L, 1, 1);
     if (status == LUA_OK) {
         lua_pushlstring(L, spec, eq ? (size_t)(eq - spec) : strlen(spec));
         lua_insert(L, -2);
@@ -156,7 +143,7 @@ static int do_script(lua_State *L, char **argv, int script)
         for (int i = 1; i <= n; i++)
             lua_rawgeti(L, -i, i);
         lua_remove(L, -n - 1);
-        status = run_chunk(L, n, LUA_MULTRET);
+        status = tpp_run_chunk(L, n, LUA_MULTRET);
     }
     return report(L, status);
 }
@@ -312,269 +299,6 @@ static void add_lua_dir(lua_State *L)
     lua_pop(L, 2);
 }
 
-/* ---- REPL: completion ---------------------------------------------------------------------------- */
-
-static lua_State *repl_L;        /* the state completion looks into */
-static char completions_key;     /* its address keys the current candidate list in the registry */
-
-/* Is s[0..len) a Lua name (usable after `.` or `:`)? */
-static int is_name(const char *s, size_t len)
-{
-    if (len == 0 || isdigit((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
-/* Run protected (it may call __index): given the word being completed as a light userdata C string,
- * e.g. "string.fo" or "s:re", stores in registry[&completions_key] a sequence of full candidates
- * ("string.format", ...), with [0] = "." when the only candidate is a table. The path before the
- * last `.`/`:` is resolved from the globals; the names offered are the string keys of the value (if a
- * table) and of its metatable's __index tables (followed a few levels); only functions after `:`. */
-static int collect_completions(lua_State *L)
-{
-    const char *word = lua_touserdata(L, 1);
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
-    const char *last = NULL;
-    for (const char *p = word; *p; p++)
-        if (*p == '.' || *p == ':')
-            last = p;
-    const char *partial = last ? last + 1 : word;
-    size_t plen = strlen(partial);
-
-    lua_newtable(L);                                   /* 2: set name -> is a table */
-    lua_pushglobaltable(L);                            /* 3: the value being walked */
-    for (const char *seg = word; last && seg <= last; ) {
-        const char *end = seg + strcspn(seg, ".:");
-        lua_pushlstring(L, seg, (size_t)(end - seg));
-        if (lua_type(L, 3) == LUA_TNIL || lua_gettable(L, 3) == LUA_TNIL)
-            return 0;
-        lua_replace(L, 3);
-        seg = end + 1;
-    }
-    for (int depth = 0; depth < 8; depth++) {
-        if (lua_type(L, 3) == LUA_TTABLE) {
-            for (lua_pushnil(L); lua_next(L, 3); lua_pop(L, 1)) {
-                size_t klen;
-                const char *k;
-                if (lua_type(L, -2) != LUA_TSTRING)
-                    continue;
-                if (last && *last == ':' && lua_type(L, -1) != LUA_TFUNCTION)
-                    continue;
-                k = lua_tolstring(L, -2, &klen);
-                if (klen >= plen && memcmp(k, partial, plen) == 0 && is_name(k, klen)) {
-                    lua_pushvalue(L, -2);
-                    lua_pushboolean(L, lua_type(L, -2) == LUA_TTABLE);
-                    lua_rawset(L, 2);
-                }
-            }
-        }
-        if (!lua_getmetatable(L, 3) || lua_getfield(L, -1, "__index") != LUA_TTABLE)
-            break;
-        lua_replace(L, 3);
-        lua_settop(L, 3);
-    }
-    lua_newtable(L);                                   /* the result */
-    int n = 0, is_table = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
-        is_table = lua_toboolean(L, -1);
-        lua_pushlstring(L, word, (size_t)(partial - word));
-        lua_pushvalue(L, -3);
-        lua_concat(L, 2);
-        lua_rawseti(L, -4, ++n);
-    }
-    if (n == 1 && is_table) {
-        lua_pushliteral(L, ".");
-        lua_rawseti(L, -2, 0);
-    }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
-    return 0;
-}
-
-/* Push candidate i of the current completion (nil when there is none). Cannot raise: no allocation. */
-static int push_candidate(lua_State *L, lua_Integer i)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &completions_key) != LUA_TTABLE)
-        return LUA_TNIL;
-    int type = lua_rawgeti(L, -1, i);
-    lua_remove(L, -2);
-    return type;
-}
-
-/* readline generator: on state 0 computes the candidates for text; returns them one per call as
- * malloc'd strings (readline frees them), then NULL. All Lua work that may raise is protected. */
-static char *completion_generator(const char *text, int state)
-{
-    static lua_Integer next;
-    lua_State *L = repl_L;
-    int top = lua_gettop(L);
-    char *result = NULL;
-    if (state == 0) {
-        lua_pushcfunction(L, collect_completions);
-        lua_pushlightuserdata(L, (void *)text);
-        lua_pcall(L, 1, 0, 0);          /* on error there are simply no candidates */
-        next = 1;
-    }
-    if (push_candidate(L, next++) == LUA_TSTRING)
-        result = strdup(lua_tostring(L, -1));
-    lua_settop(L, top);
-    return result;
-}
-
-/* readline completion entry: Lua names only (never file names); a unique match is followed by "."
- * when it is a table, by nothing otherwise. */
-static char **complete(const char *text, int start, int end)
-{
-    (void)start, (void)end;
-    rl_attempted_completion_over = 1;
-    rl_completion_append_character = '\0';
-    char **matches = rl_completion_matches(text, completion_generator);
-    if (matches && matches[1] == NULL) {
-        int top = lua_gettop(repl_L);
-        if (push_candidate(repl_L, 0) == LUA_TSTRING)
-            rl_completion_append_character = lua_tostring(repl_L, -1)[0];
-        lua_settop(repl_L, top);
-    }
-    return matches;
-}
-
-/* ---- REPL: input --------------------------------------------------------------------------------- */
-
-static char history_path[4096];  /* empty: no persistent history */
-
-/* Set up readline: completion, and, when stdin is a terminal, history loaded from
- * $HOME/.tpp_history (created if missing). History problems are silently ignored. */
-static void repl_init(lua_State *L)
-{
-    repl_L = L;
-    rl_readline_name = PROGNAME;
-    rl_completer_word_break_characters = " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,";
-    rl_attempted_completion_function = complete;
-    stifle_history(HISTORY_MAX);
-    const char *home = getenv("HOME");
-    int n = home && home[0] ? snprintf(history_path, sizeof history_path, "%s/%s", home, HISTORY_FILE) : -1;
-    if (!isatty(STDIN_FILENO) || n < 0 || n >= (int)sizeof history_path) {
-        history_path[0] = '\0';
-        return;
-    }
-    if (read_history(history_path) != 0)
-        write_history(history_path);
-}
-
-/* Trim the history file to its last HISTORY_MAX lines. */
-static void repl_finish(void)
-{
-    if (history_path[0])
-        history_truncate_file(history_path, HISTORY_MAX);
-}
-
-/* Read one line with the prompt _PROMPT (first) or _PROMPT2 (continuation) when that global is a
- * string or number, else PROMPT / PROMPT2; globals are read raw so that a hostile _G cannot raise
- * outside a protected call. Non-empty lines go to the history, appended to the file at once so that
- * os.exit loses nothing. Pushes the line and returns 1, or returns 0 at end of input. */
-static int repl_readline(lua_State *L, int first)
-{
-    int top = lua_gettop(L);
-    lua_pushglobaltable(L);
-    lua_pushstring(L, first ? "_PROMPT" : "_PROMPT2");
-    lua_rawget(L, -2);
-    const char *prompt = lua_isstring(L, -1) ? lua_tostring(L, -1) : first ? PROMPT : PROMPT2;
-    char *line = readline(prompt);
-    lua_settop(L, top);
-    if (line == NULL)
-        return 0;
-    if (line[0] != '\0') {
-        add_history(line);
-        if (history_path[0])
-            append_history(1, history_path);
-    }
-    lua_pushstring(L, line);
-    free(line);
-    return 1;
-}
-
-/* Is the load status/message on the stack top a syntax error only because the chunk is unfinished? */
-static int incomplete(lua_State *L, int status)
-{
-    size_t len;
-    const char *msg = lua_tolstring(L, -1, &len);
-    return status == LUA_ERRSYNTAX && len >= EOF_MARK_LEN
-           && strcmp(msg + len - EOF_MARK_LEN, EOF_MARK) == 0;
-}
-
-/* Read and compile one statement: first as "return <line>" so expressions print their values, else
- * as a statement, reading continuation lines while it is incomplete. Returns -1 at end of input,
- * else the load status with the function (or error message) pushed. */
-static int repl_load(lua_State *L)
-{
-    if (!repl_readline(L, 1))
-        return -1;
-    const char *line = lua_tostring(L, -1);
-    const char *ret = lua_pushfstring(L, "return %s", line);
-    int status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
-    if (status == LUA_OK) {
-        lua_remove(L, -2);                  /* the "return" string */
-        lua_remove(L, -2);                  /* the line */
-        return status;
-    }
-    lua_pop(L, 2);
-    for (;;) {                              /* the source so far is on the top */
-        size_t len;
-        const char *code = lua_tolstring(L, -1, &len);
-        status = luaL_loadbuffer(L, code, len, "=stdin");
-        if (!incomplete(L, status) || !repl_readline(L, 0))
-            break;
-        lua_remove(L, -2);                  /* the error message */
-        lua_pushliteral(L, "\n");
-        lua_insert(L, -2);
-        lua_concat(L, 3);
-    }
-    lua_remove(L, -2);                      /* the source */
-    return status;
-}
-
-/* Print the values on the stack with the global print (read raw); an error doing so is reported. */
-static void repl_print(lua_State *L)
-{
-    int n = lua_gettop(L);
-    if (n == 0)
-        return;
-    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_pushglobaltable(L);
-    lua_pushliteral(L, "print");
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-    lua_insert(L, 1);
-    if (lua_pcall(L, n, 0, 0) != LUA_OK)
-        print_message(lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
-}
-
-/* The interactive loop, until end of input. Errors are printed without the program name. */
-static void repl(lua_State *L)
-{
-    const char *saved = progname;
-    progname = NULL;
-    repl_init(L);
-    int status;
-    lua_settop(L, 0);
-    while ((status = repl_load(L)) != -1) {
-        if (status == LUA_OK)
-            status = run_chunk(L, 0, LUA_MULTRET);
-        if (status == LUA_OK)
-            repl_print(L);
-        else
-            report(L, status);
-        lua_settop(L, 0);
-    }
-    repl_finish();
-    fputs("\n", stdout);
-    fflush(stdout);
-    progname = saved;
-}
-
 /* ---- main ---------------------------------------------------------------------------------------- */
 
 static void print_version(void)
@@ -621,11 +345,11 @@ static int run_main(lua_State *L)
     if (script < argc && do_script(L, argv, script) != LUA_OK)
         return 0;
     if (flags & OPT_I) {
-        repl(L);
+        tpp_repl(L);
     } else if (script == argc && !(flags & (OPT_E | OPT_V))) {
         if (isatty(STDIN_FILENO)) {
             print_version();
-            repl(L);
+            tpp_repl(L);
         } else if (do_file(L, NULL) != LUA_OK) {
             return 0;
         }
