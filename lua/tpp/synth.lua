@@ -5,35 +5,45 @@
 --   print(s.packets, s.first_ts_ns, s.last_ts_ns, s.counts.tcp)
 --
 -- What it writes:
---   * Zipf-distributed IPv4 and IPv6 addresses (a server population and a client population; the direction of a
---     packet decides which one is the source), an IPv6 share of the IP packets (opts.ipv6);
---   * ports: the server side from a weighted list of well-known ports (with a Zipf tail of high "P2P" ports), the
---     client side from the usual ephemeral ranges;
---   * a protocol mix of the IP packets: TCP ~74 %, UDP ~20 %, ICMP / ICMPv6 ~3.5 %, GRE ~1.2 %, ESP ~1.3 %, plus
---     ARP frames (non-IP, ~0.5 % of all frames); 802.1Q tags on a share of the frames (opts.vlan);
---   * IPv4 fragments: a first fragment (MF, offset 0, with its transport header) followed by the non-first one;
---   * a header-only capture: caplen = min(snaplen, wire length) (default snaplen 96), the IP total length realistic
---     (40..1500, bimodal: many 40/52-byte ACKs, many 1500-byte segments), the wire length the full frame;
---   * TCP flags with realistic shares (ACK, PSH|ACK, SYN ~6 %, SYN|ACK, FIN|ACK, RST, RST|ACK);
---   * a rate that varies slowly (two sinusoids), with noise and short bursts, spread so that exactly
---     opts.packets packets fall in [start, start + duration);
---   * opts.scans scan events of some seconds each, alternating a port scan (one source, one target, every TCP port
---     in turn) and an address sweep (one source, a /16 of targets, one port), both as SYNs.
+--   * Zipf-distributed addresses: IPv4 servers (2^15, s = 1.1) and clients (2^17, s = 0.85), IPv6 the same with
+--     2^12 / 2^14; a packet's direction decides which one is the source; opts.ipv6 of the (non-scan) IP packets
+--     are IPv6;
+--   * ports: the server side from a weighted list of well-known ports (443, 80, 53, ...) with a Zipf tail of random
+--     high ports, the client side ephemeral;
+--   * a protocol mix of the IP packets: TCP 74 %, UDP 20 %, ICMP / ICMPv6 3.5 %, GRE 1.2 %, ESP 1.3 % (M.mix), and
+--     ARP frames (non-IP, opts.arp of all frames); 802.1Q tags on opts.vlan of the frames;
+--   * IPv4 fragments (some big UDP datagrams, a few 1500-byte TCP segments): the first fragment (MF, offset 0, with
+--     its transport header) immediately followed by the non-first one (offset 1480);
+--   * IP total length 28/40..1500, bimodal (many 40/52-byte ACKs, many 1500-byte segments, QUIC around 1250);
+--   * TCP flags: ACK 52 %, PSH|ACK 29 %, SYN 6 %, SYN|ACK 4.5 %, FIN|ACK 4 %, RST|ACK 2 %, RST 1.5 %,
+--     FIN|PSH|ACK 1 % (SYN/FIN/RST segments carry real-looking options);
+--   * header-only capture: the frame holds the headers (Ethernet, IP, transport; cut at opts.snaplen, default 96)
+--     and wirelen is the whole frame (at least 60), as in MAWI traces;
+--   * the rate varies slowly (two sinusoids), with noise and short bursts (×1.5..×3.5 for 0.05..1 s, about one per
+--     15 s); exactly opts.packets packets fall in [start, start + duration), Poisson-like within 10 ms bins;
+--   * opts.scans scan events of 5..15 s, one in each equal segment of the trace, alternating a port scan (one
+--     source, one target, TCP ports in a permuted order) and an address sweep (one source, a /16 of targets, one
+--     port); they are SYNs, 30 % of the packets of their time (the rate rises by 1/0.7).
 --
--- Deterministic: the same options give a byte-identical file on every machine.  The generator uses its own
--- splitmix64 on Lua integers and only + - * / on floats (its own sin/log/exp), never math.random or libm.
+-- Deterministic: the same options give a byte-identical file on every machine.  The generator uses splitmix64 on
+-- Lua integers and only + - * / on floats (its own sin/ln/exp), never math.random or libm.  Timestamps are whole
+-- microseconds unless opts.nanosecond, so .pcap, .pcapng and .gz outputs of the same options hold the same times.
 --
 -- opts (all optional):
---   packets (100000)  duration (60, seconds)  start (1674709200, epoch seconds, integer)  seed (1)
---   ipv6 (0.1, fraction of IP packets)  snaplen (96)  nanosecond (false: pcap with microsecond stamps)
---   scans (2)  vlan (0.15, fraction of frames with an 802.1Q tag)  arp (0.005, fraction of frames)
---   format ("pcap" / "pcapng"; default from the name: .pcapng or .pcapng.gz → pcapng)  gzip (default: name ends .gz)
---   progress (function(done, total), called every 2^20 packets)
+--   packets (100000)  duration (60, seconds)  start (1674709200, epoch seconds, integer)  seed (1, integer)
+--   ipv6 (0.1)  snaplen (96)  nanosecond (false: µs timestamps, pcap with µs magic; true: ns stamps and ns magic)
+--   scans (2)  vlan (0.15)  arp (0.005)
+--   format ("pcap" / "pcapng"; default from the name: .pcapng and .pcapng.gz give pcapng)
+--   gzip (default: the name ends in .gz)  progress (function(done, total), called about every 2^20 packets)
 --
--- generate() returns a summary: { path, packets, first_ts_ns, last_ts_ns, duration_ns, seconds (wall time),
+-- generate(path, opts) returns a summary: { path, format, snaplen, seed, packets, first_ts_ns, last_ts_ns,
+--   start_ns, duration_ns, seconds (CPU),
 --   counts = { ipv4, ipv6, arp, tcp, udp, icmp, icmpv6, gre, esp, vlan, fragments, first_fragments, syn, fin,
---   scan }, scans = { { kind = "ports"|"addresses", start_ns, end_ns, src, dst, dport, packets }, ... } }
--- counts.icmp counts ICMPv4 only; counts.tcp etc. count IPv4 and IPv6 packets, fragments included.
+--              scan },
+--   scans = { { kind = "ports" | "addresses", start_ns, end_ns, src, dst, dport, packets }, ... },
+--   bursts = { { start_ns, end_ns, factor }, ... } }
+-- counts.tcp / udp / ... count IPv4 and IPv6 packets, fragments and scan packets included; counts.icmp is ICMPv4
+-- only; counts.fragments counts first and non-first fragments; counts.syn counts segments with SYN set.
 
 local M = {}
 
@@ -48,12 +58,14 @@ local PI = 3.14159265358979323846
 local function ln(x)
     assert(x > 0, "ln of a non-positive number")
     local k = 0
+    while x >= 65536 do x = x / 65536; k = k + 16 end          -- powers of two: exact
+    while x < 1 / 65536 do x = x * 65536; k = k - 16 end
     while x >= 2 do x = x / 2; k = k + 1 end
     while x < 1 do x = x * 2; k = k - 1 end
     if x > 1.4142135623730951 then x = x / 2; k = k + 1 end   -- x in [0.707, 1.414]
     local y = (x - 1) / (x + 1)                                 -- |y| < 0.172
     local y2, term, sum = y * y, y, 0.0
-    for i = 1, 41, 2 do
+    for i = 1, 25, 2 do
         sum = sum + term / i
         term = term * y2
     end
@@ -65,10 +77,12 @@ local function exp(x)
     k = k >= 0 and math.floor(k + 0.5) or -math.floor(-k + 0.5)
     local r = x - k * LN2
     local sum, term = 1.0, 1.0
-    for i = 1, 25 do
+    for i = 1, 17 do
         term = term * r / i
         sum = sum + term
     end
+    while k >= 16 do sum = sum * 65536; k = k - 16 end
+    while k <= -16 do sum = sum / 65536; k = k + 16 end
     if k >= 0 then for _ = 1, k do sum = sum * 2 end
     else for _ = 1, -k do sum = sum / 2 end end
     return sum
@@ -140,7 +154,7 @@ local function qtable(values, weights, bits)
 end
 
 -- Walker/Vose alias table over n = 2^bits columns for probabilities p[1..n] (sum 1): returns thr, alias where a
--- sample is: c = (r & (n-1)) + 1; if (r >> 32) < thr[c] then c else alias[c].
+-- sample is: c = (r & (n-1)) + 1; if (r >> 33) < thr[c] then c else alias[c].
 local function alias_table(p, n)
     local scaled, small, large, ns, nl = {}, {}, {}, 0, 0
     for i = 1, n do
@@ -149,7 +163,7 @@ local function alias_table(p, n)
         if q < 1 then ns = ns + 1; small[ns] = i else nl = nl + 1; large[nl] = i end
     end
     local thr, alias = {}, {}
-    local ONE = 4294967296
+    local ONE = 2147483648                            -- thresholds out of 2^31
     while ns > 0 and nl > 0 do
         local s = small[ns]; ns = ns - 1
         local l = large[nl]
@@ -172,12 +186,19 @@ local function zipf(n, s)
     local key = n .. ":" .. s
     local z = zipf_cache[key]
     if z then return z end
-    local p, total = {}, 0.0
-    for k = 1, n do
-        local w = s == 1 and 1 / k or exp(-s * ln(k))
-        p[k] = w
-        total = total + w
+    -- k^-s: exp/ln for primes, products for composites (w[k] = w[p] * w[k / p], p its smallest prime factor)
+    local p, spf = { 1.0 }, {}
+    for k = 2, n do
+        local f = spf[k]
+        if f then
+            p[k] = p[f] * p[k // f]
+        else
+            p[k] = exp(-s * ln(k))
+            for m = k * k, n, k do if not spf[m] then spf[m] = k end end
+        end
     end
+    local total = 0.0
+    for k = 1, n do total = total + p[k] end
     for k = 1, n do p[k] = p[k] / total end
     local thr, alias = alias_table(p, n)
     z = { n = n, mask = n - 1, thr = thr, alias = alias }
@@ -278,12 +299,12 @@ local function rate_weights(rng, nbins, bin_s, duration_s, bursts_out)
     local nknots = math.floor(duration_s) + 2
     local knots = {}
     for i = 1, nknots do knots[i] = 2 * ufloat(rng) - 1 end
-    -- bursts: ~one per 15 s, 0.1..1.5 s, ×2..×5
+    -- bursts: ~one per 15 s, 0.05..1 s, ×1.5..×3.5
     local nb = math.max(1, math.floor(duration_s / 15 + 0.5))
     for i = 1, nb do
-        local len = 0.1 + 1.4 * ufloat(rng)
+        local len = 0.05 + 0.95 * ufloat(rng)
         local st = ufloat(rng) * math.max(0, duration_s - len)
-        bursts_out[i] = { start = st, len = len, mult = 2 + 3 * ufloat(rng) }
+        bursts_out[i] = { start = st, len = len, mult = 1.5 + 2 * ufloat(rng) }
     end
     local w = {}
     for b = 1, nbins do
@@ -353,22 +374,32 @@ function M.generate(path, opts)
     local duration_ns = math.floor(o.duration * 1e9 + 0.5)
     local start_ns = o.start * 1000000000
     local snaplen = o.snaplen
-
     local setup = new_rng(seed, 1)
 
     ------------------------------------------------------------------------------------------------------
-    -- Populations and tables
+    -- Populations: Zipf alias tables joined with the addresses of their ranks
     ------------------------------------------------------------------------------------------------------
-    local Z4S, Z4C = zipf(1 << 15, 1.1), zipf(1 << 17, 0.85)      -- IPv4 servers, clients
-    local Z6S, Z6C = zipf(1 << 12, 1.1), zipf(1 << 14, 0.85)      -- IPv6 servers, clients
-    local A4S, S4S = ipv4_addresses(setup, Z4S.n)
-    local A4C, S4C = ipv4_addresses(setup, Z4C.n)
-    local A6S = ipv6_addresses(setup, Z6S.n)
-    local A6C = ipv6_addresses(setup, Z6C.n)
-    local Z4S_thr, Z4S_al, Z4S_mask = Z4S.thr, Z4S.alias, Z4S.mask
-    local Z4C_thr, Z4C_al, Z4C_mask = Z4C.thr, Z4C.alias, Z4C.mask
-    local Z6S_thr, Z6S_al, Z6S_mask = Z6S.thr, Z6S.alias, Z6S.mask
-    local Z6C_thr, Z6C_al, Z6C_mask = Z6C.thr, Z6C.alias, Z6C.mask
+    -- IPv4: E1[c] = threshold << 32 | address of rank c, E2[c] = address of the alias of c (one memory access
+    -- for most samples).  IPv6: T[c] threshold, X1[c] / X2[c] the 16-byte addresses.
+    local function v4_population(z)
+        local addr = ipv4_addresses(setup, z.n)
+        local E1, E2 = {}, {}
+        for c = 1, z.n do
+            E1[c] = z.thr[c] << 32 | addr[c]
+            E2[c] = addr[z.alias[c]]
+        end
+        return E1, E2, z.mask
+    end
+    local function v6_population(z)
+        local addr = ipv6_addresses(setup, z.n)
+        local X1, X2 = {}, {}
+        for c = 1, z.n do X1[c], X2[c] = addr[c], addr[z.alias[c]] end
+        return z.thr, X1, X2, z.mask
+    end
+    local S4E1, S4E2, S4M = v4_population(zipf(1 << 15, 1.1))        -- IPv4 servers
+    local C4E1, C4E2, C4M = v4_population(zipf(1 << 17, 0.85))       -- IPv4 clients
+    local S6T, S6X1, S6X2, S6M = v6_population(zipf(1 << 12, 1.1))   -- IPv6 servers
+    local C6T, C6X1, C6X2, C6M = v6_population(zipf(1 << 14, 0.85))  -- IPv6 clients
 
     -- server ports: 2^16 quantised table; the high-port tail is a Zipf over 1024 random high ports
     local function port_table(list, weights, high_share)
@@ -386,15 +417,14 @@ function M.generate(path, opts)
     local TCP_SPORT = port_table(TCP_PORTS, TCP_PORT_W, HIGH_PORT_SHARE.tcp)
     local UDP_SPORT = port_table(UDP_PORTS, UDP_PORT_W, HIGH_PORT_SHARE.udp)
 
-    -- categories of a frame (16 bits)
+    -- the category of a frame (16 bits)
     local arp = o.arp
     local CAT = qtable({ CAT_TCP, CAT_UDP, CAT_ICMP, CAT_GRE, CAT_ESP, CAT_ARP },
         { IP_MIX.tcp * (1 - arp), IP_MIX.udp * (1 - arp), IP_MIX.icmp * (1 - arp), IP_MIX.gre * (1 - arp),
           IP_MIX.esp * (1 - arp), 100 * arp }, 16)
     local FLAGS = qtable(FLAG_VALUES, FLAG_WEIGHTS, 12)
-    local LEN
+    local LEN, ULEN
     do local v, w = general_lengths(); LEN = qtable(v, w, 16) end
-    local ULEN
     do local v, w = udp_lengths(); ULEN = qtable(v, w, 16) end
     local CTL_LEN = qtable({ 40, 44, 48, 52, 60, 64 }, { 30, 12, 6, 16, 30, 6 }, 10)
     local ICMP_LEN = qtable({ 28, 56, 84, 92, 100, 576, 1500 }, { 10, 22, 45, 8, 7, 5, 3 }, 10)
@@ -413,55 +443,56 @@ function M.generate(path, opts)
     local MACS = {}
     for i = 1, 16 do
         local r = setup()
-        MACS[i] = string.pack(">I2I4", 0x0000 | ((r >> 48) & 0xfcff), r & 0xffffffff)   -- unicast, global
+        MACS[i] = string.pack(">I2I4", (r >> 48) & 0xfcff, r & 0xffffffff)   -- unicast, globally administered
     end
     local VLAN_IDS = { 10, 20, 30, 100, 200, 300, 1001, 2001 }
     local ETYPES = { 0x0800, 0x86dd, 0x0806 }
-    local ETH = {}          -- ETH[((e-1)*9 + v)*8 + p + 1], v = 0 untagged, 1..8 tagged; p = 0..7
+    local ETH = {}          -- ETH[((e - 1) * 9 + v) * 8 + p + 1]: v = 0 untagged, 1..8 tagged; p = 0..7
     for e = 1, 3 do
         for v = 0, 8 do
             for p = 0, 7 do
                 local dst, src = MACS[2 * p + 1], MACS[2 * p + 2]
-                local s
-                if v == 0 then s = dst .. src .. string.pack(">I2", ETYPES[e])
-                else s = dst .. src .. string.pack(">I2I2I2", 0x8100, VLAN_IDS[v], ETYPES[e]) end
-                ETH[((e - 1) * 9 + v) * 8 + p + 1] = s
+                ETH[((e - 1) * 9 + v) * 8 + p + 1] = v == 0 and dst .. src .. string.pack(">I2", ETYPES[e])
+                    or dst .. src .. string.pack(">I2I2I2", 0x8100, VLAN_IDS[v], ETYPES[e])
             end
         end
     end
-    local ETH_ARP_BASE = 2 * 9 * 8
+    local ETH6, ETH_ARP = 72, 144
 
-    -- zero padding up to the snap length
-    local PAD = {}
-    for k = 0, math.min(snaplen, 1600) do PAD[k] = zeros(k) end
-
-    -- ARP templates (requests and replies among a few hosts)
-    local ARPS, NARP = {}, 64
-    for i = 1, NARP do
+    -- ARP: requests and replies among a few hosts (the 28-byte message; the Ethernet padding is not captured)
+    local ARPS = {}
+    for i = 1, 64 do
         local r = setup()
         local op = (r & 3) == 0 and 2 or 1
-        local spa, tpa = string.pack(">I4", 0xc0a80000 | ((r >> 8) & 0xfff)), string.pack(">I4", 0xc0a80000 | ((r >> 20) & 0xfff))
-        ARPS[i] = string.pack(">I2I2BBI2", 1, 0x0800, 6, 4, op) .. MACS[(i & 15) + 1] .. spa
-            .. (op == 2 and MACS[((i + 1) & 15) + 1] or zeros(6)) .. tpa .. zeros(18)   -- padded to 60 with Ethernet
+        ARPS[i] = string.pack(">I2I2BBI2", 1, 0x0800, 6, 4, op) .. MACS[(i & 15) + 1]
+            .. string.pack(">I4", 0xc0a80000 | ((r >> 8) & 0xfff))
+            .. (op == 2 and MACS[((i + 1) & 15) + 1] or zeros(6)) .. string.pack(">I4", 0xc0a80000 | ((r >> 20) & 0xfff))
     end
 
-    local EXPT = {}                                    -- -ln(u) for 2^16 quantiles: exponential gaps
+    -- TCP options of SYN / FIN / RST segments by their length (the data offset covers them; they are captured)
+    local TS = "\8\10\0\0\1\44\0\0\0\0"
+    local TCPOPT = { [0] = "", [4] = "\2\4\5\180", [8] = "\2\4\5\180\1\1\4\2", [12] = "\1\1" .. TS,
+        [20] = "\2\4\5\180\4\2" .. TS .. "\1\3\3\7", [24] = "\2\4\5\180\1\3\3\8\1\1" .. TS .. "\1\1\4\2" }
+    for n, v in pairs(TCPOPT) do assert(#v == n) end
+
+    local EXPT = {}                                    -- -ln(u) at 2^16 quantiles: exponential gaps
     for i = 0, 65535 do EXPT[i] = -ln((i + 0.5) / 65536) end
 
     ------------------------------------------------------------------------------------------------------
     -- Time bins, rate and scans
     ------------------------------------------------------------------------------------------------------
-    local bin_ns = math.max(10000000, (duration_ns + 199999) // 200000)
+    local bin_ns = math.max(10000000, (duration_ns + 199999999) // 200000000 * 1000)   -- <= 200000 bins, whole µs
     local nbins = (duration_ns + bin_ns - 1) // bin_ns
     local duration_s = duration_ns / 1e9
     local bursts = {}
     local W = rate_weights(setup, nbins, bin_ns / 1e9, duration_s, bursts)
     W[nbins] = W[nbins] * ((duration_ns - (nbins - 1) * bin_ns) / bin_ns)   -- a partial last bin
 
-    -- scans: scan i lies in the i-th of `scans` equal segments of the trace
+    -- scans: scan i lies in the i-th of `scans` equal segments of the trace, lasts 5..15 s (at most half the
+    -- segment), and makes 30 % of the packets of its bins (the rate rises accordingly)
     local scans = {}
-    local SCAN_SHARE = 0.3                             -- of the packets inside a scan window
-    local scan_bin = {}                                -- bin -> scan index (or nil)
+    local scan_bin = {}                                -- bin -> scan index
+    local function dotted(a) return string.format("%d.%d.%d.%d", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255) end
     for i = 1, o.scans do
         local seg = duration_s / o.scans
         local len = math.min(5 + 10 * ufloat(setup), 0.5 * seg)
@@ -471,23 +502,22 @@ function M.generate(path, opts)
         if srcip >> 24 == 127 then srcip = srcip ~ 0x02000000 end
         local dstip = 0x80000000 | ((setup() >> 34) & 0x3fffffff)      -- 128.0.0.0 .. 191.255.255.255
         local dport = ({ 22, 23, 445, 3389, 80, 8080, 5900 })[uint(setup, 1, 7)]
-        local function dotted(a) return string.format("%d.%d.%d.%d", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255) end
         local sc = { kind = kind, start_ns = start_ns + math.floor(st * 1e9),
             end_ns = start_ns + math.floor((st + len) * 1e9), src = dotted(srcip),
             dst = kind == "ports" and dotted(dstip) or dotted(dstip & 0xffff0000) .. "/16",
             dport = kind == "addresses" and dport or nil, packets = 0,
-            _src = srcip, _dst = dstip, _dport = dport, _sport = uint(setup, 1024, 65535), _ttl = uint(setup, 40, 250),
-            _stride = (uint(setup, 1, 32767) * 2 + 1), _base = uint(setup, 0, 65535) }
+            _ports = kind == "ports", _src = srcip, _dst = dstip, _dport = dport, _sport = uint(setup, 1024, 65535),
+            _ttl = uint(setup, 40, 250), _stride = uint(setup, 1, 32767) * 2 + 1, _base = uint(setup, 0, 65535) }
         scans[i] = sc
         local b0 = (sc.start_ns - start_ns) // bin_ns + 1
         local b1 = (sc.end_ns - start_ns - 1) // bin_ns + 1
         for b = math.max(1, b0), math.min(nbins, b1) do
             scan_bin[b] = i
-            W[b] = W[b] / (1 - SCAN_SHARE)            -- a scan adds traffic
+            W[b] = W[b] / 0.7
         end
     end
 
-    -- packets per bin: cumulative rounding, sums to N exactly
+    -- packets per bin by cumulative rounding: exactly N in all
     local counts = {}
     do
         local tot = 0.0
@@ -520,11 +550,13 @@ function M.generate(path, opts)
     ------------------------------------------------------------------------------------------------------
     -- Random bits of a packet (splitmix64, inlined):
     --   r1: category 0-15, IPv6 16-47, VLAN / scan share 48-63
-    --   r2: server rank (alias column 0-16, threshold 32-63), direction 17, MAC pair 18-20, VLAN id 21-23, TTL 24-31
-    --   r3: client rank (column 0-16, threshold 32-63), TCP flags / ICMP type 17-28
+    --   r2: server (alias column 0-16, threshold 33-63), direction 17, MAC pair 18-20, VLAN id 21-23, TTL 24-31
+    --   r3: client (alias column 0-16, threshold 33-63), TCP flags / ICMP type 17-28, ESP SPI 56-63
     --   r4: server port 0-15, client port 16-31, length 32-47, IP id / flow label 48-63
-    --   r5: sequence 32-63, acknowledgement 0-31, window 24-31, fragment choice 8-23, misc 0-10
-    -- Headers are packed as big-endian 64-bit words (few string.pack items are much cheaper than many).
+    --   r5 = a multiplicative hash of r4 ~ r1 (noise fields): sequence 32-63, acknowledgement 0-31, window 24-31,
+    --        fragment choice 8-23, fragment length 0-10
+    -- Headers are packed as big-endian 64-bit words with the Ethernet prefix in the same string.pack.
+    -- Capture is header-only: caplen = min(snaplen, headers); wirelen is the whole frame (>= 60).
     local s = mix64(seed * GOLDEN + 0x5bd1e9955bd1e995)    -- packet stream state
     local pack = string.pack
     local v6thr = math.floor(o.ipv6 * 4294967296)
@@ -532,34 +564,44 @@ function M.generate(path, opts)
     local FRAG_UDP, FRAG_TCP = math.floor(0.05 * 65536), math.floor(0.002 * 65536)  -- of big UDP / 1500-byte TCP
     local progress = o.progress
     local buf = {}
+    -- timestamps in whole microseconds unless nanosecond stamps were asked for, so that pcap, pcapng and their
+    -- gzip versions of the same options hold the same times
+    local res = o.nanosecond and 1 or 1000
 
-    local F4_TCP, F4_UDP, F4_ICMP = ">I8I8I8I8I8", ">I8I8I8I2xx", ">I8I8I8I4"
-    local F4_GRE, F4_ESP, F4_IP = ">I8I8I8I8I8I4", ">I8I8I8I4", ">I8I8I4"
-    local F6_TCP, F6_UDP, F6_ICMP = ">I8c16c16I8I8xxxx", ">I8c16c16I8", ">I8c16c16I8"
-    local F6_GRE, F6_ESP = ">I8c16c16I4I8c16c16", ">I8c16c16I8"
+    local F4_TCP = { [14] = ">c14I8I8I8I8I8", [18] = ">c18I8I8I8I8I8" }
+    local F4_UDP = { [14] = ">c14I8I8I8I2xx", [18] = ">c18I8I8I8I2xx" }
+    local F4_ICMP = { [14] = ">c14I8I8I8I4", [18] = ">c18I8I8I8I4" }
+    local F4_GRE = { [14] = ">c14I8I8I8I8I8I4", [18] = ">c18I8I8I8I8I8I4" }
+    local F4_ESP = { [14] = ">c14I8I8I8I4", [18] = ">c18I8I8I8I4" }
+    local F4_IP = { [14] = ">c14I8I8I4", [18] = ">c18I8I8I4" }
+    local F6_TCP = { [14] = ">c14I8c16c16I8I8xxxx", [18] = ">c18I8c16c16I8I8xxxx" }
+    local F6_8 = { [14] = ">c14I8c16c16I8", [18] = ">c18I8c16c16I8" }        -- UDP, ICMPv6, ESP
+    local F6_GRE = { [14] = ">c14I8c16c16I4I8c16c16", [18] = ">c18I8c16c16I4I8c16c16" }
     local V4 = 0x4500 << 48
 
     local n_v4, n_v6, n_arp, n_tcp, n_udp, n_icmp, n_icmp6, n_gre, n_esp = 0, 0, 0, 0, 0, 0, 0, 0, 0
     local n_vlan, n_frag, n_ffrag, n_syn, n_fin, n_scan = 0, 0, 0, 0, 0, 0
     local first_ts, last_ts
     local done = 0
-    local pend = nil                       -- a pending non-first fragment (whole frame) and its wire length
-    local pend_wire = 0
+    local pend, pend_wire, pend_tcp = nil, 0, false   -- a pending non-first fragment: frame, wire length, TCP?
 
     for b = 1, nbins do
         local k = counts[b]
         if k > 0 then
-            -- k uniform order statistics in [0, blen) from cumulative exponential gaps
+            -- k uniform order statistics in [0, blen): cumulative exponential gaps (four per random number)
             local acc = 0.0
-            for j = 1, k + 1 do
+            for j = 1, k + 1, 4 do
                 s = s + GOLDEN
                 local z = s
                 z = (z ~ (z >> 30)) * 0xbf58476d1ce4e5b9
                 z = (z ~ (z >> 27)) * 0x94d049bb133111eb
                 z = z ~ (z >> 31)
-                acc = acc + EXPT[z & 0xffff]
-                buf[j] = acc
+                acc = acc + EXPT[z & 0xffff]; buf[j] = acc
+                acc = acc + EXPT[(z >> 16) & 0xffff]; buf[j + 1] = acc
+                acc = acc + EXPT[(z >> 32) & 0xffff]; buf[j + 2] = acc
+                acc = acc + EXPT[z >> 48]; buf[j + 3] = acc
             end
+            acc = buf[k + 1]
             local bstart = (b - 1) * bin_ns
             local blen = bin_ns
             if bstart + blen > duration_ns then blen = duration_ns - bstart end
@@ -567,11 +609,13 @@ function M.generate(path, opts)
             bstart = start_ns + bstart
             local sc = scans[scan_bin[b] or 0]
             for j = 1, k do
-                local ts = bstart + ((buf[j] * scale) // 1 | 0)
+                local ts = bstart + ((buf[j] * scale) // res | 0) * res
                 local frame, wire
                 if pend then
                     frame, wire, pend = pend, pend_wire, nil
-                    n_frag = n_frag + 1
+                    n_frag, n_v4 = n_frag + 1, n_v4 + 1
+                    if pend_tcp then n_tcp = n_tcp + 1 else n_udp = n_udp + 1 end
+                    if #frame > 34 then n_vlan = n_vlan + 1 end      -- tagged like its first fragment
                 else
                     s = s + GOLDEN
                     local r1 = s
@@ -583,14 +627,18 @@ function M.generate(path, opts)
                     r2 = (r2 ~ (r2 >> 30)) * 0xbf58476d1ce4e5b9
                     r2 = (r2 ~ (r2 >> 27)) * 0x94d049bb133111eb
                     r2 = r2 ~ (r2 >> 31)
-                    local vlan = 0
-                    if (r1 >> 48) < vlanthr then vlan = ((r2 >> 21) & 7) + 1; n_vlan = n_vlan + 1 end
-                    local pair = (r2 >> 18) & 7
+                    local ethi = (r2 >> 18) & 7                       -- MAC pair
+                    local l2 = 14
+                    if (r1 >> 48) < vlanthr then
+                        ethi = ethi + (((r2 >> 21) & 7) + 1) * 8
+                        l2 = 18
+                        n_vlan = n_vlan + 1
+                    end
                     local cat = CAT[(r1 & 0xffff) + 1]
                     if sc and (r1 >> 48) % 10 < 3 then cat = 0 end    -- a scan packet (30 % in the window)
                     if cat == CAT_ARP then
-                        frame = ETH[ETH_ARP_BASE + vlan * 8 + pair + 1] .. ARPS[(r2 >> 58) + 1]
-                        wire = vlan == 0 and 60 or 64
+                        frame = ETH[ETH_ARP + ethi + 1] .. ARPS[(r2 >> 58) + 1]
+                        wire = l2 == 14 and 60 or 64
                         n_arp = n_arp + 1
                     else
                         s = s + GOLDEN
@@ -603,23 +651,20 @@ function M.generate(path, opts)
                         r4 = (r4 ~ (r4 >> 30)) * 0xbf58476d1ce4e5b9
                         r4 = (r4 ~ (r4 >> 27)) * 0x94d049bb133111eb
                         r4 = r4 ~ (r4 >> 31)
-                        s = s + GOLDEN
-                        local r5 = s
-                        r5 = (r5 ~ (r5 >> 30)) * 0xbf58476d1ce4e5b9
-                        r5 = (r5 ~ (r5 >> 27)) * 0x94d049bb133111eb
-                        r5 = r5 ~ (r5 >> 31)
-                        local l2 = vlan == 0 and 14 or 18
+                        local r5 = (r4 ~ r1) * 0xd1342543de82ef95
                         local ttl = TTL[((r2 >> 24) & 0xff) + 1]
                         local cport = (r4 >> 16) & 0xffff
                         if cport < 1024 then cport = cport + 32768 end
-                        local toserver = (r2 >> 17) & 1 == 0
-                        local iplen, hdr, eth
+                        local toserver = r2 & 0x20000 == 0
+                        local flags = FLAGS[((r3 >> 17) & 0xfff) + 1]
+                        if flags & 2 ~= 0 then toserver = flags == 2 end   -- SYN to the server, SYN|ACK back
+                        local iplen
                         if cat == 0 then
                             ------------------------------------------------------------ scan SYN (IPv4)
                             local dst, dport
                             local i = sc.packets
                             sc.packets = i + 1
-                            if sc.kind == "ports" then
+                            if sc._ports then
                                 dst = sc._dst
                                 dport = (sc._base + i * sc._stride) & 0xffff
                                 if dport == 0 then dport = sc._base | 1 end
@@ -635,67 +680,70 @@ function M.generate(path, opts)
                             sum = (sum & 0xffff) + (sum >> 16)
                             sum = (sum & 0xffff) + (sum >> 16)
                             iplen = 40
-                            eth = ETH[vlan * 8 + pair + 1]
-                            hdr = pack(F4_TCP, V4 | 40 << 32 | id << 16, ttlp << 48 | (~sum & 0xffff) << 32 | src,
-                                dst << 32 | sc._sport << 16 | dport, r5 & 0xffffffff00000000, 0x5002 << 48 | 1024 << 32)
+                            frame = pack(F4_TCP[l2], ETH[ethi + 1], V4 | 40 << 32 | id << 16,
+                                ttlp << 48 | (~sum & 0xffff) << 32 | src, dst << 32 | sc._sport << 16 | dport,
+                                r5 & 0xffffffff00000000, 0x5002 << 48 | 1024 << 32)
                             n_v4, n_tcp, n_syn, n_scan = n_v4 + 1, n_tcp + 1, n_syn + 1, n_scan + 1
                         elseif (r1 >> 16) & 0xffffffff >= v6thr then
                             ------------------------------------------------------------ IPv4
                             n_v4 = n_v4 + 1
-                            local sr = (r2 & Z4S_mask) + 1
-                            if (r2 >> 32) >= Z4S_thr[sr] then sr = Z4S_al[sr] end
-                            local cr = (r3 & Z4C_mask) + 1
-                            if (r3 >> 32) >= Z4C_thr[cr] then cr = Z4C_al[cr] end
-                            local src, dst = A4S[sr], A4C[cr]
-                            local asum = S4S[sr] + S4C[cr]
+                            local c = (r2 & S4M) + 1
+                            local e = S4E1[c]
+                            local src = (r2 >> 33) < (e >> 32) and e & 0xffffffff or S4E2[c]
+                            c = (r3 & C4M) + 1
+                            e = C4E1[c]
+                            local dst = (r3 >> 33) < (e >> 32) and e & 0xffffffff or C4E2[c]
+                            local asum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff)
+                            if toserver then src, dst = dst, src end
                             local id = r4 >> 48
-                            eth = ETH[vlan * 8 + pair + 1]
+                            local eth = ETH[ethi + 1]
                             if cat == CAT_TCP then
                                 n_tcp = n_tcp + 1
-                                local flags = FLAGS[((r3 >> 17) & 0xfff) + 1]
                                 local sp, dp = TCP_SPORT[(r4 & 0xffff) + 1], cport
+                                if toserver then sp, dp = dp, sp end
                                 local offflags
-                                if flags & 0x07 ~= 0 then
-                                    iplen = CTL_LEN[((r4 >> 32) & 0x3ff) + 1]
+                                if flags & 0x07 ~= 0 then                      -- SYN (with options), FIN, RST
+                                    if flags & 2 ~= 0 then
+                                        iplen = CTL_LEN[((r4 >> 32) & 0x3ff) + 1]
+                                        n_syn = n_syn + 1
+                                    else
+                                        iplen = (r4 >> 32) & 3 == 0 and 52 or 40
+                                        if flags & 1 ~= 0 then n_fin = n_fin + 1 end
+                                    end
                                     offflags = (iplen - 20) << 10 | flags          -- options fill the segment
-                                    if flags & 2 ~= 0 then n_syn = n_syn + 1 end
-                                    if flags & 1 ~= 0 then n_fin = n_fin + 1 end
                                 else
                                     iplen = LEN[((r4 >> 32) & 0xffff) + 1]
                                     if flags == 0x18 and iplen < 53 then iplen = iplen + 30 end
                                     offflags = 0x5000 | flags
                                 end
-                                if toserver then src, dst, sp, dp = dst, src, dp, sp end
                                 local ttlp = ttl << 8 | 6
                                 local frag = iplen > 576 and 0x4000 or 0
                                 if iplen == 1500 and ((r5 >> 8) & 0xffff) < FRAG_TCP then frag = 0x2000 end
                                 local sum = 0x4500 + iplen + id + frag + ttlp + asum
                                 sum = (sum & 0xffff) + (sum >> 16)
                                 sum = (sum & 0xffff) + (sum >> 16)
-                                local ack = flags & 0x10 ~= 0 and r5 or r5 & 0xffffffff00000000
-                                hdr = pack(F4_TCP, V4 | iplen << 32 | id << 16 | frag,
-                                    ttlp << 48 | (~sum & 0xffff) << 32 | src, dst << 32 | sp << 16 | dp, ack,
+                                frame = pack(F4_TCP[l2], eth, V4 | iplen << 32 | id << 16 | frag,
+                                    ttlp << 48 | (~sum & 0xffff) << 32 | src, dst << 32 | sp << 16 | dp,
+                                    flags & 0x10 ~= 0 and r5 or r5 & 0xffffffff00000000,
                                     offflags << 48 | WIN[((r5 >> 24) & 0xff) + 1] << 32)
+                                if offflags >= 0x6000 then frame = frame .. TCPOPT[(offflags >> 10) - 20] end
                                 if frag == 0x2000 then
                                     n_ffrag = n_ffrag + 1
                                     local rest = 40 + (r5 & 0x3ff)
                                     local s2 = 0x4500 + rest + id + 185 + ttlp + asum
                                     s2 = (s2 & 0xffff) + (s2 >> 16)
                                     s2 = (s2 & 0xffff) + (s2 >> 16)
-                                    pend = eth .. pack(F4_IP, V4 | rest << 32 | id << 16 | 185,
+                                    pend = pack(F4_IP[l2], eth, V4 | rest << 32 | id << 16 | 185,
                                         ttlp << 48 | (~s2 & 0xffff) << 32 | src, dst)
-                                    pend_wire = l2 + rest < 60 and 60 or l2 + rest
-                                    local cl = pend_wire < snaplen and pend_wire or snaplen
-                                    if cl > #pend then pend = pend .. PAD[cl - #pend] end
+                                    pend_wire, pend_tcp = l2 + rest < 60 and 60 or l2 + rest, true
                                 end
                             elseif cat == CAT_UDP then
                                 n_udp = n_udp + 1
                                 local sp, dp = UDP_SPORT[(r4 & 0xffff) + 1], cport
-                                if toserver then src, dst, sp, dp = dst, src, dp, sp end
+                                if toserver then sp, dp = dp, sp end
                                 iplen = ULEN[((r4 >> 32) & 0xffff) + 1]
                                 local ttlp = ttl << 8 | 17
-                                local frag, ulen = 0, iplen - 20
-                                local rest
+                                local frag, ulen, rest = 0, iplen - 20, 0
                                 if iplen >= 1200 and ((r5 >> 8) & 0xffff) < FRAG_UDP then
                                     frag, iplen = 0x2000, 1500
                                     rest = 20 + 8 + (r5 & 0x7ff)
@@ -705,21 +753,18 @@ function M.generate(path, opts)
                                 local sum = 0x4500 + iplen + id + frag + ttlp + asum
                                 sum = (sum & 0xffff) + (sum >> 16)
                                 sum = (sum & 0xffff) + (sum >> 16)
-                                hdr = pack(F4_UDP, V4 | iplen << 32 | id << 16 | frag,
+                                frame = pack(F4_UDP[l2], eth, V4 | iplen << 32 | id << 16 | frag,
                                     ttlp << 48 | (~sum & 0xffff) << 32 | src, dst << 32 | sp << 16 | dp, ulen)
                                 if frag == 0x2000 then
                                     n_ffrag = n_ffrag + 1
                                     local s2 = 0x4500 + rest + id + 185 + ttlp + asum
                                     s2 = (s2 & 0xffff) + (s2 >> 16)
                                     s2 = (s2 & 0xffff) + (s2 >> 16)
-                                    pend = eth .. pack(F4_IP, V4 | rest << 32 | id << 16 | 185,
+                                    pend = pack(F4_IP[l2], eth, V4 | rest << 32 | id << 16 | 185,
                                         ttlp << 48 | (~s2 & 0xffff) << 32 | src, dst)
-                                    pend_wire = l2 + rest < 60 and 60 or l2 + rest
-                                    local cl = pend_wire < snaplen and pend_wire or snaplen
-                                    if cl > #pend then pend = pend .. PAD[cl - #pend] end
+                                    pend_wire, pend_tcp = l2 + rest < 60 and 60 or l2 + rest, false
                                 end
                             else
-                                if toserver then src, dst = dst, src end
                                 local proto
                                 if cat == CAT_ICMP then
                                     n_icmp = n_icmp + 1
@@ -742,88 +787,88 @@ function M.generate(path, opts)
                                 sum = (sum & 0xffff) + (sum >> 16)
                                 local w1, w2 = V4 | iplen << 32 | id << 16, ttlp << 48 | (~sum & 0xffff) << 32 | src
                                 if proto == 1 then
-                                    hdr = pack(F4_ICMP, w1, w2, dst << 32 | ICMP_TC[((r3 >> 17) & 0xff) + 1] << 16,
-                                        r5 & 0xffffffff)
-                                elseif proto == 47 then
-                                    hdr = pack(F4_GRE, w1, w2, dst << 32 | 0x0800,
+                                    frame = pack(F4_ICMP[l2], eth, w1, w2,
+                                        dst << 32 | ICMP_TC[((r3 >> 17) & 0xff) + 1] << 16, r5 & 0xffffffff)
+                                elseif proto == 47 then    -- GRE carrying IPv4 (the inner header is captured)
+                                    frame = pack(F4_GRE[l2], eth, w1, w2, dst << 32 | 0x0800,
                                         V4 | (iplen - 24) << 32 | (r5 & 0xffff) << 16, 0x4006 << 48 | src, dst)
                                 else
-                                    hdr = pack(F4_ESP, w1, w2, dst << 32 | 0x1000 + (r3 >> 56), r5 & 0xffffff)
+                                    frame = pack(F4_ESP[l2], eth, w1, w2, dst << 32 | 0x1000 + (r3 >> 56),
+                                        r5 & 0xffffff)
                                 end
                             end
                         else
                             ------------------------------------------------------------ IPv6
                             n_v6 = n_v6 + 1
-                            local sr = (r2 & Z6S_mask) + 1
-                            if (r2 >> 32) >= Z6S_thr[sr] then sr = Z6S_al[sr] end
-                            local cr = (r3 & Z6C_mask) + 1
-                            if (r3 >> 32) >= Z6C_thr[cr] then cr = Z6C_al[cr] end
-                            local src, dst = A6S[sr], A6C[cr]
+                            local c = (r2 & S6M) + 1
+                            local src = (r2 >> 33) < S6T[c] and S6X1[c] or S6X2[c]
+                            c = (r3 & C6M) + 1
+                            local dst = (r3 >> 33) < C6T[c] and C6X1[c] or C6X2[c]
                             if toserver then src, dst = dst, src end
                             local vtf = (0x60000000 | ((r4 >> 44) & 0xfffff)) << 32 | ttl
-                            eth = ETH[72 + vlan * 8 + pair + 1]
+                            local eth = ETH[ETH6 + ethi + 1]
                             if cat == CAT_TCP then
                                 n_tcp = n_tcp + 1
-                                local flags = FLAGS[((r3 >> 17) & 0xfff) + 1]
                                 local sp, dp = TCP_SPORT[(r4 & 0xffff) + 1], cport
                                 if toserver then sp, dp = dp, sp end
                                 local offflags
                                 if flags & 0x07 ~= 0 then
-                                    iplen = CTL_LEN[((r4 >> 32) & 0x3ff) + 1] + 20
+                                    if flags & 2 ~= 0 then
+                                        iplen = CTL_LEN[((r4 >> 32) & 0x3ff) + 1] + 20
+                                        n_syn = n_syn + 1
+                                    else
+                                        iplen = (r4 >> 32) & 3 == 0 and 72 or 60
+                                        if flags & 1 ~= 0 then n_fin = n_fin + 1 end
+                                    end
                                     offflags = (iplen - 40) << 10 | flags
-                                    if flags & 2 ~= 0 then n_syn = n_syn + 1 end
-                                    if flags & 1 ~= 0 then n_fin = n_fin + 1 end
                                 else
                                     iplen = LEN[((r4 >> 32) & 0xffff) + 1] + 20
                                     if flags == 0x18 and iplen < 73 then iplen = iplen + 30 end
                                     if iplen > 1500 then iplen = 1500 end
                                     offflags = 0x5000 | flags
                                 end
-                                hdr = pack(F6_TCP, vtf | (iplen - 40) << 16 | 6 << 8, src, dst,
+                                frame = pack(F6_TCP[l2], eth, vtf | (iplen - 40) << 16 | 6 << 8, src, dst,
                                     sp << 48 | dp << 32 | r5 >> 32,
                                     (flags & 0x10 ~= 0 and r5 << 32 or 0) | offflags << 16 | WIN[((r5 >> 24) & 0xff) + 1])
+                                if offflags >= 0x6000 then frame = frame .. TCPOPT[(offflags >> 10) - 20] end
                             elseif cat == CAT_UDP then
                                 n_udp = n_udp + 1
                                 local sp, dp = UDP_SPORT[(r4 & 0xffff) + 1], cport
                                 if toserver then sp, dp = dp, sp end
                                 iplen = ULEN[((r4 >> 32) & 0xffff) + 1] + 20
                                 if iplen > 1500 then iplen = 1500 end
-                                hdr = pack(F6_UDP, vtf | (iplen - 40) << 16 | 17 << 8, src, dst,
+                                frame = pack(F6_8[l2], eth, vtf | (iplen - 40) << 16 | 17 << 8, src, dst,
                                     sp << 48 | dp << 32 | (iplen - 40) << 16)
                             elseif cat == CAT_ICMP then
                                 n_icmp6 = n_icmp6 + 1
                                 iplen = ICMP_LEN[((r4 >> 32) & 0x3ff) + 1] + 20
                                 if iplen > 1500 then iplen = 1500 end
-                                hdr = pack(F6_ICMP, vtf | (iplen - 40) << 16 | 58 << 8, src, dst,
+                                frame = pack(F6_8[l2], eth, vtf | (iplen - 40) << 16 | 58 << 8, src, dst,
                                     ICMP6_TC[((r3 >> 17) & 0xff) + 1] << 48 | (r5 & 0xffffffff))
-                            elseif cat == CAT_GRE then
+                            elseif cat == CAT_GRE then   -- GRE carrying IPv6
                                 n_gre = n_gre + 1
                                 iplen = LEN[((r4 >> 32) & 0xffff) + 1] + 20
                                 if iplen < 84 then iplen = 84 end
                                 if iplen > 1500 then iplen = 1500 end
-                                hdr = pack(F6_GRE, vtf | (iplen - 40) << 16 | 47 << 8, src, dst, 0x86dd,
+                                frame = pack(F6_GRE[l2], eth, vtf | (iplen - 40) << 16 | 47 << 8, src, dst, 0x86dd,
                                     0x6000000000000000 | (iplen - 84) << 16 | 6 << 8 | 64, src, dst)
                             else
                                 n_esp = n_esp + 1
                                 iplen = LEN[((r4 >> 32) & 0xffff) + 1] + 20
                                 if iplen < 92 then iplen = 92 + (iplen & 7) * 8 end
                                 if iplen > 1500 then iplen = 1500 end
-                                hdr = pack(F6_ESP, vtf | (iplen - 40) << 16 | 50 << 8, src, dst,
+                                frame = pack(F6_8[l2], eth, vtf | (iplen - 40) << 16 | 50 << 8, src, dst,
                                     (0x1000 + (r3 >> 56)) << 32 | (r5 & 0xffffff))
                             end
                         end
-                        -- header-only capture: zeros up to min(snaplen, wire length)
                         wire = l2 + iplen
                         if wire < 60 then wire = 60 end
-                        local cl = wire < snaplen and wire or snaplen
-                        local fl = l2 + #hdr
-                        if cl > fl then frame = eth .. hdr .. PAD[cl - fl] else frame = eth .. hdr end
                     end
                 end
                 write_ns(w, ts, frame, wire)
             end
-            if not first_ts then first_ts = bstart + ((buf[1] * scale) // 1 | 0) end
-            last_ts = bstart + ((buf[k] * scale) // 1 | 0)
+            if not first_ts then first_ts = bstart + ((buf[1] * scale) // res | 0) * res end
+            last_ts = bstart + ((buf[k] * scale) // res | 0) * res
             done = done + k
             if progress and (done >> 20) ~= ((done - k) >> 20) then progress(done, N) end
         end
@@ -831,7 +876,7 @@ function M.generate(path, opts)
     w:close()
 
     local summary = {
-        path = path, packets = done, format = format, snaplen = snaplen,
+        path = path, packets = done, format = format, snaplen = snaplen, seed = seed,
         first_ts_ns = first_ts, last_ts_ns = last_ts, start_ns = start_ns, duration_ns = duration_ns,
         seconds = os.clock() - clock0,
         counts = { ipv4 = n_v4, ipv6 = n_v6, arp = n_arp, tcp = n_tcp, udp = n_udp, icmp = n_icmp, icmpv6 = n_icmp6,
