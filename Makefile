@@ -10,7 +10,7 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture interval parse result addr_table pcap_writer outfile
+CORE    = packet capture interval parse handoff result addr_table pcap_writer outfile
 BINDING = ltpp lresult lpackets lwriter repl
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)

@@ -115,15 +115,37 @@ int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
     return 0;
 }
 
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv)
+{
+    if (ipv == 4) __builtin_prefetch(&t->v4[hash4(load32(addr + 12)) & t->mask4], 1);
+    else __builtin_prefetch(&t->v6[hash6(load64(addr), load64(addr + 8)) & t->mask6], 1);
+}
+
+/* A table more than an eighth full is read and cleared by one sequential pass over its slots, which costs less
+ * than jumping to each used slot through the list (a cache miss each when the table is large). */
+static int dense(uint32_t nused, uint32_t mask) { return nused > (mask + 1) / 8; }
+
 void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void *ud), void *ud)
 {
-    for (uint32_t k = 0; k < t->nused4; k++) fn(t->v4[t->used4[k]].count, ud);
-    for (uint32_t k = 0; k < t->nused6; k++) fn(t->v6[t->used6[k]].count, ud);
+    if (dense(t->nused4, t->mask4)) {
+        for (uint32_t i = 0; i <= t->mask4; i++)
+            if (t->v4[i].count) fn(t->v4[i].count, ud);
+    } else {
+        for (uint32_t k = 0; k < t->nused4; k++) fn(t->v4[t->used4[k]].count, ud);
+    }
+    if (dense(t->nused6, t->mask6)) {
+        for (uint32_t i = 0; i <= t->mask6; i++)
+            if (t->v6[i].count) fn(t->v6[i].count, ud);
+    } else {
+        for (uint32_t k = 0; k < t->nused6; k++) fn(t->v6[t->used6[k]].count, ud);
+    }
 }
 
 void addr_table_clear(struct addr_table *t)
 {
-    for (uint32_t k = 0; k < t->nused4; k++) t->v4[t->used4[k]].count = 0;
-    for (uint32_t k = 0; k < t->nused6; k++) t->v6[t->used6[k]].count = 0;
+    if (dense(t->nused4, t->mask4)) memset(t->v4, 0, ((size_t)t->mask4 + 1) * sizeof *t->v4);
+    else for (uint32_t k = 0; k < t->nused4; k++) t->v4[t->used4[k]].count = 0;
+    if (dense(t->nused6, t->mask6)) memset(t->v6, 0, ((size_t)t->mask6 + 1) * sizeof *t->v6);
+    else for (uint32_t k = 0; k < t->nused6; k++) t->v6[t->used6[k]].count = 0;
     t->nused4 = t->nused6 = 0;
 }

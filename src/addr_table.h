@@ -26,6 +26,8 @@ void addr_table_free(struct addr_table *t);
 /* Count one occurrence of `addr` from an IPv`ipv` header (4: the last 4 bytes are the address); 0 on success,
  * -1 when growing failed. */
 int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv);
+/* Start loading the slot of `addr` into the cache: it is about to be added. */
+void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int ipv);
 /* Number of distinct addresses counted. */
 static inline uint32_t addr_table_size(const struct addr_table *t) { return t->nused4 + t->nused6; }
 /* Call fn(count, ud) for each distinct address. */

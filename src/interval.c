@@ -8,6 +8,7 @@
 #include "addr_table.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,19 @@ struct tpp_agg {
     struct port_hist ports[TPP_NSERIES];
 };
 
+/* c·log2(c) for small counts, which are most of them: closing an interval then takes no logarithms. */
+#define CLOGC_TABLE 4096
+static double clogc_table[CLOGC_TABLE];
+
+static void init_clogc_table(void)
+{
+    for (int c = 1; c < CLOGC_TABLE; c++) clogc_table[c] = c * log2((double)c);
+}
+
 struct tpp_agg *tpp_agg_new(struct tpp_result *r)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_clogc_table);
     struct tpp_agg *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->r = r;
@@ -80,7 +92,7 @@ static void add_count(uint64_t count, void *ud)
     struct count_sums *cs = ud;
     double c = (double)count;
     cs->sumsq += c * c;
-    cs->sum_clogc += c * log2(c);
+    cs->sum_clogc += count < CLOGC_TABLE ? clogc_table[count] : c * log2(c);
 }
 
 /* Σc² / n² and the normalised entropy of the address counts in a table. */
@@ -214,6 +226,9 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
 
 void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
 {
+    if (p->ipv == 0) return;
+    addr_table_prefetch(&a->src, p->src, p->ipv);
+    addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (!(p->flags & TPP_PKT_L4)) return;
     int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
     __builtin_prefetch(&a->ports[series].count[p->sport], 1);

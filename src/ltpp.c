@@ -1,4 +1,5 @@
-/* ltpp.c — `require "tpp.core"`: the module table, its version, and the options shared by its functions. */
+/* ltpp.c — `require "tpp.core"`: the module table, its version, a clock, and the options shared by its
+ * functions. */
 #include "ltpp.h"
 #include "tpp/result.h"
 
@@ -6,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const boundary_names[] = { "aligned", "packet", NULL };
 static const char *const ip_names[] = { "any", "v4", "v6", NULL };
@@ -87,9 +89,20 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     lua_pop(L, 1);
 }
 
+/* tpp.now() -> seconds on a monotonic clock (for rates and durations; os.clock counts CPU time instead). */
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
 int luaopen_tpp_core(lua_State *L)
 {
     lua_newtable(L);
+    lua_pushcfunction(L, l_now);
+    lua_setfield(L, -2, "now");
     lua_pushliteral(L, TPP_VERSION);
     lua_setfield(L, -2, "version");
     tpp_lresult_register(L);

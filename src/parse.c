@@ -6,6 +6,7 @@
  */
 #include "tpp/capture.h"
 #include "tpp/interval.h"
+#include "handoff.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -13,24 +14,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { BATCH = 256, NBATCH = 8, PREFETCH_AHEAD = 8 };
+/* 64 batches of 512 decoded packets (2 MB) let the reader run on while the aggregator closes an interval, which
+ * takes a few milliseconds on a large trace; with a small ring the reader would stall each time. */
+enum { BATCH = 512, NBATCH = 64, PREFETCH_AHEAD = 16 };
 
 struct batch {
     struct tpp_packet pkt[BATCH];
     int n;
-    int last;             /* the reader stopped after this batch (end, error, or asked to) */
+    int last;             /* the reader stopped after this batch (end or error) */
+    uint64_t bytes_read;  /* capture bytes consumed when the batch was filled */
 };
 
 struct pipeline {
-    pthread_mutex_t mu;
-    pthread_cond_t filled, freed;
-    unsigned produced, consumed; /* batch counts; slot = count % NBATCH */
-    int stop;                    /* the consumer needs no more packets */
+    struct handoff handoff;
     struct tpp_capture *cap;
     int linktype, supported;
     int failed;                  /* the capture broke; error says how */
     char error[TPP_ERRBUF_SIZE + 96];
-    uint64_t bytes_read;         /* as of the last published batch */
     struct batch ring[NBATCH];
 };
 
@@ -59,22 +59,11 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
 static void *reader_main(void *arg)
 {
     struct pipeline *pl = arg;
-    for (int last = 0; !last;) {
-        pthread_mutex_lock(&pl->mu);
-        while (pl->produced - pl->consumed == NBATCH && !pl->stop) pthread_cond_wait(&pl->freed, &pl->mu);
-        int stop = pl->stop;
-        pthread_mutex_unlock(&pl->mu);
-        if (stop) break;
-
-        struct batch *b = &pl->ring[pl->produced % NBATCH]; /* only the reader advances `produced` */
+    for (int last = 0, slot; !last && (slot = handoff_next_free(&pl->handoff)) >= 0;) {
+        struct batch *b = &pl->ring[slot];
         last = b->last = fill_batch(pl, b);
-        uint64_t bytes = tpp_capture_bytes_read(pl->cap);
-
-        pthread_mutex_lock(&pl->mu);
-        pl->bytes_read = bytes;
-        pl->produced++;
-        pthread_cond_signal(&pl->filled);
-        pthread_mutex_unlock(&pl->mu);
+        b->bytes_read = tpp_capture_bytes_read(pl->cap);
+        handoff_publish(&pl->handoff, last);
     }
     return NULL;
 }
@@ -85,23 +74,15 @@ static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r,
 {
     uint64_t next_report = 1u << 16;
     for (;;) {
-        pthread_mutex_lock(&pl->mu);
-        while (pl->produced == pl->consumed) pthread_cond_wait(&pl->filled, &pl->mu);
-        uint64_t bytes = pl->bytes_read;
-        pthread_mutex_unlock(&pl->mu);
-
-        const struct batch *b = &pl->ring[pl->consumed % NBATCH];
+        const struct batch *b = &pl->ring[handoff_next_filled(&pl->handoff)];
         int agg = 0;
         for (int k = 0; k < b->n && agg == 0; k++) {
             if (k + PREFETCH_AHEAD < b->n) tpp_agg_prefetch(a, &b->pkt[k + PREFETCH_AHEAD]);
             agg = tpp_agg_add(a, &b->pkt[k]);
         }
         int last = b->last;
-
-        pthread_mutex_lock(&pl->mu);
-        pl->consumed++;
-        pthread_cond_signal(&pl->freed);
-        pthread_mutex_unlock(&pl->mu);
+        uint64_t bytes = b->bytes_read;
+        handoff_release(&pl->handoff);
 
         if (agg != 0) return agg;
         if (last) return 0;
@@ -148,17 +129,12 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, t
         snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
                  r->linktype);
 
-    pthread_mutex_init(&pl->mu, NULL);
-    pthread_cond_init(&pl->filled, NULL);
-    pthread_cond_init(&pl->freed, NULL);
+    handoff_init(&pl->handoff, NBATCH);
     pthread_t reader;
     int agg;
     if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
         agg = consume(pl, a, r, progress, ud);
-        pthread_mutex_lock(&pl->mu);
-        pl->stop = 1;
-        pthread_cond_signal(&pl->freed);
-        pthread_mutex_unlock(&pl->mu);
+        handoff_close(&pl->handoff);
         pthread_join(reader, NULL);
     } else {
         agg = -1;
@@ -170,9 +146,7 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, t
     if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
     r->complete = r->error[0] == 0;
 
-    pthread_cond_destroy(&pl->filled);
-    pthread_cond_destroy(&pl->freed);
-    pthread_mutex_destroy(&pl->mu);
+    handoff_destroy(&pl->handoff);
     free(pl);
     tpp_agg_free(a);
     tpp_capture_close(cap);
