@@ -33,7 +33,7 @@ static LWriter *check_open(lua_State *L)
     return u;
 }
 
-/* Close: flush and commit.  Idempotent, shared by w:close(), __close and __gc (which discard errors). */
+/* Close: flush and commit.  Idempotent. */
 static int close_writer(LWriter *u, char *err, size_t errlen)
 {
     if (!u->w) return 0;
@@ -42,10 +42,23 @@ static int close_writer(LWriter *u, char *err, size_t errlen)
     return rc;
 }
 
+/* A writer that is collected without w:close(), or whose to-be-closed variable goes out of scope through an
+ * error, was abandoned: its capture is discarded, so that a failed script leaves no half-written file behind. */
 static int writer_gc(lua_State *L)
 {
+    LWriter *u = luaL_checkudata(L, 1, WRITER_MT);
+    if (u->w) tpp_writer_abort(u->w);
+    u->w = NULL;
+    return 0;
+}
+
+/* __close(w, err): commit on a normal exit from the scope, discard on an error. */
+static int writer_toclose(lua_State *L)
+{
+    LWriter *u = luaL_checkudata(L, 1, WRITER_MT);
+    if (!lua_isnil(L, 2)) return writer_gc(L);
     char err[512];
-    close_writer(luaL_checkudata(L, 1, WRITER_MT), err, sizeof err);
+    if (close_writer(u, err, sizeof err) != 0) return luaL_error(L, "%s", err);
     return 0;
 }
 
@@ -118,7 +131,7 @@ void tpp_lwriter_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "write", writer_write }, { "write_ns", writer_write_ns }, { "close", writer_close }, { NULL, NULL },
     };
-    static const luaL_Reg meta[] = { { "__gc", writer_gc }, { "__close", writer_gc }, { NULL, NULL } };
+    static const luaL_Reg meta[] = { { "__gc", writer_gc }, { "__close", writer_toclose }, { NULL, NULL } };
     luaL_newmetatable(L, WRITER_MT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);

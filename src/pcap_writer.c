@@ -119,3 +119,10 @@ int tpp_writer_close(struct tpp_writer *w, char *err, size_t errlen)
     free(w);
     return rc;
 }
+
+void tpp_writer_abort(struct tpp_writer *w)
+{
+    gzclose_w(w->gz);
+    tpp_outfile_abort(&w->out);
+    free(w);
+}

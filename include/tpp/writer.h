@@ -23,7 +23,10 @@ struct tpp_writer *tpp_writer_open(const char *path, int linktype, const struct 
                                    char *err, size_t errlen);
 /* Write one record: `caplen` bytes of `data` (cut to snaplen), original length `wirelen` (>= caplen). */
 int tpp_writer_write(struct tpp_writer *w, int64_t ts_ns, const uint8_t *data, uint32_t caplen, uint32_t wirelen);
-/* 0 on success, -1 with err filled when anything failed to be written. */
+/* Finish the capture and put it in place: 0 on success, -1 with err filled when anything failed to be written
+ * (then nothing is left at the path).  Frees the writer. */
 int tpp_writer_close(struct tpp_writer *w, char *err, size_t errlen);
+/* Give up: remove what was written (the target is left as it was before tpp_writer_open).  Frees the writer. */
+void tpp_writer_abort(struct tpp_writer *w);
 
 #endif
