@@ -15,11 +15,12 @@ BINDING = ltpp lresult lpackets lwriter repl
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)
+TSAN_OBJS = $(SRCS:src/%.c=build/tsan/%.o)
 HEADERS = $(wildcard include/tpp/*.h src/*.h)
 
 BUSTED  = tests/busted.lua
 
-.PHONY: all test test-asan test-c bench install clean deps
+.PHONY: all test test-c bench install clean deps
 all: tpp
 
 tpp: $(OBJS)
@@ -32,17 +33,25 @@ build/%.o: src/%.c $(HEADERS) | build
 build/tpp-asan: $(ASAN_OBJS)
 	$(CC) $(SAN) $(CFLAGS) $(LDFLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
 
-build/asan/%.o: src/%.c $(HEADERS) | build
+build/asan/%.o: src/%.c $(HEADERS) | build/asan
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -c -o $@ $<
 
-build:
-	mkdir -p build/asan
+# ThreadSanitizer build: the parse pipeline runs two threads.
+build/tpp-tsan: $(TSAN_OBJS)
+	$(CC) -fsanitize=thread $(CFLAGS) $(LDFLAGS) -o $@ $(TSAN_OBJS) $(LDLIBS)
+
+build/tsan/%.o: src/%.c $(HEADERS) | build/tsan
+	$(CC) $(WARN) -fsanitize=thread -O1 -g $(CPPFLAGS) -c -o $@ $<
+
+build build/asan build/tsan:
+	mkdir -p $@
 
 # Specs run inside tpp itself (busted as a library), then again under the sanitizer build.
-test: tpp build/tpp-asan test-c
+test: tpp build/tpp-asan build/tpp-tsan test-c
 	./tpp $(BUSTED) tests
-	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp TPP=build/tpp-asan \
+	ASAN_OPTIONS=detect_leaks=1 TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
+	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/engine_spec.lua
 
 bench: tpp build/pcap_loop
 	bench/run.sh
