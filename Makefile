@@ -60,6 +60,8 @@ install: tpp
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tpp/lua/tpp
 	install -m 755 tpp $(DESTDIR)$(PREFIX)/bin/tpp
 	install -m 644 lua/tpp/*.lua $(DESTDIR)$(PREFIX)/share/tpp/lua/tpp/
+	install -d $(DESTDIR)$(PREFIX)/share/tpp/scripts
+	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/tpp/scripts/
 
 # Install the Debian packages tpp needs to build and test (sudo when not root).
 deps:
