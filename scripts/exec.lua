@@ -39,6 +39,7 @@ for _, path in ipairs(captures) do
     io.stderr:write("tpp: ", err, "\n")
     failed = failed + 1
   else
+    if r.warning then io.stderr:write("tpp: ", path, ": ", r.warning, "\n") end
     if not r.complete then
       io.stderr:write("tpp: ", path, ": incomplete: ", r.error, "\n")
       failed = failed + 1
