@@ -1,5 +1,6 @@
 /* lresult.c — tpp.parse and the result userdata (columns, intervals, port histograms, summary fields). */
 #include "ltpp.h"
+#include "tpp/dump.h"
 #include "tpp/interval.h"
 #include "tpp/outfile.h"
 #include "tpp/result.h"
@@ -186,6 +187,36 @@ static int result_write_critical(lua_State *L)
     return 1;
 }
 
+/* r:dump(path) -> true | nil, message.  Atomic, like every output. */
+static int result_dump(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    char err[1200];
+    if (tpp_dump_write(r, path, TPP_VERSION, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* tpp.load(path) -> result | nil, "path: reason" */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char err[1200];
+    struct tpp_result *r = tpp_dump_read(path, err, sizeof err);
+    if (!r) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    tpp_lresult_push(L, r);
+    return 1;
+}
+
 /* Summary fields, looked up by name through a table of getters (no strcmp chain in __index). */
 #define FIELD(name, expr) static int field_##name(lua_State *L, const struct tpp_result *r) { expr; return 1; }
 FIELD(source, lua_pushstring(L, r->source))
@@ -303,7 +334,8 @@ void tpp_lresult_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "column", result_column }, { "columns", result_columns }, { "interval", result_interval },
         { "ports", result_ports }, { "distinct_ports", result_distinct_ports },
-        { "write_critical", result_write_critical }, { "fields", result_fields }, { NULL, NULL },
+        { "write_critical", result_write_critical }, { "dump", result_dump }, { "fields", result_fields },
+        { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
         { "__gc", result_gc }, { "__close", result_gc }, { "__len", result_len }, { "__tostring", result_tostring },
@@ -323,4 +355,6 @@ void tpp_lresult_register(lua_State *L)
 
     lua_pushcfunction(L, l_parse);
     lua_setfield(L, -2, "parse");
+    lua_pushcfunction(L, l_load);
+    lua_setfield(L, -2, "load");
 }

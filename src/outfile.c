@@ -1,7 +1,13 @@
-/* outfile.c — see tpp/outfile.h. */
+/* outfile.c — see tpp/outfile.h.
+ *
+ * Where the file system allows, the data goes to an unnamed file (O_TMPFILE) in the target's directory, which
+ * is given a temporary name and renamed over the target only at commit: a process killed while writing leaves
+ * nothing behind.  Elsewhere a named temporary file (mkstemp) is used, removed on every failure we survive.
+ */
 #include "tpp/outfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +17,26 @@
 static void release(struct tpp_outfile *o)
 {
     if (o->fd >= 0) close(o->fd);
-    if (o->tmp) unlink(o->tmp);
+    if (o->tmp && o->tmp[0]) unlink(o->tmp);
     free(o->path);
     free(o->tmp);
     o->path = o->tmp = NULL;
     o->fd = -1;
 }
 
+/* The directory part of `path` ("." when there is none), in buf. */
+static const char *dir_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return ".";
+    if (slash == path) return "/";
+    snprintf(buf, len, "%.*s", (int)(slash - path), path);
+    return buf;
+}
+
 int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 16;
+    size_t n = strlen(path) + 32;
     o->fd = -1;
     o->path = strdup(path);
     o->tmp = malloc(n);
@@ -29,11 +45,20 @@ int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t 
         free(o->path); free(o->tmp); o->path = o->tmp = NULL;
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp-XXXXXX", path);
+    char dir[4096];
+    o->tmp[0] = 0; /* no name yet: an O_TMPFILE file gets one at commit */
+    o->fd = open(dir_of(path, dir, sizeof dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (o->fd >= 0) return 0;
+    if (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == EROFS) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        release(o);
+        return -1;
+    }
+    snprintf(o->tmp, n, "%s.tmp-XXXXXX", path); /* O_TMPFILE unsupported here */
     o->fd = mkstemp(o->tmp);
     if (o->fd < 0) {
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        free(o->tmp); o->tmp = NULL; /* nothing was created */
+        o->tmp[0] = 0; /* nothing was created */
         release(o);
         return -1;
     }
@@ -44,10 +69,25 @@ int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t 
     return 0;
 }
 
+/* Give the unnamed file a temporary name beside the target. */
+static int name_tmpfile(struct tpp_outfile *o)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(o->tmp, strlen(o->path) + 32, "%s.tmp-%ld-%d", o->path, (long)getpid(), attempt);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0) return 0;
+        if (errno != EEXIST) break;
+    }
+    o->tmp[0] = 0;
+    return -1;
+}
+
 int tpp_outfile_commit(struct tpp_outfile *o, char *err, size_t errlen)
 {
-    int rc = 0;
-    if (fsync(o->fd) != 0 || close(o->fd) != 0) rc = -1;
+    int rc = fsync(o->fd);
+    if (rc == 0 && !o->tmp[0]) rc = name_tmpfile(o);
+    if (close(o->fd) != 0) rc = -1;
     o->fd = -1;
     if (rc == 0 && rename(o->tmp, o->path) != 0) rc = -1;
     if (rc != 0) {
@@ -55,7 +95,7 @@ int tpp_outfile_commit(struct tpp_outfile *o, char *err, size_t errlen)
         release(o);
         return -1;
     }
-    free(o->tmp); o->tmp = NULL; /* renamed: nothing to remove */
+    o->tmp[0] = 0; /* renamed: nothing to remove */
     release(o);
     return 0;
 }

@@ -1,0 +1,26 @@
+/* tpp/dump.h — saving a result to a binary dump file and restoring it (format: docs/dump-format.md).
+ *
+ * tpp_dump_write() writes atomically (temporary file, fsync, rename): on failure the previous file at `path` is
+ * untouched and no temporary file is left.  tpp_dump_read() trusts nothing in the file: every failure is a
+ * message in `err`, never a crash or an allocation larger than the file justifies.  The caller owns and frees
+ * (tpp_result_free) the result it returns.
+ */
+#ifndef TPP_DUMP_H
+#define TPP_DUMP_H
+
+#include <stddef.h>
+
+#include "tpp/result.h"
+
+#define TPP_DUMP_FORMAT 1
+
+/* 0 on success; -1 with "path: reason" in err. */
+int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen);
+
+/* The restored result, or NULL with "path: reason" in err. */
+struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen);
+
+/* Does `head` (the first bytes of a file, `n` of them) start like a dump? */
+int tpp_dump_sniff(const void *head, size_t n);
+
+#endif

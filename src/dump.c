@@ -1,0 +1,548 @@
+/* dump.c — write and read tpp dump files; docs/dump-format.md is the specification this code follows.
+ *
+ * Writing builds the whole file in memory (a dump is small: columns plus sparse histograms), appends a CRC-32
+ * over everything, and hands it to an atomic output file.  Reading loads the file, checks signature, text-mode
+ * probe, version, size and checksum before looking at anything else, then parses each section through a
+ * bounds-checked cursor; any inconsistency is an error naming the file.
+ */
+#include "tpp/dump.h"
+#include "tpp/outfile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The first 8 bytes: a non-ASCII byte, "TPD", then CR LF ^Z LF, which text-mode transfers mangle. */
+static const uint8_t SIGNATURE[8] = { 0x89, 'T', 'P', 'D', '\r', '\n', 0x1a, '\n' };
+#define ENDIAN_CHECK 0x01020304u
+#define FLOAT_CHECK 370.5
+#define HEADER_SIZE 24          /* signature, u32 version, u32 endian check, f64 float check */
+#define SECTION_HEADER_SIZE 24  /* tag[4], u32 flags, u64 stored length, u64 raw length */
+#define FLAG_DEFLATE 1u
+#define DEFLATE_MIN 4096        /* sections at least this long are compressed */
+#define DEFLATE_MAX_RATIO 1032  /* deflate cannot expand data by more than this */
+
+/* ---- writing ---------------------------------------------------------------------------------------------- */
+
+struct buf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void put(struct buf *b, const void *data, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) { b->oom = 1; return; }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+static void put_le(struct buf *b, uint64_t v, int bytes)
+{
+    uint8_t le[8];
+    for (int i = 0; i < bytes; i++) le[i] = (uint8_t)(v >> (8 * i));
+    put(b, le, (size_t)bytes);
+}
+
+static void put_u8(struct buf *b, unsigned v) { put_le(b, v, 1); }
+static void put_u32(struct buf *b, uint32_t v) { put_le(b, v, 4); }
+static void put_u64(struct buf *b, uint64_t v) { put_le(b, v, 8); }
+static void put_i64(struct buf *b, int64_t v) { put_le(b, (uint64_t)v, 8); }
+static void put_f64(struct buf *b, double v) { uint64_t u; memcpy(&u, &v, 8); put_le(b, u, 8); }
+
+static void put_str(struct buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    put_u32(b, (uint32_t)n);
+    put(b, s, n);
+}
+
+/* LEB128: 7 bits per byte, low bits first, high bit = more bytes follow. */
+static void put_varint(struct buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    int n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, tmp, (size_t)n);
+}
+
+/* Append a section: its header, then the payload, deflated when that pays. */
+static void put_section(struct buf *out, const char tag[4], const struct buf *payload)
+{
+    if (payload->oom) { out->oom = 1; return; }
+    uint8_t *z = NULL;
+    uLongf zlen = 0;
+    if (payload->n >= DEFLATE_MIN) {
+        zlen = compressBound(payload->n);
+        z = malloc(zlen);
+        if (!z || compress2(z, &zlen, payload->p, payload->n, 6) != Z_OK || zlen >= payload->n) {
+            free(z);
+            z = NULL;
+        }
+    }
+    put(out, tag, 4);
+    put_u32(out, z ? FLAG_DEFLATE : 0);
+    put_u64(out, z ? zlen : payload->n);
+    put_u64(out, payload->n);
+    put(out, z ? z : payload->p, z ? zlen : payload->n);
+    free(z);
+}
+
+static void meta_payload(struct buf *b, const struct tpp_result *r, const char *tpp_version)
+{
+    put_str(b, tpp_version);
+    put_str(b, r->source);
+    put_u64(b, r->source_size);
+    put_i64(b, r->source_mtime_ns);
+    put_u32(b, (uint32_t)r->linktype);
+    put_i64(b, r->opts.delta_ns);
+    put_u8(b, (unsigned)r->opts.boundary);
+    put_u8(b, (unsigned)r->opts.ip);
+    put_u64(b, r->opts.max_packets);
+    put_u64(b, r->opts.max_intervals);
+    put_str(b, r->opts.filter);
+    put_u64(b, r->packets);
+    put_u64(b, r->ip_packets);
+    put_u64(b, r->non_ip_packets);
+    put_u64(b, r->truncated_packets);
+    put_u64(b, r->backwards_packets);
+    put_i64(b, r->first_ns);
+    put_i64(b, r->last_ns);
+    put_u8(b, (unsigned)r->complete);
+    put_u8(b, (unsigned)r->stopped_by_limit);
+    put_str(b, r->error);
+    put_str(b, r->warning);
+    put_u64(b, r->nintervals);
+}
+
+static const char COLTYPE[] = { [TPP_COL_TIME] = 'T', [TPP_COL_COUNT] = 'C', [TPP_COL_REAL] = 'R' };
+
+/* Column-major: each stored column's values for every interval (the interval index is not stored). */
+static void cols_payload(struct buf *b, const struct tpp_result *r)
+{
+    uint32_t n = 0;
+    for (size_t c = 0; c < tpp_ncolumns; c++) n += tpp_columns[c].type != TPP_COL_INDEX;
+    put_u32(b, n);
+    for (size_t c = 0; c < tpp_ncolumns; c++) {
+        if (tpp_columns[c].type == TPP_COL_INDEX) continue;
+        put_str(b, tpp_columns[c].name);
+        put_u8(b, (unsigned char)COLTYPE[tpp_columns[c].type]);
+    }
+    for (size_t c = 0; c < tpp_ncolumns; c++) {
+        const struct tpp_column *col = &tpp_columns[c];
+        if (col->type == TPP_COL_INDEX) continue;
+        for (size_t i = 0; i < r->nintervals; i++) {
+            const char *cell = (const char *)&r->iv[i] + col->offset;
+            uint64_t bits;
+            memcpy(&bits, cell, 8);
+            put_u64(b, bits);
+        }
+    }
+}
+
+/* Per series, per interval: the entry count, then (port delta, count) pairs; the first delta is from -1. */
+static void port_payload(struct buf *b, const struct tpp_result *r)
+{
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        const struct tpp_port_series *ps = &r->ports[s];
+        for (size_t i = 0; i < r->nintervals; i++) {
+            uint64_t from = ps->offsets[i], to = ps->offsets[i + 1];
+            put_varint(b, to - from);
+            int64_t prev = -1;
+            for (uint64_t k = from; k < to; k++) {
+                put_varint(b, (uint64_t)((int64_t)ps->items[k].port - prev - 1));
+                put_varint(b, ps->items[k].count);
+                prev = ps->items[k].port;
+            }
+        }
+    }
+}
+
+static void seen_payload(struct buf *b, const struct tpp_result *r)
+{
+    for (int s = 0; s < TPP_NSERIES; s++)
+        for (size_t w = 0; w < 65536 / 64; w++) put_u64(b, r->seen_ports[s][w]);
+}
+
+int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen)
+{
+    struct buf out = { 0 }, payload = { 0 };
+    put(&out, SIGNATURE, sizeof SIGNATURE);
+    put_u32(&out, TPP_DUMP_FORMAT);
+    put_u32(&out, ENDIAN_CHECK);
+    put_f64(&out, FLOAT_CHECK);
+
+    void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload };
+    const char *tags[] = { "META", "COLS", "PORT", "SEEN" };
+    for (int k = 0; k < 4; k++) {
+        payload.n = 0;
+        if (k == 0) meta_payload(&payload, r, tpp_version);
+        else fill[k](&payload, r);
+        put_section(&out, tags[k], &payload);
+    }
+    payload.n = 0;
+    put_section(&out, "END ", &payload);
+    put_u32(&out, (uint32_t)crc32(0L, out.p, (uInt)out.n));
+    free(payload.p);
+    if (out.oom || payload.oom) {
+        free(out.p);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+
+    struct tpp_outfile f;
+    int rc = tpp_outfile_open(&f, path, err, errlen);
+    for (size_t done = 0; rc == 0 && done < out.n;) {
+        ssize_t w = write(f.fd, out.p + done, out.n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            snprintf(err, errlen, "%s: cannot write: %s", path, w < 0 ? strerror(errno) : "no space");
+            tpp_outfile_abort(&f);
+            rc = -1;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (rc == 0) rc = tpp_outfile_commit(&f, err, errlen);
+    free(out.p);
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------------------- */
+
+/* A bounds-checked cursor: reading past the end sets `bad` and yields zeros. */
+struct cur {
+    const uint8_t *p;
+    size_t n, off;
+    int bad;
+};
+
+static int have(struct cur *c, size_t n)
+{
+    if (c->bad || n > c->n - c->off) { c->bad = 1; return 0; }
+    return 1;
+}
+
+static uint64_t get_le(struct cur *c, int bytes)
+{
+    if (!have(c, (size_t)bytes)) return 0;
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--) v = v << 8 | c->p[c->off + (size_t)i];
+    c->off += (size_t)bytes;
+    return v;
+}
+
+static unsigned get_u8(struct cur *c) { return (unsigned)get_le(c, 1); }
+static uint32_t get_u32(struct cur *c) { return (uint32_t)get_le(c, 4); }
+static uint64_t get_u64(struct cur *c) { return get_le(c, 8); }
+static int64_t get_i64(struct cur *c) { return (int64_t)get_le(c, 8); }
+static double get_f64(struct cur *c) { uint64_t u = get_le(c, 8); double d; memcpy(&d, &u, 8); return d; }
+
+static uint64_t get_varint(struct cur *c)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (!have(c, 1)) return 0;
+        uint8_t byte = c->p[c->off++];
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) return v;
+    }
+    c->bad = 1; /* more than 10 bytes: not a varint */
+    return 0;
+}
+
+/* Copy a string field into dst (cut to dstlen - 1). */
+static void get_str(struct cur *c, char *dst, size_t dstlen)
+{
+    uint32_t n = get_u32(c);
+    if (!have(c, n)) { if (dstlen) dst[0] = 0; return; }
+    size_t k = n < dstlen ? n : dstlen - 1;
+    memcpy(dst, c->p + c->off, k);
+    dst[k] = 0;
+    c->off += n;
+}
+
+struct reader {
+    const char *path;
+    char *err;
+    size_t errlen;
+};
+
+static void fail(struct reader *rd, const char *fmt, ...)
+{
+    int n = snprintf(rd->err, rd->errlen, "%s: ", rd->path);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < rd->errlen) vsnprintf(rd->err + n, rd->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* The next section: its tag and its payload (inflated into *owned when compressed).  0 on success. */
+static int next_section(struct reader *rd, struct cur *file, char tag[5], struct cur *payload, uint8_t **owned)
+{
+    *owned = NULL;
+    if (!have(file, SECTION_HEADER_SIZE)) { fail(rd, "truncated: a section header is cut off"); return -1; }
+    memcpy(tag, file->p + file->off, 4);
+    tag[4] = 0;
+    file->off += 4;
+    uint32_t flags = get_u32(file);
+    uint64_t stored = get_u64(file), raw = get_u64(file);
+    if (stored > file->n - file->off) {
+        fail(rd, "section %s claims %llu bytes but only %zu remain", tag, (unsigned long long)stored,
+             file->n - file->off);
+        return -1;
+    }
+    const uint8_t *data = file->p + file->off;
+    file->off += stored;
+    if (flags & ~FLAG_DEFLATE) { fail(rd, "section %s has unknown flags %#x", tag, flags); return -1; }
+    if (!(flags & FLAG_DEFLATE)) {
+        if (raw != stored) { fail(rd, "section %s: stored and raw lengths differ", tag); return -1; }
+        *payload = (struct cur){ data, stored, 0, 0 };
+        return 0;
+    }
+    if (raw > stored * DEFLATE_MAX_RATIO || raw > UINT32_MAX) {
+        fail(rd, "section %s claims %llu bytes inflated from %llu: not possible", tag, (unsigned long long)raw,
+             (unsigned long long)stored);
+        return -1;
+    }
+    uLongf got = (uLongf)raw;
+    *owned = malloc(raw ? raw : 1);
+    if (!*owned) { fail(rd, "out of memory"); return -1; }
+    if (uncompress(*owned, &got, data, (uLong)stored) != Z_OK || got != raw) {
+        fail(rd, "section %s does not inflate to its stated size", tag);
+        return -1;
+    }
+    *payload = (struct cur){ *owned, raw, 0, 0 };
+    return 0;
+}
+
+static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t *nintervals)
+{
+    char version[64], source[4096];
+    get_str(c, version, sizeof version);
+    get_str(c, source, sizeof source);
+    free(r->source);
+    r->source = strdup(source);
+    r->source_size = get_u64(c);
+    r->source_mtime_ns = get_i64(c);
+    r->linktype = (int)get_u32(c);
+    r->opts.delta_ns = get_i64(c);
+    unsigned boundary = get_u8(c), ip = get_u8(c);
+    r->opts.max_packets = get_u64(c);
+    r->opts.max_intervals = get_u64(c);
+    get_str(c, r->opts.filter, sizeof r->opts.filter);
+    r->packets = get_u64(c);
+    r->ip_packets = get_u64(c);
+    r->non_ip_packets = get_u64(c);
+    r->truncated_packets = get_u64(c);
+    r->backwards_packets = get_u64(c);
+    r->first_ns = get_i64(c);
+    r->last_ns = get_i64(c);
+    r->complete = get_u8(c) != 0;
+    r->stopped_by_limit = get_u8(c) != 0;
+    get_str(c, r->error, sizeof r->error);
+    get_str(c, r->warning, sizeof r->warning);
+    *nintervals = get_u64(c);
+    if (c->bad) { fail(rd, "section META is cut short"); return -1; }
+    if (!r->source) { fail(rd, "out of memory"); return -1; }
+    if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6) {
+        fail(rd, "section META holds impossible options");
+        return -1;
+    }
+    r->opts.boundary = (enum tpp_boundary)boundary;
+    r->opts.ip = (enum tpp_ipmode)ip;
+    return 0;
+}
+
+static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals)
+{
+    uint32_t ncols = get_u32(c);
+    if (ncols > 1024) { fail(rd, "section COLS claims %u columns", ncols); return -1; }
+    /* Values are 8 bytes per column per interval: the count must fit the section before anything is allocated. */
+    if (nintervals > (c->n / 8) / (ncols ? ncols : 1)) {
+        fail(rd, "section COLS is too short for %llu intervals of %u columns", (unsigned long long)nintervals, ncols);
+        return -1;
+    }
+    const struct tpp_column *map[1024];
+    for (uint32_t k = 0; k < ncols; k++) {
+        char name[64];
+        get_str(c, name, sizeof name);
+        unsigned type = get_u8(c);
+        map[k] = tpp_column_find(name);
+        if (map[k] && (map[k]->type == TPP_COL_INDEX || COLTYPE[map[k]->type] != (char)type)) {
+            fail(rd, "section COLS: column %s has type '%c'", name, type);
+            return -1;
+        }
+    }
+    if (c->bad) { fail(rd, "section COLS is cut short"); return -1; }
+    for (size_t i = 0; i < tpp_ncolumns; i++) {
+        int found = tpp_columns[i].type == TPP_COL_INDEX;
+        for (uint32_t k = 0; k < ncols; k++) found |= map[k] == &tpp_columns[i];
+        if (!found) { fail(rd, "section COLS lacks the column %s", tpp_columns[i].name); return -1; }
+    }
+    if (nintervals * 8 * ncols > c->n - c->off) {
+        fail(rd, "section COLS is too short for %llu intervals", (unsigned long long)nintervals);
+        return -1;
+    }
+    r->iv = calloc(nintervals ? nintervals : 1, sizeof *r->iv);
+    if (!r->iv) { fail(rd, "out of memory"); return -1; }
+    r->cap = r->nintervals = nintervals;
+    for (uint32_t k = 0; k < ncols; k++)
+        for (uint64_t i = 0; i < nintervals; i++) {
+            uint64_t bits = get_u64(c);
+            if (map[k]) memcpy((char *)&r->iv[i] + map[k]->offset, &bits, 8); /* unknown columns are skipped */
+        }
+    return 0;
+}
+
+static int read_ports(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        struct tpp_port_series *ps = &r->ports[s];
+        uint64_t *offsets = realloc(ps->offsets, (r->nintervals + 1) * sizeof *offsets);
+        if (!offsets) { fail(rd, "out of memory"); return -1; }
+        ps->offsets = offsets;
+        offsets[0] = 0;
+        for (size_t i = 0; i < r->nintervals; i++) {
+            uint64_t n = get_varint(c);
+            /* Each entry takes at least two bytes: a count beyond that cannot be real. */
+            if (c->bad || n > 65536 || n > (c->n - c->off) / 2) {
+                fail(rd, "section PORT: %s interval %zu claims %llu ports", tpp_series_names[s], i,
+                     (unsigned long long)n);
+                return -1;
+            }
+            int64_t port = -1;
+            for (uint64_t k = 0; k < n; k++) {
+                uint64_t delta = get_varint(c);
+                port += delta < 65536 ? (int64_t)delta + 1 : 65536;
+                uint64_t count = get_varint(c);
+                if (c->bad || port > 65535 || count == 0 || count > UINT32_MAX) {
+                    fail(rd, "section PORT: bad entry in %s interval %zu", tpp_series_names[s], i);
+                    return -1;
+                }
+                if (tpp_result_push_port(r, s, (uint32_t)port, (uint32_t)count) != 0) {
+                    fail(rd, "out of memory");
+                    return -1;
+                }
+            }
+            offsets[i + 1] = ps->nitems;
+        }
+    }
+    if (c->off != c->n) { fail(rd, "section PORT has %zu bytes left over", c->n - c->off); return -1; }
+    return 0;
+}
+
+static int read_seen(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    if (c->n != sizeof r->seen_ports) { fail(rd, "section SEEN has %zu bytes, not %zu", c->n, sizeof r->seen_ports); return -1; }
+    for (int s = 0; s < TPP_NSERIES; s++)
+        for (size_t w = 0; w < 65536 / 64; w++) r->seen_ports[s][w] = get_u64(c);
+    return 0;
+}
+
+/* Read the whole file (after checking that it starts like a dump).  NULL with the reason in rd. */
+static uint8_t *slurp(struct reader *rd, size_t *len)
+{
+    FILE *f = fopen(rd->path, "rb");
+    if (!f) { fail(rd, "%s", strerror(errno)); return NULL; }
+    uint8_t head[HEADER_SIZE];
+    size_t n = fread(head, 1, sizeof head, f);
+    uint8_t *data = NULL;
+    if (n < sizeof SIGNATURE || memcmp(head, SIGNATURE, 4) != 0) {
+        fail(rd, n == 0 ? "empty file, not a tpp dump" : "not a tpp dump (wrong signature)");
+    } else if (memcmp(head + 4, SIGNATURE + 4, 4) != 0) {
+        fail(rd, "damaged by a text-mode transfer (its line-ending bytes were changed); copy it in binary mode");
+    } else if (fseek(f, 0, SEEK_END) != 0 || ftell(f) < 0) {
+        fail(rd, "cannot read: %s", strerror(errno));
+    } else {
+        *len = (size_t)ftell(f);
+        data = malloc(*len ? *len : 1);
+        if (!data) fail(rd, "out of memory for %zu bytes", *len);
+        else if (fseek(f, 0, SEEK_SET) != 0 || fread(data, 1, *len, f) != *len) {
+            fail(rd, "cannot read: %s", ferror(f) ? strerror(errno) : "the file shrank while being read");
+            free(data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    return data;
+}
+
+struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
+{
+    struct reader rd = { path, err, errlen };
+    size_t len = 0;
+    uint8_t *data = slurp(&rd, &len);
+    if (!data) return NULL;
+
+    struct tpp_result *r = NULL;
+    uint8_t *owned = NULL;
+    struct cur file = { data, len, sizeof SIGNATURE, 0 };
+    uint32_t version = get_u32(&file);
+    uint32_t endian = get_u32(&file);
+    double fcheck = get_f64(&file);
+    if (file.bad) { fail(&rd, "truncated: %zu bytes, shorter than the header", len); goto out; }
+    if (version > TPP_DUMP_FORMAT) {
+        fail(&rd, "written by a newer tpp (dump format %u; this tpp reads format %d)", version, TPP_DUMP_FORMAT);
+        goto out;
+    }
+    if (version == 0 || endian != ENDIAN_CHECK || fcheck != FLOAT_CHECK) { fail(&rd, "corrupt header"); goto out; }
+    if (len < HEADER_SIZE + SECTION_HEADER_SIZE + 4) { fail(&rd, "truncated: %zu bytes", len); goto out; }
+    uint32_t stored_crc = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 | (uint32_t)data[len - 2] << 16 |
+                          (uint32_t)data[len - 1] << 24;
+    if ((uint32_t)crc32(0L, data, (uInt)(len - 4)) != stored_crc) {
+        fail(&rd, "checksum mismatch: the file is truncated or corrupt");
+        goto out;
+    }
+    file.n = len - 4;
+
+    struct tpp_options o;
+    tpp_options_default(&o);
+    r = tpp_result_new(&o, "");
+    if (!r) { fail(&rd, "out of memory"); goto out; }
+    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "END " };
+    uint64_t nintervals = 0;
+    for (int k = 0; k < 5; k++) {
+        char tag[5];
+        struct cur payload;
+        free(owned);
+        if (next_section(&rd, &file, tag, &payload, &owned) != 0) goto fail;
+        if (strcmp(tag, order[k]) != 0) { fail(&rd, "expected section %s, found %s", order[k], tag); goto fail; }
+        int rc = k == 0 ? read_meta(&rd, &payload, r, &nintervals)
+               : k == 1 ? read_cols(&rd, &payload, r, nintervals)
+               : k == 2 ? read_ports(&rd, &payload, r)
+               : k == 3 ? read_seen(&rd, &payload, r) : 0;
+        if (rc != 0) goto fail;
+    }
+    if (file.off != file.n) { fail(&rd, "%zu unexpected bytes after the END section", file.n - file.off); goto fail; }
+    goto out;
+fail:
+    tpp_result_free(r);
+    r = NULL;
+out:
+    free(owned);
+    free(data);
+    return r;
+}
+
+int tpp_dump_sniff(const void *head, size_t n)
+{
+    return n >= 4 && memcmp(head, SIGNATURE, 4) == 0;
+}
