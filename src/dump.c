@@ -24,6 +24,7 @@ static const uint8_t SIGNATURE[8] = { 0x89, 'T', 'P', 'D', '\r', '\n', 0x1a, '\n
 #define SECTION_HEADER_SIZE 24  /* tag[4], u32 flags, u64 stored length, u64 raw length */
 #define FLAG_DEFLATE 1u
 #define DEFLATE_MIN 4096        /* sections at least this long are compressed */
+#define DEFLATE_LEVEL 1         /* 5x faster than level 6 for a dump 20 % larger: still ~1 % of its .pcap.gz */
 #define DEFLATE_MAX_RATIO 1032  /* deflate cannot expand data by more than this */
 
 /* ---- writing ---------------------------------------------------------------------------------------------- */
@@ -92,7 +93,7 @@ static void put_section(struct buf *out, const char tag[4], const struct buf *pa
     if (payload->n >= DEFLATE_MIN) {
         zlen = compressBound(payload->n);
         z = malloc(zlen);
-        if (!z || compress2(z, &zlen, payload->p, payload->n, 6) != Z_OK || zlen >= payload->n) {
+        if (!z || compress2(z, &zlen, payload->p, payload->n, DEFLATE_LEVEL) != Z_OK || zlen >= payload->n) {
             free(z);
             z = NULL;
         }
