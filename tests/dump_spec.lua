@@ -123,6 +123,96 @@ describe("dumps", function()
     end)
   end)
 
+  describe("format, read as docs/dump-format.md describes it", function()
+    -- An independent reader of the documented layout, for a small dump whose META, COLS and PORT sections are
+    -- stored uncompressed.
+    local function read_documented(bytes)
+      assert.are.equal("\x89TPD\r\n\x1a\n", bytes:sub(1, 8))
+      local version, endian, fcheck = string.unpack("<I4I4d", bytes, 9)
+      assert.are.same({ 1, 0x01020304, 370.5 }, { version, endian, fcheck })
+      assert.are.equal(crc32(bytes:sub(1, -5)), string.unpack("<I4", bytes, #bytes - 3))
+      local pos, sections = 25, {}
+      while true do
+        local tag, flags, stored, raw, next_pos = string.unpack("<c4I4I8I8", bytes, pos)
+        sections[#sections + 1] = { tag = tag, flags = flags, raw = raw, data = bytes:sub(next_pos, next_pos + stored - 1) }
+        pos = next_pos + stored
+        if tag == "END " then break end
+      end
+      assert.are.equal(#bytes - 3, pos)
+      return sections
+    end
+
+    it("matches the document field by field", function()
+      local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 10, boundary = "packet", filter = "udp" }))
+      assert(r:dump(dir .. "/afs.tpd"))
+      local s = read_documented(H.read_file(dir .. "/afs.tpd"))
+      assert.are.same({ "META", "COLS", "PORT", "SEEN", "END " },
+        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag })
+      assert.are.same({ 0, 0, 0 }, { s[1].flags, s[2].flags, s[3].flags })
+
+      local m, p = s[1].data, 1
+      local version, source, size, mtime, linktype, delta, boundary, ip, maxp, maxi, filter
+      version, source, size, mtime, linktype, delta, boundary, ip, maxp, maxi, filter, p =
+        string.unpack("<s4s4I8i8I4i8BBI8I8s4", m, p)
+      assert.are.same({ tpp.version, r.source, r.source_size, 1, 10000000000, 1, 0, "udp" },
+        { version, source, size, linktype, delta, boundary, ip, filter })
+      assert.are.equal(r.source_mtime, mtime / 1e9)
+      local packets, ip_packets, _, _, _, first, last, complete, _, err, warn, n =
+        string.unpack("<I8I8I8I8I8i8i8BBs4s4I8", m, p)
+      assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", #r },
+        { packets, ip_packets, first, last, complete, err, warn, n })
+
+      local c, q = s[2].data, 1
+      local ncols
+      ncols, q = string.unpack("<I4", c, q)
+      local names, types = {}, {}
+      for k = 1, ncols do names[k], types[k], q = string.unpack("<s4B", c, q) end
+      for k = 1, ncols do
+        local want = r:column(names[k])
+        for i = 1, n do
+          local fmt = types[k] == 0x54 and "<i8" or types[k] == 0x43 and "<I8" or "<d"
+          local v
+          v, q = string.unpack(fmt, c, q)
+          if types[k] == 0x54 then v = v / 1e9 end
+          if v == v then assert.are.equal(want[i], v, names[k]) else assert.is_true(want[i] ~= want[i]) end
+        end
+      end
+      assert.are.equal(#c + 1, q)
+
+      local function varint(data, at)
+        local v, shift = 0, 0
+        repeat
+          local b = data:byte(at)
+          v, shift, at = v | ((b & 0x7f) << shift), shift + 7, at + 1
+        until b < 0x80
+        return v, at
+      end
+      local d, at, got = s[3].data, 1, {}
+      for _, series in ipairs(SERIES) do
+        for i = 1, n do
+          local count
+          count, at = varint(d, at)
+          local port = -1
+          for _ = 1, count do
+            local gap, cnt
+            gap, at = varint(d, at)
+            cnt, at = varint(d, at)
+            port = port + 1 + gap
+            got[#got + 1] = ("%s %d %d %d"):format(series, i, port, cnt)
+          end
+        end
+      end
+      assert.are.equal(#d + 1, at)
+      local want = {}
+      for _, series in ipairs(SERIES) do
+        for i, port, count in r:ports(series) do want[#want + 1] = ("%s %d %d %d"):format(series, i, port, count) end
+      end
+      assert.are.same(want, got)
+      assert.are.equal(32768, s[4].raw)
+      assert.are.equal(0, s[5].raw)
+    end)
+  end)
+
   describe("damaged files", function()
     local good
     setup(function()
