@@ -8,6 +8,7 @@ OUT=build/bench
 mkdir -p "$OUT"
 TRACE=$OUT/bench5m.pcap
 [ -s "$TRACE" ] || ./tpp scripts/synth.lua -q --packets 5000000 --duration 300 --seed 7 "$TRACE"
+[ -s "$TRACE.gz" ] || gzip -6 -c "$TRACE" > "$TRACE.gz"
 RUNS=${RUNS:-9}
 
 peak_kb() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n 1; }
@@ -17,6 +18,7 @@ TABLE=$(./tpp bench/alternate.lua "$RUNS" \
     "tpp: all columns and histograms, dt 10 s, aligned=./tpp -e 'assert(require[[tpp]].parse([[$TRACE]]))'")
 LOOP_KB=$(peak_kb build/pcap_loop "$TRACE")
 TPP_KB=$(peak_kb ./tpp -e "assert(require[[tpp]].parse([[$TRACE]]))")
+DUMP=$(./tpp bench/dump.lua "$TRACE.gz" 5)
 
 {
     echo "# Benchmarks"
@@ -31,5 +33,11 @@ TPP_KB=$(peak_kb ./tpp -e "assert(require[[tpp]].parse([[$TRACE]]))")
     echo "$TABLE"
     echo
     echo "Peak resident memory: pcap_next_ex loop $LOOP_KB KB, tpp $TPP_KB KB."
+    echo
+    echo "## Dump and load (the same trace, dt 10 s; medians of 5)"
+    echo
+    echo "| result | size | write | load |"
+    echo "| --- | --- | ---: | ---: |"
+    echo "$DUMP"
 } > docs/benchmarks.md
 cat docs/benchmarks.md
