@@ -1,11 +1,12 @@
 /* capture.c — open a capture through libpcap, inflating gzip on the fly.
  *
  * Plain files go straight to libpcap.  A gzip file (recognised by its magic bytes) is wrapped in a FILE* whose
- * reads come from zlib's gzread (glibc's fopencookie), and that stream is what libpcap reads: libpcap's own
- * pcap/pcapng parsing and BPF filtering stay in charge, and nothing is inflated whole.  Standard input ("-") is
- * always read through zlib, whose transparent mode passes uncompressed data through unchanged.
+ * reads come from an inflater running on its own thread (inflate.h; glibc's fopencookie), and that stream is
+ * what libpcap reads: libpcap's own pcap/pcapng parsing and BPF filtering stay in charge, and nothing is inflated
+ * whole.  Standard input ("-") always goes through the inflater, which passes uncompressed data through.
  */
 #include "tpp/capture.h"
+#include "inflate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,47 +16,43 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 struct tpp_capture {
     pcap_t *pcap;
     FILE *fp;          /* the stream libpcap reads: the file itself, or the inflating cookie stream */
-    gzFile gz;         /* set when inflating */
+    struct inflater *z; /* set when reading through the inflater */
     uint64_t size;
     char error[TPP_ERRBUF_SIZE];
 };
 
-static ssize_t gz_cookie_read(void *cookie, char *buf, size_t size)
+static ssize_t inflate_cookie_read(void *cookie, char *buf, size_t size)
 {
     struct tpp_capture *c = cookie;
-    int n = gzread(c->gz, buf, size > (1u << 30) ? (1u << 30) : (unsigned)size);
-    if (n < 0) {
-        int zerr;
-        const char *msg = gzerror(c->gz, &zerr);
-        snprintf(c->error, sizeof c->error, "gzip: %s", msg);
-        errno = EIO;
-        return -1;
-    }
+    ssize_t n = inflater_read(c->z, buf, size);
+    if (n < 0) snprintf(c->error, sizeof c->error, "gzip: %s", inflater_error(c->z));
     return n;
 }
 
-static int gz_cookie_close(void *cookie)
+static int inflate_cookie_close(void *cookie)
 {
     struct tpp_capture *c = cookie;
-    int rc = gzclose_r(c->gz);
-    c->gz = NULL;
-    return rc == Z_OK ? 0 : -1;
+    inflater_stop(c->z);
+    c->z = NULL;
+    return 0;
 }
 
 /* Wrap file descriptor `fd` (owned from here on) in an inflating stream.  NULL on failure. */
-static FILE *open_gzip_stream(struct tpp_capture *c, int fd)
+static FILE *open_inflating_stream(struct tpp_capture *c, int fd, char *err)
 {
-    c->gz = gzdopen(fd, "rb");
-    if (!c->gz) { close(fd); return NULL; }
-    gzbuffer(c->gz, 1u << 17);
-    cookie_io_functions_t io = { .read = gz_cookie_read, .close = gz_cookie_close };
+    c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE);
+    if (!c->z) return NULL;
+    cookie_io_functions_t io = { .read = inflate_cookie_read, .close = inflate_cookie_close };
     FILE *fp = fopencookie(c, "rb", io);
-    if (!fp) { gzclose_r(c->gz); c->gz = NULL; }
+    if (!fp) {
+        snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
+        inflater_stop(c->z);
+        c->z = NULL;
+    }
     return fp;
 }
 
@@ -96,24 +93,27 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
     }
 
     if (from_stdin || starts_with_gzip(fd)) {
-        c->fp = open_gzip_stream(c, fd);
+        c->fp = open_inflating_stream(c, fd, err);
+        if (!c->fp) { free(c); return NULL; }
     } else {
         c->fp = fdopen(fd, "rb");
-        if (!c->fp) close(fd);
+        if (!c->fp) {
+            snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
+            close(fd);
+            free(c);
+            return NULL;
+        }
+        setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
     }
-    if (!c->fp) {
-        snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
-        free(c);
-        return NULL;
-    }
-    if (!c->gz) setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
 
     char perr[PCAP_ERRBUF_SIZE] = "";
     c->pcap = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_NANO, perr);
     if (!c->pcap) {
         /* libpcap's words for "not a capture" are "unknown file format": say it plainly. */
         if (c->error[0]) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
-        else if (strstr(perr, "unknown file format")) snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s", c->gz ? " (after gzip decompression)" : "");
+        else if (strstr(perr, "unknown file format"))
+            snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s",
+                     c->z && inflater_is_gzip(c->z) ? " (after gzip decompression)" : "");
         else snprintf(err, TPP_ERRBUF_SIZE, "%s", perr);
         fclose(c->fp);
         free(c);
@@ -156,15 +156,12 @@ int tpp_capture_linktype(const struct tpp_capture *c)
     return dlt == DLT_RAW ? 101 : dlt;
 }
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
-int tpp_capture_is_gzip(const struct tpp_capture *c) { return c->gz != NULL; }
+int tpp_capture_is_gzip(const struct tpp_capture *c) { return c->z && inflater_is_gzip(c->z); }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
 
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)
 {
-    if (c->gz) {
-        z_off_t off = gzoffset(c->gz);
-        return off < 0 ? 0 : (uint64_t)off;
-    }
+    if (c->z) return inflater_bytes_in(c->z);
     long off = ftell(c->fp);
     return off < 0 ? 0 : (uint64_t)off;
 }
@@ -172,6 +169,6 @@ uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)
 void tpp_capture_close(struct tpp_capture *c)
 {
     if (!c) return;
-    if (c->pcap) pcap_close(c->pcap); /* closes fp, and through the cookie, the gzFile */
+    if (c->pcap) pcap_close(c->pcap); /* closes fp, and through the cookie, the inflater */
     free(c);
 }

@@ -1,6 +1,7 @@
 /* ltpp.c — `require "tpp.core"`: the module table, its version, a clock, and the options shared by its
  * functions. */
 #include "ltpp.h"
+#include "inflate.h"
 #include "tpp/result.h"
 
 #include <lauxlib.h>
@@ -105,8 +106,11 @@ int luaopen_tpp_core(lua_State *L)
     lua_setfield(L, -2, "now");
     lua_pushliteral(L, TPP_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushstring(L, inflater_backend());
+    lua_setfield(L, -2, "gzip_backend");
     tpp_lresult_register(L);
     tpp_lpackets_register(L);
     tpp_lwriter_register(L);
+    tpp_lproc_register(L);
     return 1;
 }
