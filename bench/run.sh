@@ -1,24 +1,48 @@
 #!/bin/sh
-# make bench: tpp against a bare libpcap pcap_next_ex loop over the same uncompressed trace, run alternately
-# (bench/alternate.lua: medians and ratios), plus peak resident memory.  The trace is generated once into
-# build/bench/; the results go to stdout and to docs/benchmarks.md.
+# make bench: tpp against its peers on generated traces, every group of commands run alternately
+# (bench/alternate.lua: medians and ratios), with peak resident memory; the results go to stdout and to
+# docs/benchmarks.md.  Traces are generated once into build/bench/ (about 2.5 GB with the long one).
 set -e
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh bench
 OUT=build/bench
 mkdir -p "$OUT"
-TRACE=$OUT/bench5m.pcap
-[ -s "$TRACE" ] || ./tpp scripts/synth.lua -q --packets 5000000 --duration 300 --seed 7 "$TRACE"
-[ -s "$TRACE.gz" ] || gzip -6 -c "$TRACE" > "$TRACE.gz"
-RUNS=${RUNS:-9}
+RUNS=${RUNS:-7}
+T5=$OUT/bench5m.pcap        # 5,000,000 packets over 300 s: 30 intervals of 10 s
+T25=$OUT/bench25m.pcap      # 5x the packets over the same 300 s: the same 30 intervals
+T1=$OUT/bench1m.pcap        # 1,000,000 packets, for tshark
+[ -s "$T5" ] || ./tpp scripts/synth.lua -q --packets 5000000 --duration 300 --seed 7 "$T5"
+[ -s "$T5.gz" ] || gzip -6 -c "$T5" > "$T5.gz"
+[ -s "$T1" ] || ./tpp scripts/synth.lua -q --packets 1000000 --duration 300 --seed 7 "$T1"
+[ -s "$T25" ] || ./tpp scripts/synth.lua -q --packets 25000000 --duration 300 --seed 7 "$T25"
 
-peak_kb() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -n 1; }
+tpp_parse() { echo "./tpp -e 'local r = assert(require[[tpp]].parse([[$1]])) assert(r.complete, r.error)'"; }
+TSHARK_Z='io,stat,10,COUNT(ip.src)ip.src,COUNT(tcp.flags.syn)tcp.flags.syn==1,COUNT(tcp.flags.fin)tcp.flags.fin==1,AVG(ip.len)ip.len'
 
-TABLE=$(./tpp bench/alternate.lua "$RUNS" \
-    "pcap_next_ex loop (libpcap, bench/pcap_loop.c)=build/pcap_loop $TRACE" \
-    "tpp: all columns and histograms, dt 10 s, aligned=./tpp -e 'assert(require[[tpp]].parse([[$TRACE]]))'")
-LOOP_KB=$(peak_kb build/pcap_loop "$TRACE")
-TPP_KB=$(peak_kb ./tpp -e "assert(require[[tpp]].parse([[$TRACE]]))")
-DUMP=$(./tpp bench/dump.lua "$TRACE.gz" 5)
+# Peak resident memory (KB) of a shell command and all it runs.
+peak_kb() { /usr/bin/time -f "%M" sh -c "$1" 2>&1 >/dev/null | tail -n 1; }
+
+GZ=$(./tpp bench/alternate.lua "$RUNS" \
+    "zcat FILE > /dev/null (gzip's inflate)=zcat $T5.gz" \
+    "igzip -dc FILE > /dev/null (ISA-L)=igzip -dc $T5.gz" \
+    "tracertstats -i 10 (libtrace: counts and bytes only)=tracertstats -i 10 pcapfile:$T5.gz" \
+    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5.gz")")
+PCAP=$(./tpp bench/alternate.lua "$RUNS" \
+    "pcap_next_ex loop (libpcap, bench/pcap_loop.c)=build/pcap_loop $T5" \
+    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5")")
+SHARK=$(./tpp bench/alternate.lua 3 \
+    "tshark -q -z io,stat,10 (5 columns)=tshark -q -z '$TSHARK_Z' -r $T1" \
+    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T1")")
+
+MEM="| command | peak RSS (MB) |
+| --- | ---: |"
+for c in "zcat $T5.gz" "igzip -dc $T5.gz" "tracertstats -i 10 pcapfile:$T5.gz" "build/pcap_loop $T5" \
+         "$(tpp_parse "$T5.gz")" "$(tpp_parse "$T5")" "$(tpp_parse "$T25")" "tshark -q -z '$TSHARK_Z' -r $T1"; do
+    kb=$(peak_kb "$c > /dev/null")
+    MEM="$MEM
+| \`$(echo "$c" | sed "s|build/bench/||g; s|'[^']*'|…|g" | cut -c1-90)\` | $((kb / 1024)) |"
+done
+DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
 
 {
     echo "# Benchmarks"
@@ -26,15 +50,30 @@ DUMP=$(./tpp bench/dump.lua "$TRACE.gz" 5)
     echo "Written by \`make bench\` ($(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))."
     echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores,"\
          "$(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo) RAM; a virtual machine, so timings are noisy:"
-    echo "commands are run alternately, $RUNS times each after a warm-up, and compared by their medians."
+    echo "the commands of each table are run alternately, $RUNS times each (tshark 3) after a warm-up, and compared"
+    echo "by their medians. tpp inflates with $(./tpp -e 'io.write(require[[tpp]].gzip_backend)')."
     echo
-    echo "## Parse: 5,000,000 packets, 300 s, uncompressed pcap ($(du -m "$TRACE" | cut -f1) MB, \`scripts/synth.lua --seed 7\`)"
+    echo "Traces (\`scripts/synth.lua --seed 7\`, 300 s, snap length 96): 5,000,000 packets"\
+         "($(du -m "$T5" | cut -f1) MB, $(du -m "$T5.gz" | cut -f1) MB gzipped); 25,000,000 packets"\
+         "($(du -m "$T25" | cut -f1) MB); 1,000,000 packets ($(du -m "$T1" | cut -f1) MB)."
     echo
-    echo "$TABLE"
+    echo "## Compressed: the 5M-packet .pcap.gz"
     echo
-    echo "Peak resident memory: pcap_next_ex loop $LOOP_KB KB, tpp $TPP_KB KB."
+    echo "$GZ"
     echo
-    echo "## Dump and load (the same trace, dt 10 s; medians of 5)"
+    echo "## Uncompressed: the 5M-packet .pcap"
+    echo
+    echo "$PCAP"
+    echo
+    echo "## tshark: the 1M-packet .pcap"
+    echo
+    echo "$SHARK"
+    echo
+    echo "## Peak resident memory"
+    echo
+    echo "$MEM"
+    echo
+    echo "## Dump and load (the 5M-packet trace, dt 10 s; medians of 5)"
     echo
     echo "| result | size | write | load |"
     echo "| --- | --- | ---: | ---: |"

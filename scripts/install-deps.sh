@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install the Debian packages tpp needs to build, test and run; only those missing, with sudo when not root.
+# `install-deps.sh bench` adds the peers that `make bench` measures tpp against.
 set -e
-PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev
-          lua-busted lua-filesystem lua-argparse gnuplot-nox"
+PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev libisal-dev
+          lua-busted lua-filesystem lua-argparse gnuplot-nox clang libclang-rt-14-dev tcpdump tmux"
+[ "${1:-}" = bench ] && PACKAGES="$PACKAGES isal libtrace-tools tshark"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
