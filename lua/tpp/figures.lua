@@ -1,0 +1,131 @@
+-- tpp.figures: the original tool's 18 figures, each described as data (no drawing here; tpp.gnuplot draws).
+--
+--   local figures = require "tpp.figures"
+--   local f = figures.get(12)         -- { number = 12, name = "12", kind = "ports", title = ..., series = ... }
+--   local list = assert(figures.parse_list("1,2,12-18"))   -- { 1, 2, 12, 13, 14, 15, 16, 17, 18 }
+--
+-- A description has:
+--   number    1..18, as the original tool numbered them
+--   name      the file-name suffix: a capture's figure n is <stem>_<name>.<format>, as the original named them
+--   kind      "lines" (2D, columns over wall-clock time), "band" (2D, a mean with a ± std band) or
+--             "ports" (3D bars: x interval, y port 0..65535, z count / packets of that interval)
+--   title     the original's title; the drawing appends " (interval: N)", N the number of intervals drawn
+--   xlabel, ylabel, zlabel
+--   series    "lines":  { column = result column, title = legend, scale = factor (default 1) }, ...
+--             "band":   { { mean = column, std = column, title = legend of the mean, band = legend of the band } }
+--             "ports":  { ports = "tcp_src" | "tcp_dst" | "udp_src" | "udp_dst", title = legend }, ...
+--   overlay   "ports" only: which x-offset column of the series data the figure uses (1: none, 2: a pair,
+--             3: four series), so that overlaid bars do not hide one another
+-- Descriptions are shared tables: treat them as read-only.
+
+local figures = {}
+
+local TIME = "Time (UTC)"
+
+-- Colours of the port series, the same in every figure (matplotlib's first four, as the original used).
+figures.colors = { tcp_src = "#1f77b4", tcp_dst = "#ff7f0e", udp_src = "#2ca02c", udp_dst = "#d62728" }
+-- Colours of the 2D series, in order.
+figures.palette = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd" }
+
+figures.port_series = { "tcp_src", "tcp_dst", "udp_src", "udp_dst" }
+figures.port_series_names = { tcp_src = "TCP source", tcp_dst = "TCP destination", udp_src = "UDP source",
+                              udp_dst = "UDP destination" }
+
+local function lines(number, title, ylabel, series)
+  return { number = number, name = tostring(number), kind = "lines", title = title, xlabel = TIME,
+           ylabel = ylabel, series = series }
+end
+
+local function ports(number, title, series, overlay)
+  return { number = number, name = tostring(number), kind = "ports", title = title, xlabel = "Interval",
+           ylabel = "Port", zlabel = "Count / Total Count (packets of the interval)", series = series, overlay = overlay }
+end
+
+local LIST = {
+  lines(1, "Packet Count over Time", "Count", {
+    { column = "packets", title = "Packet Count" },
+    { column = "ip_packets", title = "IP Packet Count" } }),
+  lines(2, "Distinct Source & Dest IP Count over Time", "Count", {
+    { column = "dst_ips", title = "Distinct Destination IP Count" },
+    { column = "src_ips", title = "Distinct Source IP Count" } }),
+  lines(3, "F2 of Src & Dest IP Count over Time", "F2", {
+    { column = "f2_dst", title = "F2 Destination IP Count" },
+    { column = "f2_src", title = "F2 Source IP Count" } }),
+  lines(4, "Average IAT over Time", "Sec", {
+    { column = "iat_mean", title = "Average IAT" } }),
+  lines(5, "Average PKT Length over Time", "Bytes", {
+    { column = "avg_len", title = "Average PKT Length" } }),
+  lines(6, "Protocol Percentage over Time", "%", {
+    { column = "icmp_frac", title = "ICMP", scale = 100 },
+    { column = "tcp_frac", title = "TCP", scale = 100 },
+    { column = "udp_frac", title = "UDP", scale = 100 } }),
+  lines(7, "SYN & FIN over Time", "Packet Count", {
+    { column = "syn", title = "SYN" },
+    { column = "fin", title = "FIN" } }),
+  { number = 8, name = "8", kind = "band", title = "IAT Mean ± Std over Time", xlabel = TIME,
+    ylabel = "Sec", series = { { mean = "iat_mean", std = "iat_std", title = "Mean IAT",
+                                 band = "Mean ± Std" } } },
+  lines(9, "IAT Skew over Time", "IAT Skew", {
+    { column = "iat_skew", title = "Skew" } }),
+  lines(10, "IAT Kurts over Time", "IAT Kurtosis (excess)", {
+    { column = "iat_kurt", title = "Kurts" } }),
+  lines(11, "Normalized Entropy over Time", "Entropy", {
+    { column = "entropy_src", title = "Source IP" },
+    { column = "entropy_dst", title = "Destination IP" } }),
+  ports(12, "3D TCP Source Port Distribution", { { ports = "tcp_src", title = "TCP Source" } }, 1),
+  ports(13, "3D TCP Destination Port Distribution", { { ports = "tcp_dst", title = "TCP Destination" } }, 1),
+  ports(14, "3D UDP Source Port Distribution", { { ports = "udp_src", title = "UDP Source" } }, 1),
+  ports(15, "3D UDP Destination Port Distribution", { { ports = "udp_dst", title = "UDP Destination" } }, 1),
+  ports(16, "3D TCP Total Port Distribution", {
+    { ports = "tcp_src", title = "Source" }, { ports = "tcp_dst", title = "Destination" } }, 2),
+  ports(17, "3D UDP Total Port Distribution", {
+    { ports = "udp_src", title = "Source" }, { ports = "udp_dst", title = "Destination" } }, 2),
+  ports(18, "3D Total Port Distribution (TCP vs. UDP)", {
+    { ports = "tcp_src", title = "TCP Source" }, { ports = "tcp_dst", title = "TCP Destination" },
+    { ports = "udp_src", title = "UDP Source" }, { ports = "udp_dst", title = "UDP Destination" } }, 3),
+}
+
+figures.count = #LIST
+
+-- The description of figure n (1..18), or nil.
+function figures.get(n)
+  return LIST[n]
+end
+
+-- All descriptions, in order (a fresh list of the shared descriptions).
+function figures.all()
+  local out = {}
+  for i, f in ipairs(LIST) do out[i] = f end
+  return out
+end
+
+-- Parses a figure list as the command lines take it: "all", "none", or numbers and ranges separated by commas
+-- ("1,2,12-18").  Returns an ascending list of distinct numbers, or nil and a message saying what is wrong.
+function figures.parse_list(text)
+  if type(text) ~= "string" then return nil, "figure list: expected a string such as 1,2,12-18, all or none" end
+  local t = text:gsub("%s", ""):lower()
+  if t == "all" or t == "" then
+    local out = {}
+    for i = 1, #LIST do out[i] = i end
+    return out
+  end
+  if t == "none" then return {} end
+  local seen = {}
+  for item in (t .. ","):gmatch("([^,]*),") do
+    local a, b = item:match("^(%d+)%-(%d+)$")
+    if not a then a = item:match("^(%d+)$"); b = a end
+    if not a then
+      return nil, ("figure list %q: %q is not a number or a range such as 12-18"):format(text, item)
+    end
+    a, b = tonumber(a), tonumber(b)
+    if a < 1 or b > #LIST or a > b then
+      return nil, ("figure list %q: %q is outside 1-%d"):format(text, item, #LIST)
+    end
+    for n = a, b do seen[n] = true end
+  end
+  local out = {}
+  for n = 1, #LIST do if seen[n] then out[#out + 1] = n end end
+  return out
+end
+
+return figures

@@ -1,0 +1,339 @@
+-- tpp.plot: draws the original tool's 18 figures of a result (from tpp.parse or tpp.load) with gnuplot, and a
+-- page that shows them with the trace's summary.
+--
+--   local plot = require "tpp.plot"
+--   local files, failures = plot.draw(r, { dir = "out/plot", stem = "2023", figures = { 1, 2, 12 } })
+--   for _, f in ipairs(failures) do io.stderr:write("figure ", f.figure, ": ", f.reason, "\n") end
+--
+-- draw(r, opts) writes dir/<stem>_<n>.<format> for each figure n, and dir/<stem>.html (the summary and all
+-- figures on one page).  Returns
+--   files     every path written: the figures (and heatmaps) in figure order, then the page
+--   failures  a list of { figure = n, reason = text } (figure = "html" for the page); empty when all went well
+--   info      { html = page path, warnings = { { figure = n, text = gnuplot's stderr of a good run } ... },
+--               seconds = wall time, dropped = { [series] = bars not drawn } }
+-- A figure that fails never stops the others; when gnuplot is missing every figure fails with the reason
+-- "gnuplot not found: install the Debian package gnuplot-nox" and the page is still written.  Outputs are atomic:
+-- gnuplot writes a hidden partial file that is renamed over the target only when the run succeeded.
+-- A wrong option raises an error (misuse); failures of the world come back in `failures`.
+--
+-- opts (all optional):
+--   dir ("plot")  stem (the capture's name without its extensions)  figures (list of numbers 1..18; default all)
+--   format ("png" | "svg")  width (1600)  height (900)  dpi (100: fonts and lines scale with dpi / 100; the
+--     original's 16 x 9 in at 600 dpi is width 9600, height 5400, dpi 600)
+--   alpha (0.5, of the 3D bars)  dynamic_alpha (false: alpha proportional to the bar's height, floor 0.1)
+--   log_ports (false: log-scaled port axis)  max_intervals (0 = all: draw only the first N intervals)
+--   min_share (0.002: 3D bars below this fraction of the series' highest bar are left out and counted in the figure)
+--   heatmap (false: also dir/<stem>_<n>_heatmap.<format> for figures 12-15, ports binned on a log scale)
+--   jobs (the number of cores: gnuplot processes run at once)  quiet (false: a line per failure or gnuplot
+--     warning and a summary line on stderr)
+--   gnuplot ("gnuplot": the command)  workdir (where scripts and data files go; kept when given, otherwise a
+--     temporary directory that is removed afterwards)
+local lfs = require "lfs"
+local figures = require "tpp.figures"
+local gnuplot = require "tpp.gnuplot"
+
+local plot = {}
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- The number of online CPUs (2 when it cannot be told).
+function plot.cores()
+  local ok, tpp = pcall(require, "tpp")
+  if ok and type(tpp.cpus) == "function" then
+    local n = tpp.cpus()
+    if math.type(n) == "integer" and n > 0 then return n end
+  end
+  local p = io.popen("getconf _NPROCESSORS_ONLN 2>/dev/null")
+  local n = p and tonumber((p:read("a") or ""):match("%d+"))
+  if p then p:close() end
+  return n and n > 0 and n or 2
+end
+
+local function stem_of(path)
+  local name = tostring(path or "trace"):match("([^/]+)/*$") or "trace"
+  local prev
+  repeat
+    prev = name
+    name = name:gsub("%.gz$", ""):gsub("%.pcapng$", ""):gsub("%.pcap$", ""):gsub("%.cap$", ""):gsub("%.tpd$", "")
+  until name == prev or name == ""
+  return name ~= "" and name or "trace"
+end
+plot.stem = stem_of
+
+local KNOWN = { dir = true, stem = true, figures = true, format = true, width = true, height = true, dpi = true,
+                alpha = true, dynamic_alpha = true, log_ports = true, max_intervals = true, jobs = true,
+                quiet = true, gnuplot = true, workdir = true, min_share = true, heatmap = true,
+                bar_width = true }
+
+local function check_number(o, name, default, lo, hi, integer)
+  local v = o[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= v or v < lo or (hi and v > hi) or (integer and math.floor(v) ~= v) then
+    error(("tpp.plot: option %s must be %s %s%s, got %s"):format(name, integer and "an integer" or "a number",
+      hi and ("from " .. lo .. " to " .. hi) or (">= " .. lo), "", tostring(v)), 3)
+  end
+  return integer and math.tointeger(v) or v
+end
+
+-- The options with their defaults; raises on a misspelt or out-of-range option.
+local function check_options(r, opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("tpp.plot: options must be a table", 3) end
+  for k in pairs(opts) do
+    if not KNOWN[k] then error(("tpp.plot: unknown option %q"):format(tostring(k)), 3) end
+  end
+  local o = {}
+  o.dir = opts.dir or "plot"
+  o.stem = opts.stem or stem_of(r.source)
+  if type(o.dir) ~= "string" or o.dir == "" then error("tpp.plot: option dir must be a directory name", 3) end
+  if type(o.stem) ~= "string" or o.stem == "" or o.stem:find("/") then
+    error("tpp.plot: option stem must be a file-name prefix without '/'", 3)
+  end
+  o.format = opts.format or "png"
+  if o.format ~= "png" and o.format ~= "svg" then
+    error(("tpp.plot: option format must be \"png\" or \"svg\", got %q"):format(tostring(o.format)), 3)
+  end
+  o.width = check_number(opts, "width", 1600, 64, 30000, true)
+  o.height = check_number(opts, "height", 900, 64, 30000, true)
+  o.dpi = check_number(opts, "dpi", 100, 10, 2400)
+  o.alpha = check_number(opts, "alpha", 0.5, 0.01, 1)
+  o.min_share = check_number(opts, "min_share", 0.002, 0, 1)
+  o.max_intervals = check_number(opts, "max_intervals", 0, 0, nil, true)
+  o.jobs = check_number(opts, "jobs", nil, 1, 256, true) or plot.cores()
+  o.bar_width = check_number(opts, "bar_width", 2, 0.1, 100) * o.dpi / 100
+  o.dynamic_alpha = opts.dynamic_alpha and true or false
+  o.log_ports = opts.log_ports and true or false
+  o.heatmap = opts.heatmap and true or false
+  o.quiet = opts.quiet and true or false
+  o.gnuplot = opts.gnuplot or "gnuplot"
+  if type(o.gnuplot) ~= "string" then error("tpp.plot: option gnuplot must be a command name or path", 3) end
+  o.workdir = opts.workdir
+  local list = opts.figures
+  if list == nil then
+    list = {}
+    for i = 1, figures.count do list[i] = i end
+  end
+  if type(list) ~= "table" then error("tpp.plot: option figures must be a list of figure numbers", 3) end
+  local seen, sorted = {}, {}
+  for _, n in ipairs(list) do
+    if math.type(n) ~= "integer" and not (type(n) == "number" and n == math.floor(n)) or not figures.get(n) then
+      error(("tpp.plot: no figure %s (figures are numbered 1 to %d)"):format(tostring(n), figures.count), 3)
+    end
+    n = math.tointeger(n)
+    if not seen[n] then seen[n] = true; sorted[#sorted + 1] = n end
+  end
+  table.sort(sorted)
+  o.figures = sorted
+  local n = #r
+  if o.max_intervals > 0 and o.max_intervals < n then n = o.max_intervals end
+  o.n = n
+  return o
+end
+
+-- mkdir -p; returns true or nil and a message.
+local function mkdir_p(dir)
+  local sofar = dir:sub(1, 1) == "/" and "/" or ""
+  for part in dir:gmatch("[^/]+") do
+    sofar = sofar .. part .. "/"
+    if not lfs.attributes(sofar, "mode") then
+      local ok, err = lfs.mkdir(sofar)
+      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then return nil, sofar .. ": " .. tostring(err) end
+    end
+  end
+  if lfs.attributes(dir, "mode") ~= "directory" then return nil, dir .. ": not a directory" end
+  return true
+end
+
+local function make_workdir(dir)
+  local base = (os.getenv("TMPDIR") or "/tmp")
+  local p = io.popen("mktemp -d " .. shell_quote(base .. "/tpp-plot.XXXXXX") .. " 2>/dev/null")
+  local out = p and (p:read("a") or ""):gsub("%s+$", "")
+  if p then p:close() end
+  if out and out ~= "" and lfs.attributes(out, "mode") == "directory" then return out end
+  -- no mktemp or no TMPDIR: a hidden directory beside the outputs
+  local name = ("%s/.tpp-plot.%d"):format(dir, math.random(1, 1 << 30))
+  local ok, err = lfs.mkdir(name)
+  if not ok then return nil, "cannot create a temporary directory: " .. tostring(err) end
+  return name
+end
+
+-- Removes the files of a work directory that draw created, then the directory.
+local function remove_workdir(dir)
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." then os.remove(dir .. "/" .. name) end
+  end
+  lfs.rmdir(dir)
+end
+
+local function html_escape(s)
+  return (tostring(s):gsub("[&<>\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }))
+end
+
+local function url_escape(s)
+  return (s:gsub("[^%w%-%._~/]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function fmt_value(v)
+  if type(v) == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    if v == math.floor(v) and math.abs(v) < 1e15 then return ("%d"):format(v) end
+    return ("%.6f"):format(v):gsub("0+$", ""):gsub("%.$", "")
+  end
+  return tostring(v)
+end
+
+-- The page: the summary of the result and every figure of this drawing (a failed one as its reason).
+local function write_html(path, r, o, jobs, failures_by)
+  local out = {}
+  local function w(...) for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end end
+  local name = html_escape(o.stem)
+  w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>tpp: ", name, "</title>\n",
+    "<style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}",
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}figure{margin:2em 0}",
+    "img{max-width:100%;height:auto;border:1px solid #eee}.fail{color:#b00}</style>\n</head>\n<body>\n")
+  w("<h1>", name, "</h1>\n<p>", html_escape(tostring(r)), "</p>\n")
+  if r.first_ts and #r > 0 then
+    w("<p>", html_escape(os.date("!%Y-%m-%d %H:%M:%S", math.floor(r.first_ts))), " to ",
+      html_escape(os.date("!%Y-%m-%d %H:%M:%S UTC", math.floor(r.last_ts))), "; ", o.n, " of ", #r,
+      " intervals drawn.</p>\n")
+  end
+  w("<table>\n")
+  local ok_fields, fields = pcall(function() return r:fields() end)
+  if ok_fields and type(fields) == "table" then
+    for _, f in ipairs(fields) do
+      local v = r[f]
+      if v ~= nil then w("<tr><th>", html_escape(f), "</th><td>", html_escape(fmt_value(v)), "</td></tr>\n") end
+    end
+  end
+  w("</table>\n<h2>Figures</h2>\n<ul>\n")
+  for _, job in ipairs(jobs) do
+    local d = figures.get(job.figure)
+    w("<li><a href=\"#fig", job.figure, job.heatmap and "h" or "", "\">", job.figure, job.heatmap and " (heatmap)" or "",
+      ". ", html_escape(d.title), "</a>", job.ok and "" or " <span class=\"fail\">(failed)</span>", "</li>\n")
+  end
+  for _, n in ipairs(o.figures) do
+    if failures_by[n] and not failures_by[n].listed then
+      w("<li class=\"fail\">", n, ". ", html_escape(figures.get(n).title), ": ", html_escape(failures_by[n].reason),
+        "</li>\n")
+    end
+  end
+  w("</ul>\n")
+  for _, job in ipairs(jobs) do
+    local d = figures.get(job.figure)
+    w("<figure id=\"fig", job.figure, job.heatmap and "h" or "", "\">\n")
+    if job.ok then
+      local file = job.output:match("([^/]+)$")
+      w("<img src=\"", url_escape(file), "\" alt=\"figure ", job.figure, ": ", html_escape(d.title), "\" width=\"",
+        o.width, "\" height=\"", o.height, "\" loading=\"lazy\">\n")
+    else
+      w("<p class=\"fail\">Not drawn: ", html_escape(job.reason or "unknown reason"), "</p>\n")
+    end
+    w("<figcaption>Figure ", job.figure, job.heatmap and " (heatmap)" or "", ": ", html_escape(d.title), "</figcaption>\n",
+      "</figure>\n")
+  end
+  w("<p><small>Drawn by tpp ", html_escape(require("tpp").version or ""), " with gnuplot.</small></p>\n",
+    "</body>\n</html>\n")
+  local tmp = path .. ".part"
+  local f, err = io.open(tmp, "w")
+  if not f then return nil, err end
+  local ok, werr = f:write(table.concat(out))
+  if ok then ok, werr = f:close() else f:close() end
+  if not ok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then os.remove(tmp); return nil, rerr end
+  return true
+end
+
+-- draw(r, opts) -> files, failures, info   (see the top of this file)
+function plot.draw(r, opts)
+  local rt = type(r)
+  if (rt ~= "userdata" and rt ~= "table") or not pcall(function() return r.column end) or not r.column then
+    error("tpp.plot.draw: expected a result of tpp.parse or tpp.load, got " .. rt, 2)
+  end
+  local o = check_options(r, opts)
+  local started = require("tpp").now()
+  local files, failures, info = {}, {}, { warnings = {}, dropped = {} }
+  local failures_by = {}
+  local function fail(n, reason)
+    failures[#failures + 1] = { figure = n, reason = reason }
+    failures_by[n] = failures_by[n] or failures[#failures]
+    if not o.quiet then io.stderr:write(("plot: %s: figure %s: %s\n"):format(o.stem, tostring(n), reason)) end
+  end
+  local ext = o.format
+  local html = o.dir .. "/" .. o.stem .. ".html"
+  info.html = html
+
+  local dir_ok, dir_err = mkdir_p(o.dir)
+  if not dir_ok then
+    for _, n in ipairs(o.figures) do fail(n, "cannot create the output directory: " .. dir_err) end
+    fail("html", "cannot create the output directory: " .. dir_err)
+    return files, failures, info
+  end
+
+  local jobs = {}
+  local exe, missing = gnuplot.find(o.gnuplot)
+  local workdir, own_workdir
+  if exe and #o.figures > 0 then
+    if o.workdir then
+      local ok, err = mkdir_p(o.workdir)
+      if not ok then error("tpp.plot: option workdir: " .. err, 2) end
+      workdir = o.workdir
+    else
+      local err
+      workdir, err = make_workdir(o.dir)
+      if not workdir then missing = err; exe = nil end
+      own_workdir = workdir ~= nil
+    end
+  end
+
+  if not exe then
+    for _, n in ipairs(o.figures) do fail(n, missing) end
+  elseif #o.figures > 0 then
+    o.workdir = workdir
+    local ctx = gnuplot.context(r, o)
+    local tag = workdir:match("([^/.]+)$") or "tmp"
+    -- gnuplot runs in the work directory: the output paths it is given are absolute
+    local absdir = o.dir:sub(1, 1) == "/" and o.dir or ((lfs.currentdir() or ".") .. "/" .. o.dir)
+    local function add(fig, heatmap)
+      local base = o.stem .. "_" .. fig.name .. (heatmap and "_heatmap" or "") .. "." .. ext
+      local out = { output = o.dir .. "/" .. base, partial = absdir .. "/." .. base .. "." .. tag .. ".part",
+                    heatmap = heatmap }
+      local ok, job = pcall(gnuplot.prepare, fig, ctx, out)
+      if ok then jobs[#jobs + 1] = job
+      else fail(fig.number, (heatmap and "heatmap: " or "") .. "cannot write its gnuplot input: " .. tostring(job)) end
+    end
+    for _, n in ipairs(o.figures) do
+      local fig = figures.get(n)
+      add(fig, false)
+      if o.heatmap and fig.kind == "ports" and #fig.series == 1 then add(fig, true) end
+    end
+    for series, d in pairs(ctx.cache) do info.dropped[series] = d.total - d.kept end
+    gnuplot.run(jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = function(job)
+      if not job.ok then
+        fail(job.figure, (job.heatmap and "heatmap: " or "") .. job.reason)
+        failures_by[job.figure].listed = true
+      end
+      if job.warning then
+        info.warnings[#info.warnings + 1] = { figure = job.figure, text = job.warning }
+        if not o.quiet then
+          io.stderr:write(("plot: %s: figure %d: gnuplot: %s\n"):format(o.stem, job.figure, job.warning))
+        end
+      end
+    end })
+    for _, job in ipairs(jobs) do
+      if job.ok then files[#files + 1] = job.output end
+    end
+    if own_workdir then remove_workdir(workdir) end
+  end
+
+  local ok, err = write_html(html, r, o, jobs, failures_by)
+  if ok then files[#files + 1] = html else fail("html", "cannot write the page: " .. tostring(err)) end
+  info.seconds = require("tpp").now() - started
+  if not o.quiet then
+    io.stderr:write(("plot: %s: %d of %d figures in %.1f s -> %s\n"):format(o.stem, #files - (ok and 1 or 0),
+      math.max(#jobs, #o.figures), info.seconds, ok and html or o.dir))
+  end
+  return files, failures, info
+end
+
+return plot

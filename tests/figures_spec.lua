@@ -1,0 +1,478 @@
+-- Specs for the figures (lua/tpp/figures.lua, lua/tpp/gnuplot.lua, lua/tpp/plot.lua, scripts/plot.lua): all 18
+-- figures of a small synthetic capture as PNG of the requested size and as SVG, the scripts' titles and series,
+-- empty series and empty results, NaN values, a dump as the source, failing and missing gnuplot, the page, the CLI.
+-- Needs gnuplot (Debian gnuplot-nox); without it only the specs that expect it to be missing run.
+
+local HERE = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
+local H = dofile(HERE .. "helper.lua")
+local tpp = require "tpp"
+local lfs = require "lfs"
+local figures = require "tpp.figures"
+local plot = require "tpp.plot"
+local synth = require "tpp.synth"
+
+local HAVE_GNUPLOT = os.execute("command -v gnuplot >/dev/null 2>&1") and true or false
+local it_gp = HAVE_GNUPLOT and it or pending
+
+local function exists(path) return lfs.attributes(path, "mode") == "file" end
+
+local function list_dir(dir)
+  local out = {}
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
+-- Width and height from a PNG's IHDR chunk, or nil and why not.
+local function png_size(path)
+  local bytes = H.read_file(path)
+  if bytes:sub(1, 8) ~= "\137PNG\r\n\26\n" then return nil, "no PNG signature" end
+  if bytes:sub(13, 16) ~= "IHDR" then return nil, "no IHDR chunk first" end
+  return string.unpack(">I4I4", bytes, 17)
+end
+
+-- An executable shell script in dir; returns its path.
+local function script(dir, name, body)
+  local path = dir .. "/" .. name
+  H.write_file(path, "#!/bin/sh\n" .. body)
+  os.execute("chmod +x " .. H.shell_quote(path))
+  return path
+end
+
+local function count_lines(path)
+  local n = 0
+  for _ in io.lines(path) do n = n + 1 end
+  return n
+end
+
+describe("tpp.figures", function()
+  it("describes 18 figures, numbered and named as the original tool's", function()
+    assert.are.equal(18, figures.count)
+    for n = 1, 18 do
+      local f = figures.get(n)
+      assert.are.equal(n, f.number)
+      assert.are.equal(tostring(n), f.name)
+      assert.is_string(f.title)
+      assert.is_true(#f.series >= 1)
+      assert.is_true(f.kind == "lines" or f.kind == "band" or f.kind == "ports")
+    end
+    assert.is_nil(figures.get(19))
+    assert.are.equal("Packet Count over Time", figures.get(1).title)
+    assert.are.equal("3D Total Port Distribution (TCP vs. UDP)", figures.get(18).title)
+    assert.are.equal(4, #figures.get(18).series)
+  end)
+
+  it("names only columns a result has", function()
+    local cols = {}
+    for _, c in ipairs({ "interval", "start", "end", "packets", "ip_packets", "ip_bytes", "src_ips", "dst_ips",
+                         "f2_src", "f2_dst", "iat_mean", "iat_std", "iat_skew", "iat_kurt", "entropy_src",
+                         "entropy_dst", "avg_len", "icmp_frac", "tcp_frac", "udp_frac", "syn", "fin" }) do
+      cols[c] = true
+    end
+    for n = 1, 18 do
+      for _, s in ipairs(figures.get(n).series) do
+        if s.column then assert.is_true(cols[s.column], s.column) end
+        if s.mean then assert.is_true(cols[s.mean] and cols[s.std]) end
+        if s.ports then assert.is_string(figures.colors[s.ports]) end
+      end
+    end
+  end)
+
+  describe("parse_list", function()
+    it("takes numbers, ranges, all and none", function()
+      assert.are.same({ 1, 2, 12, 13, 14, 15, 16, 17, 18 }, figures.parse_list("1,2,12-18"))
+      assert.are.same({ 3, 5 }, figures.parse_list(" 5, 3,5 "))
+      assert.are.equal(18, #figures.parse_list("all"))
+      assert.are.same({}, figures.parse_list("none"))
+    end)
+    it("returns nil and a message for what is not a figure", function()
+      for _, bad in ipairs({ "19", "0", "1,x", "5-3", "1-20", "1;2" }) do
+        local l, err = figures.parse_list(bad)
+        assert.is_nil(l, bad)
+        assert.matches("figure list", err)
+      end
+    end)
+  end)
+end)
+
+describe("tpp.plot.draw", function()
+  local dir, capture, r
+
+  setup(function()
+    dir = H.tmpdir()
+    capture = dir .. "/small.pcap"
+    synth.generate(capture, { packets = 20000, duration = 60 })
+    r = assert(tpp.parse(capture, { delta_t = 5 }))
+  end)
+
+  teardown(function()
+    if dir then H.rmtree(dir) end
+  end)
+
+  describe("on a small capture", function()
+    local out, work, files, failures, info
+
+    setup(function()
+      if not HAVE_GNUPLOT then return end
+      out, work = dir .. "/png", dir .. "/work"
+      files, failures, info = plot.draw(r, { dir = out, stem = "small", width = 1000, height = 560, jobs = 2,
+                                             workdir = work, quiet = true })
+    end)
+
+    it_gp("draws all 18 figures as PNG of the requested size", function()
+      assert.are.same({}, failures)
+      assert.are.equal(19, #files)
+      for n = 1, 18 do
+        local path = ("%s/small_%d.png"):format(out, n)
+        assert.are.equal(path, files[n])
+        assert.is_true(exists(path), path)
+        local w, h = png_size(path)
+        assert.are.equal(1000, w, path .. ": " .. tostring(h))
+        assert.are.equal(560, h, path)
+      end
+      assert.are.equal(out .. "/small.html", files[19])
+      assert.are.equal(files[19], info.html)
+    end)
+
+    it_gp("leaves no partial or temporary file beside the figures", function()
+      for _, name in ipairs(list_dir(out)) do
+        assert.is_nil(name:match("^%."), name)
+        assert.is_truthy(name:match("^small_%d+%.png$") or name == "small.html", name)
+      end
+    end)
+
+    it_gp("writes scripts with the original titles, the interval count and every series", function()
+      for n = 1, 18 do
+        local fig = figures.get(n)
+        local gp = H.read_file(("%s/fig_%d.gp"):format(work, n))
+        assert.is_truthy(gp:find(("%s (interval: %d)"):format(fig.title, #r), 1, true), "figure " .. n)
+        assert.is_truthy(gp:find("set terminal pngcairo size 1000,560", 1, true))
+        for _, s in ipairs(fig.series) do
+          assert.is_truthy(gp:find("title '" .. (s.title:gsub("'", "''")) .. "'", 1, true), s.title)
+        end
+        if fig.kind == "ports" then
+          assert.is_truthy(gp:find("splot", 1, true))
+          assert.is_truthy(gp:find("with impulses", 1, true))
+          assert.is_truthy(gp:find("keyentry", 1, true))
+          for _, s in ipairs(fig.series) do assert.is_truthy(gp:find(s.ports .. ".dat", 1, true)) end
+          assert.is_nil(gp:find("using %(")) -- no expressions: every derived value is in the data file
+        else
+          assert.is_truthy(gp:find("set xdata time", 1, true))
+          assert.is_truthy(gp:find("fig_" .. n .. ".dat", 1, true))
+          assert.is_nil(gp:find("using %("))
+        end
+      end
+    end)
+
+    it_gp("precomputes values into the data files (percentages, band edges, shares)", function()
+      local tcp = r:column("tcp_frac")
+      local line = io.lines(work .. "/fig_6.dat")()
+      local t, icmp, tcp1 = line:match("^(%S+) (%S+) (%S+)")
+      H.assert_close(tonumber(t), r:column("end")[1], 1e-12, "time")
+      H.assert_close(tonumber(tcp1), tcp[1] * 100, 1e-8, "TCP %")
+      local mean, std = r:column("iat_mean")[1], r:column("iat_std")[1]
+      local _, m, lo, hi = io.lines(work .. "/fig_8.dat")():match("^(%S+) (%S+) (%S+) (%S+)")
+      H.assert_close(tonumber(m), mean, 1e-8, "mean")
+      H.assert_close(tonumber(hi), mean + std, 1e-8, "mean + std")
+      H.assert_close(tonumber(lo), math.max(0, mean - std), 1e-8, "mean - std, clipped at 0")
+      -- port shares: count / packets of the interval; offsets per overlay
+      local packets = r:column("packets")
+      local want = {}
+      for i, port, count in r:ports("tcp_dst") do want[i .. ":" .. port] = count / packets[i] end
+      local n = 0
+      for l in io.lines(work .. "/tcp_dst.dat") do
+        local x, x2, x4, port, share = l:match("^(%S+) (%S+) (%S+) (%S+) (%S+)")
+        x = tonumber(x)
+        H.assert_close(tonumber(x2), x + 0.15, 1e-9, "pair offset")
+        H.assert_close(tonumber(x4), x - 0.1, 1e-9, "four-series offset")
+        H.assert_close(tonumber(share), want[x .. ":" .. port], 1e-5, "share")
+        n = n + 1
+      end
+      assert.is_true(n > 0)
+    end)
+
+    it_gp("leaves out bars below 0.2 % of the highest one and says so in the figure", function()
+      local packets = r:column("packets")
+      local max = 0
+      for i, _, count in r:ports("tcp_src") do max = math.max(max, count / packets[i]) end
+      local total, kept = 0, 0
+      for i, _, count in r:ports("tcp_src") do
+        total = total + 1
+        if count / packets[i] >= 0.002 * max then kept = kept + 1 end
+      end
+      assert.are.equal(kept, count_lines(work .. "/tcp_src.dat"))
+      assert.is_true(kept < total)
+      local gp = H.read_file(work .. "/fig_12.gp")
+      local dropped = tostring(total - kept):reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+      assert.is_truthy(gp:find("not drawn: " .. dropped, 1, true))
+    end)
+
+    it_gp("writes a page with the summary and every figure", function()
+      local html = H.read_file(out .. "/small.html")
+      assert.matches("<!DOCTYPE html>", html)
+      assert.is_truthy(html:find(tostring(r.packets), 1, true))
+      for n = 1, 18 do
+        assert.is_truthy(html:find(('src="small_%d.png"'):format(n), 1, true), "figure " .. n)
+        assert.is_truthy(html:find(figures.get(n).title:gsub("&", "&amp;"), 1, true), "title " .. n)
+      end
+    end)
+  end)
+
+  it_gp("draws SVG", function()
+    local out = dir .. "/svg"
+    local files, failures = plot.draw(r, { dir = out, stem = "s", format = "svg", width = 800, height = 450,
+                                           figures = { 1, 8, 16 }, quiet = true })
+    assert.are.same({}, failures)
+    assert.are.same({ out .. "/s_1.svg", out .. "/s_8.svg", out .. "/s_16.svg", out .. "/s.html" }, files)
+    for i = 1, 3 do
+      local svg = H.read_file(files[i])
+      assert.is_truthy(svg:find("<svg", 1, true))
+      assert.is_truthy(svg:find('width="800"', 1, true))
+      assert.is_truthy(svg:find('height="450"', 1, true))
+    end
+  end)
+
+  it_gp("limits the drawing to max_intervals and scales with dpi", function()
+    local work = dir .. "/work-limit"
+    local _, failures = plot.draw(r, { dir = dir .. "/limit", figures = { 2, 13 }, max_intervals = 3, dpi = 200,
+                                       workdir = work, quiet = true, log_ports = true, dynamic_alpha = true })
+    assert.are.same({}, failures)
+    local gp2 = H.read_file(work .. "/fig_2.gp")
+    assert.is_truthy(gp2:find("(interval: 3)", 1, true))
+    assert.is_truthy(gp2:find("font 'Sans,24' linewidth 2", 1, true))
+    assert.are.equal(3, count_lines(work .. "/fig_2.dat"))
+    local gp13 = H.read_file(work .. "/fig_13.gp")
+    assert.is_truthy(gp13:find("set logscale y", 1, true))
+    -- ports shifted by one for the log axis, at most interval 3, alpha varying with the bar
+    local colours = {}
+    for l in io.lines(work .. "/tcp_dst.dat") do
+      local i, port, colour = l:match("^(%d+) %S+ %S+ (%d+) %S+ (%d+)$")
+      assert.is_true(tonumber(i) <= 3)
+      assert.is_true(tonumber(port) >= 1)
+      colours[colour] = true
+    end
+    assert.is_true(next(colours, next(colours)) ~= nil, "dynamic alpha gives more than one colour")
+  end)
+
+  it_gp("draws heatmaps of log-binned ports", function()
+    local files, failures = plot.draw(r, { dir = dir .. "/hm", stem = "h", figures = { 14, 18 }, heatmap = true,
+                                           quiet = true })
+    assert.are.same({}, failures)
+    assert.are.same({ dir .. "/hm/h_14.png", dir .. "/hm/h_14_heatmap.png", dir .. "/hm/h_18.png",
+                      dir .. "/hm/h.html" }, files)
+    assert.is_truthy(png_size(files[2]))
+  end)
+
+  it_gp("draws from a dump exactly what it draws from the capture", function()
+    local dump = dir .. "/small.tpd"
+    assert(r:dump(dump))
+    local loaded = assert(tpp.load(dump))
+    local wa, wb = dir .. "/work-a", dir .. "/work-b"
+    local fa = plot.draw(r, { dir = dir .. "/a", stem = "x", figures = { 3, 8, 18 }, workdir = wa, quiet = true })
+    local fb, failures = plot.draw(loaded, { dir = dir .. "/b", stem = "x", figures = { 3, 8, 18 }, workdir = wb,
+                                             quiet = true })
+    assert.are.same({}, failures)
+    assert.are.equal(#fa, #fb)
+    for _, name in ipairs({ "fig_3.dat", "fig_8.dat", "tcp_src.dat", "udp_dst.dat", "fig_18.gp" }) do
+      local a = H.read_file(wa .. "/" .. name):gsub("[^\n]*set output[^\n]*", "")
+      local b = H.read_file(wb .. "/" .. name):gsub("[^\n]*set output[^\n]*", "")
+      assert.are.equal(a, b, name)
+    end
+  end)
+
+  describe("with nothing to show", function()
+    it_gp("draws a figure of an empty series (no UDP) and says so", function()
+      local path = dir .. "/tcp-only.pcap"
+      local packets = {}
+      for k = 0, 299 do
+        packets[#packets + 1] = { ts_ns = H.T0 + k * H.NS // 10,
+                                  data = H.eth4_tcp("10.0.0." .. (k % 7 + 1), "10.1.0.1", 40000 + k % 13, 443,
+                                                    k % 50 == 0 and H.SYN or H.ACK) }
+      end
+      H.write_capture(path, "ethernet", packets)
+      local tr = assert(tpp.parse(path, { delta_t = 5 }))
+      local work = dir .. "/work-tcp"
+      local files, failures = plot.draw(tr, { dir = dir .. "/tcp", figures = { 6, 9, 14, 15, 17, 18 },
+                                              workdir = work, quiet = true, heatmap = true })
+      assert.are.same({}, failures)
+      assert.are.equal(6 + 2 + 1, #files)
+      assert.is_truthy(H.read_file(work .. "/fig_14.gp"):find("no UDP source ports", 1, true))
+      assert.is_truthy(H.read_file(work .. "/fig_17.gp"):find("no UDP source or UDP destination ports", 1, true))
+      assert.are.equal(0, count_lines(work .. "/udp_src.dat"))
+    end)
+
+    it_gp("draws NaN values as gaps and counts them in the figure", function()
+      -- evenly spaced packets: inter-arrival times without spread, so skew and kurtosis are undefined (NaN)
+      local path = dir .. "/even.pcap"
+      local packets = {}
+      for k = 0, 29 do
+        packets[#packets + 1] = { ts_ns = H.T0 + k * H.NS, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 53, 53) }
+      end
+      H.write_capture(path, "ethernet", packets)
+      local er = assert(tpp.parse(path, { delta_t = 10 }))
+      local skew = er:column("iat_skew")
+      assert.is_true(skew[2] ~= skew[2], "the fixture should give NaN skew")
+      local work = dir .. "/work-even"
+      local files, failures = plot.draw(er, { dir = dir .. "/even", workdir = work, quiet = true })
+      assert.are.same({}, failures)
+      assert.are.equal(19, #files)
+      local nan = 0
+      for l in io.lines(work .. "/fig_9.dat") do
+        local v = l:match("^%S+ (%S+)$")
+        assert.is_truthy(v == "NaN" or tonumber(v), l)
+        if v == "NaN" then nan = nan + 1 end
+      end
+      assert.is_true(nan > 0)
+      local gp = H.read_file(work .. "/fig_9.gp")
+      assert.is_truthy(gp:find(("%d undefined value"):format(nan), 1, true))
+    end)
+
+    it_gp("draws every figure of a result without intervals", function()
+      local path = dir .. "/empty.pcap"
+      H.write_capture(path, "ethernet", {})
+      local er = assert(tpp.parse(path))
+      assert.are.equal(0, #er)
+      local files, failures = plot.draw(er, { dir = dir .. "/empty", quiet = true })
+      assert.are.same({}, failures)
+      assert.are.equal(19, #files)
+    end)
+  end)
+
+  describe("when gnuplot fails", function()
+    it_gp("reports each figure with gnuplot's message and leaves no partial file", function()
+      local fake = script(dir, "bad-gnuplot", [[
+out=$(sed -n "s/^set output '\(.*\)'$/\1/p" "$1")
+echo "half a picture" > "$out"
+echo "\"$1\" line 7: something is wrong" >&2
+exit 1
+]])
+      local out = dir .. "/fail"
+      local files, failures = plot.draw(r, { dir = out, stem = "f", figures = { 1, 12 }, gnuplot = fake,
+                                             quiet = true })
+      assert.are.equal(2, #failures)
+      table.sort(failures, function(a, b) return a.figure < b.figure end)
+      assert.are.equal(1, failures[1].figure)
+      assert.are.equal(12, failures[2].figure)
+      for _, f in ipairs(failures) do
+        assert.matches("exit status 1", f.reason)
+        assert.matches("line 7: something is wrong", f.reason)
+      end
+      assert.are.same({ out .. "/f.html" }, files)
+      assert.are.same({ "f.html" }, list_dir(out))
+      assert.matches("Not drawn: gnuplot failed", H.read_file(out .. "/f.html"))
+    end)
+
+    it_gp("keeps a good figure when another one fails", function()
+      local fake = script(dir, "half-gnuplot", [[
+if grep -q "fig_2" "$1" || grep -q "Distinct" "$1"; then echo "boom" >&2; exit 3; fi
+exec gnuplot "$@"
+]])
+      local files, failures = plot.draw(r, { dir = dir .. "/half", stem = "h", figures = { 1, 2, 3 },
+                                             gnuplot = fake, quiet = true })
+      assert.are.equal(1, #failures)
+      assert.are.equal(2, failures[1].figure)
+      assert.matches("exit status 3.*boom", failures[1].reason)
+      assert.are.same({ dir .. "/half/h_1.png", dir .. "/half/h_3.png", dir .. "/half/h.html" }, files)
+    end)
+
+    it("reports a gnuplot that exits 1 silently", function()
+      local _, failures = plot.draw(r, { dir = dir .. "/false", figures = { 4 }, gnuplot = "false", quiet = true })
+      assert.are.equal(1, #failures)
+      assert.are.equal(4, failures[1].figure)
+      assert.matches("exit status 1", failures[1].reason)
+    end)
+
+    it("says which package to install when gnuplot is missing, and still writes the page", function()
+      local out = dir .. "/missing"
+      local files, failures = plot.draw(r, { dir = out, stem = "m", gnuplot = dir .. "/no/such/gnuplot",
+                                             quiet = true })
+      assert.are.equal(18, #failures)
+      for n, f in ipairs(failures) do
+        assert.are.equal(n, f.figure)
+        assert.are.equal("gnuplot not found: install the Debian package gnuplot-nox", f.reason)
+      end
+      assert.are.same({ out .. "/m.html" }, files)
+    end)
+  end)
+
+  describe("misuse", function()
+    it("raises for a wrong option", function()
+      assert.has_error(function() plot.draw(r, { figure = { 1 } }) end, 'tpp.plot: unknown option "figure"')
+      assert.has_error(function() plot.draw(r, { figures = { 19 } }) end,
+        "tpp.plot: no figure 19 (figures are numbered 1 to 18)")
+      assert.has_error(function() plot.draw(r, { format = "jpg" }) end)
+      assert.has_error(function() plot.draw(r, { width = -5 }) end)
+      assert.has_error(function() plot.draw(r, { stem = "a/b" }) end)
+      assert.has_error(function() plot.draw({}, {}) end)
+    end)
+  end)
+end)
+
+describe("scripts/plot.lua", function()
+  local dir, capture, dump
+  local tpp_bin = H.tpp_binary()
+
+  local function run(args)
+    local err = os.tmpname()
+    local out, ok = H.run(H.shell_quote(tpp_bin) .. " scripts/plot.lua " .. args .. " 2>" .. H.shell_quote(err))
+    local stderr = H.read_file(err)
+    os.remove(err)
+    return ok, stderr, out
+  end
+
+  setup(function()
+    dir = H.tmpdir()
+    capture = dir .. "/cli.pcap"
+    synth.generate(capture, { packets = 5000, duration = 30 })
+    dump = dir .. "/mem_dump/cli-dump.tpd"
+    lfs.mkdir(dir .. "/mem_dump")
+    assert(assert(tpp.parse(capture, { delta_t = 5 })):dump(dump))
+  end)
+
+  teardown(function()
+    if dir then H.rmtree(dir) end
+  end)
+
+  it_gp("draws from a capture and from a dump", function()
+    local out = dir .. "/out"
+    local ok, stderr = run(("-q -o %s -f 1,12,18 -t 5 %s %s"):format(H.shell_quote(out), H.shell_quote(capture),
+      H.shell_quote(dump)))
+    assert.is_true(ok, stderr)
+    assert.are.equal("", stderr)
+    for _, stem in ipairs({ "cli", "cli-dump" }) do
+      for _, n in ipairs({ 1, 12, 18 }) do assert.is_true(exists(("%s/%s_%d.png"):format(out, stem, n))) end
+      assert.is_true(exists(("%s/%s.html"):format(out, stem)))
+      assert.is_false(exists(("%s/%s_2.png"):format(out, stem)))
+    end
+  end)
+
+  it_gp("finds dumps in a directory and draws SVG", function()
+    local out = dir .. "/out-svg"
+    local ok, stderr = run(("-o %s -f 4 --format svg %s"):format(H.shell_quote(out), H.shell_quote(dir .. "/mem_dump")))
+    assert.is_true(ok, stderr)
+    assert.is_true(exists(out .. "/cli-dump_4.svg"))
+    assert.matches("1 figure file", stderr)
+  end)
+
+  it("exits 1 and names the figure when gnuplot fails", function()
+    local ok, stderr = run(("-q -o %s -f 5 --gnuplot false %s"):format(H.shell_quote(dir .. "/out-f"),
+      H.shell_quote(dump)))
+    assert.is_falsy(ok)
+    assert.matches("figure 5: gnuplot failed %(exit status 1%)", stderr)
+  end)
+
+  it("rejects a wrong figure list", function()
+    local ok, stderr = run("-f 1,30 " .. H.shell_quote(dump))
+    assert.is_falsy(ok)
+    assert.matches("figure list", stderr)
+  end)
+
+  it("exits 1 for an input that is neither a capture nor a dump", function()
+    local junk = H.write_file(dir .. "/junk.tpd", "not a dump at all")
+    local ok, stderr = run(("-q -o %s %s"):format(H.shell_quote(dir .. "/out-j"), H.shell_quote(junk)))
+    assert.is_falsy(ok)
+    assert.matches("junk.tpd", stderr)
+  end)
+end)
