@@ -1,4 +1,10 @@
-/* lresult.c — tpp.parse and the result userdata (columns, intervals, port histograms, summary fields). */
+/* lresult.c — tpp.parse, tpp.load and the result userdata: columns, interval records, port histograms and their
+ * statistics (top ports, port entropy), selections, summary fields, and the outputs (TSV, dump, CSV, JSON).
+ *
+ * Columns, interval records and top-port lists are plain Lua tables carrying the metatables "tpp.column",
+ * "tpp.interval" and "tpp.ports", created here and given their methods by lua/tpp/result.lua (through
+ * core._meta), so that statistics and printing are Lua while the loops over intervals and ports stay in C.
+ */
 #include "ltpp.h"
 #include "tpp/dump.h"
 #include "tpp/interval.h"
@@ -6,11 +12,16 @@
 #include "tpp/result.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define RESULT_MT "tpp.result"
+#define COLUMN_MT "tpp.column"
+#define INTERVAL_MT "tpp.interval"
+#define PORTS_MT "tpp.ports"
 
 typedef struct { struct tpp_result *r; } LResult;
 
@@ -70,7 +81,7 @@ static const struct tpp_column *check_column(lua_State *L, int idx)
     return c;
 }
 
-/* r:column(name) -> sequence, element i is interval i-1. */
+/* r:column(name) -> column: a sequence whose element i is interval i-1, with the "tpp.column" metatable. */
 static int result_column(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
@@ -80,6 +91,7 @@ static int result_column(lua_State *L)
         push_cell(L, c, &r->iv[i], i);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
+    luaL_setmetatable(L, COLUMN_MT);
     return 1;
 }
 
@@ -94,7 +106,7 @@ static int result_columns(lua_State *L)
     return 1;
 }
 
-/* r:interval(i) -> record of every column of interval i (1-based). */
+/* r:interval(i) -> record of every column of interval i (1-based), with the "tpp.interval" metatable. */
 static int result_interval(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
@@ -105,6 +117,7 @@ static int result_interval(lua_State *L)
         push_cell(L, &tpp_columns[c], &r->iv[i - 1], (size_t)i - 1);
         lua_setfield(L, -2, tpp_columns[c].name);
     }
+    luaL_setmetatable(L, INTERVAL_MT);
     return 1;
 }
 
@@ -155,11 +168,164 @@ static int result_distinct_ports(lua_State *L)
     return 1;
 }
 
-/* r:write_critical(path) -> true | nil, message.  Atomic: a temporary file renamed over the target. */
-static int result_write_critical(lua_State *L)
+/* ---- port statistics ---------------------------------------------------------------------------------------- */
+
+struct port_total { uint32_t port; uint64_t count; };
+
+/* Count descending, then port ascending. */
+static int by_count_desc(const void *a, const void *b)
+{
+    const struct port_total *x = a, *y = b;
+    if (x->count != y->count) return x->count < y->count ? 1 : -1;
+    return (x->port > y->port) - (x->port < y->port);
+}
+
+/* r:top_ports(series [, i [, k]]) -> list of { port = p, count = c } ("tpp.ports" metatable), the k (default 10)
+ * most frequent ports of interval i (1-based), or of the whole trace when i is nil; count descending, then port
+ * ascending. */
+static int result_top_ports(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
-    const char *path = luaL_checkstring(L, 2);
+    int s = check_series(L, 2);
+    int whole = lua_isnoneornil(L, 3);
+    lua_Integer i = whole ? 0 : luaL_checkinteger(L, 3);
+    lua_Integer k = luaL_optinteger(L, 4, 10);
+    luaL_argcheck(L, whole || (i >= 1 && (size_t)i <= r->nintervals), 3, "interval index out of range");
+    luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
+    const struct tpp_port_series *ps = &r->ports[s];
+    size_t n = 0;
+    struct port_total *top;
+    if (whole) {
+        /* Sum every interval's histogram (counts may pass 2^32 over a trace), then keep the non-zero cells. */
+        uint64_t *sum = lua_newuserdatauv(L, 65536 * sizeof *sum, 0);
+        memset(sum, 0, 65536 * sizeof *sum);
+        for (size_t j = 0; j < ps->nitems; j++) sum[ps->items[j].port & 0xffff] += ps->items[j].count;
+        for (size_t p = 0; p < 65536; p++) n += sum[p] != 0;
+        top = lua_newuserdatauv(L, (n ? n : 1) * sizeof *top, 0);
+        n = 0;
+        for (uint32_t p = 0; p < 65536; p++)
+            if (sum[p]) top[n++] = (struct port_total){ p, sum[p] };
+    } else {
+        uint64_t lo = ps->offsets[i - 1], hi = ps->offsets[i];
+        top = lua_newuserdatauv(L, (hi > lo ? hi - lo : 1) * sizeof *top, 0);
+        for (uint64_t j = lo; j < hi; j++) top[n++] = (struct port_total){ ps->items[j].port, ps->items[j].count };
+    }
+    qsort(top, n, sizeof *top, by_count_desc);
+    size_t m = (uint64_t)k < n ? (size_t)k : n;
+    lua_createtable(L, (int)m, 0);
+    for (size_t j = 0; j < m; j++) {
+        lua_createtable(L, 0, 2);
+        lua_pushinteger(L, top[j].port);
+        lua_setfield(L, -2, "port");
+        lua_pushinteger(L, (lua_Integer)top[j].count);
+        lua_setfield(L, -2, "count");
+        lua_rawseti(L, -2, (lua_Integer)j + 1);
+    }
+    luaL_setmetatable(L, PORTS_MT);
+    return 1;
+}
+
+/* r:port_entropy(series) -> column: per interval, the Shannon entropy of the port distribution normalised as
+ * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d <= 1. */
+static int result_port_entropy(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_port_series *ps = &r->ports[check_series(L, 2)];
+    lua_createtable(L, (int)r->nintervals, 0);
+    for (size_t i = 0; i < r->nintervals; i++) {
+        uint64_t lo = ps->offsets[i], hi = ps->offsets[i + 1];
+        double n = 0, sum_clogc = 0, h = 0;
+        for (uint64_t j = lo; j < hi; j++) {
+            double c = (double)ps->items[j].count;
+            n += c;
+            if (c > 1) sum_clogc += c * log2(c);
+        }
+        if (hi - lo > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2((double)(hi - lo));
+        lua_pushnumber(L, h);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    luaL_setmetatable(L, COLUMN_MT);
+    return 1;
+}
+
+/* ---- selections --------------------------------------------------------------------------------------------- */
+
+/* A new result holding the intervals idx[0..n) (0-based, ascending) of r with their port histograms.  Counters
+ * with a per-interval breakdown are recomputed (packets, ip_packets, first_ns/last_ns become the first chosen
+ * start and the last chosen end, the whole-trace port sets the union of the chosen histograms); the others are
+ * r's.  NULL when out of memory. */
+static struct tpp_result *select_intervals(const struct tpp_result *r, const size_t *idx, size_t n)
+{
+    struct tpp_result *out = tpp_result_new(&r->opts, r->source);
+    if (!out) return NULL;
+    out->linktype = r->linktype;
+    out->source_size = r->source_size;
+    out->source_mtime_ns = r->source_mtime_ns;
+    out->non_ip_packets = r->non_ip_packets;
+    out->truncated_packets = r->truncated_packets;
+    out->backwards_packets = r->backwards_packets;
+    out->complete = r->complete;
+    out->stopped_by_limit = r->stopped_by_limit;
+    memcpy(out->error, r->error, sizeof out->error);
+    memcpy(out->warning, r->warning, sizeof out->warning);
+    for (size_t k = 0; k < n; k++) {
+        const struct tpp_interval *iv = &r->iv[idx[k]];
+        /* A row's port entries go in before the row: pushing the row records where its entries end. */
+        for (int s = 0; s < TPP_NSERIES; s++) {
+            const struct tpp_port_series *ps = &r->ports[s];
+            for (uint64_t j = ps->offsets[idx[k]]; j < ps->offsets[idx[k] + 1]; j++) {
+                uint32_t port = ps->items[j].port;
+                if (tpp_result_push_port(out, s, port, ps->items[j].count) != 0) goto oom;
+                out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
+            }
+        }
+        if (tpp_result_push_interval(out, iv) != 0) goto oom;
+        out->packets += iv->packets;
+        out->ip_packets += iv->ip_packets;
+    }
+    if (n > 0) {
+        out->first_ns = r->iv[idx[0]].start_ns;
+        out->last_ns = r->iv[idx[n - 1]].end_ns;
+    }
+    return out;
+oom:
+    tpp_result_free(out);
+    return NULL;
+}
+
+/* r:select(indices) -> result of the intervals at the given 1-based indices (strictly ascending). */
+static int result_select(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 2);
+    luaL_argcheck(L, n <= r->nintervals, 2, "more indices than intervals");
+    size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * sizeof *idx, 0);
+    for (size_t k = 0; k < n; k++) {
+        int ok;
+        lua_Integer i = (lua_geti(L, 2, (lua_Integer)k + 1), lua_tointegerx(L, -1, &ok));
+        lua_pop(L, 1);
+        if (!ok || i < 1 || (size_t)i > r->nintervals)
+            return luaL_error(L, "bad index #%I in select (an interval number from 1 to %I expected)",
+                              (lua_Integer)k + 1, (lua_Integer)r->nintervals);
+        if (k > 0 && (size_t)i - 1 <= idx[k - 1])
+            return luaL_error(L, "bad index #%I in select (indices must be strictly ascending)", (lua_Integer)k + 1);
+        idx[k] = (size_t)i - 1;
+    }
+    struct tpp_result *out = select_intervals(r, idx, n);
+    if (!out) return luaL_error(L, "not enough memory");
+    tpp_lresult_push(L, out);
+    return 1;
+}
+
+/* ---- outputs ------------------------------------------------------------------------------------------------ */
+
+typedef int (*writer_fn)(lua_State *L, const struct tpp_result *r, FILE *f);
+
+/* Write r to path atomically through `write` (0 on success, -1 on a write error): a temporary file beside the
+ * target is renamed over it only when everything was written.  Returns true | nil, "path: reason". */
+static int write_output(lua_State *L, const struct tpp_result *r, const char *path, writer_fn write)
+{
     char err[512];
     struct tpp_outfile out;
     if (tpp_outfile_open(&out, path, err, sizeof err) != 0) {
@@ -169,7 +335,7 @@ static int result_write_critical(lua_State *L)
     }
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? tpp_result_write_tsv(r, f) : -1;
+    int rc = f ? write(L, r, f) : -1;
     if (f && fclose(f) != 0) rc = -1;
     else if (!f && fd >= 0) close(fd);
     if (rc != 0) {
@@ -186,6 +352,71 @@ static int result_write_critical(lua_State *L)
     lua_pushboolean(L, 1);
     return 1;
 }
+
+static int write_tsv(lua_State *L, const struct tpp_result *r, FILE *f)
+{
+    (void)L;
+    return tpp_result_write_tsv(r, f);
+}
+
+/* r:write_critical(path) -> true | nil, message. */
+static int result_write_critical(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    return write_output(L, r, luaL_checkstring(L, 2), write_tsv);
+}
+
+/* The shortest "%.Ng" that reads back as the same double, as the TSV writes reals (result.c); NULL for NaN and
+ * infinities, which each format spells its own way. */
+static const char *format_real(char *buf, size_t len, double v)
+{
+    if (!isfinite(v)) return NULL;
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* One cell as the TSV writes it: times "seconds.nanoseconds", counts as integers, reals by format_real. */
+static const char *format_cell(char *buf, size_t len, const struct tpp_column *c, const struct tpp_interval *iv,
+                               size_t index)
+{
+    const char *base = (const char *)iv + c->offset;
+    switch (c->type) {
+    case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
+    case TPP_COL_TIME: {
+        int64_t ns = *(const int64_t *)base, sec = ns / 1000000000, frac = ns % 1000000000;
+        if (frac < 0) { frac += 1000000000; sec--; }
+        snprintf(buf, len, "%lld.%09lld", (long long)sec, (long long)frac);
+        break;
+    }
+    case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+    case TPP_COL_REAL: return format_real(buf, len, *(const double *)base);
+    }
+    return buf;
+}
+
+/* CSV (RFC 4180): a header of the column names, one record per interval, CRLF line ends; NaN is an empty field,
+ * infinities "inf"/"-inf".  No field needs quoting. */
+static int write_csv(lua_State *L, const struct tpp_result *r, FILE *f)
+{
+    (void)L;
+    char buf[64];
+    for (size_t c = 0; c < tpp_ncolumns; c++)
+        fprintf(f, "%s%s", tpp_columns[c].name, c + 1 < tpp_ncolumns ? "," : "\r\n");
+    for (size_t i = 0; i < r->nintervals; i++)
+        for (size_t c = 0; c < tpp_ncolumns; c++) {
+            const char *cell = format_cell(buf, sizeof buf, &tpp_columns[c], &r->iv[i], i);
+            if (!cell) {
+                double v = tpp_column_value(&tpp_columns[c], &r->iv[i], i);
+                cell = isnan(v) ? "" : v > 0 ? "inf" : "-inf";
+            }
+            if (fputs(cell, f) == EOF || fputs(c + 1 < tpp_ncolumns ? "," : "\r\n", f) == EOF) return -1;
+        }
+    return ferror(f) ? -1 : 0;
+}
+
 
 /* r:dump(path) -> true | nil, message.  Atomic, like every output. */
 static int result_dump(lua_State *L)
@@ -280,6 +511,86 @@ static int result_fields(lua_State *L)
     return 1;
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped; other bytes as they are. */
+static void json_string(FILE *f, const char *s, size_t len)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", f);
+        else if (ch == '\t') fputs("\\t", f);
+        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The Lua value on the stack top as JSON (nil, booleans, numbers, strings; NaN and infinities as null); pops it. */
+static void json_value(lua_State *L, FILE *f)
+{
+    char buf[64];
+    size_t len;
+    switch (lua_type(L, -1)) {
+    case LUA_TBOOLEAN: fputs(lua_toboolean(L, -1) ? "true" : "false", f); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) {
+            fprintf(f, "%lld", (long long)lua_tointeger(L, -1));
+        } else {
+            const char *real = format_real(buf, sizeof buf, lua_tonumber(L, -1));
+            fputs(real ? real : "null", f);
+        }
+        break;
+    case LUA_TSTRING: {
+        const char *s = lua_tolstring(L, -1, &len);
+        json_string(f, s, len);
+        break;
+    }
+    default: fputs("null", f); break;
+    }
+    lua_pop(L, 1);
+}
+
+/* JSON: an object of the summary fields (r:fields() order), "columns" (the names) and "records" (one object per
+ * interval, one per line, as pandas' orient="records"); NaN and infinities are null. */
+static int write_json(lua_State *L, const struct tpp_result *r, FILE *f)
+{
+    char buf[64];
+    fputs("{\n", f);
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        fprintf(f, "  \"%s\": ", fields[k].name);
+        fields[k].fn(L, r);
+        json_value(L, f);
+        fputs(",\n", f);
+    }
+    fputs("  \"columns\": [", f);
+    for (size_t c = 0; c < tpp_ncolumns; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", tpp_columns[c].name);
+    fputs("],\n  \"records\": [", f);
+    for (size_t i = 0; i < r->nintervals; i++) {
+        fputs(i ? ",\n    {" : "\n    {", f);
+        for (size_t c = 0; c < tpp_ncolumns; c++) {
+            const char *cell = format_cell(buf, sizeof buf, &tpp_columns[c], &r->iv[i], i);
+            if (fprintf(f, "%s\"%s\": %s", c ? ", " : "", tpp_columns[c].name, cell ? cell : "null") < 0) return -1;
+        }
+        fputc('}', f);
+    }
+    fputs(r->nintervals ? "\n  ]\n}\n" : "]\n}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+/* r:to_csv(path), r:to_json(path) -> true | nil, message.  Atomic, like every output. */
+static int result_to_csv(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    return write_output(L, r, luaL_checkstring(L, 2), write_csv);
+}
+
+static int result_to_json(lua_State *L)
+{
+    const struct tpp_result *r = check_result(L, 1);
+    return write_output(L, r, luaL_checkstring(L, 2), write_json);
+}
+
 /* The Lua progress callback sits on the stack top while tpp_parse runs.  It is called protected, so that an
  * error in it cannot jump over the C core's cleanup: the error stops the parse and is raised afterwards. */
 struct progress_ctx { lua_State *L; int failed; };
@@ -335,15 +646,22 @@ void tpp_lresult_register(lua_State *L)
         { "column", result_column }, { "columns", result_columns }, { "interval", result_interval },
         { "ports", result_ports }, { "distinct_ports", result_distinct_ports },
         { "write_critical", result_write_critical }, { "dump", result_dump }, { "fields", result_fields },
+        { "top_ports", result_top_ports }, { "port_entropy", result_port_entropy }, { "select", result_select },
+        { "to_csv", result_to_csv }, { "to_json", result_to_json },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
         { "__gc", result_gc }, { "__close", result_gc }, { "__len", result_len }, { "__tostring", result_tostring },
         { NULL, NULL },
     };
+    /* core._meta: the metatables and the result methods table, which lua/tpp/result.lua completes with Lua
+     * methods, and the lists of column and summary-field names. */
+    lua_createtable(L, 0, 7);
     luaL_newmetatable(L, RESULT_MT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "result_methods");
     lua_createtable(L, 0, (int)(sizeof fields / sizeof fields[0]));
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         lua_pushinteger(L, (lua_Integer)i);
@@ -351,7 +669,25 @@ void tpp_lresult_register(lua_State *L)
     }
     lua_pushcclosure(L, result_index, 2);
     lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    lua_setfield(L, -2, "result");
+    static const char *const tables[][2] = { { COLUMN_MT, "column" }, { INTERVAL_MT, "interval" }, { PORTS_MT, "ports" } };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        luaL_newmetatable(L, tables[i][0]);
+        lua_setfield(L, -2, tables[i][1]);
+    }
+    lua_createtable(L, (int)tpp_ncolumns, 0);
+    for (size_t c = 0; c < tpp_ncolumns; c++) {
+        lua_pushstring(L, tpp_columns[c].name);
+        lua_rawseti(L, -2, (lua_Integer)c + 1);
+    }
+    lua_setfield(L, -2, "columns");
+    lua_createtable(L, (int)(sizeof fields / sizeof fields[0]), 0);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        lua_pushstring(L, fields[i].name);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "fields");
+    lua_setfield(L, -2, "_meta");
 
     lua_pushcfunction(L, l_parse);
     lua_setfield(L, -2, "parse");

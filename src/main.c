@@ -203,6 +203,7 @@ static void print_usage(const char *bad)
         fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, bad);
     fprintf(stderr,
             "usage: %s [options] [script [args]]\n"
+            "       %s -i [FILE ...]   REPL with each capture or dump FILE loaded into a global\n"
             "Available options are:\n"
             "  -e stat   execute string 'stat'\n"
             "  -i        enter interactive mode after executing 'script'\n"
@@ -213,7 +214,7 @@ static void print_usage(const char *bad)
             "  -W        turn warnings on\n"
             "  --        stop handling options\n"
             "  -         stop handling options and execute stdin\n",
-            PROGNAME);
+            PROGNAME, PROGNAME);
 }
 
 /* Execute the -e, -l and -W options before argv[script], in command-line order. Returns 0 on the
@@ -342,14 +343,17 @@ static int run_main(lua_State *L)
         return 0;
     if (!run_options(L, argv, script))
         return 0;
-    if (script < argc && do_script(L, argv, script) != LUA_OK)
+    /* tpp -i FILE ...: when the first argument is a capture or a dump, every argument is one to load into the
+     * REPL; otherwise, as with lua -i, it is a script run before the REPL. */
+    int nfiles = (flags & OPT_I) && script < argc && tpp_repl_is_data(L, argv[script]) ? argc - script : 0;
+    if (script < argc && nfiles == 0 && do_script(L, argv, script) != LUA_OK)
         return 0;
     if (flags & OPT_I) {
-        tpp_repl(L);
+        tpp_repl(L, argv + script, nfiles);
     } else if (script == argc && !(flags & (OPT_E | OPT_V))) {
         if (isatty(STDIN_FILENO)) {
             print_version();
-            tpp_repl(L);
+            tpp_repl(L, NULL, 0);
         } else if (do_file(L, NULL) != LUA_OK) {
             return 0;
         }

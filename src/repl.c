@@ -1,6 +1,7 @@
 /* repl.c — the interactive loop of the `tpp` host: readline input with history and Tab completion, statements
  * and expressions as in Lua 5.4's own REPL (an expression prints its values; an error prints its message, bare,
- * and the loop goes on). */
+ * and the loop goes on).  The Lua side of the session (loading the files of `tpp -i FILE ...`, help, the way
+ * values are printed) is lua/tpp/repl.lua. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,15 @@
 #define EOF_MARK "<eof>"          /* ends the syntax error of an incomplete chunk */
 #define EOF_MARK_LEN (sizeof(EOF_MARK) - 1)
 
-/* Print the error message on the stack top (bare, as lua's REPL does) and pop it. */
+/* Print the error message on the stack top and pop it: bare (no program name), and without the traceback
+ * tpp_run_chunk appended — in a session the message is what matters. */
 static void print_error(lua_State *L)
 {
     const char *msg = lua_tostring(L, -1);
-    fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
+    if (msg == NULL)
+        msg = "(error object is not a string)";
+    const char *tb = strstr(msg, "\nstack traceback:\n");
+    fprintf(stderr, "%.*s\n", tb ? (int)(tb - msg) : (int)strlen(msg), msg);
     fflush(stderr);
     lua_pop(L, 1);
 }
@@ -50,9 +55,11 @@ static int is_name(const char *s, size_t len)
 
 /* Run protected (it may call __index): given the word being completed as a light userdata C string,
  * e.g. "string.fo" or "s:re", stores in registry[&completions_key] a sequence of full candidates
- * ("string.format", ...), with [0] = "." when the only candidate is a table. The path before the
- * last `.`/`:` is resolved from the globals; the names offered are the string keys of the value (if a
- * table) and of its metatable's __index tables (followed a few levels); only functions after `:`. */
+ * ("string.format", ...), with [0] = "." when the only candidate is a table, "(" when it is a function.
+ * The path before the last `.`/`:` is resolved from the globals; the names offered are the string keys
+ * of the value (if a table) and, followed a few levels, of its metatable's __complete table when there
+ * is one (the names of a value whose __index is a function, such as a tpp result), else of its
+ * metatable's __index table; only functions after `:`. */
 static int collect_completions(lua_State *L)
 {
     const char *word = lua_touserdata(L, 1);
@@ -87,27 +94,33 @@ static int collect_completions(lua_State *L)
                 k = lua_tolstring(L, -2, &klen);
                 if (klen >= plen && memcmp(k, partial, plen) == 0 && is_name(k, klen)) {
                     lua_pushvalue(L, -2);
-                    lua_pushboolean(L, lua_type(L, -2) == LUA_TTABLE);
+                    lua_pushinteger(L, lua_type(L, -2));
                     lua_rawset(L, 2);
                 }
             }
         }
-        if (!lua_getmetatable(L, 3) || lua_getfield(L, -1, "__index") != LUA_TTABLE)
+        if (!lua_getmetatable(L, 3))
             break;
+        if (lua_getfield(L, -1, "__complete") != LUA_TTABLE) {
+            lua_pop(L, 1);
+            if (lua_getfield(L, -1, "__index") != LUA_TTABLE)
+                break;
+        }
         lua_replace(L, 3);
         lua_settop(L, 3);
     }
+    lua_settop(L, 2);
     lua_newtable(L);                                   /* the result */
-    int n = 0, is_table = 0;
+    int n = 0, type = LUA_TNIL;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
-        is_table = lua_toboolean(L, -1);
+        type = (int)lua_tointeger(L, -1);
         lua_pushlstring(L, word, (size_t)(partial - word));
         lua_pushvalue(L, -3);
         lua_concat(L, 2);
         lua_rawseti(L, -4, ++n);
     }
-    if (n == 1 && is_table) {
-        lua_pushliteral(L, ".");
+    if (n == 1 && (type == LUA_TTABLE || type == LUA_TFUNCTION)) {
+        lua_pushstring(L, type == LUA_TTABLE ? "." : "(");
         lua_rawseti(L, -2, 0);
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
@@ -124,6 +137,36 @@ static int push_candidate(lua_State *L, lua_Integer i)
     return type;
 }
 
+/* Run protected: inside a string literal, given the line before its opening quote and the quote's text
+ * so far (light userdata C strings), stores in registry[&completions_key] the candidates
+ * require("tpp.repl").complete_string(before, text) offers (column names after `:column(`, ...), with
+ * [0] = the quote when there is one only.  Leaves nothing stored when it offers none (nil): the caller
+ * then completes file names. */
+static int collect_string_completions(lua_State *L)
+{
+    const char *before = lua_touserdata(L, 1), *text = lua_touserdata(L, 2);
+    char quote[2] = { before[strlen(before) - 1], '\0' };
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "tpp.repl");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "complete_string");
+    lua_pushlstring(L, before, strlen(before) - 1);
+    lua_pushstring(L, text);
+    lua_call(L, 2, 1);
+    if (lua_type(L, -1) != LUA_TTABLE)
+        return 0;
+    if (luaL_len(L, -1) == 1) {
+        lua_pushstring(L, quote);
+        lua_rawseti(L, -2, 0);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &completions_key);
+    return 0;
+}
+
+static const char *string_before; /* the line up to an opening quote when completing inside a string */
+
 /* readline generator: on state 0 computes the candidates for text; returns them one per call as
  * malloc'd strings (readline frees them), then NULL. All Lua work that may raise is protected. */
 static char *completion_generator(const char *text, int state)
@@ -133,9 +176,16 @@ static char *completion_generator(const char *text, int state)
     int top = lua_gettop(L);
     char *result = NULL;
     if (state == 0) {
-        lua_pushcfunction(L, collect_completions);
-        lua_pushlightuserdata(L, (void *)text);
-        lua_pcall(L, 1, 0, 0);          /* on error there are simply no candidates */
+        if (string_before) {
+            lua_pushcfunction(L, collect_string_completions);
+            lua_pushlightuserdata(L, (void *)string_before);
+            lua_pushlightuserdata(L, (void *)text);
+            lua_pcall(L, 2, 0, 0);      /* on error there are simply no candidates */
+        } else {
+            lua_pushcfunction(L, collect_completions);
+            lua_pushlightuserdata(L, (void *)text);
+            lua_pcall(L, 1, 0, 0);
+        }
         next = 1;
     }
     if (push_candidate(L, next++) == LUA_TSTRING)
@@ -144,20 +194,33 @@ static char *completion_generator(const char *text, int state)
     return result;
 }
 
-/* readline completion entry: Lua names only (never file names); a unique match is followed by "."
- * when it is a table, by nothing otherwise. */
+/* readline completion entry.  Outside strings: Lua names, a unique match followed by "." when it is a
+ * table, by "(" when it is a function.  Inside a string: what tpp.repl.complete_string offers for the
+ * call it is an argument of (column names, port series...; a unique match closed by the quote), else
+ * file names. */
 static char **complete(const char *text, int start, int end)
 {
-    (void)start, (void)end;
+    (void)end;
     rl_attempted_completion_over = 1;
     rl_completion_append_character = '\0';
+    char *before = NULL;
+    if (start > 0 && (rl_line_buffer[start - 1] == '"' || rl_line_buffer[start - 1] == '\''))
+        before = strndup(rl_line_buffer, (size_t)start);
+    string_before = before;
     char **matches = rl_completion_matches(text, completion_generator);
-    if (matches && matches[1] == NULL) {
-        int top = lua_gettop(repl_L);
-        if (push_candidate(repl_L, 0) == LUA_TSTRING)
-            rl_completion_append_character = lua_tostring(repl_L, -1)[0];
+    int top = lua_gettop(repl_L);
+    if (before && !matches && lua_rawgetp(repl_L, LUA_REGISTRYINDEX, &completions_key) != LUA_TTABLE) {
+        string_before = NULL;
+        free(before);
+        before = NULL;
         lua_settop(repl_L, top);
+        return rl_completion_matches(text, rl_filename_completion_function);
     }
+    if (matches && matches[1] == NULL && push_candidate(repl_L, 0) == LUA_TSTRING)
+        rl_completion_append_character = lua_tostring(repl_L, -1)[0];
+    lua_settop(repl_L, top);
+    string_before = NULL;
+    free(before);
     return matches;
 }
 
@@ -256,27 +319,54 @@ static int repl_load(lua_State *L)
     return status;
 }
 
-/* Print the values on the stack with the global print (read raw); an error doing so is reported. */
+static char printer_key;         /* registry[&printer_key]: the function values are printed with */
+
+/* Print the values on the stack with the session's printer (tpp.repl.show), else with the global print
+ * (read raw); an error doing so is reported. */
 static void repl_print(lua_State *L)
 {
     int n = lua_gettop(L);
     if (n == 0)
         return;
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_pushglobaltable(L);
-    lua_pushliteral(L, "print");
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &printer_key) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        lua_pushglobaltable(L);
+        lua_pushliteral(L, "print");
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+    }
     lua_insert(L, 1);
     if (lua_pcall(L, n, 0, 0) != LUA_OK)
         fprintf(stderr, "error calling 'print' (%s)\n", lua_tostring(L, -1));
 }
 
+/* Start the Lua side of the session: require("tpp.repl").start(files) sets the globals tpp and help, loads
+ * the files and returns the printer.  An error is reported and the session goes on without it. */
+static void repl_start(lua_State *L, char **files, int nfiles)
+{
+    static const char code[] = "return require('tpp.repl').start({...})";
+    int status = luaL_loadbuffer(L, code, sizeof code - 1, "=tpp.repl");
+    if (status == LUA_OK) {
+        luaL_checkstack(L, nfiles, "too many files");
+        for (int i = 0; i < nfiles; i++)
+            lua_pushstring(L, files[i]);
+        status = tpp_run_chunk(L, nfiles, 1);
+    }
+    if (status != LUA_OK) {
+        print_error(L);
+        return;
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &printer_key);
+}
+
 /* The interactive loop, until end of input. Errors are printed without the program name. */
-void tpp_repl(lua_State *L)
+void tpp_repl(lua_State *L, char **files, int nfiles)
 {
     repl_init(L);
     int status;
+    lua_settop(L, 0);
+    repl_start(L, files, nfiles);
     lua_settop(L, 0);
     while ((status = repl_load(L)) != -1) {
         if (status == LUA_OK)
@@ -292,3 +382,17 @@ void tpp_repl(lua_State *L)
     fflush(stdout);
 }
 
+
+int tpp_repl_is_data(lua_State *L, const char *path)
+{
+    static const char code[] = "return require('tpp.repl').is_data(...)";
+    int top = lua_gettop(L);
+    int yes = 0;
+    if (luaL_loadbuffer(L, code, sizeof code - 1, "=tpp.repl") == LUA_OK) {
+        lua_pushstring(L, path);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+            yes = lua_toboolean(L, -1);
+    }
+    lua_settop(L, top);
+    return yes;
+}

@@ -5,8 +5,14 @@
 #include <lua.h>
 
 /* Read-eval-print until end of input: expressions print their values, errors print their message and the
- * loop goes on.  Uses GNU readline with history in ~/.tpp_history and Tab completion of Lua names. */
-void tpp_repl(lua_State *L);
+ * loop goes on.  Uses GNU readline with history in ~/.tpp_history and Tab completion of Lua names.
+ * First, lua/tpp/repl.lua's start() sets the globals tpp and help and loads files[0..nfiles) (dumps or
+ * captures) into globals named after them; the strings are only read during the call. */
+void tpp_repl(lua_State *L, char **files, int nfiles);
+
+/* Whether `tpp -i PATH ...` names data files to load (a capture or a dump, by content or by name) rather
+ * than a script to run.  Never raises; false when that cannot be decided. */
+int tpp_repl_is_data(lua_State *L, const char *path);
 
 /* Provided by main.c: call the function below its narg arguments protected, with a traceback handler and
  * Ctrl-C enabled; same stack effect and status as lua_pcall(L, narg, nres, 0). */

@@ -1,0 +1,323 @@
+-- tpp.help: one-line documentation of every tpp object's methods and fields, and the REPL's help().
+--
+--   local help = require "tpp.help"
+--   help()                 -- what is loaded (globals holding tpp objects) and the tpp module's functions
+--   help(r)                -- a result's methods and fields, one line each (also columns, intervals, writers...)
+--   help("top_ports")      -- every entry of that name; help(tpp.parse) the entry of a function
+--   help.docs              -- the tables behind it: docs.result, docs.fields, docs.column, docs.columns, ...
+--
+-- help prints on io.stdout and returns nothing; help.text(x) returns the same text instead.
+
+local tpp = require "tpp"
+
+local docs = {}
+
+-- Each list holds { name, "signature — what it does" } in the order help shows them.
+docs.tpp = {
+  { "open", "tpp.open(path [, opts [, progress]]) -> result | nil, msg — load a dump or parse a capture" },
+  { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
+  { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
+  { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
+  { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end" },
+  { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer — write a capture" },
+  { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
+  { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"writer\" | nil" },
+  { "now", "tpp.now() -> seconds on a monotonic clock" },
+  { "version", "tpp.version — the version string" },
+  { "gzip_backend", "tpp.gzip_backend — the library that decompresses gzip captures" },
+  { "spawn", "tpp.spawn(argv) -> proc | nil, msg — run a program (proc:read, :wait, :kill)" },
+  { "poll", "tpp.poll(procs, timeout) -> how many procs have output to read" },
+  { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },
+  { "cpus", "tpp.cpus() -> number of processors this process may use" },
+  { "pid", "tpp.pid() -> this process's id" },
+}
+
+docs.result = {
+  { "column", "r:column(name) -> column — one column over all intervals (c[i] is interval i-1)" },
+  { "columns", "r:columns() -> list of the column names, in TSV order" },
+  { "interval", "r:interval(i) -> record of every column of interval i (1-based)" },
+  { "top_ports", "r:top_ports(series [, i [, k]]) -> the k (10) busiest ports of interval i (nil: whole trace)" },
+  { "port_entropy", "r:port_entropy(series) -> column — normalised entropy of the port distribution per interval" },
+  { "ports", "r:ports(series) -> iterator — for i, port, count in r:ports(\"tcp_dst\") do ... end" },
+  { "distinct_ports", "r:distinct_ports(series) -> number of distinct ports over the whole trace" },
+  { "slice", "r:slice(t1, t2) -> result of the intervals starting in [t1, t2) (epoch s or \"YYYY-MM-DD HH:MM:SS\")" },
+  { "where", "r:where(function(iv, i) ... end) -> result of the intervals for which the function is true" },
+  { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
+  { "to_csv", "r:to_csv(path) -> true | nil, msg — CSV for pandas/R (NaN as an empty field)" },
+  { "to_json", "r:to_json(path) -> true | nil, msg — JSON: summary fields and \"records\" (NaN as null)" },
+  { "write_critical", "r:write_critical(path) -> true | nil, msg — the critical TSV" },
+  { "dump", "r:dump(path) -> true | nil, msg — a binary dump that tpp.load reads back" },
+  { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
+}
+
+docs.fields = {
+  { "source", "the capture's path" },
+  { "intervals", "number of intervals (also #r)" },
+  { "packets", "packets read (after the filter)" },
+  { "ip_packets", "packets of the analysed IP family" },
+  { "non_ip_packets", "packets that were not IPv4/IPv6" },
+  { "truncated_packets", "packets cut short before their headers ended" },
+  { "backwards_packets", "packets stamped earlier than the one before" },
+  { "first_ts", "first packet's time, epoch seconds (first_ns: integer nanoseconds)" },
+  { "last_ts", "last packet's time, epoch seconds (last_ns: integer nanoseconds)" },
+  { "first_ns", "first packet's time, integer nanoseconds" },
+  { "last_ns", "last packet's time, integer nanoseconds" },
+  { "delta_t", "interval length, seconds (delta_ns: nanoseconds)" },
+  { "delta_ns", "interval length, integer nanoseconds" },
+  { "boundary", "\"aligned\" or \"packet\"" },
+  { "ip", "\"any\", \"v4\" or \"v6\": the IP family analysed" },
+  { "filter", "the BPF filter, or nil" },
+  { "max_packets", "packet limit of the parse (0: none)" },
+  { "max_intervals", "interval limit of the parse (0: none)" },
+  { "linktype", "the capture's link type number" },
+  { "source_size", "the capture's size in bytes (0: unknown)" },
+  { "source_mtime", "the capture's modification time, epoch seconds" },
+  { "complete", "false when reading stopped at a fault (see error)" },
+  { "stopped_by_limit", "true when max_packets or max_intervals ended the parse" },
+  { "error", "why reading stopped early, or nil" },
+  { "warning", "a warning such as an unsupported link type, or nil" },
+}
+
+docs.column = {
+  { "min", "c:min() -> smallest value" },
+  { "max", "c:max() -> largest value" },
+  { "mean", "c:mean() -> arithmetic mean" },
+  { "std", "c:std([ddof]) -> standard deviation (ddof 0: population, the default; 1: sample)" },
+  { "quantile", "c:quantile(q) -> q-quantile, 0 <= q <= 1, linear interpolation (median: q = 0.5)" },
+  { "median", "c:median() -> c:quantile(0.5)" },
+  { "sum", "c:sum() -> sum of the values" },
+  { "count", "c:count() -> number of values that are not NaN" },
+  { "argmax", "c:argmax() -> index, value of the (first) largest value" },
+  { "argmin", "c:argmin() -> index, value of the (first) smallest value" },
+  { "totable", "c:totable() -> a plain Lua table of the values" },
+  { "map", "c:map(function(v, i) ... end) -> column of the results" },
+  { "sparkline", "c:sparkline([width]) -> text bars ▁▂▃▄▅▆▇█ of the values (at most width, 40)" },
+}
+
+docs.columns = {
+  { "interval", "interval number, 0-based (r:interval(i) is interval i-1)" },
+  { "start", "interval start, epoch seconds" },
+  { "end", "interval end, epoch seconds" },
+  { "packets", "packets in the interval (every packet read)" },
+  { "ip_packets", "packets of the analysed IP family" },
+  { "ip_bytes", "sum of the IP total lengths" },
+  { "src_ips", "distinct source addresses" },
+  { "dst_ips", "distinct destination addresses" },
+  { "f2_src", "Σc²/n² of the source-address counts" },
+  { "f2_dst", "Σc²/n² of the destination-address counts" },
+  { "iat_mean", "mean inter-arrival time, seconds" },
+  { "iat_std", "inter-arrival time standard deviation (sample), seconds" },
+  { "iat_skew", "inter-arrival time skewness (NaN when undefined)" },
+  { "iat_kurt", "inter-arrival time excess kurtosis (NaN when undefined)" },
+  { "entropy_src", "source-address entropy, normalised to 0..1" },
+  { "entropy_dst", "destination-address entropy, normalised to 0..1" },
+  { "avg_len", "mean IP total length, bytes" },
+  { "icmp_frac", "share of ICMP/ICMPv6 packets" },
+  { "tcp_frac", "share of TCP packets" },
+  { "udp_frac", "share of UDP packets" },
+  { "syn", "TCP segments with SYN set" },
+  { "fin", "TCP segments with FIN set" },
+  { "tcp_port_packets", "TCP packets whose ports were decoded" },
+  { "udp_port_packets", "UDP packets whose ports were decoded" },
+}
+
+docs.series = {
+  { "tcp_src", "TCP source ports" }, { "tcp_dst", "TCP destination ports" },
+  { "udp_src", "UDP source ports" }, { "udp_dst", "UDP destination ports" },
+}
+
+docs.ports = {
+  { "[k]", "list[k].port, list[k].count — the k-th busiest port and its packets" },
+  { "#", "#list — how many ports (at most the k asked for)" },
+}
+
+docs.writer = {
+  { "write", "w:write(ts, bytes [, wirelen]) — a record at ts seconds" },
+  { "write_ns", "w:write_ns(ns, bytes [, wirelen]) — a record at integer nanoseconds" },
+  { "close", "w:close() -> true — flush and close (raises on failure)" },
+}
+
+local help = { docs = docs }
+
+-- Append to `out` the title (unless nil) and one line per { name, text } of list, the texts aligned.
+local function section(out, title, list)
+  if title then out[#out + 1] = title end
+  local width = 0
+  for _, e in ipairs(list) do width = math.max(width, #e[1]) end
+  for _, e in ipairs(list) do out[#out + 1] = ("  %-" .. width .. "s  %s"):format(e[1], e[2]) end
+end
+
+-- Names of the tpp module's functions that have no entry (added by a newer library): listed by name only.
+local function undocumented(list, module)
+  local known, extra = {}, {}
+  for _, e in ipairs(list) do known[e[1]] = true end
+  for name in pairs(module) do
+    if not known[name] then extra[#extra + 1] = name end
+  end
+  table.sort(extra)
+  return extra
+end
+
+-- Globals holding tpp objects, as { name, description }, sorted by name.
+local function loaded()
+  local out = {}
+  for name, value in pairs(_G) do
+    local kind = type(name) == "string" and tpp.type(value)
+    if kind then
+      local text = kind == "result" and tostring(value) or kind == "column" and tostring(value)
+                   or kind == "writer" and "a capture being written" or kind
+      out[#out + 1] = { name, (text:gsub("\n.*", " ...")) }
+    end
+  end
+  table.sort(out, function(a, b) return a[1] < b[1] end)
+  return out
+end
+
+-- A long list of words wrapped to lines of at most 100 characters, indented.
+local function wrap(words, indent)
+  local lines, line = {}, indent
+  for word in words:gmatch("%S+") do
+    if #line + #word + 1 > 100 and line ~= indent then lines[#lines + 1] = line; line = indent end
+    line = line .. (line == indent and "" or " ") .. word
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n")
+end
+
+local function overview()
+  local out = { "tpp — traffic-trace analyser.  help(x) describes x: a result, a column, an interval, tpp, or a name.",
+                "" }
+  local objects = loaded()
+  if #objects > 0 then
+    section(out, "Loaded:", objects)
+  else
+    out[#out + 1] = "Nothing loaded: r = tpp.open(\"trace.pcap.gz\") parses a capture (or loads a dump)."
+  end
+  local names = {}
+  for _, e in ipairs(docs.tpp) do if tpp[e[1]] ~= nil then names[#names + 1] = e[1] end end
+  for _, name in ipairs(undocumented(docs.tpp, tpp)) do names[#names + 1] = name end
+  out[#out + 1] = ""
+  out[#out + 1] = "The tpp module (help(tpp) says more):"
+  out[#out + 1] = wrap("tpp." .. table.concat(names, " tpp."), "  ")
+  out[#out + 1] = ""
+  local r = #objects > 0 and objects[1][1] or "r"
+  for _, e in ipairs(objects) do
+    if tpp.type(_G[e[1]]) == "result" then r = e[1]; break end
+  end
+  out[#out + 1] = "Which interval had the highest source-address entropy, and what were its top destination ports?"
+  out[#out + 1] = ("  i = %s:column(\"entropy_src\"):argmax()"):format(r)
+  out[#out + 1] = ("  %s:interval(i), %s:top_ports(\"tcp_dst\", i)"):format(r, r)
+  out[#out + 1] = ("Tab completes names: %s:<Tab> lists the methods, help(%s) describes them."):format(r, r)
+  return table.concat(out, "\n")
+end
+
+local function names_of(list)
+  local out = {}
+  for _, e in ipairs(list) do out[#out + 1] = e[1] end
+  return table.concat(out, " ")
+end
+
+local function about_result(r)
+  local out = { tostring(r), "" }
+  section(out, "Methods (r:name(...)):", docs.result)
+  out[#out + 1] = ""
+  out[#out + 1] = "Fields (r.name):"
+  out[#out + 1] = wrap(names_of(docs.fields), "  ")
+  out[#out + 1] = "Columns (r:column(name), r:interval(i).name):"
+  out[#out + 1] = wrap(names_of(docs.columns), "  ")
+  out[#out + 1] = "Port series: tcp_src tcp_dst udp_src udp_dst.  help(\"entropy_src\") etc. describes one name."
+  return table.concat(out, "\n")
+end
+
+local function about_column(c)
+  local out = { tostring(c), "A column: c[i] is interval i-1, #c, ipairs(c); statistics skip NaN values.", "" }
+  section(out, "Methods (c:name(...)):", docs.column)
+  return table.concat(out, "\n")
+end
+
+local function about_interval(iv)
+  local out = { tostring(iv), "", "An interval record: iv.name for every column (iv[\"end\"] for end):" }
+  section(out, nil, docs.columns)
+  return table.concat(out, "\n")
+end
+
+local function about_module()
+  local out = {}
+  local list = {}
+  for _, e in ipairs(docs.tpp) do if tpp[e[1]] ~= nil then list[#list + 1] = e end end
+  section(out, "tpp module:", list)
+  local extra = undocumented(docs.tpp, tpp)
+  if #extra > 0 then out[#out + 1] = "  also: tpp." .. table.concat(extra, ", tpp.") end
+  out[#out + 1] = "Series of r:top_ports, r:port_entropy, r:ports: tcp_src tcp_dst udp_src udp_dst."
+  return table.concat(out, "\n")
+end
+
+local KINDS = {
+  { "tpp", "tpp." }, { "result", "r:" }, { "fields", "r." }, { "column", "c:" }, { "columns", "column " },
+  { "series", "series " }, { "writer", "w:" },
+}
+
+-- Every entry named `name`, as lines.
+local function lookup(name)
+  name = name:gsub("^.*[.:]", "")
+  local out = {}
+  for _, kind in ipairs(KINDS) do
+    for _, e in ipairs(docs[kind[1]]) do
+      if e[1] == name then
+        local doc = e[2]
+        if not doc:find(name .. "(", 1, true) and not doc:find(name .. " ", 1, true) then
+          doc = kind[2] .. name .. " — " .. doc
+        end
+        out[#out + 1] = doc
+      end
+    end
+  end
+  return out
+end
+
+-- The entry of a function value: a tpp function or a method of a result or a column.
+local function function_doc(fn)
+  local meta = require("tpp.core")._meta
+  for _, e in ipairs(docs.tpp) do if tpp[e[1]] == fn then return e[2] end end
+  for name, f in pairs(meta.result_methods) do if f == fn then return lookup(name)[1] end end
+  for name, f in pairs(meta.column.__index) do if f == fn then return lookup(name)[1] end end
+end
+
+-- The help text of x (see the top of this file).
+function help.text(x)
+  if x == nil then return overview() end
+  if x == tpp then return about_module() end
+  local kind = tpp.type(x)
+  if kind == "result" then return about_result(x) end
+  if kind == "column" then return about_column(x) end
+  if kind == "interval" then return about_interval(x) end
+  if kind == "ports" then
+    local out = { tostring(x), "A list of the busiest ports, most packets first:" }
+    section(out, nil, docs.ports)
+    return table.concat(out, "\n")
+  end
+  if kind == "writer" then
+    local out = {}
+    section(out, "A capture writer (tpp.pcap_writer):", docs.writer)
+    return table.concat(out, "\n")
+  end
+  if type(x) == "function" then
+    return function_doc(x) or "a function tpp has no entry for"
+  end
+  if type(x) == "string" then
+    local found = lookup(x)
+    if #found > 0 then return table.concat(found, "\n") end
+    return ("nothing named '%s'; help() lists what there is"):format(x)
+  end
+  return ("no help for a %s value; help() lists what there is"):format(type(x))
+end
+
+-- Print the help text of x on io.stdout (the REPL's global help is this function).
+function help.print(x)
+  io.stdout:write(help.text(x), "\n")
+  io.stdout:flush()
+end
+
+setmetatable(help, { __call = function(_, x) help.print(x) end })
+
+return help
