@@ -13,7 +13,7 @@ LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CORE    = packet capture inflate interval parse handoff result addr_table pcap_writer outfile dump
-BINDING = ltpp lresult lpackets lwriter repl
+BINDING = ltpp lresult lpackets lwriter repl lproc
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

@@ -1,53 +1,158 @@
--- tpp scripts/exec.lua [-o DIR] [-t SEC] [PATH ...]
--- The main job (minimal for now): parse every capture under PATH (default data/) and write
--- DIR/critical/<stem>_critical.tsv for each.  Exit status 1 when any capture failed or was incomplete.
-local tpp = require "tpp"
-local walk = require "tpp.walk"
+-- tpp scripts/exec.lua [options] [PATH ...] — the main job: for every capture under PATH (default data/), parse it
+-- (or reuse its up-to-date dump) and write under -o DIR: mem_dump/<name>.tpd, critical/<name>_critical.tsv,
+-- port_count/<name>_port_count.tsv and the figures in plot/.  `--help` lists the options; README.md, "The main
+-- job", describes the outputs, the naming of same-stem captures and the exit status.
 local lfs = require "lfs"
+local tpp = require "tpp"
+local cli = require "tpp.cli"
+local job = require "tpp.job"
+local outputs = require "tpp.outputs"
+local progress = require "tpp.progress"
+local walk = require "tpp.walk"
+local workers = require "tpp.workers"
 
-local out, opts, paths = ".", { delta_t = 10 }, {}
-local i = 1
-while i <= #arg do
-  local a = arg[i]
-  if a == "-o" or a == "--out" then out = arg[i + 1]; i = i + 1
-  elseif a == "-t" or a == "--delta-t" then opts.delta_t = tonumber(arg[i + 1]); i = i + 1
-  elseif a == "-h" or a == "--help" then
-    print("usage: tpp scripts/exec.lua [-o DIR] [-t SECONDS] [PATH ...]")
-    os.exit(0)
-  else paths[#paths + 1] = a end
-  i = i + 1
+local settings, err = cli.resolve(arg)
+if not settings then
+  io.stderr:write("tpp: ", err, "\n", cli.parser():get_usage(), "\n")
+  os.exit(2)
 end
-if #paths == 0 then paths = { "data" } end
 
-local function mkdir_p(dir)
-  local sofar = dir:sub(1, 1) == "/" and "/" or ""
-  for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. part .. "/"
-    if not lfs.attributes(sofar) then assert(lfs.mkdir(sofar)) end
+local display = progress.new { quiet = settings.quiet }
+local t0 = tpp.now()
+local failures = 0
+local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, packets = 0,
+                 intervals = 0, files = 0 }
+
+local function fail(text)
+  display:message(text)
+  failures = failures + 1
+end
+
+-- --print-critical: the rows of each capture's table on stdout, the first column naming the capture.
+local header_printed = false
+local function print_critical(summary)
+  local file = outputs.paths(settings.out, summary.name).critical
+  local f = io.open(file, "r")
+  if not f then return end
+  local header = f:read("l")
+  if header and not header_printed then
+    io.stdout:write("capture\t", header, "\n")
+    header_printed = true
   end
+  for line in f:lines() do io.stdout:write(summary.name, "\t", line, "\n") end
+  f:close()
+  io.stdout:flush()
 end
 
-local critical = out .. "/critical"
-mkdir_p(critical)
-local captures, skipped = walk.captures(paths)
-for _, s in ipairs(skipped) do io.stderr:write("skipped ", s.reason, "\n") end
+-- What one capture came to.
+local function report(summary)
+  totals.captures = totals.captures + 1
+  totals.packets = totals.packets + (summary.packets or 0)
+  totals.intervals = totals.intervals + (summary.intervals or 0)
+  totals.files = totals.files + #(summary.files or {})
+  if summary.reused then totals.reused = totals.reused + 1 end
+  if summary.status == "failed" then
+    totals.failed = totals.failed + 1
+    fail(("%s: %s"):format(summary.path, summary.reason))
+    return
+  end
+  if summary.status == "incomplete" then
+    totals.incomplete = totals.incomplete + 1
+    fail(("%s: incomplete: %s (its outputs hold the intervals up to there; marked by %s)")
+      :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name).incomplete))
+  end
+  if (summary.problems or 0) > 0 then failures = failures + 1 end
+  display:info(("%s -> %s: %d intervals, %d packets (%s)%s%s, %.2f s"):format(summary.path, summary.name,
+    summary.intervals, summary.packets, summary.reused and "from its dump" or "parsed",
+    (summary.figures or 0) > 0 and (", %d figure files"):format(summary.figures) or "",
+    summary.problems > 0 and (", %d output(s) failed"):format(summary.problems) or "", summary.seconds or 0))
+  if settings.print_critical then print_critical(summary) end
+end
 
-local failed = 0
-for _, path in ipairs(captures) do
-  local r, err = tpp.parse(path, opts)
-  if not r then
-    io.stderr:write("tpp: ", err, "\n")
-    failed = failed + 1
-  else
-    if r.warning then io.stderr:write("tpp: ", path, ": ", r.warning, "\n") end
-    if not r.complete then
-      io.stderr:write("tpp: ", path, ": incomplete: ", r.error, "\n")
-      failed = failed + 1
+local function run()
+  local captures, skipped = walk.captures(settings.paths)
+  for _, s in ipairs(skipped) do
+    if s.missing then
+      totals.missing = totals.missing + 1
+      fail(s.reason)
+    else
+      totals.skipped = totals.skipped + 1
+      display:info("skipping " .. s.reason)
     end
-    local target = critical .. "/" .. walk.stem(path) .. "_critical.tsv"
-    local ok, werr = r:write_critical(target)
-    if not ok then io.stderr:write("tpp: ", werr, "\n"); failed = failed + 1
-    else io.stderr:write(tostring(r), " -> ", target, "\n") end
+  end
+  if #captures == 0 then
+    fail("no captures found in " .. table.concat(settings.paths, ", "))
+    return
+  end
+
+  local figures = settings.figures
+  if #figures > 0 then
+    local plot, why = job.plotter()
+    if not plot then
+      display:info("figures skipped: " .. why)
+      figures = {}
+    end
+  end
+  local ok, perr = outputs.prepare(settings.out, #figures > 0)
+  if not ok then
+    fail(perr)
+    return
+  end
+
+  local names = walk.names(captures)
+  local parallel = settings.jobs > 1 and #captures > 1
+  local specs = {}
+  for i, path in ipairs(captures) do
+    specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
+                 force = settings.force,
+                 plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
+                   or settings.jobs }
+  end
+  local handlers = {
+    start = function(i) display:start(i, captures[i], lfs.attributes(captures[i], "size")) end,
+    progress = function(i, bytes, size, packets) display:update(i, bytes, size, packets) end,
+    message = function(_, text) display:message(text) end,
+    done = function(i, summary)
+      display:finish(i)
+      report(summary)
+    end,
+  }
+  if parallel then
+    workers.run(specs, settings.jobs, handlers)
+  else
+    for i, spec in ipairs(specs) do
+      handlers.start(i)
+      local summary = job.run(spec, {
+        progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
+        message = function(text) handlers.message(i, text) end,
+      })
+      handlers.done(i, summary)
+    end
   end
 end
-os.exit(failed == 0 and 0 or 1)
+
+local INTERRUPTED = {}
+local ok, trace = xpcall(run, function(e)
+  if tostring(e):find("interrupted!", 1, true) then return INTERRUPTED end
+  return debug.traceback(e, 2)
+end)
+display:close()
+if not ok then
+  if trace == INTERRUPTED then
+    io.stderr:write("tpp: interrupted\n")
+    os.exit(130)
+  end
+  error(trace, 0)
+end
+
+if not settings.quiet then
+  local notes = {}
+  for _, k in ipairs { "failed", "incomplete", "skipped", "missing" } do
+    if totals[k] > 0 then notes[#notes + 1] = ("%d %s"):format(totals[k], k) end
+  end
+  if totals.reused > 0 then notes[#notes + 1] = ("%d from dumps"):format(totals.reused) end
+  io.stderr:write(("tpp: %d capture%s%s, %d packets, %d intervals, %.2f s, %d files written\n"):format(
+    totals.captures, totals.captures == 1 and "" or "s", #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
+    totals.packets, totals.intervals, tpp.now() - t0, totals.files))
+end
+os.exit(failures > 0 and 1 or 0)

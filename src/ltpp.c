@@ -111,5 +111,6 @@ int luaopen_tpp_core(lua_State *L)
     tpp_lresult_register(L);
     tpp_lpackets_register(L);
     tpp_lwriter_register(L);
+    tpp_lproc_register(L);
     return 1;
 }

@@ -16,6 +16,7 @@ int luaopen_tpp_core(lua_State *L);
 void tpp_lresult_register(lua_State *L);   /* tpp.parse, the result userdata */
 void tpp_lpackets_register(lua_State *L);  /* tpp.packets iterator */
 void tpp_lwriter_register(lua_State *L);   /* tpp.pcap_writer */
+void tpp_lproc_register(lua_State *L);     /* tpp.spawn, tpp.poll, tpp.isatty, tpp.cpus, tpp.pid */
 
 /* Push a result userdata that takes ownership of `r` (freed by the garbage collector). */
 struct tpp_result;

@@ -33,10 +33,26 @@ function walk.stem(path)
   return name ~= "" and name or prev
 end
 
--- Every regular file under `paths` (files as given, directories recursively in name order).
--- Returns a list of captures and a list of {path, reason} for what was skipped.
+-- `path` as an absolute path without "." and ".." components or repeated slashes (symbolic links are kept).
+function walk.absolute(path)
+  if path:sub(1, 1) ~= "/" then path = (lfs.currentdir() or ".") .. "/" .. path end
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." then
+      if #parts > 0 then parts[#parts] = nil end
+    elseif part ~= "." then
+      parts[#parts + 1] = part
+    end
+  end
+  return "/" .. table.concat(parts, "/")
+end
+
+-- Every regular file under `paths` (files as given, directories recursively in name order); a file reached twice
+-- (named twice, or named and inside a named directory) is listed once, where it was first reached.
+-- Returns a list of captures and a list of {path, reason, missing} for what was skipped (missing: the path does
+-- not exist or is neither a file nor a directory).
 function walk.captures(paths)
-  local found, skipped = {}, {}
+  local found, skipped, seen = {}, {}, {}
   local function visit(path)
     local mode = lfs.attributes(path, "mode")
     if mode == "directory" then
@@ -47,15 +63,42 @@ function walk.captures(paths)
       table.sort(names)
       for _, name in ipairs(names) do visit(path:gsub("/$", "") .. "/" .. name) end
     elseif mode == "file" then
+      local abs = walk.absolute(path)
+      if seen[abs] then return end
+      seen[abs] = true
       local kind, why = walk.kind(path)
       if kind then found[#found + 1] = path else skipped[#skipped + 1] = { path = path, reason = why } end
     else
-      skipped[#skipped + 1] = { path = path, reason = path .. (mode and (": not a regular file (" .. mode .. ")")
-                                                              or ": no such file or directory") }
+      skipped[#skipped + 1] = { path = path, missing = true,
+                                reason = path .. (mode and (": not a regular file (" .. mode .. ")")
+                                                  or ": no such file or directory") }
     end
   end
   for _, p in ipairs(paths) do visit(p) end
   return found, skipped
+end
+
+-- 32-bit FNV-1a of a string, as 8 hex digits.
+local function fnv1a(s)
+  local h = 0x811c9dc5
+  for i = 1, #s do h = ((h ~ s:byte(i)) * 0x01000193) & 0xffffffff end
+  return ("%08x"):format(h)
+end
+
+-- The names the outputs of `captures` (a list of paths) are called after, in the same order: the stem
+-- (walk.stem) when no other capture of the list has the same one; otherwise, for each of those sharing a stem,
+-- the stem, "-" and 8 hex digits of the FNV-1a hash of the capture's absolute path (walk.absolute), e.g.
+-- "a/x.pcap" and "b/x.pcap.gz" -> "x-1c2f08b4", "x-9e3d6a10".  The same list always gives the same names.
+function walk.names(captures)
+  local count, names = {}, {}
+  for i, path in ipairs(captures) do
+    names[i] = walk.stem(path)
+    count[names[i]] = (count[names[i]] or 0) + 1
+  end
+  for i, path in ipairs(captures) do
+    if count[names[i]] > 1 then names[i] = names[i] .. "-" .. fnv1a(walk.absolute(path)) end
+  end
+  return names
 end
 
 return walk

@@ -1,0 +1,265 @@
+-- tpp.cli: the main job's command line and --config files, resolved into one settings table.
+--
+--   local settings, err = cli.resolve(arg)   -- nil, message on a usage or config error
+--
+-- settings = { paths = {...}, out = DIR, jobs = N, figures = {numbers 1..18}, print_critical, force, quiet,
+--              parse = { delta_t, boundary, ip, filter, max_packets, max_intervals } }   -- parse: tpp.parse's opts
+--
+-- Precedence: command line, then the config file, then the defaults.  --compat stands for --boundary packet
+-- --ip v4 at its own level (a conflicting --boundary or --ip at the same level is an error).
+local argparse = require "argparse"
+
+local cli = {}
+
+cli.NFIGURES = 18
+
+cli.DEFAULTS = {
+  paths = { "data" }, out = ".", delta_t = 10, max_packets = 0, max_intervals = 0, figures = "all",
+  boundary = "aligned", ip = "any", filter = nil, compat = false, jobs = nil, -- jobs: the number of cores
+  config = nil, print_critical = false, force = false, quiet = false,
+}
+
+-- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
+-- too).  Returns an ascending list of distinct figure numbers, or nil and a message.
+function cli.parse_figures(spec)
+  local out, seen = {}, {}
+  local function add(n)
+    if not seen[n] then seen[n] = true; out[#out + 1] = n end
+  end
+  local function bad(item)
+    return nil, ("figure list '%s': '%s' is not a figure number (1-%d), a range such as 12-18, 'all' or 'none'")
+      :format(type(spec) == "table" and "{...}" or tostring(spec), tostring(item), cli.NFIGURES)
+  end
+  if type(spec) == "table" then
+    for _, n in ipairs(spec) do
+      if math.type(n) ~= "integer" or n < 1 or n > cli.NFIGURES then return bad(n) end
+      add(n)
+    end
+    table.sort(out)
+    return out
+  end
+  if type(spec) ~= "string" then return bad(spec) end
+  local text = spec:lower():gsub("%s+", "")
+  if text == "all" then
+    for n = 1, cli.NFIGURES do add(n) end
+    return out
+  end
+  if text == "none" then return out end
+  if text == "" then return bad(spec) end
+  for item in (text .. ","):gmatch("([^,]*),") do
+    local a, b = item:match("^(%d+)%-(%d+)$")
+    if not a then
+      a = item:match("^(%d+)$")
+      b = a
+    end
+    a, b = tonumber(a), tonumber(b)
+    if not a or a < 1 or b > cli.NFIGURES or a > b then return bad(item) end
+    for n = a, b do add(n) end
+  end
+  table.sort(out)
+  return out
+end
+
+-- Checks and conversions of one option's value, shared by the command line (strings) and config files
+-- (Lua values).  Each returns the value or nil and what is wrong with it.
+local function number_of(v) return type(v) == "number" and v or (type(v) == "string" and tonumber(v)) or nil end
+
+local function count(v)
+  local n = math.tointeger(number_of(v))
+  if not n or n < 0 then return nil, "must be a non-negative integer" end
+  return n
+end
+
+local function one_of(...)
+  local names = { ... }
+  return function(v)
+    for _, name in ipairs(names) do if v == name then return v end end
+    return nil, "must be one of " .. table.concat(names, ", ")
+  end
+end
+
+local function flag(v)
+  if type(v) ~= "boolean" then return nil, "must be true or false" end
+  return v
+end
+
+local function text(v)
+  if type(v) ~= "string" or v == "" then return nil, "must be a non-empty string" end
+  return v
+end
+
+local CHECK = {
+  out = text,
+  config = text,
+  filter = function(v)
+    if type(v) ~= "string" then return nil, "must be a string (a BPF expression)" end
+    return v
+  end,
+  delta_t = function(v)
+    local n = number_of(v)
+    if not n or not (n > 0) or n > 1e9 then return nil, "must be a positive number of seconds" end
+    return n
+  end,
+  max_packets = count,
+  max_intervals = count,
+  jobs = function(v)
+    local n = math.tointeger(number_of(v))
+    if not n or n < 1 then return nil, "must be a positive integer" end
+    return n
+  end,
+  figures = function(v)
+    local list, err = cli.parse_figures(v)
+    if not list then return nil, err end
+    return list
+  end,
+  boundary = one_of("aligned", "packet"),
+  ip = one_of("any", "v4", "v6"),
+  compat = flag, print_critical = flag, force = flag, quiet = flag,
+  paths = function(v)
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" or #v == 0 then return nil, "must be a path or a non-empty list of paths" end
+    for _, p in ipairs(v) do
+      if type(p) ~= "string" or p == "" then return nil, "must be a path or a non-empty list of paths" end
+    end
+    return v
+  end,
+}
+
+-- The option names of the command line, by settings key (for messages).
+local FLAG_NAME = {
+  out = "--out", delta_t = "--delta-t", max_packets = "--max-packets", max_intervals = "--max-intervals",
+  figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", compat = "--compat",
+  jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
+  paths = "PATH",
+}
+
+-- The argparse parser of `tpp scripts/exec.lua`.
+function cli.parser()
+  local p = argparse("tpp scripts/exec.lua",
+    "Cut packet captures into time intervals and write, per capture, its per-interval features "
+    .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
+    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/).")
+    :epilog("Captures are recognised by their magic bytes (pcap, pcapng, gzip of either), directories are "
+      .. "walked recursively in name order.  Exit status: 0 when every capture was processed completely, "
+      .. "1 when one failed, was incomplete or an output could not be written, 2 on a usage or config error.")
+    :help_max_width(100)
+  p:argument("paths", "Capture files or directories (default: data/).", nil):args("*"):argname("PATH")
+  p:option("-o --out", "Output root: DIR/mem_dump, DIR/critical, DIR/port_count, DIR/plot (default .)."):argname("DIR")
+  p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
+  p:option("--max-packets", "Stop each capture after N packets (0 = all)."):argname("N")
+  p:option("--max-intervals", "Stop each capture after N intervals (0 = all)."):argname("N")
+  p:option("-f --figures", "Figures to draw: e.g. 1,2,12-18 | all | none (default all)."):argname("LIST")
+  p:option("--filter", "BPF filter (libpcap syntax)."):argname("EXPR")
+  p:option("--boundary", "Interval boundaries: aligned | packet (default aligned)."):argname("MODE")
+  p:option("--ip", "IP family analysed: any | v4 | v6 (default any)."):argname("FAMILY")
+  p:flag("--compat", "The original tool's semantics: --boundary packet --ip v4.")
+  p:option("-j --jobs", "Captures processed in parallel (default: number of cores)."):argname("N")
+  p:option("--config", "A Lua file returning a table of the same options, e.g. { delta_t = 5, figures = \"1-11\" } "
+    .. "(long names with underscores; the command line wins)."):argname("FILE")
+  p:flag("--print-critical", "Print each capture's interval rows on stdout (TSV, first column the capture).")
+  p:flag("--force", "Re-parse even if an up-to-date dump exists.")
+  p:flag("-q --quiet", "No progress output; only problems are reported.")
+  return p
+end
+
+-- Load a config file as data: a Lua chunk run in an empty environment (no os, io, require...) that returns a
+-- table of options.  Returns the checked table or nil and a message naming the file.
+function cli.load_config(path)
+  local chunk, err = loadfile(path, "t", {})
+  if not chunk then
+    return nil, (err:gsub("^cannot open ", ""))
+  end
+  local ok, value = pcall(chunk)
+  if not ok then
+    local msg = tostring(value)
+    if not msg:find(path, 1, true) then msg = path .. ": " .. msg end
+    return nil, msg
+  end
+  if type(value) ~= "table" then
+    return nil, ("%s: must return a table of options, returned %s"):format(path, type(value))
+  end
+  local checked = {}
+  for key, v in pairs(value) do
+    if type(key) ~= "string" or not CHECK[key] or key == "config" then
+      local known = {}
+      for name in pairs(CHECK) do if name ~= "config" then known[#known + 1] = name end end
+      table.sort(known)
+      return nil, ("%s: unknown option '%s' (known: %s)"):format(path, tostring(key), table.concat(known, ", "))
+    end
+    local good, why = CHECK[key](v)
+    if good == nil then
+      return nil, ("%s: option %s %s, got %s"):format(path, key, why,
+        type(v) == "string" and ("'" .. v .. "'") or tostring(v))
+    end
+    checked[key] = good
+  end
+  return checked
+end
+
+-- Expand compat at one level (command line or config) into boundary and ip.
+local function expand_compat(level, where)
+  if not level.compat then return true end
+  for key, want in pairs { boundary = "packet", ip = "v4" } do
+    if level[key] ~= nil and level[key] ~= want then
+      return nil, ("%s: --compat means --boundary packet --ip v4, which conflicts with %s %s")
+        :format(where, FLAG_NAME[key], level[key])
+    end
+    level[key] = want
+  end
+  return true
+end
+
+-- Resolve the command line `argv` (a list of strings) and the --config file it names into settings.
+-- Returns settings, or nil and a message (a usage or config error).
+function cli.resolve(argv)
+  local ok, args = cli.parser():pparse(argv)
+  if not ok then return nil, args end
+  local given = {}
+  for key, name in pairs(FLAG_NAME) do
+    local v = args[key]
+    if key == "paths" and #v == 0 then v = nil end
+    if v ~= nil then
+      local good, why = CHECK[key](v)
+      if good == nil then
+        if key == "figures" then return nil, why end
+        return nil, ("option %s %s, got '%s'"):format(name, why, tostring(v))
+      end
+      given[key] = good
+    end
+  end
+  local config = {}
+  if given.config then
+    local err
+    config, err = cli.load_config(given.config)
+    if not config then return nil, err end
+  end
+  local good, err = expand_compat(given, "command line")
+  if not good then return nil, err end
+  good, err = expand_compat(config, given.config)
+  if not good then return nil, err end
+
+  local function pick(key)
+    if given[key] ~= nil then return given[key] end
+    if config[key] ~= nil then return config[key] end
+    return cli.DEFAULTS[key]
+  end
+  local figures = pick("figures")
+  if type(figures) == "string" then figures = assert(cli.parse_figures(figures)) end
+  local filter = pick("filter")
+  local jobs = pick("jobs")
+  if not jobs then
+    local tpp = require "tpp"
+    jobs = tpp.cpus and tpp.cpus() or 1
+  end
+  return {
+    paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
+    print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
+    parse = {
+      delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"),
+      filter = filter ~= "" and filter or nil,
+      max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
+    },
+  }
+end
+
+return cli

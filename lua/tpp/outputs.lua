@@ -1,0 +1,101 @@
+-- tpp.outputs: where the main job's files go and how its own text files are written (atomically).
+--
+--   DIR/mem_dump/<name>.tpd                     the dump (r:dump)
+--   DIR/critical/<name>_critical.tsv            per-interval features (r:write_critical)
+--   DIR/critical/<name>_critical.tsv.incomplete the reason, when the capture broke part-way (else absent)
+--   DIR/port_count/<name>_port_count.tsv        distinct ports per series over the trace, and their total
+--   DIR/plot/                                   figures (tpp.plot)
+local lfs = require "lfs"
+local tpp = require "tpp"
+
+local outputs = {}
+
+outputs.SERIES = { "tcp_src", "tcp_dst", "udp_src", "udp_dst" }
+
+-- The output paths of the capture named `name` under the output root `out`.
+function outputs.paths(out, name)
+  out = out:gsub("/+$", "")
+  if out == "" then out = "/" end
+  local function at(sub, file) return (out == "/" and "" or out) .. "/" .. sub .. (file and ("/" .. file) or "") end
+  return {
+    dump = at("mem_dump", name .. ".tpd"),
+    critical = at("critical", name .. "_critical.tsv"),
+    incomplete = at("critical", name .. "_critical.tsv.incomplete"),
+    port_count = at("port_count", name .. "_port_count.tsv"),
+    plot = at("plot"),
+  }
+end
+
+-- mkdir -p: returns true or nil, "dir: reason".
+function outputs.mkdir(dir)
+  local sofar = dir:sub(1, 1) == "/" and "/" or ""
+  for part in dir:gmatch("[^/]+") do
+    sofar = sofar .. part .. "/"
+    local mode = lfs.attributes(sofar, "mode")
+    if not mode then
+      local ok, err = lfs.mkdir(sofar)
+      -- another process may have created it in the meantime
+      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then return nil, sofar:gsub("/$", "") .. ": " .. err end
+    elseif mode ~= "directory" then
+      return nil, sofar:gsub("/$", "") .. ": not a directory"
+    end
+  end
+  return true
+end
+
+-- Create the output directories under `out` (plot/ only when `with_plot`).  true or nil, message.
+function outputs.prepare(out, with_plot)
+  local p = outputs.paths(out, "x")
+  for _, dir in ipairs { p.dump, p.critical, p.port_count } do
+    local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"))
+    if not ok then return nil, err end
+  end
+  if with_plot then return outputs.mkdir(p.plot) end
+  return true
+end
+
+-- Write `text` to `path` atomically: a temporary file beside it (path .. ".tmp-<pid>"), then a rename over the
+-- target; on failure no temporary file is left.  Returns true or nil, "path: reason".
+function outputs.write_atomic(path, text)
+  local tmp = ("%s.tmp-%d"):format(path, tpp.pid())
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, path .. ": cannot create: " .. (err:gsub("^.-: ", "")) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, path .. ": cannot write: " .. tostring((werr or cerr or ""):gsub("^.-: ", ""))
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, path .. ": cannot write: " .. tostring(rerr):gsub("^.-: ", "")
+  end
+  return true
+end
+
+-- The port-count table of a result: a header (series, distinct_ports), one row per series with the number of
+-- distinct ports it used over the whole trace, and their total.
+function outputs.port_count_text(r)
+  local lines, total = { "series\tdistinct_ports" }, 0
+  for _, series in ipairs(outputs.SERIES) do
+    local n = r:distinct_ports(series)
+    total = total + n
+    lines[#lines + 1] = ("%s\t%d"):format(series, n)
+  end
+  lines[#lines + 1] = ("total\t%d"):format(total)
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Write the incomplete-marker beside a critical table (reason = why reading stopped), or remove a stale one
+-- (reason = nil).  true or nil, message.
+function outputs.mark_incomplete(path, reason)
+  if reason then return outputs.write_atomic(path, reason .. "\n") end
+  if lfs.attributes(path, "mode") then
+    local ok, err = os.remove(path)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+return outputs
