@@ -66,7 +66,7 @@ build build/asan build/tsan:
 	mkdir -p $@
 
 # Specs run inside tpp itself (busted as a library), then again under the sanitizer build.
-test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c
+test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus
 	./tpp $(BUSTED) tests
 	ASAN_OPTIONS=detect_leaks=1 TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
@@ -100,3 +100,45 @@ build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 
 test-c: build/decode_bounds
 	build/decode_bounds
+
+# ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----
+# `make fuzz` builds tests/fuzz/fuzz_{decode,capture,dump}.c with clang against the core sources (no Lua) and runs
+# each for FUZZ_SECONDS from its seeds (tests/fuzz/seeds/<target>/); findings go to build/fuzz/crashes/.
+FUZZ_CC      ?= clang
+FUZZ_SAN      = -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_TARGETS  = decode capture dump
+FUZZ_SECONDS ?= 60
+CORE_SRCS     = $(addprefix src/,$(addsuffix .c,$(CORE)))
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRCS) $(HEADERS) | build/fuzz
+	$(FUZZ_CC) $(WARN) $(FUZZ_SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+
+build/fuzz:
+	mkdir -p $@
+
+.PHONY: fuzz fuzz-build test-corpus
+fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Every capture of ../shared/corpus/tcpdump through build/tpp-asan in both boundary modes (skipped, with a notice,
+# when the corpus is not there).
+test-corpus: build/tpp-asan test-fuzz-replay
+	tests/corpus.sh
+
+# The fuzz targets without libFuzzer (gcc, ASan/UBSan): replay the regression inputs and the seeds in `make test`.
+build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_SRCS) $(HEADERS) | build/fuzz
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/fuzz/replay.c $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+
+.PHONY: test-fuzz-replay
+test-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%)
+	for t in $(FUZZ_TARGETS); do ASAN_OPTIONS=detect_leaks=1 \
+		build/fuzz/replay_$$t tests/data/regress/$$t tests/fuzz/seeds/$$t || exit 1; done
+	build/fuzz/result_oom
+
+# Allocation failures while a result grows (tests/fuzz/result_oom.c: the n-th realloc fails).
+build/fuzz/result_oom: tests/fuzz/result_oom.c src/result.c $(HEADERS) | build/fuzz
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -Wl,--wrap=realloc -o $@ tests/fuzz/result_oom.c src/result.c -lm
+
+test-fuzz-replay: build/fuzz/result_oom

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -463,6 +464,12 @@ static uint8_t *slurp(struct reader *rd, size_t *len)
 {
     FILE *f = fopen(rd->path, "rb");
     if (!f) { fail(rd, "%s", strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* fopen opens one; reading it fails */
+        fail(rd, "is a directory");
+        fclose(f);
+        return NULL;
+    }
     uint8_t head[HEADER_SIZE];
     size_t n = fread(head, 1, sizeof head, f);
     uint8_t *data = NULL;

@@ -16,6 +16,21 @@
 /* A gap of more empty intervals than this is treated as a broken timestamp, not as silence. */
 #define MAX_EMPTY_RUN 1000000
 
+/* Timestamps come from the file and may be anything: differences and interval ends saturate instead of
+ * overflowing (a crafted pcapng can put packets near both ends of the int64 range). */
+static int64_t span(int64_t from, int64_t to)
+{
+    int64_t d;
+    if (!__builtin_sub_overflow(to, from, &d)) return d;
+    return to > from ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t later(int64_t t, int64_t d)
+{
+    int64_t s;
+    return __builtin_add_overflow(t, d, &s) ? INT64_MAX : s;
+}
+
 /* A port histogram remembers which ports it touched in a bitmap: reading it out in port order and resetting it
  * cost the touched ports plus a scan of 1024 words, whether the interval saw ten ports or sixty thousand. */
 struct port_hist {
@@ -170,8 +185,10 @@ static int close_interval(struct tpp_agg *a, int64_t end)
         iv->iat_mean = (double)m->sum / 1e9;
     }
     int rc = 0;
-    mark_seen_ports(a);
-    for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
+    if (n > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the 8 KB scans */
+        mark_seen_ports(a);
+        for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
+    }
     rc |= tpp_result_push_interval(a->r, iv); /* also closes the port lists pushed above */
 
     memset(iv, 0, sizeof *iv);
@@ -196,7 +213,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     iv->ip_packets++;
     iv->ip_bytes += p->ip_len;
     moments_add(&a->iat, (double)iat);
-    a->iat.sum += iat;
+    a->iat.sum = later(a->iat.sum, iat); /* iat >= 0 */
     if (addr_table_add(&a->src, p->src, p->ipv) != 0 || addr_table_add(&a->dst, p->dst, p->ipv) != 0) a->stopped = -1;
 
     int series = -1;
@@ -244,20 +261,20 @@ static int limit_reached(const struct tpp_agg *a)
 /* Aligned mode: close intervals until `ts` falls inside the current one, emitting empty ones on the way. */
 static int advance_aligned(struct tpp_agg *a, int64_t ts)
 {
-    if (ts - a->start < a->delta) return 0;
-    if (close_interval(a, a->start + a->delta) != 0) return -1;
-    a->start += a->delta;
+    if (span(a->start, ts) < a->delta) return 0;
+    if (close_interval(a, later(a->start, a->delta)) != 0) return -1;
+    a->start = later(a->start, a->delta);
     if (limit_reached(a)) return 1;
-    int64_t skip = (ts - a->start) / a->delta;
+    int64_t skip = span(a->start, ts) / a->delta;
     if (skip > MAX_EMPTY_RUN) {
         snprintf(a->r->error, sizeof a->r->error,
                  "timestamp jumps forward by %.0f s, more than %d empty intervals: the capture's clock is broken",
-                 (double)(ts - a->start) / 1e9, MAX_EMPTY_RUN);
+                 (double)span(a->start, ts) / 1e9, MAX_EMPTY_RUN);
         return -2;
     }
     for (int64_t k = 0; k < skip; k++) {
-        if (close_interval(a, a->start + a->delta) != 0) return -1;
-        a->start += a->delta;
+        if (close_interval(a, later(a->start, a->delta)) != 0) return -1;
+        a->start = later(a->start, a->delta);
         if (limit_reached(a)) return 1;
     }
     return 0;
@@ -274,7 +291,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         a->prev_ts = ts;
         r->first_ns = ts;
     }
-    int64_t iat = ts - a->prev_ts;
+    int64_t iat = span(a->prev_ts, ts);
     if (iat < 0) { r->backwards_packets++; iat = 0; }
     if (p->flags & TPP_PKT_TRUNCATED) r->truncated_packets++;
 
@@ -289,7 +306,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         count_packet(a, p, iat);
     } else {
         count_packet(a, p, iat);
-        if (ts - a->start >= a->delta) { /* this packet closes the interval it belongs to */
+        if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
             if (close_interval(a, ts) != 0) a->stopped = -1;
             a->start = ts;
             if (limit_reached(a)) { a->stopped = 1; r->stopped_by_limit = 1; }
@@ -312,5 +329,5 @@ int tpp_agg_finish(struct tpp_agg *a)
         return 0;
     }
     if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
-    return close_interval(a, a->start + a->delta);
+    return close_interval(a, later(a->start, a->delta));
 }

@@ -13,8 +13,7 @@ typedef struct {
     struct tpp_capture *cap;  /* NULL once closed */
     uint64_t count, max;
     int linktype, supported;
-    char path[256];
-} LPackets;
+} LPackets; /* user value 1: the path, for error messages */
 
 static int packets_close(lua_State *L)
 {
@@ -41,7 +40,10 @@ static int packets_next(lua_State *L)
     if (!u->cap || (u->max && u->count >= u->max)) return 0;
     struct tpp_frame f;
     int rc = tpp_capture_next(u->cap, &f);
-    if (rc < 0) return luaL_error(L, "%s: %s", u->path, tpp_capture_error(u->cap));
+    if (rc < 0) {
+        lua_getiuservalue(L, 1, 1);
+        return luaL_error(L, "%s: %s", lua_tostring(L, -1), tpp_capture_error(u->cap));
+    }
     if (rc == 0) {
         tpp_capture_close(u->cap);
         u->cap = NULL;
@@ -88,7 +90,7 @@ static int l_packets(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     struct tpp_options o;
     tpp_lcheck_options(L, 2, &o);
-    LPackets *u = lua_newuserdatauv(L, sizeof *u, 0);
+    LPackets *u = lua_newuserdatauv(L, sizeof *u, 1);
     memset(u, 0, sizeof *u);
     luaL_setmetatable(L, PACKETS_MT);
     char err[TPP_ERRBUF_SIZE];
@@ -97,7 +99,8 @@ static int l_packets(lua_State *L)
     u->linktype = tpp_capture_linktype(u->cap);
     u->supported = tpp_linktype_supported(u->linktype);
     u->max = o.max_packets;
-    snprintf(u->path, sizeof u->path, "%s", path);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
     lua_pushcfunction(L, packets_next);
     lua_insert(L, -2);
     lua_pushnil(L);

@@ -82,10 +82,14 @@ static int write_record(lua_State *L, int64_t ts_ns)
     return 0;
 }
 
+/* Seconds whose nanosecond count fits an int64 (about 292 years either side of 1970). */
+#define MAX_TS_SECONDS 9223372035
+
 /* w:write(ts_seconds, bytes [, wirelen]) — ts rounded to the nearest nanosecond. */
 static int writer_write(lua_State *L)
 {
     lua_Number ts = luaL_checknumber(L, 2);
+    luaL_argcheck(L, ts >= -MAX_TS_SECONDS && ts <= MAX_TS_SECONDS, 2, "timestamp out of range"); /* and not NaN */
     if (lua_isinteger(L, 2)) return write_record(L, (int64_t)lua_tointeger(L, 2) * 1000000000);
     lua_Number sec = floor(ts);
     return write_record(L, (int64_t)sec * 1000000000 + (int64_t)llround((ts - sec) * 1e9));

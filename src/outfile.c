@@ -34,10 +34,28 @@ static const char *dir_of(const char *path, char *buf, size_t len)
     return buf;
 }
 
+/* Is there something at `path` that an output must not replace?  A directory; a device, FIFO or socket (renaming
+ * over /dev/null would put a regular file in its place); a read-only file (no write permission for us, or, for
+ * root, no write bit at all: inputs are often kept read-only, and tpp never overwrites an input).  0 when the
+ * path is free or holds a writable regular file; -1 with the reason in err. */
+static int refuse_target(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (S_ISDIR(st.st_mode)) snprintf(err, errlen, "%s: cannot write: is a directory", path);
+    else if (!S_ISREG(st.st_mode)) snprintf(err, errlen, "%s: cannot write: not a regular file", path);
+    else if (!(st.st_mode & 0222) || access(path, W_OK) != 0)
+        snprintf(err, errlen, "%s: cannot write: the file is read-only (tpp does not replace it)", path);
+    else return 0;
+    return -1;
+}
+
 int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t errlen)
 {
     size_t n = strlen(path) + 32;
     o->fd = -1;
+    o->path = o->tmp = NULL;
+    if (refuse_target(path, err, errlen) != 0) return -1;
     o->path = strdup(path);
     o->tmp = malloc(n);
     if (!o->path || !o->tmp) {

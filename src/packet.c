@@ -170,6 +170,7 @@ void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_p
 void tpp_addr_format(const uint8_t a[16], char *buf, unsigned buflen)
 {
     static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (buflen == 0) return;
     if (memcmp(a, v4mapped, 12) == 0) {
         snprintf(buf, buflen, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
         return;
@@ -191,10 +192,10 @@ void tpp_addr_format(const uint8_t a[16], char *buf, unsigned buflen)
     for (int i = 0; i < 8; i++) {
         if (best >= 0 && i >= best && i < best + bestlen) {
             if (i == best) n += snprintf(buf + n, buflen - (unsigned)n, "::");
-            continue;
+        } else {
+            int sep = i > 0 && i != best + bestlen;
+            n += snprintf(buf + n, buflen - (unsigned)n, "%s%x", sep ? ":" : "", g[i]);
         }
-        int sep = i > 0 && i != best + bestlen;
-        n += snprintf(buf + n, buflen - (unsigned)n, "%s%x", sep ? ":" : "", g[i]);
-        if ((unsigned)n >= buflen) return;
+        if ((unsigned)n >= buflen) return; /* cut: buf holds what fitted */
     }
 }

@@ -101,17 +101,22 @@ static int reserve(void **p, size_t *cap, size_t need, size_t size)
 
 int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv)
 {
-    size_t old_cap = r->cap;
-    if (reserve((void **)&r->iv, &r->cap, r->nintervals + 1, sizeof *r->iv) != 0) return -1;
-    /* The port offsets arrays grow with the rows: both hold nintervals + 1 entries. */
-    for (int s = 0; s < TPP_NSERIES; s++) {
-        if (r->cap != old_cap) {
-            uint64_t *o = realloc(r->ports[s].offsets, (r->cap + 1) * sizeof *o);
+    if (r->nintervals + 1 > r->cap) {
+        /* The port offsets arrays grow with the rows (both hold nintervals + 1 entries).  r->cap changes only once
+         * every array has grown, so that a failed allocation leaves the result consistent (and the next push, at
+         * tpp_agg_finish, within bounds). */
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        for (int s = 0; s < TPP_NSERIES; s++) {
+            uint64_t *o = realloc(r->ports[s].offsets, (cap + 1) * sizeof *o);
             if (!o) return -1;
             r->ports[s].offsets = o;
         }
-        r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nitems;
+        struct tpp_interval *rows = realloc(r->iv, cap * sizeof *rows);
+        if (!rows) return -1;
+        r->iv = rows;
+        r->cap = cap;
     }
+    for (int s = 0; s < TPP_NSERIES; s++) r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nitems;
     r->iv[r->nintervals++] = *iv;
     return 0;
 }

@@ -1,0 +1,97 @@
+/* fuzz_dump.c — libFuzzer target: tpp_dump_read() on any file, and a write/read round trip of what it accepts.
+ *
+ * Input: byte 0 is a mode, the rest is the file.  Mode bit 0 set: the last 4 bytes are replaced by the right
+ * CRC-32 of everything before them, so that mutations get past the checksum and reach the section parsers
+ * (otherwise nearly every mutation is refused at the CRC).  The file goes into a memfd opened by its
+ * /proc/self/fd path.  A dump that loads must be consistent, write as TSV, and survive tpp_dump_write +
+ * tpp_dump_read unchanged.
+ */
+#include "tpp/dump.h"
+#include "tpp/result.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static int memfd = -1;
+static char path[64], dir[64] = "/dev/shm/tpp-fuzz-dump-XXXXXX", again_path[128];
+
+static void check_result(const struct tpp_result *r)
+{
+    if (r->opts.delta_ns <= 0) abort();
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        const struct tpp_port_series *ps = &r->ports[s];
+        if (ps->offsets[0] != 0 || ps->offsets[r->nintervals] != ps->nitems) abort();
+        for (size_t i = 0; i < r->nintervals; i++) {
+            if (ps->offsets[i] > ps->offsets[i + 1]) abort();
+            for (uint64_t k = ps->offsets[i]; k < ps->offsets[i + 1]; k++) {
+                if (ps->items[k].port > 65535 || ps->items[k].count == 0) abort();
+                if (k > ps->offsets[i] && ps->items[k].port <= ps->items[k - 1].port) abort();
+            }
+        }
+    }
+    FILE *devnull = fopen("/dev/null", "w");
+    if (devnull) {
+        if (tpp_result_write_tsv(r, devnull) != 0) abort();
+        fclose(devnull);
+    }
+}
+
+static void same_result(const struct tpp_result *a, const struct tpp_result *b)
+{
+    if (a->nintervals != b->nintervals) abort();
+    if (a->nintervals && memcmp(a->iv, b->iv, a->nintervals * sizeof *a->iv) != 0) abort();
+    if (strcmp(a->source, b->source) != 0 || strcmp(a->opts.filter, b->opts.filter) != 0) abort(); /* C strings */
+    if (a->opts.delta_ns != b->opts.delta_ns || a->opts.boundary != b->opts.boundary || a->opts.ip != b->opts.ip ||
+        a->opts.max_packets != b->opts.max_packets || a->opts.max_intervals != b->opts.max_intervals)
+        abort();
+    if (a->packets != b->packets || a->first_ns != b->first_ns || a->last_ns != b->last_ns) abort();
+    if (a->complete != b->complete || strcmp(a->error, b->error) != 0 || strcmp(a->warning, b->warning) != 0) abort();
+    if (memcmp(a->seen_ports, b->seen_ports, sizeof a->seen_ports) != 0) abort();
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        if (a->ports[s].nitems != b->ports[s].nitems) abort();
+        if (a->ports[s].nitems &&
+            memcmp(a->ports[s].items, b->ports[s].items, a->ports[s].nitems * sizeof *a->ports[s].items) != 0)
+            abort();
+        if (memcmp(a->ports[s].offsets, b->ports[s].offsets, (a->nintervals + 1) * sizeof(uint64_t)) != 0) abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (memfd < 0) {
+        memfd = memfd_create("fuzz_dump", 0);
+        if (memfd < 0 || !mkdtemp(dir)) abort();
+        snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+        snprintf(again_path, sizeof again_path, "%s/again.tpd", dir);
+    }
+    if (size < 1) return 0;
+    int fix_crc = data[0] & 1;
+    data++, size--;
+    if (ftruncate(memfd, 0) != 0 || pwrite(memfd, data, size, 0) != (ssize_t)size) abort();
+    if (fix_crc && size >= 4) {
+        uint32_t crc = (uint32_t)crc32(0L, data, (uInt)(size - 4));
+        uint8_t le[4] = { (uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24) };
+        if (pwrite(memfd, le, 4, (off_t)size - 4) != 4) abort();
+    }
+
+    char err[1200] = "";
+    struct tpp_result *r = tpp_dump_read(path, err, sizeof err);
+    if (!r) {
+        if (strncmp(err, path, strlen(path)) != 0) abort(); /* every refusal names the file */
+        return 0;
+    }
+    check_result(r);
+    if (tpp_dump_write(r, again_path, "fuzz", err, sizeof err) != 0) abort();
+    struct tpp_result *again = tpp_dump_read(again_path, err, sizeof err);
+    if (!again) abort();
+    same_result(r, again);
+    unlink(again_path);
+    tpp_result_free(again);
+    tpp_result_free(r);
+    return 0;
+}
