@@ -138,7 +138,14 @@ int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
     const u_char *data;
     int rc = pcap_next_ex(c->pcap, &h, &data);
     if (rc == 1) {
-        f->ts_ns = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec; /* tv_usec holds ns at nano precision */
+        /* tv_usec holds nanoseconds at nano precision.  pcapng's resolution and offset options make any tv_sec
+         * possible: one beyond what 64-bit nanoseconds hold (the year 2262) is an error, not an overflow. */
+        if (__builtin_mul_overflow((int64_t)h->ts.tv_sec, (int64_t)1000000000, &f->ts_ns) ||
+            __builtin_add_overflow(f->ts_ns, (int64_t)h->ts.tv_usec, &f->ts_ns)) {
+            snprintf(c->error, sizeof c->error, "timestamp out of range (%lld s since the epoch)",
+                     (long long)h->ts.tv_sec);
+            return -1;
+        }
         f->caplen = h->caplen;
         f->wirelen = h->len;
         f->data = data;

@@ -29,11 +29,10 @@ describe("robustness regressions", function()
       assert.is_true(p:interval(1).iat_mean > 0)
     end)
 
-    -- capture.c:141 (tpp_capture_next): (int64_t)h->ts.tv_sec * 1000000000 overflows for a pcapng timestamp in
-    -- seconds (if_tsresol 10^0) of 2^63 - 1: UBSan "signed integer overflow: 9223372036854775807 * 1000000000".
-    -- Wanted: such a packet stops the parse with an error ("timestamp out of range"), the packets before it kept.
-    pending("a timestamp beyond the year 2262 stops the parse with an error (capture.c: reported, not yet fixed)", function()
-      local r = assert(tpp.parse(REGRESS .. "open/pcapng-ts-seconds-overflow.pcapng", { delta_t = 10 }))
+    -- tpp_capture_next once computed tv_sec * 1000000000 unchecked: a pcapng timestamp in seconds (if_tsresol
+    -- 10^0) of 2^63 - 1 overflowed int64 (UBSan: signed integer overflow).  Such a packet stops the parse.
+    it("a timestamp beyond the year 2262 stops the parse with an error, the packets before it kept", function()
+      local r = assert(tpp.parse(REGRESS .. "capture/pcapng-ts-seconds-overflow.pcapng", { delta_t = 10 }))
       assert.is_false(r.complete)
       assert.truthy(r.error:find("timestamp", 1, true))
       assert.are.equal(1, r.packets)
