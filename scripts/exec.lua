@@ -103,6 +103,18 @@ local function run()
   local parallel = settings.jobs > 1 and #captures > 1
   local specs = {}
   for i, path in ipairs(captures) do
+    local output, input = outputs.collision(settings.out, names[i], captures)
+    if output then
+      fail(("%s: not processed: its output %s is the input %s, which tpp never replaces"):format(path, output, input))
+      captures[i] = false
+    end
+  end
+  local kept, kept_names = {}, {}
+  for i, path in ipairs(captures) do
+    if path then kept[#kept + 1], kept_names[#kept + 1] = path, names[i] end
+  end
+  captures, names = kept, kept_names
+  for i, path in ipairs(captures) do
     specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
                  force = settings.force,
                  plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))

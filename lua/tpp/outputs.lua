@@ -26,6 +26,23 @@ function outputs.paths(out, name)
   }
 end
 
+-- The first output path of the capture named `name` that is the same file as one of `inputs` (compared by device
+-- and inode, so links and other spellings count), and that input; nil when there is none.  Outputs replace their
+-- targets, and an input must never be replaced.
+function outputs.collision(out, name, inputs)
+  local ids = {}
+  for _, path in ipairs(inputs) do
+    local a = lfs.attributes(path)
+    if a then ids[a.dev .. ":" .. a.ino] = path end
+  end
+  local p = outputs.paths(out, name)
+  for _, key in ipairs { "dump", "critical", "incomplete", "port_count" } do
+    local a = lfs.attributes(p[key])
+    if a and ids[a.dev .. ":" .. a.ino] then return p[key], ids[a.dev .. ":" .. a.ino] end
+  end
+  return nil
+end
+
 -- mkdir -p: returns true or nil, "dir: reason".
 function outputs.mkdir(dir)
   local sofar = dir:sub(1, 1) == "/" and "/" or ""
