@@ -38,7 +38,7 @@ struct buf {
 
 static void put(struct buf *b, const void *data, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom || n == 0) return;
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
@@ -159,20 +159,20 @@ static void cols_payload(struct buf *b, const struct tpp_result *r)
     }
 }
 
-/* Per series, per interval: the entry count, then (port delta, count) pairs; the first delta is from -1. */
+/* Per series, per interval: the entry count, then (port gap, count) pairs — the very encoding a result keeps in
+ * memory (tpp/result.h), so the entries are copied as they are. */
 static void port_payload(struct buf *b, const struct tpp_result *r)
 {
     for (int s = 0; s < TPP_NSERIES; s++) {
-        const struct tpp_port_series *ps = &r->ports[s];
         for (size_t i = 0; i < r->nintervals; i++) {
-            uint64_t from = ps->offsets[i], to = ps->offsets[i + 1];
-            put_varint(b, to - from);
-            int64_t prev = -1;
-            for (uint64_t k = from; k < to; k++) {
-                put_varint(b, (uint64_t)((int64_t)ps->items[k].port - prev - 1));
-                put_varint(b, ps->items[k].count);
-                prev = ps->items[k].port;
-            }
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            uint64_t n = 0;
+            tpp_ports_open(r, s, i, &c);
+            const uint8_t *entries = c.p;
+            while (tpp_ports_next(&c, &port, &count)) n++;
+            put_varint(b, n);
+            put(b, entries, (size_t)(c.p - entries));
         }
     }
 }
@@ -444,7 +444,8 @@ static int read_ports(struct reader *rd, struct cur *c, struct tpp_result *r)
                     return -1;
                 }
             }
-            offsets[i + 1] = ps->nitems;
+            offsets[i + 1] = ps->nbytes;
+            ps->last = -1;
         }
     }
     if (c->off != c->n) { fail(rd, "section PORT has %zu bytes left over", c->n - c->off); return -1; }

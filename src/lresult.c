@@ -129,22 +129,30 @@ static int check_series(lua_State *L, int idx)
     return s;
 }
 
-/* Iterator state: upvalue 1 the result, 2 the series, 3 the interval index, 4 the item index. */
+/* Iterator state: upvalue 1 the result, 2 the series, 3 the interval index, 4 the byte offset in the series'
+ * packed entries, 5 the last port read in that interval (-1 before its first). */
 static int ports_next(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, lua_upvalueindex(1));
     const struct tpp_port_series *ps = &r->ports[lua_tointeger(L, lua_upvalueindex(2))];
     size_t i = (size_t)lua_tointeger(L, lua_upvalueindex(3));
-    size_t k = (size_t)lua_tointeger(L, lua_upvalueindex(4));
-    if (k >= ps->nitems) return 0;
-    while (i < r->nintervals && ps->offsets[i + 1] <= k) i++;
+    uint64_t off = (uint64_t)lua_tointeger(L, lua_upvalueindex(4));
+    struct tpp_port_cursor c = { NULL, NULL, lua_tointeger(L, lua_upvalueindex(5)) };
+    while (i < r->nintervals && off >= ps->offsets[i + 1]) i++, c.port = -1;
+    if (i >= r->nintervals) return 0;
+    c.p = ps->bytes + off;
+    c.end = ps->bytes + ps->offsets[i + 1];
+    uint32_t port, count;
+    tpp_ports_next(&c, &port, &count);
     lua_pushinteger(L, (lua_Integer)i);
     lua_replace(L, lua_upvalueindex(3));
-    lua_pushinteger(L, (lua_Integer)k + 1);
+    lua_pushinteger(L, (lua_Integer)(c.p - ps->bytes));
     lua_replace(L, lua_upvalueindex(4));
+    lua_pushinteger(L, c.port);
+    lua_replace(L, lua_upvalueindex(5));
     lua_pushinteger(L, (lua_Integer)i + 1);
-    lua_pushinteger(L, ps->items[k].port);
-    lua_pushinteger(L, ps->items[k].count);
+    lua_pushinteger(L, port);
+    lua_pushinteger(L, count);
     return 3;
 }
 
@@ -157,7 +165,8 @@ static int result_ports(lua_State *L)
     lua_pushinteger(L, s);
     lua_pushinteger(L, 0);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, ports_next, 4);
+    lua_pushinteger(L, -1);
+    lua_pushcclosure(L, ports_next, 5);
     return 1;
 }
 
@@ -192,23 +201,25 @@ static int result_top_ports(lua_State *L)
     lua_Integer k = luaL_optinteger(L, 4, 10);
     luaL_argcheck(L, whole || (i >= 1 && (size_t)i <= r->nintervals), 3, "interval index out of range");
     luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
-    const struct tpp_port_series *ps = &r->ports[s];
     size_t n = 0;
     struct port_total *top;
+    struct tpp_port_cursor c;
+    uint32_t port, count;
     if (whole) {
         /* Sum every interval's histogram (counts may pass 2^32 over a trace), then keep the non-zero cells. */
         uint64_t *sum = lua_newuserdatauv(L, 65536 * sizeof *sum, 0);
         memset(sum, 0, 65536 * sizeof *sum);
-        for (size_t j = 0; j < ps->nitems; j++) sum[ps->items[j].port & 0xffff] += ps->items[j].count;
+        for (size_t j = 0; j < r->nintervals; j++)
+            for (tpp_ports_open(r, s, j, &c); tpp_ports_next(&c, &port, &count);) sum[port & 0xffff] += count;
         for (size_t p = 0; p < 65536; p++) n += sum[p] != 0;
         top = lua_newuserdatauv(L, (n ? n : 1) * sizeof *top, 0);
         n = 0;
         for (uint32_t p = 0; p < 65536; p++)
             if (sum[p]) top[n++] = (struct port_total){ p, sum[p] };
     } else {
-        uint64_t lo = ps->offsets[i - 1], hi = ps->offsets[i];
-        top = lua_newuserdatauv(L, (hi > lo ? hi - lo : 1) * sizeof *top, 0);
-        for (uint64_t j = lo; j < hi; j++) top[n++] = (struct port_total){ ps->items[j].port, ps->items[j].count };
+        top = lua_newuserdatauv(L, 65536 * sizeof *top, 0);
+        for (tpp_ports_open(r, s, (size_t)i - 1, &c); tpp_ports_next(&c, &port, &count);)
+            top[n++] = (struct port_total){ port, count };
     }
     qsort(top, n, sizeof *top, by_count_desc);
     size_t m = (uint64_t)k < n ? (size_t)k : n;
@@ -230,17 +241,18 @@ static int result_top_ports(lua_State *L)
 static int result_port_entropy(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
-    const struct tpp_port_series *ps = &r->ports[check_series(L, 2)];
+    int s = check_series(L, 2);
     lua_createtable(L, (int)r->nintervals, 0);
     for (size_t i = 0; i < r->nintervals; i++) {
-        uint64_t lo = ps->offsets[i], hi = ps->offsets[i + 1];
-        double n = 0, sum_clogc = 0, h = 0;
-        for (uint64_t j = lo; j < hi; j++) {
-            double c = (double)ps->items[j].count;
+        double n = 0, sum_clogc = 0, h = 0, distinct = 0;
+        struct tpp_port_cursor cur;
+        uint32_t port, count;
+        for (tpp_ports_open(r, s, i, &cur); tpp_ports_next(&cur, &port, &count); distinct++) {
+            double c = (double)count;
             n += c;
             if (c > 1) sum_clogc += c * log2(c);
         }
-        if (hi - lo > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2((double)(hi - lo));
+        if (distinct > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2(distinct);
         lua_pushnumber(L, h);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
@@ -272,10 +284,10 @@ static struct tpp_result *select_intervals(const struct tpp_result *r, const siz
         const struct tpp_interval *iv = &r->iv[idx[k]];
         /* A row's port entries go in before the row: pushing the row records where its entries end. */
         for (int s = 0; s < TPP_NSERIES; s++) {
-            const struct tpp_port_series *ps = &r->ports[s];
-            for (uint64_t j = ps->offsets[idx[k]]; j < ps->offsets[idx[k] + 1]; j++) {
-                uint32_t port = ps->items[j].port;
-                if (tpp_result_push_port(out, s, port, ps->items[j].count) != 0) goto oom;
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            for (tpp_ports_open(r, s, idx[k], &c); tpp_ports_next(&c, &port, &count);) {
+                if (tpp_result_push_port(out, s, port, count) != 0) goto oom;
                 out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
             }
         }

@@ -67,6 +67,7 @@ struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *so
     int ok = r->source != NULL;
     for (int s = 0; s < TPP_NSERIES; s++) {
         r->ports[s].offsets = calloc(1, sizeof(uint64_t)); /* offsets[0] = 0 */
+        r->ports[s].last = -1;
         ok = ok && r->ports[s].offsets;
     }
     if (!ok) { tpp_result_free(r); return NULL; }
@@ -80,7 +81,7 @@ void tpp_result_free(struct tpp_result *r)
     free(r->source);
     free(r->iv);
     for (int s = 0; s < TPP_NSERIES; s++) {
-        free(r->ports[s].items);
+        free(r->ports[s].bytes);
         free(r->ports[s].offsets);
     }
     free(r);
@@ -116,17 +117,65 @@ int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv
         r->iv = rows;
         r->cap = cap;
     }
-    for (int s = 0; s < TPP_NSERIES; s++) r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nitems;
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nbytes;
+        r->ports[s].last = -1;
+    }
     r->iv[r->nintervals++] = *iv;
     return 0;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) p[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
 }
 
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count)
 {
     struct tpp_port_series *ps = &r->ports[series];
-    if (reserve((void **)&ps->items, &ps->cap, ps->nitems + 1, sizeof *ps->items) != 0) return -1;
-    ps->items[ps->nitems++] = (struct tpp_port_count){ port, count };
+    if (reserve((void **)&ps->bytes, &ps->cap, ps->nbytes + 10, 1) != 0) return -1; /* two varints of <= 5 bytes */
+    ps->nbytes += put_varint(ps->bytes + ps->nbytes, (uint64_t)((int64_t)port - ps->last - 1));
+    ps->nbytes += put_varint(ps->bytes + ps->nbytes, count);
+    ps->last = (int32_t)port;
+    ps->nitems++;
     return 0;
+}
+
+void tpp_ports_open(const struct tpp_result *r, int series, size_t interval, struct tpp_port_cursor *c)
+{
+    static const uint8_t none[1];
+    const struct tpp_port_series *ps = &r->ports[series];
+    const uint8_t *base = ps->bytes ? ps->bytes : none; /* a series with no entry has no buffer */
+    c->p = base + ps->offsets[interval];
+    c->end = base + ps->offsets[interval + 1];
+    c->port = -1;
+}
+
+/* The bytes were written by tpp_result_push_port (a dump's are checked before they are pushed): trusted. */
+static uint64_t get_varint(const uint8_t **p)
+{
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return v;
+    }
+}
+
+int tpp_ports_next(struct tpp_port_cursor *c, uint32_t *port, uint32_t *count)
+{
+    if (c->p >= c->end) return 0;
+    c->port += (int64_t)get_varint(&c->p) + 1;
+    *port = (uint32_t)c->port;
+    *count = (uint32_t)get_varint(&c->p);
+    return 1;
 }
 
 size_t tpp_result_distinct_ports(const struct tpp_result *r, int series)

@@ -52,17 +52,28 @@ enum { TPP_TCP_SRC, TPP_TCP_DST, TPP_UDP_SRC, TPP_UDP_DST, TPP_NSERIES };
 extern const char *const tpp_series_names[TPP_NSERIES];
 int tpp_series_find(const char *name); /* -1 when unknown */
 
-struct tpp_port_count {
-    uint32_t port;
-    uint32_t count;
+/* Sparse histograms of one series, packed: interval i's entries are the bytes [offsets[i], offsets[i+1]) of
+ * `bytes`, ports ascending, each entry a varint gap (the port minus the previous port minus 1; for the first
+ * entry, the port itself) and a varint count (LEB128, as in the dump format).  That is 2 to 3 bytes an entry
+ * instead of 8: on a long trace the histograms are most of a result's memory.  Read them with a cursor. */
+struct tpp_port_series {
+    uint8_t *bytes;
+    size_t nbytes, cap;
+    uint64_t *offsets;         /* nintervals + 1 byte offsets */
+    uint64_t nitems;           /* entries in all intervals */
+    int32_t last;              /* the interval being filled: its last port so far, -1 before the first */
 };
 
-/* Sparse histograms of one series: interval i's entries are items[offsets[i] .. offsets[i+1]), ports ascending. */
-struct tpp_port_series {
-    struct tpp_port_count *items;
-    size_t nitems, cap;
-    uint64_t *offsets;         /* nintervals + 1 entries */
+struct tpp_port_cursor {
+    const uint8_t *p, *end;
+    int64_t port;
 };
+
+/* Position a cursor on the entries of one series in one interval; tpp_ports_next() then yields them in port
+ * order, returning 1 per entry and 0 at the end. */
+struct tpp_result;
+void tpp_ports_open(const struct tpp_result *r, int series, size_t interval, struct tpp_port_cursor *c);
+int tpp_ports_next(struct tpp_port_cursor *c, uint32_t *port, uint32_t *count);
 
 struct tpp_result {
     struct tpp_options opts;
@@ -91,7 +102,8 @@ struct tpp_result {
 struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *source);
 void tpp_result_free(struct tpp_result *r);
 
-/* Append a row / a port series entry; 0 on success, -1 on allocation failure. */
+/* Append a row / a port series entry; 0 on success, -1 on allocation failure.  The entries of an interval are
+ * pushed before its row, in ascending port order. */
 int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv);
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count);
 

@@ -29,14 +29,20 @@ static void check_result(const struct tpp_result *r)
     if (packets > r->packets || r->ip_packets > r->packets) abort();
     for (int s = 0; s < TPP_NSERIES; s++) {
         const struct tpp_port_series *ps = &r->ports[s];
-        if (ps->offsets[0] != 0 || ps->offsets[r->nintervals] != ps->nitems) abort();
+        if (ps->offsets[0] != 0 || ps->offsets[r->nintervals] != ps->nbytes) abort();
+        uint64_t items = 0;
         for (size_t i = 0; i < r->nintervals; i++) {
             if (ps->offsets[i] > ps->offsets[i + 1]) abort();
-            for (uint64_t k = ps->offsets[i]; k < ps->offsets[i + 1]; k++) {
-                if (ps->items[k].port > 65535 || ps->items[k].count == 0) abort();
-                if (k > ps->offsets[i] && ps->items[k].port <= ps->items[k - 1].port) abort();
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            int64_t prev = -1;
+            for (tpp_ports_open(r, s, i, &c); tpp_ports_next(&c, &port, &count); items++) {
+                if (port > 65535 || count == 0 || (int64_t)port <= prev) abort();
+                prev = port;
             }
+            if (c.p != c.end) abort();
         }
+        if (items != ps->nitems) abort();
     }
     FILE *devnull = r->nintervals <= 64 ? fopen("/dev/null", "w") : NULL; /* formatting costs: only small ones */
     if (devnull) {

@@ -25,14 +25,20 @@ static void check_result(const struct tpp_result *r)
     if (r->opts.delta_ns <= 0) abort();
     for (int s = 0; s < TPP_NSERIES; s++) {
         const struct tpp_port_series *ps = &r->ports[s];
-        if (ps->offsets[0] != 0 || ps->offsets[r->nintervals] != ps->nitems) abort();
+        if (ps->offsets[0] != 0 || ps->offsets[r->nintervals] != ps->nbytes) abort();
+        uint64_t items = 0;
         for (size_t i = 0; i < r->nintervals; i++) {
             if (ps->offsets[i] > ps->offsets[i + 1]) abort();
-            for (uint64_t k = ps->offsets[i]; k < ps->offsets[i + 1]; k++) {
-                if (ps->items[k].port > 65535 || ps->items[k].count == 0) abort();
-                if (k > ps->offsets[i] && ps->items[k].port <= ps->items[k - 1].port) abort();
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            int64_t prev = -1;
+            for (tpp_ports_open(r, s, i, &c); tpp_ports_next(&c, &port, &count); items++) {
+                if (port > 65535 || count == 0 || (int64_t)port <= prev) abort();
+                prev = port;
             }
+            if (c.p != c.end) abort();
         }
+        if (items != ps->nitems) abort();
     }
     FILE *devnull = fopen("/dev/null", "w");
     if (devnull) {
@@ -53,10 +59,8 @@ static void same_result(const struct tpp_result *a, const struct tpp_result *b)
     if (a->complete != b->complete || strcmp(a->error, b->error) != 0 || strcmp(a->warning, b->warning) != 0) abort();
     if (memcmp(a->seen_ports, b->seen_ports, sizeof a->seen_ports) != 0) abort();
     for (int s = 0; s < TPP_NSERIES; s++) {
-        if (a->ports[s].nitems != b->ports[s].nitems) abort();
-        if (a->ports[s].nitems &&
-            memcmp(a->ports[s].items, b->ports[s].items, a->ports[s].nitems * sizeof *a->ports[s].items) != 0)
-            abort();
+        if (a->ports[s].nitems != b->ports[s].nitems || a->ports[s].nbytes != b->ports[s].nbytes) abort();
+        if (a->ports[s].nbytes && memcmp(a->ports[s].bytes, b->ports[s].bytes, a->ports[s].nbytes) != 0) abort();
         if (memcmp(a->ports[s].offsets, b->ports[s].offsets, (a->nintervals + 1) * sizeof(uint64_t)) != 0) abort();
     }
 }

@@ -39,7 +39,7 @@ int main(void)
         countdown = -1;
         for (int s = 0; s < TPP_NSERIES; s++) /* read every offset, as the Lua iterators and the dump do */
             for (size_t i = 0; i < r->nintervals; i++)
-                if (r->ports[s].offsets[i] > r->ports[s].offsets[i + 1] || r->ports[s].offsets[i + 1] > r->ports[s].nitems) {
+                if (r->ports[s].offsets[i] > r->ports[s].offsets[i + 1] || r->ports[s].offsets[i + 1] > r->ports[s].nbytes) {
                     fprintf(stderr, "result_oom: fail_at %d: offsets of series %d out of order at %zu\n", fail_at, s, i);
                     failures++;
                 }
