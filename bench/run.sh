@@ -36,11 +36,14 @@ SHARK=$(./tpp bench/alternate.lua 3 \
 
 MEM="| command | peak RSS (MB) |
 | --- | ---: |"
-for c in "zcat $T5.gz" "igzip -dc $T5.gz" "tracertstats -i 10 pcapfile:$T5.gz" "build/pcap_loop $T5" \
-         "$(tpp_parse "$T5.gz")" "$(tpp_parse "$T5")" "$(tpp_parse "$T25")" "tshark -q -z '$TSHARK_Z' -r $T1"; do
-    kb=$(peak_kb "$c > /dev/null")
+for row in "zcat, 5M .pcap.gz|zcat $T5.gz" "igzip -dc, 5M .pcap.gz|igzip -dc $T5.gz" \
+           "tracertstats -i 10, 5M .pcap.gz|tracertstats -i 10 pcapfile:$T5.gz" \
+           "pcap_next_ex loop, 5M .pcap|build/pcap_loop $T5" "tpp, 5M .pcap.gz|$(tpp_parse "$T5.gz")" \
+           "tpp, 5M .pcap|$(tpp_parse "$T5")" "tpp, 25M .pcap (5x the packets, the same 30 intervals)|$(tpp_parse "$T25")" \
+           "tshark -q -z io,stat,10, 1M .pcap|tshark -q -z '$TSHARK_Z' -r $T1"; do
+    kb=$(peak_kb "${row#*|} > /dev/null")
     MEM="$MEM
-| \`$(echo "$c" | sed "s|build/bench/||g; s|'[^']*'|…|g" | cut -c1-90)\` | $((kb / 1024)) |"
+| ${row%%|*} | $((kb / 1024)) |"
 done
 DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
 
