@@ -14,16 +14,7 @@ local function tpp_binary()
   return t:sub(1, 1) == "/" and t or (os.getenv("PWD") .. "/" .. t)
 end
 
--- Run a shell command; returns stdout, stderr and the exit status.
-local function sh(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen(cmd .. " 2>" .. q(err), "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local e = H.read_file(err)
-  os.remove(err)
-  return out, e, status
-end
+local sh = H.sh -- stdout, stderr, exit status of a shell command
 
 -- The fixture of docs/lua-api.md: trace.pcap.gz and other.pcap.gz (a minute, two scans each), mem_dump/.
 local fx = {}

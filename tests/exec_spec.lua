@@ -16,15 +16,7 @@ local HAS_PLOT = pcall(require, "tpp.plot")
 
 -- Run the main job in `dir` with the argument string `args`; returns stdout, stderr, exit status.
 local function exec(dir, args, env)
-  local err = os.tmpname()
-  local cmd = ("cd %s && %s%s %s %s 2>%s"):format(q(dir), env and (env .. " ") or "", q(TPP), q(EXEC), args or "",
-    q(err))
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local e = H.read_file(err)
-  os.remove(err)
-  return out, e, status
+  return H.sh(("cd %s && %s%s %s %s"):format(q(dir), env and (env .. " ") or "", q(TPP), q(EXEC), args or ""))
 end
 
 local function exists(path) return lfs.attributes(path, "mode") ~= nil end

@@ -7,16 +7,7 @@ local TPP = H.tpp_binary()
 local q = H.shell_quote
 local IS_ROOT = (H.run("id -u")):match("^0%s") ~= nil
 
--- Run `cmd` through the shell; returns stdout, stderr and the exit status.
-local function sh(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen(cmd .. " 2>" .. q(err), "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local e = H.read_file(err)
-  os.remove(err)
-  return out, e, status
-end
+local sh = H.sh -- stdout, stderr, exit status of a shell command
 
 local function ls(dir) return (H.run("ls -A " .. q(dir))) end
 

@@ -316,6 +316,17 @@ end
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 H.shell_quote = shell_quote
 
+-- Run a shell command; returns its stdout, its stderr and its exit status.
+function H.sh(cmd)
+    local err = os.tmpname()
+    local p = assert(io.popen(cmd .. " 2>" .. shell_quote(err), "r"))
+    local out = p:read("a")
+    local _, _, status = p:close()
+    local e = H.read_file(err)
+    os.remove(err)
+    return out, e, status
+end
+
 -- Run a shell command; returns its stdout and whether it exited 0.
 function H.run(cmd)
     local p = assert(io.popen(cmd, "r"))

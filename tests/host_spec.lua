@@ -4,16 +4,7 @@ local H = require "tests.helper"
 local TPP = H.tpp_binary()
 local q = H.shell_quote
 
--- Run `cmd` through the shell; returns stdout, stderr and the exit status.
-local function sh(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen(cmd .. " 2>" .. q(err), "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local e = H.read_file(err)
-  os.remove(err)
-  return out, e, status
-end
+local sh = H.sh -- stdout, stderr, exit status of a shell command
 
 describe("the tpp host", function()
   it("runs a script with its arguments in arg and ...", function()

@@ -12,16 +12,7 @@ local function tpp_binary()
 end
 local TPP = tpp_binary()
 
--- Run a shell command; returns stdout, stderr and the exit status.
-local function sh(cmd)
-  local err = os.tmpname()
-  local p = assert(io.popen(cmd .. " 2>" .. q(err), "r"))
-  local out = p:read("a")
-  local _, _, status = p:close()
-  local e = H.read_file(err)
-  os.remove(err)
-  return out, e, status
-end
+local sh = H.sh -- stdout, stderr, exit status of a shell command
 
 local fx = {}
 local function fixture()
