@@ -83,6 +83,8 @@ install: tpp
 	install -m 644 lua/tpp/*.lua $(DESTDIR)$(PREFIX)/share/tpp/lua/tpp/
 	install -d $(DESTDIR)$(PREFIX)/share/tpp/scripts
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/tpp/scripts/
+	install -d $(DESTDIR)$(PREFIX)/share/tpp/scripts/examples
+	install -m 644 scripts/examples/*.lua $(DESTDIR)$(PREFIX)/share/tpp/scripts/examples/
 
 # Install the Debian packages tpp needs to build and test (sudo when not root).
 deps:

@@ -4,8 +4,8 @@
 -- searched for captures and dumps.  Exit status 1 when an input could not be read or a figure failed.
 local tpp = require "tpp"
 local walk = require "tpp.walk"
-local figures = require "tpp.figures"
 local plot = require "tpp.plot"
+local cli = require "tpp.cli"
 local argparse = require "argparse"
 
 local parser = argparse("tpp scripts/plot.lua", "Draw the 18 figures of traces from their dumps or captures.")
@@ -50,7 +50,7 @@ local function die(msg)
   os.exit(2)
 end
 
-local list, ferr = figures.parse_list(args.figures)
+local list, ferr = cli.parse_figures(args.figures)
 if not list then die(ferr) end
 for _, name in ipairs({ "width", "height", "dpi", "alpha", "min_share", "max_intervals", "delta_t",
                         "max_packets" }) do

@@ -79,22 +79,6 @@ describe("tpp.figures", function()
       end
     end
   end)
-
-  describe("parse_list", function()
-    it("takes numbers, ranges, all and none", function()
-      assert.are.same({ 1, 2, 12, 13, 14, 15, 16, 17, 18 }, figures.parse_list("1,2,12-18"))
-      assert.are.same({ 3, 5 }, figures.parse_list(" 5, 3,5 "))
-      assert.are.equal(18, #figures.parse_list("all"))
-      assert.are.same({}, figures.parse_list("none"))
-    end)
-    it("returns nil and a message for what is not a figure", function()
-      for _, bad in ipairs({ "19", "0", "1,x", "5-3", "1-20", "1;2" }) do
-        local l, err = figures.parse_list(bad)
-        assert.is_nil(l, bad)
-        assert.matches("figure list", err)
-      end
-    end)
-  end)
 end)
 
 describe("tpp.plot.draw", function()

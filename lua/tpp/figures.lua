@@ -2,7 +2,6 @@
 --
 --   local figures = require "tpp.figures"
 --   local f = figures.get(12)         -- { number = 12, name = "12", kind = "ports", title = ..., series = ... }
---   local list = assert(figures.parse_list("1,2,12-18"))   -- { 1, 2, 12, 13, 14, 15, 16, 17, 18 }
 --
 -- A description has:
 --   number    1..18, as the original tool numbered them
@@ -96,35 +95,6 @@ end
 function figures.all()
   local out = {}
   for i, f in ipairs(LIST) do out[i] = f end
-  return out
-end
-
--- Parses a figure list as the command lines take it: "all", "none", or numbers and ranges separated by commas
--- ("1,2,12-18").  Returns an ascending list of distinct numbers, or nil and a message saying what is wrong.
-function figures.parse_list(text)
-  if type(text) ~= "string" then return nil, "figure list: expected a string such as 1,2,12-18, all or none" end
-  local t = text:gsub("%s", ""):lower()
-  if t == "all" or t == "" then
-    local out = {}
-    for i = 1, #LIST do out[i] = i end
-    return out
-  end
-  if t == "none" then return {} end
-  local seen = {}
-  for item in (t .. ","):gmatch("([^,]*),") do
-    local a, b = item:match("^(%d+)%-(%d+)$")
-    if not a then a = item:match("^(%d+)$"); b = a end
-    if not a then
-      return nil, ("figure list %q: %q is not a number or a range such as 12-18"):format(text, item)
-    end
-    a, b = tonumber(a), tonumber(b)
-    if a < 1 or b > #LIST or a > b then
-      return nil, ("figure list %q: %q is outside 1-%d"):format(text, item, #LIST)
-    end
-    for n = a, b do seen[n] = true end
-  end
-  local out = {}
-  for n = 1, #LIST do if seen[n] then out[#out + 1] = n end end
   return out
 end
 
