@@ -28,19 +28,14 @@ local function fail(text)
   failures = failures + 1
 end
 
--- --print-critical: the rows of each capture's table on stdout, the first column naming the capture.
+-- --print-critical: each interval's row on stdout as soon as it closes, the first column naming the capture.
 local header_printed = false
-local function print_critical(summary)
-  local file = outputs.paths(settings.out, summary.name).critical
-  local f = io.open(file, "r")
-  if not f then return end
-  local header = f:read("l")
-  if header and not header_printed then
-    io.stdout:write("capture\t", header, "\n")
+local function print_rows(name, text)
+  if not header_printed then
+    io.stdout:write("capture\t", table.concat(tpp.column_names(), "\t"), "\n")
     header_printed = true
   end
-  for line in f:lines() do io.stdout:write(summary.name, "\t", line, "\n") end
-  f:close()
+  for line in text:gmatch("[^\n]+") do io.stdout:write(name, "\t", line, "\n") end
   io.stdout:flush()
 end
 
@@ -66,7 +61,6 @@ local function report(summary)
     summary.intervals, summary.packets, summary.reused and "from its dump" or "parsed",
     (summary.figures or 0) > 0 and (", %d figure files"):format(summary.figures) or "",
     summary.problems > 0 and (", %d output(s) failed"):format(summary.problems) or "", summary.seconds or 0))
-  if settings.print_critical then print_critical(summary) end
 end
 
 local function run()
@@ -116,7 +110,7 @@ local function run()
   captures, names = kept, kept_names
   for i, path in ipairs(captures) do
     specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
-                 force = settings.force,
+                 force = settings.force, rows = settings.print_critical,
                  plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
                    or settings.jobs }
   end
@@ -124,6 +118,7 @@ local function run()
     start = function(i) display:start(i, captures[i], lfs.attributes(captures[i], "size")) end,
     progress = function(i, bytes, size, packets) display:update(i, bytes, size, packets) end,
     message = function(_, text) display:message(text) end,
+    rows = function(i, text) print_rows(names[i], text) end,
     done = function(i, summary)
       display:finish(i)
       report(summary)
@@ -137,6 +132,7 @@ local function run()
       local summary = job.run(spec, {
         progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
         message = function(text) handlers.message(i, text) end,
+        rows = spec.rows and function(text) handlers.rows(i, text) end or nil,
       })
       handlers.done(i, summary)
     end

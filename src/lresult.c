@@ -445,6 +445,17 @@ static int result_dump(lua_State *L)
     return 1;
 }
 
+/* tpp.column_names() -> the critical table's column names, in order (without needing a result). */
+static int l_column_names(lua_State *L)
+{
+    lua_createtable(L, (int)tpp_ncolumns, 0);
+    for (size_t c = 0; c < tpp_ncolumns; c++) {
+        lua_pushstring(L, tpp_columns[c].name);
+        lua_rawseti(L, -2, (lua_Integer)c + 1);
+    }
+    return 1;
+}
+
 /* tpp.load(path) -> result | nil, "path: reason" */
 static int l_load(lua_State *L)
 {
@@ -605,17 +616,17 @@ static int result_to_json(lua_State *L)
 
 /* The Lua progress callback sits on the stack top while tpp_parse runs.  It is called protected, so that an
  * error in it cannot jump over the C core's cleanup: the error stops the parse and is raised afterwards. */
-struct progress_ctx { lua_State *L; int failed; };
+/* The Lua hooks of tpp.parse are at stack indices 3 (progress) and 4 (rows).  They are called protected, so that
+ * an error in one cannot jump over the C core's cleanup: the error stops the parse and is raised afterwards. */
+struct hook_ctx { lua_State *L; int failed; };
 
-static int parse_progress(void *ud, uint64_t bytes, uint64_t size, uint64_t packets)
+/* Call the function at `idx` with the `nargs` values on the stack top; 1 when the parse must stop. */
+static int call_hook(struct hook_ctx *ctx, int idx, int nargs)
 {
-    struct progress_ctx *ctx = ud;
     lua_State *L = ctx->L;
-    lua_pushvalue(L, -1);
-    lua_pushinteger(L, (lua_Integer)bytes);
-    lua_pushinteger(L, (lua_Integer)size);
-    lua_pushinteger(L, (lua_Integer)packets);
-    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+    lua_pushvalue(L, idx);
+    lua_insert(L, -nargs - 1);
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK) {
         ctx->failed = 1; /* the error object stays on the stack */
         return 1;
     }
@@ -624,21 +635,49 @@ static int parse_progress(void *ud, uint64_t bytes, uint64_t size, uint64_t pack
     return stop;
 }
 
-/* tpp.parse(path [, opts [, progress]]) -> result | nil, "path: reason".
- * progress(bytes_read, file_size, packets) is called every 65536 packets; returning false stops the parse. */
+static int parse_progress(void *ud, uint64_t bytes, uint64_t size, uint64_t packets)
+{
+    struct hook_ctx *ctx = ud;
+    if (ctx->failed) return 1;
+    lua_pushinteger(ctx->L, (lua_Integer)bytes);
+    lua_pushinteger(ctx->L, (lua_Integer)size);
+    lua_pushinteger(ctx->L, (lua_Integer)packets);
+    return call_hook(ctx, 3, 3);
+}
+
+/* rows(text, first): the closed rows as critical-TSV lines (no header); first is the first one's 1-based index. */
+static int parse_rows(void *ud, const struct tpp_result *r, size_t first, size_t n)
+{
+    struct hook_ctx *ctx = ud;
+    if (ctx->failed) return 1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int ok = f && tpp_result_write_rows(r, f, first, n) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok) lua_pushlstring(ctx->L, text, len);
+    free(text);
+    if (!ok) return 0; /* out of memory: the rows go unreported, the parse goes on */
+    lua_pushinteger(ctx->L, (lua_Integer)first + 1);
+    return call_hook(ctx, 4, 2);
+}
+
+/* tpp.parse(path [, opts [, progress [, rows]]]) -> result | nil, "path: reason".
+ * progress(bytes_read, file_size, packets) is called every 65536 packets, rows(text, first) as intervals close;
+ * either returning false stops the parse. */
 static int l_parse(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     struct tpp_options o;
     tpp_lcheck_options(L, 2, &o);
-    struct progress_ctx ctx = { L, 0 };
-    int has_progress = !lua_isnoneornil(L, 3);
-    if (has_progress) {
-        luaL_checktype(L, 3, LUA_TFUNCTION);
-        lua_settop(L, 3);
-    }
+    int has_progress = !lua_isnoneornil(L, 3), has_rows = !lua_isnoneornil(L, 4);
+    if (has_progress) luaL_checktype(L, 3, LUA_TFUNCTION);
+    if (has_rows) luaL_checktype(L, 4, LUA_TFUNCTION);
+    lua_settop(L, 4);
+    struct hook_ctx ctx = { L, 0 };
+    struct tpp_parse_hooks hooks = { has_progress ? parse_progress : NULL, has_rows ? parse_rows : NULL, &ctx };
     char err[600];
-    struct tpp_result *r = tpp_parse(path, &o, has_progress ? parse_progress : NULL, &ctx, err, sizeof err);
+    struct tpp_result *r = tpp_parse(path, &o, &hooks, err, sizeof err);
     if (ctx.failed) {
         tpp_result_free(r);
         return lua_error(L);
@@ -705,4 +744,6 @@ void tpp_lresult_register(lua_State *L)
     lua_setfield(L, -2, "parse");
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, l_column_names);
+    lua_setfield(L, -2, "column_names");
 }

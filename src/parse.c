@@ -68,9 +68,18 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
+/* Hand the rows closed since the last call to the rows hook; non-zero when it asks to stop. */
+static int report_rows(const struct tpp_parse_hooks *hooks, struct tpp_result *r, size_t *reported)
+{
+    if (!hooks->rows || r->nintervals == *reported) return 0;
+    size_t first = *reported;
+    *reported = r->nintervals;
+    return hooks->rows(hooks->ud, r, first, r->nintervals - first);
+}
+
 /* Count batches until the reader is done or the aggregator stops; returns the aggregator's last status. */
-static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r, tpp_progress_fn progress,
-                   void *ud)
+static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r, const struct tpp_parse_hooks *hooks,
+                   size_t *reported)
 {
     uint64_t next_report = 1u << 16;
     for (;;) {
@@ -86,12 +95,14 @@ static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r,
 
         if (agg != 0) return agg;
         if (last) return 0;
-        if (progress && r->packets >= next_report) {
+        int stop = report_rows(hooks, r, reported);
+        if (!stop && hooks->progress && r->packets >= next_report) {
             next_report = r->packets + (1u << 16);
-            if (progress(ud, bytes, tpp_capture_file_size(pl->cap), r->packets)) {
-                snprintf(r->error, sizeof r->error, "interrupted");
-                return 1;
-            }
+            stop = hooks->progress(hooks->ud, bytes, tpp_capture_file_size(pl->cap), r->packets);
+        }
+        if (stop) {
+            snprintf(r->error, sizeof r->error, "interrupted");
+            return 1;
         }
     }
 }
@@ -104,9 +115,11 @@ static int64_t file_mtime_ns(const char *path, uint64_t *size)
     return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, tpp_progress_fn progress, void *ud,
+struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
                              char *err, size_t errlen)
 {
+    static const struct tpp_parse_hooks no_hooks = { NULL, NULL, NULL };
+    if (!hooks) hooks = &no_hooks;
     char cerr[TPP_ERRBUF_SIZE];
     struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr);
     if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
@@ -132,8 +145,9 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, t
     handoff_init(&pl->handoff, NBATCH);
     pthread_t reader;
     int agg;
+    size_t reported = 0;
     if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
-        agg = consume(pl, a, r, progress, ud);
+        agg = consume(pl, a, r, hooks, &reported);
         handoff_close(&pl->handoff);
         pthread_join(reader, NULL);
     } else {
@@ -145,6 +159,7 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, t
     else if (agg < 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
     if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
     r->complete = r->error[0] == 0;
+    report_rows(hooks, r, &reported); /* the rows closed by the end (a stop request changes nothing now) */
 
     handoff_destroy(&pl->handoff);
     free(pl);

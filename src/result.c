@@ -222,7 +222,12 @@ int tpp_result_write_tsv(const struct tpp_result *r, FILE *f)
 {
     for (size_t c = 0; c < tpp_ncolumns; c++)
         if (fputs(tpp_columns[c].name, f) == EOF || fputc(c + 1 < tpp_ncolumns ? '\t' : '\n', f) == EOF) return -1;
-    for (size_t i = 0; i < r->nintervals; i++)
+    return tpp_result_write_rows(r, f, 0, r->nintervals);
+}
+
+int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n && i < r->nintervals; i++)
         if (write_row(f, &r->iv[i], i) != 0) return -1;
     return ferror(f) ? -1 : 0;
 }

@@ -112,5 +112,7 @@ size_t tpp_result_distinct_ports(const struct tpp_result *r, int series);
 /* Write the critical TSV (header + one row per interval) to an open stream; 0 on success, -1 on write error. */
 #include <stdio.h>
 int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
+/* Write rows first .. first + n - 1 only, without the header (the same format). */
+int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n);
 
 #endif

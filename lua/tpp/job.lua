@@ -94,7 +94,7 @@ function job.run(spec, hooks)
   end
   if not r then
     local err
-    r, err = tpp.parse(path, spec.parse, hooks.progress)
+    r, err = tpp.parse(path, spec.parse, hooks.progress, hooks.rows)
     if not r then
       summary.status, summary.reason = "failed", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", ""))
       return finish()
@@ -113,6 +113,14 @@ function job.run(spec, hooks)
     end
   end
   record(files.critical, r:write_critical(files.critical))
+  if summary.reused and hooks.rows then -- a dump's rows, all at once: those of the table just written
+    local f = io.open(files.critical)
+    if f then
+      f:read("l")
+      hooks.rows(f:read("a"))
+      f:close()
+    end
+  end
   local incomplete = summary.status == "incomplete" and summary.reason or nil
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end

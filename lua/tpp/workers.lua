@@ -2,10 +2,12 @@
 --
 -- Parent:  workers.run(specs, n, handlers)
 --   specs:    list of tpp.job specs; each runs in a child `tpp -e "require('tpp.workers').serve(<spec>)"`
---   handlers: start(i), progress(i, bytes, size, packets), message(i, text), done(i, summary)   (i: index in specs)
+--   handlers: start(i), progress(i, bytes, size, packets), message(i, text), rows(i, tsv_lines), done(i, summary)
+--             (i: index in specs; rows only for specs with rows = true)
 --   Returns when every worker has ended.  A worker that dies without reporting gives a "failed" summary.
 -- Child:   workers.serve(spec) runs tpp.job.run and reports on stdout, one line per event:
---   progress <bytes> <size> <packets>  |  message <text as a Lua literal>  |  done <summary as a Lua literal>
+--   progress <bytes> <size> <packets>  |  message <text as a Lua literal>  |  rows <closed rows, a Lua literal>
+--   |  done <summary as a Lua literal>
 --
 -- Why processes: a Lua state runs one thread, and each tpp.parse already uses two (a reader and the aggregator);
 -- separate processes also keep a crash or a leak in one capture from touching the others.
@@ -75,6 +77,7 @@ function workers.serve(spec)
       end
     end,
     message = function(text) io.stdout:write("message ", workers.encode(text), "\n") end,
+    rows = spec.rows and function(text) io.stdout:write("rows ", workers.encode(text), "\n") end or nil,
   }
   local ok, summary = pcall(job.run, spec, hooks)
   if not ok then
@@ -113,6 +116,8 @@ function workers.run(specs, n, handlers)
       if b then handlers.progress(w.i, tonumber(b), tonumber(s), tonumber(p)) end
     elseif kind == "message" then
       handlers.message(w.i, workers.decode(rest) or rest)
+    elseif kind == "rows" then
+      if handlers.rows then handlers.rows(w.i, workers.decode(rest) or "") end
     elseif kind == "done" then
       w.summary = workers.decode(rest)
     else
