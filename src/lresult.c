@@ -95,15 +95,21 @@ static int result_column(lua_State *L)
     return 1;
 }
 
-static int result_columns(lua_State *L)
+/* The critical table's column names, in order, as a new table on the stack. */
+static int push_column_names(lua_State *L)
 {
-    check_result(L, 1);
     lua_createtable(L, (int)tpp_ncolumns, 0);
     for (size_t c = 0; c < tpp_ncolumns; c++) {
         lua_pushstring(L, tpp_columns[c].name);
         lua_rawseti(L, -2, (lua_Integer)c + 1);
     }
     return 1;
+}
+
+static int result_columns(lua_State *L)
+{
+    check_result(L, 1);
+    return push_column_names(L);
 }
 
 /* r:interval(i) -> record of every column of interval i (1-based), with the "tpp.interval" metatable. */
@@ -445,17 +451,6 @@ static int result_dump(lua_State *L)
     return 1;
 }
 
-/* tpp.column_names() -> the critical table's column names, in order (without needing a result). */
-static int l_column_names(lua_State *L)
-{
-    lua_createtable(L, (int)tpp_ncolumns, 0);
-    for (size_t c = 0; c < tpp_ncolumns; c++) {
-        lua_pushstring(L, tpp_columns[c].name);
-        lua_rawseti(L, -2, (lua_Integer)c + 1);
-    }
-    return 1;
-}
-
 /* tpp.load(path) -> result | nil, "path: reason" */
 static int l_load(lua_State *L)
 {
@@ -744,6 +739,6 @@ void tpp_lresult_register(lua_State *L)
     lua_setfield(L, -2, "parse");
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
-    lua_pushcfunction(L, l_column_names);
+    lua_pushcfunction(L, push_column_names); /* tpp.column_names(): without needing a result */
     lua_setfield(L, -2, "column_names");
 }
