@@ -2,7 +2,7 @@
  *
  * Reading (libpcap, inflate) and decoding cost about as much as aggregating, so they run side by side: the
  * reader fills batches of decoded packets in a small ring, the caller counts them.  The ring is allocated once;
- * nothing is allocated per packet.  The caller's thread alone touches the result and calls `progress`.
+ * nothing is allocated per packet.  The caller's thread alone touches the result and calls the hooks.
  */
 #include "tpp/capture.h"
 #include "tpp/interval.h"
