@@ -163,7 +163,6 @@ int tpp_capture_linktype(const struct tpp_capture *c)
     return dlt == DLT_RAW ? 101 : dlt;
 }
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
-int tpp_capture_is_gzip(const struct tpp_capture *c) { return c->z && inflater_is_gzip(c->z); }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
 
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)

@@ -550,8 +550,3 @@ out:
     free(data);
     return r;
 }
-
-int tpp_dump_sniff(const void *head, size_t n)
-{
-    return n >= 4 && memcmp(head, SIGNATURE, 4) == 0;
-}

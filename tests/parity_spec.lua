@@ -1,22 +1,18 @@
 -- Parity: tpp's numbers against those of the original tool (packet boundary, IPv4) and of an independent
 -- decoder (aligned windows), on the captures in tests/data/parity (see its expected/ files).
 local tpp = require "tpp"
+local H = require "tests.helper"
 
 local DATA = "tests/data/parity/"
 
+-- A TSV as its header and its rows keyed by column name.
 local function read_tsv(path)
-  local f = assert(io.open(path))
-  local header, rows = nil, {}
-  for line in f:lines() do
-    local fields = {}
-    for v in (line .. "\t"):gmatch("([^\t]*)\t") do fields[#fields + 1] = v end
-    if not header then header = fields else
-      local row = {}
-      for i, name in ipairs(header) do row[name] = fields[i] end
-      rows[#rows + 1] = row
-    end
+  local header, lists = H.read_tsv(path)
+  local rows = {}
+  for k, fields in ipairs(lists) do
+    rows[k] = {}
+    for c, name in ipairs(header) do rows[k][name] = fields[c] end
   end
-  f:close()
   return header, rows
 end
 
@@ -60,14 +56,9 @@ local function differs(name, want, got)
   return ("%s: want %s, got %s (relative difference %.3g)"):format(name, want, got, diff / math.abs(w))
 end
 
-local function tmpname()
-  local p = os.tmpname()
-  return p
-end
-
 local function check_columns(r, expected_path)
   local header, want = read_tsv(expected_path)
-  local out = tmpname()
+  local out = os.tmpname()
   assert(r:write_critical(out))
   local _, got = read_tsv(out)
   os.remove(out)

@@ -29,7 +29,6 @@ int tpp_capture_next(struct tpp_capture *cap, struct tpp_frame *frame);
 
 int tpp_capture_linktype(const struct tpp_capture *cap);
 const char *tpp_capture_error(const struct tpp_capture *cap);
-int tpp_capture_is_gzip(const struct tpp_capture *cap);
 /* Bytes consumed from the file so far (compressed bytes for gzip) and the file's size (0 when unknown). */
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *cap);
 uint64_t tpp_capture_file_size(const struct tpp_capture *cap);

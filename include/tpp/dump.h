@@ -20,7 +20,4 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
 /* The restored result, or NULL with "path: reason" in err. */
 struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen);
 
-/* Does `head` (the first bytes of a file, `n` of them) start like a dump? */
-int tpp_dump_sniff(const void *head, size_t n);
-
 #endif

@@ -86,14 +86,20 @@ function methods.mean(c)
   if n > 0 then return s / n end
 end
 
+-- An optional integer argument of a method: `default` when nil, an error at the caller's caller below `min`.
+local function integer_arg(v, default, min, method, what)
+  if v == nil then return default end
+  if math.type(v) ~= "integer" or v < min then
+    error(("bad argument #1 to '%s' (%s expected)"):format(method, what), 3)
+  end
+  return v
+end
+
 -- Standard deviation, Σ(x - mean)² / (n - ddof) under a square root: ddof 0 (the default) is the population
 -- deviation (numpy's default), 1 the sample deviation (R's sd, pandas); nil when n <= ddof.
 function methods.std(c, ddof)
   check(c, "std")
-  ddof = ddof or 0
-  if math.type(ddof) ~= "integer" or ddof < 0 then
-    error("bad argument #1 to 'std' (non-negative integer expected)", 2)
-  end
+  ddof = integer_arg(ddof, 0, 0, "std", "non-negative integer")
   local mean = methods.mean(c)
   local s, n = 0, 0
   for i = 1, #c do
@@ -141,10 +147,7 @@ local BARS = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" }
 -- elements (their mean) when there are more; a space where there is no value.
 function methods.sparkline(c, width)
   check(c, "sparkline")
-  width = width or 40
-  if math.type(width) ~= "integer" or width < 1 then
-    error("bad argument #1 to 'sparkline' (positive integer expected)", 2)
-  end
+  width = integer_arg(width, 40, 1, "sparkline", "positive integer")
   local n = #c
   local w = math.min(n, width)
   local cells = {}
