@@ -12,7 +12,7 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture inflate interval parse handoff result addr_table pcap_writer outfile dump
+CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump
 BINDING = ltpp lresult lpackets lwriter repl lproc
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
@@ -100,8 +100,14 @@ build/pcap_loop: bench/pcap_loop.c | build
 build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/decode_bounds.c src/packet.c
 
-test-c: build/decode_bounds
+# tpp's own pcap reader against libpcap, on every capture in the tests (and in the corpus, by test-corpus).
+CAPTURE_SRCS = src/capture.c src/pcap_records.c src/inflate.c src/handoff.c src/packet.c
+build/capture_readers: tests/c/capture_readers.c $(CAPTURE_SRCS) $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
+
+test-c: build/decode_bounds build/capture_readers
 	build/decode_bounds
+	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----
 # `make fuzz` builds tests/fuzz/fuzz_{decode,capture,dump}.c with clang against the core sources (no Lua) and runs
@@ -126,7 +132,7 @@ fuzz: fuzz-build
 
 # Every capture of ../shared/corpus/tcpdump through build/tpp-asan in both boundary modes (skipped, with a notice,
 # when the corpus is not there).
-test-corpus: build/tpp-asan test-fuzz-replay
+test-corpus: build/tpp-asan build/capture_readers test-fuzz-replay
 	tests/corpus.sh
 
 # The fuzz targets without libFuzzer (gcc, ASan/UBSan): replay the regression inputs and the seeds in `make test`.

@@ -1,12 +1,16 @@
-/* capture.c — open a capture through libpcap, inflating gzip on the fly.
+/* capture.c — open a capture, plain or gzip, and hand out its frames.
  *
- * Plain files go straight to libpcap.  A gzip file (recognised by its magic bytes) is wrapped in a FILE* whose
- * reads come from an inflater running on its own thread (inflate.h; glibc's fopencookie), and that stream is
- * what libpcap reads: libpcap's own pcap/pcapng parsing and BPF filtering stay in charge, and nothing is inflated
- * whole.  Standard input ("-") always goes through the inflater, which passes uncompressed data through.
+ * The bytes come from the file itself or, for gzip (recognised by its magic bytes) and standard input, from an
+ * inflater running on its own thread (inflate.h).  Classic pcap files, the common case by far, are read by tpp
+ * itself (pcap_records.h): records are parsed in place in a large buffer, so a frame costs no system or stdio
+ * call, which is what libpcap's per-record fread() costs.  Everything else (pcapng, old or patched pcap
+ * variants, link types tpp does not decode) goes to libpcap through a stdio stream that first replays the bytes
+ * already read.  A BPF filter runs through libpcap in both cases.
  */
 #include "tpp/capture.h"
+#include "tpp/packet.h"
 #include "inflate.h"
+#include "pcap_records.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,44 +21,81 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Larger than the largest record tpp reads itself (16 + 262144 bytes), so a record always fits whole. */
+enum { BUFFER_SIZE = 1u << 20 };
+
 struct tpp_capture {
+    /* where the bytes come from: the file, or the inflater (which then owns the file) */
+    int fd;
+    struct inflater *z;
+    uint64_t size;        /* the file's size, 0 when unknown */
+    uint64_t consumed;    /* bytes taken from the source so far (uncompressed) */
+
+    /* bytes read and not yet parsed */
+    uint8_t *buf;
+    size_t pos, end;
+
+    /* tpp's own reader (pcap == NULL) */
+    struct pcap_records rec;
+    pcap_t *filter_pcap;  /* a dead handle the filter was compiled for; NULL without a filter */
+    struct bpf_program filter;
+
+    /* libpcap's reader */
     pcap_t *pcap;
-    FILE *fp;          /* the stream libpcap reads: the file itself, or the inflating cookie stream */
-    struct inflater *z; /* set when reading through the inflater */
-    uint64_t size;
+    FILE *fp;
+
+    int linktype;
     char error[TPP_ERRBUF_SIZE];
 };
 
-static ssize_t inflate_cookie_read(void *cookie, char *buf, size_t size)
+/* ---- the byte source ---------------------------------------------------------------------------------------- */
+
+static ssize_t source_read(struct tpp_capture *c, uint8_t *dst, size_t len)
 {
-    struct tpp_capture *c = cookie;
-    ssize_t n = inflater_read(c->z, buf, size);
-    if (n < 0) snprintf(c->error, sizeof c->error, "gzip: %s", inflater_error(c->z));
+    ssize_t n;
+    if (c->z) {
+        n = inflater_read(c->z, dst, len);
+        if (n < 0) snprintf(c->error, sizeof c->error, "gzip: %s", inflater_error(c->z));
+    } else {
+        do n = read(c->fd, dst, len); while (n < 0 && errno == EINTR);
+        if (n < 0) snprintf(c->error, sizeof c->error, "read error: %s", strerror(errno));
+    }
+    if (n > 0) c->consumed += (uint64_t)n;
     return n;
 }
 
-static int inflate_cookie_close(void *cookie)
+/* Make at least `want` unparsed bytes available: 1 done, 0 the data ended first, -1 a read error. */
+static int fill(struct tpp_capture *c, size_t want)
 {
-    struct tpp_capture *c = cookie;
-    inflater_stop(c->z);
-    c->z = NULL;
-    return 0;
+    if (c->end - c->pos >= want) return 1;
+    memmove(c->buf, c->buf + c->pos, c->end - c->pos);
+    c->end -= c->pos;
+    c->pos = 0;
+    while (c->end < want) {
+        ssize_t n = source_read(c, c->buf + c->end, BUFFER_SIZE - c->end);
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        c->end += (size_t)n;
+    }
+    return 1;
 }
 
-/* Wrap file descriptor `fd` (owned from here on) in an inflating stream.  NULL on failure. */
-static FILE *open_inflating_stream(struct tpp_capture *c, int fd, char *err)
+/* libpcap reads through this: the bytes already buffered, then the source. */
+static ssize_t replay_read(void *cookie, char *dst, size_t len)
 {
-    c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE);
-    if (!c->z) return NULL;
-    cookie_io_functions_t io = { .read = inflate_cookie_read, .close = inflate_cookie_close };
-    FILE *fp = fopencookie(c, "rb", io);
-    if (!fp) {
-        snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
-        inflater_stop(c->z);
-        c->z = NULL;
+    struct tpp_capture *c = cookie;
+    if (c->pos < c->end) {
+        size_t n = c->end - c->pos < len ? c->end - c->pos : len;
+        memcpy(dst, c->buf + c->pos, n);
+        c->pos += n;
+        return (ssize_t)n;
     }
-    return fp;
+    return source_read(c, (uint8_t *)dst, len);
 }
+
+static int replay_close(void *cookie) { (void)cookie; return 0; } /* tpp_capture_close releases the source */
+
+/* ---- opening ------------------------------------------------------------------------------------------------ */
 
 /* Does the file at `fd` start with gzip's magic?  Leaves the offset at 0. */
 static int starts_with_gzip(int fd)
@@ -64,48 +105,62 @@ static int starts_with_gzip(int fd)
     return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
 }
 
-
-struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE])
+/* Open the file or standard input and set up the byte source; 0, or -1 with a message in err. */
+static int open_source(struct tpp_capture *c, const char *path, char *err)
 {
-    struct tpp_capture *c = calloc(1, sizeof *c);
-    if (!c) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return NULL; }
-
     int from_stdin = strcmp(path, "-") == 0;
     int fd = from_stdin ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, TPP_ERRBUF_SIZE, "%s", strerror(errno));
-        free(c);
-        return NULL;
-    }
+    if (fd < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fd, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
             snprintf(err, TPP_ERRBUF_SIZE, "is a directory");
-            close(fd); free(c);
-            return NULL;
+            close(fd);
+            return -1;
         }
         if (S_ISREG(st.st_mode)) c->size = (uint64_t)st.st_size;
-    }
-    if (!from_stdin && c->size == 0 && S_ISREG(st.st_mode)) {
-        snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes), not a capture");
-        close(fd); free(c);
-        return NULL;
-    }
-
-    if (from_stdin || starts_with_gzip(fd)) {
-        c->fp = open_inflating_stream(c, fd, err);
-        if (!c->fp) { free(c); return NULL; }
-    } else {
-        c->fp = fdopen(fd, "rb");
-        if (!c->fp) {
-            snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno));
+        if (!from_stdin && S_ISREG(st.st_mode) && c->size == 0) {
+            snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes), not a capture");
             close(fd);
-            free(c);
-            return NULL;
+            return -1;
         }
-        setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
     }
+    c->fd = fd;
+    if (from_stdin || starts_with_gzip(fd)) {
+        c->fd = -1;
+        c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE); /* closes fd on failure */
+        if (!c->z) return -1;
+    }
+    return 0;
+}
 
+/* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP. */
+static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
+
+static int compile_filter(struct tpp_capture *c, pcap_t *p, const char *filter, char *err)
+{
+    if (pcap_compile(p, &c->filter, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) return 0;
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
+    return -1;
+}
+
+static int open_own_reader(struct tpp_capture *c, const char *filter, char *err)
+{
+    c->pos += PCAP_FILE_HEADER_SIZE;
+    c->linktype = c->rec.linktype;
+    if (!filter || !*filter) return 0;
+    c->filter_pcap = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(c->linktype), (int)c->rec.snapshot,
+                                                          PCAP_TSTAMP_PRECISION_NANO);
+    if (!c->filter_pcap) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
+    return compile_filter(c, c->filter_pcap, filter, err);
+}
+
+static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
+{
+    cookie_io_functions_t io = { .read = replay_read, .close = replay_close };
+    c->fp = fopencookie(c, "rb", io);
+    if (!c->fp) { snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno)); return -1; }
+    setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
     char perr[PCAP_ERRBUF_SIZE] = "";
     c->pcap = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_NANO, perr);
     if (!c->pcap) {
@@ -115,24 +170,83 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
             snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s",
                      c->z && inflater_is_gzip(c->z) ? " (after gzip decompression)" : "");
         else snprintf(err, TPP_ERRBUF_SIZE, "%s", perr);
-        fclose(c->fp);
+        return -1;
+    }
+    int dlt = pcap_datalink(c->pcap);
+    c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
+    if (!filter || !*filter) return 0;
+    if (compile_filter(c, c->pcap, filter, err) != 0) return -1;
+    if (pcap_setfilter(c->pcap, &c->filter) == 0) return 0;
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(c->pcap));
+    return -1;
+}
+
+struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
+                                          char err[TPP_ERRBUF_SIZE])
+{
+    struct tpp_capture *c = calloc(1, sizeof *c);
+    uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
+    if (!buf) {
+        snprintf(err, TPP_ERRBUF_SIZE, "out of memory");
         free(c);
         return NULL;
     }
-    if (filter && *filter) {
-        struct bpf_program prog = { 0 };
-        if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 || pcap_setfilter(c->pcap, &prog) != 0) {
-            snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(c->pcap));
-            if (prog.bf_insns) pcap_freecode(&prog);
-            tpp_capture_close(c);
-            return NULL;
-        }
-        pcap_freecode(&prog);
+    c->buf = buf;
+    c->fd = -1;
+    if (open_source(c, path, err) != 0) {
+        free(c->buf);
+        free(c);
+        return NULL;
+    }
+    int rc = fill(c, PCAP_FILE_HEADER_SIZE);
+    int own = rc > 0 && reader == TPP_CAPTURE_AUTO && pcap_records_open(&c->rec, c->buf) == 0 &&
+              tpp_linktype_supported(c->rec.linktype);
+    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); rc = -1; }
+    else rc = own ? open_own_reader(c, filter, err) : open_libpcap(c, filter, err);
+    if (rc != 0) {
+        tpp_capture_close(c);
+        return NULL;
     }
     return c;
 }
 
-int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
+struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE])
+{
+    return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err);
+}
+
+/* ---- reading ------------------------------------------------------------------------------------------------ */
+
+static int next_own(struct tpp_capture *c, struct tpp_frame *f)
+{
+    for (;;) {
+        int rc = fill(c, PCAP_RECORD_HEADER_SIZE);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            if (c->end == c->pos) return 0;
+            snprintf(c->error, sizeof c->error, "truncated capture: the last record header has %zu of its %d bytes",
+                     c->end - c->pos, PCAP_RECORD_HEADER_SIZE);
+            return -1;
+        }
+        uint32_t stored;
+        if (pcap_records_header(&c->rec, c->buf + c->pos, f, &stored, c->error, sizeof c->error) != 0) return -1;
+        size_t size = PCAP_RECORD_HEADER_SIZE + (size_t)stored;
+        rc = fill(c, size);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            snprintf(c->error, sizeof c->error, "truncated capture: the last packet has %zu of its %u captured bytes",
+                     c->end - c->pos - PCAP_RECORD_HEADER_SIZE, stored);
+            return -1;
+        }
+        f->data = c->buf + c->pos + PCAP_RECORD_HEADER_SIZE;
+        c->pos += size;
+        if (!c->filter_pcap) return 1;
+        struct pcap_pkthdr h = { .caplen = f->caplen, .len = f->wirelen };
+        if (pcap_offline_filter(&c->filter, &h, f->data)) return 1;
+    }
+}
+
+static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
 {
     struct pcap_pkthdr *h;
     const u_char *data;
@@ -156,25 +270,30 @@ int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
     return -1;
 }
 
-/* The LINKTYPE_ number as stored in the file: libpcap reports raw IP as its platform's DLT_RAW (12 or 14). */
-int tpp_capture_linktype(const struct tpp_capture *c)
+int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
 {
-    int dlt = pcap_datalink(c->pcap);
-    return dlt == DLT_RAW ? 101 : dlt;
+    return c->pcap ? next_libpcap(c, f) : next_own(c, f);
 }
+
+int tpp_capture_linktype(const struct tpp_capture *c) { return c->linktype; }
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
 
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)
 {
     if (c->z) return inflater_bytes_in(c->z);
-    long off = ftell(c->fp);
-    return off < 0 ? 0 : (uint64_t)off;
+    return c->consumed - (c->end - c->pos);
 }
 
 void tpp_capture_close(struct tpp_capture *c)
 {
     if (!c) return;
-    if (c->pcap) pcap_close(c->pcap); /* closes fp, and through the cookie, the inflater */
+    if (c->pcap) pcap_close(c->pcap); /* closes fp too */
+    else if (c->fp) fclose(c->fp);
+    if (c->filter.bf_insns) pcap_freecode(&c->filter);
+    if (c->filter_pcap) pcap_close(c->filter_pcap);
+    if (c->z) inflater_stop(c->z);
+    if (c->fd >= 0) close(c->fd);
+    free(c->buf);
     free(c);
 }

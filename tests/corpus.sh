@@ -3,7 +3,8 @@
 #
 # Each file gets its own build/tpp-asan process (tests/corpus.lua check FILE: both boundary modes, the outputs,
 # tpp.packets), at most 2 at a time, each under `timeout 20`, so that a crash, a hang or a sanitizer report is
-# pinned to its file.  Then tests/corpus.lua summary prints the counts and any failure.  Without the corpus
+# pinned to its file.  Then tests/corpus.lua summary prints the counts and any failure, and build/capture_readers
+# compares tpp's own pcap reader with libpcap on every file.  Without the corpus
 # (../shared absent) it says so and succeeds.  TPP selects another binary, TPP_CORPUS another directory.
 set -u
 cd "$(dirname "$0")/.."
@@ -26,4 +27,6 @@ echo "test-corpus: $corpus through $TPP (ASan+UBSan, leak check) in $(( $(date +
 "$TPP" tests/corpus.lua summary "$OUT" "$corpus"
 rc=$?
 rm -rf "$OUT"
+# tpp's own pcap reader and libpcap must give the same frames on every file, malformed ones included.
+find "$corpus" -maxdepth 1 -type f -print0 | sort -z | xargs -0 build/capture_readers || rc=1
 exit $rc

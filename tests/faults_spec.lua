@@ -289,8 +289,9 @@ describe("faults", function()
           .. record(1700000001, caplen, caplen, frame))
         local r = assert(tpp.parse(path, { delta_t = 1 }))
         assert.is_false(r.complete)
-        assert.are.equal(("invalid packet capture length %d, bigger than snaplen of 65535 (near byte %d)")
-          :format(caplen, 24 + 16 + #frame + 16), r.error)
+        -- the position is where the bad record starts
+        assert.are.equal(("invalid packet capture length %d, bigger than the maximum of 262144 (near byte %d)")
+          :format(caplen, 24 + 16 + #frame), r.error)
         assert.are.same({ 1, 1 }, { r.packets, #r })
       end)
     end

@@ -24,6 +24,12 @@ struct tpp_frame {
 /* Open `path` with an optional BPF `filter` (NULL or "" for none).  Returns NULL and fills `err` on failure. */
 struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE]);
 
+/* Who parses the file: tpp reads classic pcap itself and leaves the rest to libpcap (AUTO), or libpcap reads
+ * everything (LIBPCAP, for the tests that check that both give the same frames). */
+enum tpp_capture_reader { TPP_CAPTURE_AUTO, TPP_CAPTURE_LIBPCAP };
+struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
+                                          char err[TPP_ERRBUF_SIZE]);
+
 /* Next frame: 1 read, 0 end of capture, -1 error (tpp_capture_error() says what; a truncated file is one). */
 int tpp_capture_next(struct tpp_capture *cap, struct tpp_frame *frame);
 

@@ -1,0 +1,38 @@
+/* pcap_records.h — the classic pcap file format, as tpp reads it itself (capture.c).
+ *
+ * Only the format libpcap writes today is read here: version 2.4, microsecond or nanosecond magic, either byte
+ * order, no link-type extension bits.  Anything else is left to libpcap.  The rules follow libpcap's own
+ * reader, so that both give the same frames: timestamps are signed 32-bit seconds and fractions, a snapshot
+ * length of 0 or above the maximum means the maximum, a record longer than the maximum is an error, and one
+ * longer than the snapshot length is cut to it.
+ */
+#ifndef TPP_PCAP_RECORDS_H
+#define TPP_PCAP_RECORDS_H
+
+#include "tpp/capture.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    PCAP_FILE_HEADER_SIZE = 24,
+    PCAP_RECORD_HEADER_SIZE = 16,
+    PCAP_MAX_SNAPLEN = 262144, /* libpcap's limit for the link types tpp decodes */
+};
+
+struct pcap_records {
+    int swapped;          /* written in the other byte order */
+    int64_t frac_ns;      /* nanoseconds per unit of the timestamp's fraction: 1000 or 1 */
+    uint32_t snapshot;
+    int linktype;
+};
+
+/* Recognise a file header: 0 when tpp reads the file itself, -1 when libpcap should. */
+int pcap_records_open(struct pcap_records *r, const uint8_t header[PCAP_FILE_HEADER_SIZE]);
+
+/* Read a record header into f (all but f->data) and *stored, the bytes of packet data that follow it.
+ * 0, or -1 with a message in err when the record cannot be right. */
+int pcap_records_header(const struct pcap_records *r, const uint8_t header[PCAP_RECORD_HEADER_SIZE],
+                        struct tpp_frame *f, uint32_t *stored, char *err, size_t errlen);
+
+#endif
