@@ -276,6 +276,7 @@ int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
 }
 
 int tpp_capture_linktype(const struct tpp_capture *c) { return c->linktype; }
+int tpp_capture_inflates(const struct tpp_capture *c) { return c->z && inflater_is_gzip(c->z); }
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
 

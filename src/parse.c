@@ -1,8 +1,10 @@
 /* parse.c — the parse pipeline: capture → decode on a reader thread, aggregate on the caller's thread.
  *
- * Reading (libpcap, inflate) and decoding cost about as much as aggregating, so they run side by side: the
- * reader fills batches of decoded packets in a small ring, the caller counts them.  The ring is allocated once;
- * nothing is allocated per packet.  The caller's thread alone touches the result and calls the hooks.
+ * Reading and decoding cost about as much as aggregating, so they run side by side: the reader fills batches of
+ * decoded packets in a small ring, the caller counts them.  A gzip capture is different: its inflater thread is
+ * the slowest stage and already keeps one core busy, so reading, decoding and counting share the caller's
+ * thread.  The ring is allocated once; nothing is allocated per packet.  The caller's thread alone touches the
+ * result and calls the hooks.
  */
 #include "tpp/capture.h"
 #include "tpp/interval.h"
@@ -77,33 +79,51 @@ static int report_rows(const struct tpp_parse_hooks *hooks, struct tpp_result *r
     return hooks->rows(hooks->ud, r, first, r->nintervals - first);
 }
 
-/* Count batches until the reader is done or the aggregator stops; returns the aggregator's last status. */
+/* Count one batch; then report.  0 to go on, else the aggregator's failure (-1) or a stop (1). */
+static int count_batch(struct pipeline *pl, const struct batch *b, struct tpp_agg *a, struct tpp_result *r,
+                       const struct tpp_parse_hooks *hooks, size_t *reported, uint64_t *next_report)
+{
+    for (int k = 0; k < b->n; k++) {
+        if (k + PREFETCH_AHEAD < b->n) tpp_agg_prefetch(a, &b->pkt[k + PREFETCH_AHEAD]);
+        int agg = tpp_agg_add(a, &b->pkt[k]);
+        if (agg != 0) return agg;
+    }
+    if (b->last) return 0;
+    int stop = report_rows(hooks, r, reported);
+    if (!stop && hooks->progress && r->packets >= *next_report) {
+        *next_report = r->packets + (1u << 16);
+        stop = hooks->progress(hooks->ud, b->bytes_read, tpp_capture_file_size(pl->cap), r->packets);
+    }
+    if (!stop) return 0;
+    snprintf(r->error, sizeof r->error, "interrupted");
+    return 1;
+}
+
+/* Count the reader thread's batches until it is done or the aggregator stops; the aggregator's last status. */
 static int consume(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r, const struct tpp_parse_hooks *hooks,
                    size_t *reported)
 {
     uint64_t next_report = 1u << 16;
     for (;;) {
         const struct batch *b = &pl->ring[handoff_next_filled(&pl->handoff)];
-        int agg = 0;
-        for (int k = 0; k < b->n && agg == 0; k++) {
-            if (k + PREFETCH_AHEAD < b->n) tpp_agg_prefetch(a, &b->pkt[k + PREFETCH_AHEAD]);
-            agg = tpp_agg_add(a, &b->pkt[k]);
-        }
+        int rc = count_batch(pl, b, a, r, hooks, reported, &next_report);
         int last = b->last;
-        uint64_t bytes = b->bytes_read;
         handoff_release(&pl->handoff);
+        if (rc != 0 || last) return rc;
+    }
+}
 
-        if (agg != 0) return agg;
-        if (last) return 0;
-        int stop = report_rows(hooks, r, reported);
-        if (!stop && hooks->progress && r->packets >= next_report) {
-            next_report = r->packets + (1u << 16);
-            stop = hooks->progress(hooks->ud, bytes, tpp_capture_file_size(pl->cap), r->packets);
-        }
-        if (stop) {
-            snprintf(r->error, sizeof r->error, "interrupted");
-            return 1;
-        }
+/* Read and count on this thread alone, one batch at a time. */
+static int read_and_count(struct pipeline *pl, struct tpp_agg *a, struct tpp_result *r,
+                          const struct tpp_parse_hooks *hooks, size_t *reported)
+{
+    uint64_t next_report = 1u << 16;
+    struct batch *b = &pl->ring[0];
+    for (;;) {
+        b->last = fill_batch(pl, b);
+        b->bytes_read = tpp_capture_bytes_read(pl->cap);
+        int rc = count_batch(pl, b, a, r, hooks, reported, &next_report);
+        if (rc != 0 || b->last) return rc;
     }
 }
 
@@ -146,7 +166,9 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     pthread_t reader;
     int agg;
     size_t reported = 0;
-    if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
+    if (tpp_capture_inflates(cap)) {
+        agg = read_and_count(pl, a, r, hooks, &reported);
+    } else if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
         agg = consume(pl, a, r, hooks, &reported);
         handoff_close(&pl->handoff);
         pthread_join(reader, NULL);

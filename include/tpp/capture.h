@@ -34,6 +34,8 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
 int tpp_capture_next(struct tpp_capture *cap, struct tpp_frame *frame);
 
 int tpp_capture_linktype(const struct tpp_capture *cap);
+/* Is the capture gzip, inflated on a thread of its own? */
+int tpp_capture_inflates(const struct tpp_capture *cap);
 const char *tpp_capture_error(const struct tpp_capture *cap);
 /* Bytes consumed from the file so far (compressed bytes for gzip) and the file's size (0 when unknown). */
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *cap);
