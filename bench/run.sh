@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: tpp against its peers on generated traces, every group of commands run alternately
 # (bench/alternate.lua: medians and ratios), with peak resident memory; the results go to stdout and to
-# docs/benchmarks.md.  Traces are generated once into build/bench/ (about 2.5 GB with the long one).
+# docs/benchmarks.md.  Traces are generated once into build/bench/ (about 4 GB with the long ones).
 set -e
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh bench
@@ -11,10 +11,12 @@ RUNS=${RUNS:-7}
 T5=$OUT/bench5m.pcap        # 5,000,000 packets over 300 s: 30 intervals of 10 s
 T25=$OUT/bench25m.pcap      # 5x the packets over the same 300 s: the same 30 intervals
 T1=$OUT/bench1m.pcap        # 1,000,000 packets, for tshark
+TX5=$OUT/bench5m-x5.pcap    # every packet of T5 five times: 5x the packets, the same addresses and ports
 [ -s "$T5" ] || ./tpp scripts/synth.lua -q --packets 5000000 --duration 300 --seed 7 "$T5"
 [ -s "$T5.gz" ] || gzip -6 -c "$T5" > "$T5.gz"
 [ -s "$T1" ] || ./tpp scripts/synth.lua -q --packets 1000000 --duration 300 --seed 7 "$T1"
 [ -s "$T25" ] || ./tpp scripts/synth.lua -q --packets 25000000 --duration 300 --seed 7 "$T25"
+[ -s "$TX5" ] || ./tpp bench/repeat.lua "$T5" 5 "$TX5"
 
 tpp_parse() { echo "./tpp -e 'local r = assert(require[[tpp]].parse([[$1]])) assert(r.complete, r.error)'"; }
 TSHARK_Z='io,stat,10,COUNT(ip.src)ip.src,COUNT(tcp.flags.syn)tcp.flags.syn==1,COUNT(tcp.flags.fin)tcp.flags.fin==1,AVG(ip.len)ip.len'
@@ -40,6 +42,7 @@ for row in "zcat, 5M .pcap.gz|zcat $T5.gz" "igzip -dc, 5M .pcap.gz|igzip -dc $T5
            "tracertstats -i 10, 5M .pcap.gz|tracertstats -i 10 pcapfile:$T5.gz" \
            "pcap_next_ex loop, 5M .pcap|build/pcap_loop $T5" "tpp, 5M .pcap.gz|$(tpp_parse "$T5.gz")" \
            "tpp, 5M .pcap|$(tpp_parse "$T5")" "tpp, 25M .pcap (5x the packets, the same 30 intervals)|$(tpp_parse "$T25")" \
+           "tpp, 25M .pcap (the 5M trace's packets 5 times each: the same addresses and ports)|$(tpp_parse "$TX5")" \
            "tshark -q -z io,stat,10, 1M .pcap|tshark -q -z '$TSHARK_Z' -r $T1"; do
     kb=$(peak_kb "${row#*|} > /dev/null")
     MEM="$MEM
@@ -58,7 +61,8 @@ DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
     echo
     echo "Traces (\`scripts/synth.lua --seed 7\`, 300 s, snap length 96): 5,000,000 packets"\
          "($(du -m "$T5" | cut -f1) MB, $(du -m "$T5.gz" | cut -f1) MB gzipped); 25,000,000 packets"\
-         "($(du -m "$T25" | cut -f1) MB); 1,000,000 packets ($(du -m "$T1" | cut -f1) MB)."
+         "($(du -m "$T25" | cut -f1) MB); 1,000,000 packets ($(du -m "$T1" | cut -f1) MB). For memory only,"\
+         "\`bench/repeat.lua\` writes the 5M trace with every packet 5 times ($(du -m "$TX5" | cut -f1) MB)."
     echo
     echo "## Compressed: the 5M-packet .pcap.gz"
     echo
