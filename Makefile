@@ -102,7 +102,7 @@ build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 
 # tpp's own pcap reader against libpcap, on every capture in the tests (and in the corpus, by test-corpus).
 CAPTURE_SRCS = src/capture.c src/pcap_records.c src/inflate.c src/handoff.c src/packet.c
-build/capture_readers: tests/c/capture_readers.c $(CAPTURE_SRCS) $(HEADERS) | build
+build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTURE_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
 
 test-c: build/decode_bounds build/capture_readers
@@ -118,8 +118,9 @@ FUZZ_TARGETS  = decode capture dump
 FUZZ_SECONDS ?= 60
 CORE_SRCS     = $(addprefix src/,$(addsuffix .c,$(CORE)))
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRCS) $(HEADERS) | build/fuzz
-	$(FUZZ_CC) $(WARN) $(FUZZ_SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+FUZZ_HEADERS  = $(wildcard tests/fuzz/*.h) tests/c/readers_agree.h
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRCS) $(HEADERS) $(FUZZ_HEADERS) | build/fuzz
+	$(FUZZ_CC) $(WARN) $(FUZZ_SAN) -O1 -g $(CPPFLAGS) -Isrc -Itests/c -o $@ $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
 
 build/fuzz:
 	mkdir -p $@
@@ -136,8 +137,8 @@ test-corpus: build/tpp-asan build/capture_readers test-fuzz-replay
 	tests/corpus.sh
 
 # The fuzz targets without libFuzzer (gcc, ASan/UBSan): replay the regression inputs and the seeds in `make test`.
-build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_SRCS) $(HEADERS) | build/fuzz
-	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/fuzz/replay.c $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_SRCS) $(HEADERS) $(FUZZ_HEADERS) | build/fuzz
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -Itests/c -o $@ tests/fuzz/replay.c $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
 
 .PHONY: test-fuzz-replay
 test-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%)

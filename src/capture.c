@@ -134,6 +134,13 @@ static int open_source(struct tpp_capture *c, const char *path, char *err)
     return 0;
 }
 
+/* Link types tpp reads itself: those it decodes, but not 12 and 14, raw IP in some systems' DLT numbering, which
+ * libpcap translates (or not) by the system it runs on. */
+static int own_reader_linktype(int linktype)
+{
+    return tpp_linktype_supported(linktype) && linktype != TPP_LINK_DLT_RAW_ALT && linktype != TPP_LINK_DLT_RAW_ALT2;
+}
+
 /* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP. */
 static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
 
@@ -200,7 +207,7 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
     }
     int rc = fill(c, PCAP_FILE_HEADER_SIZE);
     int own = rc > 0 && reader == TPP_CAPTURE_AUTO && pcap_records_open(&c->rec, c->buf) == 0 &&
-              tpp_linktype_supported(c->rec.linktype);
+              own_reader_linktype(c->rec.linktype);
     if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); rc = -1; }
     else rc = own ? open_own_reader(c, filter, err) : open_libpcap(c, filter, err);
     if (rc != 0) {

@@ -42,14 +42,19 @@ int pcap_records_open(struct pcap_records *r, const uint8_t h[PCAP_FILE_HEADER_S
 int pcap_records_header(const struct pcap_records *r, const uint8_t h[PCAP_RECORD_HEADER_SIZE],
                         struct tpp_frame *f, uint32_t *stored, char *err, size_t errlen)
 {
-    int32_t sec = (int32_t)load32(h, r->swapped), frac = (int32_t)load32(h + 4, r->swapped);
+    /* libpcap (1.10) reads the timestamp's two halves as signed numbers in a file of this machine's byte order
+     * but as unsigned ones in a swapped file; only damaged files tell the difference, and they get libpcap's
+     * values. */
+    uint32_t sec_bits = load32(h, r->swapped), frac_bits = load32(h + 4, r->swapped);
+    int64_t sec = r->swapped ? (int64_t)sec_bits : (int64_t)(int32_t)sec_bits;
+    int64_t frac = r->swapped ? (int64_t)frac_bits : (int64_t)(int32_t)frac_bits;
     uint32_t caplen = load32(h + 8, r->swapped);
     if (caplen > PCAP_MAX_SNAPLEN) {
         snprintf(err, errlen, "invalid packet capture length %u, bigger than the maximum of %u", caplen,
                  (unsigned)PCAP_MAX_SNAPLEN);
         return -1;
     }
-    f->ts_ns = (int64_t)sec * 1000000000 + (int64_t)frac * r->frac_ns; /* cannot overflow from 32-bit parts */
+    f->ts_ns = sec * 1000000000 + frac * r->frac_ns; /* cannot overflow from 32-bit parts */
     f->caplen = caplen < r->snapshot ? caplen : r->snapshot;
     f->wirelen = load32(h + 12, r->swapped);
     *stored = caplen;

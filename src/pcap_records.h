@@ -2,7 +2,7 @@
  *
  * Only the format libpcap writes today is read here: version 2.4, microsecond or nanosecond magic, either byte
  * order, no link-type extension bits.  Anything else is left to libpcap.  The rules follow libpcap's own
- * reader, so that both give the same frames: timestamps are signed 32-bit seconds and fractions, a snapshot
+ * reader, so that both give the same frames: timestamps are 32-bit seconds and fractions, a snapshot
  * length of 0 or above the maximum means the maximum, a record longer than the maximum is an error, and one
  * longer than the snapshot length is cut to it.
  */

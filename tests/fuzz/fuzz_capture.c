@@ -5,13 +5,15 @@
  * It is put in a memfd and opened by its /proc/self/fd path, so tpp_capture_open sees a regular file.  Each frame
  * is decoded under the capture's link type and counted by two aggregators, one per boundary mode, limited to a
  * thousand intervals so that a broken clock cannot make one input run for minutes.  Checks: a failing read
- * says why, and the result's rows and histograms are consistent.
+ * says why, the result's rows and histograms are consistent, and tpp's own pcap reader gives the frames libpcap
+ * gives (readers_agree.h).
  */
 #include "tpp/capture.h"
 #include "tpp/interval.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"
 #include "check_ports.h"
+#include "readers_agree.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
     }
     if (ftruncate(memfd, 0) != 0 || pwrite(memfd, data, size, 0) != (ssize_t)size) abort();
+
+    long frames = 0;
+    char why[2 * TPP_ERRBUF_SIZE + 64];
+    if (readers_agree(path, "", &frames, why, sizeof why) != 0) {
+        fprintf(stderr, "tpp's pcap reader and libpcap disagree: %s\n", why);
+        abort();
+    }
 
     char err[TPP_ERRBUF_SIZE];
     struct tpp_capture *cap = tpp_capture_open(path, NULL, err);
