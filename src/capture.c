@@ -95,6 +95,14 @@ static ssize_t replay_read(void *cookie, char *dst, size_t len)
 
 static int replay_close(void *cookie) { (void)cookie; return 0; } /* tpp_capture_close releases the source */
 
+/* Copy one of libpcap's messages, which call any capture a "dump file". */
+static void copy_libpcap_message(char *dst, size_t len, const char *msg)
+{
+    const char *word = strstr(msg, "dump file");
+    if (word) snprintf(dst, len, "%.*scapture%s", (int)(word - msg), msg, word + strlen("dump file"));
+    else snprintf(dst, len, "%s", msg);
+}
+
 /* ---- opening ------------------------------------------------------------------------------------------------ */
 
 /* Does the file at `fd` start with gzip's magic?  Leaves the offset at 0. */
@@ -176,7 +184,7 @@ static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
         else if (strstr(perr, "unknown file format"))
             snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s",
                      c->z && inflater_is_gzip(c->z) ? " (after gzip decompression)" : "");
-        else snprintf(err, TPP_ERRBUF_SIZE, "%s", perr);
+        else copy_libpcap_message(err, TPP_ERRBUF_SIZE, perr);
         return -1;
     }
     int dlt = pcap_datalink(c->pcap);
@@ -273,7 +281,7 @@ static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
         return 1;
     }
     if (rc == PCAP_ERROR_BREAK) return 0;
-    if (!c->error[0]) snprintf(c->error, sizeof c->error, "%s", pcap_geterr(c->pcap));
+    if (!c->error[0]) copy_libpcap_message(c->error, sizeof c->error, pcap_geterr(c->pcap));
     return -1;
 }
 

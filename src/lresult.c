@@ -12,6 +12,7 @@
 #include "tpp/result.h"
 
 #include <lauxlib.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,15 +352,19 @@ static int write_output(lua_State *L, const struct tpp_result *r, const char *pa
         lua_pushstring(L, err);
         return 2;
     }
+    errno = 0;
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int rc = f ? write(L, r, f) : -1;
-    if (f && fclose(f) != 0) rc = -1;
-    else if (!f && fd >= 0) close(fd);
+    int write_errno = errno; /* the first failure's reason (fclose may set another) */
+    if (f && fclose(f) != 0) {
+        if (rc == 0) write_errno = errno;
+        rc = -1;
+    } else if (!f && fd >= 0) close(fd);
     if (rc != 0) {
         tpp_outfile_abort(&out);
         luaL_pushfail(L);
-        lua_pushfstring(L, "%s: write failed", path);
+        lua_pushfstring(L, "%s: write failed: %s", path, write_errno ? strerror(write_errno) : "unknown error");
         return 2;
     }
     if (tpp_outfile_commit(&out, err, sizeof err) != 0) {

@@ -361,6 +361,22 @@ exec gnuplot "$@"
       assert.are.same({ dir .. "/half/h_1.png", dir .. "/half/h_3.png", dir .. "/half/h.html" }, files)
     end)
 
+    it("removes its temporary work directory when the drawing is interrupted", function()
+      local slow = script(dir, "slow-gnuplot", "sleep 1\n")
+      local tmp = dir .. "/interrupt-tmp"
+      assert(lfs.mkdir(tmp))
+      local code = ("local plot = require 'tpp.plot' local r = assert(require 'tpp'.parse(%q)) "
+        .. "plot.draw(r, { dir = %q, figures = { 1 }, gnuplot = %q, quiet = true })")
+        :format(capture, dir .. "/interrupted", slow)
+      local q = H.shell_quote
+      -- SIGINT to tpp alone: the fake gnuplot runs on, and the interrupt is raised when the draw resumes
+      local _, err, status = H.sh(("{ TMPDIR=%s %s -e %s & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; }")
+        :format(q(tmp), q(H.tpp_binary()), q(code)))
+      assert.are.equal(1, status)
+      assert.matches("interrupted!", err)
+      assert.are.same({}, list_dir(tmp))
+    end)
+
     it("reports a gnuplot that exits 1 silently", function()
       local _, failures = plot.draw(r, { dir = dir .. "/false", figures = { 4 }, gnuplot = "false", quiet = true })
       assert.are.equal(1, #failures)

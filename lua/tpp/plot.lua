@@ -308,7 +308,7 @@ function plot.draw(r, opts)
       if o.heatmap and fig.kind == "ports" and #fig.series == 1 then add(fig, true) end
     end
     for series, d in pairs(ctx.cache) do info.dropped[series] = d.total - d.kept end
-    gnuplot.run(jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = function(job)
+    local function on_done(job)
       if not job.ok then
         fail(job.figure, (job.heatmap and "heatmap: " or "") .. job.reason)
         failures_by[job.figure].listed = true
@@ -319,11 +319,14 @@ function plot.draw(r, opts)
           io.stderr:write(("plot: %s: figure %d: gnuplot: %s\n"):format(o.stem, job.figure, job.warning))
         end
       end
-    end })
+    end
+    -- an error or an interrupt while drawing still removes the work directory
+    local drawn, draw_err = pcall(gnuplot.run, jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = on_done })
+    if own_workdir then remove_workdir(workdir) end
+    if not drawn then error(draw_err, 0) end
     for _, job in ipairs(jobs) do
       if job.ok then files[#files + 1] = job.output end
     end
-    if own_workdir then remove_workdir(workdir) end
   end
 
   local ok, err = write_html(html, r, o, jobs, failures_by)
