@@ -362,7 +362,11 @@ exec gnuplot "$@"
     end)
 
     it("removes its temporary work directory when the drawing is interrupted", function()
-      local slow = script(dir, "slow-gnuplot", "sleep 1\n")
+      local slow = script(dir, "slow-gnuplot", [[
+out=$(sed -n "s/^set output '\(.*\)'$/\1/p" "$1")
+echo "half a picture" > "$out"
+sleep 1
+]])
       local tmp = dir .. "/interrupt-tmp"
       assert(lfs.mkdir(tmp))
       local code = ("local plot = require 'tpp.plot' local r = assert(require 'tpp'.parse(%q)) "
@@ -375,6 +379,7 @@ exec gnuplot "$@"
       assert.are.equal(1, status)
       assert.matches("interrupted!", err)
       assert.are.same({}, list_dir(tmp))
+      assert.are.same({}, list_dir(dir .. "/interrupted")) -- nor a half-written figure
     end)
 
     it("reports a gnuplot that exits 1 silently", function()

@@ -320,10 +320,13 @@ function plot.draw(r, opts)
         end
       end
     end
-    -- an error or an interrupt while drawing still removes the work directory
+    -- an error or an interrupt while drawing still removes the work directory and any half-written figure
     local drawn, draw_err = pcall(gnuplot.run, jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = on_done })
     if own_workdir then remove_workdir(workdir) end
-    if not drawn then error(draw_err, 0) end
+    if not drawn then
+      for _, job in ipairs(jobs) do os.remove(job.partial) end
+      error(draw_err, 0)
+    end
     for _, job in ipairs(jobs) do
       if job.ok then files[#files + 1] = job.output end
     end
