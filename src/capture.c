@@ -152,11 +152,15 @@ static int own_reader_linktype(int linktype)
 /* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP. */
 static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
 
-static int compile_filter(struct tpp_capture *c, pcap_t *p, const char *filter, char *err)
+static int bad_filter(const char *filter, pcap_t *p, char *err)
 {
-    if (pcap_compile(p, &c->filter, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) return 0;
     snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
     return -1;
+}
+
+static int compile_filter(struct tpp_capture *c, pcap_t *p, const char *filter, char *err)
+{
+    return pcap_compile(p, &c->filter, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 ? 0 : bad_filter(filter, p, err);
 }
 
 static int open_own_reader(struct tpp_capture *c, const char *filter, char *err)
@@ -191,9 +195,7 @@ static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
     c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
     if (!filter || !*filter) return 0;
     if (compile_filter(c, c->pcap, filter, err) != 0) return -1;
-    if (pcap_setfilter(c->pcap, &c->filter) == 0) return 0;
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(c->pcap));
-    return -1;
+    return pcap_setfilter(c->pcap, &c->filter) == 0 ? 0 : bad_filter(filter, c->pcap, err);
 }
 
 struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
@@ -209,8 +211,7 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
     c->buf = buf;
     c->fd = -1;
     if (open_source(c, path, err) != 0) {
-        free(c->buf);
-        free(c);
+        tpp_capture_close(c);
         return NULL;
     }
     int rc = fill(c, PCAP_FILE_HEADER_SIZE);

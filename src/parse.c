@@ -36,7 +36,7 @@ struct pipeline {
     struct batch ring[NBATCH];
 };
 
-/* Fill one batch from the capture; returns 1 when reading is over. */
+/* Fill one batch from the capture; returns (and sets b->last) 1 when reading is over. */
 static int fill_batch(struct pipeline *pl, struct batch *b)
 {
     struct tpp_frame f;
@@ -55,16 +55,15 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
         snprintf(pl->error, sizeof pl->error, "%s (near byte %llu)", tpp_capture_error(pl->cap),
                  (unsigned long long)tpp_capture_bytes_read(pl->cap));
     }
-    return rc != 1;
+    b->bytes_read = tpp_capture_bytes_read(pl->cap);
+    return b->last = rc != 1;
 }
 
 static void *reader_main(void *arg)
 {
     struct pipeline *pl = arg;
     for (int last = 0, slot; !last && (slot = handoff_next_free(&pl->handoff)) >= 0;) {
-        struct batch *b = &pl->ring[slot];
-        last = b->last = fill_batch(pl, b);
-        b->bytes_read = tpp_capture_bytes_read(pl->cap);
+        last = fill_batch(pl, &pl->ring[slot]);
         handoff_publish(&pl->handoff, last);
     }
     return NULL;
@@ -120,8 +119,7 @@ static int read_and_count(struct pipeline *pl, struct tpp_agg *a, struct tpp_res
     uint64_t next_report = 1u << 16;
     struct batch *b = &pl->ring[0];
     for (;;) {
-        b->last = fill_batch(pl, b);
-        b->bytes_read = tpp_capture_bytes_read(pl->cap);
+        fill_batch(pl, b);
         int rc = count_batch(pl, b, a, r, hooks, reported, &next_report);
         if (rc != 0 || b->last) return rc;
     }
