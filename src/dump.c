@@ -117,12 +117,14 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_i64(b, r->opts.delta_ns);
     put_u8(b, (unsigned)r->opts.boundary);
     put_u8(b, (unsigned)r->opts.ip);
+    put_u8(b, (unsigned)r->opts.anchor);
     put_u64(b, r->opts.max_packets);
     put_u64(b, r->opts.max_intervals);
     put_str(b, r->opts.filter);
     put_u64(b, r->packets);
     put_u64(b, r->ip_packets);
     put_u64(b, r->non_ip_packets);
+    put_u64(b, r->malformed_packets);
     put_u64(b, r->truncated_packets);
     put_u64(b, r->backwards_packets);
     put_i64(b, r->first_ns);
@@ -346,13 +348,14 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     r->source_mtime_ns = get_i64(c);
     r->linktype = (int)get_u32(c);
     r->opts.delta_ns = get_i64(c);
-    unsigned boundary = get_u8(c), ip = get_u8(c);
+    unsigned boundary = get_u8(c), ip = get_u8(c), anchor = get_u8(c);
     r->opts.max_packets = get_u64(c);
     r->opts.max_intervals = get_u64(c);
     get_str(c, r->opts.filter, sizeof r->opts.filter);
     r->packets = get_u64(c);
     r->ip_packets = get_u64(c);
     r->non_ip_packets = get_u64(c);
+    r->malformed_packets = get_u64(c);
     r->truncated_packets = get_u64(c);
     r->backwards_packets = get_u64(c);
     r->first_ns = get_i64(c);
@@ -364,12 +367,13 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
     if (!r->source) { fail(rd, "out of memory"); return -1; }
-    if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6) {
+    if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6 || anchor > TPP_ANCHOR_FIRST) {
         fail(rd, "section META holds impossible options");
         return -1;
     }
     r->opts.boundary = (enum tpp_boundary)boundary;
     r->opts.ip = (enum tpp_ipmode)ip;
+    r->opts.anchor = (enum tpp_anchor)anchor;
     return 0;
 }
 
@@ -513,6 +517,11 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
         goto out;
     }
     if (version == 0 || endian != ENDIAN_CHECK || fcheck != FLOAT_CHECK) { fail(&rd, "corrupt header"); goto out; }
+    if (version < TPP_DUMP_FORMAT) { /* format 1 wrote 0 for undefined statistics and anchored the grid at the start */
+        fail(&rd, "written by an older tpp (dump format %u; this tpp reads format %d): parse the capture again",
+             version, TPP_DUMP_FORMAT);
+        goto out;
+    }
     if (len < HEADER_SIZE + SECTION_HEADER_SIZE + 4) { fail(&rd, "truncated: %zu bytes", len); goto out; }
     uint32_t stored_crc = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 | (uint32_t)data[len - 2] << 16 |
                           (uint32_t)data[len - 1] << 24;

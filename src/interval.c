@@ -41,9 +41,24 @@ struct port_hist {
 /* Streaming central moments (Pébay's update), over IATs in nanoseconds. */
 struct moments {
     uint64_t n;
-    int64_t sum;       /* exact sum, for the mean */
+    int64_t sum;       /* exact sum, for the mean (saturating) */
     double mean, m2, m3, m4;
 };
+
+/* t rounded down to a multiple of d (d > 0), towards minus infinity also for negative t; saturates at INT64_MIN. */
+static int64_t floor_multiple(int64_t t, int64_t d)
+{
+    int64_t q = t / d, m;
+    if (t % d < 0) q--;
+    return __builtin_mul_overflow(q, d, &m) ? INT64_MIN : m;
+}
+
+static int64_t add_saturating(int64_t a, int64_t b)
+{
+    int64_t s;
+    if (!__builtin_add_overflow(a, b, &s)) return s;
+    return b > 0 ? INT64_MAX : INT64_MIN;
+}
 
 struct tpp_agg {
     struct tpp_result *r;
@@ -110,12 +125,14 @@ static void add_count(uint64_t count, void *ud)
     cs->sum_clogc += count < CLOGC_TABLE ? clogc_table[count] : c * log2(c);
 }
 
-/* Σc² / n² and the normalised entropy of the address counts in a table. */
-static void address_stats(const struct addr_table *t, uint64_t n, double *f2, double *entropy)
+/* Σc² / n² and the normalised entropy of the address counts in a table; `none` for both when n is 0.  The entropy
+ * of one distinct address is 0: the distribution is as concentrated as it can be. */
+static void address_stats(const struct addr_table *t, uint64_t n, double none, double *f2, double *entropy)
 {
-    *f2 = 0;
-    *entropy = 0;
+    *f2 = none;
+    *entropy = none;
     if (n == 0) return;
+    *entropy = 0;
     struct count_sums cs = { 0, 0 };
     addr_table_each(t, add_count, &cs);
     double dn = (double)n;
@@ -150,6 +167,30 @@ static int flush_ports(struct tpp_agg *a, int series)
     return rc;
 }
 
+/* The inter-arrival-time moments of an interval.  tpp's own mode (aligned) writes NaN where a statistic is
+ * undefined: the mean of no IAT, the sample standard deviation of fewer than two, the skewness and kurtosis of
+ * fewer than two or of a zero variance (scipy's test).  The packet mode keeps the original tool's conventions:
+ * 0 for all four up to one IAT (a standard deviation of 0 for exactly one), NaN skewness and kurtosis only at a
+ * zero variance. */
+static void iat_stats(struct tpp_interval *iv, const struct moments *m, int original)
+{
+    double undefined = original ? 0 : NAN, k = (double)m->n;
+    iv->iat_mean = iv->iat_std = iv->iat_skew = iv->iat_kurt = undefined;
+    if (m->n == 0) return;
+    /* Moments are of nanosecond values; the mean comes from the exact integer sum. */
+    double mean = (double)m->sum / k;
+    iv->iat_mean = mean / 1e9;
+    if (m->n == 1) return;
+    iv->iat_std = sqrt(m->m2 / (k - 1)) / 1e9;
+    double m2 = m->m2 / k, m3 = m->m3 / k, m4 = m->m4 / k;
+    if (m2 <= (1e-15 * mean) * (1e-15 * mean)) { /* scipy's test for a zero variance */
+        iv->iat_skew = iv->iat_kurt = NAN;
+    } else {
+        iv->iat_skew = m3 / pow(m2, 1.5);
+        iv->iat_kurt = m4 / (m2 * m2) - 3.0;
+    }
+}
+
 /* Finish the current interval's row, append it and its port histograms to the result, and reset. */
 static int close_interval(struct tpp_agg *a, int64_t end)
 {
@@ -157,33 +198,21 @@ static int close_interval(struct tpp_agg *a, int64_t end)
     iv->start_ns = a->start;
     iv->end_ns = end;
     uint64_t n = iv->ip_packets;
+    int original = a->r->opts.boundary == TPP_BOUNDARY_PACKET;
+    double none = original ? 0 : NAN; /* a share or mean over no IP packet */
     iv->src_ips = addr_table_size(&a->src);
     iv->dst_ips = addr_table_size(&a->dst);
-    address_stats(&a->src, n, &iv->f2_src, &iv->entropy_src);
-    address_stats(&a->dst, n, &iv->f2_dst, &iv->entropy_dst);
+    address_stats(&a->src, n, none, &iv->f2_src, &iv->entropy_src);
+    address_stats(&a->dst, n, none, &iv->f2_dst, &iv->entropy_dst);
     double dn = (double)n;
+    iv->avg_len = iv->icmp_frac = iv->tcp_frac = iv->udp_frac = none;
     if (n > 0) {
         iv->avg_len = (double)iv->ip_bytes / dn;
         iv->icmp_frac = (double)a->icmp / dn;
         iv->tcp_frac = (double)a->tcp / dn;
         iv->udp_frac = (double)a->udp / dn;
     }
-    const struct moments *m = &a->iat;
-    if (n > 1) {
-        /* Moments are of nanosecond values; the mean comes from the exact integer sum. */
-        double mean = (double)m->sum / dn;
-        iv->iat_mean = mean / 1e9;
-        iv->iat_std = sqrt(m->m2 / (dn - 1)) / 1e9;
-        double m2 = m->m2 / dn, m3 = m->m3 / dn, m4 = m->m4 / dn;
-        if (m2 <= (1e-15 * mean) * (1e-15 * mean)) { /* scipy's test for a zero variance */
-            iv->iat_skew = iv->iat_kurt = NAN;
-        } else {
-            iv->iat_skew = m3 / pow(m2, 1.5);
-            iv->iat_kurt = m4 / (m2 * m2) - 3.0;
-        }
-    } else if (n == 1) {
-        iv->iat_mean = (double)m->sum / 1e9;
-    }
+    iat_stats(iv, &a->iat, original);
     int rc = 0;
     if (n > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the 8 KB scans */
         mark_seen_ports(a);
@@ -199,21 +228,27 @@ static int close_interval(struct tpp_agg *a, int64_t end)
     return rc ? -1 : 0;
 }
 
-/* Count packet `p` into the current interval. */
-static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat)
+/* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat. */
+static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat)
 {
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
     iv->packets++;
     r->packets++;
-    if (p->ipv == 0) { r->non_ip_packets++; return; }
+    if (p->ipv == 0) {
+        r->non_ip_packets++;
+        r->malformed_packets += (p->flags & TPP_PKT_MALFORMED) != 0;
+        return;
+    }
     if ((r->opts.ip == TPP_IP_V4 && p->ipv != 4) || (r->opts.ip == TPP_IP_V6 && p->ipv != 6)) return;
 
     r->ip_packets++;
     iv->ip_packets++;
     iv->ip_bytes += p->ip_len;
-    moments_add(&a->iat, (double)iat);
-    a->iat.sum = later(a->iat.sum, iat); /* iat >= 0 */
+    if (has_iat) {
+        moments_add(&a->iat, (double)iat);
+        a->iat.sum = add_saturating(a->iat.sum, iat);
+    }
     if (addr_table_add(&a->src, p->src, p->ipv) != 0 || addr_table_add(&a->dst, p->dst, p->ipv) != 0) a->stopped = -1;
 
     int series = -1;
@@ -285,27 +320,34 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     struct tpp_result *r = a->r;
     if (a->stopped) return a->stopped < 0 ? -1 : 1;
     int64_t ts = p->ts_ns;
+    int aligned = r->opts.boundary == TPP_BOUNDARY_ALIGNED;
+    /* The IAT is the time since the packet before, of any kind.  The capture's first packet has none, except in
+     * the packet mode, where the original tool counted an IAT of 0 for it. */
+    int has_iat = a->started || !aligned;
     if (!a->started) {
         a->started = 1;
-        a->start = ts;
+        a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta) : ts;
         a->prev_ts = ts;
         r->first_ns = ts;
     }
     int64_t iat = span(a->prev_ts, ts);
-    if (iat < 0) { r->backwards_packets++; iat = 0; }
+    if (iat < 0) { /* a clock stepping back: tpp's mode counts no time; the original tool kept the negative IAT */
+        r->backwards_packets++;
+        if (aligned) iat = 0;
+    }
     if (p->flags & TPP_PKT_TRUNCATED) r->truncated_packets++;
 
     int rc = 0;
-    if (r->opts.boundary == TPP_BOUNDARY_ALIGNED) {
+    if (aligned) {
         rc = advance_aligned(a, ts);
         if (rc != 0) {
             a->stopped = rc == 1 ? 1 : -1;
             if (rc == 1) r->stopped_by_limit = 1;
             return rc == 1 ? 1 : -1;
         }
-        count_packet(a, p, iat);
+        count_packet(a, p, iat, has_iat);
     } else {
-        count_packet(a, p, iat);
+        count_packet(a, p, iat, has_iat);
         if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
             if (close_interval(a, ts) != 0) a->stopped = -1;
             a->start = ts;

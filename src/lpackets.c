@@ -52,7 +52,7 @@ static int packets_next(lua_State *L)
     u->count++;
     struct tpp_packet p;
     memset(&p, 0, sizeof p);
-    if (u->supported) tpp_decode(u->linktype, f.data, f.caplen, &p);
+    if (u->supported) tpp_decode(u->linktype, f.data, f.caplen, f.wirelen, &p);
 
     lua_createtable(L, 0, 18);
     lua_pushnumber(L, (lua_Number)f.ts_ns / 1e9);

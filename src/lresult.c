@@ -281,6 +281,7 @@ static struct tpp_result *select_intervals(const struct tpp_result *r, const siz
     out->source_size = r->source_size;
     out->source_mtime_ns = r->source_mtime_ns;
     out->non_ip_packets = r->non_ip_packets;
+    out->malformed_packets = r->malformed_packets;
     out->truncated_packets = r->truncated_packets;
     out->backwards_packets = r->backwards_packets;
     out->complete = r->complete;
@@ -408,12 +409,7 @@ static const char *format_cell(char *buf, size_t len, const struct tpp_column *c
     const char *base = (const char *)iv + c->offset;
     switch (c->type) {
     case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
-    case TPP_COL_TIME: {
-        int64_t ns = *(const int64_t *)base, sec = ns / 1000000000, frac = ns % 1000000000;
-        if (frac < 0) { frac += 1000000000; sec--; }
-        snprintf(buf, len, "%lld.%09lld", (long long)sec, (long long)frac);
-        break;
-    }
+    case TPP_COL_TIME: tpp_format_time(buf, len, *(const int64_t *)base); break;
     case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
     case TPP_COL_REAL: return format_real(buf, len, *(const double *)base);
     }
@@ -478,12 +474,14 @@ FIELD(delta_t, lua_pushnumber(L, (lua_Number)r->opts.delta_ns / 1e9))
 FIELD(delta_ns, lua_pushinteger(L, r->opts.delta_ns))
 FIELD(boundary, lua_pushstring(L, r->opts.boundary == TPP_BOUNDARY_ALIGNED ? "aligned" : "packet"))
 FIELD(ip, lua_pushstring(L, r->opts.ip == TPP_IP_ANY ? "any" : r->opts.ip == TPP_IP_V4 ? "v4" : "v6"))
+FIELD(anchor, lua_pushstring(L, r->opts.anchor == TPP_ANCHOR_FIRST ? "first" : "epoch"))
 FIELD(filter, if (r->opts.filter[0]) lua_pushstring(L, r->opts.filter); else lua_pushnil(L))
 FIELD(max_packets, lua_pushinteger(L, (lua_Integer)r->opts.max_packets))
 FIELD(max_intervals, lua_pushinteger(L, (lua_Integer)r->opts.max_intervals))
 FIELD(packets, lua_pushinteger(L, (lua_Integer)r->packets))
 FIELD(ip_packets, lua_pushinteger(L, (lua_Integer)r->ip_packets))
 FIELD(non_ip_packets, lua_pushinteger(L, (lua_Integer)r->non_ip_packets))
+FIELD(malformed_packets, lua_pushinteger(L, (lua_Integer)r->malformed_packets))
 FIELD(truncated_packets, lua_pushinteger(L, (lua_Integer)r->truncated_packets))
 FIELD(backwards_packets, lua_pushinteger(L, (lua_Integer)r->backwards_packets))
 FIELD(intervals, lua_pushinteger(L, (lua_Integer)r->nintervals))
@@ -503,8 +501,9 @@ FIELD(warning, if (r->warning[0]) lua_pushstring(L, r->warning); else lua_pushni
 typedef int (*field_fn)(lua_State *L, const struct tpp_result *r);
 #define F(name) { #name, field_##name }
 static const struct { const char *name; field_fn fn; } fields[] = {
-    F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(filter), F(max_packets), F(max_intervals),
-    F(packets), F(ip_packets), F(non_ip_packets), F(truncated_packets), F(backwards_packets), F(intervals),
+    F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
+    F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
+    F(intervals),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };

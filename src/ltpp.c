@@ -12,7 +12,9 @@
 
 static const char *const boundary_names[] = { "aligned", "packet", NULL };
 static const char *const ip_names[] = { "any", "v4", "v6", NULL };
-static const char *const option_names[] = { "delta_t", "boundary", "ip", "filter", "max_packets", "max_intervals", NULL };
+static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
+static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
+                                            "max_intervals", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -52,8 +54,8 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         int known = 0;
         for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
         if (!known)
-            luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, filter, max_packets, max_intervals)",
-                       luaL_tolstring(L, -1, NULL));
+            luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
+                       "max_intervals)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -71,6 +73,9 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     lua_pop(L, 1);
     lua_getfield(L, idx, "ip");
     o->ip = (enum tpp_ipmode)opt_enum(L, "ip", ip_names, (int)o->ip);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "anchor");
+    o->anchor = (enum tpp_anchor)opt_enum(L, "anchor", anchor_names, (int)o->anchor);
     lua_pop(L, 1);
 
     lua_getfield(L, idx, "filter");

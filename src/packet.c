@@ -11,6 +11,14 @@
 /* Bytes [off, off+n) are inside the capture. */
 #define HAVE(n) (off <= caplen && (uint32_t)(n) <= caplen - off)
 
+/* An IP header's own length field, cut to what the frame holds from the header at `off` on: a header may claim
+ * more than was ever on the wire (it is data like any other), but not more than the frame. */
+static uint32_t ip_length(uint32_t claimed, uint32_t framelen, uint32_t off)
+{
+    uint32_t room = off < framelen ? framelen - off : 0;
+    return claimed < room ? claimed : room;
+}
+
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 enum { ETH_IPV4 = 0x0800, ETH_IPV6 = 0x86dd, ETH_VLAN = 0x8100, ETH_QINQ = 0x88a8, ETH_QINQ_OLD = 0x9100 };
@@ -48,31 +56,33 @@ static void decode_transport(const uint8_t *data, uint32_t caplen, uint32_t off,
     }
 }
 
-static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
     if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 4) return;
-    uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4;
+    uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4, total = get16(h + 2);
+    /* No IPv4 packet has a header under 20 bytes or a total length shorter than its header: this one is noise or
+     * an attack, and counting it as IP would put its "protocol" and "addresses" among the real ones. */
+    if (ihl < 20 || total < ihl) { p->flags |= TPP_PKT_MALFORMED; return; }
     p->ipv = 4;
-    p->ip_len = get16(h + 2);
+    p->ip_len = ip_length(total, framelen, off);
     p->proto = h[9];
     memset(p->src, 0, 10); p->src[10] = p->src[11] = 0xff; memcpy(p->src + 12, h + 12, 4);
     memset(p->dst, 0, 10); p->dst[10] = p->dst[11] = 0xff; memcpy(p->dst + 12, h + 16, 4);
     if (get16(h + 6) & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
-    if (ihl < 20) return; /* a malformed header length: no transport header to trust */
     off += ihl;
     decode_transport(data, caplen, off, p);
 }
 
 /* IPv6: walk extension headers to the transport header. */
-static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
     if (!HAVE(40)) { p->flags |= TPP_PKT_TRUNCATED; return; }
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 6) return;
     p->ipv = 6;
-    p->ip_len = 40u + get16(h + 4);
+    p->ip_len = ip_length(40u + get16(h + 4), framelen, off);
     memcpy(p->src, h + 8, 16);
     memcpy(p->dst, h + 24, 16);
     uint8_t next = h[6];
@@ -103,22 +113,24 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t off, stru
     decode_transport(data, caplen, off, p);
 }
 
-static void decode_ip(const uint8_t *data, uint32_t caplen, uint32_t off, unsigned ethertype, struct tpp_packet *p)
+static void decode_ip(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, unsigned ethertype,
+                      struct tpp_packet *p)
 {
-    if (ethertype == ETH_IPV4) decode_ipv4(data, caplen, off, p);
-    else if (ethertype == ETH_IPV6) decode_ipv6(data, caplen, off, p);
+    if (ethertype == ETH_IPV4) decode_ipv4(data, caplen, framelen, off, p);
+    else if (ethertype == ETH_IPV6) decode_ipv6(data, caplen, framelen, off, p);
 }
 
 /* Raw IP: the version nibble says which. */
-static void decode_raw(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+static void decode_raw(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
     if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return; }
     unsigned v = data[off] >> 4;
-    decode_ip(data, caplen, off, v == 4 ? ETH_IPV4 : v == 6 ? ETH_IPV6 : 0, p);
+    decode_ip(data, caplen, framelen, off, v == 4 ? ETH_IPV4 : v == 6 ? ETH_IPV6 : 0, p);
 }
 
-void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_packet *p)
+void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen, struct tpp_packet *p)
 {
+    uint32_t framelen = wirelen > caplen ? wirelen : caplen;
     p->ip_len = 0;
     p->sport = p->dport = 0;
     p->ipv = p->proto = p->tcp_flags = p->flags = 0;
@@ -135,15 +147,15 @@ void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_p
             type = get16(data + off + 2);
             off += 4;
         }
-        decode_ip(data, caplen, off, type, p);
+        decode_ip(data, caplen, framelen, off, type, p);
         return;
     case TPP_LINK_SLL:
         if (!HAVE(16)) { p->flags |= TPP_PKT_TRUNCATED; return; }
-        decode_ip(data, caplen, 16, get16(data + 14), p);
+        decode_ip(data, caplen, framelen, 16, get16(data + 14), p);
         return;
     case TPP_LINK_SLL2:
         if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
-        decode_ip(data, caplen, 20, get16(data), p);
+        decode_ip(data, caplen, framelen, 20, get16(data), p);
         return;
     case TPP_LINK_NULL: case TPP_LINK_LOOP: {
         if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
@@ -151,18 +163,18 @@ void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_p
         uint32_t le = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
         uint32_t be = (uint32_t)data[3] | (uint32_t)data[2] << 8 | (uint32_t)data[1] << 16 | (uint32_t)data[0] << 24;
         uint32_t fam = le < 256 ? le : be;
-        if (fam == 2) decode_ip(data, caplen, 4, ETH_IPV4, p);
-        else if (fam == 24 || fam == 28 || fam == 30) decode_ip(data, caplen, 4, ETH_IPV6, p);
+        if (fam == 2) decode_ip(data, caplen, framelen, 4, ETH_IPV4, p);
+        else if (fam == 24 || fam == 28 || fam == 30) decode_ip(data, caplen, framelen, 4, ETH_IPV6, p);
         return;
     }
     case TPP_LINK_RAW: case TPP_LINK_DLT_RAW_ALT: case TPP_LINK_DLT_RAW_ALT2:
-        decode_raw(data, caplen, 0, p);
+        decode_raw(data, caplen, framelen, 0, p);
         return;
     case TPP_LINK_IPV4:
-        decode_ip(data, caplen, 0, ETH_IPV4, p);
+        decode_ip(data, caplen, framelen, 0, ETH_IPV4, p);
         return;
     case TPP_LINK_IPV6:
-        decode_ip(data, caplen, 0, ETH_IPV6, p);
+        decode_ip(data, caplen, framelen, 0, ETH_IPV6, p);
         return;
     }
 }

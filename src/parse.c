@@ -44,7 +44,7 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
     b->n = 0;
     while (b->n < BATCH && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
         struct tpp_packet *p = &b->pkt[b->n++];
-        if (pl->supported) tpp_decode(pl->linktype, f.data, f.caplen, p);
+        if (pl->supported) tpp_decode(pl->linktype, f.data, f.caplen, f.wirelen, p);
         else memset(p, 0, sizeof *p);
         p->ts_ns = f.ts_ns;
         p->caplen = f.caplen;

@@ -195,6 +195,14 @@ static void format_real(char *buf, size_t len, double v)
     }
 }
 
+/* Sign and magnitude, so that the text reads back as the time: -1.5 s is "-1.500000000", not "-2.500000000". */
+void tpp_format_time(char *buf, size_t len, int64_t ns)
+{
+    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    snprintf(buf, len, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
+             (unsigned long long)(mag % 1000000000u));
+}
+
 static int write_row(FILE *f, const struct tpp_interval *iv, size_t index)
 {
     char buf[64];
@@ -203,13 +211,7 @@ static int write_row(FILE *f, const struct tpp_interval *iv, size_t index)
         const char *base = (const char *)iv + col->offset;
         switch (col->type) {
         case TPP_COL_INDEX: snprintf(buf, sizeof buf, "%zu", index); break;
-        case TPP_COL_TIME: {
-            int64_t ns = *(const int64_t *)base;
-            int64_t sec = ns / 1000000000, frac = ns % 1000000000;
-            if (frac < 0) { frac += 1000000000; sec--; }
-            snprintf(buf, sizeof buf, "%lld.%09lld", (long long)sec, (long long)frac);
-            break;
-        }
+        case TPP_COL_TIME: tpp_format_time(buf, sizeof buf, *(const int64_t *)base); break;
         case TPP_COL_COUNT: snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base); break;
         case TPP_COL_REAL: format_real(buf, sizeof buf, *(const double *)base); break;
         }

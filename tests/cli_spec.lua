@@ -37,7 +37,8 @@ describe("tpp.cli", function()
       local s = assert(cli.resolve {})
       assert.are.same({ "data" }, s.paths)
       assert.are.equal(".", s.out)
-      assert.are.same({ delta_t = 10, boundary = "aligned", ip = "any", max_packets = 0, max_intervals = 0 }, s.parse)
+      assert.are.same({ delta_t = 10, boundary = "aligned", ip = "any", anchor = "epoch", max_packets = 0,
+                        max_intervals = 0 }, s.parse)
       assert.are.equal(18, #s.figures)
       assert.is_true(s.jobs >= 1)
       assert.is_false(s.force)
@@ -47,12 +48,12 @@ describe("tpp.cli", function()
 
     it("reads every option", function()
       local s = assert(cli.resolve { "-o", "out", "-t", "0.5", "--max-packets", "7", "--max-intervals", "3", "-f", "2-3",
-        "--filter", "udp", "--boundary", "packet", "--ip", "v6", "-j", "5", "--print-critical", "--force", "-q",
-        "x.pcap", "dir" })
+        "--filter", "udp", "--boundary", "packet", "--ip", "v6", "--anchor", "first", "-j", "5", "--print-critical",
+        "--force", "-q", "x.pcap", "dir" })
       assert.are.same({ "x.pcap", "dir" }, s.paths)
       assert.are.equal("out", s.out)
-      assert.are.same({ delta_t = 0.5, boundary = "packet", ip = "v6", filter = "udp", max_packets = 7,
-                        max_intervals = 3 }, s.parse)
+      assert.are.same({ delta_t = 0.5, boundary = "packet", ip = "v6", anchor = "first", filter = "udp",
+                        max_packets = 7, max_intervals = 3 }, s.parse)
       assert.are.same({ 2, 3 }, s.figures)
       assert.are.equal(5, s.jobs)
       assert.is_true(s.print_critical and s.force and s.quiet)

@@ -36,17 +36,32 @@ local function check(r, i, expected)
     end
 end
 
--- Every column of an interval with no packets (times given).
+local NAN = 0 / 0
+
+-- Every column of an interval with no packets (times given): counts 0, statistics undefined (NaN).
 local function empty_interval(index, start_ns, end_ns)
     local e = { interval = index, start = start_ns, ["end"] = end_ns }
     for _, c in ipairs(COLUMNS) do
-        if e[c] == nil then e[c] = 0 end
+        if e[c] == nil then e[c] = COUNT[c] and 0 or NAN end
     end
     return e
 end
 
+-- The IAT moments of tpp's own (aligned) mode: H.ref.moments' definitions, NaN where undefined (the mean of no IAT,
+-- the std, skewness and kurtosis of fewer than two).
 local function iat_expect(e, iats)
+    if #iats <= 1 then
+        e.iat_mean, e.iat_std, e.iat_skew, e.iat_kurt = iats[1] or NAN, NAN, NAN, NAN
+    else
+        e.iat_mean, e.iat_std, e.iat_skew, e.iat_kurt = H.ref.moments(iats)
+    end
+    return e
+end
+
+-- The packet (original tool's) mode keeps its conventions: all four 0 up to one IAT.
+local function iat_expect_original(e, iats)
     e.iat_mean, e.iat_std, e.iat_skew, e.iat_kurt = H.ref.moments(iats)
+    if #iats == 1 then e.iat_mean = iats[1] end
     return e
 end
 
@@ -87,7 +102,7 @@ describe("tpp.parse", function()
     describe("on a hand-computed trace of six packets in one interval", function()
         -- delta_t = 10 s, aligned.  One ARP frame among five IPv4 packets:
         --   #  t(s)  what                                                    ip_len  IAT
-        --   1  0     10.0.0.1 -> 10.0.0.2  TCP 1000->80  SYN                 40      0 (first packet)
+        --   1  0     10.0.0.1 -> 10.0.0.2  TCP 1000->80  SYN                 40      none (the capture's first)
         --   2  1     10.0.0.2 -> 10.0.0.1  TCP 80->1000  SYN|ACK             40      1
         --   3  3     10.0.0.1 -> 10.0.0.3  UDP 5000->53  32 bytes payload    60      2
         --   4  5     ARP (not IP)                                            -       -
@@ -107,7 +122,7 @@ describe("tpp.parse", function()
             r = parse(path, { delta_t = 10 })
         end)
 
-        it("emits exactly one interval, from the first packet's time to that plus delta_t", function()
+        it("emits exactly one interval, on the epoch grid (T0 is a multiple of delta_t)", function()
             assert.are.equal(1, #r)
             check(r, 1, { interval = 0, start = T0, ["end"] = T0 + SEC(10) })
         end)
@@ -129,14 +144,9 @@ describe("tpp.parse", function()
         end)
 
         it("computes the IAT moments over the IP packets, the IAT running from the previous packet of any kind", function()
-            -- IATs of the IP packets: 0, 1, 2, 1, 2 (seconds); mean 1.2; deviations -1.2 -0.2 0.8 -0.2 0.8
-            local mean = 6 / 5
-            local ss = 1.44 + 0.04 + 0.64 + 0.04 + 0.64                  -- 2.8
-            local m2 = ss / 5                                            -- 0.56
-            local m3 = (-1.728 - 0.008 + 0.512 - 0.008 + 0.512) / 5      -- -0.144
-            local m4 = (2.0736 + 0.0016 + 0.4096 + 0.0016 + 0.4096) / 5  -- 0.5792
-            check(r, 1, { iat_mean = mean, iat_std = math.sqrt(ss / 4), iat_skew = m3 / m2 ^ 1.5,
-                          iat_kurt = m4 / (m2 * m2) - 3 })
+            -- IATs of the IP packets: 1, 2, 1, 2 (seconds; the first packet has none); mean 1.5; deviations
+            -- -0.5 0.5 -0.5 0.5: sum of squares 1, m2 = 0.25, m3 = 0, m4 = 0.0625
+            check(r, 1, { iat_mean = 1.5, iat_std = math.sqrt(1 / 3), iat_skew = 0, iat_kurt = 0.0625 / 0.0625 - 3 })
         end)
 
         it("gives the protocol shares of the IP packets and the SYN/FIN and port-header counts", function()
@@ -198,24 +208,25 @@ describe("tpp.parse", function()
 
     -------------------------------------------------------------------------------------------------------------
     describe("inter-arrival time statistics", function()
-        it("are all 0 in an interval with a single IP packet", function()
+        it("are all NaN in an interval whose only IP packet is the capture's first (it has no IAT)", function()
             local path = tmp.capture("iat1.pcap", 1, {
                 { ts_ns = T0, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") },
                 { ts_ns = T0 + SEC(8), data = H.ethernet(nil, nil, H.ETH_ARP, H.arp()) },
             })
             local r = parse(path, { delta_t = 10 })
             assert.are.equal(1, #r)
-            check(r, 1, { packets = 2, ip_packets = 1, iat_mean = 0, iat_std = 0, iat_skew = 0, iat_kurt = 0 })
+            check(r, 1, { packets = 2, ip_packets = 1, iat_mean = NAN, iat_std = NAN, iat_skew = NAN, iat_kurt = NAN })
         end)
 
-        it("give skewness 0 and excess kurtosis -2 for two IP packets", function()
+        it("give skewness 0 and excess kurtosis -2 for two IATs", function()
             local path = tmp.capture("iat2.pcap", 1, {
                 { ts_ns = T0, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") },
                 { ts_ns = T0 + SEC(3), data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") },
+                { ts_ns = T0 + SEC(6.5), data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") },
             })
             local r = parse(path, { delta_t = 10 })
-            -- IATs 0 and 3: mean 1.5, sample variance (1.5² + 1.5²)/1 = 4.5
-            check(r, 1, { iat_mean = 1.5, iat_std = math.sqrt(4.5), iat_skew = 0, iat_kurt = -2 })
+            -- IATs 3 and 3.5: mean 3.25, sample variance (0.25² + 0.25²)/1 = 0.125
+            check(r, 1, { iat_mean = 3.25, iat_std = math.sqrt(0.125), iat_skew = 0, iat_kurt = -2 })
         end)
 
         it("give NaN skewness and kurtosis and zero std when all IATs of an interval are equal", function()
@@ -230,7 +241,7 @@ describe("tpp.parse", function()
             })
             local r = parse(path, { delta_t = 10 })
             assert.are.equal(2, #r)
-            check(r, 1, { packets = 2, ip_packets = 1, iat_mean = 0, iat_std = 0, iat_skew = 0, iat_kurt = 0 })
+            check(r, 1, { packets = 2, ip_packets = 1, iat_mean = NAN, iat_std = NAN, iat_skew = NAN, iat_kurt = NAN })
             local iv = r:interval(2)
             assert.are.equal(3, iv.ip_packets)
             H.assert_close(iv.iat_mean, 2, 1e-9, "iat_mean")
@@ -246,13 +257,14 @@ describe("tpp.parse", function()
                 { ts_ns = T0 + 1000, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") },
             }, { nanosecond = true })
             local r = parse(path, { delta_t = 1 })
-            check(r, 1, iat_expect({ ip_packets = 3 }, { 0, 250e-9, 750e-9 }))
+            check(r, 1, iat_expect({ ip_packets = 3 }, { 250e-9, 750e-9 }))
         end)
     end)
 
     -------------------------------------------------------------------------------------------------------------
-    describe("with aligned boundaries", function()
-        -- t0 is not on a whole second, to show that windows are aligned to the first packet, not the epoch.
+    describe("with aligned boundaries anchored at the first packet", function()
+        -- t0 is not on a whole second, to show that with anchor = "first" windows are aligned to the first packet,
+        -- not to the epoch (statistics_spec.lua covers the default epoch grid).
         local T1 = T0 + 123456789
         --   t - t0 (s)   interval
         --   0            0
@@ -271,7 +283,7 @@ describe("tpp.parse", function()
                 { ts_ns = T1 + SEC(36), data = H.eth4_udp("10.0.0.5", "10.0.0.6", 9, 9, "") },
                 { ts_ns = T1 + SEC(41), data = H.eth4_icmp("10.0.0.7", "10.0.0.8", 8, 0, "\0\0\0\0") },
             }, { nanosecond = true })
-            r = parse(path, { delta_t = 10, boundary = "aligned" })
+            r = parse(path, { delta_t = 10, boundary = "aligned", anchor = "first" })
         end)
 
         it("emits every interval from t0 to the last packet, including the trailing partial one", function()
@@ -286,15 +298,15 @@ describe("tpp.parse", function()
             assert.are.same({ 2, 1, 0, 2, 1 }, r:column("packets"))
         end)
 
-        it("emits an empty interval in a gap with every count and statistic 0", function()
+        it("emits an empty interval in a gap with every count 0 and every statistic NaN", function()
             check(r, 3, empty_interval(2, T1 + SEC(20), T1 + SEC(30)))
         end)
 
         it("measures the IAT after a gap from the last packet before it", function()
             -- interval 3: IATs 35 - 10 = 25 and 1: mean 13, sample std sqrt(12²+12²) = sqrt(288), skew 0, kurt -2
             check(r, 4, { ip_packets = 2, iat_mean = 13, iat_std = math.sqrt(288), iat_skew = 0, iat_kurt = -2 })
-            -- interval 0: IATs 0 and 9.999999999
-            check(r, 1, iat_expect({ ip_packets = 2 }, { 0, 9.999999999 }))
+            -- interval 0: the IAT 9.999999999 (the first packet has none)
+            check(r, 1, iat_expect({ ip_packets = 2 }, { 9.999999999 }))
         end)
 
         it("computes the statistics of the trailing interval", function()
@@ -310,7 +322,7 @@ describe("tpp.parse", function()
                 { ts_ns = T1 + 100000000, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
                 { ts_ns = T1 + 300000000, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
             }, { nanosecond = true })
-            local r2 = parse(path, { delta_t = 0.1 })
+            local r2 = parse(path, { delta_t = 0.1, anchor = "first" })
             assert.are.same({ 2, 1, 0, 1 }, r2:column("packets"))
             check(r2, 4, { start = T1 + 300000000, ["end"] = T1 + 400000000 })
         end)
@@ -355,8 +367,9 @@ describe("tpp.parse", function()
         end)
 
         it("counts the closing packet's addresses and IAT in the interval it closes", function()
-            check(r, 1, iat_expect({ ip_packets = 3, src_ips = 2, f2_src = (4 + 1) / 9 }, { 0, 4, 6 }))
-            check(r, 2, iat_expect({ ip_packets = 3, src_ips = 2, f2_src = (4 + 1) / 9 }, { 5, 4.5, 0.5 }))
+            -- the original tool's conventions: the capture's first packet counts an IAT of 0
+            check(r, 1, iat_expect_original({ ip_packets = 3, src_ips = 2, f2_src = (4 + 1) / 9 }, { 0, 4, 6 }))
+            check(r, 2, iat_expect_original({ ip_packets = 3, src_ips = 2, f2_src = (4 + 1) / 9 }, { 5, 4.5, 0.5 }))
             check(r, 3, { ip_packets = 1, src_ips = 1, iat_std = 0, iat_skew = 0, iat_kurt = 0 })
         end)
     end)
@@ -389,18 +402,18 @@ describe("tpp.parse", function()
             check(r, 1, iat_expect({ packets = 6, ip_packets = 5, ip_bytes = 238, avg_len = 238 / 5,
                 src_ips = 3, dst_ips = 5, f2_src = (4 + 4 + 1) / 25, f2_dst = 5 / 25,
                 icmp_frac = 1 / 5, tcp_frac = 2 / 5, udp_frac = 2 / 5, syn = 1, fin = 1,
-                tcp_port_packets = 2, udp_port_packets = 2 }, { 0, 1, 2, 1, 1.5 }))
+                tcp_port_packets = 2, udp_port_packets = 2 }, { 1, 2, 1, 1.5 }))
             assert.are.same({ { 1, 53, 1 }, { 1, 123, 1 } }, H.ports_list(r, "udp_dst"))
         end)
 
         it("analyses only IPv4 with ip = v4, while other packets still count as seen", function()
             local r = parse(path, { delta_t = 10, ip = "v4" })
             assert.are.equal("v4", r.ip)
-            -- the IAT of the UDP packet at 3 s runs from the IPv6 packet at 1 s
+            -- the IAT of the UDP packet at 3 s runs from the IPv6 packet at 1 s; the first packet has none
             check(r, 1, iat_expect({ packets = 6, ip_packets = 2, ip_bytes = 72, avg_len = 36, src_ips = 1,
                 dst_ips = 2, f2_src = 1, f2_dst = 0.5, entropy_src = 0, entropy_dst = 1, icmp_frac = 0,
                 tcp_frac = 0.5, udp_frac = 0.5, syn = 1, fin = 0, tcp_port_packets = 1, udp_port_packets = 1 },
-                { 0, 2 }))
+                { 2 }))
             assert.are.same({ { 1, 123, 1 } }, H.ports_list(r, "udp_dst"))
             assert.are.same({ { 1, 80, 1 } }, H.ports_list(r, "tcp_dst"))
         end)
@@ -594,7 +607,7 @@ describe("tpp.parse", function()
             assert.is_string(r.warning)
             assert.is_true(#r.warning > 0)
             assert.are.equal(1, #r)
-            local e = empty_interval(0, T0, T0 + SEC(60))
+            local e = empty_interval(0, T0 - SEC(20), T0 + SEC(40)) -- the epoch grid: T0 is 20 s past a minute
             e.packets = 3
             check(r, 1, e)
             assert.are.same({}, H.ports_list(r, "udp_dst"))
@@ -722,7 +735,7 @@ describe("tpp.parse", function()
             assert.are.equal(3, #r, what)
             assert.are.same({ 2, 0, 1 }, r:column("packets"), what)
             check(r, 1, { ip_packets = 2, ip_bytes = 74, syn = 1, tcp_port_packets = 1, udp_port_packets = 1,
-                          iat_mean = 0.25, iat_std = math.sqrt(0.125) })
+                          iat_mean = 0.5, iat_std = NAN }) -- one IAT: the first packet has none
             check(r, 3, { ip_packets = 1, ip_bytes = 32, icmp_frac = 1 })
         end
 
@@ -776,7 +789,7 @@ describe("tpp.parse", function()
                 { ts_ns = A, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
                 { ts_ns = B, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") },
             }, { nanosecond = true })
-            r = parse(path, { delta_t = 0.5 })
+            r = parse(path, { delta_t = 0.5, anchor = "first" })
         end)
 
         it("keeps the sub-microsecond part of the timestamps", function()
@@ -825,9 +838,9 @@ describe("tpp.parse", function()
             local r = parse(path, { delta_t = 10, filter = "tcp" })
             assert.are.equal("tcp", r.filter)
             assert.are.equal(3, r.packets)
-            -- the TCP packets at 0, 4 and 7 s: IATs 0, 4, 3 (measured between matching packets only)
+            -- the TCP packets at 0, 4 and 7 s: IATs 4, 3 (measured between matching packets only)
             check(r, 1, iat_expect({ packets = 3, ip_packets = 3, tcp_frac = 1, udp_frac = 0, icmp_frac = 0,
-                syn = 2, fin = 1, tcp_port_packets = 3, udp_port_packets = 0, ip_bytes = 40 + 40 + 60 }, { 0, 4, 3 }))
+                syn = 2, fin = 1, tcp_port_packets = 3, udp_port_packets = 0, ip_bytes = 40 + 40 + 60 }, { 4, 3 }))
         end)
 
         it("accepts any libpcap expression", function()
@@ -836,7 +849,7 @@ describe("tpp.parse", function()
         end)
 
         it("sets t0 from the first packet that matches", function()
-            local r = parse(path, { delta_t = 10, filter = "icmp" })
+            local r = parse(path, { delta_t = 10, filter = "icmp", anchor = "first" })
             assert.are.equal(T0 + SEC(2), r.first_ns)
             check(r, 1, { start = T0 + SEC(2), packets = 1 })
         end)
@@ -857,12 +870,13 @@ describe("tpp.parse", function()
 
     -------------------------------------------------------------------------------------------------------------
     describe("with limits", function()
-        -- ten UDP packets, one per second from t0; delta_t = 3 gives windows of 3, 3, 3, 1 packets
+        -- ten UDP packets, one per second from T3, a multiple of 3 s; delta_t = 3 gives windows of 3, 3, 3, 1 packets
+        local T3 = T0 + SEC(1)
         local path
         lazy_setup(function()
             local pkts = {}
             for k = 0, 9 do
-                pkts[#pkts + 1] = { ts_ns = T0 + SEC(k),
+                pkts[#pkts + 1] = { ts_ns = T3 + SEC(k),
                     data = H.eth4_udp("10.0.0." .. (k + 1), "10.0.0.100", 1000 + k, 53, "") }
             end
             path = tmp.capture("ten.pcap", 1, pkts)
@@ -880,7 +894,7 @@ describe("tpp.parse", function()
             assert.are.equal(4, r.packets)
             assert.are.equal(4, column_sum(r, "packets"))
             assert.are.same({ 3, 1 }, r:column("packets"))
-            assert.are.equal(T0 + SEC(3), r.last_ns)
+            assert.are.equal(T3 + SEC(3), r.last_ns)
         end)
 
         it("reads the whole file when max_packets exceeds its length", function()
@@ -891,7 +905,7 @@ describe("tpp.parse", function()
         it("stops tpp.packets after exactly max_packets packets", function()
             local pk = packets_of(path, { max_packets = 7 })
             assert.are.equal(7, #pk)
-            assert.are.equal(T0 + SEC(6), pk[7].ts_ns)
+            assert.are.equal(T3 + SEC(6), pk[7].ts_ns)
         end)
 
         it("stops after max_intervals intervals, which equal the first ones of an unlimited parse", function()
@@ -911,7 +925,7 @@ describe("tpp.parse", function()
             local r = parse(path, { delta_t = 3, boundary = "packet", max_intervals = 1 })
             assert.are.equal(1, #r)
             -- packets at 0, 1, 2, 3: the one at 3 closes the first interval
-            check(r, 1, { packets = 4, start = T0, ["end"] = T0 + SEC(3) })
+            check(r, 1, { packets = 4, start = T3, ["end"] = T3 + SEC(3) })
         end)
     end)
 

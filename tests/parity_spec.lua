@@ -31,12 +31,10 @@ local LOOSE = { iat_std = true, iat_skew = true, iat_kurt = true } -- relative 1
 -- Compare one expected cell with tpp's; returns nil when equal, else a description.
 local function differs(name, want, got)
   if TIME[name] then
-    -- Times are compared in integer nanoseconds, far tighter than the README's relative 1e-9 (1.7 s at
-    -- today's epoch).  The aligned reference took t0 from a double (…200.000881910 for the capture's exact
-    -- …200.000882), so it is held to within a microsecond, the capture's own resolution; the original tool's
-    -- times must match exactly.
-    local slack = want:match("%.(%d+)$") and #want:match("%.(%d+)$") == 9 and 1000 or 0
-    if math.abs(to_ns(want) - to_ns(got)) > slack then return ("%s: want %s, got %s"):format(name, want, got) end
+    -- Times are compared in integer nanoseconds, exactly: far tighter than the README's relative 1e-9 (1.7 s at
+    -- today's epoch).  The aligned grid sits on multiples of delta_t since the epoch, and the original tool's
+    -- interval ends are packet timestamps.
+    if to_ns(want) ~= to_ns(got) then return ("%s: want %s, got %s"):format(name, want, got) end
     return nil
   end
   if COUNT[name] then

@@ -12,7 +12,9 @@
 
 #include "tpp/result.h"
 
-#define TPP_DUMP_FORMAT 1
+/* 2: the aligned grid's anchor and the malformed-packet count; NaN for undefined statistics (a format-1 dump is
+ * refused: its numbers follow the older conventions). */
+#define TPP_DUMP_FORMAT 2
 
 /* 0 on success; -1 with "path: reason" in err. */
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen);

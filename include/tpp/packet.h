@@ -28,13 +28,15 @@ enum {
     TPP_PKT_TCP_FLAGS = 1 << 1, /* TCP flags byte captured */
     TPP_PKT_FRAGMENT = 1 << 2,  /* non-first fragment: no transport header */
     TPP_PKT_TRUNCATED = 1 << 3, /* capture ended inside a header tpp wanted to read */
+    TPP_PKT_MALFORMED = 1 << 4, /* an IPv4 header that cannot be (IHL < 5, total length < header): not IP */
 };
 
 struct tpp_packet {
     int64_t ts_ns;      /* capture timestamp, nanoseconds since the epoch */
     uint32_t caplen;    /* bytes captured */
     uint32_t wirelen;   /* bytes on the wire */
-    uint32_t ip_len;    /* IPv4 total length; IPv6 40 + payload length; 0 when not IP */
+    uint32_t ip_len;    /* IPv4 total length, IPv6 40 + payload length, at most what the frame holds from the IP
+                           header on (its wire length); 0 when not IP */
     uint16_t sport, dport;
     uint8_t ipv;        /* 4, 6, or 0 for a non-IP packet */
     uint8_t proto;      /* transport protocol number (IPv6: after extension headers) */
@@ -47,8 +49,9 @@ struct tpp_packet {
 /* Is `linktype` one tpp decodes?  Packets of other link types are counted as non-IP. */
 int tpp_linktype_supported(int linktype);
 
-/* Decode one frame.  The caller sets ts_ns, caplen and wirelen beforehand or afterwards; this fills the rest. */
-void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, struct tpp_packet *out);
+/* Decode one frame of `caplen` captured bytes of `wirelen` on the wire (a wirelen below caplen counts as caplen).
+ * The caller sets ts_ns, caplen and wirelen beforehand or afterwards; this fills the rest. */
+void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen, struct tpp_packet *out);
 
 /* Format an address from a decoded packet as text (dotted quad for IPv4-mapped, RFC 5952 for IPv6). */
 void tpp_addr_format(const uint8_t addr[16], char *buf, unsigned buflen);

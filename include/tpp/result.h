@@ -11,11 +11,15 @@
 
 enum tpp_boundary { TPP_BOUNDARY_ALIGNED, TPP_BOUNDARY_PACKET };
 enum tpp_ipmode { TPP_IP_ANY, TPP_IP_V4, TPP_IP_V6 };
+/* Where aligned intervals start: at multiples of delta since the epoch (captures of one link share boundaries), or
+ * at the first packet.  The packet boundary mode starts its intervals at packets and ignores this. */
+enum tpp_anchor { TPP_ANCHOR_EPOCH, TPP_ANCHOR_FIRST };
 
 struct tpp_options {
     int64_t delta_ns;          /* interval length, nanoseconds, > 0 */
     enum tpp_boundary boundary;
     enum tpp_ipmode ip;
+    enum tpp_anchor anchor;
     uint64_t max_packets;      /* 0 = all */
     uint64_t max_intervals;    /* 0 = all */
     char filter[1024];         /* BPF expression, "" for none */
@@ -89,7 +93,8 @@ struct tpp_result {
 
     uint64_t packets;          /* packets read (after the filter) */
     uint64_t ip_packets;       /* packets of the selected IP family */
-    uint64_t non_ip_packets;   /* packets that were not IPv4/IPv6 at all */
+    uint64_t non_ip_packets;   /* packets not counted as IP: neither IPv4 nor IPv6, or a malformed IP header */
+    uint64_t malformed_packets; /* IPv4 headers that cannot be (IHL < 5, total length < header length) */
     uint64_t truncated_packets;
     uint64_t backwards_packets; /* timestamps earlier than the previous packet's */
     int64_t first_ns, last_ns; /* timestamps of the first and last packet read; 0 when none */
@@ -108,6 +113,9 @@ int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count);
 
 size_t tpp_result_distinct_ports(const struct tpp_result *r, int series);
+
+/* A time in integer nanoseconds as "seconds.nanoseconds" ("-1.500000000" for -1.5 s); buf of 32 bytes is enough. */
+void tpp_format_time(char *buf, size_t len, int64_t ns);
 
 /* Write the critical TSV (header + one row per interval) to an open stream; 0 on success, -1 on write error. */
 #include <stdio.h>

@@ -3,7 +3,7 @@
 --   local settings, err = cli.resolve(arg)   -- nil, message on a usage or config error
 --
 -- settings = { paths = {...}, out = DIR, jobs = N, figures = {numbers 1..18}, print_critical, force, quiet,
---              parse = { delta_t, boundary, ip, filter, max_packets, max_intervals } }   -- parse: tpp.parse's opts
+--              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals } }   -- tpp.parse's opts
 --
 -- Precedence: command line, then the config file, then the defaults.  --compat stands for --boundary packet
 -- --ip v4 at its own level (a conflicting --boundary or --ip at the same level is an error).
@@ -15,7 +15,7 @@ cli.NFIGURES = 18
 
 cli.DEFAULTS = {
   paths = { "data" }, out = ".", delta_t = 10, max_packets = 0, max_intervals = 0, figures = "all",
-  boundary = "aligned", ip = "any", filter = nil, compat = false, jobs = nil, -- jobs: the number of cores
+  boundary = "aligned", ip = "any", anchor = "epoch", filter = nil, compat = false, jobs = nil, -- jobs: the number of cores
   config = nil, print_critical = false, force = false, quiet = false,
 }
 
@@ -114,6 +114,7 @@ local CHECK = {
   end,
   boundary = one_of("aligned", "packet"),
   ip = one_of("any", "v4", "v6"),
+  anchor = one_of("epoch", "first"),
   compat = flag, print_critical = flag, force = flag, quiet = flag,
   paths = function(v)
     if type(v) == "string" then v = { v } end
@@ -128,7 +129,8 @@ local CHECK = {
 -- The option names of the command line, by settings key (for messages).
 local FLAG_NAME = {
   out = "--out", delta_t = "--delta-t", max_packets = "--max-packets", max_intervals = "--max-intervals",
-  figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", compat = "--compat",
+  figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", anchor = "--anchor",
+  compat = "--compat",
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
   paths = "PATH",
 }
@@ -152,6 +154,8 @@ function cli.parser()
   p:option("--filter", "BPF filter (libpcap syntax)."):argname("EXPR")
   p:option("--boundary", "Interval boundaries: aligned | packet (default aligned)."):argname("MODE")
   p:option("--ip", "IP family analysed: any | v4 | v6 (default any)."):argname("FAMILY")
+  p:option("--anchor", "Aligned intervals start at: epoch (multiples of -t since the epoch, default) | first "
+    .. "(the first packet)."):argname("WHERE")
   p:flag("--compat", "The original tool's semantics: --boundary packet --ip v4.")
   p:option("-j --jobs", "Captures processed in parallel (default: number of cores)."):argname("N")
   p:option("--config", "A Lua file returning a table of the same options, e.g. { delta_t = 5, figures = \"1-11\" } "
@@ -255,7 +259,7 @@ function cli.resolve(argv)
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
     print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
     parse = {
-      delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"),
+      delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
       filter = filter ~= "" and filter or nil,
       max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
     },

@@ -14,12 +14,18 @@
 static int failures;
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
 
-static void decode_exact(int linktype, const uint8_t *frame, uint32_t len, struct tpp_packet *p)
+/* Decode the first `len` bytes of a frame that was `wirelen` bytes on the wire (0: as long as it is captured). */
+static void decode_wire(int linktype, const uint8_t *frame, uint32_t len, uint32_t wirelen, struct tpp_packet *p)
 {
     uint8_t *copy = malloc(len ? len : 1);
     memcpy(copy, frame, len);
-    tpp_decode(linktype, copy, len, p);
+    tpp_decode(linktype, copy, len, wirelen ? wirelen : len, p);
     free(copy);
+}
+
+static void decode_exact(int linktype, const uint8_t *frame, uint32_t len, struct tpp_packet *p)
+{
+    decode_wire(linktype, frame, len, 0, p);
 }
 
 /* Ethernet + 802.1Q + IPv4 (with 4 bytes of options) + TCP SYN from port 1234 to 80. */
@@ -62,6 +68,30 @@ static void check_samples(void)
     decode_exact(TPP_LINK_ETHERNET, eth_vlan_tcp, 18 + 24 + 6, &p);
     CHECK(p.ipv == 4 && (p.flags & TPP_PKT_L4) && !(p.flags & TPP_PKT_TCP_FLAGS) && (p.flags & TPP_PKT_TRUNCATED));
 
+    /* The IP length fields are data: a total length beyond the frame is cut to it (to the wire length when the
+     * capture was cut by a snap length), and an impossible IPv4 header is malformed, not IP. */
+    uint8_t bad[sizeof eth_vlan_tcp];
+    memcpy(bad, eth_vlan_tcp, sizeof bad);
+    bad[18 + 2] = 0xff; bad[18 + 3] = 0xff;           /* IPv4 total length 65535 in a 62-byte frame */
+    decode_exact(TPP_LINK_ETHERNET, bad, sizeof bad, &p);
+    CHECK(p.ipv == 4 && p.ip_len == sizeof bad - 18 && p.proto == 6 && !(p.flags & TPP_PKT_MALFORMED));
+    decode_wire(TPP_LINK_ETHERNET, bad, 40, 1000, &p); /* snapped at 40 of 1000 bytes: the wire bounds it */
+    CHECK(p.ipv == 4 && p.ip_len == 1000 - 18);
+    decode_wire(TPP_LINK_ETHERNET, eth_vlan_tcp, 40, 1000, &p); /* a true total length within the wire stays */
+    CHECK(p.ipv == 4 && p.ip_len == 44);
+    bad[18 + 2] = 0; bad[18 + 3] = 20;                /* total length 20 < IHL 6 x 4 = 24 */
+    decode_exact(TPP_LINK_ETHERNET, bad, sizeof bad, &p);
+    CHECK(p.ipv == 0 && (p.flags & TPP_PKT_MALFORMED) && !(p.flags & TPP_PKT_L4) && p.ip_len == 0);
+    memcpy(bad, eth_vlan_tcp, sizeof bad);
+    bad[18] = 0x44;                                   /* IHL 4: a 16-byte header */
+    decode_exact(TPP_LINK_ETHERNET, bad, sizeof bad, &p);
+    CHECK(p.ipv == 0 && (p.flags & TPP_PKT_MALFORMED) && !(p.flags & TPP_PKT_L4));
+    uint8_t bad6[sizeof raw_ipv6_udp];
+    memcpy(bad6, raw_ipv6_udp, sizeof bad6);
+    bad6[4] = 0xff; bad6[5] = 0xff;                   /* IPv6 payload length 65535 in a 72-byte packet */
+    decode_exact(TPP_LINK_RAW, bad6, sizeof bad6, &p);
+    CHECK(p.ipv == 6 && p.ip_len == sizeof bad6 && p.sport == 53);
+
     /* Every truncation of every sample, under every link type. */
     const struct { const uint8_t *f; uint32_t len; } samples[] = {
         { eth_vlan_tcp, sizeof eth_vlan_tcp }, { raw_ipv6_udp, sizeof raw_ipv6_udp }, { sll2_icmp, sizeof sll2_icmp },
@@ -101,8 +131,10 @@ static void check_random(void)
         if (v6) frame[off + 6] = (uint8_t[]){ 0, 6, 17, 43, 44, 51, 58, 60 }[rng() % 8];
         else { frame[off + 9] = (uint8_t[]){ 1, 6, 17, 47 }[rng() % 4]; frame[off + 6] &= (rng() & 1) ? 0xff : 0x40; frame[off + 7] = 0; }
         uint32_t len = (uint32_t)(rng() % (sizeof frame + 1));
-        decode_exact(lt, frame, len, &p);
+        uint32_t wire = (rng() & 1) ? len : len + (uint32_t)(rng() % 2000);
+        decode_wire(lt, frame, len, wire, &p);
         CHECK(p.ipv == 0 || p.ipv == 4 || p.ipv == 6);
+        CHECK(p.ip_len <= wire && (p.ipv != 0 || p.ip_len == 0));
     }
 }
 

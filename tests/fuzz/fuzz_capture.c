@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while ((rc = tpp_capture_next(cap, &f)) == 1) {
         struct tpp_packet p;
         memset(&p, 0, sizeof p);
-        if (supported) tpp_decode(linktype, f.data, f.caplen, &p);
+        if (supported) tpp_decode(linktype, f.data, f.caplen, f.wirelen, &p);
         p.ts_ns = f.ts_ns;
         p.caplen = f.caplen;
         p.wirelen = f.wirelen;
