@@ -168,10 +168,10 @@ static int flush_ports(struct tpp_agg *a, int series)
 }
 
 /* The inter-arrival-time moments of an interval.  tpp's own mode (aligned) writes NaN where a statistic is
- * undefined: the mean of no IAT, the sample standard deviation of fewer than two, the skewness and kurtosis of
- * fewer than two or of a zero variance (scipy's test).  The packet mode keeps the original tool's conventions:
- * 0 for all four up to one IAT (a standard deviation of 0 for exactly one), NaN skewness and kurtosis only at a
- * zero variance. */
+ * undefined: the mean of no IAT; the standard deviation, skewness and kurtosis of fewer than two IATs or of a zero
+ * variance (scipy's test), as the issue and the aligned parity files define them.  The packet mode keeps the
+ * original tool's conventions: 0 for all four up to one IAT, and at a zero variance the standard deviation as
+ * computed (0) with NaN skewness and kurtosis. */
 static void iat_stats(struct tpp_interval *iv, const struct moments *m, int original)
 {
     double undefined = original ? 0 : NAN, k = (double)m->n;
@@ -184,6 +184,7 @@ static void iat_stats(struct tpp_interval *iv, const struct moments *m, int orig
     iv->iat_std = sqrt(m->m2 / (k - 1)) / 1e9;
     double m2 = m->m2 / k, m3 = m->m3 / k, m4 = m->m4 / k;
     if (m2 <= (1e-15 * mean) * (1e-15 * mean)) { /* scipy's test for a zero variance */
+        if (!original) iv->iat_std = NAN;
         iv->iat_skew = iv->iat_kurt = NAN;
     } else {
         iv->iat_skew = m3 / pow(m2, 1.5);
