@@ -38,9 +38,11 @@ static void same_result(const struct tpp_result *a, const struct tpp_result *b)
     if (a->nintervals && memcmp(a->iv, b->iv, a->nintervals * sizeof *a->iv) != 0) abort();
     if (strcmp(a->source, b->source) != 0 || strcmp(a->opts.filter, b->opts.filter) != 0) abort(); /* C strings */
     if (a->opts.delta_ns != b->opts.delta_ns || a->opts.boundary != b->opts.boundary || a->opts.ip != b->opts.ip ||
-        a->opts.max_packets != b->opts.max_packets || a->opts.max_intervals != b->opts.max_intervals)
+        a->opts.anchor != b->opts.anchor || a->opts.max_packets != b->opts.max_packets ||
+        a->opts.max_intervals != b->opts.max_intervals)
         abort();
     if (a->packets != b->packets || a->first_ns != b->first_ns || a->last_ns != b->last_ns) abort();
+    if (a->malformed_packets != b->malformed_packets) abort();
     if (a->complete != b->complete || strcmp(a->error, b->error) != 0 || strcmp(a->warning, b->warning) != 0) abort();
     if (memcmp(a->seen_ports, b->seen_ports, sizeof a->seen_ports) != 0) abort();
     for (int s = 0; s < TPP_NSERIES; s++) {
