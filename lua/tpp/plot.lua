@@ -80,7 +80,9 @@ local function check_options(r, opts)
   local o = {}
   o.dir = opts.dir or "plot"
   o.stem = opts.stem or stem_of(r.source)
-  if type(o.dir) ~= "string" or o.dir == "" then error("tpp.plot: option dir must be a directory name", 3) end
+  if type(o.dir) ~= "string" or o.dir == "" or o.dir:find("%z") then
+    error("tpp.plot: option dir must be a directory name", 3)
+  end
   if type(o.stem) ~= "string" or o.stem == "" or o.stem:find("[/%z]") then
     error("tpp.plot: option stem must be a file-name prefix without '/' or NUL", 3)
   end
@@ -249,14 +251,18 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
     "</body>\n</html>\n")
   -- atomic: a short-named temporary beside the page (a long stem must still fit), renamed over it
   local tmp = (path:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-html.part"):format(tpp.pid())
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, err end
-  local ok, werr = f:write(table.concat(out))
-  if ok then ok, werr = f:close() else f:close() end
-  if not ok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, rerr end
-  return true
+  local done, ok, err = pcall(function()      -- an interrupt in between still removes the temporary
+    local f, oerr = io.open(tmp, "w")
+    if not f then return nil, oerr end
+    local wok, werr = f:write(table.concat(out))
+    if wok then wok, werr = f:close() else f:close() end
+    if not wok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
+    local rok, rerr = os.rename(tmp, path)
+    if not rok then os.remove(tmp); return nil, rerr end
+    return true
+  end)
+  if not done then os.remove(tmp); error(ok, 0) end
+  return ok, err
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
