@@ -30,19 +30,15 @@
 --   heatmap (false: also dir/<stem>_<n>_heatmap.<format> for figures 12-15, ports binned on a log scale)
 --   jobs (tpp.cpus(): gnuplot processes run at once)  quiet (false: a line per failure or gnuplot
 --     warning and a summary line on stderr)
---   gnuplot ("gnuplot": the program, looked up in $PATH unless it holds a '/')  workdir (where scripts and data files go; kept when given, otherwise a
---     temporary directory that is removed afterwards)
+--   gnuplot ("gnuplot": the program, looked up in $PATH unless it holds a '/')
+--   workdir (where scripts, data files and the figures being drawn go; kept when given, otherwise a new directory
+--     under $TMPDIR that is removed afterwards)
 local lfs = require "lfs"
 local tpp = require "tpp"
 local figures = require "tpp.figures"
 local gnuplot = require "tpp.gnuplot"
 
 local plot = {}
-
--- The number of processors tpp may run on.
-function plot.cores()
-  return tpp.cpus()
-end
 
 local function stem_of(path)
   local name = tostring(path or "trace"):match("([^/]+)/*$") or "trace"
@@ -96,7 +92,7 @@ local function check_options(r, opts)
   o.alpha = check_number(opts, "alpha", 0.5, 0.01, 1)
   o.min_share = check_number(opts, "min_share", 0.002, 0, 1)
   o.max_intervals = check_number(opts, "max_intervals", 0, 0, nil, true)
-  o.jobs = check_number(opts, "jobs", nil, 1, 256, true) or plot.cores()
+  o.jobs = check_number(opts, "jobs", nil, 1, 256, true) or tpp.cpus()
   o.bar_width = check_number(opts, "bar_width", 2, 0.1, 100) * o.dpi / 100
   o.dynamic_alpha = opts.dynamic_alpha and true or false
   o.log_ports = opts.log_ports and true or false
