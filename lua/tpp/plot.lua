@@ -284,7 +284,7 @@ function plot.draw(r, opts)
     if n then failures_by[n] = failures_by[n] or failures[#failures] end
     if not o.quiet then
       io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), n and ("figure " .. tostring(n) .. ": ") or "",
-        reason))
+        printable(reason)))
     end
   end
   local ext = o.format
