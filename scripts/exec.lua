@@ -87,6 +87,10 @@ local function run()
       figures = {}
     end
   end
+  if #figures > 0 and not require("tpp.gnuplot").find() then   -- one line per run, not one per figure
+    fail("figures not drawn: " .. require("tpp.gnuplot").MISSING)
+    figures = {}
+  end
   local ok, perr = outputs.prepare(settings.out, #figures > 0)
   if not ok then
     fail(perr)

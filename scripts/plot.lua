@@ -1,15 +1,45 @@
--- tpp scripts/plot.lua [options] DUMP|CAPTURE ...
+-- tpp scripts/plot.lua [options] DUMP|CAPTURE|DIR ...
 -- Draws the 18 figures of each dump (mem_dump/<stem>.tpd, read with tpp.load) or capture (parsed with tpp.parse)
 -- with gnuplot, and a page per trace showing them: OUT/<stem>_<n>.png and OUT/<stem>.html.  Directories are
--- searched for captures and dumps.  Exit status 1 when an input could not be read or a figure failed.
+-- walked as the main job walks them (tpp.walk); dumps are recognised by their signature, and a file that is
+-- neither a capture nor a dump is skipped with one line.  Exit status: 0 all drawn, 1 an input or a figure
+-- failed (or gnuplot is missing), 2 usage error, 130 interrupted.
 local tpp = require "tpp"
 local walk = require "tpp.walk"
 local plot = require "tpp.plot"
+local gnuplot = require "tpp.gnuplot"
 local cli = require "tpp.cli"
 local argparse = require "argparse"
 
-local parser = argparse("tpp scripts/plot.lua", "Draw the 18 figures of traces from their dumps or captures.")
-  :epilog([[
+local USAGE = "tpp scripts/plot.lua [options] DUMP|CAPTURE|DIR ..."
+
+-- The options: { names, ARG (nil for a flag), help, default }.  The parser and the help text are made from this.
+local OPTIONS = {
+  { "-o --out", "DIR", "Output directory.", "plot" },
+  { "-f --figures", "LIST", "Figures to draw: e.g. 1,2,12-18 | all | none.", "all" },
+  { "--format", "FMT", "png or svg.", "png" },
+  { "--width", "PX", "Width in pixels.", "1600" },
+  { "--height", "PX", "Height in pixels.", "900" },
+  { "--dpi", "N", "Dots per inch: fonts and lines scale with dpi / 100.", "100" },
+  { "--alpha", "A", "Opacity of the 3D bars, 0..1.", "0.5" },
+  { "--dynamic-alpha", nil, "Opacity of each 3D bar proportional to its height (floor 0.1)." },
+  { "--log-ports", nil, "Log-scaled port axis in the 3D figures." },
+  { "--heatmap", nil, "Also draw figures 12-15 as heatmaps of log-binned ports (OUT/<stem>_<n>_heatmap)." },
+  { "--min-share", "X", "Leave out 3D bars below this fraction of the highest bar.", "0.002" },
+  { "--max-intervals", "N", "Draw (and parse) only the first N intervals (0 = all).", "0" },
+  { "-j --jobs", "N", "gnuplot processes at once (default: the number of cores)." },
+  { "--gnuplot", "PROG", "The gnuplot program (looked up in PATH).", "gnuplot" },
+  { "-t --delta-t", "SEC", "Captures: interval length in seconds.", "10" },
+  { "--boundary", "MODE", "Captures: aligned | packet.", "aligned" },
+  { "--ip", "FAMILY", "Captures: any | v4 | v6.", "any" },
+  { "--filter", "EXPR", "Captures: BPF filter." },
+  { "--max-packets", "N", "Captures: stop after N packets (0 = all).", "0" },
+  { "--compat", nil, "Captures: the original tool's semantics (--boundary packet --ip v4)." },
+  { "-q --quiet", nil, "Only problems on stderr." },
+  { "-h --help", nil, "Show this help and exit." },
+}
+
+local EPILOG = [[
 Figures: 1 packet count, 2 distinct IPs, 3 F2, 4 average IAT, 5 average packet length, 6 protocol %,
 7 SYN & FIN, 8 IAT mean ± std, 9 IAT skew, 10 IAT kurtosis, 11 normalized entropy, 12-15 3D port distribution
 of TCP src, TCP dst, UDP src, UDP dst, 16 TCP src & dst, 17 UDP src & dst, 18 all four.
@@ -18,118 +48,195 @@ Size: fonts and lines scale with --dpi / 100, so the default 1600 x 900 at dpi 1
 100 dpi; the original tool's 16 x 9 in at 600 dpi is --width 9600 --height 5400 --dpi 600.
 3D bars below --min-share of the highest bar (one pixel of the z axis) are left out and counted in the figure;
 --heatmap also draws figures 12-15 as heatmaps of log-binned ports, which show that tail.
-Needs gnuplot (Debian package gnuplot-nox).]])
-parser:argument("inputs", "Dumps (.tpd), captures, or directories holding them."):args("+")
-parser:option("-o --out", "Output directory.", "plot")
-parser:option("-f --figures", "Figures to draw: e.g. 1,2,12-18 | all | none.", "all")
-parser:option("--format", "png or svg.", "png"):choices({ "png", "svg" })
-parser:option("--width", "Width in pixels.", "1600"):convert(tonumber)
-parser:option("--height", "Height in pixels.", "900"):convert(tonumber)
-parser:option("--dpi", "Dots per inch: fonts and lines scale with dpi / 100.", "100"):convert(tonumber)
-parser:option("--alpha", "Opacity of the 3D bars, 0..1.", "0.5"):convert(tonumber)
-parser:flag("--dynamic-alpha", "Opacity of each 3D bar proportional to its height (floor 0.1).")
-parser:flag("--log-ports", "Log-scaled port axis in the 3D figures.")
-parser:flag("--heatmap", "Also draw figures 12-15 as heatmaps of log-binned ports (OUT/<stem>_<n>_heatmap).")
-parser:option("--min-share", "Leave out 3D bars below this fraction of the highest bar.", "0.002"):convert(tonumber)
-parser:option("--max-intervals", "Draw (and parse) only the first N intervals (0 = all).", "0"):convert(tonumber)
-parser:option("-j --jobs", "gnuplot processes at once (default: the number of cores).")
-  :convert(tonumber)
-parser:option("--gnuplot", "The gnuplot command.", "gnuplot")
-parser:option("-t --delta-t", "Captures: interval length in seconds.", "10"):convert(tonumber)
-parser:option("--boundary", "Captures: aligned | packet.", "aligned"):choices({ "aligned", "packet" })
-parser:option("--ip", "Captures: any | v4 | v6.", "any"):choices({ "any", "v4", "v6" })
-parser:option("--filter", "Captures: BPF filter.")
-parser:option("--max-packets", "Captures: stop after N packets (0 = all).", "0"):convert(tonumber)
-parser:flag("--compat", "Captures: the original tool's semantics (--boundary packet --ip v4).")
-parser:flag("-q --quiet", "No progress output.")
+Needs gnuplot (Debian package gnuplot-nox).
 
-local args = parser:parse(arg)
+Exit status: 0 when every figure of every input was drawn, 1 when an input could not be read, a figure
+failed or gnuplot is missing, 2 on a usage error, 130 when interrupted.]]
+
+-- The help text: one line per option, the descriptions in one column.
+local function help_text()
+  local rows, width = {}, 0
+  for _, o in ipairs(OPTIONS) do
+    local names = {}
+    for name in o[1]:gmatch("%S+") do names[#names + 1] = name end
+    local label = table.concat(names, ", ") .. (o[2] and (" " .. o[2]) or "")
+    if #names == 1 and names[1]:sub(2, 2) == "-" then label = "    " .. label end
+    local text = o[4] and (o[3]:gsub("%.$", "") .. " (default " .. o[4] .. ").") or o[3]
+    rows[#rows + 1] = { label, text }
+    if #label > width then width = #label end
+  end
+  local out = { "Usage: " .. USAGE, "",
+                "Draw the 18 figures of traces (dumps or captures) with gnuplot, and a page per trace.", "",
+                "Arguments:", ("  %-" .. width .. "s  %s"):format("DUMP|CAPTURE|DIR",
+                  "Dumps (.tpd), captures, or directories holding them (walked recursively)."), "", "Options:" }
+  for _, row in ipairs(rows) do out[#out + 1] = ("  %-" .. width .. "s  %s"):format(row[1], row[2]) end
+  out[#out + 1] = ""
+  out[#out + 1] = EPILOG
+  return table.concat(out, "\n") .. "\n"
+end
+
+local parser = argparse("tpp scripts/plot.lua"):add_help(false):usage("Usage: " .. USAGE)
+parser:argument("inputs"):args("*")
+for _, o in ipairs(OPTIONS) do
+  if o[1] == "-h --help" then
+    parser:flag(o[1]):action(function() io.stdout:write(help_text()); os.exit(0) end)
+  elseif o[2] then
+    parser:option(o[1], o[3], o[4])
+  else
+    parser:flag(o[1], o[3])
+  end
+end
 
 local function die(msg)
-  io.stderr:write("plot: ", msg, "\n")
+  io.stderr:write("plot: ", msg, "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
   os.exit(2)
 end
 
+-- A name for a message line: control characters (a newline in a file name) shown as escapes.
+local function printable(s)
+  local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+  return (tostring(s):gsub("%c", function(c) return named[c] or ("\\x%02x"):format(c:byte()) end))
+end
+
+local ok_args, args = parser:pparse(arg)
+if not ok_args then die(args) end
+if #args.inputs == 0 then die("no input: name dumps, captures or directories") end
+
 local list, ferr = cli.parse_figures(args.figures)
 if not list then die(ferr) end
-for _, name in ipairs({ "width", "height", "dpi", "alpha", "min_share", "max_intervals", "delta_t",
-                        "max_packets" }) do
-  if args[name] == nil then die("--" .. name:gsub("_", "-") .. " needs a number") end
-end
 
-local parse_opts = { delta_t = args.delta_t, boundary = args.boundary, ip = args.ip, filter = args.filter,
-                     max_packets = math.tointeger(args.max_packets) or args.max_packets,
-                     max_intervals = math.tointeger(args.max_intervals) or args.max_intervals }
+-- Numeric options: a number in range, else a usage error.
+local function number(name, lo, hi, integer)
+  local flag = "--" .. name:gsub("_", "-")
+  local v = tonumber(args[name])
+  if v == nil then die(("%s needs a number, got '%s'"):format(flag, tostring(args[name]))) end
+  if v ~= v or v < lo or (hi and v > hi) or (integer and math.floor(v) ~= v) then
+    die(("%s must be %s %s, got '%s'"):format(flag, integer and "an integer" or "a number",
+      hi and ("from " .. lo .. " to " .. hi) or (">= " .. lo), tostring(args[name])))
+  end
+  return integer and math.tointeger(v) or v
+end
+local width, height = number("width", 64, 30000, true), number("height", 64, 30000, true)
+local dpi, alpha, min_share = number("dpi", 10, 2400), number("alpha", 0.01, 1), number("min_share", 0, 1)
+local max_intervals, max_packets = number("max_intervals", 0, nil, true), number("max_packets", 0, nil, true)
+local delta_t = number("delta_t", 1e-9, 1e9)
+local jobs = args.jobs and number("jobs", 1, 256, true)
+local function one_of(name, ...)
+  for _, v in ipairs({ ... }) do if args[name] == v then return v end end
+  die(("--%s must be one of %s, got '%s'"):format(name, table.concat({ ... }, ", "), tostring(args[name])))
+end
+local format = one_of("format", "png", "svg")
+local parse_opts = { delta_t = delta_t, boundary = one_of("boundary", "aligned", "packet"),
+                     ip = one_of("ip", "any", "v4", "v6"), filter = args.filter, max_packets = max_packets,
+                     max_intervals = max_intervals }
 if args.compat then parse_opts.boundary, parse_opts.ip = "packet", "v4" end
 
--- Inputs: captures (by their magic bytes) and dumps (whatever tpp.load accepts), directories searched.
-local captures, skipped = walk.captures(args.inputs)
-local inputs, failed = {}, 0
-for _, path in ipairs(captures) do inputs[#inputs + 1] = { path = path, kind = "capture" } end
-for _, s in ipairs(skipped) do
-  if not s.missing and tpp.load and (s.path:match("%.tpd$") or s.reason:find("magic")) then
-    inputs[#inputs + 1] = { path = s.path, kind = "dump", why = s.reason }
-  else
-    io.stderr:write("plot: skipped ", s.reason, "\n")
-    if s.missing then failed = failed + 1 end
-  end
-end
-table.sort(inputs, function(a, b) return a.path < b.path end)
-if #inputs == 0 then die("nothing to draw: no capture or dump among the inputs") end
+local function say(text) io.stderr:write("plot: ", text, "\n") end
 
-local used = {}
-local started = tpp.now()
-local drawn = 0
-for _, input in ipairs(inputs) do
-  local r, err
-  if input.kind == "dump" then
-    r, err = tpp.load(input.path)
-    if not r and not input.path:match("%.tpd$") then
-      -- neither a capture nor a dump: say both
-      err = input.why .. "; as a dump: " .. tostring(err)
-    end
-  else
-    r, err = tpp.parse(input.path, parse_opts)
+local DUMP_SIGNATURE = "\x89TPD"   -- docs/dump-format.md
+
+-- Whether the file at `path` starts as a dump does; or nil and why it cannot be read.
+local function is_dump(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local head = f:read(4)
+  f:close()
+  return head == DUMP_SIGNATURE
+end
+
+local function main()
+  -- one line per run, not one per figure and trace
+  if #list > 0 and not gnuplot.find(args.gnuplot) then
+    say(gnuplot.MISSING)
+    return 1
   end
-  if not r then
-    io.stderr:write("plot: ", tostring(err), "\n")
-    failed = failed + 1
-  else
-    if r.complete == false then
-      io.stderr:write("plot: ", input.path, ": incomplete (", tostring(r.error), "); drawing what was read\n")
-    end
-    local stem = input.kind == "dump" and plot.stem(input.path) or walk.stem(input.path)
-    if used[stem] then
-      local k = 2
-      while used[stem .. "-" .. k] do k = k + 1 end
-      io.stderr:write(("plot: %s: another input is also called %s; its files are called %s-%d\n")
-        :format(input.path, stem, stem, k))
-      stem = stem .. "-" .. k
-    end
-    used[stem] = true
-    local t0 = tpp.now()
-    local files, failures = plot.draw(r, {
-      dir = args.out, stem = stem, figures = list, format = args.format,
-      width = math.tointeger(args.width) or args.width, height = math.tointeger(args.height) or args.height,
-      dpi = args.dpi, alpha = args.alpha, dynamic_alpha = args.dynamic_alpha, log_ports = args.log_ports,
-      heatmap = args.heatmap, min_share = args.min_share,
-      max_intervals = math.tointeger(args.max_intervals) or args.max_intervals,
-      jobs = args.jobs and (math.tointeger(args.jobs) or args.jobs), gnuplot = args.gnuplot, quiet = true })
-    for _, f in ipairs(failures) do
-      io.stderr:write(("plot: %s: figure %s: %s\n"):format(input.path, tostring(f.figure), f.reason))
-    end
-    if #failures > 0 then failed = failed + 1 end
-    local n = 0
-    for _, f in ipairs(files) do if not f:match("%.html$") then n = n + 1 end end
-    drawn = drawn + n
-    if not args.quiet then
-      io.stderr:write(("plot: %s: %d figure file%s in %.1f s -> %s/%s.html\n"):format(input.path,
-        n, n == 1 and "" or "s", tpp.now() - t0, args.out, stem))
+
+  -- Inputs: captures (by their magic bytes) and dumps (by their signature); directories walked.
+  local named = {}
+  for _, p in ipairs(args.inputs) do named[p] = true end
+  local captures, skipped = walk.captures(args.inputs)
+  local inputs, failed = {}, 0
+  for _, path in ipairs(captures) do inputs[#inputs + 1] = { path = path, kind = "capture" } end
+  for _, s in ipairs(skipped) do
+    local dump, err = false, nil
+    if not s.missing then dump, err = is_dump(s.path) end
+    if dump then
+      inputs[#inputs + 1] = { path = s.path, kind = "dump" }
+    elseif s.missing or named[s.path] or err then
+      say(printable(err or s.missing and s.reason or (s.path .. ": neither a capture nor a dump")))
+      failed = failed + 1
+    elseif not args.quiet then
+      say("skipping " .. printable(s.path) .. ": neither a capture nor a dump")
     end
   end
+  table.sort(inputs, function(a, b) return a.path < b.path end)
+  if #inputs == 0 then
+    say("nothing to draw: no capture or dump in " .. printable(table.concat(args.inputs, ", ")))
+    return 1
+  end
+
+  local used = {}
+  local started = tpp.now()
+  local drawn = 0
+  for _, input in ipairs(inputs) do
+    local r, err
+    if input.kind == "dump" then
+      r, err = tpp.load(input.path)
+    else
+      r, err = tpp.parse(input.path, parse_opts)
+    end
+    if not r then
+      say(printable(err))
+      failed = failed + 1
+    else
+      if r.complete == false then
+        say(("%s: incomplete (%s); drawing what was read"):format(printable(input.path), printable(r.error)))
+      end
+      local stem = input.kind == "dump" and plot.stem(input.path) or walk.stem(input.path)
+      if used[stem] then
+        local k = 2
+        while used[stem .. "-" .. k] do k = k + 1 end
+        say(("%s: another input is also called %s; its files are called %s-%d")
+          :format(printable(input.path), printable(stem), printable(stem), k))
+        stem = stem .. "-" .. k
+      end
+      used[stem] = true
+      local t0 = tpp.now()
+      local files, failures = plot.draw(r, {
+        dir = args.out, stem = stem, figures = list, format = format, width = width, height = height, dpi = dpi,
+        alpha = alpha, dynamic_alpha = args.dynamic_alpha, log_ports = args.log_ports, heatmap = args.heatmap,
+        min_share = min_share, max_intervals = max_intervals, jobs = jobs, gnuplot = args.gnuplot, quiet = true })
+      for _, f in ipairs(failures) do
+        say(("%s: %s%s"):format(printable(input.path), f.figure and ("figure " .. tostring(f.figure) .. ": ") or "",
+          printable(f.reason)))
+      end
+      if #failures > 0 then failed = failed + 1 end
+      local n = 0
+      for _, f in ipairs(files) do if not f:match("%.html$") then n = n + 1 end end
+      drawn = drawn + n
+      if not args.quiet then
+        say(("%s: %d figure file%s in %.1f s -> %s/%s.html"):format(printable(input.path), n, n == 1 and "" or "s",
+          tpp.now() - t0, printable(args.out), printable(stem)))
+      end
+    end
+  end
+  if not args.quiet then
+    say(("%d input%s, %d figure%s in %.1f s%s"):format(#inputs, #inputs == 1 and "" or "s", drawn,
+      drawn == 1 and "" or "s", tpp.now() - started, failed > 0 and (", " .. failed .. " with failures") or ""))
+  end
+  return failed == 0 and 0 or 1
 end
-if not args.quiet then
-  io.stderr:write(("plot: %d input%s, %d figures in %.1f s%s\n"):format(#inputs, #inputs == 1 and "" or "s", drawn,
-    tpp.now() - started, failed > 0 and (", " .. failed .. " with failures") or ""))
+
+local INTERRUPTED = {}
+local ok, status = xpcall(main, function(e)
+  if tostring(e):find("interrupted!", 1, true) then return INTERRUPTED end
+  return debug.traceback(e, 2)
+end)
+if not ok then
+  if status == INTERRUPTED then
+    say("interrupted")
+    os.exit(130)
+  end
+  error(status, 0)
 end
-os.exit(failed == 0 and 0 or 1)
+os.exit(status)

@@ -8,14 +8,21 @@
 --   local gp = require "tpp.gnuplot"
 --   local exe, why = gp.find("gnuplot")                  -- nil, "gnuplot not found: install ..." when missing
 --   local ctx = gp.context(r, opts)                        -- what every figure of one drawing shares
---   local job = gp.prepare(figures.get(12), ctx, { output = "x_12.png", partial = ".x_12.png.part" })
+--   local job = gp.prepare(figures.get(12), ctx, { output = "plot/x_12.png" })
 --   local results = gp.run({ job, ... }, { gnuplot = exe, jobs = 2, dir = ctx.workdir })
+--
+-- No string from outside (a file or directory name, capture metadata) is ever part of a script: gnuplot runs as
+-- `gnuplot -c fig_12.gp WORKDIR` (an argv, no shell), the script's first line changes to the work directory given
+-- as its argument (a string value, never parsed), and every name in the script (data files, the output
+-- fig_12.png) is one this module made up.  A finished figure is then moved to its real name by Lua.  Every text
+-- in a script is tpp's own and goes through M.quote, which refuses control characters.
 --
 -- The 3D port figures draw one impulse per (interval, port) with count > 0 whose share (count / packets of its
 -- interval) is at least min_share (default 0.002) of the series' highest share: a thinner bar is below what one
 -- pixel of the z axis shows.  The figure says how many bars were left out; the optional heatmap (kind
 -- "heatmap") shows the whole distribution, ports binned on a log scale.
 local lfs = require "lfs"
+local tpp = require "tpp"
 local figures = require "tpp.figures"
 
 local M = {}
@@ -25,9 +32,13 @@ M.MIN_ALPHA = 0.1           -- the floor of dynamic alpha, as the original's min
 
 local floor, huge = math.floor, math.huge
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
--- A gnuplot string literal: single quotes take everything literally except '' for a quote.
-local function gq(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
+-- A gnuplot string literal: single quotes take everything literally except '' for a quote.  A control character
+-- (a newline would end the command) is refused: only tpp's own text is ever quoted, so one is a bug.
+local function gq(s)
+  s = tostring(s)
+  if s:find("%c") then error(("tpp.gnuplot: control character in script text %q"):format(s), 2) end
+  return "'" .. s:gsub("'", "''") .. "'"
+end
 M.quote = gq
 
 local function finite(v) return v == v and v ~= huge and v ~= -huge end
@@ -47,10 +58,24 @@ local function thousands(n)
   return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
 end
 
--- Whether `exe` (a name on PATH or a path) can be run: returns exe, or nil and M.MISSING.
+local function executable(path)
+  local a = lfs.attributes(path)
+  return a ~= nil and a.mode == "file" and a.permissions:find("x", 1, true) ~= nil
+end
+
+-- The program to run for `exe` (default "gnuplot"): a name is looked up in the directories of $PATH, as a shell
+-- would; a name with a '/' is taken as a path.  Returns the path, or nil and M.MISSING.
 function M.find(exe)
   exe = exe or "gnuplot"
-  if os.execute("command -v " .. shell_quote(exe) .. " >/dev/null 2>&1") then return exe end
+  if exe == "" then return nil, M.MISSING end
+  if exe:find("/", 1, true) then
+    if executable(exe) then return exe end
+    return nil, M.MISSING
+  end
+  for dir in (os.getenv("PATH") or "/usr/local/bin:/usr/bin:/bin"):gmatch("[^:]*") do
+    local path = (dir == "" and "." or dir) .. "/" .. exe
+    if executable(path) then return path end
+  end
   return nil, M.MISSING
 end
 
@@ -232,7 +257,7 @@ local function prepare_2d(fig, ctx, job)
   end
   close_data(f, data)
 
-  local L = terminal(ctx.opts, job.partial)
+  local L = terminal(ctx.opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   x_axis_2d(ctx, L)
   L[#L + 1] = "set ylabel " .. gq(fig.ylabel)
@@ -370,7 +395,7 @@ local function prepare_ports(fig, ctx, job)
     total, kept = total + info.total, kept + info.kept
     if info.total == 0 then empty[#empty + 1] = figures.port_series_names[s.ports] end
   end
-  local L = terminal(opts, job.partial)
+  local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   L[#L + 1] = "set xlabel " .. gq(fig.xlabel) .. " offset 0,-1"
   L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset -2,0"
@@ -428,7 +453,7 @@ local function prepare_heatmap(fig, ctx, job)
   local s = fig.series[1]
   local info = port_data(ctx, s.ports)
   local edges = ctx.bin_edges
-  local L = terminal(opts, job.partial)
+  local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title:gsub("^3D ", "") .. ", ports binned on a log scale", ctx)
   L[#L + 1] = "set xlabel 'Interval'"
   L[#L + 1] = "set ylabel " .. gq("Port (4 bins per octave; white: no packets)")
@@ -460,11 +485,15 @@ local function prepare_heatmap(fig, ctx, job)
 end
 
 -- Writes the data files and the script of one figure.  fig: a description from tpp.figures (kind "heatmap" for
--- the heatmap of a single-series port figure); out: { output = final path, partial = the name gnuplot writes,
--- renamed to output on success }.  Returns the job: { figure, heatmap, script, output, partial, data }.
--- Raises with a message when a file cannot be written.
+-- the heatmap of a single-series port figure); out: { output = the figure's final path, heatmap = boolean }.
+-- gnuplot writes the figure as `product_name` (fig_12.png) in the work directory; run() moves it to `output`.
+-- Returns the job: { figure, heatmap, script, output, product, product_name, data }.  Raises with a message when
+-- a file cannot be written.
 function M.prepare(fig, ctx, out)
-  local job = { figure = fig.number, heatmap = out.heatmap or false, output = out.output, partial = out.partial }
+  local base = "fig_" .. fig.name .. (out.heatmap and "_heatmap" or "")
+  local job = { figure = fig.number, heatmap = out.heatmap or false, output = out.output,
+                product_name = base .. "." .. ctx.opts.format }
+  job.product = ctx.workdir .. "/" .. job.product_name
   local lines, data
   if out.heatmap then
     lines, data = prepare_heatmap(fig, ctx, job)
@@ -473,8 +502,10 @@ function M.prepare(fig, ctx, out)
   else
     lines, data = prepare_2d(fig, ctx, job)
   end
+  -- run as `gnuplot -c script WORKDIR`: the directory arrives as a string value, never as script text
+  table.insert(lines, 1, "if (ARGC > 0) cd ARG1")
   lines[#lines + 1] = "unset output"
-  job.script = ctx.workdir .. "/fig_" .. fig.name .. (out.heatmap and "_heatmap" or "") .. ".gp"
+  job.script = ctx.workdir .. "/" .. base .. ".gp"
   job.data = data
   write_file(job.script, table.concat(lines, "\n") .. "\n")
   return job
@@ -484,95 +515,149 @@ end
 -- Running
 ---------------------------------------------------------------------------------------------------------------
 
-local function read_all(path)
-  local f = io.open(path, "r")
-  if not f then return "" end
-  local s = f:read("a") or ""
-  f:close()
-  return s
-end
-
 -- The line of gnuplot's stderr that says what went wrong (the one naming the script line), else the last one.
-local function gnuplot_reason(text)
+-- `dir/` is taken off the script's name: the reason reads `"fig_12.gp" line 14: ...`.
+local function gnuplot_reason(lines, dir)
   local last, located
-  for line in text:gmatch("[^\n]+") do
+  for _, line in ipairs(lines) do
     line = line:gsub("%s+$", "")
+    local at = line:find(dir .. "/", 1, true)
+    if at then line = line:sub(1, at - 1) .. line:sub(at + #dir + 1) end
     if line:match("^%s*\"[^\"]*\" line %d+:") then located = line:gsub("^%s+", "") end
     if line:match("%S") and not line:match("^%s*%^%s*$") then last = line:gsub("^%s+", "") end
   end
   return located or last
 end
 
-local function file_size(path)
-  return lfs.attributes(path, "size")
+local EXDEV = 18   -- rename across file systems (Linux)
+
+-- Copies `from` to `tmp`, raising on a failure (the caller removes tmp).
+local function copy_file(from, tmp)
+  local src <close>, err = io.open(from, "rb")
+  if not src then error(err, 0) end
+  local dst <close>, derr = io.open(tmp, "wb")
+  if not dst then error(derr, 0) end
+  while true do
+    local block = src:read(1 << 16)
+    if not block then break end
+    local ok, werr = dst:write(block)
+    if not ok then error(tmp .. ": " .. tostring(werr), 0) end
+  end
+  local ok, cerr = dst:close()
+  if not ok then error(tmp .. ": " .. tostring(cerr), 0) end
 end
 
--- Runs gnuplot on each job's script, up to opts.jobs processes at a time (xargs -P: one gnuplot process per
--- job), and checks each: exit status 0, nothing fatal on stderr, a non-empty output file.  A good output is renamed
--- from job.partial to job.output; a failed one's partial file is removed.  opts: gnuplot (command), jobs, dir
--- (the working directory holding the scripts), on_done(job) called as each job finishes (in completion order).
--- Sets on each job: ok, reason (when not ok), warning (stderr of a successful run, if any).  Returns the jobs.
-function M.run(jobs, opts)
-  if #jobs == 0 then return jobs end
-  local by_script = {}
-  local list = {}
-  for _, job in ipairs(jobs) do
-    local name = job.script:match("([^/]+)$")
-    by_script[name] = job
-    list[#list + 1] = name
+local moves = 0
+
+-- Moves a finished file to its final path, atomically: a rename, or across file systems a copy to a short-named
+-- temporary beside the target renamed over it.  Returns true or nil and a reason.  An error or an interrupt during
+-- the copy removes the temporary and is raised again.
+function M.move(from, to)
+  local ok, err, code = os.rename(from, to)
+  if ok then return true end
+  if code ~= EXDEV then return nil, err end
+  moves = moves + 1
+  local tmp = (to:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-%d.part"):format(tpp.pid(), moves)
+  local copied, cerr = pcall(copy_file, from, tmp)
+  if not copied then
+    os.remove(tmp)
+    if tostring(cerr):find("interrupted!", 1, true) then error(cerr, 0) end
+    return nil, tostring(cerr)
   end
-  local listfile = opts.dir .. "/jobs.txt"
-  write_file(listfile, table.concat(list, "\n") .. "\n")
-  local inner = shell_quote(opts.gnuplot) .. ' "$1" 2>"$1.err" </dev/null >/dev/null; echo "$? $1"'
-  local cmd = ("cd %s && xargs -d '\\n' -n 1 -P %d sh -c %s sh < jobs.txt")
-    :format(shell_quote(opts.dir), opts.jobs, shell_quote(inner))
-  local p = assert(io.popen(cmd, "r"))
-  for line in p:lines() do
-    local status, name = line:match("^(%d+) (.+)$")
-    local job = name and by_script[name]
-    if job then
-      job.status = tonumber(status)
-      local err = read_all(job.script .. ".err")
-      if job.status == 0 then
-        local size = file_size(job.partial)
-        if not size or size == 0 then
-          job.ok, job.reason = false, "gnuplot exited normally but wrote no output"
-            .. (err:match("%S") and (": " .. gnuplot_reason(err)) or "")
-        else
-          local ok, rerr = os.rename(job.partial, job.output)
-          if ok then
-            job.ok = true
-            if err:match("%S") then job.warning = gnuplot_reason(err) end
-          else
-            job.ok, job.reason = false, "cannot rename the output: " .. tostring(rerr)
-          end
-        end
+  ok, err = os.rename(tmp, to)
+  if not ok then os.remove(tmp); return nil, err end
+  os.remove(from)
+  return true
+end
+
+-- A path that cannot be taken for an option by gnuplot.
+local function argv_path(path)
+  return path:sub(1, 1) == "-" and "./" .. path or path
+end
+
+-- What a finished gnuplot process came to: sets job.ok, job.reason (when not ok), job.warning (stderr of a good
+-- run), and moves a good figure to job.output.
+local function conclude(job, how, code, dir)
+  local err = job.stderr
+  local why = gnuplot_reason(err, dir)
+  if how == "exit" and code == 0 then
+    local size = lfs.attributes(job.product, "size")
+    if not size or size == 0 then
+      job.ok, job.reason = false, "gnuplot exited normally but wrote no output" .. (why and (": " .. why) or "")
+    else
+      local ok, merr = M.move(job.product, job.output)
+      if ok then
+        job.ok, job.warning = true, why
       else
-        local why = gnuplot_reason(err)
-        if job.status > 128 and job.status < 160 then
-          job.reason = ("gnuplot was killed by signal %d"):format(job.status - 128)
-        elseif job.status == 127 then
-          job.reason = M.MISSING
-        else
-          job.reason = ("gnuplot failed (exit status %d)"):format(job.status)
-        end
-        if why then job.reason = job.reason .. ": " .. why end
-        job.ok = false
+        job.ok, job.reason = false, "cannot write the figure: " .. tostring(merr)
       end
-      if not job.ok then os.remove(job.partial) end
-      if opts.on_done then opts.on_done(job) end
     end
-  end
-  local ok, how, code = p:close()
-  for _, job in ipairs(jobs) do
-    if job.ok == nil then           -- never reported: xargs itself failed
-      job.ok = false
-      job.reason = ("gnuplot was not run (xargs %s %s)"):format(tostring(how), tostring(code))
-      os.remove(job.partial)
-      if opts.on_done then opts.on_done(job) end
+  else
+    job.ok = false
+    if how == "signal" then
+      job.reason = ("gnuplot was killed by signal %d"):format(code)
+    else
+      job.reason = ("gnuplot failed (exit status %d)"):format(code)
     end
+    if why then job.reason = job.reason .. ": " .. why end
   end
-  return jobs, ok
+  if not job.ok then os.remove(job.product) end
+end
+
+-- Runs gnuplot on each job's script, up to opts.jobs processes at a time (spawned with an argv, watched with
+-- tpp.poll), and checks each: exit status 0, nothing fatal on stderr, a non-empty figure, which is then moved to
+-- job.output.  opts: gnuplot (the program, as M.find returns it), jobs, dir (the work directory holding the
+-- scripts), on_done(job) called as each job finishes (in completion order).  Sets on each job: ok, reason (when
+-- not ok), warning (stderr of a successful run, if any).  Returns the jobs.
+-- An error or an interrupt kills and reaps the running gnuplot processes, removes what they wrote, and is raised
+-- again.
+function M.run(jobs, opts)
+  local dir = opts.dir
+  local next_job, running = 1, {}
+  local function start(job)
+    job.stderr = {}
+    local proc, err = tpp.spawn { opts.gnuplot, "-c", argv_path(job.script), argv_path(dir) }
+    if proc then
+      job.proc = proc
+      running[#running + 1] = job
+      return
+    end
+    job.ok, job.reason = false, "cannot run gnuplot: " .. tostring(err)
+    if opts.on_done then opts.on_done(job) end
+  end
+  local ok, err = pcall(function()
+    while next_job <= #jobs or #running > 0 do
+      while next_job <= #jobs and #running < opts.jobs do
+        start(jobs[next_job])
+        next_job = next_job + 1
+      end
+      local procs = {}
+      for k, job in ipairs(running) do procs[k] = job.proc end
+      if #procs > 0 then tpp.poll(procs, 1) end
+      for k = #running, 1, -1 do
+        local job = running[k]
+        local _, errs = job.proc:read()
+        for _, line in ipairs(errs) do job.stderr[#job.stderr + 1] = line end
+        if job.proc:eof() then
+          local _, how, code = job.proc:wait()
+          table.remove(running, k)
+          job.proc = nil
+          conclude(job, how, code, dir)
+          if opts.on_done then opts.on_done(job) end
+        end
+      end
+    end
+  end)
+  if not ok then
+    for _, job in ipairs(running) do
+      job.proc:kill(9)
+      job.proc:wait()
+      job.proc = nil
+    end
+    for _, job in ipairs(jobs) do os.remove(job.product) end
+    error(err, 0)
+  end
+  return jobs
 end
 
 return M

@@ -8,12 +8,16 @@
 -- draw(r, opts) writes dir/<stem>_<n>.<format> for each figure n, and dir/<stem>.html (the summary and all
 -- figures on one page).  Returns
 --   files     every path written: the figures (and heatmaps) in figure order, then the page
---   failures  a list of { figure = n, reason = text } (figure = "html" for the page); empty when all went well
+--   failures  a list of { figure = n, kind = "figure", reason = text } (figure = "html", kind = "page" for the
+--             page); empty when all went well.  When gnuplot is missing it holds a single failure
+--             { kind = "missing gnuplot", reason = "gnuplot not found: install the Debian package gnuplot-nox",
+--             figures = the figures not drawn } (no `figure`), and the page is still written.
 --   info      { html = page path, warnings = { { figure = n, text = gnuplot's stderr of a good run } ... },
---               seconds = wall time, dropped = { [series] = bars not drawn } }
--- A figure that fails never stops the others; when gnuplot is missing every figure fails with the reason
--- "gnuplot not found: install the Debian package gnuplot-nox" and the page is still written.  Outputs are atomic:
--- gnuplot writes a hidden partial file that is renamed over the target only when the run succeeded.
+--               seconds = wall time, dropped = { [series] = bars not drawn }, missing_gnuplot = reason or nil }
+-- A figure that fails never stops the others.  Names from outside (dir, stem, the result's source) never reach
+-- gnuplot: it runs in a private work directory and writes fig_<n>.png there, which is moved to its real name only
+-- when the run succeeded (tpp.gnuplot); the page escapes every such string.  An error or an interrupt while
+-- drawing kills the gnuplot processes, removes the work directory and any half-written file, and is raised again.
 -- A wrong option raises an error (misuse); failures of the world come back in `failures`.
 --
 -- opts (all optional):
@@ -24,30 +28,17 @@
 --   log_ports (false: log-scaled port axis)  max_intervals (0 = all: draw only the first N intervals)
 --   min_share (0.002: 3D bars below this fraction of the series' highest bar are left out and counted in the figure)
 --   heatmap (false: also dir/<stem>_<n>_heatmap.<format> for figures 12-15, ports binned on a log scale)
---   jobs (the number of cores: gnuplot processes run at once)  quiet (false: a line per failure or gnuplot
+--   jobs (tpp.cpus(): gnuplot processes run at once)  quiet (false: a line per failure or gnuplot
 --     warning and a summary line on stderr)
---   gnuplot ("gnuplot": the command)  workdir (where scripts and data files go; kept when given, otherwise a
---     temporary directory that is removed afterwards)
+--   gnuplot ("gnuplot": the program, looked up in $PATH unless it holds a '/')
+--   workdir (where scripts, data files and the figures being drawn go; kept when given, otherwise a new directory
+--     under $TMPDIR that is removed afterwards)
 local lfs = require "lfs"
+local tpp = require "tpp"
 local figures = require "tpp.figures"
 local gnuplot = require "tpp.gnuplot"
 
 local plot = {}
-
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- The number of online CPUs (2 when it cannot be told).
-function plot.cores()
-  local ok, tpp = pcall(require, "tpp")
-  if ok and type(tpp.cpus) == "function" then
-    local n = tpp.cpus()
-    if math.type(n) == "integer" and n > 0 then return n end
-  end
-  local p = io.popen("getconf _NPROCESSORS_ONLN 2>/dev/null")
-  local n = p and tonumber((p:read("a") or ""):match("%d+"))
-  if p then p:close() end
-  return n and n > 0 and n or 2
-end
 
 local function stem_of(path)
   local name = tostring(path or "trace"):match("([^/]+)/*$") or "trace"
@@ -85,9 +76,11 @@ local function check_options(r, opts)
   local o = {}
   o.dir = opts.dir or "plot"
   o.stem = opts.stem or stem_of(r.source)
-  if type(o.dir) ~= "string" or o.dir == "" then error("tpp.plot: option dir must be a directory name", 3) end
-  if type(o.stem) ~= "string" or o.stem == "" or o.stem:find("/") then
-    error("tpp.plot: option stem must be a file-name prefix without '/'", 3)
+  if type(o.dir) ~= "string" or o.dir == "" or o.dir:find("%z") then
+    error("tpp.plot: option dir must be a directory name", 3)
+  end
+  if type(o.stem) ~= "string" or o.stem == "" or o.stem:find("[/%z]") then
+    error("tpp.plot: option stem must be a file-name prefix without '/' or NUL", 3)
   end
   o.format = opts.format or "png"
   if o.format ~= "png" and o.format ~= "svg" then
@@ -99,7 +92,7 @@ local function check_options(r, opts)
   o.alpha = check_number(opts, "alpha", 0.5, 0.01, 1)
   o.min_share = check_number(opts, "min_share", 0.002, 0, 1)
   o.max_intervals = check_number(opts, "max_intervals", 0, 0, nil, true)
-  o.jobs = check_number(opts, "jobs", nil, 1, 256, true) or plot.cores()
+  o.jobs = check_number(opts, "jobs", nil, 1, 256, true) or tpp.cpus()
   o.bar_width = check_number(opts, "bar_width", 2, 0.1, 100) * o.dpi / 100
   o.dynamic_alpha = opts.dynamic_alpha and true or false
   o.log_ports = opts.log_ports and true or false
@@ -144,16 +137,28 @@ local function mkdir_p(dir)
   return true
 end
 
+-- A new directory of this process under `base`, with a name nobody can have prepared (mkdir fails on an existing
+-- one, so a taken name is simply skipped).  Returns its path or nil and the last reason.
+local function new_dir(base, prefix)
+  local err
+  for _ = 1, 20 do
+    local name = ("%s/%s%d-%08x"):format(base, prefix, tpp.pid(), math.random(0, 0x7fffffff))
+    local ok
+    ok, err = lfs.mkdir(name)
+    if ok then return name end
+  end
+  return nil, err
+end
+
+-- The work directory of one drawing: under $TMPDIR (or /tmp), else hidden beside the outputs.
 local function make_workdir(dir)
-  local base = (os.getenv("TMPDIR") or "/tmp")
-  local p = io.popen("mktemp -d " .. shell_quote(base .. "/tpp-plot.XXXXXX") .. " 2>/dev/null")
-  local out = p and (p:read("a") or ""):gsub("%s+$", "")
-  if p then p:close() end
-  if out and out ~= "" and lfs.attributes(out, "mode") == "directory" then return out end
-  -- no mktemp or no TMPDIR: a hidden directory beside the outputs
-  local name = ("%s/.tpp-plot.%d"):format(dir, math.random(1, 1 << 30))
-  local ok, err = lfs.mkdir(name)
-  if not ok then return nil, "cannot create a temporary directory: " .. tostring(err) end
+  local base = os.getenv("TMPDIR")
+  if not base or base == "" then base = "/tmp" end
+  local name = new_dir(base, "tpp-plot-")
+  if name then return name end
+  local err
+  name, err = new_dir(dir, ".tpp-plot-")
+  if not name then return nil, "cannot create a temporary directory: " .. tostring(err) end
   return name
 end
 
@@ -165,13 +170,19 @@ local function remove_workdir(dir)
   lfs.rmdir(dir)
 end
 
+-- Text for HTML content and attribute values: every character that could start markup or end a quoted attribute.
+local HTML = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 local function html_escape(s)
-  return (tostring(s):gsub("[&<>\"]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }))
+  return (tostring(s):gsub("[&<>\"']", HTML))
 end
+plot.html_escape = html_escape
 
+-- A file name as a relative URL: everything but unreserved characters percent-encoded (a ':' could otherwise
+-- make it a scheme, a '?' or '#' end the path).
 local function url_escape(s)
-  return (s:gsub("[^%w%-%._~/]", function(c) return ("%%%02X"):format(c:byte()) end))
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
 end
+plot.url_escape = url_escape
 
 local function fmt_value(v)
   if type(v) == "number" then
@@ -183,7 +194,7 @@ local function fmt_value(v)
 end
 
 -- The page: the summary of the result and every figure of this drawing (a failed one as its reason).
-local function write_html(path, r, o, jobs, failures_by)
+local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
   local out = {}
   local function w(...) for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end end
   local name = html_escape(o.stem)
@@ -218,6 +229,7 @@ local function write_html(path, r, o, jobs, failures_by)
     end
   end
   w("</ul>\n")
+  if missing_gnuplot then w("<p class=\"fail\">No figure drawn: ", html_escape(missing_gnuplot), "</p>\n") end
   for _, job in ipairs(jobs) do
     local d = figures.get(job.figure)
     w("<figure id=\"fig", job.figure, job.heatmap and "h" or "", "\">\n")
@@ -231,17 +243,30 @@ local function write_html(path, r, o, jobs, failures_by)
     w("<figcaption>Figure ", job.figure, job.heatmap and " (heatmap)" or "", ": ", html_escape(d.title), "</figcaption>\n",
       "</figure>\n")
   end
-  w("<p><small>Drawn by tpp ", html_escape(require("tpp").version or ""), " with gnuplot.</small></p>\n",
+  w("<p><small>Drawn by tpp ", html_escape(tpp.version or ""), " with gnuplot.</small></p>\n",
     "</body>\n</html>\n")
-  local tmp = path .. ".part"
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, err end
-  local ok, werr = f:write(table.concat(out))
-  if ok then ok, werr = f:close() else f:close() end
-  if not ok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then os.remove(tmp); return nil, rerr end
-  return true
+  -- atomic: a short-named temporary beside the page (a long stem must still fit), renamed over it
+  local tmp = (path:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-html.part"):format(tpp.pid())
+  local done, ok, err = pcall(function()      -- an interrupt in between still removes the temporary
+    local f, oerr = io.open(tmp, "w")
+    if not f then return nil, oerr end
+    local wok, werr = f:write(table.concat(out))
+    if wok then wok, werr = f:close() else f:close() end
+    if not wok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
+    local rok, rerr = os.rename(tmp, path)
+    if not rok then os.remove(tmp); return nil, rerr end
+    return true
+  end)
+  if not done then os.remove(tmp); error(ok, 0) end
+  return ok, err
+end
+
+-- A name for a message line: control characters (a newline in a file name) shown as escapes.
+local function printable(s)
+  return (tostring(s):gsub("%c", function(c)
+    local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+    return named[c] or ("\\x%02x"):format(c:byte())
+  end))
 end
 
 -- draw(r, opts) -> files, failures, info   (see the top of this file)
@@ -251,13 +276,16 @@ function plot.draw(r, opts)
     error("tpp.plot.draw: expected a result of tpp.parse or tpp.load, got " .. rt, 2)
   end
   local o = check_options(r, opts)
-  local started = require("tpp").now()
+  local started = tpp.now()
   local files, failures, info = {}, {}, { warnings = {}, dropped = {} }
   local failures_by = {}
-  local function fail(n, reason)
-    failures[#failures + 1] = { figure = n, reason = reason }
-    failures_by[n] = failures_by[n] or failures[#failures]
-    if not o.quiet then io.stderr:write(("plot: %s: figure %s: %s\n"):format(o.stem, tostring(n), reason)) end
+  local function fail(n, reason, kind)
+    failures[#failures + 1] = { figure = n, reason = reason, kind = kind or (n == "html" and "page" or "figure") }
+    if n then failures_by[n] = failures_by[n] or failures[#failures] end
+    if not o.quiet then
+      io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), n and ("figure " .. tostring(n) .. ": ") or "",
+        printable(reason)))
+    end
   end
   local ext = o.format
   local html = o.dir .. "/" .. o.stem .. ".html"
@@ -281,33 +309,37 @@ function plot.draw(r, opts)
     else
       local err
       workdir, err = make_workdir(o.dir)
-      if not workdir then missing = err; exe = nil end
+      if not workdir then
+        for _, n in ipairs(o.figures) do fail(n, err) end
+        exe = nil
+      end
       own_workdir = workdir ~= nil
     end
+  elseif not exe and #o.figures > 0 then
+    -- one failure for the drawing, not one per figure: the caller says it once
+    fail(nil, missing, "missing gnuplot")
+    failures[#failures].figures = o.figures
+    info.missing_gnuplot = missing
   end
 
-  if not exe then
-    for _, n in ipairs(o.figures) do fail(n, missing) end
-  elseif #o.figures > 0 then
+  if exe and #o.figures > 0 then
     o.workdir = workdir
-    local ctx = gnuplot.context(r, o)
-    local tag = workdir:match("([^/.]+)$") or "tmp"
-    -- gnuplot runs in the work directory: the output paths it is given are absolute
-    local absdir = o.dir:sub(1, 1) == "/" and o.dir or ((lfs.currentdir() or ".") .. "/" .. o.dir)
-    local function add(fig, heatmap)
-      local base = o.stem .. "_" .. fig.name .. (heatmap and "_heatmap" or "") .. "." .. ext
-      local out = { output = o.dir .. "/" .. base, partial = absdir .. "/." .. base .. "." .. tag .. ".part",
-                    heatmap = heatmap }
-      local ok, job = pcall(gnuplot.prepare, fig, ctx, out)
-      if ok then jobs[#jobs + 1] = job
-      else fail(fig.number, (heatmap and "heatmap: " or "") .. "cannot write its gnuplot input: " .. tostring(job)) end
-    end
-    for _, n in ipairs(o.figures) do
-      local fig = figures.get(n)
-      add(fig, false)
-      if o.heatmap and fig.kind == "ports" and #fig.series == 1 then add(fig, true) end
-    end
-    for series, d in pairs(ctx.cache) do info.dropped[series] = d.total - d.kept end
+    local ok_prep, prep_err = pcall(function()
+      local ctx = gnuplot.context(r, o)
+      local function add(fig, heatmap)
+        local base = o.stem .. "_" .. fig.name .. (heatmap and "_heatmap" or "") .. "." .. ext
+        local ok, job = pcall(gnuplot.prepare, fig, ctx, { output = o.dir .. "/" .. base, heatmap = heatmap })
+        if ok then jobs[#jobs + 1] = job
+        elseif tostring(job):find("interrupted!", 1, true) then error(job, 0)
+        else fail(fig.number, (heatmap and "heatmap: " or "") .. "cannot write its gnuplot input: " .. tostring(job)) end
+      end
+      for _, n in ipairs(o.figures) do
+        local fig = figures.get(n)
+        add(fig, false)
+        if o.heatmap and fig.kind == "ports" and #fig.series == 1 then add(fig, true) end
+      end
+      for series, d in pairs(ctx.cache) do info.dropped[series] = d.total - d.kept end
+    end)
     local function on_done(job)
       if not job.ok then
         fail(job.figure, (job.heatmap and "heatmap: " or "") .. job.reason)
@@ -316,28 +348,28 @@ function plot.draw(r, opts)
       if job.warning then
         info.warnings[#info.warnings + 1] = { figure = job.figure, text = job.warning }
         if not o.quiet then
-          io.stderr:write(("plot: %s: figure %d: gnuplot: %s\n"):format(o.stem, job.figure, job.warning))
+          io.stderr:write(("plot: %s: figure %d: gnuplot: %s\n"):format(printable(o.stem), job.figure, job.warning))
         end
       end
     end
     -- an error or an interrupt while drawing still removes the work directory and any half-written figure
-    local drawn, draw_err = pcall(gnuplot.run, jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = on_done })
-    if own_workdir then remove_workdir(workdir) end
-    if not drawn then
-      for _, job in ipairs(jobs) do os.remove(job.partial) end
-      error(draw_err, 0)
+    local drawn, draw_err = ok_prep, prep_err
+    if drawn then
+      drawn, draw_err = pcall(gnuplot.run, jobs, { gnuplot = exe, jobs = o.jobs, dir = workdir, on_done = on_done })
     end
+    if own_workdir then remove_workdir(workdir) end
+    if not drawn then error(draw_err, 0) end
     for _, job in ipairs(jobs) do
       if job.ok then files[#files + 1] = job.output end
     end
   end
 
-  local ok, err = write_html(html, r, o, jobs, failures_by)
+  local ok, err = write_html(html, r, o, jobs, failures_by, info.missing_gnuplot)
   if ok then files[#files + 1] = html else fail("html", "cannot write the page: " .. tostring(err)) end
-  info.seconds = require("tpp").now() - started
+  info.seconds = tpp.now() - started
   if not o.quiet then
-    io.stderr:write(("plot: %s: %d of %d figures in %.1f s -> %s\n"):format(o.stem, #files - (ok and 1 or 0),
-      math.max(#jobs, #o.figures), info.seconds, ok and html or o.dir))
+    io.stderr:write(("plot: %s: %d of %d figures in %.1f s -> %s\n"):format(printable(o.stem), #files - (ok and 1 or 0),
+      math.max(#jobs, #o.figures), info.seconds, printable(ok and html or o.dir)))
   end
   return files, failures, info
 end
