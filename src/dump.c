@@ -113,6 +113,7 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_str(b, r->source);
     put_u64(b, r->source_size);
     put_i64(b, r->source_mtime_ns);
+    put_u64(b, r->source_fingerprint);
     put_u32(b, (uint32_t)r->linktype);
     put_i64(b, r->opts.delta_ns);
     put_u8(b, (unsigned)r->opts.boundary);
@@ -335,7 +336,7 @@ static int next_section(struct reader *rd, struct cur *file, char tag[5], struct
     return 0;
 }
 
-static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t *nintervals)
+static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uint32_t format, uint64_t *nintervals)
 {
     char version[64], source[4096];
     get_str(c, version, sizeof version);
@@ -344,6 +345,7 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     r->source = strdup(source);
     r->source_size = get_u64(c);
     r->source_mtime_ns = get_i64(c);
+    r->source_fingerprint = format >= 2 ? get_u64(c) : 0; /* version 1 had none: such a dump is never reused */
     r->linktype = (int)get_u32(c);
     r->opts.delta_ns = get_i64(c);
     unsigned boundary = get_u8(c), ip = get_u8(c);
@@ -534,7 +536,7 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
         free(owned);
         if (next_section(&rd, &file, tag, &payload, &owned) != 0) goto fail;
         if (strcmp(tag, order[k]) != 0) { fail(&rd, "expected section %s, found %s", order[k], tag); goto fail; }
-        int rc = k == 0 ? read_meta(&rd, &payload, r, &nintervals)
+        int rc = k == 0 ? read_meta(&rd, &payload, r, version, &nintervals)
                : k == 1 ? read_cols(&rd, &payload, r, nintervals)
                : k == 2 ? read_ports(&rd, &payload, r)
                : k == 3 ? read_seen(&rd, &payload, r) : 0;

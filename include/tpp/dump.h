@@ -12,7 +12,7 @@
 
 #include "tpp/result.h"
 
-#define TPP_DUMP_FORMAT 1
+#define TPP_DUMP_FORMAT 2 /* 2: META has the source fingerprint; version 1 is still read */
 
 /* 0 on success; -1 with "path: reason" in err. */
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen);
