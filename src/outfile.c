@@ -51,6 +51,8 @@ static int refuse_target(const char *path, char *err, size_t errlen)
     if (stat(path, &st) != 0) return 0;
     if (S_ISDIR(st.st_mode)) snprintf(err, errlen, "%s: cannot write: is a directory", path);
     else if (!S_ISREG(st.st_mode)) snprintf(err, errlen, "%s: cannot write: not a regular file", path);
+    else if (access(path, W_OK) != 0 && errno != EACCES)
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno)); /* e.g. a read-only file system */
     else if (!(st.st_mode & 0222) || access(path, W_OK) != 0)
         snprintf(err, errlen, "%s: cannot write: the file is read-only (tpp does not replace it)", path);
     else return 0;

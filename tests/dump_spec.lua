@@ -129,7 +129,7 @@ describe("dumps", function()
     local function read_documented(bytes)
       assert.are.equal("\x89TPD\r\n\x1a\n", bytes:sub(1, 8))
       local version, endian, fcheck = string.unpack("<I4I4d", bytes, 9)
-      assert.are.same({ 1, 0x01020304, 370.5 }, { version, endian, fcheck })
+      assert.are.same({ 2, 0x01020304, 370.5 }, { version, endian, fcheck })
       assert.are.equal(crc32(bytes:sub(1, -5)), string.unpack("<I4", bytes, #bytes - 3))
       local pos, sections = 25, {}
       while true do
@@ -151,11 +151,11 @@ describe("dumps", function()
       assert.are.same({ 0, 0, 0 }, { s[1].flags, s[2].flags, s[3].flags })
 
       local m, p = s[1].data, 1
-      local version, source, size, mtime, linktype, delta, boundary, ip, maxp, maxi, filter
-      version, source, size, mtime, linktype, delta, boundary, ip, maxp, maxi, filter, p =
-        string.unpack("<s4s4I8i8I4i8BBI8I8s4", m, p)
-      assert.are.same({ tpp.version, r.source, r.source_size, 1, 10000000000, 1, 0, "udp" },
-        { version, source, size, linktype, delta, boundary, ip, filter })
+      local version, source, size, mtime, fingerprint, linktype, delta, boundary, ip, maxp, maxi, filter
+      version, source, size, mtime, fingerprint, linktype, delta, boundary, ip, maxp, maxi, filter, p =
+        string.unpack("<s4s4I8i8I8I4i8BBI8I8s4", m, p)
+      assert.are.same({ tpp.version, r.source, r.source_size, r.source_fingerprint, 1, 10000000000, 1, 0, "udp" },
+        { version, source, size, ("%016x"):format(fingerprint), linktype, delta, boundary, ip, filter })
       assert.are.equal(r.source_mtime, mtime / 1e9)
       local packets, ip_packets, _, _, _, first, last, complete, _, err, warn, n =
         string.unpack("<I8I8I8I8I8i8i8BBs4s4I8", m, p)
