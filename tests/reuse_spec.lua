@@ -134,6 +134,24 @@ describe("content fingerprints", function()
     assert.are_not.equal(fp, tpp.fingerprint(dir .. "/same"))
   end)
 
+  it("follow docs/dump-format.md: FNV-1a-64 of size, mtime, the first and the last 64 KiB", function()
+    local function fnv(h, bytes)
+      for i = 1, #bytes do h = (h ~ bytes:byte(i)) * 0x100000001b3 end
+      return h
+    end
+    for _, size in ipairs { 1000, 65536 + 5000, 3 * 65536 + 7 } do
+      local parts = {}
+      for i = 1, size // 16 + 1 do parts[i] = ("%015x\n"):format(i * 7919) end
+      local text = table.concat(parts):sub(1, size)
+      local path = H.write_file(dir .. "/f" .. size, text)
+      assert(os.execute(("touch -d @1700000000.25 %s"):format(q(path))))
+      local h = fnv(fnv(0xcbf29ce484222325, string.pack("<I8", size)), string.pack("<i8", 1700000000250000000))
+      h = fnv(h, text:sub(1, math.min(size, 65536)))
+      h = fnv(h, text:sub(math.max(size - 65536, 65536) + 1))
+      assert.are.equal(("%016x"):format(h), tpp.fingerprint(path), size)
+    end
+  end)
+
   it("are absent for standard input, and tpp.fingerprint fails for what is not a regular file", function()
     local path = capture(dir .. "/x.pcap", 4, 1)
     local out = H.run(("%s -e %s < %s"):format(q(TPP),
