@@ -55,7 +55,7 @@ int tpp_fingerprint_fd(int fd, uint64_t size, int64_t mtime_ns, uint64_t *out)
 
 int tpp_fingerprint_path(const char *path, uint64_t *out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO without a writer must not block */
     if (fd < 0) { snprintf(err, errlen, "%s", strerror(errno)); return -1; }
     struct stat st;
     int rc = -1;

@@ -133,7 +133,7 @@ static int read_and_count(struct pipeline *pl, struct tpp_agg *a, struct tpp_res
 static void describe_source(const char *path, struct tpp_result *r)
 {
     if (strcmp(path, "-") == 0) return;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block this second open */
     struct stat st;
     if (fd < 0) return;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
