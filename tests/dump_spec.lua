@@ -142,6 +142,27 @@ describe("dumps", function()
       return sections
     end
 
+    it("reads version 1, which had no source fingerprint", function()
+      local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 10 }))
+      assert(r:dump(dir .. "/v2.tpd"))
+      local b = H.read_file(dir .. "/v2.tpd")
+      local tag, flags, stored, raw = string.unpack("<c4I4I8I8", b, 25)
+      assert.are.same({ "META", 0 }, { tag, flags })
+      local meta = b:sub(49, 48 + stored)
+      local after_source = select(3, string.unpack("<s4s4", meta))
+      local cut = after_source + 16                             -- after source size and mtime: the fingerprint
+      local meta1 = meta:sub(1, cut - 1) .. meta:sub(cut + 8)
+      local v1 = b:sub(1, 8) .. string.pack("<I4", 1) .. b:sub(13, 32) .. string.pack("<I8I8", stored - 8, raw - 8)
+        .. meta1 .. b:sub(49 + stored, -5)
+      H.write_file(dir .. "/v1.tpd", with_crc(v1))
+      local old = assert(tpp.load(dir .. "/v1.tpd"))
+      assert.is_nil(old.source_fingerprint)
+      assert.are.equal(r.source, old.source)
+      assert.are.equal(#r, #old)
+      assert.are.same(r:column("entropy_src"), old:column("entropy_src"))
+      assert.are.equal(r:distinct_ports("tcp_dst"), old:distinct_ports("tcp_dst"))
+    end)
+
     it("matches the document field by field", function()
       local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 10, boundary = "packet", filter = "udp" }))
       assert(r:dump(dir .. "/afs.tpd"))
