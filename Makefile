@@ -12,7 +12,7 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump
+CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump fingerprint
 BINDING = ltpp lresult lpackets lwriter repl lproc
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)

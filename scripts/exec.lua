@@ -11,9 +11,9 @@ local progress = require "tpp.progress"
 local walk = require "tpp.walk"
 local workers = require "tpp.workers"
 
-local settings, err = cli.resolve(arg)
+local settings, err, usage = cli.resolve(arg)
 if not settings then
-  io.stderr:write("tpp: ", err, "\n", cli.parser():get_usage(), "\n")
+  io.stderr:write("tpp: ", walk.printable(err), "\n", usage and (cli.parser():get_usage() .. "\n") or "")
   os.exit(2)
 end
 
@@ -35,9 +35,12 @@ local function print_rows(name, text)
     io.stdout:write("capture\t", table.concat(tpp.column_names(), "\t"), "\n")
     header_printed = true
   end
+  name = walk.printable(name)
   for line in text:gmatch("[^\n]+") do io.stdout:write(name, "\t", line, "\n") end
   io.stdout:flush()
 end
+
+local count = job.count -- "1 packet", "2 packets"
 
 -- What one capture came to.
 local function report(summary)
@@ -57,16 +60,22 @@ local function report(summary)
       :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name).incomplete))
   end
   if (summary.problems or 0) > 0 then failures = failures + 1 end
-  display:info(("%s -> %s: %d intervals, %d packets (%s)%s%s, %.2f s"):format(summary.path, summary.name,
-    summary.intervals, summary.packets, summary.reused and "from its dump" or "parsed",
-    (summary.figures or 0) > 0 and (", %d figure files"):format(summary.figures) or "",
-    summary.problems > 0 and (", %d output(s) failed"):format(summary.problems) or "", summary.seconds or 0))
+  display:info(("%s -> %s: %s, %s (%s)%s%s, %.2f s"):format(summary.path, summary.name,
+    count(summary.intervals, "interval"), count(summary.packets, "packet"),
+    summary.reused and "from its dump" or "parsed",
+    (summary.figures or 0) > 0 and (", " .. count(summary.figures, "figure file")) or "",
+    summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or "", summary.seconds or 0))
 end
 
 local function run()
-  local captures, skipped = walk.captures(settings.paths)
+  -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
+  local own = outputs.paths(settings.out, "x")
+  local captures, skipped = walk.captures(settings.paths, {
+    skip = { own.dump:match("^(.*)/"), own.critical:match("^(.*)/"), own.port_count:match("^(.*)/"), own.plot } })
   for _, s in ipairs(skipped) do
-    if s.missing then
+    if s.loop then
+      display:info(s.reason)
+    elseif s.missing then
       totals.missing = totals.missing + 1
       fail(s.reason)
     else
@@ -114,12 +123,15 @@ local function run()
   captures, names = kept, kept_names
   for i, path in ipairs(captures) do
     specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
-                 force = settings.force, rows = settings.print_critical,
+                 force = settings.force, rows = settings.print_critical, stream = walk.is_stream(path),
                  plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
                    or settings.jobs }
   end
   local handlers = {
-    start = function(i) display:start(i, captures[i], lfs.attributes(captures[i], "size")) end,
+    start = function(i)
+      display:start(i, captures[i] == "-" and "stdin" or captures[i],
+                    not specs[i].stream and lfs.attributes(captures[i], "size") or 0)
+    end,
     progress = function(i, bytes, size, packets) display:update(i, bytes, size, packets) end,
     message = function(_, text) display:message(text) end,
     rows = function(i, text) print_rows(names[i], text) end,
@@ -128,18 +140,26 @@ local function run()
       report(summary)
     end,
   }
-  if parallel then
-    workers.run(specs, settings.jobs, handlers)
-  else
-    for i, spec in ipairs(specs) do
-      handlers.start(i)
-      local summary = job.run(spec, {
-        progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
-        message = function(text) handlers.message(i, text) end,
-        rows = spec.rows and function(text) handlers.rows(i, text) end or nil,
-      })
-      handlers.done(i, summary)
-    end
+  -- Streams (stdin, FIFOs) are read here, in the parent, which holds them; with -j N the files go to workers.
+  local in_parent, to_workers = {}, {}
+  for i, spec in ipairs(specs) do
+    if spec.stream or not parallel then in_parent[#in_parent + 1] = i else to_workers[#to_workers + 1] = i end
+  end
+  for _, i in ipairs(in_parent) do
+    local spec = specs[i]
+    handlers.start(i)
+    local summary = job.run(spec, {
+      progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
+      message = function(text) handlers.message(i, text) end,
+      rows = spec.rows and function(text) handlers.rows(i, text) end or nil,
+    })
+    handlers.done(i, summary)
+  end
+  if #to_workers > 0 then
+    local sub, sub_handlers = {}, {}
+    for k, i in ipairs(to_workers) do sub[k] = specs[i] end
+    for key, f in pairs(handlers) do sub_handlers[key] = function(k, ...) return f(to_workers[k], ...) end end
+    workers.run(sub, settings.jobs, sub_handlers)
   end
 end
 
@@ -163,8 +183,8 @@ if not settings.quiet then
     if totals[k] > 0 then notes[#notes + 1] = ("%d %s"):format(totals[k], k) end
   end
   if totals.reused > 0 then notes[#notes + 1] = ("%d from dumps"):format(totals.reused) end
-  io.stderr:write(("tpp: %d capture%s%s, %d packets, %d intervals, %.2f s, %d files written\n"):format(
-    totals.captures, totals.captures == 1 and "" or "s", #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
-    totals.packets, totals.intervals, tpp.now() - t0, totals.files))
+  io.stderr:write(("tpp: %s%s, %s, %s, %.2f s, %s written\n"):format(
+    count(totals.captures, "capture"), #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
+    count(totals.packets, "packet"), count(totals.intervals, "interval"), tpp.now() - t0, count(totals.files, "file")))
 end
 os.exit(failures > 0 and 1 or 0)

@@ -127,6 +127,7 @@ static int open_source(struct tpp_capture *c, const char *path, char *err)
             return -1;
         }
         if (S_ISREG(st.st_mode)) c->size = (uint64_t)st.st_size;
+        else from_stdin = 1; /* a FIFO (bash's <(...)) cannot be peeked at with pread: read it as stdin is read */
         if (!from_stdin && S_ISREG(st.st_mode) && c->size == 0) {
             snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes), not a capture");
             close(fd);

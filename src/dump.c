@@ -113,6 +113,7 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_str(b, r->source);
     put_u64(b, r->source_size);
     put_i64(b, r->source_mtime_ns);
+    put_u64(b, r->source_fingerprint);
     put_u32(b, (uint32_t)r->linktype);
     put_i64(b, r->opts.delta_ns);
     put_u8(b, (unsigned)r->opts.boundary);
@@ -346,6 +347,7 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     r->source = strdup(source);
     r->source_size = get_u64(c);
     r->source_mtime_ns = get_i64(c);
+    r->source_fingerprint = get_u64(c);
     r->linktype = (int)get_u32(c);
     r->opts.delta_ns = get_i64(c);
     unsigned boundary = get_u8(c), ip = get_u8(c), anchor = get_u8(c);

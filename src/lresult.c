@@ -7,6 +7,7 @@
  */
 #include "ltpp.h"
 #include "tpp/dump.h"
+#include "tpp/fingerprint.h"
 #include "tpp/interval.h"
 #include "tpp/outfile.h"
 #include "tpp/result.h"
@@ -492,6 +493,7 @@ FIELD(last_ns, lua_pushinteger(L, r->last_ns))
 FIELD(linktype, lua_pushinteger(L, r->linktype))
 FIELD(source_size, lua_pushinteger(L, (lua_Integer)r->source_size))
 FIELD(source_mtime, push_time(L, r->source_mtime_ns))
+FIELD(source_fingerprint, if (r->source_fingerprint) { char h[17]; tpp_fingerprint_hex(r->source_fingerprint, h); lua_pushstring(L, h); } else lua_pushnil(L))
 FIELD(complete, lua_pushboolean(L, r->complete))
 FIELD(stopped_by_limit, lua_pushboolean(L, r->stopped_by_limit))
 FIELD(error, if (r->error[0]) lua_pushstring(L, r->error); else lua_pushnil(L))
@@ -504,7 +506,7 @@ static const struct { const char *name; field_fn fn; } fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
     F(intervals),
-    F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime),
+    F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };
 #undef F

@@ -2,10 +2,15 @@
  * functions. */
 #include "ltpp.h"
 #include "inflate.h"
+#include "tpp/fingerprint.h"
+#include "tpp/outfile.h"
 #include "tpp/result.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
+#include <pcap/pcap.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -104,11 +109,88 @@ static int l_now(lua_State *L)
     return 1;
 }
 
+/* tpp.fingerprint(path) -> 16 hex digits (tpp/fingerprint.h) | nil, "path: reason" (a stream has none). */
+static int l_fingerprint(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char err[256], hex[17];
+    uint64_t fp;
+    if (tpp_fingerprint_path(path, &fp, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, err);
+        return 2;
+    }
+    tpp_fingerprint_hex(fp, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+/* tpp.check_filter(expr) -> true | nil, "bad filter ...": compile the BPF expression for Ethernet without any
+ * capture, so that a typo is reported once, before any work, instead of once per capture. */
+static int l_check_filter(lua_State *L)
+{
+    const char *expr = luaL_checkstring(L, 1);
+    pcap_t *p = pcap_open_dead(DLT_EN10MB, 262144);
+    if (!p) return luaL_error(L, "not enough memory");
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "bad filter \"%s\": %s", expr, pcap_geterr(p));
+        pcap_close(p);
+        return 2;
+    }
+    pcap_freecode(&prog);
+    pcap_close(p);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* tpp.write_atomic(path, text) -> true | nil, "path: reason": a text output written as tpp's other outputs are
+ * (tpp/outfile.h: an unnamed temporary file, fsync, renamed over the target), for the Lua side's own files. */
+static int l_write_atomic(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    char err[512];
+    struct tpp_outfile out;
+    if (tpp_outfile_open(&out, path, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(out.fd, text + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            lua_pushfstring(L, "%s: cannot write: %s", path, n < 0 ? strerror(errno) : "no space left");
+            tpp_outfile_abort(&out);
+            luaL_pushfail(L);
+            lua_insert(L, -2);
+            return 2;
+        }
+        done += (size_t)n;
+    }
+    if (tpp_outfile_commit(&out, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int luaopen_tpp_core(lua_State *L)
 {
     lua_newtable(L);
     lua_pushcfunction(L, l_now);
     lua_setfield(L, -2, "now");
+    lua_pushcfunction(L, l_fingerprint);
+    lua_setfield(L, -2, "fingerprint");
+    lua_pushcfunction(L, l_check_filter);
+    lua_setfield(L, -2, "check_filter");
+    lua_pushcfunction(L, l_write_atomic);
+    lua_setfield(L, -2, "write_atomic");
     lua_pushliteral(L, TPP_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, inflater_backend());

@@ -1,13 +1,20 @@
 /* outfile.c — see tpp/outfile.h.
  *
- * Where the file system allows, the data goes to an unnamed file (O_TMPFILE) in the target's directory, which
- * is given a temporary name and renamed over the target only at commit: a process killed while writing leaves
- * nothing behind.  Elsewhere a named temporary file (mkstemp) is used, removed on every failure we survive.
+ * Where the file system allows, the data goes to an unnamed file (O_TMPFILE) in the target's directory: a
+ * process killed while writing leaves nothing behind.  At commit the file is linked to the target's name when
+ * there is no target yet (no window at all); otherwise it is given a temporary name and renamed over the target.
+ * Elsewhere a named temporary file (mkstemp) is used, removed on every failure we survive.
+ *
+ * Temporary names are short, hidden and carry the writer's PID (".tpp-tmp-PID-X"): short so that a target whose
+ * name is as long as NAME_MAX allows still works; with the PID so that one left by a writer killed between link
+ * and rename (SIGKILL cannot be caught) is recognised and removed by the next writer in that directory.
  */
 #include "tpp/outfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,15 +51,45 @@ static int refuse_target(const char *path, char *err, size_t errlen)
     if (stat(path, &st) != 0) return 0;
     if (S_ISDIR(st.st_mode)) snprintf(err, errlen, "%s: cannot write: is a directory", path);
     else if (!S_ISREG(st.st_mode)) snprintf(err, errlen, "%s: cannot write: not a regular file", path);
+    else if (access(path, W_OK) != 0 && errno != EACCES)
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno)); /* e.g. a read-only file system */
     else if (!(st.st_mode & 0222) || access(path, W_OK) != 0)
         snprintf(err, errlen, "%s: cannot write: the file is read-only (tpp does not replace it)", path);
     else return 0;
     return -1;
 }
 
+#define TMP_PREFIX ".tpp-tmp-"
+
+/* Remove the temporary files in `dir` whose writer is gone: "TMP_PREFIX<pid>-..." with no such process. */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char stale[4096 + 256];
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(TMP_PREFIX), &end, 10);
+        if (pid <= 0 || *end != '-' || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name);
+        unlink(stale);
+    }
+    closedir(d);
+}
+
+/* "DIR/.tpp-tmp-PID-" followed by `suffix`, in o->tmp (sized by tpp_outfile_open). */
+static void tmp_name(struct tpp_outfile *o, const char *suffix)
+{
+    char dir[4096];
+    snprintf(o->tmp, strlen(o->path) + 64, "%s/" TMP_PREFIX "%ld-%s", dir_of(o->path, dir, sizeof dir),
+             (long)getpid(), suffix);
+}
+
 int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t errlen)
 {
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + 64;
     o->fd = -1;
     o->path = o->tmp = NULL;
     if (refuse_target(path, err, errlen) != 0) return -1;
@@ -64,6 +101,7 @@ int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t 
         return -1;
     }
     char dir[4096];
+    remove_stale_temporaries(dir_of(path, dir, sizeof dir));
     o->tmp[0] = 0; /* no name yet: an O_TMPFILE file gets one at commit */
     o->fd = open(dir_of(path, dir, sizeof dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
     if (o->fd >= 0) return 0;
@@ -72,7 +110,7 @@ int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t 
         release(o);
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp-XXXXXX", path); /* O_TMPFILE unsupported here */
+    tmp_name(o, "XXXXXX"); /* O_TMPFILE unsupported here */
     o->fd = mkstemp(o->tmp);
     if (o->fd < 0) {
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
@@ -87,13 +125,17 @@ int tpp_outfile_open(struct tpp_outfile *o, const char *path, char *err, size_t 
     return 0;
 }
 
-/* Give the unnamed file a temporary name beside the target. */
+/* Give the unnamed file a name: the target's when there is none yet (then 1: done, nothing to rename), else a
+ * temporary name beside it (0).  -1 on failure. */
 static int name_tmpfile(struct tpp_outfile *o)
 {
-    char proc[64];
+    char proc[64], suffix[16];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0) return 1;
+    if (errno != EEXIST) return -1;
     for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(o->tmp, strlen(o->path) + 32, "%s.tmp-%ld-%d", o->path, (long)getpid(), attempt);
+        snprintf(suffix, sizeof suffix, "%d", attempt);
+        tmp_name(o, suffix);
         if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0) return 0;
         if (errno != EEXIST) break;
     }
@@ -104,10 +146,15 @@ static int name_tmpfile(struct tpp_outfile *o)
 int tpp_outfile_commit(struct tpp_outfile *o, char *err, size_t errlen)
 {
     int rc = fsync(o->fd);
-    if (rc == 0 && !o->tmp[0]) rc = name_tmpfile(o);
-    if (close(o->fd) != 0) rc = -1;
+    int linked = 0;
+    if (rc == 0 && !o->tmp[0]) {
+        rc = name_tmpfile(o);
+        linked = rc == 1;
+        if (linked) rc = 0;
+    }
+    if (close(o->fd) != 0 && !linked) rc = -1;
     o->fd = -1;
-    if (rc == 0 && rename(o->tmp, o->path) != 0) rc = -1;
+    if (rc == 0 && !linked && rename(o->tmp, o->path) != 0) rc = -1;
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot write: %s", o->path, strerror(errno));
         release(o);

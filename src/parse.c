@@ -7,14 +7,17 @@
  * result and calls the hooks.
  */
 #include "tpp/capture.h"
+#include "tpp/fingerprint.h"
 #include "tpp/interval.h"
 #include "handoff.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* 64 batches of 512 decoded packets (2 MB) let the reader run on while the aggregator closes an interval, which
  * takes a few milliseconds on a large trace; with a small ring the reader would stall each time. */
@@ -125,12 +128,21 @@ static int read_and_count(struct pipeline *pl, struct tpp_agg *a, struct tpp_res
     }
 }
 
-static int64_t file_mtime_ns(const char *path, uint64_t *size)
+/* Size, modification time and content fingerprint of the capture file (tpp/fingerprint.h), which let a dump be
+ * matched to it later; none for standard input, a FIFO or a device (a stream cannot be read again). */
+static void describe_source(const char *path, struct tpp_result *r)
 {
+    if (strcmp(path, "-") == 0) return;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block this second open */
     struct stat st;
-    if (strcmp(path, "-") == 0 || stat(path, &st) != 0) return 0;
-    *size = (uint64_t)st.st_size;
-    return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (fd < 0) return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        r->source_size = (uint64_t)st.st_size;
+        r->source_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (tpp_fingerprint_fd(fd, r->source_size, r->source_mtime_ns, &r->source_fingerprint) != 0)
+            r->source_fingerprint = 0;
+    }
+    close(fd);
 }
 
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
@@ -152,7 +164,7 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
         return NULL;
     }
     r->linktype = tpp_capture_linktype(cap);
-    r->source_mtime_ns = file_mtime_ns(path, &r->source_size);
+    describe_source(path, r);
     pl->cap = cap;
     pl->linktype = r->linktype;
     pl->supported = tpp_linktype_supported(r->linktype);

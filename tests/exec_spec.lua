@@ -189,7 +189,7 @@ describe("tpp scripts/exec.lua", function()
       assert.are.equal(2, #rows)
     end)
 
-    it("--filter applies a BPF filter, and a bad one fails the capture", function()
+    it("--filter applies a BPF filter, and a bad one is a usage error before any work", function()
       local _, err, status = exec(dir, "-f none --filter udp c.pcap")
       assert.are.equal(0, status, err)
       local header, rows = H.read_tsv(dir .. "/critical/c_critical.tsv")
@@ -203,10 +203,10 @@ describe("tpp scripts/exec.lua", function()
 
       local out
       out, err, status = exec(dir, "-o bad -f none --filter 'port port' c.pcap")
-      assert.are.equal(1, status)
+      assert.are.equal(2, status)
       assert.are.equal("", out)
-      assert.is_truthy(err:match("tpp: c%.pcap: [^\n]+"), err)
-      assert.is_falsy(exists(dir .. "/bad/critical/c_critical.tsv"))
+      assert.is_truthy(err:match("^tpp: option %-%-filter: bad filter \"port port\": [^\n]+\n$"), err)
+      assert.is_falsy(exists(dir .. "/bad"))
     end)
 
     it("--boundary and --ip select the interval semantics and the IP family", function()
@@ -287,9 +287,9 @@ describe("tpp scripts/exec.lua", function()
     it("--help lists every option and exits 0", function()
       local out, _, status = exec(dir, "--help")
       assert.are.equal(0, status)
-      for _, opt in ipairs { "-o DIR", "--out DIR", "-t SEC", "--delta-t SEC", "--max-packets N", "--max-intervals N",
-                             "-f LIST", "--figures LIST", "--filter EXPR", "--boundary MODE", "--ip FAMILY", "--compat",
-                             "-j N", "--jobs N", "--config FILE", "--print-critical", "--force", "-q, --quiet",
+      for _, opt in ipairs { "-o, --out DIR", "-t, --delta-t SEC", "--max-packets N", "--max-intervals N",
+                             "-f, --figures LIST", "--filter EXPR", "--boundary MODE", "--ip FAMILY", "--compat",
+                             "-j, --jobs N", "--config FILE", "--print-critical", "--force", "-q, --quiet",
                              "-h, --help" } do
         assert.is_truthy(out:find("\n%s+" .. opt:gsub("%p", "%%%0")), opt)
       end
@@ -302,7 +302,9 @@ describe("tpp scripts/exec.lua", function()
         assert.are.equal(2, status, args)
         assert.are.equal("", out, args)
         assert.is_truthy(err:match("^tpp: "), args)
-        assert.is_truthy(err:match("Usage:"), args)
+        -- the usage when the command line does not parse; one line naming the option when a value is wrong
+        if args == "--no-such-option" or args == "--max-packets -1" then assert.is_truthy(err:match("Usage:"), args)
+        else assert.is_truthy(err:match("^tpp: [^\n]*\n$"), args) end
       end
       assert.is_falsy(exists(dir .. "/critical"))
     end)

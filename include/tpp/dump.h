@@ -12,7 +12,7 @@
 
 #include "tpp/result.h"
 
-/* 2: the aligned grid's anchor and the malformed-packet count; NaN for undefined statistics (a format-1 dump is
+/* 2: the aligned grid's anchor, the malformed-packet count and the source fingerprint; NaN for undefined statistics (a format-1 dump is
  * refused: its numbers follow the older conventions). */
 #define TPP_DUMP_FORMAT 2
 

@@ -85,6 +85,7 @@ struct tpp_result {
     int linktype;
     uint64_t source_size;      /* bytes, 0 when unknown (stdin) */
     int64_t source_mtime_ns;
+    uint64_t source_fingerprint; /* tpp/fingerprint.h of the capture file; 0 when none (stdin, a FIFO) */
 
     struct tpp_interval *iv;   /* nintervals rows */
     size_t nintervals, cap;

@@ -1,6 +1,7 @@
 -- tpp.cli: the main job's command line and --config files, resolved into one settings table.
 --
---   local settings, err = cli.resolve(arg)   -- nil, message on a usage or config error
+--   local settings, err, usage = cli.resolve(arg)   -- nil, message on a usage or config error (usage: true
+--                                                     -- when the command line itself did not parse)
 --
 -- settings = { paths = {...}, out = DIR, jobs = N, figures = {numbers 1..18}, print_critical, force, quiet,
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals } }   -- tpp.parse's opts
@@ -98,6 +99,7 @@ local CHECK = {
   delta_t = function(v)
     local n = number_of(v)
     if not n or not (n > 0) or n > 1e9 then return nil, "must be a positive number of seconds" end
+    if math.floor(n * 1e9 + 0.5) < 1 then return nil, "must be at least one nanosecond (1e-9)" end
     return n
   end,
   max_packets = count,
@@ -135,6 +137,18 @@ local FLAG_NAME = {
   paths = "PATH",
 }
 
+-- argparse puts each alias of an option with a value on a line of its own, right-aligned ("   -o DIR," over
+-- "--out DIR"), which breaks the help's columns: give every option one label line, "-o, --out DIR".
+local function one_line_labels(parser)
+  for _, option in ipairs(parser._options or {}) do
+    option._get_label_lines = function(self)
+      local value = table.concat(self:_get_argument_list(), " ")
+      return { table.concat(self._public_aliases, ", ") .. (value ~= "" and (" " .. value) or "") }
+    end
+  end
+  return parser
+end
+
 -- The argparse parser of `tpp scripts/exec.lua`.
 function cli.parser()
   local p = argparse("tpp scripts/exec.lua",
@@ -142,11 +156,13 @@ function cli.parser()
     .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
     .. "later runs (mem_dump/<stem>.tpd) and figures (plot/).")
     :epilog("Captures are recognised by their magic bytes (pcap, pcapng, gzip of either), directories are "
-      .. "walked recursively in name order.  Exit status: 0 when every capture was processed completely, "
-      .. "1 when one failed, was incomplete or an output could not be written, 2 on a usage or config error.")
+      .. "walked recursively in name order (hidden entries and the output root's own folders are skipped); a file "
+      .. "reached twice is processed once.  Exit status: 0 when every capture was processed completely, "
+      .. "1 when one failed, was incomplete or an output could not be written, 2 on a usage or config error, "
+      .. "130 when interrupted (Ctrl-C).")
     :help_max_width(100)
-  p:argument("paths", "Capture files or directories (default: data/).", nil):args("*"):argname("PATH")
-  p:option("-o --out", "Output root: DIR/mem_dump, DIR/critical, DIR/port_count, DIR/plot (default .)."):argname("DIR")
+  p:argument("paths", "Capture files or directories, - for standard input (default: data/).", nil):args("*"):argname("PATH")
+  p:option("-o --out", "Output root for mem_dump/, critical/, port_count/ and plot/ (default .)."):argname("DIR")
   p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
   p:option("--max-packets", "Stop each capture after N packets (0 = all)."):argname("N")
   p:option("--max-intervals", "Stop each capture after N intervals (0 = all)."):argname("N")
@@ -163,7 +179,7 @@ function cli.parser()
   p:flag("--print-critical", "Print each capture's interval rows on stdout (TSV, first column the capture).")
   p:flag("--force", "Re-parse even if an up-to-date dump exists.")
   p:flag("-q --quiet", "No progress output; only problems are reported.")
-  return p
+  return one_line_labels(p)
 end
 
 -- Load a config file as data: a Lua chunk run in an empty environment (no os, io, require...) that returns a
@@ -214,10 +230,10 @@ local function expand_compat(level, where)
 end
 
 -- Resolve the command line `argv` (a list of strings) and the --config file it names into settings.
--- Returns settings, or nil and a message (a usage or config error).
+-- Returns settings, or nil, a message (a usage or config error) and whether the usage is worth showing.
 function cli.resolve(argv)
   local ok, args = cli.parser():pparse(argv)
-  if not ok then return nil, args end
+  if not ok then return nil, args, true end
   local given = {}
   for key, name in pairs(FLAG_NAME) do
     local v = args[key]
@@ -250,6 +266,14 @@ function cli.resolve(argv)
   local figures = pick("figures")
   if type(figures) == "string" then figures = assert(cli.parse_figures(figures)) end
   local filter = pick("filter")
+  -- A bad filter would fail every capture alike: say it once, before any work.
+  if filter and filter ~= "" then
+    local tpp = require "tpp"
+    local good_filter, why = tpp.check_filter(filter)
+    if not good_filter then
+      return nil, (given.filter and "option --filter: " or (given.config .. ": option filter: ")) .. why
+    end
+  end
   local jobs = pick("jobs")
   if not jobs then
     local tpp = require "tpp"

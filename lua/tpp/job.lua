@@ -4,7 +4,8 @@
 --
 -- spec  = { path = capture, name = output name (tpp.walk.names), out = output root, parse = tpp.parse options,
 --           figures = list of figure numbers, force = re-parse even with an up-to-date dump, plot_jobs = N
---           (gnuplot processes at once) }
+--           (gnuplot processes at once), stream = the path is "-" or a FIFO (tpp.walk.is_stream): read once, its
+--           dump never reused }
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
@@ -35,9 +36,14 @@ function job.plotter()
   return plot_module or nil, plot_reason
 end
 
--- Does the dump `d` (a loaded result) describe the capture as it is now (`attrs`: lfs.attributes of it), computed
--- with the options `opts`?  Returns true, or false and why not.
-function job.dump_matches(d, attrs, opts)
+-- Does the dump `d` (a loaded result) describe the capture as it is now (`attrs`: lfs.attributes of it;
+-- `source`: { path = its absolute path (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with
+-- the options `opts`?  Returns true, or false and why not.  Size and mtime alone are not enough: a copy made with
+-- cp -p, rsync -a or tar has both, so the dump must name this very path and match the capture's content.
+function job.dump_matches(d, attrs, opts, source)
+  if d.source ~= source.path then return false, "it was made from another path (" .. tostring(d.source) .. ")" end
+  if not d.source_fingerprint then return false, "it holds no fingerprint of its capture" end
+  if d.source_fingerprint ~= source.fingerprint then return false, "the capture's content differs" end
   if d.source_size ~= attrs.size then return false, "the capture's size changed" end
   -- lfs gives whole seconds; the dump keeps the nanoseconds: the same file has its mtime within that second.
   local mtime = d.source_mtime or -1
@@ -57,6 +63,35 @@ function job.dump_matches(d, attrs, opts)
   return true
 end
 
+-- "1 packet", "2 packets".
+local function count(n, word) return ("%d %s%s"):format(n, word, n == 1 and "" or "s") end
+job.count = count
+
+-- What a user should know about a result beyond its numbers, as one line (nil when nothing): its own warning
+-- (an undecoded link type), packets that went backwards in time or were cut short, no IP packet of the chosen
+-- family, no interval at all.
+function job.warning(r)
+  local notes = {}
+  if r.warning then notes[#notes + 1] = r.warning end
+  if (r.backwards_packets or 0) > 0 then
+    notes[#notes + 1] = ("%s went backwards in time (each counted in the interval it arrived in)")
+      :format(count(r.backwards_packets, "packet"))
+  end
+  if (r.truncated_packets or 0) > 0 then
+    notes[#notes + 1] = ("%s cut short inside a header (snap length)"):format(count(r.truncated_packets, "packet"))
+  end
+  if r.packets > 0 and r.ip_packets == 0 then
+    local family = ({ v4 = "IPv4", v6 = "IPv6" })[r.ip] or "IP"
+    notes[#notes + 1] = ("no %s packet among %s"):format(family, count(r.packets, "packet"))
+  end
+  if #r == 0 then
+    notes[#notes + 1] = r.packets == 0 and "no interval: no packet was read"
+      or ("no interval: the packets span less than one interval of %g s"):format(r.delta_t)
+  end
+  if #notes == 0 then return nil end
+  return "warning: " .. table.concat(notes, "; ")
+end
+
 -- A figure failure from tpp.plot (a string or a table) as text.
 local function failure_text(f)
   if type(f) ~= "table" then return tostring(f) end
@@ -68,8 +103,9 @@ function job.run(spec, hooks)
   hooks = hooks or {}
   local message = hooks.message or function() end
   local path = spec.path
+  local label = path == "-" and "stdin" or path -- how messages name the capture
   local files = outputs.paths(spec.out, spec.name)
-  local summary = { path = path, name = spec.name, status = "ok", reused = false, packets = 0, intervals = 0,
+  local summary = { path = label, name = spec.name, status = "ok", reused = false, packets = 0, intervals = 0,
                     files = {}, figures = 0, problems = 0 }
   local t0 = tpp.now()
   local function finish()
@@ -77,32 +113,49 @@ function job.run(spec, hooks)
     return summary
   end
 
-  local attrs = lfs.attributes(path)
-  if not attrs then
-    summary.status, summary.reason = "failed", "no such file"
-    return finish()
+  -- A file is parsed under its absolute path, which its dump then records (the dump's `source`); a stream keeps
+  -- its name ("-", /dev/fd/63) and is never matched to a dump.
+  local source = path
+  local attrs
+  if not spec.stream then
+    local err
+    attrs, err = lfs.attributes(path)
+    if not attrs then
+      summary.status, summary.reason = "failed", tostring(err):match(": ([^:]+)$") or tostring(err)
+      return finish()
+    end
+    source = walk.absolute(path)
   end
 
-  -- An up-to-date dump made with the same options stands for the parse.
+  -- An up-to-date dump made from this capture with the same options stands for the parse.  A dump of a newer
+  -- format is another tpp's: it is neither reused nor replaced.
   local r
-  if not spec.force and tpp.load and lfs.attributes(files.dump, "mode") == "file" then
+  local keep_dump = false
+  if not spec.stream and tpp.load and lfs.attributes(files.dump, "mode") == "file" then
     local d, err = tpp.load(files.dump)
-    if not d then
-      message(("%s: not reusing %s (%s)"):format(path, files.dump, err))
-    elseif job.dump_matches(d, attrs, spec.parse) then
-      r, summary.reused = d, true
+    if not d and tostring(err):find("written by a newer tpp", 1, true) then
+      keep_dump = true
+      message(("%s: %s: left as it is (parsing the capture instead)"):format(label, err))
+    elseif not d then
+      message(("%s: not reusing %s (%s)"):format(label, files.dump, err))
+    elseif not spec.force then
+      local fingerprint = tpp.fingerprint(path)
+      if fingerprint and job.dump_matches(d, attrs, spec.parse, { path = source, fingerprint = fingerprint }) then
+        r, summary.reused = d, true
+      end
     end
   end
   if not r then
     local err
-    r, err = tpp.parse(path, spec.parse, hooks.progress, hooks.rows)
+    r, err = tpp.parse(source, spec.parse, hooks.progress, hooks.rows)
     if not r then
-      summary.status, summary.reason = "failed", (err:gsub("^" .. path:gsub("%p", "%%%0") .. ": ", ""))
+      summary.status, summary.reason = "failed", (err:gsub("^" .. source:gsub("%p", "%%%0") .. ": ", ""))
       return finish()
     end
   end
   summary.packets, summary.intervals = r.packets, #r
-  if r.warning then message(("%s: %s"):format(path, r.warning)) end
+  local warning = job.warning(r)
+  if warning then message(("%s: %s"):format(label, warning)) end
   if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
 
   local function record(file, ok, err)
@@ -126,7 +179,7 @@ function job.run(spec, hooks)
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end
   record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
-  if not summary.reused and r.dump then record(files.dump, r:dump(files.dump)) end
+  if not summary.reused and not keep_dump and r.dump then record(files.dump, r:dump(files.dump)) end
 
   if #spec.figures > 0 and job.plotter() then
     local plot = job.plotter()
@@ -135,13 +188,13 @@ function job.run(spec, hooks)
     if not okp and tostring(written):find("interrupted!", 1, true) then error(written, 0) end
     if not okp then
       summary.problems = summary.problems + 1
-      message(("%s: figures: %s"):format(path, tostring(written)))
+      message(("%s: figures: %s"):format(label, tostring(written)))
     else
       for _, f in ipairs(written or {}) do summary.files[#summary.files + 1] = f end
       summary.figures = #(written or {})
       for _, f in ipairs(failures or {}) do
         summary.problems = summary.problems + 1
-        message(("%s: %s"):format(path, failure_text(f)))
+        message(("%s: %s"):format(label, failure_text(f)))
       end
     end
   end

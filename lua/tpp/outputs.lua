@@ -43,19 +43,36 @@ function outputs.collision(out, name, inputs)
   return nil
 end
 
--- mkdir -p: returns true or nil, "dir: reason".
+-- The system's reason from an lfs message ("cannot obtain information from file 'x': Not a directory" ->
+-- "not a directory").
+local function reason(err)
+  local text = tostring(err):match(": ([^:]+)$") or tostring(err)
+  return text:sub(1, 1):lower() .. text:sub(2)
+end
+
+local ENOENT = 2
+
+-- mkdir -p: returns true or nil, "dir: reason" (the reason in the system's words: "not a directory", "too many
+-- levels of symbolic links", "read-only file system", "permission denied").
 function outputs.mkdir(dir)
   local sofar = dir:sub(1, 1) == "/" and "/" or ""
   for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. part .. "/"
-    local mode = lfs.attributes(sofar, "mode")
-    if not mode then
-      local ok, err = lfs.mkdir(sofar)
+    sofar = sofar .. part
+    local a, err, code = lfs.attributes(sofar)
+    if not a then
+      if code ~= ENOENT then return nil, sofar .. ": " .. reason(err) end
+      if lfs.symlinkattributes(sofar, "mode") == "link" then
+        return nil, sofar .. ": dangling symbolic link (its target does not exist)"
+      end
+      local ok, merr = lfs.mkdir(sofar)
       -- another process may have created it in the meantime
-      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then return nil, sofar:gsub("/$", "") .. ": " .. err end
-    elseif mode ~= "directory" then
-      return nil, sofar:gsub("/$", "") .. ": not a directory"
+      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then
+        return nil, sofar .. ": cannot create: " .. reason(merr)
+      end
+    elseif a.mode ~= "directory" then
+      return nil, sofar .. ": not a directory"
     end
+    sofar = sofar .. "/"
   end
   return true
 end
@@ -71,24 +88,11 @@ function outputs.prepare(out, with_plot)
   return true
 end
 
--- Write `text` to `path` atomically: a temporary file beside it (path .. ".tmp-<pid>"), then a rename over the
--- target; on failure no temporary file is left.  Returns true or nil, "path: reason".
+-- Write `text` to `path` atomically, as tpp's other outputs are (tpp.write_atomic: an unnamed temporary file in
+-- the target's directory, renamed over the target when complete; nothing is left behind on failure, even when the
+-- process is killed).  Returns true or nil, "path: reason".
 function outputs.write_atomic(path, text)
-  local tmp = ("%s.tmp-%d"):format(path, tpp.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, path .. ": cannot create: " .. (err:gsub("^.-: ", "")) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, path .. ": cannot write: " .. tostring((werr or cerr or ""):gsub("^.-: ", ""))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, path .. ": cannot write: " .. tostring(rerr):gsub("^.-: ", "")
-  end
-  return true
+  return tpp.write_atomic(path, text)
 end
 
 -- The port-count table of a result: a header (series, distinct_ports), one row per series with the number of

@@ -5,7 +5,8 @@
 --                                                       -- size: bytes, 0 or nil when unknown)
 --   display:update(key, bytes_read, size, packets)      -- as tpp.parse's progress callback reports
 --   display:finish(key)                                 -- it ended
---   display:message(text)                               -- prints "tpp: text" (also when quiet)
+--   display:message(text)                               -- prints "tpp: text" (also when quiet), on one line:
+--                                                       -- control characters escaped (tpp.walk.printable)
 --   display:info(text)                                  -- prints "tpp: text" unless quiet
 --   display:close()
 --
@@ -13,6 +14,7 @@
 -- line per running capture every `every` seconds.  Both show bytes read of the total, packets, packets per second
 -- and the time left (estimated from the bytes, compressed bytes for gzip).
 local tpp = require "tpp"
+local walk = require "tpp.walk"
 
 local progress = {}
 
@@ -148,7 +150,7 @@ end
 function Display:start(key, label, size)
   if self.quiet then return end
   local now = tpp.now()
-  self.entries[key] = { label = label, bytes = 0, size = size or 0, packets = 0, started = now, printed = now }
+  self.entries[key] = { label = walk.printable(label), bytes = 0, size = size or 0, packets = 0, started = now, printed = now }
   self.order[#self.order + 1] = key
   if self.tty then self:redraw(now) end
 end
@@ -178,7 +180,7 @@ end
 
 function Display:message(text)
   if self.tty then self:erase() end
-  self.stream:write("tpp: ", text, "\n")
+  self.stream:write("tpp: ", walk.printable(text), "\n")
   if self.tty and not self.quiet and #self.order > 0 then self:redraw(tpp.now()) end
   self.stream:flush()
 end

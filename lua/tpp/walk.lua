@@ -47,34 +47,89 @@ function walk.absolute(path)
   return "/" .. table.concat(parts, "/")
 end
 
--- Every regular file under `paths` (files as given, directories recursively in name order); a file reached twice
--- (named twice, or named and inside a named directory) is listed once, where it was first reached.
--- Returns a list of captures and a list of {path, reason, missing} for what was skipped (missing: the path does
--- not exist or is neither a file nor a directory).
-function walk.captures(paths)
-  local found, skipped, seen = {}, {}, {}
-  local function visit(path)
-    local mode = lfs.attributes(path, "mode")
-    if mode == "directory" then
+-- `text` (a path, a name, a message) printable on one line: control characters become escapes (\n, \t, \r,
+-- \xNN), so that a file name cannot break a line of output or send commands to the terminal.
+function walk.printable(text)
+  return (tostring(text):gsub("[%c\127]", function(c)
+    return ({ ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" })[c] or ("\\x%02x"):format(c:byte())
+  end))
+end
+
+-- Is `path` a stream (standard input "-", a FIFO such as bash's <(...), a socket): read once, in order, with no
+-- size, no fingerprint and no dump to reuse?
+function walk.is_stream(path)
+  if path == "-" then return true end
+  local mode = lfs.attributes(path, "mode")
+  return mode == "named pipe" or mode == "socket"
+end
+
+-- Why lfs.attributes failed on `path`, in the system's words ("Too many levels of symbolic links" ->
+-- "too many levels of symbolic links"); a dangling symbolic link is called so.
+local function stat_failure(path, err)
+  if lfs.symlinkattributes(path, "mode") == "link" and not tostring(err):find("levels of symbolic") then
+    return "dangling symbolic link (its target does not exist)"
+  end
+  local reason = tostring(err):match(": ([^:]+)$") or tostring(err)
+  return reason:sub(1, 1):lower() .. reason:sub(2)
+end
+
+-- Every capture under `paths`: files as given, directories recursively in name order.  Returns a list of paths
+-- and a list of {path, reason, missing} for what was skipped (missing: the path does not exist, cannot be
+-- examined, or is neither a file nor a directory; the reason is a whole message starting with the path).
+--   * Files and directories are identified by device and inode: a file reached twice (named twice, named and
+--     inside a named directory, through a symbolic or a hard link) is listed once, where it was first reached;
+--     a directory is walked once, and a symbolic link back to a directory being walked is one "loop" line.
+--   * Inside directories, hidden entries (".name") are skipped, and so are the directories in opts.skip (a list of
+--     paths: the main job's own output folders).  What is named explicitly is always taken.
+--   * Streams ("-" for standard input, FIFOs) are listed without being read (see walk.is_stream).
+function walk.captures(paths, opts)
+  opts = opts or {}
+  local found, skipped, seen, skip_dirs = {}, {}, {}, {}
+  for _, dir in ipairs(opts.skip or {}) do
+    local a = lfs.attributes(dir)
+    if a and a.mode == "directory" then skip_dirs[a.dev .. ":" .. a.ino] = true end
+  end
+  local walking = {}   -- directories on the current path: id -> their path
+  local function missing(path, reason)
+    skipped[#skipped + 1] = { path = path, missing = true, reason = path .. ": " .. reason }
+  end
+  local function visit(path, named)
+    if path == "-" then
+      if not seen["-"] then found[#found + 1], seen["-"] = path, true end
+      return
+    end
+    local a, err = lfs.attributes(path)
+    if not a then return missing(path, stat_failure(path, err)) end
+    local id = a.dev .. ":" .. a.ino
+    if a.mode == "directory" then
+      if walking[id] then
+        skipped[#skipped + 1] = { path = path, loop = true,
+                                  reason = ("%s: a symbolic link loop (it leads back to %s): not followed"):format(path, walking[id]) }
+        return
+      end
+      if seen[id] or (not named and skip_dirs[id]) then return end
+      seen[id] = true
       local names = {}
-      for name in lfs.dir(path) do
-        if name ~= "." and name ~= ".." then names[#names + 1] = name end
+      local ok, iter, state = pcall(lfs.dir, path)
+      if not ok then return missing(path, stat_failure(path, iter)) end
+      for name in iter, state do
+        if name:sub(1, 1) ~= "." then names[#names + 1] = name end
       end
       table.sort(names)
-      for _, name in ipairs(names) do visit(path:gsub("/$", "") .. "/" .. name) end
-    elseif mode == "file" then
-      local abs = walk.absolute(path)
-      if seen[abs] then return end
-      seen[abs] = true
+      walking[id] = path
+      for _, name in ipairs(names) do visit(path:gsub("/+$", "") .. "/" .. name, false) end
+      walking[id] = nil
+    elseif a.mode == "file" or a.mode == "named pipe" or a.mode == "socket" then
+      if seen[id] then return end
+      seen[id] = true
+      if a.mode ~= "file" then found[#found + 1] = path; return end   -- a stream: reading it would consume it
       local kind, why = walk.kind(path)
       if kind then found[#found + 1] = path else skipped[#skipped + 1] = { path = path, reason = why } end
     else
-      skipped[#skipped + 1] = { path = path, missing = true,
-                                reason = path .. (mode and (": not a regular file (" .. mode .. ")")
-                                                  or ": no such file or directory") }
+      missing(path, "not a regular file (" .. a.mode .. ")")
     end
   end
-  for _, p in ipairs(paths) do visit(p) end
+  for _, p in ipairs(paths) do visit(p, true) end
   return found, skipped
 end
 
@@ -85,18 +140,39 @@ local function fnv1a(s)
   return ("%08x"):format(h)
 end
 
+-- The longest name an output file adds to a capture's name ("_critical.tsv.incomplete"), and NAME_MAX.
+local LONGEST_SUFFIX, NAME_MAX = #"_critical.tsv.incomplete", 255
+
+-- The name a capture's outputs start from: its stem; "stdin" for "-"; "fdN" for /dev/fd/N (bash's <(...)).
+local function base_name(path)
+  if path == "-" then return "stdin" end
+  local fd = path:match("^/dev/fd/(%d+)$") or path:match("^/proc/self/fd/(%d+)$")
+  if fd then return fd == "0" and "stdin" or ("fd" .. fd) end
+  return walk.stem(path)
+end
+
+-- `name` cut so that every output file name stays within NAME_MAX bytes, the cut marked by a hash of the whole
+-- name (never inside a UTF-8 character).
+local function fit(name)
+  if #name + LONGEST_SUFFIX + 9 <= NAME_MAX then return name end   -- 9: room for a same-stem "-" and hash
+  local keep = NAME_MAX - LONGEST_SUFFIX - 18
+  while keep > 0 and (name:byte(keep + 1) or 0) & 0xc0 == 0x80 do keep = keep - 1 end
+  return name:sub(1, keep) .. "-" .. fnv1a(name)
+end
+
 -- The names the outputs of `captures` (a list of paths) are called after, in the same order: the stem
--- (walk.stem) when no other capture of the list has the same one; otherwise, for each of those sharing a stem,
--- the stem, "-" and 8 hex digits of the FNV-1a hash of the capture's absolute path (walk.absolute), e.g.
--- "a/x.pcap" and "b/x.pcap.gz" -> "x-1c2f08b4", "x-9e3d6a10".  The same list always gives the same names.
+-- (walk.stem; "stdin" for "-") when no other capture of the list has the same one; otherwise, for each of those
+-- sharing a stem, the stem, "-" and 8 hex digits of the FNV-1a hash of the capture's absolute path
+-- (walk.absolute), e.g. "a/x.pcap" and "b/x.pcap.gz" -> "x-1c2f08b4", "x-9e3d6a10".  The same list always gives
+-- the same names.  A stem too long for the output file names is cut and marked by a hash of the whole stem.
 function walk.names(captures)
   local count, names = {}, {}
   for i, path in ipairs(captures) do
-    names[i] = walk.stem(path)
+    names[i] = fit(base_name(path))
     count[names[i]] = (count[names[i]] or 0) + 1
   end
   for i, path in ipairs(captures) do
-    if count[names[i]] > 1 then names[i] = names[i] .. "-" .. fnv1a(walk.absolute(path)) end
+    if count[names[i]] > 1 then names[i] = names[i] .. "-" .. fnv1a(path == "-" and "-" or walk.absolute(path)) end
   end
   return names
 end
