@@ -3,6 +3,9 @@
 --   local c = r:column("entropy_src")     -- c[i] is interval i-1; #c, ipairs(c) as for any sequence
 --   print(c:min(), c:mean(), c:max(), c:std(), c:quantile(0.95), c:argmax())
 --   print(c)                               -- column of 90: min 0.41, mean 0.83, max 0.95  ▆▇▇█▁▇▆…
+--   local z, d = c:zscore(), c:diff()       -- derived columns of the same length, NaN where undefined
+--   local m = c:rolling(5, "median")       -- element i: the median of c[i-4 .. i]
+--   local share = r:column("syn") / r:column("packets")   -- arithmetic, element by element
 --
 -- A column is a plain Lua table (a sequence of numbers, integers for counts) carrying the "tpp.column" metatable,
 -- whose __index is the methods table below: indexing, #, ipairs, table.concat and table.sort work as on any table,

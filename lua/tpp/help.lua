@@ -18,7 +18,8 @@ docs.tpp = {
   { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
   { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
-  { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end" },
+  { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
+                .. "opts.from, opts.to: only [from, to) (epoch s)" },
   { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
   { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
