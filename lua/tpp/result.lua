@@ -26,20 +26,21 @@ local function split_seconds(t, digits)
   return math.tointeger(s) or s, math.tointeger(units) or 0
 end
 
--- os.date in UTC, with a clear error for the times it cannot represent.
-local function utc_date(fmt, s, fname)
+-- os.date in UTC, with a clear error for the times it cannot represent, raised at `level` (1 is this function).
+local function utc_date(fmt, s, level)
   local ok, text = pcall(os.date, "!" .. fmt, s)
-  if not ok or type(text) ~= "string" then
-    error(("bad argument #1 to '%s' (%s seconds is not a time the C library can show)"):format(fname, tostring(s)), 3)
-  end
-  return text
+  if ok and type(text) == "string" then return text end
+  local spec = not ok and tostring(text):match("invalid conversion specifier '.-'")
+  if spec then error(("bad argument #2 to 'utc' (%s)"):format(spec), level) end
+  error(("bad argument #1 to 'utc' (%s seconds is not a time the C library can show)"):format(tostring(s)), level)
 end
 
--- Epoch seconds as "YYYY-MM-DD HH:MM:SS" (UTC), with `decimals` digits of the second when asked.
-function M.utc(t, decimals)
+-- Epoch seconds as "YYYY-MM-DD HH:MM:SS" (UTC), with `decimals` digits of the second when asked; an error is
+-- raised at `level` (default 2: the caller).
+function M.utc(t, decimals, level)
   decimals = decimals or 0
   local s, frac = split_seconds(t, decimals)
-  local text = utc_date("%Y-%m-%d %H:%M:%S", s, "utc")
+  local text = utc_date("%Y-%m-%d %H:%M:%S", s, (level or 2) + 1)
   if decimals > 0 then text = text .. ("." .. "%0" .. decimals .. "d"):format(frac) end
   return text
 end
@@ -56,7 +57,7 @@ function M.format_utc(t, fmt)
   if fmt == nil then fmt = 3 end
   if math.type(fmt) == "integer" then
     if fmt < 0 or fmt > 9 then error("bad argument #2 to 'utc' (digits of the second from 0 to 9 expected)", 2) end
-    return M.utc(t, fmt)
+    return M.utc(t, fmt, 3)
   end
   if type(fmt) ~= "string" then
     error(("bad argument #2 to 'utc' (a number of digits or a format string expected, got %s)"):format(type(fmt)), 2)
@@ -76,7 +77,7 @@ function M.format_utc(t, fmt)
     if d ~= "" then error(("bad argument #2 to 'utc' (unknown conversion '%%%s%s')"):format(d, c), 4) end
     return nil                                        -- "%%" and os.date's own conversions stay as they are
   end)
-  return utc_date(expanded, s, "utc")
+  return utc_date(expanded, s, 3)
 end
 
 -- "2023-01-26 05:00:00–05:15:00 UTC", the end's date repeated only when it differs.
@@ -159,7 +160,10 @@ local c_select, c_interval = methods.select, methods.interval
 function methods.select(r, indices)
   local out = c_select(r, indices)
   local from, map = origin[r], {}
-  for k = 1, #out do map[k] = from and from[indices[k]] or indices[k] end
+  for k = 1, #out do
+    local i = math.tointeger(indices[k])
+    map[k] = from and from[i] or i
+  end
   origin[out] = map
   return out
 end
