@@ -182,7 +182,8 @@ describe("the analysis API", function()
       assert.has_error(function() tpp.utc(0, 10) end)
       assert.has_error(function() tpp.utc(0, "%0f") end)
       assert.has_error(function() tpp.utc(0, {}) end)
-      assert.has_error(function() tpp.utc(0, "%Y %Q") end, "bad argument #2 to 'utc' (invalid conversion specifier '%Q')")
+      assert.has_error(function() tpp.utc(0, "%Y %Q") end,
+                       "bad argument #2 to 'utc' (invalid conversion specifier '%Q')")
       local ok, err = pcall(function() return tpp.utc(1e17) end)
       assert.is_false(ok)
       assert.truthy(err:find("analysis_api_spec.lua:%d+: bad argument #1 to 'utc' %(100000000000000000 seconds"), err)
@@ -220,7 +221,9 @@ describe("the analysis API", function()
       local p = dir .. "/backwards.pcap"
       local ts = { 5, 1, 6, 2, 7 }
       local packets = {}
-      for k, s in ipairs(ts) do packets[k] = { ts_ns = (T0 + s) * NS, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") } end
+      for k, s in ipairs(ts) do
+        packets[k] = { ts_ns = (T0 + s) * NS, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "") }
+      end
       H.write_capture(p, "ethernet", packets)
       local got = {}
       for pk in tpp.packets(p, { from = T0 + 1, to = T0 + 6 }) do got[#got + 1] = pk.ts_ns // NS - T0 end

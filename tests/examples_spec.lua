@@ -84,7 +84,8 @@ describe("scripts/examples/entropy_anomalies.lua", function()
         local iv = r:interval(k + 1)
         if iv.start * 1e9 < scan.end_ns and iv["end"] * 1e9 > scan.start_ns then hits = hits + 1 end
       end
-      assert.is_true(hits >= 2, ("the %s scan spans several 2 s intervals, %d flagged\n%s"):format(scan.kind, hits, out))
+      assert.is_true(hits >= 2, ("the %s scan spans several 2 s intervals, %d flagged\n%s")
+                                :format(scan.kind, hits, out))
     end
 
     local dir = H.tmpdir()

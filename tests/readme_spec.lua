@@ -195,7 +195,9 @@ describe("README.md", function()
     -- Three intervals of 1 s: three packets at the same time (no IAT variance: iat_skew and iat_kurt undefined),
     -- none, then four packets at uneven gaps.
     local T = 1672531200 * H.NS
-    local function pkt(ns, dport) return { ts_ns = T + ns, data = H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, dport, H.SYN, "") } end
+    local function pkt(ns, dport)
+      return { ts_ns = T + ns, data = H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, dport, H.SYN, "") }
+    end
     local capture = w.tmp .. "/nan.pcap"
     H.write_capture(capture, "ethernet", {
       pkt(100000000, 80), pkt(100000000, 80), pkt(100000000, 443),

@@ -98,7 +98,8 @@ docs.column = {
   { "sparkline", "c:sparkline([width]) -> text bars ▁▂▃▄▅▆▇█ of the values (at most width, 40)" },
   { "diff", "c:diff([lag]) -> column of c[i] - c[i-lag] (NaN for the first lag values)" },
   { "zscore", "c:zscore([ddof]) -> column of (c[i] - mean) / std (NaN when std is 0 or undefined)" },
-  { "rolling", "c:rolling(k, fn) -> column of fn over the k values ending at i (\"mean\", \"max\", \"std\"..., or a function)" },
+  { "rolling", "c:rolling(k, fn) -> column of fn over the k values ending at i (fn \"mean\", \"max\", \"std\"... "
+                .. "or a function)" },
   { "+ - * /", "c + d, c - 1, 2 * c, c / d, -c -> column, element by element (columns of the same length)" },
 }
 
@@ -244,8 +245,8 @@ local function about_column(c)
 end
 
 local function about_interval(iv)
-  local out = { tostring(iv), "", "An interval record: iv.name for every column (iv[\"end\"] for end), and iv.index, its "
-                .. "index in the original result (a selection's intervals keep it):" }
+  local out = { tostring(iv), "", "An interval record: iv.name for every column (iv[\"end\"] for end), and "
+                .. "iv.index, its index in the original result (a selection's intervals keep it):" }
   section(out, nil, docs.columns)
   return table.concat(out, "\n")
 end

@@ -258,9 +258,9 @@ end
 
 -- Several lines: the interval's number and time span, then every other column as name value.
 function meta.interval.__tostring(iv)
-  local index, head = iv.index or iv.interval + 1, nil
-  if index == iv.interval + 1 then head = ("interval %s (index %s)"):format(fmt(iv.interval), fmt(index))
-  else head = ("interval %s (index %s; index %s in the original)"):format(fmt(iv.interval), fmt(iv.interval + 1), fmt(index)) end
+  local index, own = iv.index or iv.interval + 1, iv.interval + 1
+  local head = ("interval %s (index %s)"):format(fmt(iv.interval), fmt(own))
+  if index ~= own then head = head:sub(1, -2) .. ("; index %s in the original)"):format(fmt(index)) end
   local lines = { head .. "  " .. M.span(iv.start, iv["end"], 3) }
   local row = {}
   for _, name in ipairs(meta.columns) do
