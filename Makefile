@@ -85,6 +85,11 @@ install: tpp
 	install -m 644 scripts/*.lua $(DESTDIR)$(PREFIX)/share/tpp/scripts/
 	install -d $(DESTDIR)$(PREFIX)/share/tpp/scripts/examples
 	install -m 644 scripts/examples/*.lua $(DESTDIR)$(PREFIX)/share/tpp/scripts/examples/
+	install -d $(DESTDIR)$(PREFIX)/share/tpp/data
+	install -m 644 data/sample.pcap.gz $(DESTDIR)$(PREFIX)/share/tpp/data/
+	@echo "installed $(PREFIX)/bin/tpp; its Lua library, scripts (exec.lua, plot.lua, synth.lua, examples/)"
+	@echo "and the sample (data/sample.pcap.gz) under $(PREFIX)/share/tpp:"
+	@echo "  tpp $(PREFIX)/share/tpp/scripts/exec.lua     runs the main job from any directory"
 
 # Install the Debian packages tpp needs to build and test (sudo when not root).
 deps:

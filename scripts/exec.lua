@@ -17,6 +17,16 @@ if not settings then
   os.exit(2)
 end
 
+-- No PATH given (the default, data/) and no ./data here: the sample beside the scripts, so that the job runs from
+-- any directory — the checkout's data/, or PREFIX/share/tpp/data after `make install`.
+if settings.paths == cli.DEFAULTS.paths and not lfs.attributes("data") then
+  local scripts = (arg[0] or ""):match("^(.*)/[^/]*$") or "."
+  local root = scripts:match("^(.*)/[^/]+$")
+  if not root or scripts:match("/%.%.?$") or scripts == ".." then root = scripts .. "/.." end
+  local sample = root .. "/data"
+  if lfs.attributes(sample, "mode") == "directory" then settings.paths = { sample } end
+end
+
 local display = progress.new { quiet = settings.quiet }
 local t0 = tpp.now()
 local failures = 0

@@ -1,17 +1,21 @@
-/* lpackets.c — tpp.packets(path, opts): decoded packets one by one, for custom scripts. */
+/* lpackets.c — tpp.packets(path, opts): decoded packets one by one, for custom scripts, optionally only those of a
+ * time window [from, to). */
 #include "ltpp.h"
 #include "tpp/capture.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"
 
 #include <lauxlib.h>
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define PACKETS_MT "tpp.packets"
 
 typedef struct {
     struct tpp_capture *cap;  /* NULL once closed */
-    uint64_t count, max;
+    uint64_t count, max;       /* packets yielded; max_packets (0 = all) */
+    int64_t from_ns, to_ns;    /* the window [from_ns, to_ns) */
     int linktype, supported;
 } LPackets; /* user value 1: the path, for error messages */
 
@@ -39,7 +43,9 @@ static int packets_next(lua_State *L)
     LPackets *u = luaL_checkudata(L, 1, PACKETS_MT);
     if (!u->cap || (u->max && u->count >= u->max)) return 0;
     struct tpp_frame f;
-    int rc = tpp_capture_next(u->cap, &f);
+    int rc;
+    /* Packets outside the window are skipped, not a reason to stop: timestamps may go backwards. */
+    while ((rc = tpp_capture_next(u->cap, &f)) > 0 && (f.ts_ns < u->from_ns || f.ts_ns >= u->to_ns)) {}
     if (rc < 0) {
         lua_getiuservalue(L, 1, 1);
         return luaL_error(L, "%s: %s", lua_tostring(L, -1), tpp_capture_error(u->cap));
@@ -84,15 +90,62 @@ static int packets_next(lua_State *L)
     return 1;
 }
 
-/* for p in tpp.packets(path [, opts]) — returns iterator, state, nil, closing value (Lua 5.4 generic for). */
+/* Option `key` of the table at idx (epoch seconds) as nanoseconds, rounded to the nearest; `dflt` when absent.
+ * Whole seconds and the fraction are converted apart, so that 1672531210.25 is exact. */
+static int64_t window_bound(lua_State *L, int idx, const char *key, int64_t dflt)
+{
+    int64_t ns = dflt;
+    int t = lua_getfield(L, idx, key);
+    if (t != LUA_TNIL) {
+        if (lua_isinteger(L, -1)) {
+            lua_Integer s = lua_tointeger(L, -1);
+            if (s < -INT64_MAX / 1000000000 || s > INT64_MAX / 1000000000 - 1)
+                luaL_error(L, "option %s must be epoch seconds between the years 1678 and 2262", key);
+            ns = (int64_t)s * 1000000000;
+        } else {
+            lua_Number v = t == LUA_TNUMBER ? lua_tonumber(L, -1) : NAN;
+            if (v == HUGE_VAL || v == -HUGE_VAL) ns = v > 0 ? INT64_MAX : INT64_MIN;
+            else if (!(fabs(v) < 9.2e9)) luaL_error(L, "option %s must be epoch seconds (a number)", key);
+            else {
+                double whole = floor(v);
+                ns = (int64_t)whole * 1000000000 + llround((v - whole) * 1e9);
+            }
+        }
+    }
+    lua_pop(L, 1);
+    return ns;
+}
+
+/* for p in tpp.packets(path [, opts]) — returns iterator, state, nil, closing value (Lua 5.4 generic for).
+ * opts.from / opts.to (epoch seconds) are this function's own; the rest are the parse options (of which filter
+ * and max_packets apply). */
 static int l_packets(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    int64_t from_ns = INT64_MIN, to_ns = INT64_MAX;
     struct tpp_options o;
+    if (lua_istable(L, 2)) {
+        from_ns = window_bound(L, 2, "from", INT64_MIN);
+        to_ns = window_bound(L, 2, "to", INT64_MAX);
+        if (to_ns < from_ns) luaL_error(L, "option to is before option from (the window is [from, to))");
+        /* The parse options without from and to, which tpp_lcheck_options would call unknown. */
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (k && (strcmp(k, "from") == 0 || strcmp(k, "to") == 0)) { lua_pop(L, 1); continue; }
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_replace(L, 2);
+    }
     tpp_lcheck_options(L, 2, &o);
     LPackets *u = lua_newuserdatauv(L, sizeof *u, 1);
     memset(u, 0, sizeof *u);
     luaL_setmetatable(L, PACKETS_MT);
+    u->from_ns = from_ns;
+    u->to_ns = to_ns;
     char err[TPP_ERRBUF_SIZE];
     u->cap = tpp_capture_open(path, o.filter, err);
     if (!u->cap) return luaL_error(L, "%s: %s", path, err);

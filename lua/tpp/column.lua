@@ -3,6 +3,9 @@
 --   local c = r:column("entropy_src")     -- c[i] is interval i-1; #c, ipairs(c) as for any sequence
 --   print(c:min(), c:mean(), c:max(), c:std(), c:quantile(0.95), c:argmax())
 --   print(c)                               -- column of 90: min 0.41, mean 0.83, max 0.95  ▆▇▇█▁▇▆…
+--   local z, d = c:zscore(), c:diff()       -- derived columns of the same length, NaN where undefined
+--   local m = c:rolling(5, "median")       -- element i: the median of c[i-4 .. i]
+--   local share = r:column("syn") / r:column("packets")   -- arithmetic, element by element
 --
 -- A column is a plain Lua table (a sequence of numbers, integers for counts) carrying the "tpp.column" metatable,
 -- whose __index is the methods table below: indexing, #, ipairs, table.concat and table.sort work as on any table,
@@ -138,6 +141,97 @@ function methods.map(c, fn)
   if type(fn) ~= "function" then error("bad argument #1 to 'map' (function expected)", 2) end
   local out = {}
   for i = 1, #c do out[i] = fn(c[i], i) end
+  return setmetatable(out, Column)
+end
+
+---------------------------------------------------------------------------------------------------------------
+-- Derived columns: differences, z-scores, rolling windows, arithmetic.  Each returns a new column of the same
+-- length, NaN where the value is undefined, so that element i still belongs to interval i-1.
+---------------------------------------------------------------------------------------------------------------
+
+local NAN = 0 / 0
+
+-- c[i] - c[i - lag]; the first `lag` elements (which have no predecessor) are NaN.
+function methods.diff(c, lag)
+  check(c, "diff")
+  lag = integer_arg(lag, 1, 1, "diff", "positive integer")
+  local out = {}
+  for i = 1, #c do out[i] = i > lag and c[i] - c[i - lag] or NAN end
+  return setmetatable(out, Column)
+end
+
+-- (x - mean) / std with c:std(ddof): how many standard deviations each value lies from the mean.  All NaN when
+-- the deviation is undefined or 0 (every value the same).
+function methods.zscore(c, ddof)
+  check(c, "zscore")
+  ddof = integer_arg(ddof, 0, 0, "zscore", "non-negative integer")
+  local mean, std = methods.mean(c), methods.std(c, ddof)
+  local out = {}
+  for i = 1, #c do out[i] = (std and std > 0) and (c[i] - mean) / std or NAN end
+  return setmetatable(out, Column)
+end
+
+-- The statistics rolling() accepts by name: column methods taking no argument and returning one number.
+local ROLLING = { mean = true, median = true, min = true, max = true, std = true, sum = true, count = true }
+
+-- Element i is fn over the window c[i-k+1 .. i] (a trailing window ending at i, as pandas' rolling()); the first
+-- k-1 elements, whose window is incomplete, are NaN.  fn is the name of a statistic (the column method: NaN
+-- values in the window are skipped, a window without values gives NaN) or a function given the window as a
+-- column (NaN included) and returning a number (nil for NaN).
+function methods.rolling(c, k, fn)
+  check(c, "rolling")
+  if math.type(k) ~= "integer" or k < 1 then error("bad argument #1 to 'rolling' (positive integer expected)", 2) end
+  local stat
+  if type(fn) == "function" then stat = fn
+  elseif ROLLING[fn] then stat = methods[fn]
+  else
+    error(("bad argument #2 to 'rolling' (a function or one of 'count', 'max', 'mean', 'median', 'min', 'std', "
+           .. "'sum' expected, got %s)"):format(type(fn) == "string" and ("'" .. fn .. "'") or type(fn)), 2)
+  end
+  local out = {}
+  for i = 1, #c do
+    if i < k then out[i] = NAN
+    else
+      local v = stat(setmetatable(table.move(c, i - k + 1, i, 1, {}), Column))
+      if v ~= nil and type(v) ~= "number" then
+        error(("rolling: the function returned a %s for the window ending at %d (a number or nil expected)")
+              :format(type(v), i), 2)
+      end
+      out[i] = v == nil and NAN or v
+    end
+  end
+  return setmetatable(out, Column)
+end
+
+-- Arithmetic: column op column (element by element; the lengths must match) or column op number (either side).
+local function arith(symbol, op)
+  return function(a, b)
+    local ca, cb = getmetatable(a) == Column, getmetatable(b) == Column
+    local out = {}
+    if ca and cb then
+      if #a ~= #b then
+        error(("attempt to %s columns of different lengths (%d and %d values)"):format(symbol, #a, #b), 2)
+      end
+      for i = 1, #a do out[i] = op(a[i], b[i]) end
+    elseif ca and type(b) == "number" then
+      for i = 1, #a do out[i] = op(a[i], b) end
+    elseif cb and type(a) == "number" then
+      for i = 1, #b do out[i] = op(a, b[i]) end
+    else
+      local other = ca and b or a
+      error(("attempt to %s a column and a %s (a column or a number expected)"):format(symbol, type(other)), 2)
+    end
+    return setmetatable(out, Column)
+  end
+end
+
+Column.__add = arith("add", function(x, y) return x + y end)
+Column.__sub = arith("subtract", function(x, y) return x - y end)
+Column.__mul = arith("multiply", function(x, y) return x * y end)
+Column.__div = arith("divide", function(x, y) return x / y end)
+function Column.__unm(c)
+  local out = {}
+  for i = 1, #c do out[i] = -c[i] end
   return setmetatable(out, Column)
 end
 

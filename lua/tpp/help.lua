@@ -18,7 +18,9 @@ docs.tpp = {
   { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
   { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
-  { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end" },
+  { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
+                .. "opts.from, opts.to: only [from, to) (epoch s)" },
+  { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
   { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
   { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"writer\" | nil" },
@@ -38,11 +40,13 @@ docs.tpp = {
 docs.result = {
   { "column", "r:column(name) -> column — one column over all intervals (c[i] is interval i-1)" },
   { "columns", "r:columns() -> list of the column names, in TSV order" },
-  { "interval", "r:interval(i) -> record of every column of interval i (1-based)" },
+  { "interval", "r:interval(i) -> record of every column of interval i (1-based), and its original index" },
+  { "index", "r:index([i]) -> index of interval i in the result a selection came from (no i: a column of all)" },
   { "top_ports", "r:top_ports(series [, i [, k]]) -> the k (10) busiest ports of interval i (nil: whole trace)" },
   { "port_entropy", "r:port_entropy(series) -> column — normalised entropy of the port distribution per interval" },
   { "ports", "r:ports(series) -> iterator — for i, port, count in r:ports(\"tcp_dst\") do ... end" },
   { "distinct_ports", "r:distinct_ports(series) -> number of distinct ports over the whole trace" },
+  { "port_series", "r:port_series(series, port) -> column — one port's packets per interval" },
   { "slice", "r:slice(t1, t2) -> result of the intervals starting in [t1, t2) (epoch s or \"YYYY-MM-DD HH:MM:SS\")" },
   { "where", "r:where(function(iv, i) ... end) -> result of the intervals for which the function is true" },
   { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
@@ -98,6 +102,11 @@ docs.column = {
   { "totable", "c:totable() -> a plain Lua table of the values" },
   { "map", "c:map(function(v, i) ... end) -> column of the results" },
   { "sparkline", "c:sparkline([width]) -> text bars ▁▂▃▄▅▆▇█ of the values (at most width, 40)" },
+  { "diff", "c:diff([lag]) -> column of c[i] - c[i-lag] (NaN for the first lag values)" },
+  { "zscore", "c:zscore([ddof]) -> column of (c[i] - mean) / std (NaN when std is 0 or undefined)" },
+  { "rolling", "c:rolling(k, fn) -> column of fn over the k values ending at i (fn \"mean\", \"max\", \"std\"... "
+                .. "or a function)" },
+  { "+ - * /", "c + d, c - 1, 2 * c, c / d, -c -> column, element by element (columns of the same length)" },
 }
 
 docs.columns = {
@@ -242,7 +251,8 @@ local function about_column(c)
 end
 
 local function about_interval(iv)
-  local out = { tostring(iv), "", "An interval record: iv.name for every column (iv[\"end\"] for end):" }
+  local out = { tostring(iv), "", "An interval record: iv.name for every column (iv[\"end\"] for end), and "
+                .. "iv.index, its index in the original result (a selection's intervals keep it):" }
   section(out, nil, docs.columns)
   return table.concat(out, "\n")
 end

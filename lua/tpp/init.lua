@@ -18,5 +18,6 @@ end
 tpp.open = result.open           -- tpp.open(path [, opts [, progress]]): load a dump or parse a capture
 tpp.type = result.type           -- tpp.type(x): "result", "column", "interval", "ports", "writer" or nil
 tpp.column = column.new          -- tpp.column(t): the sequence t as a column (its metatable set)
+tpp.utc = result.format_utc      -- tpp.utc(t [, fmt]): epoch seconds as UTC text, "2023-01-01 00:00:10.250"
 
 return tpp

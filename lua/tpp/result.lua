@@ -16,15 +16,68 @@ local M = {}
 -- Times
 ---------------------------------------------------------------------------------------------------------------
 
--- Epoch seconds as "YYYY-MM-DD HH:MM:SS" (UTC), with `decimals` digits of the second when asked.
-function M.utc(t, decimals)
+-- Epoch seconds t split into whole seconds and `digits` decimal digits of the fraction, rounded to the digits
+-- shown (carrying into the seconds).  t - floor(t) is exact, so the digits are as good as t itself.
+local function split_seconds(t, digits)
+  local s = math.floor(t)
+  local scale = 10 ^ digits
+  local units = math.floor((t - s) * scale + 0.5)
+  if units >= scale then s, units = s + 1, 0 end
+  return math.tointeger(s) or s, math.tointeger(units) or 0
+end
+
+-- os.date in UTC, with a clear error for the times it cannot represent, raised at `level` (1 is this function).
+local function utc_date(fmt, s, level)
+  local ok, text = pcall(os.date, "!" .. fmt, s)
+  if ok and type(text) == "string" then return text end
+  local spec = not ok and tostring(text):match("invalid conversion specifier '.-'")
+  if spec then error(("bad argument #2 to 'utc' (%s)"):format(spec), level) end
+  error(("bad argument #1 to 'utc' (%s seconds is not a time the C library can show)"):format(tostring(s)), level)
+end
+
+-- Epoch seconds as "YYYY-MM-DD HH:MM:SS" (UTC), with `decimals` digits of the second when asked; an error is
+-- raised at `level` (default 2: the caller).
+function M.utc(t, decimals, level)
   decimals = decimals or 0
-  local scale = 10 ^ decimals
-  local units = math.floor(t * scale + 0.5)           -- rounded to the digits shown, carrying into the seconds
-  local s, frac = units // scale, units % scale
-  local text = os.date("!%Y-%m-%d %H:%M:%S", math.tointeger(s) or s)
-  if decimals > 0 then text = text .. ("." .. "%0" .. decimals .. "d"):format(math.tointeger(frac) or 0) end
+  local s, frac = split_seconds(t, decimals)
+  local text = utc_date("%Y-%m-%d %H:%M:%S", s, (level or 2) + 1)
+  if decimals > 0 then text = text .. ("." .. "%0" .. decimals .. "d"):format(frac) end
   return text
+end
+
+-- tpp.utc(t [, fmt]) -> text: epoch seconds as a UTC date and time.  fmt is the number of digits of the second
+-- (0 to 9, default 3: "2023-01-01 00:00:10.250"), or an os.date format (always UTC) in which "%f" is the fraction
+-- of the second in microseconds (6 digits, as in Python's strftime) and "%1f" .. "%9f" that many digits.  The
+-- time is rounded to the last digit shown.
+function M.format_utc(t, fmt)
+  if type(t) ~= "number" or t ~= t or t == math.huge or t == -math.huge then
+    error(("bad argument #1 to 'utc' (epoch seconds expected, got %s)"):format(
+          type(t) == "number" and tostring(t) or type(t)), 2)
+  end
+  if fmt == nil then fmt = 3 end
+  if math.type(fmt) == "integer" then
+    if fmt < 0 or fmt > 9 then error("bad argument #2 to 'utc' (digits of the second from 0 to 9 expected)", 2) end
+    return M.utc(t, fmt, 3)
+  end
+  if type(fmt) ~= "string" then
+    error(("bad argument #2 to 'utc' (a number of digits or a format string expected, got %s)"):format(type(fmt)), 2)
+  end
+  -- The digits the format shows: the largest %Nf (a format without one is rounded to whole seconds).
+  local digits = 0
+  for pct, d in fmt:gmatch("(%%+)(%d?)f") do
+    if #pct % 2 == 1 then digits = math.max(digits, d == "" and 6 or tonumber(d)) end
+  end
+  local s, units = split_seconds(t, digits)
+  local expanded = fmt:gsub("%%(%d?)(.)", function(d, c)
+    if c == "f" then
+      local n = d == "" and 6 or tonumber(d)
+      if n == 0 then error("bad argument #2 to 'utc' (%0f: a fraction needs 1 to 9 digits)", 4) end
+      return ("%0" .. n .. "d"):format(units // 10 ^ (digits - n) | 0)
+    end
+    if d ~= "" then error(("bad argument #2 to 'utc' (unknown conversion '%%%s%s')"):format(d, c), 4) end
+    return nil                                        -- "%%" and os.date's own conversions stay as they are
+  end)
+  return utc_date(expanded, s, 3)
 end
 
 -- "2023-01-26 05:00:00–05:15:00 UTC", the end's date repeated only when it differs.
@@ -34,40 +87,117 @@ function M.span(t1, t2, decimals)
   return a .. "–" .. b .. " UTC"
 end
 
--- A time argument: epoch seconds, or a UTC date "YYYY-MM-DD[ HH:MM[:SS[.frac]]]" (also with a "T").
+local MONTHS = { "January", "February", "March", "April", "May", "June", "July", "August", "September",
+                 "October", "November", "December" }
+
+local function days_in_month(y, mo)
+  if mo == 2 then return (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28 end
+  return ({ 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 })[mo]
+end
+
+-- A time argument: epoch seconds, or a UTC date "YYYY-MM-DD[ HH:MM[:SS[.frac]]]" (also with a "T", and a final
+-- "Z").  Anything else, and dates or times that do not exist ("2023-02-30", "25:00"), raise an error naming the
+-- argument.
 function M.parse_time(t, argn, fname)
-  if type(t) == "number" then return t end
+  local function bad(why)
+    error(("bad argument #%d to '%s' (%s)"):format(argn, fname, why), 4)
+  end
+  if type(t) == "number" then
+    if t ~= t then bad("a time expected, got NaN") end
+    return t
+  end
   if type(t) == "string" then
     local y, mo, d, rest = t:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-    local h, mi, s = 0, 0, 0
+    local h, mi, s = "0", "0", "0"
     if rest and rest ~= "" then
-      h, mi, s = rest:match("^[ T](%d%d):(%d%d):?(%d*%.?%d*)Z?$")
-      if s == "" then s = "0" end
+      local tail
+      h, mi, tail = rest:match("^[ T](%d%d):(%d%d)(.-)Z?$")
+      if tail and tail ~= "" then s = tail:match("^:(%d%d%.?%d*)$") end
     end
-    if y and h and tonumber(s) then
+    if y and h and s and tonumber(s) then
+      y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
+      if mo < 1 or mo > 12 then bad(("no such date '%s': months go from 01 to 12"):format(t)) end
+      local ndays = days_in_month(y, mo)
+      if d < 1 or d > ndays then
+        bad(("no such date '%s': %s %d has %d days"):format(t, MONTHS[mo], y, ndays))
+      end
+      if h > 23 then bad(("no such time '%s': hours go from 00 to 23"):format(t)) end
+      if mi > 59 then bad(("no such time '%s': minutes go from 00 to 59"):format(t)) end
+      if s >= 60 then bad(("no such time '%s': seconds go from 00 to 59"):format(t)) end
       -- Days since the epoch by the proleptic Gregorian calendar (no time zone involved).
-      y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
       if mo <= 2 then y = y - 1 end
       local era = y // 400
       local yoe = y - era * 400
       local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
       local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
       local days = era * 146097 + doe - 719468
-      return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
+      return days * 86400 + h * 3600 + mi * 60 + s
     end
   end
-  error(("bad argument #%d to '%s' (epoch seconds or a UTC date \"YYYY-MM-DD HH:MM:SS\" expected, got %s)")
-        :format(argn, fname, type(t) == "string" and ("'" .. t .. "'") or type(t)), 3)
+  bad(("epoch seconds or a UTC date \"YYYY-MM-DD HH:MM:SS\" expected, got %s")
+      :format(type(t) == "string" and ("'" .. t .. "'") or type(t)))
 end
 
 ---------------------------------------------------------------------------------------------------------------
 -- Selections
 ---------------------------------------------------------------------------------------------------------------
 
+-- Where the intervals of a selection came from: origin[selection][k] is the index of its k-th interval in the
+-- result that was parsed or loaded (selections of selections are resolved to it).  Weak keys: it goes with the
+-- selection.  A parsed or loaded result has no entry (its own indices).
+local origin = setmetatable({}, { __mode = "k" })
+
+local function check_index(r, i, argn, fname)
+  if math.type(i) ~= "integer" or i < 1 or i > #r then
+    error(("bad argument #%d to '%s' (an interval index from 1 to %d expected, got %s)")
+          :format(argn, fname, #r, math.type(i) and tostring(i) or type(i)), 3)
+  end
+end
+
+local c_select, c_interval = methods.select, methods.interval
+
+-- r:select(indices) -> the intervals at the given 1-based indices (the C copy), remembering where they came from.
+function methods.select(r, indices)
+  local out = c_select(r, indices)
+  local from, map = origin[r], {}
+  for k = 1, #out do
+    local i = math.tointeger(indices[k])
+    map[k] = from and from[i] or i
+  end
+  origin[out] = map
+  return out
+end
+
+-- r:index(i) -> the index of interval i in the result the selection was taken from (i itself for a parsed or
+-- loaded result); r:index() -> a column of them all.
+function methods.index(r, i)
+  local from = origin[r]
+  if i == nil then
+    local out = {}
+    for k = 1, #r do out[k] = from and from[k] or k end
+    return column.new(out)
+  end
+  check_index(r, i, 1, "index")
+  return from and from[i] or i
+end
+
+-- r:interval(i): the record of the C core, with `index`, the interval's index in the original result.
+function methods.interval(r, i)
+  check_index(r, i, 1, "interval")
+  local iv = c_interval(r, i)
+  local from = origin[r]
+  iv.index = from and from[i] or i
+  return iv
+end
+
 -- r:slice(t1, t2) -> result of the intervals whose start lies in [t1, t2); nil bounds are open.
 function methods.slice(r, t1, t2)
   t1 = t1 ~= nil and M.parse_time(t1, 1, "slice") or -math.huge
   t2 = t2 ~= nil and M.parse_time(t2, 2, "slice") or math.huge
+  if t2 < t1 then
+    error(("bad arguments to 'slice' (the end, %s, is before the start, %s)")
+          :format(M.utc(t2, 3), M.utc(t1, 3)), 2)
+  end
   local chosen, starts = {}, r:column("start")
   for i = 1, #starts do
     if starts[i] >= t1 and starts[i] < t2 then chosen[#chosen + 1] = i end
@@ -83,6 +213,24 @@ function methods.where(r, fn)
     if fn(r:interval(i), i) then chosen[#chosen + 1] = i end
   end
   return r:select(chosen)
+end
+
+-- r:port_series(series, port) -> column of the packets of one port per interval (0 where it was not seen).
+function methods.port_series(r, series, port)
+  if math.type(port) ~= "integer" or port < 0 or port > 65535 then
+    error(("bad argument #2 to 'port_series' (a port from 0 to 65535 expected, got %s)")
+          :format(math.type(port) and tostring(port) or type(port)), 2)
+  end
+  local ok, iter, state, ctl = pcall(r.ports, r, series)
+  if not ok then
+    error(("bad argument #1 to 'port_series' (%s)"):format(tostring(iter):match("%((.*)%)$") or iter), 2)
+  end
+  local out = {}
+  for i = 1, #r do out[i] = 0 end
+  for i, p, count in iter, state, ctl do
+    if p == port then out[i] = count end
+  end
+  return column.new(out)
 end
 
 ---------------------------------------------------------------------------------------------------------------
@@ -110,8 +258,10 @@ end
 
 -- Several lines: the interval's number and time span, then every other column as name value.
 function meta.interval.__tostring(iv)
-  local lines = { ("interval %s (index %s)  %s"):format(fmt(iv.interval), fmt(iv.interval + 1),
-                                                      M.span(iv.start, iv["end"], 3)) }
+  local index, own = iv.index or iv.interval + 1, iv.interval + 1
+  local head = ("interval %s (index %s)"):format(fmt(iv.interval), fmt(own))
+  if index ~= own then head = head:sub(1, -2) .. ("; index %s in the original)"):format(fmt(index)) end
+  local lines = { head .. "  " .. M.span(iv.start, iv["end"], 3) }
   local row = {}
   for _, name in ipairs(meta.columns) do
     if name ~= "interval" and name ~= "start" and name ~= "end" then
