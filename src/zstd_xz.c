@@ -12,7 +12,7 @@
 struct stream_decoder {
     enum stream_format format;
     ZSTD_DStream *zstd;
-    size_t zstd_hint;       /* ZSTD_decompressStream's last return: 0 at a frame boundary */
+    int zstd_boundary;      /* the last call that did anything ended a frame, with all its output written */
     lzma_stream xz;
 };
 
@@ -63,9 +63,9 @@ int stream_decoder_run(struct stream_decoder *d, const uint8_t **in, size_t *in_
             snprintf(err, errlen, "corrupt data (%s)", ZSTD_getErrorName(rc));
             return -1;
         }
-        d->zstd_hint = rc;
+        if (ib.pos || ob.pos) d->zstd_boundary = rc == 0;
         if (at_eof && *in_len == 0 && ob.pos < out_len) {
-            if (rc == 0) *ended = 1;
+            if (d->zstd_boundary) *ended = 1;
             else if (ob.pos == 0) {
                 snprintf(err, errlen, "unexpected end of file: the zstd data is truncated");
                 return -1;
