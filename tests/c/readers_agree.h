@@ -41,11 +41,13 @@ static int agree_rewritten(const struct tpp_frame *f)
     return protocol >= 0x000c && protocol <= 0x000e; /* CAN, CAN FD, CAN XL */
 }
 
-/* libpcap stops at what tpp reads on. */
+/* libpcap stops at what tpp reads on.  A section of the other byte order looks to libpcap like a block of a
+ * huge length (it reads the length in the old order); tpp's limit on a block's size is never below libpcap's. */
 static int agree_libpcap_refusal(const char *msg)
 {
     return strstr(msg, "different from the type of the first interface") ||
-           strstr(msg, "snapshot length") || strstr(msg, "different byte orders");
+           strstr(msg, "snapshot length") || strstr(msg, "different byte orders") ||
+           strstr(msg, "pcapng block size");
 }
 
 /* 0 when the readers agree on `path` under `filter`, else -1 with the difference in `why`.  *frames counts the
