@@ -185,8 +185,8 @@ int pcapng_timestamp(const struct pcapng_iface *i, uint64_t ts, int64_t *ns, int
     const uint64_t NS = 1000000000;
     uint64_t sec = ts / i->tsresol, frac = ts % i->tsresol, frac_ns;
     *exact_only = 0;
-    if (i->tsresol_binary) {
-        frac_ns = (uint64_t)((unsigned __int128)frac * NS / i->tsresol);
+    if (i->tsresol_binary) { /* tsresol is 2^n: divide by shifting */
+        frac_ns = (uint64_t)(((unsigned __int128)frac * NS) >> __builtin_ctzll(i->tsresol));
         *exact_only = frac > UINT64_MAX / NS;
     } else if (i->tsresol <= NS) {
         frac_ns = frac * (NS / i->tsresol);
