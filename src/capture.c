@@ -346,7 +346,7 @@ static int open_reader(struct tpp_capture *c, const char *filter, enum tpp_captu
     }
     if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, filter, err);
     if (have >= 4 && pcapng_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, filter, err);
-    if (rc == 0 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
+    if (rc == 0 && have >= 2 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
         snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %zu bytes", have, header);
         return -1;
     }
