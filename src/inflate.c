@@ -241,11 +241,7 @@ const char *inflate_sniff(const uint8_t *head, size_t n, enum inflate_format *fo
         { "\x1f\x8b", 2, INFLATE_GZIP, "gzip" },
         { "\x28\xb5\x2f\xfd", 4, INFLATE_ZSTD, "zstd" },
         { "\xfd" "7zXZ\x00", 6, INFLATE_XZ, "xz" },
-        { "BZh1", 4, INFLATE_UNSUPPORTED, "bzip2" }, { "BZh2", 4, INFLATE_UNSUPPORTED, "bzip2" },
-        { "BZh3", 4, INFLATE_UNSUPPORTED, "bzip2" }, { "BZh4", 4, INFLATE_UNSUPPORTED, "bzip2" },
-        { "BZh5", 4, INFLATE_UNSUPPORTED, "bzip2" }, { "BZh6", 4, INFLATE_UNSUPPORTED, "bzip2" },
-        { "BZh7", 4, INFLATE_UNSUPPORTED, "bzip2" }, { "BZh8", 4, INFLATE_UNSUPPORTED, "bzip2" },
-        { "BZh9", 4, INFLATE_UNSUPPORTED, "bzip2" },
+        { "BZh", 3, INFLATE_UNSUPPORTED, "bzip2" }, /* and a block size of 1 to 9 */
         { "\x04\x22\x4d\x18", 4, INFLATE_UNSUPPORTED, "lz4" },
         { "LZIP", 4, INFLATE_UNSUPPORTED, "lzip" },
         { "\x1f\x9d", 2, INFLATE_UNSUPPORTED, "compress (.Z)" },
@@ -254,7 +250,8 @@ const char *inflate_sniff(const uint8_t *head, size_t n, enum inflate_format *fo
         { "PK\x03\x04", 4, INFLATE_UNSUPPORTED, "zip" },
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (n >= known[i].len && memcmp(head, known[i].magic, known[i].len) == 0) {
+        if (n >= known[i].len && memcmp(head, known[i].magic, known[i].len) == 0 &&
+            (known[i].magic[0] != 'B' || (n > 3 && head[3] >= '1' && head[3] <= '9'))) {
             *format = known[i].format;
             return known[i].name;
         }
