@@ -236,17 +236,18 @@ static int own_reader_linktype(int linktype)
     return tpp_linktype_supported(linktype) && linktype != TPP_LINK_DLT_RAW_ALT && linktype != TPP_LINK_DLT_RAW_ALT2;
 }
 
-static int open_pcap(struct tpp_capture *c, const char *filter, char *err)
+static int open_pcap(struct tpp_capture *c, char *err)
 {
     c->reader = READ_PCAP;
     c->pos += PCAP_FILE_HEADER_SIZE;
     c->linktype = c->rec.linktype;
-    if (filter && link_filter(c, c->linktype, 1, err) < 0) return -1;
+    if (c->filter && link_filter(c, c->linktype, 1, err) < 0) return -1;
     return 0;
 }
 
-static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
+static int open_libpcap(struct tpp_capture *c, char *err)
 {
+    const char *filter = c->filter;
     c->reader = READ_LIBPCAP;
     cookie_io_functions_t io = { .read = replay_read, .close = replay_close };
     c->fp = fopencookie(c, "rb", io);
@@ -276,11 +277,10 @@ static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_
 
 /* The first section header, then blocks up to the first interface description, as libpcap reads them when it
  * opens a file (and as leniently: the first header's length and trailer are not checked). */
-static int open_pcapng(struct tpp_capture *c, const char *filter, char *err)
+static int open_pcapng(struct tpp_capture *c, char *err)
 {
     c->reader = READ_PCAPNG;
     c->ng_max_block = pcapng_max_block(TPP_LINK_ETHERNET);
-    (void)filter; /* compiled per link type as interfaces come (c->filter) */
     int rc = fill(c, 12);
     if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
     if (rc == 0) {
@@ -333,7 +333,7 @@ static int header_prefix_of_capture(const uint8_t *p, size_t n, size_t *header_s
 }
 
 /* Choose the reader by the first bytes and open it; 0, or -1 with a message in err. */
-static int open_reader(struct tpp_capture *c, const char *filter, enum tpp_capture_reader reader, char *err)
+static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, char *err)
 {
     int rc = fill(c, PCAP_FILE_HEADER_SIZE);
     if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
@@ -344,8 +344,8 @@ static int open_reader(struct tpp_capture *c, const char *filter, enum tpp_captu
                  format ? format : "");
         return -1;
     }
-    if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, filter, err);
-    if (have >= 4 && pcapng_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, filter, err);
+    if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, err);
+    if (have >= 4 && pcapng_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err);
     if (rc == 0 && have >= 2 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
         snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %zu bytes", have, header);
         return -1;
@@ -355,8 +355,8 @@ static int open_reader(struct tpp_capture *c, const char *filter, enum tpp_captu
         return -1;
     }
     if (rc > 0 && pcap_records_open(&c->rec, c->buf + c->pos) == 0 && own_reader_linktype(c->rec.linktype))
-        return open_pcap(c, filter, err);
-    return open_libpcap(c, filter, err);
+        return open_pcap(c, err);
+    return open_libpcap(c, err);
 }
 
 struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
@@ -378,7 +378,7 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
         tpp_capture_close(c);
         return NULL;
     }
-    if (open_source(c, path, err) != 0 || open_reader(c, filter, reader, err) != 0) {
+    if (open_source(c, path, err) != 0 || open_reader(c, reader, err) != 0) {
         tpp_capture_close(c);
         return NULL;
     }

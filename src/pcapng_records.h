@@ -10,6 +10,9 @@
  * its Interface Description Blocks (IDB) number the interfaces 0, 1, ... in order, and each packet block names
  * its interface.  Packet blocks: Enhanced (EPB), Simple (SPB: no timestamp, no interface, no captured length)
  * and the obsolete Packet Block (PB).  Other blocks (name resolution, statistics, secrets, custom) are skipped.
+ * An SPB belongs to interface 0 and holds min(wire length, interface 0's snapshot length) bytes; capture.c gives
+ * it the time of the packet before it (libpcap gives it time 0, i.e. 1970 plus interface 0's if_tsoffset, which
+ * tpp keeps only for an SPB that comes first).
  */
 #ifndef TPP_PCAPNG_RECORDS_H
 #define TPP_PCAPNG_RECORDS_H
