@@ -27,6 +27,8 @@
 /* Larger than the largest pcap record (16 + 262144 bytes) and the usual pcapng block, so those always fit
  * whole; the buffer grows for a larger pcapng block. */
 enum { BUFFER_SIZE = 1u << 20 };
+/* Real captures have a handful of interfaces; a file of nothing but interface blocks must not take gigabytes. */
+enum { MAX_INTERFACES = 1 << 16 };
 
 /* A filter program for the frames of one link type. */
 struct link_filter {
@@ -490,6 +492,10 @@ static int add_interface(struct tpp_capture *c, uint32_t len)
         char err[TPP_ERRBUF_SIZE];
         iface.filter = link_filter(c, iface.linktype, c->nfilters == 0, err);
         if (iface.filter < 0) { snprintf(c->error, sizeof c->error, "%s", err); return -1; }
+    }
+    if (c->nifaces == MAX_INTERFACES) {
+        snprintf(c->error, sizeof c->error, "more than %d interfaces in one section", MAX_INTERFACES);
+        return -1;
     }
     if (c->nifaces == c->ifaces_cap) {
         size_t cap = c->ifaces_cap ? 2 * c->ifaces_cap : 4;

@@ -216,6 +216,15 @@ describe("capture formats", function()
       assert.are.equal(1, #list)
     end)
 
+    it("stops at more than 65536 interfaces in one section (memory), keeping the packets before", function()
+      local t = { head, good }
+      for _ = 2, 65537 do t[#t + 1] = NG.idb(1) end
+      local r = assert(tpp.parse(file("many.pcapng", table.concat(t))))
+      assert.is_false(r.complete)
+      assert.are.equal(("more than 65536 interfaces in one section (near byte %d)"):format(at + 65535 * 20), r.error)
+      assert.are.equal(1, r.packets)
+    end)
+
     it("refuses a file whose first packet comes before any interface", function()
       local path = file("noidb.pcapng", NG.shb() .. good)
       local r, err = tpp.parse(path)
