@@ -1,6 +1,6 @@
 # tpp — traffic-trace analyser.  Plain GNU make; dependencies come from Debian via pkg-config.
 PREFIX ?= /usr/local
-PKGS    = lua5.4 libpcap zlib
+PKGS    = lua5.4 libpcap zlib libzstd liblzma
 CC     ?= cc
 CFLAGS ?= -O2 -g
 WARN    = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
@@ -12,7 +12,8 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump fingerprint
+CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz interval parse handoff result \
+          addr_table pcap_writer outfile dump fingerprint
 BINDING = ltpp lresult lpackets lwriter repl lproc
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
@@ -106,7 +107,8 @@ build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/decode_bounds.c src/packet.c
 
 # tpp's own pcap reader against libpcap, on every capture in the tests (and in the corpus, by test-corpus).
-CAPTURE_SRCS = src/capture.c src/pcap_records.c src/inflate.c src/handoff.c src/packet.c
+CAPTURE_SRCS = src/capture.c src/pcap_records.c src/pcapng_records.c src/inflate.c src/zstd_xz.c src/handoff.c \
+               src/packet.c
 build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTURE_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
 

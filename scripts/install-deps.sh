@@ -3,7 +3,7 @@
 # `install-deps.sh bench` adds the peers that `make bench` measures tpp against.
 set -e
 PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev libisal-dev libzstd-dev liblzma-dev
-          lua-busted lua-filesystem lua-argparse gnuplot-nox clang libclang-rt-14-dev tcpdump tmux
+          zstd xz-utils lua-busted lua-filesystem lua-argparse gnuplot-nox clang libclang-rt-14-dev tcpdump tmux
           python3-pandas r-base-core"
 [ "${1:-}" = bench ] && PACKAGES="$PACKAGES isal libtrace-tools tshark"
 missing=""

@@ -1,16 +1,19 @@
-/* capture.c — open a capture, plain or gzip, and hand out its frames.
+/* capture.c — open a capture, plain or compressed, and hand out its frames.
  *
- * The bytes come from the file itself or, for gzip (recognised by its magic bytes) and standard input, from an
- * inflater running on its own thread (inflate.h).  Classic pcap files, the common case by far, are read by tpp
- * itself (pcap_records.h): records are parsed in place in a large buffer, so a frame costs no system or stdio
- * call, which is what libpcap's per-record fread() costs.  Everything else (pcapng, old or patched pcap
- * variants, link types tpp does not decode) goes to libpcap through a stdio stream that first replays the bytes
- * already read.  A BPF filter runs through libpcap in both cases.
+ * The bytes come from the file itself or, for compressed files (recognised by their magic bytes) and standard
+ * input, from an inflater running on its own thread (inflate.h).  Classic pcap and pcapng, the formats captures
+ * come in, are read by tpp itself (pcap_records.h, pcapng_records.h): records and blocks are parsed in place in
+ * a large buffer, so a frame costs no system or stdio call, which is what libpcap's per-record fread() costs,
+ * and a pcapng file may mix link types, which libpcap refuses.  Old or patched pcap variants, and classic pcap
+ * of link types tpp does not decode, go to libpcap through a stdio stream that first replays the bytes already
+ * read.  A BPF filter runs through libpcap in all cases: for tpp's own readers, one program per link type,
+ * compiled on a dead handle.
  */
 #include "tpp/capture.h"
 #include "tpp/packet.h"
 #include "inflate.h"
 #include "pcap_records.h"
+#include "pcapng_records.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +24,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Larger than the largest record tpp reads itself (16 + 262144 bytes), so a record always fits whole. */
+/* Larger than the largest pcap record (16 + 262144 bytes) and the usual pcapng block, so those always fit
+ * whole; the buffer grows for a larger pcapng block. */
 enum { BUFFER_SIZE = 1u << 20 };
+/* Real captures have a handful of interfaces; a file of nothing but interface blocks must not take gigabytes. */
+enum { MAX_INTERFACES = 1 << 16 };
+
+/* A filter program for the frames of one link type. */
+struct link_filter {
+    int linktype;
+    int usable;               /* 0 when the filter makes no sense for this link type: no frame passes */
+    pcap_t *dead;
+    struct bpf_program prog;
+};
+
+enum reader { READ_PCAP, READ_PCAPNG, READ_LIBPCAP };
 
 struct tpp_capture {
     /* where the bytes come from: the file, or the inflater (which then owns the file) */
@@ -33,18 +49,32 @@ struct tpp_capture {
 
     /* bytes read and not yet parsed */
     uint8_t *buf;
-    size_t pos, end;
+    size_t bufsize, pos, end;
 
-    /* tpp's own reader (pcap == NULL) */
+    enum reader reader;
+    int linktype;
+    int ts_unlike_libpcap; /* for the last frame */
+
+    /* tpp's own readers: classic pcap */
     struct pcap_records rec;
-    pcap_t *filter_pcap;  /* a dead handle the filter was compiled for; NULL without a filter */
-    struct bpf_program filter;
+    /* ... and pcapng: the current section's byte order and interfaces */
+    int ng_swapped;
+    struct pcapng_iface *ifaces;
+    size_t nifaces, ifaces_cap;
+    uint32_t ng_max_block;
+    int64_t ng_last_ts;
+    int ng_seen_packet;
+
+    /* the filter of tpp's own readers, per link type (NULL filter: none) */
+    char *filter;
+    struct link_filter *filters;
+    size_t nfilters;
 
     /* libpcap's reader */
     pcap_t *pcap;
     FILE *fp;
+    struct bpf_program pcap_filter;
 
-    int linktype;
     char error[TPP_ERRBUF_SIZE];
 };
 
@@ -55,7 +85,7 @@ static ssize_t source_read(struct tpp_capture *c, uint8_t *dst, size_t len)
     ssize_t n;
     if (c->z) {
         n = inflater_read(c->z, dst, len);
-        if (n < 0) snprintf(c->error, sizeof c->error, "gzip: %s", inflater_error(c->z));
+        if (n < 0) snprintf(c->error, sizeof c->error, "%s", inflater_error(c->z));
     } else {
         do n = read(c->fd, dst, len); while (n < 0 && errno == EINTR);
         if (n < 0) snprintf(c->error, sizeof c->error, "read error: %s", strerror(errno));
@@ -64,7 +94,7 @@ static ssize_t source_read(struct tpp_capture *c, uint8_t *dst, size_t len)
     return n;
 }
 
-/* Make at least `want` unparsed bytes available: 1 done, 0 the data ended first, -1 a read error. */
+/* Make at least `want` (<= bufsize) unparsed bytes available: 1 done, 0 the data ended first, -1 a read error. */
 static int fill(struct tpp_capture *c, size_t want)
 {
     if (c->end - c->pos >= want) return 1;
@@ -72,13 +102,30 @@ static int fill(struct tpp_capture *c, size_t want)
     c->end -= c->pos;
     c->pos = 0;
     while (c->end < want) {
-        ssize_t n = source_read(c, c->buf + c->end, BUFFER_SIZE - c->end);
+        ssize_t n = source_read(c, c->buf + c->end, c->bufsize - c->end);
         if (n < 0) return -1;
         if (n == 0) return 0;
         c->end += (size_t)n;
     }
     return 1;
 }
+
+/* Let the buffer hold `size` bytes; 0, or -1 when out of memory. */
+static int reserve(struct tpp_capture *c, size_t size)
+{
+    if (size <= c->bufsize) return 0;
+    uint8_t *bigger = realloc(c->buf, size);
+    if (!bigger) {
+        snprintf(c->error, sizeof c->error, "out of memory for a block of %zu bytes", size);
+        return -1;
+    }
+    c->buf = bigger;
+    c->bufsize = size;
+    return 0;
+}
+
+/* Offset in the uncompressed data of the next unparsed byte. */
+static uint64_t data_offset(const struct tpp_capture *c) { return c->consumed - (c->end - c->pos); }
 
 /* libpcap reads through this: the bytes already buffered, then the source. */
 static ssize_t replay_read(void *cookie, char *dst, size_t len)
@@ -103,15 +150,50 @@ static void copy_libpcap_message(char *dst, size_t len, const char *msg)
     else snprintf(dst, len, "%s", msg);
 }
 
-/* ---- opening ------------------------------------------------------------------------------------------------ */
+/* ---- filters ------------------------------------------------------------------------------------------------ */
 
-/* Does the file at `fd` start with gzip's magic?  Leaves the offset at 0. */
-static int starts_with_gzip(int fd)
+/* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP among the common ones. */
+static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
+
+static int bad_filter(const char *filter, pcap_t *p, char *err)
 {
-    unsigned char m[2];
-    ssize_t n = pread(fd, m, 2, 0);
-    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
+    return -1;
 }
+
+/* The index of the filter program for `linktype`, compiled on first use.  -1 when out of memory, or with
+ * `must_compile` when the filter does not compile for it (the capture's first link type: the filter is bad);
+ * for later link types such a filter is kept as one no frame passes. */
+static int link_filter(struct tpp_capture *c, int linktype, int must_compile, char *err)
+{
+    for (size_t i = 0; i < c->nfilters; i++)
+        if (c->filters[i].linktype == linktype) return (int)i;
+    struct link_filter *more = realloc(c->filters, (c->nfilters + 1) * sizeof *more);
+    if (!more) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
+    c->filters = more;
+    struct link_filter *lf = &c->filters[c->nfilters];
+    memset(lf, 0, sizeof *lf);
+    lf->linktype = linktype;
+    lf->dead = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(linktype), PCAP_MAX_SNAPLEN,
+                                                    PCAP_TSTAMP_PRECISION_NANO);
+    if (!lf->dead) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
+    c->nfilters++;
+    lf->usable = pcap_compile(lf->dead, &lf->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, err);
+    return (int)(c->nfilters - 1);
+}
+
+/* Does frame f pass the filter of tpp's own readers? */
+static int passes(const struct tpp_capture *c, int filter, const struct tpp_frame *f)
+{
+    if (!c->filter) return 1;
+    const struct link_filter *lf = &c->filters[filter];
+    if (!lf->usable) return 0;
+    struct pcap_pkthdr h = { .caplen = f->caplen, .len = f->wirelen };
+    return pcap_offline_filter(&lf->prog, &h, f->data) != 0;
+}
+
+/* ---- opening ------------------------------------------------------------------------------------------------ */
 
 /* Open the file or standard input and set up the byte source; 0, or -1 with a message in err. */
 static int open_source(struct tpp_capture *c, const char *path, char *err)
@@ -134,49 +216,42 @@ static int open_source(struct tpp_capture *c, const char *path, char *err)
             return -1;
         }
     }
-    c->fd = fd;
-    if (from_stdin || starts_with_gzip(fd)) {
-        c->fd = -1;
-        c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE); /* closes fd on failure */
-        if (!c->z) return -1;
+    /* A regular file is read directly unless its magic says it is compressed; anything else (stdin, a FIFO)
+     * goes through the inflater, which passes data without a known magic through. */
+    uint8_t head[INFLATE_SNIFF];
+    enum inflate_format format = INFLATE_GZIP;
+    if (!from_stdin && S_ISREG(st.st_mode)) {
+        ssize_t n = pread(fd, head, sizeof head, 0);
+        inflate_sniff(head, n > 0 ? (size_t)n : 0, &format);
     }
-    return 0;
+    if (format == INFLATE_PLAIN) {
+        c->fd = fd;
+        return 0;
+    }
+    c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE); /* closes fd on failure */
+    return c->z ? 0 : -1;
 }
 
-/* Link types tpp reads itself: those it decodes, but not 12 and 14, raw IP in some systems' DLT numbering, which
- * libpcap translates (or not) by the system it runs on. */
+/* Link types tpp reads itself in classic pcap: those it decodes, but not 12 and 14, raw IP in some systems' DLT
+ * numbering, which libpcap translates (or not) by the system it runs on. */
 static int own_reader_linktype(int linktype)
 {
     return tpp_linktype_supported(linktype) && linktype != TPP_LINK_DLT_RAW_ALT && linktype != TPP_LINK_DLT_RAW_ALT2;
 }
 
-/* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP. */
-static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
-
-static int bad_filter(const char *filter, pcap_t *p, char *err)
+static int open_pcap(struct tpp_capture *c, char *err)
 {
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
-    return -1;
-}
-
-static int compile_filter(struct tpp_capture *c, pcap_t *p, const char *filter, char *err)
-{
-    return pcap_compile(p, &c->filter, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 ? 0 : bad_filter(filter, p, err);
-}
-
-static int open_own_reader(struct tpp_capture *c, const char *filter, char *err)
-{
+    c->reader = READ_PCAP;
     c->pos += PCAP_FILE_HEADER_SIZE;
     c->linktype = c->rec.linktype;
-    if (!filter || !*filter) return 0;
-    c->filter_pcap = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(c->linktype), (int)c->rec.snapshot,
-                                                          PCAP_TSTAMP_PRECISION_NANO);
-    if (!c->filter_pcap) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
-    return compile_filter(c, c->filter_pcap, filter, err);
+    if (c->filter && link_filter(c, c->linktype, 1, err) < 0) return -1;
+    return 0;
 }
 
-static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
+static int open_libpcap(struct tpp_capture *c, char *err)
 {
+    const char *filter = c->filter;
+    c->reader = READ_LIBPCAP;
     cookie_io_functions_t io = { .read = replay_read, .close = replay_close };
     c->fp = fopencookie(c, "rb", io);
     if (!c->fp) { snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno)); return -1; }
@@ -185,18 +260,106 @@ static int open_libpcap(struct tpp_capture *c, const char *filter, char *err)
     c->pcap = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_NANO, perr);
     if (!c->pcap) {
         /* libpcap's words for "not a capture" are "unknown file format": say it plainly. */
+        const char *format = c->z ? inflater_format(c->z) : NULL;
         if (c->error[0]) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
         else if (strstr(perr, "unknown file format"))
-            snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s",
-                     c->z && inflater_is_gzip(c->z) ? " (after gzip decompression)" : "");
+            snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s%s%s", format ? " (after " : "",
+                     format ? format : "", format ? " decompression)" : "");
         else copy_libpcap_message(err, TPP_ERRBUF_SIZE, perr);
         return -1;
     }
     int dlt = pcap_datalink(c->pcap);
     c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
-    if (!filter || !*filter) return 0;
-    if (compile_filter(c, c->pcap, filter, err) != 0) return -1;
-    return pcap_setfilter(c->pcap, &c->filter) == 0 ? 0 : bad_filter(filter, c->pcap, err);
+    if (!filter) return 0;
+    if (pcap_compile(c->pcap, &c->pcap_filter, filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
+        return bad_filter(filter, c->pcap, err);
+    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, err);
+}
+
+static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_t *type);
+
+/* The first section header, then blocks up to the first interface description, as libpcap reads them when it
+ * opens a file (and as leniently: the first header's length and trailer are not checked). */
+static int open_pcapng(struct tpp_capture *c, char *err)
+{
+    c->reader = READ_PCAPNG;
+    c->ng_max_block = pcapng_max_block(TPP_LINK_ETHERNET);
+    int rc = fill(c, 12);
+    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+    if (rc == 0) {
+        snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %d bytes", c->end - c->pos,
+                 PCAPNG_SHB_MIN);
+        return -1;
+    }
+    c->ng_swapped = pcapng_shb_byte_order(c->buf + c->pos);
+    if (c->ng_swapped < 0) { snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture"); return -1; }
+    uint32_t len = pcapng_load32(c->buf + c->pos + 4, c->ng_swapped);
+    if (len < PCAPNG_SHB_MIN || len > PCAPNG_SHB_MAX) {
+        snprintf(err, TPP_ERRBUF_SIZE, "the file header (section header block) has a length of %u, not %d to %d",
+                 len, PCAPNG_SHB_MIN, PCAPNG_SHB_MAX);
+        return -1;
+    }
+    if ((rc = fill(c, len)) <= 0) {
+        if (rc < 0) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
+        else snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %u bytes",
+                      c->end - c->pos, len);
+        return -1;
+    }
+    if (pcapng_shb(c->buf + c->pos, len, c->ng_swapped, err, TPP_ERRBUF_SIZE) != 0) return -1;
+    c->pos += len;
+    for (;;) {
+        struct tpp_frame f;
+        uint32_t type;
+        rc = next_pcapng_block(c, &f, &type);
+        if (rc == 0 && c->error[0] == 0)
+            snprintf(c->error, sizeof c->error, "no Interface Description Block: the capture has no interfaces");
+        if (rc <= 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+        if (rc == 2 && type == PCAPNG_IDB) break;
+    }
+    c->linktype = c->ifaces[0].linktype;
+    return 0;
+}
+
+/* The first bytes of a pcap or pcapng file, for telling a file cut inside its header from other content. */
+static int header_prefix_of_capture(const uint8_t *p, size_t n, size_t *header_size)
+{
+    static const uint8_t magics[][4] = {
+        { 0xd4, 0xc3, 0xb2, 0xa1 }, { 0xa1, 0xb2, 0xc3, 0xd4 }, { 0x4d, 0x3c, 0xb2, 0xa1 },
+        { 0xa1, 0xb2, 0x3c, 0x4d }, { 0x0a, 0x0d, 0x0d, 0x0a },
+    };
+    for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
+        if (memcmp(p, magics[i], n < 4 ? n : 4) == 0) {
+            *header_size = i == 4 ? PCAPNG_SHB_MIN : PCAP_FILE_HEADER_SIZE;
+            return 1;
+        }
+    return 0;
+}
+
+/* Choose the reader by the first bytes and open it; 0, or -1 with a message in err. */
+static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, char *err)
+{
+    int rc = fill(c, PCAP_FILE_HEADER_SIZE);
+    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+    size_t have = c->end - c->pos, header;
+    const char *format = c->z ? inflater_format(c->z) : NULL;
+    if (have == 0) {
+        snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes%s%s), not a capture", format ? " after " : "",
+                 format ? format : "");
+        return -1;
+    }
+    if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, err);
+    if (have >= 4 && pcapng_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err);
+    if (rc == 0 && have >= 2 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
+        snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %zu bytes", have, header);
+        return -1;
+    }
+    if (have < 4) {
+        snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture (%zu byte%s)", have, have == 1 ? "" : "s");
+        return -1;
+    }
+    if (rc > 0 && pcap_records_open(&c->rec, c->buf + c->pos) == 0 && own_reader_linktype(c->rec.linktype))
+        return open_pcap(c, err);
+    return open_libpcap(c, err);
 }
 
 struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
@@ -210,17 +373,15 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
         return NULL;
     }
     c->buf = buf;
+    c->bufsize = BUFFER_SIZE;
     c->fd = -1;
-    if (open_source(c, path, err) != 0) {
+    if (filter && !*filter) filter = NULL;
+    if (filter && !(c->filter = strdup(filter))) {
+        snprintf(err, TPP_ERRBUF_SIZE, "out of memory");
         tpp_capture_close(c);
         return NULL;
     }
-    int rc = fill(c, PCAP_FILE_HEADER_SIZE);
-    int own = rc > 0 && reader == TPP_CAPTURE_AUTO && pcap_records_open(&c->rec, c->buf) == 0 &&
-              own_reader_linktype(c->rec.linktype);
-    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); rc = -1; }
-    else rc = own ? open_own_reader(c, filter, err) : open_libpcap(c, filter, err);
-    if (rc != 0) {
+    if (open_source(c, path, err) != 0 || open_reader(c, reader, err) != 0) {
         tpp_capture_close(c);
         return NULL;
     }
@@ -232,9 +393,9 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
     return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err);
 }
 
-/* ---- reading ------------------------------------------------------------------------------------------------ */
+/* ---- reading classic pcap ----------------------------------------------------------------------------------- */
 
-static int next_own(struct tpp_capture *c, struct tpp_frame *f)
+static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
 {
     for (;;) {
         int rc = fill(c, PCAP_RECORD_HEADER_SIZE);
@@ -246,7 +407,9 @@ static int next_own(struct tpp_capture *c, struct tpp_frame *f)
             return -1;
         }
         uint32_t stored;
-        if (pcap_records_header(&c->rec, c->buf + c->pos, f, &stored, c->error, sizeof c->error) != 0) return -1;
+        if (pcap_records_header(&c->rec, c->buf + c->pos, f, &stored, &c->ts_unlike_libpcap, c->error,
+                                sizeof c->error) != 0)
+            return -1;
         size_t size = PCAP_RECORD_HEADER_SIZE + (size_t)stored;
         rc = fill(c, size);
         if (rc < 0) return -1;
@@ -257,11 +420,185 @@ static int next_own(struct tpp_capture *c, struct tpp_frame *f)
         }
         f->data = c->buf + c->pos + PCAP_RECORD_HEADER_SIZE;
         c->pos += size;
-        if (!c->filter_pcap) return 1;
-        struct pcap_pkthdr h = { .caplen = f->caplen, .len = f->wirelen };
-        if (pcap_offline_filter(&c->filter, &h, f->data)) return 1;
+        if (passes(c, 0, f)) return 1;
     }
 }
+
+/* ---- reading pcapng ----------------------------------------------------------------------------------------- */
+
+/* Bring the next whole block to c->buf + c->pos and check its lengths: 1, 0 at the end of the data, -1 on an
+ * error (the position stays at the block, so the error's offset is the block's). */
+static int pcapng_block(struct tpp_capture *c, uint32_t *type, uint32_t *len)
+{
+    int rc = fill(c, 8);
+    if (rc <= 0) {
+        if (rc == 0 && c->end > c->pos)
+            snprintf(c->error, sizeof c->error, "truncated capture: the last block header has %zu of its 8 bytes",
+                     c->end - c->pos);
+        return rc < 0 || c->end > c->pos ? -1 : 0;
+    }
+    *type = pcapng_load32(c->buf + c->pos, c->ng_swapped);
+    if (*type == PCAPNG_SHB) { /* a new section, perhaps of the other byte order: its magic says */
+        if ((rc = fill(c, 12)) <= 0) {
+            if (rc == 0)
+                snprintf(c->error, sizeof c->error, "truncated capture: the last block has %zu of at least %d bytes",
+                         c->end - c->pos, PCAPNG_SHB_MIN);
+            return -1;
+        }
+        int order = pcapng_shb_byte_order(c->buf + c->pos);
+        if (order < 0) {
+            snprintf(c->error, sizeof c->error, "section header block with a bad byte-order magic");
+            return -1;
+        }
+        c->ng_swapped = order;
+    }
+    *len = pcapng_load32(c->buf + c->pos + 4, c->ng_swapped);
+    const char *bad = *len < PCAPNG_BLOCK_MIN ? "less than 12" : *len % 4 ? "not a multiple of 4" :
+                      *len > c->ng_max_block ? "more than the largest block allowed" : NULL;
+    if (bad) {
+        snprintf(c->error, sizeof c->error, "bad pcapng block: type %#x has a length of %u, %s", *type, *len, bad);
+        return -1;
+    }
+    /* A length past the end of a plain file is a cut: say so at once, without reading (or allocating) it. */
+    uint64_t at = data_offset(c);
+    if (!c->z && c->size && at + *len > c->size) {
+        snprintf(c->error, sizeof c->error, "truncated capture: the last block has %llu of its %u bytes",
+                 (unsigned long long)(c->size > at ? c->size - at : 0), *len);
+        return -1;
+    }
+    if (reserve(c, *len) != 0) return -1;
+    if ((rc = fill(c, *len)) <= 0) {
+        if (rc == 0)
+            snprintf(c->error, sizeof c->error, "truncated capture: the last block has %zu of its %u bytes",
+                     c->end - c->pos, *len);
+        return -1;
+    }
+    uint32_t trailer = pcapng_load32(c->buf + c->pos + *len - 4, c->ng_swapped);
+    if (trailer != *len) {
+        snprintf(c->error, sizeof c->error, "bad pcapng block: type %#x has a length of %u but a trailing length of %u",
+                 *type, *len, trailer);
+        return -1;
+    }
+    return 1;
+}
+
+/* Add the interface of the IDB at c->pos (len bytes). */
+static int add_interface(struct tpp_capture *c, uint32_t len)
+{
+    struct pcapng_iface iface;
+    if (pcapng_idb(c->buf + c->pos, len, c->ng_swapped, &iface, c->error, sizeof c->error) != 0) return -1;
+    iface.snaplen = pcapng_snaplen(iface.linktype, iface.snaplen);
+    iface.filter = 0;
+    if (c->filter) {
+        char err[TPP_ERRBUF_SIZE];
+        iface.filter = link_filter(c, iface.linktype, c->nfilters == 0, err);
+        if (iface.filter < 0) { snprintf(c->error, sizeof c->error, "%s", err); return -1; }
+    }
+    if (c->nifaces == MAX_INTERFACES) {
+        snprintf(c->error, sizeof c->error, "more than %d interfaces in one section", MAX_INTERFACES);
+        return -1;
+    }
+    if (c->nifaces == c->ifaces_cap) {
+        size_t cap = c->ifaces_cap ? 2 * c->ifaces_cap : 4;
+        struct pcapng_iface *more = realloc(c->ifaces, cap * sizeof *more);
+        if (!more) { snprintf(c->error, sizeof c->error, "out of memory for %zu interfaces", cap); return -1; }
+        c->ifaces = more;
+        c->ifaces_cap = cap;
+    }
+    c->ifaces[c->nifaces++] = iface;
+    uint32_t max_block = pcapng_max_block(iface.linktype);
+    if (max_block > c->ng_max_block) c->ng_max_block = max_block;
+    return 0;
+}
+
+/* Fill f from the packet block at c->pos; 0, or -1 with a message. */
+static int read_packet(struct tpp_capture *c, uint32_t type, uint32_t len, struct tpp_frame *f, int *filter)
+{
+    struct pcapng_packet pkt;
+    if (c->nifaces == 0) {
+        snprintf(c->error, sizeof c->error, "a packet block before any Interface Description Block of its section");
+        return -1;
+    }
+    if (pcapng_packet(c->buf + c->pos, len, type, c->ng_swapped, c->ifaces[0].snaplen, &pkt, c->error,
+                      sizeof c->error) != 0)
+        return -1;
+    if (pkt.iface >= c->nifaces) {
+        snprintf(c->error, sizeof c->error, "a packet of interface %u, but its section has %zu interface%s", pkt.iface,
+                 c->nifaces, c->nifaces == 1 ? "" : "s");
+        return -1;
+    }
+    const struct pcapng_iface *iface = &c->ifaces[pkt.iface];
+    if (pkt.caplen > iface->snaplen) {
+        snprintf(c->error, sizeof c->error,
+                 "invalid packet capture length %u, bigger than the snapshot length %u of interface %u", pkt.caplen,
+                 iface->snaplen, pkt.iface);
+        return -1;
+    }
+    if (pkt.caplen > pkt.room) {
+        snprintf(c->error, sizeof c->error, "%s: captured length %u goes past the block's %zu bytes of data",
+                 pcapng_block_name(type), pkt.caplen, pkt.room);
+        return -1;
+    }
+    int unlike = 0;
+    if (pkt.has_ts || !c->ng_seen_packet) {
+        /* A simple packet block has no time: it gets the time of the packet before it (the first one, libpcap's
+         * time 0 of interface 0, i.e. its offset). */
+        if (pcapng_timestamp(iface, pkt.ts, &f->ts_ns, &unlike) != 0) {
+            snprintf(c->error, sizeof c->error,
+                     "timestamp out of range: beyond what 64-bit nanoseconds since 1970 hold (years 1677 to 2262)");
+            return -1;
+        }
+    } else {
+        f->ts_ns = c->ng_last_ts;
+        unlike = 1;
+    }
+    c->ts_unlike_libpcap = unlike;
+    c->ng_last_ts = f->ts_ns;
+    c->ng_seen_packet = 1;
+    f->caplen = pkt.caplen;
+    f->wirelen = pkt.wirelen;
+    f->linktype = iface->linktype;
+    f->data = c->buf + c->pos + pkt.data_offset;
+    *filter = iface->filter;
+    return 0;
+}
+
+/* Read one block: 1 a frame (in f), 2 another block (its type in *type) or a frame the filter drops, 0 the end,
+ * -1 an error. */
+static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_t *type)
+{
+    uint32_t len;
+    int rc = pcapng_block(c, type, &len);
+    if (rc <= 0) return rc;
+    int filter;
+    switch (*type) {
+    case PCAPNG_SHB:
+        if (pcapng_shb(c->buf + c->pos, len, c->ng_swapped, c->error, sizeof c->error) != 0) return -1;
+        c->nifaces = 0; /* a section numbers its interfaces afresh */
+        break;
+    case PCAPNG_IDB:
+        if (add_interface(c, len) != 0) return -1;
+        break;
+    case PCAPNG_EPB: case PCAPNG_SPB: case PCAPNG_PB:
+        if (read_packet(c, *type, len, f, &filter) != 0) return -1;
+        c->pos += len;
+        return passes(c, filter, f) ? 1 : 2;
+    default: /* name resolution, statistics, secrets, custom blocks: nothing tpp needs */
+        break;
+    }
+    c->pos += len;
+    return 2;
+}
+
+static int next_pcapng(struct tpp_capture *c, struct tpp_frame *f)
+{
+    uint32_t type;
+    int rc;
+    while ((rc = next_pcapng_block(c, f, &type)) == 2) {}
+    return rc;
+}
+
+/* ---- reading through libpcap -------------------------------------------------------------------------------- */
 
 static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
 {
@@ -279,6 +616,7 @@ static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
         }
         f->caplen = h->caplen;
         f->wirelen = h->len;
+        f->linktype = c->linktype;
         f->data = data;
         return 1;
     }
@@ -289,18 +627,23 @@ static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
 
 int tpp_capture_next(struct tpp_capture *c, struct tpp_frame *f)
 {
-    return c->pcap ? next_libpcap(c, f) : next_own(c, f);
+    switch (c->reader) {
+    case READ_PCAP: return next_pcap(c, f);
+    case READ_PCAPNG: return next_pcapng(c, f);
+    default: return next_libpcap(c, f);
+    }
 }
 
 int tpp_capture_linktype(const struct tpp_capture *c) { return c->linktype; }
-int tpp_capture_inflates(const struct tpp_capture *c) { return c->z && inflater_is_gzip(c->z); }
+int tpp_capture_inflates(const struct tpp_capture *c) { return c->z && inflater_format(c->z); }
+int tpp_capture_ts_unlike_libpcap(const struct tpp_capture *c) { return c->ts_unlike_libpcap; }
 const char *tpp_capture_error(const struct tpp_capture *c) { return c->error; }
 uint64_t tpp_capture_file_size(const struct tpp_capture *c) { return c->size; }
 
 uint64_t tpp_capture_bytes_read(const struct tpp_capture *c)
 {
     if (c->z) return inflater_bytes_in(c->z);
-    return c->consumed - (c->end - c->pos);
+    return data_offset(c);
 }
 
 void tpp_capture_close(struct tpp_capture *c)
@@ -308,8 +651,14 @@ void tpp_capture_close(struct tpp_capture *c)
     if (!c) return;
     if (c->pcap) pcap_close(c->pcap); /* closes fp too */
     else if (c->fp) fclose(c->fp);
-    if (c->filter.bf_insns) pcap_freecode(&c->filter);
-    if (c->filter_pcap) pcap_close(c->filter_pcap);
+    if (c->pcap_filter.bf_insns) pcap_freecode(&c->pcap_filter);
+    for (size_t i = 0; i < c->nfilters; i++) {
+        if (c->filters[i].usable) pcap_freecode(&c->filters[i].prog);
+        pcap_close(c->filters[i].dead);
+    }
+    free(c->filters);
+    free(c->filter);
+    free(c->ifaces);
     if (c->z) inflater_stop(c->z);
     if (c->fd >= 0) close(c->fd);
     free(c->buf);

@@ -1,6 +1,7 @@
 /* inflate.c — see inflate.h. */
 #include "inflate.h"
 #include "handoff.h"
+#include "zstd_xz.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,16 +40,18 @@ struct inflater {
     pthread_t thread;
     struct handoff handoff;
     atomic_uint_fast64_t bytes_in;
-    atomic_int gzip;          /* -1 not known yet, 0 passthrough, 1 gzip */
+    enum inflate_format format; /* set before the thread starts */
+    const char *name;         /* the format's name, NULL for passthrough */
     struct chunk *ring;
     struct chunk *cur;        /* reading thread: the chunk being read, NULL when none */
     size_t pos;
     int done;                 /* reading thread: the last chunk has been consumed */
-    char error[200];          /* reading thread: copied from the last chunk */
+    char error[240];          /* reading thread: copied from the last chunk, after the format's name */
     uint8_t in[INBUF];        /* inflating thread's input buffer */
     size_t in_pos, in_len;
     int in_eof;
-    struct decoder dec;
+    struct decoder dec;       /* gzip */
+    struct stream_decoder *sd; /* zstd, xz */
 };
 
 const char *inflater_backend(void)
@@ -161,7 +164,7 @@ static int fill_chunk(struct inflater *z, struct chunk *c, int *in_member)
             if (*in_member) snprintf(c->error, sizeof c->error, "unexpected end of file: the gzip data is truncated");
             return 1;
         }
-        if (!atomic_load(&z->gzip)) { /* passthrough */
+        if (z->format == INFLATE_PLAIN) {
             size_t n = z->in_len - z->in_pos < CHUNK - c->n ? z->in_len - z->in_pos : CHUNK - c->n;
             memcpy(c->data + c->n, z->in + z->in_pos, n);
             z->in_pos += n;
@@ -197,19 +200,64 @@ static int fill_chunk(struct inflater *z, struct chunk *c, int *in_member)
     return 0;
 }
 
+/* Fill chunk c from zstd or xz data; returns 1 when it is the last one. */
+static int fill_chunk_stream(struct inflater *z, struct chunk *c)
+{
+    c->n = 0;
+    c->error[0] = 0;
+    while (c->n < CHUNK) {
+        int more = fill_input(z, c->error, sizeof c->error);
+        if (more < 0) return 1;
+        const uint8_t *in = z->in + z->in_pos;
+        size_t in_len = z->in_len - z->in_pos, produced;
+        int ended;
+        if (stream_decoder_run(z->sd, &in, &in_len, c->data + c->n, CHUNK - c->n, !more, &produced, &ended,
+                               c->error, sizeof c->error) != 0)
+            return 1;
+        z->in_pos = z->in_len - in_len;
+        c->n += produced;
+        if (ended) return 1;
+    }
+    return 0;
+}
+
 static void *inflater_main(void *arg)
 {
     struct inflater *z = arg;
     int in_member = 0;
     for (int last = 0, slot; !last && (slot = handoff_next_free(&z->handoff)) >= 0;) {
         struct chunk *c = &z->ring[slot];
-        last = c->last = fill_chunk(z, c, &in_member);
+        last = c->last = z->sd ? fill_chunk_stream(z, c) : fill_chunk(z, c, &in_member);
         handoff_publish(&z->handoff, last);
     }
     return NULL;
 }
 
 /* ---- the reading side ------------------------------------------------------------------------------------- */
+
+const char *inflate_sniff(const uint8_t *head, size_t n, enum inflate_format *format)
+{
+    static const struct { const char *magic; size_t len; enum inflate_format format; const char *name; } known[] = {
+        { "\x1f\x8b", 2, INFLATE_GZIP, "gzip" },
+        { "\x28\xb5\x2f\xfd", 4, INFLATE_ZSTD, "zstd" },
+        { "\xfd" "7zXZ\x00", 6, INFLATE_XZ, "xz" },
+        { "BZh", 3, INFLATE_UNSUPPORTED, "bzip2" }, /* and a block size of 1 to 9 */
+        { "\x04\x22\x4d\x18", 4, INFLATE_UNSUPPORTED, "lz4" },
+        { "LZIP", 4, INFLATE_UNSUPPORTED, "lzip" },
+        { "\x1f\x9d", 2, INFLATE_UNSUPPORTED, "compress (.Z)" },
+        { "\x89LZO\x00", 5, INFLATE_UNSUPPORTED, "lzop" },
+        { "7z\xbc\xaf\x27\x1c", 6, INFLATE_UNSUPPORTED, "7-Zip" },
+        { "PK\x03\x04", 4, INFLATE_UNSUPPORTED, "zip" },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (n >= known[i].len && memcmp(head, known[i].magic, known[i].len) == 0 &&
+            (known[i].magic[0] != 'B' || (n > 3 && head[3] >= '1' && head[3] <= '9'))) {
+            *format = known[i].format;
+            return known[i].name;
+        }
+    *format = INFLATE_PLAIN;
+    return NULL;
+}
 
 struct inflater *inflater_start(int fd, char *err, size_t errlen)
 {
@@ -223,24 +271,39 @@ struct inflater *inflater_start(int fd, char *err, size_t errlen)
         return NULL;
     }
     z->fd = fd;
-    /* Sniff the magic here, before the thread starts, so passthrough is known from the first chunk. */
-    ssize_t n;
-    do n = read(fd, z->in, 2); while (n < 0 && errno == EINTR);
-    z->in_len = n > 0 ? (size_t)n : 0;
-    z->in_eof = n == 0;
+    /* Sniff the magic here, before the thread starts, so the format is known from the first chunk.  A pipe may
+     * deliver the first bytes in pieces. */
+    ssize_t n = 0;
+    while (z->in_len < INFLATE_SNIFF && !z->in_eof) {
+        do n = read(fd, z->in + z->in_len, INFLATE_SNIFF - z->in_len); while (n < 0 && errno == EINTR);
+        if (n <= 0) z->in_eof = 1;
+        else z->in_len += (size_t)n;
+    }
     atomic_init(&z->bytes_in, z->in_len);
-    atomic_init(&z->gzip, z->in_len == 2 && z->in[0] == 0x1f && z->in[1] == 0x8b);
+    const char *name = inflate_sniff(z->in, z->in_len, &z->format);
+    if (z->format == INFLATE_UNSUPPORTED) {
+        snprintf(err, errlen, "%s-compressed: decompress it first", name);
+        goto fail;
+    }
+    z->name = name;
+    if (z->format == INFLATE_ZSTD || z->format == INFLATE_XZ) {
+        z->sd = stream_decoder_new(z->format == INFLATE_ZSTD ? STREAM_ZSTD : STREAM_XZ, err, errlen);
+        if (!z->sd) goto fail;
+    }
     handoff_init(&z->handoff, NCHUNK);
     if (pthread_create(&z->thread, NULL, inflater_main, z) != 0) {
         snprintf(err, errlen, "cannot start the inflating thread");
         handoff_destroy(&z->handoff);
-        decoder_free(&z->dec);
-        close(fd);
-        free(z->ring);
-        free(z);
-        return NULL;
+        goto fail;
     }
     return z;
+fail:
+    stream_decoder_free(z->sd);
+    decoder_free(&z->dec);
+    close(fd);
+    free(z->ring);
+    free(z);
+    return NULL;
 }
 
 ssize_t inflater_read(struct inflater *z, void *buf, size_t len)
@@ -255,7 +318,10 @@ ssize_t inflater_read(struct inflater *z, void *buf, size_t len)
         if (z->pos == z->cur->n) {
             if (z->cur->last) {
                 z->done = 1;
-                snprintf(z->error, sizeof z->error, "%s", z->cur->error);
+                if (z->cur->error[0] && z->name)
+                    snprintf(z->error, sizeof z->error, "%s: %s", z->name, z->cur->error);
+                else
+                    snprintf(z->error, sizeof z->error, "%s", z->cur->error);
             }
             z->cur = NULL;
             handoff_release(&z->handoff);
@@ -267,7 +333,7 @@ ssize_t inflater_read(struct inflater *z, void *buf, size_t len)
 
 const char *inflater_error(const struct inflater *z) { return z->error; }
 uint64_t inflater_bytes_in(const struct inflater *z) { return atomic_load(&((struct inflater *)z)->bytes_in); }
-int inflater_is_gzip(const struct inflater *z) { return atomic_load(&((struct inflater *)z)->gzip); }
+const char *inflater_format(const struct inflater *z) { return z->name; }
 
 void inflater_stop(struct inflater *z)
 {
@@ -276,6 +342,7 @@ void inflater_stop(struct inflater *z)
     pthread_join(z->thread, NULL);
     handoff_destroy(&z->handoff);
     decoder_free(&z->dec);
+    stream_decoder_free(z->sd);
     close(z->fd);
     free(z->ring);
     free(z);

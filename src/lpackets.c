@@ -58,7 +58,11 @@ static int packets_next(lua_State *L)
     u->count++;
     struct tpp_packet p;
     memset(&p, 0, sizeof p);
-    if (u->supported) tpp_decode(u->linktype, f.data, f.caplen, f.wirelen, &p);
+    if (f.linktype != u->linktype) { /* a pcapng capture's interfaces may differ */
+        u->linktype = f.linktype;
+        u->supported = tpp_linktype_supported(f.linktype);
+    }
+    if (u->supported) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, &p);
 
     lua_createtable(L, 0, 18);
     lua_pushnumber(L, (lua_Number)f.ts_ns / 1e9);

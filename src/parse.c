@@ -9,6 +9,7 @@
 #include "tpp/capture.h"
 #include "tpp/fingerprint.h"
 #include "tpp/interval.h"
+#include "tpp/packet.h"
 #include "handoff.h"
 
 #include <fcntl.h>
@@ -30,14 +31,56 @@ struct batch {
     uint64_t bytes_read;  /* capture bytes consumed when the batch was filled */
 };
 
+/* Frames of link types tpp does not decode, by link type (a pcapng capture may have several). */
+enum { MAX_UNDECODED = 8 };
+struct undecoded {
+    int linktype;
+    uint64_t frames;
+};
+
 struct pipeline {
     struct handoff handoff;
     struct tpp_capture *cap;
-    int linktype, supported;
+    int linktype, supported;     /* of the last frame: the next is most likely of the same */
+    struct undecoded undecoded[MAX_UNDECODED];
+    int nundecoded;
+    uint64_t undecoded_other;    /* frames of link types beyond the first MAX_UNDECODED */
     int failed;                  /* the capture broke; error says how */
     char error[TPP_ERRBUF_SIZE + 96];
     struct batch ring[NBATCH];
 };
+
+/* Count a frame of a link type tpp does not decode. */
+static void count_undecoded(struct pipeline *pl, int linktype)
+{
+    for (int i = 0; i < pl->nundecoded; i++)
+        if (pl->undecoded[i].linktype == linktype) { pl->undecoded[i].frames++; return; }
+    if (pl->nundecoded == MAX_UNDECODED) { pl->undecoded_other++; return; }
+    pl->undecoded[pl->nundecoded++] = (struct undecoded){ linktype, 1 };
+}
+
+/* The warning that names the link types whose frames were counted as non-IP. */
+static void warn_undecoded(const struct pipeline *pl, struct tpp_result *r)
+{
+    size_t len = sizeof r->warning, at = 0;
+    char name[96];
+    uint64_t total = pl->undecoded_other;
+    for (int i = 0; i < pl->nundecoded; i++) total += pl->undecoded[i].frames;
+    if (pl->nundecoded == 1 && !pl->undecoded_other) {
+        tpp_linktype_describe(pl->undecoded[0].linktype, name, sizeof name);
+        snprintf(r->warning, len, "link type %s is not decoded: its %llu packet%s count%s as non-IP", name,
+                 (unsigned long long)total, total == 1 ? "" : "s", total == 1 ? "s" : "");
+        return;
+    }
+    at += (size_t)snprintf(r->warning, len, "link types not decoded, their packets counted as non-IP:");
+    for (int i = 0; i < pl->nundecoded && at < len; i++) {
+        tpp_linktype_describe(pl->undecoded[i].linktype, name, sizeof name);
+        at += (size_t)snprintf(r->warning + at, len - at, "%s %s: %llu", i ? "," : "", name,
+                               (unsigned long long)pl->undecoded[i].frames);
+    }
+    if (pl->undecoded_other && at < len)
+        snprintf(r->warning + at, len - at, ", others: %llu", (unsigned long long)pl->undecoded_other);
+}
 
 /* Fill one batch from the capture; returns (and sets b->last) 1 when reading is over. */
 static int fill_batch(struct pipeline *pl, struct batch *b)
@@ -47,8 +90,15 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
     b->n = 0;
     while (b->n < BATCH && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
         struct tpp_packet *p = &b->pkt[b->n++];
-        if (pl->supported) tpp_decode(pl->linktype, f.data, f.caplen, f.wirelen, p);
-        else memset(p, 0, sizeof *p);
+        if (f.linktype != pl->linktype) {
+            pl->linktype = f.linktype;
+            pl->supported = tpp_linktype_supported(f.linktype);
+        }
+        if (pl->supported) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, p);
+        else {
+            memset(p, 0, sizeof *p);
+            count_undecoded(pl, f.linktype);
+        }
         p->ts_ns = f.ts_ns;
         p->caplen = f.caplen;
         p->wirelen = f.wirelen;
@@ -168,9 +218,6 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     pl->cap = cap;
     pl->linktype = r->linktype;
     pl->supported = tpp_linktype_supported(r->linktype);
-    if (!pl->supported)
-        snprintf(r->warning, sizeof r->warning, "link type %d is not decoded: its packets count as non-IP",
-                 r->linktype);
 
     handoff_init(&pl->handoff, NBATCH);
     pthread_t reader;
@@ -187,6 +234,12 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
         snprintf(r->error, sizeof r->error, "cannot start the reader thread");
     }
 
+    if (pl->nundecoded) warn_undecoded(pl, r);
+    else if (!pl->supported && r->packets == 0) {
+        char name[96];
+        tpp_linktype_describe(r->linktype, name, sizeof name);
+        snprintf(r->warning, sizeof r->warning, "link type %s is not decoded", name);
+    }
     if (pl->failed && !r->error[0]) snprintf(r->error, sizeof r->error, "%s", pl->error);
     else if (agg < 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
     if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");

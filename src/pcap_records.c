@@ -40,21 +40,20 @@ int pcap_records_open(struct pcap_records *r, const uint8_t h[PCAP_FILE_HEADER_S
 }
 
 int pcap_records_header(const struct pcap_records *r, const uint8_t h[PCAP_RECORD_HEADER_SIZE],
-                        struct tpp_frame *f, uint32_t *stored, char *err, size_t errlen)
+                        struct tpp_frame *f, uint32_t *stored, int *unlike_libpcap, char *err, size_t errlen)
 {
-    /* libpcap (1.10) reads the timestamp's two halves as signed numbers in a file of this machine's byte order
-     * but as unsigned ones in a swapped file; only damaged files tell the difference, and they get libpcap's
-     * values. */
-    uint32_t sec_bits = load32(h, r->swapped), frac_bits = load32(h + 4, r->swapped);
-    int64_t sec = r->swapped ? (int64_t)sec_bits : (int64_t)(int32_t)sec_bits;
-    int64_t frac = r->swapped ? (int64_t)frac_bits : (int64_t)(int32_t)frac_bits;
+    /* Both halves of the timestamp are unsigned 32-bit numbers, so seconds reach 2106.  libpcap (1.10) reads them
+     * as signed in a file of this machine's byte order (a time at or after 2038 comes out before 1970). */
+    uint32_t sec = load32(h, r->swapped), frac = load32(h + 4, r->swapped);
+    *unlike_libpcap = !r->swapped && ((sec | frac) >> 31) != 0;
     uint32_t caplen = load32(h + 8, r->swapped);
     if (caplen > PCAP_MAX_SNAPLEN) {
         snprintf(err, errlen, "invalid packet capture length %u, bigger than the maximum of %u", caplen,
                  (unsigned)PCAP_MAX_SNAPLEN);
         return -1;
     }
-    f->ts_ns = sec * 1000000000 + frac * r->frac_ns; /* cannot overflow from 32-bit parts */
+    f->ts_ns = (int64_t)sec * 1000000000 + (int64_t)frac * r->frac_ns; /* cannot overflow from 32-bit parts */
+    f->linktype = r->linktype;
     f->caplen = caplen < r->snapshot ? caplen : r->snapshot;
     f->wirelen = load32(h + 12, r->swapped);
     *stored = caplen;

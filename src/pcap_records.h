@@ -2,9 +2,10 @@
  *
  * Only the format libpcap writes today is read here: version 2.4, microsecond or nanosecond magic, either byte
  * order, no link-type extension bits.  Anything else is left to libpcap.  The rules follow libpcap's own
- * reader, so that both give the same frames: timestamps are 32-bit seconds and fractions, a snapshot
- * length of 0 or above the maximum means the maximum, a record longer than the maximum is an error, and one
- * longer than the snapshot length is cut to it.
+ * reader, so that both give the same frames: timestamps are unsigned 32-bit seconds and fractions (libpcap
+ * reads them as signed in a file of this machine's byte order: the one difference), a snapshot length of 0 or
+ * above the maximum means the maximum, a record longer than the maximum is an error, and one longer than the
+ * snapshot length is cut to it.
  */
 #ifndef TPP_PCAP_RECORDS_H
 #define TPP_PCAP_RECORDS_H
@@ -30,9 +31,10 @@ struct pcap_records {
 /* Recognise a file header: 0 when tpp reads the file itself, -1 when libpcap should. */
 int pcap_records_open(struct pcap_records *r, const uint8_t header[PCAP_FILE_HEADER_SIZE]);
 
-/* Read a record header into f (all but f->data) and *stored, the bytes of packet data that follow it.
- * 0, or -1 with a message in err when the record cannot be right. */
+/* Read a record header into f (all but f->data) and *stored, the bytes of packet data that follow it;
+ * *unlike_libpcap tells whether libpcap reads this timestamp differently.  0, or -1 with a message in err when
+ * the record cannot be right. */
 int pcap_records_header(const struct pcap_records *r, const uint8_t header[PCAP_RECORD_HEADER_SIZE],
-                        struct tpp_frame *f, uint32_t *stored, char *err, size_t errlen);
+                        struct tpp_frame *f, uint32_t *stored, int *unlike_libpcap, char *err, size_t errlen);
 
 #endif

@@ -207,7 +207,7 @@ describe("faults", function()
       local r = assert(tpp.parse(path, { delta_t = 1 }))
       assert.is_true(r.complete)
       assert.are.equal(147, r.linktype)
-      assert.are.equal("link type 147 is not decoded: its packets count as non-IP", r.warning)
+      assert.are.equal("link type user 0 (147) is not decoded: its 5 packets count as non-IP", r.warning)
       assert.are.same({ 5, 0, 5 }, { r.packets, r.ip_packets, r.non_ip_packets })
       assert.are.same({ 2, 2, 1 }, r:column("packets"))
       assert.are.same({ 0, 0, 0 }, r:column("ip_packets"))
@@ -316,12 +316,12 @@ describe("faults", function()
     local good = epb(1700000000)
 
     local broken = {
-      { "a block length below 12", epb(1700000001, nil, 8), "has a length of 8 < 12" },
-      { "a block length of 0", epb(1700000001, nil, 0), "has a length of 0 < 12" },
+      { "a block length below 12", epb(1700000001, nil, 8), "has a length of 8, less than 12" },
+      { "a block length of 0", epb(1700000001, nil, 0), "has a length of 0, less than 12" },
       { "a block length not a multiple of 4", epb(1700000001, nil, 33), "not a multiple of 4" },
-      { "a huge block length", epb(1700000001, nil, 0xfffffffc), "block size 4294967292 > maximum" },
-      { "header and trailer lengths that differ", epb(1700000001, nil, nil, 12) .. good, "don't match" },
-      { "a caplen beyond its block", epb(1700000001, 1000), "too short" },
+      { "a huge block length", epb(1700000001, nil, 0xfffffffc), "has a length of 4294967292, more than the largest block allowed" },
+      { "header and trailer lengths that differ", epb(1700000001, nil, nil, 12) .. good, "has a length of 76 but a trailing length of 12" },
+      { "a caplen beyond its block", epb(1700000001, 1000), "captured length 1000 goes past the block's 44 bytes of data" },
       { "a huge caplen", epb(1700000001, 0xfffffff0), "invalid packet capture length 4294967280" },
     }
     for _, case in ipairs(broken) do

@@ -401,6 +401,85 @@ function H.tpp_binary()
 end
 
 ---------------------------------------------------------------------------------------------------------------
+-- pcapng blocks, byte by byte (independent of tpp.pcap_writer).  Little-endian unless big is true.
+--   H.pcapng.shb{ big = true } .. H.pcapng.idb(1, { tsresol = 9 }) .. H.pcapng.epb(0, ts_units, frame)
+---------------------------------------------------------------------------------------------------------------
+
+H.pcapng = {}
+
+local function pad4(s) return s .. ("\0"):rep((4 - #s % 4) % 4) end
+
+-- Any block: type, body (padded to 4 bytes); opts.len and opts.trail override the two length fields.
+function H.pcapng.block(type, body, opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    body = pad4(body)
+    local len = opts.len or 12 + #body
+    return string.pack(e .. "I4I4", type, len) .. body .. string.pack(e .. "I4", opts.trail or len)
+end
+
+-- Section header block; opts: big, major (1), minor (0).
+function H.pcapng.shb(opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    return H.pcapng.block(0x0A0D0D0A, string.pack(e .. "I4I2I2i8", 0x1A2B3C4D, opts.major or 1, opts.minor or 0, -1),
+        opts)
+end
+
+-- One option (code, value bytes), padded.
+function H.pcapng.option(code, value, big)
+    return string.pack((big and ">" or "<") .. "I2I2", code, #value) .. pad4(value)
+end
+
+-- Interface description block; opts: big, snaplen (65535), tsresol (the option's byte), tsoffset (seconds),
+-- options (more option bytes).
+function H.pcapng.idb(linktype, opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    local options = opts.options or ""
+    if opts.tsresol then options = options .. H.pcapng.option(9, string.char(opts.tsresol), opts.big) end
+    if opts.tsoffset then options = options .. H.pcapng.option(14, string.pack(e .. "i8", opts.tsoffset), opts.big) end
+    if options ~= "" then options = options .. H.pcapng.option(0, "", opts.big) end
+    return H.pcapng.block(1, string.pack(e .. "I2I2I4", linktype, 0, opts.snaplen or 65535) .. options, opts)
+end
+
+-- Enhanced packet block: interface, timestamp in the interface's units (a 64-bit integer), frame bytes;
+-- opts: big, caplen, wirelen, len, trail.
+function H.pcapng.epb(iface, ts, data, opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    return H.pcapng.block(6, string.pack(e .. "I4I4I4I4I4", iface, (ts >> 32) & 0xffffffff, ts & 0xffffffff,
+        opts.caplen or #data, opts.wirelen or #data) .. pad4(data), opts)
+end
+
+-- Obsolete packet block (interface id of 16 bits, drops count).
+function H.pcapng.pb(iface, ts, data, opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    return H.pcapng.block(2, string.pack(e .. "I2I2I4I4I4I4", iface, 0, (ts >> 32) & 0xffffffff, ts & 0xffffffff,
+        opts.caplen or #data, opts.wirelen or #data) .. pad4(data), opts)
+end
+
+-- Simple packet block: the wire length, then the captured bytes (as many as interface 0's snapshot length).
+function H.pcapng.spb(data, wirelen, opts)
+    opts = opts or {}
+    return H.pcapng.block(3, string.pack((opts.big and ">" or "<") .. "I4", wirelen or #data) .. pad4(data), opts)
+end
+
+-- A classic pcap file by hand: header and records { sec, frac, data, wirelen? } as unsigned 32-bit fields.
+-- opts: big, nano, linktype (1), snaplen (65535).
+function H.pcap_bytes(records, opts)
+    opts = opts or {}
+    local e = opts.big and ">" or "<"
+    local out = { string.pack(e .. "I4I2I2i4I4I4I4", opts.nano and 0xa1b23c4d or 0xa1b2c3d4, 2, 4, 0, 0,
+        opts.snaplen or 65535, opts.linktype or 1) }
+    for _, r in ipairs(records) do
+        out[#out + 1] = string.pack(e .. "I4I4I4I4", r[1], r[2], #r[3], r[4] or #r[3]) .. r[3]
+    end
+    return table.concat(out)
+end
+
+---------------------------------------------------------------------------------------------------------------
 -- Reference arithmetic, written from the issue's definitions (not from tpp's code)
 ---------------------------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #ifndef TPP_PACKET_H
 #define TPP_PACKET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Link types tpp decodes (values are LINKTYPE_* numbers as stored in pcap files). */
@@ -48,6 +49,11 @@ struct tpp_packet {
 
 /* Is `linktype` one tpp decodes?  Packets of other link types are counted as non-IP. */
 int tpp_linktype_supported(int linktype);
+
+/* linktype_names.c: a common link type's name ("802.11 radiotap"), or NULL; and a description for messages,
+ * "802.11 radiotap (127)", "user 0 (147)", or the bare number for one without a name. */
+const char *tpp_linktype_name(int linktype);
+void tpp_linktype_describe(int linktype, char *buf, size_t len);
 
 /* Decode one frame of `caplen` captured bytes of `wirelen` on the wire (a wirelen below caplen counts as caplen).
  * The caller sets ts_ns, caplen and wirelen beforehand or afterwards; this fills the rest. */

@@ -10,25 +10,39 @@ local MAGIC = {
   ["\x0a\x0d\x0d\x0a"] = "pcapng",
 }
 
--- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", or nil and a reason.
+-- Compressed files: those tpp decompresses while reading, and those it names so the user can (first bytes).
+local COMPRESSED = {
+  { "\x1f\x8b", "gzip" }, { "\x28\xb5\x2f\xfd", "zstd" }, { "\xfd7zXZ\0", "xz" },
+  { "BZh", "bzip2", false }, { "\x04\x22\x4d\x18", "lz4", false }, { "LZIP", "lzip", false },
+  { "\x1f\x9d", "compress (.Z)", false }, { "\x89LZO\0", "lzop", false }, { "7z\xbc\xaf\x27\x1c", "7-Zip", false },
+  { "PK\x03\x04", "zip", false },
+}
+
+-- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil and a reason.
 function walk.kind(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local head = f:read(4) or ""
+  local head = f:read(6) or ""
   f:close()
-  if head:sub(1, 2) == "\x1f\x8b" then return "gzip" end
-  if MAGIC[head] then return MAGIC[head] end
+  for _, c in ipairs(COMPRESSED) do
+    if head:sub(1, #c[1]) == c[1] and (c[2] ~= "bzip2" or head:find("^BZh[1-9]")) then
+      if c[3] == false then return nil, path .. ": " .. c[2] .. "-compressed: decompress it first" end
+      return c[2]
+    end
+  end
+  if MAGIC[head:sub(1, 4)] then return MAGIC[head:sub(1, 4)] end
   return nil, path .. ": not a capture (unknown magic bytes)"
 end
 
--- The capture's file name without directories and without its capture extensions (.pcap, .pcapng, .cap, .gz),
--- as the original tool named its outputs: "x/2023-01.pcap.gz" -> "2023-01".
+-- The capture's file name without directories and without its capture extensions (.pcap, .pcapng, .cap, .gz,
+-- .zst, .xz), as the original tool named its outputs: "x/2023-01.pcap.gz" -> "2023-01".
 function walk.stem(path)
   local name = path:match("([^/]+)/*$") or path
   local prev
   repeat
     prev = name
-    name = name:gsub("%.gz$", ""):gsub("%.pcapng$", ""):gsub("%.pcap$", ""):gsub("%.cap$", "")
+    name = name:gsub("%.gz$", ""):gsub("%.zst$", ""):gsub("%.xz$", ""):gsub("%.pcapng$", ""):gsub("%.pcap$", "")
+      :gsub("%.cap$", "")
   until name == prev or name == ""
   return name ~= "" and name or prev
 end

@@ -1,7 +1,8 @@
-/* capture_readers.c — tpp's own pcap reader gives exactly the frames libpcap gives (readers_agree.h).
+/* capture_readers.c — tpp's own pcap and pcapng readers give exactly the frames libpcap gives, but for the
+ * differences readers_agree.h lists.
  *
  * Usage: capture_readers FILE...  Each file is compared without and with a BPF filter.  Built with ASan, so the
- * own reader is also checked never to read outside its buffer.
+ * own readers are also checked never to read outside their buffer.
  */
 #include "readers_agree.h"
 

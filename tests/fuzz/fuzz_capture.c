@@ -3,10 +3,10 @@
  *
  * Input: the whole file — pcap, pcapng, or either gzip-compressed (recognised by its magic bytes, as always).
  * It is put in a memfd and opened by its /proc/self/fd path, so tpp_capture_open sees a regular file.  Each frame
- * is decoded under the capture's link type and counted by two aggregators, one per boundary mode, limited to a
+ * is decoded under its own link type (a pcapng capture may mix them) and counted by two aggregators, one per boundary mode, limited to a
  * thousand intervals so that a broken clock cannot make one input run for minutes.  Checks: a failing read
- * says why, the result's rows and histograms are consistent, and tpp's own pcap reader gives the frames libpcap
- * gives (readers_agree.h).
+ * says why, the result's rows and histograms are consistent, and tpp's own pcap and pcapng readers give the
+ * frames libpcap gives (readers_agree.h).
  */
 #include "tpp/capture.h"
 #include "tpp/interval.h"
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long frames = 0;
     char why[2 * TPP_ERRBUF_SIZE + 64];
     if (readers_agree(path, "", &frames, why, sizeof why) != 0) {
-        fprintf(stderr, "tpp's pcap reader and libpcap disagree: %s\n", why);
+        fprintf(stderr, "tpp's readers and libpcap disagree: %s\n", why);
         abort();
     }
 
@@ -60,8 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!err[0]) abort(); /* a refusal always says why */
         return 0;
     }
-    int linktype = tpp_capture_linktype(cap);
-    int supported = tpp_linktype_supported(linktype);
 
     struct tpp_options o;
     tpp_options_default(&o);
@@ -82,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while ((rc = tpp_capture_next(cap, &f)) == 1) {
         struct tpp_packet p;
         memset(&p, 0, sizeof p);
-        if (supported) tpp_decode(linktype, f.data, f.caplen, f.wirelen, &p);
+        if (tpp_linktype_supported(f.linktype)) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, &p);
         p.ts_ns = f.ts_ns;
         p.caplen = f.caplen;
         p.wirelen = f.wirelen;

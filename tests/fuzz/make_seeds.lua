@@ -127,6 +127,22 @@ end
 put("capture", "cut.pcap", H.read_file(ROOT .. "capture/eth.pcap"):sub(1, 300))
 put("capture", "cut.pcapng", H.read_file(ROOT .. "capture/eth.pcapng"):sub(1, 333))
 
+-- pcapng sections of both byte orders (interfaces numbered afresh), an obsolete packet block, picosecond and
+-- 2^-40 s resolutions; a pcap after 2038 in this machine's byte order; zstd and xz of the Ethernet pcap.
+do
+  local NG = H.pcapng
+  local us = H.T0 // 1000
+  put("capture", "sections.pcapng", NG.shb() .. NG.idb(1, { tsresol = 12, tsoffset = 1700000000 })
+    .. NG.epb(0, 5 * 1000000000000 + 7, mixed[1].data) .. NG.shb { big = true } .. NG.idb(101, { big = true })
+    .. NG.idb(1, { big = true, tsresol = 0x80 | 40, tsoffset = 1700000000 }) .. NG.epb(0, us, ip4_tcp, { big = true })
+    .. NG.pb(1, 3 << 39, mixed[2].data, { big = true }) .. NG.spb(ip6_udp, nil, { big = true }))
+  put("capture", "after-2038.pcap", H.pcap_bytes({ { 2147483648, 5, mixed[1].data }, { 2147483650, 999999, mixed[2].data } }))
+  for _, c in ipairs { { "zstd", "zst" }, { "xz", "xz" } } do
+    assert(os.execute(c[1] .. " -q -c " .. ROOT .. "capture/eth.pcap > " .. dir .. "/e." .. c[2]))
+    put("capture", "eth.pcap." .. c[2], H.read_file(dir .. "/e." .. c[2]))
+  end
+end
+
 -- fuzz_dump: byte 0 = 1 (fix the CRC) or 0, then a dump ---------------------------------------------------
 local function dump(name, capture_name, opts)
   local r = assert(tpp.parse(ROOT .. "capture/" .. capture_name, opts))
