@@ -37,17 +37,14 @@ local lfs = require "lfs"
 local tpp = require "tpp"
 local figures = require "tpp.figures"
 local gnuplot = require "tpp.gnuplot"
+local walk = require "tpp.walk"
 
 local plot = {}
 
+-- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd.
 local function stem_of(path)
-  local name = tostring(path or "trace"):match("([^/]+)/*$") or "trace"
-  local prev
-  repeat
-    prev = name
-    name = name:gsub("%.gz$", ""):gsub("%.pcapng$", ""):gsub("%.pcap$", ""):gsub("%.cap$", ""):gsub("%.tpd$", "")
-  until name == prev or name == ""
-  return name ~= "" and name or "trace"
+  local name = walk.stem(tostring(path or "trace")):gsub("%.tpd$", "")
+  return (name ~= "" and not name:find("/", 1, true)) and name or "trace"
 end
 plot.stem = stem_of
 
