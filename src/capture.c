@@ -14,6 +14,7 @@
 #include "inflate.h"
 #include "pcap_records.h"
 #include "pcapng_records.h"
+#include "file_order.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -293,7 +294,7 @@ static int open_pcapng(struct tpp_capture *c, char *err)
     }
     c->ng_swapped = pcapng_shb_byte_order(c->buf + c->pos);
     if (c->ng_swapped < 0) { snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture"); return -1; }
-    uint32_t len = pcapng_load32(c->buf + c->pos + 4, c->ng_swapped);
+    uint32_t len = file_load32(c->buf + c->pos + 4, c->ng_swapped);
     if (len < PCAPNG_SHB_MIN || len > PCAPNG_SHB_MAX) {
         snprintf(err, TPP_ERRBUF_SIZE, "the file header (section header block) has a length of %u, not %d to %d",
                  len, PCAPNG_SHB_MIN, PCAPNG_SHB_MAX);
@@ -348,7 +349,7 @@ static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, ch
         return -1;
     }
     if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, err);
-    if (have >= 4 && pcapng_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err);
+    if (have >= 4 && file_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err);
     if (rc == 0 && have >= 2 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
         snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %zu bytes", have, header);
         return -1;
@@ -437,7 +438,7 @@ static int pcapng_block(struct tpp_capture *c, uint32_t *type, uint32_t *len)
                      c->end - c->pos);
         return rc < 0 || c->end > c->pos ? -1 : 0;
     }
-    *type = pcapng_load32(c->buf + c->pos, c->ng_swapped);
+    *type = file_load32(c->buf + c->pos, c->ng_swapped);
     if (*type == PCAPNG_SHB) { /* a new section, perhaps of the other byte order: its magic says */
         if ((rc = fill(c, 12)) <= 0) {
             if (rc == 0)
@@ -452,7 +453,7 @@ static int pcapng_block(struct tpp_capture *c, uint32_t *type, uint32_t *len)
         }
         c->ng_swapped = order;
     }
-    *len = pcapng_load32(c->buf + c->pos + 4, c->ng_swapped);
+    *len = file_load32(c->buf + c->pos + 4, c->ng_swapped);
     const char *bad = *len < PCAPNG_BLOCK_MIN ? "less than 12" : *len % 4 ? "not a multiple of 4" :
                       *len > c->ng_max_block ? "more than the largest block allowed" : NULL;
     if (bad) {
@@ -473,7 +474,7 @@ static int pcapng_block(struct tpp_capture *c, uint32_t *type, uint32_t *len)
                      c->end - c->pos, *len);
         return -1;
     }
-    uint32_t trailer = pcapng_load32(c->buf + c->pos + *len - 4, c->ng_swapped);
+    uint32_t trailer = file_load32(c->buf + c->pos + *len - 4, c->ng_swapped);
     if (trailer != *len) {
         snprintf(c->error, sizeof c->error, "bad pcapng block: type %#x has a length of %u but a trailing length of %u",
                  *type, *len, trailer);

@@ -1,5 +1,6 @@
 /* pcapng_records.c — see pcapng_records.h. */
 #include "pcapng_records.h"
+#include "file_order.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,20 +16,6 @@ enum {
     LINKTYPE_USBPCAP = 249,
     LINKTYPE_EBHSCR = 279,
 };
-
-uint32_t pcapng_load32(const uint8_t *p, int swapped)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return swapped ? __builtin_bswap32(v) : v;
-}
-
-static uint16_t load16(const uint8_t *p, int swapped)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return swapped ? __builtin_bswap16(v) : v;
-}
 
 uint32_t pcapng_max_snaplen(int linktype)
 {
@@ -54,8 +41,8 @@ uint32_t pcapng_max_block(int linktype)
 
 int pcapng_shb_byte_order(const uint8_t *b)
 {
-    uint32_t magic = pcapng_load32(b + 8, 0);
-    if (pcapng_load32(b, 0) != PCAPNG_SHB) return -1;
+    uint32_t magic = file_load32(b + 8, 0);
+    if (file_load32(b, 0) != PCAPNG_SHB) return -1;
     if (magic == PCAPNG_BYTE_ORDER_MAGIC) return 0;
     if (magic == __builtin_bswap32(PCAPNG_BYTE_ORDER_MAGIC)) return 1;
     return -1;
@@ -68,7 +55,7 @@ int pcapng_shb(const uint8_t *b, uint32_t len, int swapped, char *err, size_t er
                  PCAPNG_SHB_MIN);
         return -1;
     }
-    unsigned major = load16(b + 12, swapped), minor = load16(b + 14, swapped);
+    unsigned major = file_load16(b + 12, swapped), minor = file_load16(b + 14, swapped);
     if (major != 1) {
         snprintf(err, errlen, "unsupported pcapng version %u.%u", major, minor);
         return -1;
@@ -86,7 +73,7 @@ static int idb_options(const uint8_t *p, const uint8_t *end, int swapped, struct
             snprintf(err, errlen, "interface description block: an option header is cut short");
             return -1;
         }
-        unsigned code = load16(p, swapped), olen = load16(p + 2, swapped);
+        unsigned code = file_load16(p, swapped), olen = file_load16(p + 2, swapped);
         size_t padded = (olen + 3u) & ~3u;
         p += 4;
         if ((size_t)(end - p) < padded) {
@@ -136,8 +123,8 @@ int pcapng_idb(const uint8_t *b, uint32_t len, int swapped, struct pcapng_iface 
         snprintf(err, errlen, "interface description block of %u bytes, shorter than its 20-byte minimum", len);
         return -1;
     }
-    i->linktype = load16(b + 8, swapped);
-    i->snaplen = pcapng_load32(b + 12, swapped);
+    i->linktype = file_load16(b + 8, swapped);
+    i->snaplen = file_load32(b + 12, swapped);
     i->tsresol = 1000000; /* microseconds unless if_tsresol says otherwise */
     i->tsresol_binary = 0;
     i->tsoffset = 0;
@@ -164,15 +151,15 @@ int pcapng_packet(const uint8_t *b, uint32_t len, uint32_t type, int swapped, ui
     const uint8_t *p = b + 8;
     if (type == PCAPNG_SPB) {
         pkt->iface = 0;
-        pkt->wirelen = pcapng_load32(p, swapped);
+        pkt->wirelen = file_load32(p, swapped);
         pkt->caplen = pkt->wirelen < spb_snaplen ? pkt->wirelen : spb_snaplen;
         pkt->ts = 0;
         pkt->has_ts = 0;
     } else {
-        pkt->iface = type == PCAPNG_PB ? load16(p, swapped) : pcapng_load32(p, swapped);
-        pkt->ts = (uint64_t)pcapng_load32(p + 4, swapped) << 32 | pcapng_load32(p + 8, swapped);
-        pkt->caplen = pcapng_load32(p + 12, swapped);
-        pkt->wirelen = pcapng_load32(p + 16, swapped);
+        pkt->iface = type == PCAPNG_PB ? file_load16(p, swapped) : file_load32(p, swapped);
+        pkt->ts = (uint64_t)file_load32(p + 4, swapped) << 32 | file_load32(p + 8, swapped);
+        pkt->caplen = file_load32(p + 12, swapped);
+        pkt->wirelen = file_load32(p + 16, swapped);
         pkt->has_ts = 1;
     }
     pkt->data_offset = 8 + fixed;

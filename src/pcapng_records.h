@@ -58,8 +58,6 @@ uint32_t pcapng_snaplen(int linktype, uint32_t snaplen);
 /* The largest block accepted once a link type has been seen (room for its largest packet and options). */
 uint32_t pcapng_max_block(int linktype);
 
-uint32_t pcapng_load32(const uint8_t *p, int swapped);
-
 /* An SHB's byte order from its first 12 bytes: 0 as this machine, 1 swapped, -1 not an SHB. */
 int pcapng_shb_byte_order(const uint8_t *block);
 /* Check a whole SHB of `len` bytes; 0, or -1 with a message. */
