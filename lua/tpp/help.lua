@@ -134,7 +134,8 @@ docs.ports = {
 docs.writer = {
   { "write", "w:write(ts, bytes [, wirelen]) — a record at ts seconds" },
   { "write_ns", "w:write_ns(ns, bytes [, wirelen]) — a record at integer nanoseconds" },
-  { "close", "w:close() -> true — flush and close (raises on failure)" },
+  { "close", "w:close() -> true — flush and put the capture in place (raises on failure)" },
+  { "discard", "w:discard() — give the capture up (an unclosed writer is committed at exit, like a file)" },
 }
 
 local help = { docs = docs }
