@@ -12,8 +12,8 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump
-BINDING = ltpp lresult lpackets lwriter repl lproc
+CORE    = packet capture pcap_records inflate interval parse handoff result addr_table pcap_writer outfile dump interrupt
+BINDING = ltpp lresult lpackets lwriter repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

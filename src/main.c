@@ -30,12 +30,20 @@ static void print_message(const char *msg)
     fflush(stderr);
 }
 
-/* If status is an error, print the message on the stack top and pop it. Returns status. */
+static int interrupted;         /* an interrupt ended a chunk: the exit status is 130, as after SIGINT in a shell */
+
+/* If status is an error, print the message on the stack top and pop it. Returns status.  An interrupt is one
+ * line, "tpp: interrupted", without a traceback. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        print_message(msg ? msg : "(error object is not a string)");
+        if (tpp_is_interrupted(L, -1)) {
+            interrupted = 1;
+            print_message("interrupted");
+        } else {
+            const char *msg = lua_tostring(L, -1);
+            print_message(msg ? msg : "(error object is not a string)");
+        }
         lua_pop(L, 1);
     }
     return status;
@@ -43,28 +51,12 @@ static int report(lua_State *L, int status)
 
 /* ---- running chunks ------------------------------------------------------------------------------ */
 
-static lua_State *running_L;   /* the state a SIGINT should interrupt */
-
-/* Hook installed by on_sigint: removes itself and raises the "interrupted!" error in Lua context. */
-static void interrupt_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
-}
-
-/* SIGINT while a chunk runs: a second Ctrl-C kills the process (SIG_DFL); the first one only sets a
- * hook, since lua_sethook is the one Lua API call that is safe from a signal handler. */
-static void on_sigint(int sig)
-{
-    signal(sig, SIG_DFL);
-    lua_sethook(running_L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
-}
-
 /* Message handler: turns the error object into a string (via __tostring when it has one) and appends
- * a traceback. */
+ * a traceback; tpp.INTERRUPTED passes unchanged. */
 static int message_handler(lua_State *L)
 {
+    if (tpp_is_interrupted(L, 1))
+        return 1;                           /* kept as it is, for the reports to recognise */
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -75,17 +67,16 @@ static int message_handler(lua_State *L)
     return 1;
 }
 
-/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled.
- * Same stack effect and status as lua_pcall(L, narg, nres, 0). */
+/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled (it raises
+ * tpp.INTERRUPTED; see linterrupt.c).  Same stack effect and status as lua_pcall(L, narg, nres, 0). */
 int tpp_run_chunk(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
     lua_pushcfunction(L, message_handler);
     lua_insert(L, base);
-    running_L = L;
-    signal(SIGINT, on_sigint);
+    tpp_interrupt_arm(L);
     int status = lua_pcall(L, narg, nres, base);
-    signal(SIGINT, SIG_DFL);
+    tpp_interrupt_disarm();
     lua_remove(L, base);
     return status;
 }
@@ -376,5 +367,5 @@ int main(int argc, char **argv)
     int ok = status == LUA_OK && lua_toboolean(L, -1);
     report(L, status);
     lua_close(L);
-    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    return interrupted ? 128 + SIGINT : ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

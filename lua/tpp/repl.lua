@@ -72,6 +72,7 @@ function repl.load_files(files)
     if result.kind(path) ~= "dump" then progress, clear = progress_for(path) end
     local ok, r, err = pcall(tpp.open, path, nil, progress)
     if clear then clear() end
+    if not ok and tpp.interrupted(r) then error(r, 0) end -- Ctrl-C: the session starts with what is loaded
     if not ok then r, err = nil, tostring(r) end
     if r then
       rawset(_G, name, r)

@@ -1,0 +1,3 @@
+/* placeholder */
+#include "ltpp.h"
+void tpp_lconfig_register(lua_State *L) { (void)L; }
