@@ -81,7 +81,7 @@ function workers.serve(spec)
   }
   local ok, summary = pcall(job.run, spec, hooks)
   -- Interrupted: the parent forwarded its Ctrl-C and prints the one line about it; the job has cleaned up.
-  if not ok and tpp.interrupted(summary) then os.exit(130) end
+  if not ok and tpp.interrupted(summary) then os.exit(130, true) end
   if not ok then
     summary = { path = spec.path, name = spec.name, status = "failed", reason = tostring(summary), reused = false,
                 packets = 0, intervals = 0, files = {}, problems = 0 }

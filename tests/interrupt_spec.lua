@@ -1,0 +1,105 @@
+-- Ctrl-C (SIGINT): one recognisable value (tpp.INTERRUPTED), one line "tpp: interrupted", exit status 130, the parse
+-- loop noticing it within a second, and the main job leaving no temporary file and no child process behind.
+local tpp = require "tpp"
+local lfs = require "lfs"
+local synth = require "tpp.synth"
+local H = require "tests.helper"
+
+local q = H.shell_quote
+local TPP = H.tpp_binary()
+
+-- Milliseconds since the epoch, in the shell (date +%s%N), so that a command can time its own steps.
+local NOW_MS = "$(($(date +%s%N) / 1000000))"
+
+-- Every process whose command line or working directory mentions `dir`: what an interrupted run left running.
+local function processes_in(dir)
+  local found = {}
+  for pid in lfs.dir("/proc") do
+    if pid:match("^%d+$") and tonumber(pid) ~= tpp.pid() then
+      local f = io.open("/proc/" .. pid .. "/cmdline", "rb")
+      local cmdline = f and f:read("a") or ""
+      if f then f:close() end
+      local cwd = lfs.symlinkattributes("/proc/" .. pid .. "/cwd", "target") or ""
+      if cmdline:find(dir, 1, true) or cwd:find(dir, 1, true) then
+        found[#found + 1] = pid .. ": " .. cmdline:gsub("%z", " ")
+      end
+    end
+  end
+  return found
+end
+
+-- Files under dir whose names say they are temporary or half-written.
+local function leftovers(dir)
+  local out = H.run("find " .. q(dir) .. " \\( -name '*.tmp*' -o -name '*.part' -o -name 'tpp-plot.*' -o -name '.tpp-tmp*' \\) -print")
+  local names = {}
+  for name in out:gmatch("[^\n]+") do names[#names + 1] = name end
+  return names
+end
+
+describe("Ctrl-C", function()
+  local dir
+  setup(function()
+    dir = H.tmpdir()
+    assert(lfs.mkdir(dir .. "/in"))
+    synth.generate(dir .. "/in/a.pcap.gz", { packets = 100000, duration = 600, seed = 1 })
+    synth.generate(dir .. "/in/b.pcap.gz", { packets = 100000, duration = 600, seed = 2 })
+  end)
+  teardown(function() H.rmtree(dir) end)
+
+  it("is one value, tpp.INTERRUPTED, that the host reports as one line and status 130", function()
+    assert.is_true(tpp.interrupted(tpp.INTERRUPTED))
+    assert.is_false(tpp.interrupted("interrupted!"))
+    assert.is_false(tpp.interrupted(nil))
+    assert.are.equal("interrupted", tostring(tpp.INTERRUPTED))
+    local out, err, status = H.sh(q(TPP) .. " -e " .. q("print 'before' error(require('tpp').INTERRUPTED)"))
+    assert.are.equal("before\n", out)
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+  end)
+
+  it("interrupts a running script: one line, status 130", function()
+    local _, err, status = H.sh(("{ %s -e 'while true do end' & pid=$!; sleep 0.3; kill -INT $pid; wait $pid; }")
+      :format(q(TPP)))
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+  end)
+
+  it("stops tpp.parse within a second on a gzip stream that arrives slowly, raising tpp.INTERRUPTED", function()
+    -- The capture trickles in, 32 KiB every 20 ms: the parse keeps receiving data for about 5 s.
+    local feeder = ("local f = assert(io.open(%q, 'rb')) "
+      .. "for block in function() return f:read(32768) end do io.stdout:write(block) io.stdout:flush() "
+      .. "os.execute('sleep 0.02') end"):format(dir .. "/in/a.pcap.gz")
+    local parse = "local tpp = require 'tpp' local ok, e = pcall(tpp.parse, '-') "
+      .. "print(ok and 'finished' or tpp.interrupted(e) and 'interrupted' or tostring(e))"
+    local out, err, status = H.sh(("{ %s -e %s | %s -e %s & pid=$!; sleep 1; kill -INT $pid; t0=%s; wait $pid; "
+      .. "s=$?; echo \"$((%s - t0))\" >&2; exit $s; }"):format(q(TPP), q(feeder), q(TPP), q(parse), NOW_MS, NOW_MS))
+    assert.are.equal("interrupted\n", out, err)
+    assert.are.equal(0, status, err)
+    local ms = tonumber(err:match("(%d+)\n$"))
+    assert.is_true(ms < 1000, ("it took %d ms after the SIGINT"):format(ms))
+  end)
+
+  it("stops the main job (-j 2, figures) while it draws: 130, one line, no temporary file, no child left", function()
+    local out_dir, tmp = dir .. "/out", dir .. "/tmp"
+    assert(lfs.mkdir(tmp))
+    -- SIGINT once drawing has begun (a figure or its partial file exists), measured from there to the exit.
+    local cmd = ("{ TMPDIR=%s %s scripts/exec.lua -q -j 2 -o %s %s & pid=$!; "
+      .. "for i in $(seq 200); do ls %s/plot 2>/dev/null | grep -q png && break; sleep 0.05; done; "
+      .. "kill -INT $pid; t0=%s; wait $pid; s=$?; echo \"$((%s - t0))\"; exit $s; }")
+      :format(q(tmp), q(TPP), q(out_dir), q(dir .. "/in"), q(out_dir), NOW_MS, NOW_MS)
+    local out, err, status = H.sh(cmd)
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+    local ms = tonumber(out:match("(%d+)\n$"))
+    assert.is_true(ms < 1500, ("it took %d ms after the SIGINT"):format(ms))
+    assert.are.same({}, leftovers(dir))
+    H.run("sleep 0.2")
+    assert.are.same({}, processes_in(dir))
+    -- whatever was written is whole: every figure is a complete PNG (it ends with the IEND chunk)
+    for name in lfs.dir(out_dir .. "/plot") do
+      if name:match("%.png$") then
+        assert.are.equal("IEND\xae\x42\x60\x82", H.read_file(out_dir .. "/plot/" .. name):sub(-8), name)
+      end
+    end
+  end)
+end)
