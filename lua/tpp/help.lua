@@ -30,6 +30,9 @@ docs.tpp = {
   { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },
   { "cpus", "tpp.cpus() -> number of processors this process may use" },
   { "pid", "tpp.pid() -> this process's id" },
+  { "load_data", "tpp.load_data(path) -> table | nil, msg — a Lua file's table, run as data (sandboxed, limited)" },
+  { "interrupted", "tpp.interrupted(err) -> whether err is tpp.INTERRUPTED, the error Ctrl-C raises" },
+  { "INTERRUPTED", "tpp.INTERRUPTED — the error value Ctrl-C raises (pass it on from pcall)" },
 }
 
 docs.result = {
