@@ -157,9 +157,18 @@ static int scan_options(int argc, char **argv, int *script, const char **bad)
             *script = i;
             return flags;
         case '-':                           /* "--": end of options */
+            if (a[2] != '\0' && (flags & OPT_I)) {
+                *script = i;                /* tpp -i --ip v4 ...: the REPL's parse options (tpp.repl) */
+                return flags;
+            }
             if (a[2] != '\0')
                 return flags | OPT_ERROR;
             *script = i + 1;
+            return flags;
+        case 't':                           /* tpp -i -t SEC ... */
+            if (!(flags & OPT_I))
+                return flags | OPT_ERROR;
+            *script = i;
             return flags;
         case 'E': case 'i': case 'v': case 'W':  /* flags without argument */
             if (a[2] != '\0')
@@ -194,7 +203,8 @@ static void print_usage(const char *bad)
         fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, bad);
     fprintf(stderr,
             "usage: %s [options] [script [args]]\n"
-            "       %s -i [FILE ...]   REPL with each capture or dump FILE loaded into a global\n"
+            "       %s -i [-t SEC] [--boundary B] [--ip V] [--filter EXPR] [--max-packets N] [FILE|DIR ...]\n"
+            "                 REPL with each capture or dump (under each DIR) loaded into a global\n"
             "Available options are:\n"
             "  -e stat   execute string 'stat'\n"
             "  -i        enter interactive mode after executing 'script'\n"
@@ -334,9 +344,13 @@ static int run_main(lua_State *L)
         return 0;
     if (!run_options(L, argv, script))
         return 0;
-    /* tpp -i FILE ...: when the first argument is a capture or a dump, every argument is one to load into the
-     * REPL; otherwise, as with lua -i, it is a script run before the REPL. */
-    int nfiles = (flags & OPT_I) && script < argc && tpp_repl_is_data(L, argv[script]) ? argc - script : 0;
+    /* tpp -i [parse options] FILE|DIR ...: when the first argument is a parse option, a capture, a dump or a
+     * directory, every argument is for the REPL to load; otherwise, as with lua -i, it is a script run before the
+     * REPL. */
+    int repl_args = (flags & OPT_I) && script < argc
+                    && ((argv[script][0] == '-' && argv[script][1] != '\0' && strcmp(argv[script - 1], "--") != 0)
+                        || tpp_repl_is_data(L, argv[script]));
+    int nfiles = repl_args ? argc - script : 0;
     if (script < argc && nfiles == 0 && do_script(L, argv, script) != LUA_OK)
         return 0;
     if (flags & OPT_I) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -197,6 +198,37 @@ static char *completion_generator(const char *text, int state)
     return result;
 }
 
+#define WORD_BREAKS " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,"
+
+/* The index of the opening quote of the string literal that line[0..end) ends inside, or -1 (also after a
+ * comment's "--"). */
+static int open_quote(const char *line, int end)
+{
+    int quote = -1;
+    for (int i = 0; i < end; i++) {
+        char c = line[i];
+        if (quote >= 0) {
+            if (c == '\\')
+                i++;
+            else if (c == line[quote])
+                quote = -1;
+        } else if (c == '"' || c == '\'') {
+            quote = i;
+        } else if (c == '-' && i + 1 < end && line[i + 1] == '-') {
+            return -1;
+        }
+    }
+    return quote;
+}
+
+/* rl_completion_word_break_hook: inside a string the word is everything after the opening quote, so that a
+ * path ("data/sa) is completed whole; elsewhere Lua's operators and brackets break words. */
+static char *word_breaks(void)
+{
+    static char lua_breaks[] = WORD_BREAKS, string_breaks[] = "\"'";
+    return open_quote(rl_line_buffer, rl_point) >= 0 ? string_breaks : lua_breaks;
+}
+
 /* readline completion entry.  Outside strings: Lua names, a unique match followed by "." when it is a
  * table, by "(" when it is a function.  Inside a string: what tpp.repl.complete_string offers for the
  * call it is an argument of (column names, port series...; a unique match closed by the quote), else
@@ -213,11 +245,16 @@ static char **complete(const char *text, int start, int end)
     char **matches = rl_completion_matches(text, completion_generator);
     int top = lua_gettop(repl_L);
     if (before && !matches && lua_rawgetp(repl_L, LUA_REGISTRYINDEX, &completions_key) != LUA_TTABLE) {
+        char quote = before[start - 1];
         string_before = NULL;
         free(before);
-        before = NULL;
         lua_settop(repl_L, top);
-        return rl_completion_matches(text, rl_filename_completion_function);
+        /* a file: the path inside the string; a unique regular file closes the string (directories get "/") */
+        matches = rl_completion_matches(text, rl_filename_completion_function);
+        struct stat st;
+        if (matches && matches[1] == NULL && stat(matches[0], &st) == 0 && !S_ISDIR(st.st_mode))
+            rl_completion_append_character = quote;
+        return matches;
     }
     if (matches && matches[1] == NULL && push_candidate(repl_L, 0) == LUA_TSTRING)
         rl_completion_append_character = lua_tostring(repl_L, -1)[0];
@@ -289,7 +326,8 @@ static void repl_init(lua_State *L)
 {
     repl_L = L;
     rl_readline_name = PROGNAME;
-    rl_completer_word_break_characters = " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,";
+    rl_completer_word_break_characters = WORD_BREAKS;
+    rl_completion_word_break_hook = word_breaks;
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;
     rl_getc_function = read_key;
