@@ -31,6 +31,7 @@ static void print_message(const char *msg)
 }
 
 static int interrupted;         /* an interrupt ended a chunk: the exit status is 130, as after SIGINT in a shell */
+static int usage_error;         /* a bad option: the exit status is 2, as for the scripts' usage errors */
 
 /* If status is an error, print the message on the stack top and pop it. Returns status.  An interrupt is one
  * line, "tpp: interrupted", without a traceback. */
@@ -141,7 +142,7 @@ static int do_script(lua_State *L, char **argv, int script)
 
 /* ---- command line -------------------------------------------------------------------------------- */
 
-enum { OPT_E = 1, OPT_I = 2, OPT_V = 4, OPT_BIG_E = 8, OPT_ERROR = 16 };
+enum { OPT_E = 1, OPT_I = 2, OPT_V = 4, OPT_BIG_E = 8, OPT_ERROR = 16, OPT_HELP = 32 };
 
 /* Scan the options in argv. Sets *script to the index of the script name (argc when there is none)
  * and, on error, *bad to the offending argument. Returns a mask of OPT_*. The -e/-l/-W options are
@@ -152,6 +153,8 @@ static int scan_options(int argc, char **argv, int *script, const char **bad)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         *bad = a;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return flags | OPT_HELP;
         switch (a[1]) {
         case '\0':                          /* "-": the script is stdin */
             *script = i;
@@ -194,28 +197,58 @@ static int scan_options(int argc, char **argv, int *script, const char **bad)
     return flags;
 }
 
-/* Usage text on stderr, after saying what was wrong with the bad argument. */
+static void print_synopsis(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [options] [script [args]]\n"
+            "       %s -i [-t SEC] [--boundary B] [--ip V] [--filter EXPR] [--max-packets N] [FILE|DIR ...]\n"
+            "Available options are:\n"
+            "  -e stat    execute string 'stat'\n"
+            "  -i         enter interactive mode after executing 'script'; with capture or dump FILEs or DIRs\n"
+            "             (and parse options), load each into a global named after it\n"
+            "  -l mod     require library 'mod' into global 'mod'\n"
+            "  -l g=mod   require library 'mod' into global 'g'\n"
+            "  -v         show version information\n"
+            "  -E         ignore environment variables\n"
+            "  -W         turn warnings on\n"
+            "  -h, --help show this help\n"
+            "  --         stop handling options\n"
+            "  -          stop handling options and execute stdin\n",
+            PROGNAME, PROGNAME);
+}
+
+/* A usage error: what was wrong with the bad argument, then the synopsis, on stderr. */
 static void print_usage(const char *bad)
 {
     if (bad[1] == 'e' || bad[1] == 'l')
         fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, bad);
     else
         fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, bad);
-    fprintf(stderr,
-            "usage: %s [options] [script [args]]\n"
-            "       %s -i [-t SEC] [--boundary B] [--ip V] [--filter EXPR] [--max-packets N] [FILE|DIR ...]\n"
-            "                 REPL with each capture or dump (under each DIR) loaded into a global\n"
-            "Available options are:\n"
-            "  -e stat   execute string 'stat'\n"
-            "  -i        enter interactive mode after executing 'script'\n"
-            "  -l mod    require library 'mod' into global 'mod'\n"
-            "  -l g=mod  require library 'mod' into global 'g'\n"
-            "  -v        show version information\n"
-            "  -E        ignore environment variables\n"
-            "  -W        turn warnings on\n"
-            "  --        stop handling options\n"
-            "  -         stop handling options and execute stdin\n",
-            PROGNAME, PROGNAME);
+    print_synopsis(stderr);
+}
+
+static char lua_dir[4096];        /* where add_lua_dir found tpp's Lua library ("" when it did not) */
+
+/* --help on stdout: what tpp is, the synopsis, where the main job is, the exit statuses. */
+static void print_help(void)
+{
+    char exec[sizeof lua_dir + 32] = "scripts/exec.lua";
+    char *slash = strrchr(lua_dir, '/');
+    if (slash) {
+        snprintf(exec, sizeof exec, "%.*s/scripts/exec.lua", (int)(slash - lua_dir), lua_dir);
+        if (access(exec, R_OK) != 0)
+            snprintf(exec, sizeof exec, "scripts/exec.lua");
+    }
+    printf("%s — traffic-trace analyser: a Lua 5.4 interpreter with the tpp module built in (require \"tpp\").\n\n",
+           PROGNAME);
+    print_synopsis(stdout);
+    printf("\nThe main job (captures -> interval features, dumps, figures):\n"
+           "  %s %s [options] [PATH ...]\n"
+           "  %s %s --help     lists its options\n"
+           "\nExit status: 0 success; 1 a script failed (an error, a traceback on stderr); 2 a usage error;\n"
+           "130 interrupted (Ctrl-C: one line, \"tpp: interrupted\").\n",
+           PROGNAME, exec, PROGNAME, exec);
+    fflush(stdout);
 }
 
 /* Execute the -e, -l and -W options before argv[script], in command-line order. Returns 0 on the
@@ -294,6 +327,8 @@ static void add_lua_dir(lua_State *L)
         if (dir == NULL)
             return;
     }
+    if (strlen(dir) < sizeof lua_dir)
+        strcpy(lua_dir, dir);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
@@ -323,6 +358,7 @@ static int run_main(lua_State *L)
     luaL_checkversion(L);
     if (flags & OPT_ERROR) {
         print_usage(bad);
+        usage_error = 1;
         return 0;
     }
     if (flags & OPT_BIG_E) {                /* tells package to ignore LUA_PATH/LUA_CPATH */
@@ -335,6 +371,11 @@ static int run_main(lua_State *L)
     lua_setfield(L, -2, "tpp.core");
     lua_pop(L, 1);
     add_lua_dir(L);
+    if (flags & OPT_HELP) {
+        print_help();
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     create_arg_table(L, argc, argv, script);
     lua_gc(L, LUA_GCGEN, 0, 0);             /* lua's default mode for the stand-alone interpreter */
 
@@ -381,5 +422,5 @@ int main(int argc, char **argv)
     int ok = status == LUA_OK && lua_toboolean(L, -1);
     report(L, status);
     lua_close(L);
-    return interrupted ? 128 + SIGINT : ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    return interrupted ? 128 + SIGINT : usage_error ? 2 : ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

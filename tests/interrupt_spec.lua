@@ -7,6 +7,7 @@ local H = require "tests.helper"
 
 local q = H.shell_quote
 local TPP = H.tpp_binary()
+TPP = TPP:sub(1, 1) == "/" and TPP or lfs.currentdir() .. "/" .. TPP:gsub("^%./", "")
 
 -- Milliseconds since the epoch, in the shell (date +%s%N), so that a command can time its own steps.
 local NOW_MS = "$(($(date +%s%N) / 1000000))"
@@ -100,6 +101,35 @@ describe("Ctrl-C", function()
       if name:match("%.png$") then
         assert.are.equal("IEND\xae\x42\x60\x82", H.read_file(out_dir .. "/plot/" .. name):sub(-8), name)
       end
+    end
+  end)
+end)
+
+describe("tpp --help and usage errors", function()
+  it("prints the usage, the options, where the main job is and the exit statuses, exit status 0", function()
+    for _, opt in ipairs { "--help", "-h" } do
+      local out, err, status = H.sh("cd / && " .. q(TPP) .. " " .. opt)
+      assert.are.equal(0, status, opt)
+      assert.are.equal("", err)
+      assert.matches("usage: tpp %[options%] %[script %[args%]%]", out)
+      assert.matches("\n       tpp %-i %[%-t SEC%]", out)
+      for _, option in ipairs { "-e stat", "-l mod", "-v", "-E", "-W", "-h, --help" } do
+        assert.truthy(out:find("\n  " .. option, 1, true), option)
+      end
+      -- the main job, at a path that works from any directory
+      local exec = out:match("\n  tpp (%S+) %-%-help")
+      assert.truthy(exec, out)
+      assert.are.equal(lfs.currentdir() .. "/scripts/exec.lua", exec)
+      assert.truthy(out:find("130 interrupted", 1, true), out)
+    end
+  end)
+
+  it("exits with status 2 on a usage error, after the usage on stderr", function()
+    for _, args in ipairs { "-x", "--bogus", "-e", "-l" } do
+      local out, err, status = H.sh(q(TPP) .. " " .. args)
+      assert.are.equal(2, status, args)
+      assert.are.equal("", out)
+      assert.matches("^tpp: .*\nusage: tpp ", err)
     end
   end)
 end)
