@@ -13,7 +13,9 @@
  * C code that cannot see the request (a read blocked on a pipe that stays silent, a long load) is not waited for:
  * when the object has not been raised a second after the Ctrl-C, a watchdog (SIGALRM) prints the same one line
  * and ends the process with status 130.  Such code writes nothing half-way: outputs are unnamed temporary files
- * until they are committed.
+ * until they are committed.  Once raised, the chunk has GRACE_SECONDS more to unwind and clean up (a pcall that
+ * swallowed the interrupt would otherwise carry on); the end of the chunk (tpp_interrupt_disarm: the REPL's next
+ * prompt) stops the watchdog.
  */
 #include "ltpp.h"
 #include "tpp/interrupt.h"
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #define INTERRUPTED_MT "tpp.interrupted"
+#define GRACE_SECONDS 2
 
 static char interrupted_key;          /* registry[&interrupted_key]: the object */
 static lua_State *volatile armed_L;   /* the state a SIGINT interrupts; NULL when disarmed */
@@ -67,7 +70,7 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
 
 int tpp_raise_interrupted(lua_State *L)
 {
-    alarm(0);                                     /* the interrupt has reached Lua: no watchdog */
+    if (armed_L) alarm(GRACE_SECONDS);            /* it reached Lua: time to clean up, not to carry on */
     lua_State *armed = armed_L;
     if (armed && lua_gethook(armed) == interrupt_hook) lua_sethook(armed, NULL, 0, 0);
     if (lua_gethook(L) == interrupt_hook) lua_sethook(L, NULL, 0, 0);

@@ -299,6 +299,10 @@ function plot.draw(r, opts)
       local out = { output = o.dir .. "/" .. base, partial = absdir .. "/." .. base .. "." .. tag .. ".part",
                     heatmap = heatmap }
       local ok, job = pcall(gnuplot.prepare, fig, ctx, out)
+      if not ok and require("tpp").interrupted(job) then -- Ctrl-C is not a figure's failure: clean up, pass it on
+        if own_workdir then remove_workdir(workdir) end
+        error(job, 0)
+      end
       if ok then jobs[#jobs + 1] = job
       else fail(fig.number, (heatmap and "heatmap: " or "") .. "cannot write its gnuplot input: " .. tostring(job)) end
     end
