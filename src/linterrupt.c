@@ -116,7 +116,7 @@ void tpp_interrupt_arm(lua_State *L)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART;   /* as lua.c: an interrupted read goes on (io.popen pipes stay whole); the watchdog bounds it */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
 }
