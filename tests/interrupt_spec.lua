@@ -80,6 +80,16 @@ describe("Ctrl-C", function()
     assert.is_true(ms < 1000, ("it took %d ms after the SIGINT"):format(ms))
   end)
 
+  it("stops scripts/synth.lua part-way, leaving no capture (its writer is discarded, not committed)", function()
+    local out_file = dir .. "/synth-out.pcap"
+    local _, err, status = H.sh(("{ %s scripts/synth.lua -q --packets 5000000 %s & pid=$!; sleep 0.7; kill -INT $pid; "
+      .. "wait $pid; }"):format(q(TPP), q(out_file)))
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+    assert.is_nil(lfs.attributes(out_file))
+    assert.are.same({}, leftovers(dir))
+  end)
+
   it("stops the main job (-j 2, figures) while it draws: 130, one line, no temporary file, no child left", function()
     local out_dir, tmp = dir .. "/out", dir .. "/tmp"
     assert(lfs.mkdir(tmp))
