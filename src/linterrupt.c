@@ -20,9 +20,12 @@
 #include "ltpp.h"
 #include "tpp/interrupt.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define INTERRUPTED_MT "tpp.interrupted"
@@ -129,6 +132,41 @@ void tpp_interrupt_disarm(void)
     dfl.sa_handler = SIG_DFL;
     sigaction(SIGINT, &dfl, NULL);
     armed_L = NULL;
+}
+
+extern char **environ;
+
+/* os.execute([command]) as Lua's, except that tpp keeps its SIGINT handler while the command runs: system()
+ * ignores SIGINT in the caller, so a Ctrl-C that came then (one forwarded to a worker, say) would be lost. */
+static int l_execute(lua_State *L)
+{
+    const char *cmd = luaL_optstring(L, 1, NULL);
+    if (cmd == NULL) {
+        lua_pushboolean(L, access("/bin/sh", X_OK) == 0);
+        return 1;
+    }
+    char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+    pid_t pid;
+    int err = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ);
+    if (err != 0) {
+        errno = err;
+        return luaL_execresult(L, -1);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return luaL_execresult(L, -1);
+    }
+    errno = 0;                                    /* luaL_execresult reads a non-zero errno as a failure */
+    return luaL_execresult(L, status);
+}
+
+void tpp_interrupt_open_execute(lua_State *L)
+{
+    if (lua_getglobal(L, "os") == LUA_TTABLE) {
+        lua_pushcfunction(L, l_execute);
+        lua_setfield(L, -2, "execute");
+    }
+    lua_pop(L, 1);
 }
 
 /* tpp.interrupted(err) -> whether err is tpp.INTERRUPTED. */

@@ -28,6 +28,9 @@ void tpp_interrupt_disarm(void);
 void tpp_push_interrupted(lua_State *L);
 int tpp_is_interrupted(lua_State *L, int idx);
 int tpp_raise_interrupted(lua_State *L);
+/* Replace os.execute by one that leaves tpp's SIGINT handler in place while the command runs (system() ignores
+ * SIGINT in the caller); the host calls it after opening the standard libraries. */
+void tpp_interrupt_open_execute(lua_State *L);
 
 /* Send sig to every child process tpp.spawn started and nobody reaped yet (lproc.c); async-signal-safe. */
 void tpp_lproc_signal_children(int sig);

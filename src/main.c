@@ -366,6 +366,7 @@ static int run_main(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
     luaL_openlibs(L);
+    tpp_interrupt_open_execute(L);          /* a Ctrl-C during os.execute is not lost (linterrupt.c) */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_tpp_core);
     lua_setfield(L, -2, "tpp.core");

@@ -65,6 +65,15 @@ describe("Ctrl-C", function()
     assert.are.equal(130, status)
   end)
 
+  it("is not lost while os.execute runs a command (system() would ignore it)", function()
+    local code = "local tpp = require 'tpp' os.execute('sleep 0.6') "
+      .. "local t = tpp.now() while tpp.now() - t < 4 do end print('the interrupt was lost')"
+    local out, err, status = H.sh(("{ %s -e %s & pid=$!; sleep 0.2; kill -INT $pid; wait $pid; }"):format(q(TPP), q(code)))
+    assert.are.equal("", out)
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+  end)
+
   it("stops tpp.parse within a second on a gzip stream that arrives slowly, raising tpp.INTERRUPTED", function()
     -- The capture trickles in, 32 KiB every 20 ms: the parse keeps receiving data for about 5 s.
     local feeder = ("local f = assert(io.open(%q, 'rb')) "
