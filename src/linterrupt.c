@@ -8,7 +8,8 @@
  * group of its own, so this is how a Ctrl-C reaches them, exactly once), and sets a Lua hook that raises
  * tpp.INTERRUPTED at the next instruction; it then restores the default action, so that a second Ctrl-C ends the
  * process at once, as in lua.  Raising the object (tpp_raise_interrupted) consumes the request: the code that
- * cleans up after it runs undisturbed, and a script that catches it can go on.
+ * cleans up after it runs undisturbed.  os.execute is replaced by one that keeps the handler while the command
+ * runs (system() would ignore SIGINT and lose it).
  *
  * C code that cannot see the request (a read blocked on a pipe that stays silent, a long load) is not waited for:
  * when the object has not been raised a second after the Ctrl-C, a watchdog (SIGALRM) prints the same one line
