@@ -99,6 +99,19 @@ describe("Ctrl-C", function()
     assert.are.same({}, leftovers(dir))
   end)
 
+  it("ends a parse blocked on a stream that went silent within about a second (the watchdog)", function()
+    local code = "require('tpp').parse('-') print('finished')"
+    local fifo = dir .. "/silent.fifo"
+    local out, err, status = H.sh(("{ mkfifo %s; { head -c 300000 %s; sleep 3; } > %s & %s -e %s < %s & pid=$!; "
+      .. "sleep 0.5; kill -INT $pid; t0=%s; wait $pid; s=$?; echo \"$((%s - t0))\"; exit $s; }")
+      :format(q(fifo), q(dir .. "/in/a.pcap.gz"), q(fifo), q(TPP), q(code), q(fifo), NOW_MS, NOW_MS))
+    os.remove(fifo)
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.are.equal(130, status)
+    local ms = tonumber(out:match("^(%d+)\n$"))
+    assert.is_true(ms ~= nil and ms < 1800, out)
+  end)
+
   it("stops the main job (-j 2, figures) while it draws: 130, one line, no temporary file, no child left", function()
     local out_dir, tmp = dir .. "/out", dir .. "/tmp"
     assert(lfs.mkdir(tmp))
