@@ -173,19 +173,13 @@ local function run()
   end
 end
 
-local INTERRUPTED = {}
+-- An interrupt (tpp.INTERRUPTED) goes on to the host, which prints "tpp: interrupted" and exits with 130.
 local ok, trace = xpcall(run, function(e)
-  if tostring(e):find("interrupted!", 1, true) then return INTERRUPTED end
+  if tpp.interrupted(e) then return e end
   return debug.traceback(e, 2)
 end)
 display:close()
-if not ok then
-  if trace == INTERRUPTED then
-    io.stderr:write("tpp: interrupted\n")
-    os.exit(130)
-  end
-  error(trace, 0)
-end
+if not ok then error(trace, 0) end
 
 if not settings.quiet then
   local notes = {}

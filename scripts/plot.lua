@@ -227,16 +227,10 @@ local function main()
   return failed == 0 and 0 or 1
 end
 
-local INTERRUPTED = {}
+-- An interrupt (tpp.INTERRUPTED) goes on to the host, which prints "tpp: interrupted" and exits with 130.
 local ok, status = xpcall(main, function(e)
-  if tostring(e):find("interrupted!", 1, true) then return INTERRUPTED end
+  if tpp.interrupted(e) then return e end
   return debug.traceback(e, 2)
 end)
-if not ok then
-  if status == INTERRUPTED then
-    say("interrupted")
-    os.exit(130)
-  end
-  error(status, 0)
-end
+if not ok then error(status, 0) end
 os.exit(status)

@@ -15,6 +15,9 @@
  * A child's stdin is /dev/null; its stdout and stderr are pipes that the parent drains without blocking.  The
  * pipes are close-on-exec, so a child never holds another child's pipe open.  A proc that is collected (or whose
  * to-be-closed variable goes out of scope) before it was waited for is killed (SIGKILL) and reaped: no zombies.
+ *
+ * Each child leads a process group of its own, so that a Ctrl-C at the terminal reaches tpp alone: tpp's SIGINT
+ * handler (linterrupt.c) forwards it to every child not yet reaped, from the registry below, exactly once.
  */
 #include "ltpp.h"
 
@@ -50,6 +53,31 @@ typedef struct {
 
 static Proc *check_proc(lua_State *L, int idx) { return luaL_checkudata(L, idx, PROC_MT); }
 
+/* The children not yet reaped (0: a free slot), read by the SIGINT handler: a fixed array of atomically written
+ * ids.  A child that finds no free slot is simply not forwarded signals. */
+enum { MAX_CHILDREN = 1024 };
+static volatile sig_atomic_t children[MAX_CHILDREN];
+
+static void remember_child(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == 0) { children[i] = pid; return; }
+}
+
+static void forget_child(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == pid) children[i] = 0;
+}
+
+void tpp_lproc_signal_children(int sig)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        pid_t pid = children[i];
+        if (pid > 0 && kill(-pid, sig) != 0) kill(pid, sig);   /* its group, else (not yet its own) the child */
+    }
+}
+
 /* Release the pipes and reap the child, killing it first when it still runs. Idempotent. */
 static void proc_release(Proc *p)
 {
@@ -66,6 +94,7 @@ static void proc_release(Proc *p)
             while (waitpid(p->pid, &p->status, 0) < 0 && errno == EINTR) {}
         }
         p->reaped = 1;
+        forget_child(p->pid);
     }
 }
 
@@ -146,6 +175,7 @@ static int proc_wait(lua_State *L)
             if (errno != EINTR) return luaL_error(L, "waitpid: %s", strerror(errno));
         }
         p->reaped = 1;
+        forget_child(p->pid);
     }
     if (WIFEXITED(p->status)) {
         int code = WEXITSTATUS(p->status);
@@ -219,7 +249,14 @@ static int l_spawn(lua_State *L)
     for (int s = 0; s < 2 && !err; s++)
         if (pipe2(pipes[s], O_CLOEXEC) != 0) err = errno;
     posix_spawn_file_actions_t fa;
-    int fa_ok = 0;
+    posix_spawnattr_t attr;
+    int fa_ok = 0, attr_ok = 0;
+    if (!err) err = posix_spawnattr_init(&attr);
+    if (!err) {
+        attr_ok = 1;
+        err = posix_spawnattr_setpgroup(&attr, 0);  /* a group of its own: see the top of the file */
+        if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    }
     if (!err) err = posix_spawn_file_actions_init(&fa);
     if (!err) {
         fa_ok = 1;
@@ -228,8 +265,9 @@ static int l_spawn(lua_State *L)
         if (!err) err = posix_spawn_file_actions_adddup2(&fa, pipes[1][1], 2);
     }
     pid_t pid = 0;
-    if (!err) err = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    if (!err) err = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
     if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok) posix_spawnattr_destroy(&attr);
     for (int s = 0; s < 2; s++) {
         if (pipes[s][1] >= 0) close(pipes[s][1]);  /* the child's ends */
         if (err && pipes[s][0] >= 0) close(pipes[s][0]);
@@ -240,6 +278,7 @@ static int l_spawn(lua_State *L)
         return 2;
     }
     p->pid = pid;
+    remember_child(pid);
     for (int s = 0; s < 2; s++) {
         p->out[s].fd = pipes[s][0];
         fcntl(p->out[s].fd, F_SETFL, fcntl(p->out[s].fd, F_GETFL) | O_NONBLOCK);

@@ -8,6 +8,7 @@
 #include "ltpp.h"
 #include "tpp/dump.h"
 #include "tpp/fingerprint.h"
+#include "tpp/interrupt.h"
 #include "tpp/interval.h"
 #include "tpp/outfile.h"
 #include "tpp/result.h"
@@ -682,6 +683,10 @@ static int l_parse(lua_State *L)
     if (ctx.failed) {
         tpp_result_free(r);
         return lua_error(L);
+    }
+    if (r && !r->complete && tpp_interrupt_requested()) { /* Ctrl-C stopped it: raise tpp.INTERRUPTED */
+        tpp_result_free(r);
+        return tpp_raise_interrupted(L);
     }
     if (!r) {
         luaL_pushfail(L);

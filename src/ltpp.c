@@ -199,5 +199,7 @@ int luaopen_tpp_core(lua_State *L)
     tpp_lpackets_register(L);
     tpp_lwriter_register(L);
     tpp_lproc_register(L);
+    tpp_linterrupt_register(L);
+    tpp_lconfig_register(L);
     return 1;
 }

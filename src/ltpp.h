@@ -17,6 +17,23 @@ void tpp_lresult_register(lua_State *L);   /* tpp.parse, the result userdata */
 void tpp_lpackets_register(lua_State *L);  /* tpp.packets iterator */
 void tpp_lwriter_register(lua_State *L);   /* tpp.pcap_writer */
 void tpp_lproc_register(lua_State *L);     /* tpp.spawn, tpp.poll, tpp.isatty, tpp.cpus, tpp.pid */
+void tpp_linterrupt_register(lua_State *L);   /* tpp.INTERRUPTED, tpp.interrupted */
+void tpp_lconfig_register(lua_State *L);   /* tpp.load_data */
+
+/* Ctrl-C (linterrupt.c).  The host arms SIGINT around each chunk; an interrupt raises the one object
+ * tpp.INTERRUPTED.  tpp_raise_interrupted consumes the request and raises it (C code that noticed the request
+ * itself calls it); tpp_is_interrupted tells whether the value at idx is it. */
+void tpp_interrupt_arm(lua_State *L);
+void tpp_interrupt_disarm(void);
+void tpp_push_interrupted(lua_State *L);
+int tpp_is_interrupted(lua_State *L, int idx);
+int tpp_raise_interrupted(lua_State *L);
+/* Replace os.execute by one that leaves tpp's SIGINT handler in place while the command runs (system() ignores
+ * SIGINT in the caller); the host calls it after opening the standard libraries. */
+void tpp_interrupt_open_execute(lua_State *L);
+
+/* Send sig to every child process tpp.spawn started and nobody reaped yet (lproc.c); async-signal-safe. */
+void tpp_lproc_signal_children(int sig);
 
 /* Push a result userdata that takes ownership of `r` (freed by the garbage collector). */
 struct tpp_result;

@@ -1,15 +1,45 @@
-/* lwriter.c — tpp.pcap_writer(path, linktype, opts): write captures from Lua (tests, generators, tools). */
+/* lwriter.c — tpp.pcap_writer(path, linktype, opts): write captures from Lua (tests, generators, tools).
+ *
+ * A writer behaves like a Lua file: what was written is kept unless the script says otherwise.  w:close() commits
+ * and reports a failure; a writer never closed is committed when it is collected, when the state is closed, and
+ * at os.exit() (an atexit handler commits the writers still open); only w:discard() and a to-be-closed variable
+ * whose scope is left by an error throw the capture away.
+ */
 #include "ltpp.h"
 #include "tpp/packet.h"
 #include "tpp/writer.h"
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WRITER_MT "tpp.pcap_writer"
 
-typedef struct { struct tpp_writer *w; } LWriter;
+/* Open writers are linked in a list, so that exit() can commit them when os.exit() skips the collector. */
+typedef struct LWriter {
+    struct tpp_writer *w;
+    struct LWriter *prev, *next;
+} LWriter;
+
+static LWriter *open_writers;
+
+static void link_writer(LWriter *u)
+{
+    u->prev = NULL;
+    u->next = open_writers;
+    if (open_writers) open_writers->prev = u;
+    open_writers = u;
+}
+
+static void unlink_writer(LWriter *u)
+{
+    if (u->prev) u->prev->next = u->next;
+    else if (open_writers == u) open_writers = u->next;
+    if (u->next) u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+}
 
 static const struct { const char *name; int linktype; } linktype_names[] = {
     { "null", TPP_LINK_NULL }, { "ethernet", TPP_LINK_ETHERNET }, { "raw", TPP_LINK_RAW },
@@ -37,28 +67,61 @@ static LWriter *check_open(lua_State *L)
 static int close_writer(LWriter *u, char *err, size_t errlen)
 {
     if (!u->w) return 0;
+    unlink_writer(u);
     int rc = tpp_writer_close(u->w, err, errlen);
     u->w = NULL;
     return rc;
 }
 
-/* A writer that is collected without w:close(), or whose to-be-closed variable goes out of scope through an
- * error, was abandoned: its capture is discarded, so that a failed script leaves no half-written file behind. */
+/* Throw the capture away (the target keeps its previous contents).  Idempotent. */
+static void discard_writer(LWriter *u)
+{
+    if (!u->w) return;
+    unlink_writer(u);
+    tpp_writer_abort(u->w);
+    u->w = NULL;
+}
+
+/* Commit a writer nobody closed; nobody can be told of a failure but the user, on stderr. */
+static void commit_abandoned(LWriter *u, const char *when)
+{
+    char err[512];
+    if (close_writer(u, err, sizeof err) != 0) {
+        fprintf(stderr, "tpp: %s (a pcap writer committed %s)\n", err, when);
+        fflush(stderr);
+    }
+}
+
+/* atexit: os.exit() without closing the state ends the process without collecting the writers. */
+static void commit_at_exit(void)
+{
+    while (open_writers) commit_abandoned(open_writers, "at exit");
+}
+
+/* __gc: a writer collected (or left at lua_close) without w:close() is committed, as Lua's files are flushed. */
 static int writer_gc(lua_State *L)
 {
-    LWriter *u = luaL_checkudata(L, 1, WRITER_MT);
-    if (u->w) tpp_writer_abort(u->w);
-    u->w = NULL;
+    commit_abandoned(luaL_checkudata(L, 1, WRITER_MT), "when it was collected");
     return 0;
 }
 
-/* __close(w, err): commit on a normal exit from the scope, discard on an error. */
+/* __close(w, err): commit on a normal exit from the scope, discard when an error leaves it. */
 static int writer_toclose(lua_State *L)
 {
     LWriter *u = luaL_checkudata(L, 1, WRITER_MT);
-    if (!lua_isnil(L, 2)) return writer_gc(L);
+    if (!lua_isnil(L, 2)) {
+        discard_writer(u);
+        return 0;
+    }
     char err[512];
     if (close_writer(u, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    return 0;
+}
+
+/* w:discard(): give up the capture; the path keeps what it held before tpp.pcap_writer. */
+static int writer_discard(lua_State *L)
+{
+    discard_writer(luaL_checkudata(L, 1, WRITER_MT));
     return 0;
 }
 
@@ -121,19 +184,25 @@ static int l_pcap_writer(lua_State *L)
         }
         lua_pop(L, 4);
     }
+    static int exit_hook_set;
+    if (!exit_hook_set && atexit(commit_at_exit) != 0) return luaL_error(L, "pcap_writer: cannot register the exit handler");
+    exit_hook_set = 1;
     LWriter *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->w = NULL;
+    u->prev = u->next = NULL;
     luaL_setmetatable(L, WRITER_MT);
     char err[512];
     u->w = tpp_writer_open(path, linktype, &o, err, sizeof err);
     if (!u->w) return luaL_error(L, "%s", err);
+    link_writer(u);
     return 1;
 }
 
 void tpp_lwriter_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "write", writer_write }, { "write_ns", writer_write_ns }, { "close", writer_close }, { NULL, NULL },
+        { "write", writer_write }, { "write_ns", writer_write_ns }, { "close", writer_close },
+        { "discard", writer_discard }, { NULL, NULL },
     };
     static const luaL_Reg meta[] = { { "__gc", writer_gc }, { "__close", writer_toclose }, { NULL, NULL } };
     luaL_newmetatable(L, WRITER_MT);

@@ -30,12 +30,21 @@ static void print_message(const char *msg)
     fflush(stderr);
 }
 
-/* If status is an error, print the message on the stack top and pop it. Returns status. */
+static int interrupted;         /* an interrupt ended a chunk: the exit status is 130, as after SIGINT in a shell */
+static int usage_error;         /* a bad option: the exit status is 2, as for the scripts' usage errors */
+
+/* If status is an error, print the message on the stack top and pop it. Returns status.  An interrupt is one
+ * line, "tpp: interrupted", without a traceback. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        print_message(msg ? msg : "(error object is not a string)");
+        if (tpp_is_interrupted(L, -1)) {
+            interrupted = 1;
+            print_message("interrupted");
+        } else {
+            const char *msg = lua_tostring(L, -1);
+            print_message(msg ? msg : "(error object is not a string)");
+        }
         lua_pop(L, 1);
     }
     return status;
@@ -43,28 +52,12 @@ static int report(lua_State *L, int status)
 
 /* ---- running chunks ------------------------------------------------------------------------------ */
 
-static lua_State *running_L;   /* the state a SIGINT should interrupt */
-
-/* Hook installed by on_sigint: removes itself and raises the "interrupted!" error in Lua context. */
-static void interrupt_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
-}
-
-/* SIGINT while a chunk runs: a second Ctrl-C kills the process (SIG_DFL); the first one only sets a
- * hook, since lua_sethook is the one Lua API call that is safe from a signal handler. */
-static void on_sigint(int sig)
-{
-    signal(sig, SIG_DFL);
-    lua_sethook(running_L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
-}
-
 /* Message handler: turns the error object into a string (via __tostring when it has one) and appends
- * a traceback. */
+ * a traceback; tpp.INTERRUPTED passes unchanged. */
 static int message_handler(lua_State *L)
 {
+    if (tpp_is_interrupted(L, 1))
+        return 1;                           /* kept as it is, for the reports to recognise */
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -75,17 +68,16 @@ static int message_handler(lua_State *L)
     return 1;
 }
 
-/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled.
- * Same stack effect and status as lua_pcall(L, narg, nres, 0). */
+/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled (it raises
+ * tpp.INTERRUPTED; see linterrupt.c).  Same stack effect and status as lua_pcall(L, narg, nres, 0). */
 int tpp_run_chunk(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;
     lua_pushcfunction(L, message_handler);
     lua_insert(L, base);
-    running_L = L;
-    signal(SIGINT, on_sigint);
+    tpp_interrupt_arm(L);
     int status = lua_pcall(L, narg, nres, base);
-    signal(SIGINT, SIG_DFL);
+    tpp_interrupt_disarm();
     lua_remove(L, base);
     return status;
 }
@@ -150,7 +142,7 @@ static int do_script(lua_State *L, char **argv, int script)
 
 /* ---- command line -------------------------------------------------------------------------------- */
 
-enum { OPT_E = 1, OPT_I = 2, OPT_V = 4, OPT_BIG_E = 8, OPT_ERROR = 16 };
+enum { OPT_E = 1, OPT_I = 2, OPT_V = 4, OPT_BIG_E = 8, OPT_ERROR = 16, OPT_HELP = 32 };
 
 /* Scan the options in argv. Sets *script to the index of the script name (argc when there is none)
  * and, on error, *bad to the offending argument. Returns a mask of OPT_*. The -e/-l/-W options are
@@ -161,14 +153,25 @@ static int scan_options(int argc, char **argv, int *script, const char **bad)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         *bad = a;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return flags | OPT_HELP;
         switch (a[1]) {
         case '\0':                          /* "-": the script is stdin */
             *script = i;
             return flags;
         case '-':                           /* "--": end of options */
+            if (a[2] != '\0' && (flags & OPT_I)) {
+                *script = i;                /* tpp -i --ip v4 ...: the REPL's parse options (tpp.repl) */
+                return flags;
+            }
             if (a[2] != '\0')
                 return flags | OPT_ERROR;
             *script = i + 1;
+            return flags;
+        case 't':                           /* tpp -i -t SEC ... */
+            if (!(flags & OPT_I))
+                return flags | OPT_ERROR;
+            *script = i;
             return flags;
         case 'E': case 'i': case 'v': case 'W':  /* flags without argument */
             if (a[2] != '\0')
@@ -194,27 +197,58 @@ static int scan_options(int argc, char **argv, int *script, const char **bad)
     return flags;
 }
 
-/* Usage text on stderr, after saying what was wrong with the bad argument. */
+static void print_synopsis(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [options] [script [args]]\n"
+            "       %s -i [-t SEC] [--boundary B] [--ip V] [--filter EXPR] [--max-packets N] [FILE|DIR ...]\n"
+            "Available options are:\n"
+            "  -e stat    execute string 'stat'\n"
+            "  -i         enter interactive mode after executing 'script'; with capture or dump FILEs or DIRs\n"
+            "             (and parse options), load each into a global named after it\n"
+            "  -l mod     require library 'mod' into global 'mod'\n"
+            "  -l g=mod   require library 'mod' into global 'g'\n"
+            "  -v         show version information\n"
+            "  -E         ignore environment variables\n"
+            "  -W         turn warnings on\n"
+            "  -h, --help show this help\n"
+            "  --         stop handling options\n"
+            "  -          stop handling options and execute stdin\n",
+            PROGNAME, PROGNAME);
+}
+
+/* A usage error: what was wrong with the bad argument, then the synopsis, on stderr. */
 static void print_usage(const char *bad)
 {
     if (bad[1] == 'e' || bad[1] == 'l')
         fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, bad);
     else
         fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, bad);
-    fprintf(stderr,
-            "usage: %s [options] [script [args]]\n"
-            "       %s -i [FILE ...]   REPL with each capture or dump FILE loaded into a global\n"
-            "Available options are:\n"
-            "  -e stat   execute string 'stat'\n"
-            "  -i        enter interactive mode after executing 'script'\n"
-            "  -l mod    require library 'mod' into global 'mod'\n"
-            "  -l g=mod  require library 'mod' into global 'g'\n"
-            "  -v        show version information\n"
-            "  -E        ignore environment variables\n"
-            "  -W        turn warnings on\n"
-            "  --        stop handling options\n"
-            "  -         stop handling options and execute stdin\n",
-            PROGNAME, PROGNAME);
+    print_synopsis(stderr);
+}
+
+static char lua_dir[4096];        /* where add_lua_dir found tpp's Lua library ("" when it did not) */
+
+/* --help on stdout: what tpp is, the synopsis, where the main job is, the exit statuses. */
+static void print_help(void)
+{
+    char exec[sizeof lua_dir + 32] = "scripts/exec.lua";
+    char *slash = strrchr(lua_dir, '/');
+    if (slash) {
+        snprintf(exec, sizeof exec, "%.*s/scripts/exec.lua", (int)(slash - lua_dir), lua_dir);
+        if (access(exec, R_OK) != 0)
+            snprintf(exec, sizeof exec, "scripts/exec.lua");
+    }
+    printf("%s — traffic-trace analyser: a Lua 5.4 interpreter with the tpp module built in (require \"tpp\").\n\n",
+           PROGNAME);
+    print_synopsis(stdout);
+    printf("\nThe main job (captures -> interval features, dumps, figures):\n"
+           "  %s %s [options] [PATH ...]\n"
+           "  %s %s --help     lists its options\n"
+           "\nExit status: 0 success; 1 a script failed (an error, a traceback on stderr); 2 a usage error;\n"
+           "130 interrupted (Ctrl-C: one line, \"tpp: interrupted\").\n",
+           PROGNAME, exec, PROGNAME, exec);
+    fflush(stdout);
 }
 
 /* Execute the -e, -l and -W options before argv[script], in command-line order. Returns 0 on the
@@ -293,6 +327,8 @@ static void add_lua_dir(lua_State *L)
         if (dir == NULL)
             return;
     }
+    if (strlen(dir) < sizeof lua_dir)
+        strcpy(lua_dir, dir);
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "path");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
@@ -322,6 +358,7 @@ static int run_main(lua_State *L)
     luaL_checkversion(L);
     if (flags & OPT_ERROR) {
         print_usage(bad);
+        usage_error = 1;
         return 0;
     }
     if (flags & OPT_BIG_E) {                /* tells package to ignore LUA_PATH/LUA_CPATH */
@@ -329,11 +366,17 @@ static int run_main(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
     luaL_openlibs(L);
+    tpp_interrupt_open_execute(L);          /* a Ctrl-C during os.execute is not lost (linterrupt.c) */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_tpp_core);
     lua_setfield(L, -2, "tpp.core");
     lua_pop(L, 1);
     add_lua_dir(L);
+    if (flags & OPT_HELP) {
+        print_help();
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     create_arg_table(L, argc, argv, script);
     lua_gc(L, LUA_GCGEN, 0, 0);             /* lua's default mode for the stand-alone interpreter */
 
@@ -343,9 +386,13 @@ static int run_main(lua_State *L)
         return 0;
     if (!run_options(L, argv, script))
         return 0;
-    /* tpp -i FILE ...: when the first argument is a capture or a dump, every argument is one to load into the
-     * REPL; otherwise, as with lua -i, it is a script run before the REPL. */
-    int nfiles = (flags & OPT_I) && script < argc && tpp_repl_is_data(L, argv[script]) ? argc - script : 0;
+    /* tpp -i [parse options] FILE|DIR ...: when the first argument is a parse option, a capture, a dump or a
+     * directory, every argument is for the REPL to load; otherwise, as with lua -i, it is a script run before the
+     * REPL. */
+    int repl_args = (flags & OPT_I) && script < argc
+                    && ((argv[script][0] == '-' && argv[script][1] != '\0' && strcmp(argv[script - 1], "--") != 0)
+                        || tpp_repl_is_data(L, argv[script]));
+    int nfiles = repl_args ? argc - script : 0;
     if (script < argc && nfiles == 0 && do_script(L, argv, script) != LUA_OK)
         return 0;
     if (flags & OPT_I) {
@@ -376,5 +423,5 @@ int main(int argc, char **argv)
     int ok = status == LUA_OK && lua_toboolean(L, -1);
     report(L, status);
     lua_close(L);
-    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+    return interrupted ? 128 + SIGINT : usage_error ? 2 : ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

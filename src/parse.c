@@ -8,6 +8,7 @@
  */
 #include "tpp/capture.h"
 #include "tpp/fingerprint.h"
+#include "tpp/interrupt.h"
 #include "tpp/interval.h"
 #include "tpp/packet.h"
 #include "handoff.h"
@@ -88,7 +89,7 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
     struct tpp_frame f;
     int rc = 1;
     b->n = 0;
-    while (b->n < BATCH && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
+    while (b->n < BATCH && !tpp_interrupt_requested() && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
         struct tpp_packet *p = &b->pkt[b->n++];
         if (f.linktype != pl->linktype) {
             pl->linktype = f.linktype;
@@ -141,7 +142,7 @@ static int count_batch(struct pipeline *pl, const struct batch *b, struct tpp_ag
         if (agg != 0) return agg;
     }
     if (b->last) return 0;
-    int stop = report_rows(hooks, r, reported);
+    int stop = tpp_interrupt_requested() || report_rows(hooks, r, reported); /* Ctrl-C: seen within a batch */
     if (!stop && hooks->progress && r->packets >= *next_report) {
         *next_report = r->packets + (1u << 16);
         stop = hooks->progress(hooks->ud, b->bytes_read, tpp_capture_file_size(pl->cap), r->packets);

@@ -3,9 +3,12 @@
  * and the loop goes on).  The Lua side of the session (loading the files of `tpp -i FILE ...`, help, the way
  * values are printed) is lua/tpp/repl.lua. */
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -14,6 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "ltpp.h"
 #include "repl.h"
 
 #define PROGNAME "tpp"
@@ -28,7 +32,7 @@
  * tpp_run_chunk appended — in a session the message is what matters. */
 static void print_error(lua_State *L)
 {
-    const char *msg = lua_tostring(L, -1);
+    const char *msg = tpp_is_interrupted(L, -1) ? "interrupted" : lua_tostring(L, -1);
     if (msg == NULL)
         msg = "(error object is not a string)";
     const char *tb = strstr(msg, "\nstack traceback:\n");
@@ -194,6 +198,37 @@ static char *completion_generator(const char *text, int state)
     return result;
 }
 
+#define WORD_BREAKS " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,"
+
+/* The index of the opening quote of the string literal that line[0..end) ends inside, or -1 (also after a
+ * comment's "--"). */
+static int open_quote(const char *line, int end)
+{
+    int quote = -1;
+    for (int i = 0; i < end; i++) {
+        char c = line[i];
+        if (quote >= 0) {
+            if (c == '\\')
+                i++;
+            else if (c == line[quote])
+                quote = -1;
+        } else if (c == '"' || c == '\'') {
+            quote = i;
+        } else if (c == '-' && i + 1 < end && line[i + 1] == '-') {
+            return -1;
+        }
+    }
+    return quote;
+}
+
+/* rl_completion_word_break_hook: inside a string the word is everything after the opening quote, so that a
+ * path ("data/sa) is completed whole; elsewhere Lua's operators and brackets break words. */
+static char *word_breaks(void)
+{
+    static char lua_breaks[] = WORD_BREAKS, string_breaks[] = "\"'";
+    return open_quote(rl_line_buffer, rl_point) >= 0 ? string_breaks : lua_breaks;
+}
+
 /* readline completion entry.  Outside strings: Lua names, a unique match followed by "." when it is a
  * table, by "(" when it is a function.  Inside a string: what tpp.repl.complete_string offers for the
  * call it is an argument of (column names, port series...; a unique match closed by the quote), else
@@ -210,11 +245,16 @@ static char **complete(const char *text, int start, int end)
     char **matches = rl_completion_matches(text, completion_generator);
     int top = lua_gettop(repl_L);
     if (before && !matches && lua_rawgetp(repl_L, LUA_REGISTRYINDEX, &completions_key) != LUA_TTABLE) {
+        char quote = before[start - 1];
         string_before = NULL;
         free(before);
-        before = NULL;
         lua_settop(repl_L, top);
-        return rl_completion_matches(text, rl_filename_completion_function);
+        /* a file: the path inside the string; a unique regular file closes the string (directories get "/") */
+        matches = rl_completion_matches(text, rl_filename_completion_function);
+        struct stat st;
+        if (matches && matches[1] == NULL && stat(matches[0], &st) == 0 && !S_ISDIR(st.st_mode))
+            rl_completion_append_character = quote;
+        return matches;
     }
     if (matches && matches[1] == NULL && push_candidate(repl_L, 0) == LUA_TSTRING)
         rl_completion_append_character = lua_tostring(repl_L, -1)[0];
@@ -228,14 +268,69 @@ static char **complete(const char *text, int start, int end)
 
 static char history_path[4096];  /* empty: no persistent history */
 
+/* Ctrl-C at the prompt discards what is being typed (the whole statement, at a continuation prompt) and shows
+ * a new prompt; only end of input (Ctrl-D) leaves, as in Python.  Readline's own signal handling is off: this
+ * handler, installed without SA_RESTART while readline() waits, sets a flag, and read_key() ends the line. */
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_interrupted = 1;
+}
+
+/* rl_getc_function: one byte of input.  On a Ctrl-C it shows "^C", empties the line and ends readline as at
+ * end of input (the caller knows better from the flag); readline's other signals (a resized terminal) are
+ * handled as readline's own getc would. */
+static int read_key(FILE *in)
+{
+    for (;;) {
+        if (prompt_interrupted) {
+            rl_point = rl_end;             /* "^C" after what was typed, then an empty line ends readline */
+            rl_redisplay();
+            fputs("^C", rl_outstream);    /* readline adds the newline of end of input */
+            rl_end = rl_point = 0;
+            rl_line_buffer[0] = '\0';
+            return EOF;
+        }
+        unsigned char c;
+        ssize_t n = read(fileno(in), &c, 1);
+        if (n == 1)
+            return c;
+        if (n == 0 || errno != EINTR)
+            return EOF;
+        rl_check_signals();
+    }
+}
+
+/* readline() with Ctrl-C handled as above: returns the line (malloc'd), NULL at end of input, and sets
+ * *interrupted when a Ctrl-C discarded the line. */
+static char *read_line(const char *prompt, int *interrupted)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    prompt_interrupted = 0;
+    sigaction(SIGINT, &sa, &old);
+    char *line = readline(prompt);
+    sigaction(SIGINT, &old, NULL);
+    *interrupted = prompt_interrupted;
+    prompt_interrupted = 0;
+    return line;
+}
+
 /* Set up readline: completion, and, when stdin is a terminal, history loaded from
  * $HOME/.tpp_history (created if missing). History problems are silently ignored. */
 static void repl_init(lua_State *L)
 {
     repl_L = L;
     rl_readline_name = PROGNAME;
-    rl_completer_word_break_characters = " \t\n\"'`@$><=;|&{}()[]+-*/%^~#,";
+    rl_completer_word_break_characters = WORD_BREAKS;
+    rl_completion_word_break_hook = word_breaks;
     rl_attempted_completion_function = complete;
+    rl_catch_signals = 0;
+    rl_getc_function = read_key;
     stifle_history(HISTORY_MAX);
     const char *home = getenv("HOME");
     int n = home && home[0] ? snprintf(history_path, sizeof history_path, "%s/%s", home, HISTORY_FILE) : -1;
@@ -254,10 +349,13 @@ static void repl_finish(void)
         history_truncate_file(history_path, HISTORY_MAX);
 }
 
+enum { LINE_EOF = 0, LINE_READ = 1, LINE_INTERRUPTED = 2 };
+
 /* Read one line with the prompt _PROMPT (first) or _PROMPT2 (continuation) when that global is a
  * string or number, else PROMPT / PROMPT2; globals are read raw so that a hostile _G cannot raise
  * outside a protected call. Non-empty lines go to the history, appended to the file at once so that
- * os.exit loses nothing. Pushes the line and returns 1, or returns 0 at end of input. */
+ * os.exit loses nothing. Pushes the line and returns LINE_READ, or returns LINE_EOF at end of input,
+ * LINE_INTERRUPTED (nothing pushed) when Ctrl-C discarded the line. */
 static int repl_readline(lua_State *L, int first)
 {
     int top = lua_gettop(L);
@@ -265,10 +363,15 @@ static int repl_readline(lua_State *L, int first)
     lua_pushstring(L, first ? "_PROMPT" : "_PROMPT2");
     lua_rawget(L, -2);
     const char *prompt = lua_isstring(L, -1) ? lua_tostring(L, -1) : first ? PROMPT : PROMPT2;
-    char *line = readline(prompt);
+    int interrupted;
+    char *line = read_line(prompt, &interrupted);
     lua_settop(L, top);
+    if (interrupted) {
+        free(line);
+        return LINE_INTERRUPTED;
+    }
     if (line == NULL)
-        return 0;
+        return LINE_EOF;
     if (line[0] != '\0') {
         add_history(line);
         if (history_path[0])
@@ -276,7 +379,7 @@ static int repl_readline(lua_State *L, int first)
     }
     lua_pushstring(L, line);
     free(line);
-    return 1;
+    return LINE_READ;
 }
 
 /* Is the load status/message on the stack top a syntax error only because the chunk is unfinished? */
@@ -288,13 +391,19 @@ static int incomplete(lua_State *L, int status)
            && strcmp(msg + len - EOF_MARK_LEN, EOF_MARK) == 0;
 }
 
+#define LOAD_EOF (-1)
+#define LOAD_INTERRUPTED (-2)
+
 /* Read and compile one statement: first as "return <line>" so expressions print their values, else
- * as a statement, reading continuation lines while it is incomplete. Returns -1 at end of input,
- * else the load status with the function (or error message) pushed. */
+ * as a statement, reading continuation lines while it is incomplete. Returns LOAD_EOF at end of input,
+ * LOAD_INTERRUPTED when Ctrl-C discarded the statement (the stack as it was), else the load status with
+ * the function (or error message) pushed. */
 static int repl_load(lua_State *L)
 {
-    if (!repl_readline(L, 1))
-        return -1;
+    int top = lua_gettop(L);
+    int got = repl_readline(L, 1);
+    if (got != LINE_READ)
+        return got == LINE_EOF ? LOAD_EOF : LOAD_INTERRUPTED;
     const char *line = lua_tostring(L, -1);
     const char *ret = lua_pushfstring(L, "return %s", line);
     int status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
@@ -308,7 +417,14 @@ static int repl_load(lua_State *L)
         size_t len;
         const char *code = lua_tolstring(L, -1, &len);
         status = luaL_loadbuffer(L, code, len, "=stdin");
-        if (!incomplete(L, status) || !repl_readline(L, 0))
+        if (!incomplete(L, status))
+            break;
+        got = repl_readline(L, 0);
+        if (got == LINE_INTERRUPTED) {
+            lua_settop(L, top);
+            return LOAD_INTERRUPTED;
+        }
+        if (got == LINE_EOF)
             break;
         lua_remove(L, -2);                  /* the error message */
         lua_pushliteral(L, "\n");
@@ -368,7 +484,9 @@ void tpp_repl(lua_State *L, char **files, int nfiles)
     lua_settop(L, 0);
     repl_start(L, files, nfiles);
     lua_settop(L, 0);
-    while ((status = repl_load(L)) != -1) {
+    while ((status = repl_load(L)) != LOAD_EOF) {
+        if (status == LOAD_INTERRUPTED)
+            continue;
         if (status == LUA_OK)
             status = tpp_run_chunk(L, 0, LUA_MULTRET);
         if (status == LUA_OK)

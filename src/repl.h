@@ -6,12 +6,13 @@
 
 /* Read-eval-print until end of input: expressions print their values, errors print their message and the
  * loop goes on.  Uses GNU readline with history in ~/.tpp_history and Tab completion of Lua names.
- * First, lua/tpp/repl.lua's start() sets the globals tpp and help and loads files[0..nfiles) (dumps or
- * captures) into globals named after them; the strings are only read during the call. */
-void tpp_repl(lua_State *L, char **files, int nfiles);
+ * First, lua/tpp/repl.lua's start() sets the globals tpp and help and, given args[0..nargs) (parse options such
+ * as -t 1, and dumps, captures or directories of them), loads the files into globals named after them; the
+ * strings are only read during the call. */
+void tpp_repl(lua_State *L, char **args, int nargs);
 
-/* Whether `tpp -i PATH ...` names data files to load (a capture or a dump, by content or by name) rather
- * than a script to run.  Never raises; false when that cannot be decided. */
+/* Whether `tpp -i PATH ...` names data to load (a capture or a dump, by content or by name, or a directory)
+ * rather than a script to run.  Never raises; false when that cannot be decided. */
 int tpp_repl_is_data(lua_State *L, const char *path);
 
 /* Provided by main.c: call the function below its narg arguments protected, with a traceback handler and

@@ -376,8 +376,8 @@ sleep 1
       -- SIGINT to tpp alone: the fake gnuplot runs on, and the interrupt is raised when the draw resumes
       local _, err, status = H.sh(("{ TMPDIR=%s %s -e %s & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; }")
         :format(q(tmp), q(H.tpp_binary()), q(code)))
-      assert.are.equal(1, status)
-      assert.matches("interrupted!", err)
+      assert.are.equal(130, status)
+      assert.are.equal("tpp: interrupted\n", err)
       assert.are.same({}, list_dir(tmp))
       assert.are.same({}, list_dir(dir .. "/interrupted")) -- nor a half-written figure
     end)

@@ -110,3 +110,55 @@ describe("tpp.isatty, tpp.cpus, tpp.pid", function()
     assert.is_true(tpp.pid() > 1)
   end)
 end)
+
+describe("children and Ctrl-C", function()
+  -- The process group of a process, from /proc/PID/stat (the fifth field; the name in parentheses may hold spaces).
+  local function pgid(pid)
+    local f = assert(io.open("/proc/" .. pid .. "/stat"))
+    local stat = f:read("a")
+    f:close()
+    return tonumber(stat:match("%) %S+ %d+ (%d+)"))
+  end
+
+  it("run in a process group of their own", function()
+    local p = assert(tpp.spawn { "sleep", "5" })
+    assert.are.equal(p:pid(), pgid(p:pid()))
+    assert.are_not.equal(pgid(tpp.pid()), pgid(p:pid()))
+    p:kill()
+    p:wait()
+  end)
+
+  it("get a Ctrl-C sent to tpp's process group exactly once, from tpp", function()
+    local H = require "tests.helper"
+    -- the child counts the SIGINTs it gets; tpp catches its own interrupt, then reports what the child saw
+    local code = [[
+local tpp = require "tpp"
+local p = assert(tpp.spawn { "sh", "-c", "trap 'echo got INT' INT; echo ready; while :; do sleep 0.05; done" })
+local lines = {}
+local ok, err = pcall(function()
+  local give_up = tpp.now() + 20
+  while not p:eof() and tpp.now() < give_up do
+    tpp.poll({ p }, 1)
+    for _, l in ipairs((p:read())) do lines[#lines + 1] = l; if l == "ready" then io.stdout:write("ready\n") io.stdout:flush() end end
+  end
+end)
+local deadline = tpp.now() + 0.5
+while tpp.now() < deadline do
+  tpp.poll({ p }, 0.1)
+  for _, l in ipairs((p:read())) do lines[#lines + 1] = l end
+end
+p:kill(9)
+print(tpp.interrupted(err), table.concat(lines, ","))
+]]
+    local script = H.write_file(os.tmpname(), code)
+    -- setsid: tpp leads a process group of its own, to which the SIGINT goes, as a terminal sends it
+    local out, err, status = H.sh(("{ setsid %s %s > %s.out & pid=$!; "
+      .. "for i in $(seq 100); do grep -q ready %s.out 2>/dev/null && break; sleep 0.05; done; "
+      .. "kill -INT -$pid; wait $pid; cat %s.out; }")
+      :format(H.shell_quote(H.tpp_binary()), script, script, script, script))
+    os.remove(script)
+    os.remove(script .. ".out")
+    assert.are.equal(0, status, err)
+    assert.are.equal("ready\ntrue\tready,got INT\n", out)
+  end)
+end)

@@ -1,5 +1,6 @@
 -- The REPL: `tpp -i FILE ...` loading, help, printing, error recovery (through a pipe), and completion and history
 -- through a pseudo-terminal driven by tmux (pending when tmux is missing).
+local lfs = require "lfs"
 local tpp = require "tpp"
 local synth = require "tpp.synth"
 local H = require "tests.helper"
@@ -144,6 +145,35 @@ describe("the REPL", function()
       assert.truthy(out:find("\n" .. tostring(fx.r:top_ports("tcp_dst", 1, 2)) .. "\n", 1, true), out)
     end)
 
+    it("takes parse options and directories, loading every capture and dump under them", function()
+      local d = fx.dir .. "/opts"
+      assert(lfs.mkdir(d))
+      assert(lfs.mkdir(d .. "/sub"))
+      H.write_file(d .. "/sub/trace.pcap.gz", H.read_file(fx.trace))
+      assert(fx.r:dump(d .. "/old.tpd"))
+      H.write_file(d .. "/notes.txt", "not a capture\n")
+      local out, err, status = session_on_pipe({ "-t", "1", "--ip=v4", "--max-packets", "5000", d },
+        "print(trace.delta_t, trace.ip, trace.packets, old.delta_t, old.ip, old.packets)\n")
+      assert.are.equal(0, status, err)
+      assert.are.equal("", err)
+      assert.truthy(out:find("\nold = tpp.result: ", 1, true), out)
+      assert.truthy(out:find("\ntrace = tpp.result: ", 1, true), out)
+      assert.truthy(out:find(("\n1.0\tv4\t5000\t%s\tany\t%d\n"):format(fx.r.delta_t, fx.r.packets), 1, true), out)
+      out, err, status = session_on_pipe({ "-t", "1", fx.trace }, "print(#trace, trace.delta_t)\n")
+      assert.are.equal(0, status, err)
+      assert.truthy(out:find(("\n%d\t1.0\n"):format(#assert(tpp.parse(fx.trace, { delta_t = 1 }))), 1, true), out)
+    end)
+
+    it("refuses a bad parse option with a usage error, exit status 2", function()
+      for _, args in ipairs { { "--boundary", "sideways", fx.trace }, { "-t", "0", fx.trace }, { "--bogus", fx.trace },
+                              { fx.trace, "-t" } } do
+        local out, err, status = session_on_pipe(args, "print('in the session')\n")
+        assert.are.equal(2, status, table.concat(args, " "))
+        assert.is_nil(out:find("in the session", 1, true))
+        assert.matches("^tpp: .*\nusage: tpp %-i ", err)
+      end
+    end)
+
     it("shows an error's message without a traceback and goes on as before", function()
       local out, err, status = session_on_pipe({ fx.trace },
         'x = 5\nerror("boom")\ntrace:column("nope")\nx = = 1\nx = x +\n 1\nfor i = 1, 2 do\n  x = x + i\nend\nx, #trace\n')
@@ -202,6 +232,57 @@ describe("the REPL", function()
       session:send("Tab")                                      -- readline lists the candidates on a repeated Tab
       session:send("Tab")
       session:wait("c:argmax +c:argmin")
+    end)
+
+    it("discards the line being typed on Ctrl-C and shows a new prompt; only Ctrl-D leaves", function()
+      if not session then return pending("tmux is not installed") end
+      session:type("lost = 12")
+      session:send("C-c")
+      session:wait("\n> lost = 12^C\n> $")
+      session:type("for i = 1, 2 do")
+      session:send("Enter")
+      session:wait("\n%.%.%. $")
+      session:send("C-c")                                       -- the whole unfinished statement goes
+      session:wait("\n%.%.%. ^C\n> $")
+      session:type("while true do end")                         -- a running statement stops, the session stays
+      session:send("Enter")
+      H.run("sleep 0.3")
+      session:send("C-c")
+      session:wait("interrupted\n> $")
+      session:type("lost, 40 + 2")
+      session:send("Enter")
+      session:wait("\nnil%s+42\n> $")
+      session:send("C-c")
+      session:send("C-c")
+      session:wait("\n> ^C\n> ^C\n> $")
+      session:send("C-d")
+      H.run("sleep 0.3")
+      local history = H.read_file(fx.dir .. "/.tpp_history")
+      assert.is_nil(history:find("lost = 12", 1, true), history)
+      assert.truthy(history:find("while true do end\nlost, 40 + 2\n", 1, true), history)
+    end)
+
+    it("completes file paths inside strings", function()
+      if not session then return pending("tmux is not installed") end
+      assert(lfs.mkdir(fx.dir .. "/paths"))
+      assert(lfs.mkdir(fx.dir .. "/paths/sub"))
+      H.write_file(fx.dir .. "/paths/sub/deep.pcap", "")
+      H.write_file(fx.dir .. "/paths/sample.pcap", "")
+      session:type('f = "paths/sa')
+      session:send("Tab")
+      session:wait('> f = "paths/sample.pcap"$')
+      session:send("Enter")
+      session:type('g = io.open("paths/su')
+      session:send("Tab")
+      session:wait('> g = io.open%("paths/sub/$')
+      session:type("d")
+      session:send("Tab")
+      session:wait('> g = io.open%("paths/sub/deep.pcap"$')
+      session:type(")")
+      session:send("Enter")
+      session:type("f, io.type(g)")
+      session:send("Enter")
+      session:wait("\npaths/sample%.pcap%s+file\n> $")
     end)
 
     it("shows help, recovers from errors and keeps a history", function()

@@ -94,14 +94,51 @@ describe("tpp.pcap_writer", function()
     assert.are.same({ "keep.pcap" }, leftovers(dir))
   end)
 
-  it("discards a writer that is collected without being closed", function()
+  it("commits a writer that is collected without being closed, as a Lua file is flushed", function()
     local path = dir .. "/dropped.pcap"
     local w = tpp.pcap_writer(path, "raw")
     w:write(1, "\x45\0\0\20")
     w = nil
     collectgarbage()
     collectgarbage()
-    assert.are.same({}, leftovers(dir))
+    assert.are.same({ "dropped.pcap" }, leftovers(dir))
+    assert.are.equal(1, tpp.open(path).packets)
+  end)
+
+  -- A script that writes `n` records and ends as `ending` says, run by tpp; the packets at path afterwards.
+  local function script_writes(path, ending)
+    local script = H.write_file(dir .. "/w.lua", ([[
+local tpp = require "tpp"
+local w = tpp.pcap_writer(%q, "raw")
+for k = 1, 3 do w:write(k, "\x45\0\0\20") end
+%s
+]]):format(path, ending))
+    local _, err, status = H.sh(H.shell_quote(H.tpp_binary()) .. " " .. H.shell_quote(script))
+    os.remove(script)
+    local r = tpp.open(path)
+    return r and r.packets, status, err
+  end
+
+  it("commits an unclosed writer when the script ends, by os.exit(0), by os.exit(1) or by an error", function()
+    local endings = { [""] = 0, ["os.exit(0)"] = 0, ["os.exit(1)"] = 1, ["os.exit(true, true)"] = 0,
+                      ["error('late failure')"] = 1 }
+    for ending, expected_status in pairs(endings) do
+      local path = dir .. "/end.pcap"
+      local packets, status, err = script_writes(path, ending)
+      assert.are.equal(3, packets, ending .. ": " .. err)
+      assert.are.equal(expected_status, status, ending)
+      assert.are.same({ "end.pcap" }, leftovers(dir))
+      os.remove(path)
+    end
+  end)
+
+  it("throws the capture away on w:discard(), keeping the previous file", function()
+    local path = H.write_file(dir .. "/keep.pcap", "previous contents")
+    local packets, status, err = script_writes(path, "w:discard() w:discard() os.exit(0)")
+    assert.are.equal(0, status, err)
+    assert.is_nil(packets)
+    assert.are.equal("previous contents", H.read_file(path))
+    assert.are.same({ "keep.pcap" }, leftovers(dir))
   end)
 
   it("raises a message naming the path when the directory does not exist", function()

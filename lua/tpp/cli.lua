@@ -155,13 +155,13 @@ function cli.parser()
     "Cut packet captures into time intervals and write, per capture, its per-interval features "
     .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
     .. "later runs (mem_dump/<stem>.tpd) and figures (plot/).")
-    :epilog("Captures are recognised by their magic bytes (pcap, pcapng, gzip of either), directories are "
+    :epilog("Captures are recognised by their magic bytes (pcap, pcapng, plain or compressed with gzip, zstd or xz), directories are "
       .. "walked recursively in name order (hidden entries and the output root's own folders are skipped); a file "
       .. "reached twice is processed once.  Exit status: 0 when every capture was processed completely, "
       .. "1 when one failed, was incomplete or an output could not be written, 2 on a usage or config error, "
       .. "130 when interrupted (Ctrl-C).")
     :help_max_width(100)
-  p:argument("paths", "Capture files or directories, - for standard input (default: data/).", nil):args("*"):argname("PATH")
+  p:argument("paths", "Capture files or directories, - for standard input (default: ./data, else the sample beside the scripts).", nil):args("*"):argname("PATH")
   p:option("-o --out", "Output root for mem_dump/, critical/, port_count/ and plot/ (default .)."):argname("DIR")
   p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
   p:option("--max-packets", "Stop each capture after N packets (0 = all)."):argname("N")
@@ -185,19 +185,9 @@ end
 -- Load a config file as data: a Lua chunk run in an empty environment (no os, io, require...) that returns a
 -- table of options.  Returns the checked table or nil and a message naming the file.
 function cli.load_config(path)
-  local chunk, err = loadfile(path, "t", {})
-  if not chunk then
-    return nil, (err:gsub("^cannot open ", ""))
-  end
-  local ok, value = pcall(chunk)
-  if not ok then
-    local msg = tostring(value)
-    if not msg:find(path, 1, true) then msg = path .. ": " .. msg end
-    return nil, msg
-  end
-  if type(value) ~= "table" then
-    return nil, ("%s: must return a table of options, returned %s"):format(path, type(value))
-  end
+  -- Run as data in a sandbox of its own: an empty environment, 64 MB, 10^8 instructions (tpp.load_data).
+  local value, err = require("tpp").load_data(path)
+  if not value then return nil, err end
   local checked = {}
   for key, v in pairs(value) do
     if type(key) ~= "string" or not CHECK[key] or key == "config" then

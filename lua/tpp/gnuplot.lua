@@ -561,7 +561,7 @@ function M.move(from, to)
   local copied, cerr = pcall(copy_file, from, tmp)
   if not copied then
     os.remove(tmp)
-    if tostring(cerr):find("interrupted!", 1, true) then error(cerr, 0) end
+    if tpp.interrupted(cerr) then error(cerr, 0) end
     return nil, tostring(cerr)
   end
   ok, err = os.rename(tmp, to)

@@ -35,6 +35,9 @@ docs.tpp = {
   { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },
   { "cpus", "tpp.cpus() -> number of processors this process may use" },
   { "pid", "tpp.pid() -> this process's id" },
+  { "load_data", "tpp.load_data(path) -> table | nil, msg — a Lua file's table, run as data (sandboxed, limited)" },
+  { "interrupted", "tpp.interrupted(err) -> whether err is tpp.INTERRUPTED, the error Ctrl-C raises" },
+  { "INTERRUPTED", "tpp.INTERRUPTED — the error value Ctrl-C raises (pass it on from pcall)" },
 }
 
 docs.result = {
@@ -149,7 +152,8 @@ docs.ports = {
 docs.writer = {
   { "write", "w:write(ts, bytes [, wirelen]) — a record at ts seconds" },
   { "write_ns", "w:write_ns(ns, bytes [, wirelen]) — a record at integer nanoseconds" },
-  { "close", "w:close() -> true — flush and close (raises on failure)" },
+  { "close", "w:close() -> true — flush and put the capture in place (raises on failure)" },
+  { "discard", "w:discard() — give the capture up (an unclosed writer is committed at exit, like a file)" },
 }
 
 local help = { docs = docs }

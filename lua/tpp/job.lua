@@ -26,6 +26,7 @@ local plot_module, plot_reason
 function job.plotter()
   if plot_module == nil and plot_reason == nil then
     local ok, mod = pcall(require, "tpp.plot")
+    if not ok and tpp.interrupted(mod) then error(mod, 0) end
     if ok and type(mod) == "table" and type(mod.draw) == "function" then
       plot_module = mod
     else
@@ -185,7 +186,7 @@ function job.run(spec, hooks)
     local plot = job.plotter()
     local okp, written, failures = pcall(plot.draw, r, { dir = walk.absolute(files.plot), stem = spec.name, figures = spec.figures,
                                                          jobs = spec.plot_jobs or 1, quiet = true })
-    if not okp and tostring(written):find("interrupted!", 1, true) then error(written, 0) end
+    if not okp and tpp.interrupted(written) then error(written, 0) end
     if not okp then
       summary.problems = summary.problems + 1
       message(("%s: figures: %s"):format(label, tostring(written)))

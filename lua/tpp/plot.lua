@@ -327,7 +327,7 @@ function plot.draw(r, opts)
         local base = o.stem .. "_" .. fig.name .. (heatmap and "_heatmap" or "") .. "." .. ext
         local ok, job = pcall(gnuplot.prepare, fig, ctx, { output = o.dir .. "/" .. base, heatmap = heatmap })
         if ok then jobs[#jobs + 1] = job
-        elseif tostring(job):find("interrupted!", 1, true) then error(job, 0)
+        elseif tpp.interrupted(job) then error(job, 0)   -- Ctrl-C is not a figure's failure
         else fail(fig.number, (heatmap and "heatmap: " or "") .. "cannot write its gnuplot input: " .. tostring(job)) end
       end
       for _, n in ipairs(o.figures) do

@@ -5,11 +5,16 @@
 --   other = tpp.result: ...
 --   > help()
 --
--- repl.start(files) is called by the host before the first prompt: it sets the globals `tpp` and `help`, loads
--- each file (a dump with tpp.load, a capture with tpp.parse) into a global named after it (repl.global_name),
--- prints a summary line for each, and returns repl.show, the function the loop prints values with.
--- repl.is_data(path) tells the host whether `tpp -i PATH ...` names data to load rather than a script to run.
+--   tpp -i -t 1 --ip v4 data/          (parse options for the captures; a directory loads every capture and dump)
+--
+-- repl.start(args) is called by the host before the first prompt: it sets the globals `tpp` and `help`, reads
+-- the parse options among args (repl.parse_args), loads each file (a dump with tpp.load, a capture with
+-- tpp.parse and the options; a directory: every capture and dump under it, walked as the main job walks) into a
+-- global named after it (repl.global_name), prints a summary line for each, and returns repl.show, the function
+-- the loop prints values with.  repl.is_data(path) tells the host whether `tpp -i PATH ...` names data to load
+-- rather than a script to run.
 
+local lfs = require "lfs"
 local tpp = require "tpp"
 local walk = require "tpp.walk"
 local result = require "tpp.result"
@@ -20,12 +25,12 @@ local KEYWORDS = {}
 for word in ([[and break do else elseif end false for function goto if in local nil not or repeat return then
                true until while]]):gmatch("%a+") do KEYWORDS[word] = true end
 
--- Is `path` a capture or a dump (by its first bytes), or named like one (.pcap, .pcapng, .cap, .gz, .tpd) — so
+-- Is `path` a capture or a dump (by its first bytes), or named like one (.pcap, .pcapng, .cap, .gz, .zst, .xz, .tpd) — so
 -- that a missing or damaged data file is reported as such rather than run as a Lua script?
 function repl.is_data(path)
-  if result.kind(path) then return true end
+  if result.kind(path) or lfs.attributes(path, "mode") == "directory" then return true end
   local name = path:lower()
-  for _, ext in ipairs { "%.pcap$", "%.pcapng$", "%.cap$", "%.gz$", "%.tpd$" } do
+  for _, ext in ipairs { "%.pcap$", "%.pcapng$", "%.cap$", "%.gz$", "%.zst$", "%.xz$", "%.tpd$" } do
     if name:find(ext) then return true end
   end
   return false
@@ -63,15 +68,85 @@ local function progress_for(path)
   end
 end
 
--- Load every file into its global, printing "name = summary" (or "tpp: path: reason").
-function repl.load_files(files)
+-- The parse options `tpp -i` takes, by their command-line names (those of scripts/exec.lua), and the usage line.
+local OPTIONS = {
+  ["-t"] = "delta_t", ["--delta-t"] = "delta_t", ["--boundary"] = "boundary", ["--ip"] = "ip",
+  ["--filter"] = "filter", ["--max-packets"] = "max_packets", ["--max-intervals"] = "max_intervals",
+  ["--anchor"] = "anchor",
+}
+local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true }
+repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--ip any|v4|v6] [--filter EXPR] "
+  .. "[--max-packets N] [--max-intervals N] [FILE|DIR ...]"
+
+-- Split the arguments of `tpp -i` into the paths to load and the options of tpp.parse (nil when none); "--" ends
+-- the options, "--name=value" is accepted.  Returns paths, opts, or nil and what is wrong.
+function repl.parse_args(args)
+  local paths, opts, i = {}, {}, 1
+  while i <= #args do
+    local a = args[i]
+    local name, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    name = name or a
+    if a == "--" then
+      table.move(args, i + 1, #args, #paths + 1, paths)
+      break
+    elseif OPTIONS[name] then
+      if not value then
+        i = i + 1
+        value = args[i]
+        if value == nil then return nil, ("option %s needs a value"):format(name) end
+      end
+      local key = OPTIONS[name]
+      if NUMBERS[key] then
+        local n = tonumber(value)
+        if not n then return nil, ("option %s must be a number, got '%s'"):format(name, value) end
+        value = math.tointeger(n) or n
+      end
+      opts[key] = value
+    elseif a:match("^%-.") then
+      return nil, ("unknown option '%s'"):format(a)
+    else
+      paths[#paths + 1] = a
+    end
+    i = i + 1
+  end
+  if next(opts) == nil then return paths, nil end
+  -- tpp.parse checks its options before it opens anything: a bad value raises here, once, with its reason
+  local ok, err = pcall(tpp.parse, "", opts)
+  if not ok then return nil, (tostring(err):gsub("^[^:]*:%d+: ", "")) end
+  return paths, opts
+end
+
+-- The files to load for `paths`: files as given; for a directory, every capture and dump under it in name order.
+local function expand(paths)
+  local files = {}
+  for _, path in ipairs(paths) do
+    if lfs.attributes(path, "mode") == "directory" then
+      local found, skipped = walk.captures { path }
+      for _, s in ipairs(skipped) do
+        if not s.missing and result.kind(s.path) == "dump" then found[#found + 1] = s.path end
+      end
+      table.sort(found)
+      table.move(found, 1, #found, #files + 1, files)
+      if #found == 0 then io.stderr:write("tpp: ", path, ": no capture or dump in this directory\n") end
+    else
+      files[#files + 1] = path
+    end
+  end
+  return files
+end
+
+-- Load every file into its global, printing "name = summary" (or "tpp: path: reason").  opts: tpp.parse's
+-- options for the captures (a dump keeps those it was made with).
+function repl.load_files(files, opts)
   local used = {}
   for _, path in ipairs(files) do
     local name = repl.global_name(path, used)
     local progress, clear = nil, nil
-    if result.kind(path) ~= "dump" then progress, clear = progress_for(path) end
-    local ok, r, err = pcall(tpp.open, path, nil, progress)
+    local dump = result.kind(path) == "dump"
+    if not dump then progress, clear = progress_for(path) end
+    local ok, r, err = pcall(tpp.open, path, not dump and opts or nil, progress)
     if clear then clear() end
+    if not ok and tpp.interrupted(r) then error(r, 0) end -- Ctrl-C: the session starts with what is loaded
     if not ok then r, err = nil, tostring(r) end
     if r then
       rawset(_G, name, r)
@@ -85,10 +160,15 @@ function repl.load_files(files)
   io.stderr:flush()
 end
 
-function repl.start(files)
+function repl.start(args)
+  local paths, opts = repl.parse_args(args or {})
+  if not paths then
+    io.stderr:write("tpp: ", opts, "\n", repl.USAGE, "\n")
+    os.exit(2)
+  end
   rawset(_G, "tpp", tpp)
   rawset(_G, "help", require("tpp.help").print)
-  repl.load_files(files or {})
+  repl.load_files(expand(paths), opts)
   io.stdout:write("help() lists what is loaded and what you can do with it.\n")
   io.stdout:flush()
   return repl.show

@@ -542,7 +542,7 @@ function M.generate(path, opts)
     end
     local wopts = { format = format, snaplen = snaplen, nanosecond = o.nanosecond and true or false }
     if o.gzip ~= nil then wopts.gzip = o.gzip end
-    local w = tpp.pcap_writer(path, "ethernet", wopts)
+    local w <close> = tpp.pcap_writer(path, "ethernet", wopts) -- an error or Ctrl-C part-way leaves no capture
     local write_ns = w.write_ns
 
     ------------------------------------------------------------------------------------------------------

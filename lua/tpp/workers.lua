@@ -80,11 +80,11 @@ function workers.serve(spec)
     rows = spec.rows and function(text) io.stdout:write("rows ", workers.encode(text), "\n") end or nil,
   }
   local ok, summary = pcall(job.run, spec, hooks)
+  -- Interrupted: the parent forwarded its Ctrl-C and prints the one line about it; the job has cleaned up.
+  if not ok and tpp.interrupted(summary) then os.exit(130, true) end
   if not ok then
-    local msg = tostring(summary)
-    if msg:find("interrupted!", 1, true) then msg = "interrupted" end
-    summary = { path = spec.path, name = spec.name, status = "failed", reason = msg, reused = false, packets = 0,
-                intervals = 0, files = {}, problems = 0 }
+    summary = { path = spec.path, name = spec.name, status = "failed", reason = tostring(summary), reused = false,
+                packets = 0, intervals = 0, files = {}, problems = 0 }
   end
   io.stdout:write("done ", workers.encode(summary), "\n")
   io.stdout:flush()
@@ -143,6 +143,7 @@ function workers.run(specs, n, handlers)
           local summary = w.summary
           if type(summary) ~= "table" then
             local why = how == "signal" and ("worker killed by signal " .. code)
+              or code == 130 and "worker interrupted"
               or ("worker exited with status " .. tostring(code) .. " without a result")
             summary = { path = specs[w.i].path, name = specs[w.i].name, status = "failed", reason = why,
                         files = {}, packets = 0, intervals = 0, problems = 0, reused = false }
@@ -153,14 +154,18 @@ function workers.run(specs, n, handlers)
     end
   end)
   if not ok then
-    -- Interrupted (Ctrl-C reaches the workers too) or a bug: give the workers a moment, then stop them.
-    local deadline = tpp.now() + 2
+    -- Interrupted (tpp forwarded the Ctrl-C to the workers, which clean up and end) or a bug (the workers are told
+    -- the same): give them a moment, their output unread, then kill what is left.
+    if not tpp.interrupted(err) then
+      for _, w in ipairs(running) do w.proc:kill(2) end -- SIGINT
+    end
+    local deadline = tpp.now() + 0.9
     for _, w in ipairs(running) do
       while not w.proc:eof() and tpp.now() < deadline do
-        tpp.poll({ w.proc }, 0.1)
+        tpp.poll({ w.proc }, 0.05)
         w.proc:read()
       end
-      w.proc:kill()
+      w.proc:kill(9)
       w.proc:wait()
     end
     error(err, 0)
