@@ -71,8 +71,8 @@ test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus
 	./tpp $(BUSTED) tests
 	ASAN_OPTIONS=detect_leaks=1 TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
-	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/engine_spec.lua \
-		tests/gzip_spec.lua
+	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/parse_spec.lua \
+		tests/interval_spec.lua tests/decode_spec.lua tests/gzip_spec.lua
 	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua
 
 bench: tpp build/pcap_loop
