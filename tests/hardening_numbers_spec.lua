@@ -29,4 +29,54 @@ describe("hardening: numbers and formats", function()
       assert.are.same({ 2147483648 * SEC + 5000, 4294967295 * SEC }, ts)
     end
   end)
+  -- Item 9: the IP header's length says where the datagram ends.  A minimum-size Ethernet frame pads a short
+  -- datagram; the padding is not a transport header (it used to give a TCP packet ports and a SYN).
+  it("decodes no transport header past the end of the IP datagram", function()
+    local syn_like = H.tcp(4444, 80, H.SYN)
+    local frames = {
+      -- an IPv4 header of protocol TCP with no TCP header (total length 20), padded with a SYN's bytes
+      H.eth_ip(H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_TCP, syn_like, { total_length = 20 })),
+      -- a UDP datagram whose IPv4 length stops after 2 bytes of the UDP header
+      H.eth_ip(H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_UDP, H.udp(53, 53, "xx"), { total_length = 22 })),
+      -- IPv6 with a payload length of 4: half a TCP header, then padding that reads like the rest of a SYN
+      H.eth_ip(H.ipv6("2001:db8::1", "2001:db8::2", H.PROTO_TCP, syn_like, { payload_length = 4 })),
+      -- a whole TCP SYN, for contrast
+      H.eth4_tcp("10.0.0.1", "10.0.0.2", 5555, 443, H.SYN),
+    }
+    local recs = {}
+    for k, f in ipairs(frames) do recs[k] = { 1700000000, k, f } end
+    local path = file("padded.pcap", H.pcap_bytes(recs))
+    local r = assert(tpp.parse(path, { delta_t = 10 }))
+    local iv = r:interval(1)
+    assert.are.equal(4, iv.ip_packets)
+    assert.are.same({ 20 + 0, 22, 44, 40 }, (function()
+      local lens = {}
+      for p in tpp.packets(path) do lens[#lens + 1] = p.ip_len end
+      return lens
+    end)())
+    assert.are.equal(1, iv.syn)                -- only the real SYN
+    assert.are.equal(2, iv.tcp_port_packets)   -- the real SYN and the IPv6 packet's ports (inside its 4 bytes)
+    assert.are.equal(0, iv.udp_port_packets)
+    assert.are.equal(0, r.truncated_packets)   -- cut by its own length, not by the capture
+    local ports = {}
+    for p in tpp.packets(path) do ports[#ports + 1] = { p.sport, p.dport, p.flags } end
+    assert.are.same({ {}, {}, { 4444, 80 }, { 5555, 443, H.SYN } }, ports)
+  end)
+
+  -- Item 9: an IPv6 jumbogram has a payload length of 0; its length is in the hop-by-hop header's Jumbo Payload
+  -- option (RFC 2675), clamped like any other to the wire length.  It used to count as 40 bytes.
+  it("takes a jumbogram's length from its Jumbo Payload option", function()
+    local hbh = string.char(H.PROTO_UDP, 0) .. string.char(0xc2, 4) .. string.pack(">I4", 70008)
+    local ip = H.ipv6("2001:db8::1", "2001:db8::2", H.PROTO_HOPOPT, hbh .. H.udp(1, 2, "jumbo"),
+                      { payload_length = 0 })
+    local frame = H.eth_ip(ip)
+    local path = file("jumbo.pcap", H.pcap_bytes({ { 1700000000, 0, frame, 14 + 40 + 70008 },
+                                                    { 1700000000, 1, frame, 14 + 40 + 100 } }))
+    local lens, ports = {}, {}
+    for p in tpp.packets(path) do lens[#lens + 1] = p.ip_len; ports[#ports + 1] = p.dport end
+    assert.are.same({ 40 + 70008, 40 + 100 }, lens)   -- the option's length, then the wire's (a snapped copy)
+    assert.are.same({ 2, 2 }, ports)
+    local r = assert(tpp.parse(path, { delta_t = 10 }))
+    assert.are.equal(40 + 70008 + 40 + 100, r:interval(1).ip_bytes)
+  end)
 end)
