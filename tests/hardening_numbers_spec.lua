@@ -79,4 +79,23 @@ describe("hardening: numbers and formats", function()
     local r = assert(tpp.parse(path, { delta_t = 10 }))
     assert.are.equal(40 + 70008 + 40 + 100, r:interval(1).ip_bytes)
   end)
+  -- Item 10: a zstd file may start with a skippable frame (pzstd, from the zstd package, writes one before each
+  -- frame; libzstd steps over them).  Such a file was "not a pcap or pcapng capture", and the main job skipped it.
+  it("reads zstd data that starts with a skippable frame, as pzstd writes it", function()
+    local recs = {}
+    for i = 1, 50 do recs[i] = { 1700000000 + i // 10, i, H.eth4_udp("10.0.0.1", "10.0.0.2", 1000 + i, 53, "q") } end
+    local plain = file("p.pcap", H.pcap_bytes(recs))
+    local out, err, status = H.sh("zstd -q -c " .. H.shell_quote(plain))
+    assert(status == 0, err)
+    local skippable = string.pack("<I4I4", 0x184D2A50, 4) .. string.pack("<I4", #out)
+    local path = file("pz.pcap.zst", skippable .. out .. string.pack("<I4I4", 0x184D2A5F, 3) .. "end")
+    assert.are.equal("zstd", require("tpp.walk").kind(path))
+    local r = assert(tpp.parse(path, { delta_t = 1 }))
+    assert.is_true(r.complete, r.error)
+    assert.are.equal(50, r.packets)
+    local o, e, st = H.sh(("%s -e %s < %s"):format(H.shell_quote(H.tpp_binary()),
+      H.shell_quote('local r = assert(require("tpp").parse("-")); io.write(r.packets)'), H.shell_quote(path)))
+    assert.are.equal(0, st, e)
+    assert.are.equal("50", o)
+  end)
 end)

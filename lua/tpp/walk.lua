@@ -30,6 +30,8 @@ function walk.kind(path)
       return c[2]
     end
   end
+  -- a zstd skippable frame first (magic 0x184D2A50 to 0x184D2A5F; pzstd writes one before each frame)
+  if head:sub(2, 4) == "\x2a\x4d\x18" and head:byte(1) & 0xf0 == 0x50 then return "zstd" end
   if MAGIC[head:sub(1, 4)] then return MAGIC[head:sub(1, 4)] end
   return nil, path .. ": not a capture (unknown magic bytes)"
 end
