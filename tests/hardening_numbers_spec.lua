@@ -98,4 +98,22 @@ describe("hardening: numbers and formats", function()
     assert.are.equal(0, st, e)
     assert.are.equal("50", o)
   end)
+  -- Item 18/20: libpcap reads the modified pcap format (magic 0xa1b2cd34, 24-byte records) and so does
+  -- tpp.parse, but the walk called such a file "not a capture" and the main job skipped it.
+  it("walks to a capture in the modified pcap format that libpcap reads", function()
+    local frame = H.eth4_udp("10.0.0.1", "10.0.0.2", 1000, 53, "m")
+    local rec = string.pack("<I4I4I4I4", 1700000000, 5, #frame, #frame) .. string.pack("<I4I2BB", 0, 0, 0, 0) .. frame
+    local sub = dir .. "/in"
+    assert(require("lfs").mkdir(sub))
+    local path = H.write_file(sub .. "/kuz.pcap", string.pack("<I4I2I2i4I4I4I4", 0xa1b2cd34, 2, 4, 0, 0, 65535, 1)
+      .. rec .. rec)
+    assert.are.equal("pcap", require("tpp.walk").kind(path))
+    local r = assert(tpp.parse(path))
+    assert.are.equal(2, r.ip_packets)
+    local _, err, status = H.sh(("%s scripts/exec.lua -q -f none -j 1 -o %s %s"):format(
+      H.shell_quote(H.tpp_binary()), H.shell_quote(dir .. "/out"), H.shell_quote(sub)))
+    assert.are.equal(0, status, err)
+    local _, rows = H.read_tsv(dir .. "/out/critical/kuz_critical.tsv")
+    assert.are.equal(1, #rows)
+  end)
 end)

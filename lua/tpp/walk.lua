@@ -7,6 +7,7 @@ local walk = {}
 local MAGIC = {
   ["\xd4\xc3\xb2\xa1"] = "pcap", ["\xa1\xb2\xc3\xd4"] = "pcap",      -- microsecond, either byte order
   ["\x4d\x3c\xb2\xa1"] = "pcap", ["\xa1\xb2\x3c\x4d"] = "pcap",      -- nanosecond
+  ["\x34\xcd\xb2\xa1"] = "pcap", ["\xa1\xb2\xcd\x34"] = "pcap",      -- Kuznetzov's modified pcap (libpcap reads it)
   ["\x0a\x0d\x0d\x0a"] = "pcapng",
 }
 
