@@ -116,4 +116,18 @@ describe("hardening: numbers and formats", function()
     local _, rows = H.read_tsv(dir .. "/out/critical/kuz_critical.tsv")
     assert.are.equal(1, #rows)
   end)
+  -- Item 22: a rolling window whose values are all NaN (intervals without IP packets) has no sum: it read 0, as
+  -- if the window had been quiet, while the documentation says NaN.
+  it("gives NaN for a rolling sum over a window without values, and a count of 0", function()
+    local c = tpp.column({ 1, 0 / 0, 0 / 0, 4 })
+    local function show(col)
+      local out = {}
+      for i, v in ipairs(col) do out[i] = v ~= v and "nan" or v end
+      return out
+    end
+    assert.are.same({ 1, "nan", "nan", 4 }, show(c:rolling(1, "sum")))
+    assert.are.same({ "nan", 1, "nan", 4 }, show(c:rolling(2, "sum")))
+    assert.are.same({ "nan", 1, 0, 1 }, show(c:rolling(2, "count")))
+    assert.are.same({ "nan", 1, "nan", 4 }, show(c:rolling(2, "max")))
+  end)
 end)
