@@ -69,6 +69,9 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 4) return;
     uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4, total = get16(h + 2);
+    /* A total length of 0 is a segmentation offload's packet (Linux BIG TCP writes 0 above 64 KiB), captured on
+     * its sender: its length is the frame's, as tcpdump and Wireshark take it. */
+    if (total == 0) total = framelen > off ? framelen - off : 0;
     /* No IPv4 packet has a header under 20 bytes or a total length shorter than its header: this one is noise or
      * an attack, and counting it as IP would put its "protocol" and "addresses" among the real ones. */
     if (ihl < 20 || total < ihl) { p->flags |= TPP_PKT_MALFORMED; return; }

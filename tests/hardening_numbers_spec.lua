@@ -130,4 +130,20 @@ describe("hardening: numbers and formats", function()
     assert.are.same({ "nan", 1, 0, 1 }, show(c:rolling(2, "count")))
     assert.are.same({ "nan", 1, "nan", 4 }, show(c:rolling(2, "max")))
   end)
+  -- Item 9: Linux BIG TCP writes an IPv4 total length of 0 above 64 KiB (tcpdump's corpus has such captures,
+  -- bigtcp-ipv4*.pcap); tcpdump and Wireshark take the frame's length then.  tpp counted them as malformed,
+  -- non-IP.  A length of 1 to 19 is still impossible.
+  it("takes an IPv4 total length of 0 as the frame's (segmentation offload), and 1 to 19 as malformed", function()
+    local seg = H.eth_ip(H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_TCP, H.tcp(40000, 443, H.ACK, ("d"):rep(100)),
+                                { total_length = 0 }))
+    local bad = H.eth_ip(H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_TCP, H.tcp(40000, 443, H.ACK), { total_length = 19 }))
+    local path = file("bigtcp.pcap", H.pcap_bytes({ { 1700000000, 0, seg }, { 1700000000, 1, seg:sub(1, 60), 80066 },
+                                                     { 1700000000, 2, bad } }))
+    local r = assert(tpp.parse(path, { delta_t = 10 }))
+    assert.are.equal(2, r.ip_packets)
+    assert.are.equal(1, r.malformed_packets)
+    local iv = r:interval(1)
+    assert.are.equal((20 + 20 + 100) + (80066 - 14), iv.ip_bytes)
+    assert.are.equal(2, iv.tcp_port_packets)
+  end)
 end)
