@@ -146,4 +146,13 @@ describe("hardening: numbers and formats", function()
     assert.are.equal((20 + 20 + 100) + (80066 - 14), iv.ip_bytes)
     assert.are.equal(2, iv.tcp_port_packets)
   end)
+  -- Item 18: link types outside tpp's short list of names (Apple's PKTAP, Juniper's, DSA tags: all in tcpdump's
+  -- corpus) were named by their number alone ("link type 258 is not decoded").
+  it("names rarer link types it does not decode, by libpcap's description", function()
+    for linktype, name in pairs({ [258] = "Apple DLT_PKTAP (258)", [178] = "Juniper Ethernet (178)" }) do
+      local path = file("lt.pcap", H.pcap_bytes({ { 1700000000, 0, ("\0"):rep(40) } }, { linktype = linktype }))
+      local r = assert(tpp.parse(path))
+      assert.are.equal("link type " .. name .. " is not decoded: its 1 packet counts as non-IP", r.warning)
+    end
+  end)
 end)
