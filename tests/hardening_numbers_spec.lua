@@ -155,4 +155,16 @@ describe("hardening: numbers and formats", function()
       assert.are.equal("link type " .. name .. " is not decoded: its 1 packet counts as non-IP", r.warning)
     end
   end)
+  -- Item 4 (the JSON writer): JSON text is UTF-8.  A capture named in Latin-1 put its raw bytes in "source", and
+  -- Python's json (so pandas) refused the whole file.
+  it("writes JSON that is valid UTF-8 whatever the capture's name", function()
+    local recs = { { 1700000000, 0, H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "x") } }
+    local path = file("caf\xe9 d\xc3\xa9j\xc3\xa0 \xed\xa0\x80.pcap", H.pcap_bytes(recs))
+    local r = assert(tpp.parse(path))
+    assert(r:to_json(dir .. "/out.json"))
+    local text = H.read_file(dir .. "/out.json")
+    assert.is_truthy(utf8.len(text), "not UTF-8")
+    -- bad bytes become U+FFFD, good sequences stay
+    assert.is_truthy(text:find('caf\\ufffd d\xc3\xa9j\xc3\xa0 \\ufffd\\ufffd\\ufffd.pcap"', 1, true), text:sub(1, 200))
+  end)
 end)
