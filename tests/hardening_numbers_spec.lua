@@ -167,4 +167,13 @@ describe("hardening: numbers and formats", function()
     -- bad bytes become U+FFFD, good sequences stay
     assert.is_truthy(text:find('caf\\ufffd d\xc3\xa9j\xc3\xa0 \\ufffd\\ufffd\\ufffd.pcap"', 1, true), text:sub(1, 200))
   end)
+  -- Items 5 and 21: `tpp -i` takes --anchor like the other parse options, but neither usage text listed it.
+  it("lists --anchor in tpp -i's usage and in tpp --help", function()
+    local tppq = H.shell_quote(H.tpp_binary())
+    local _, err, status = H.sh(tppq .. " -i --no-such-option")
+    assert.are.equal(2, status)
+    assert.is_truthy(err:find("--anchor epoch|first", 1, true), err)
+    local out = H.sh(tppq .. " --help")
+    assert.is_truthy(out:find("--anchor A", 1, true), out)
+  end)
 end)
