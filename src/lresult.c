@@ -246,7 +246,8 @@ static int result_top_ports(lua_State *L)
 }
 
 /* r:port_entropy(series) -> column: per interval, the Shannon entropy of the port distribution normalised as
- * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d <= 1. */
+ * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d is 1.  With no
+ * packet it is undefined like entropy_src: NaN, or 0 in the packet mode (the original tool's conventions). */
 static int result_port_entropy(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
@@ -262,6 +263,7 @@ static int result_port_entropy(lua_State *L)
             if (c > 1) sum_clogc += c * log2(c);
         }
         if (distinct > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2(distinct);
+        if (n == 0 && r->opts.boundary == TPP_BOUNDARY_ALIGNED) h = NAN;
         lua_pushnumber(L, h);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }

@@ -176,4 +176,20 @@ describe("hardening: numbers and formats", function()
     local out = H.sh(tppq .. " --help")
     assert.is_truthy(out:find("--anchor A", 1, true), out)
   end)
+  -- Item 4 (r:port_entropy): an interval without a TCP packet has no port distribution.  Its port entropy was 0,
+  -- "everything on one port", which a z-score over the column flags as the strongest anomaly of an idle trace.
+  it("gives NaN port entropy for an interval without packets of the series (aligned mode)", function()
+    local recs = {
+      { 1700000000, 0, H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, 80, H.ACK) },
+      { 1700000000, 1, H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, 443, H.ACK) },
+      { 1700000012, 0, H.eth4_udp("10.0.0.1", "10.0.0.2", 1000, 53, "q") },
+      { 1700000025, 0, H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, 22, H.ACK) },
+    }
+    local r = assert(tpp.parse(file("pe.pcap", H.pcap_bytes(recs)), { delta_t = 10 }))
+    local e = r:port_entropy("tcp_dst")
+    assert.are.equal(3, #e)
+    assert.are.equal(1, e[1])
+    assert.is_true(e[2] ~= e[2])   -- only UDP in the second interval
+    assert.are.equal(0, e[3])      -- one port
+  end)
 end)
