@@ -192,4 +192,19 @@ describe("hardening: numbers and formats", function()
     assert.is_true(e[2] ~= e[2])   -- only UDP in the second interval
     assert.are.equal(0, e[3])      -- one port
   end)
+  -- Item 5 (and 20): 0.5 ns rounded up to a 1 ns grid instead of being refused as below one nanosecond; and a
+  -- grid far finer than the gaps between packets was blamed on "the capture's clock" alone ("jumps forward by 0 s").
+  it("refuses delta_t under one nanosecond, and names delta_t when the grid is too fine for the gaps", function()
+    assert.has_error(function() tpp.parse("x.pcap", { delta_t = 5e-10 }) end, "option delta_t is below one nanosecond")
+    local _, err, status = H.sh(("%s scripts/exec.lua -t 5e-10 -o %s x.pcap"):format(
+      H.shell_quote(H.tpp_binary()), H.shell_quote(dir .. "/out")))
+    assert.are.equal(2, status)
+    assert.is_truthy(err:find("at least one nanosecond", 1, true), err)
+    local recs = { { 1700000000, 0, H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "a") },
+                   { 1700000000, 500000, H.eth4_udp("10.0.0.1", "10.0.0.2", 1, 2, "b") } }
+    local r = assert(tpp.parse(file("fine.pcap", H.pcap_bytes(recs)), { delta_t = 1e-9 }))
+    assert.is_false(r.complete)
+    assert.is_truthy(r.error:find("jumps forward by 0.499999999 s", 1, true), r.error)
+    assert.is_truthy(r.error:find("or delta_t is too small for it", 1, true), r.error)
+  end)
 end)
