@@ -86,7 +86,8 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
 
 /* The payload length of an IPv6 header at `off` whose payload length field is 0 although a payload follows: a
  * jumbogram's is in the Jumbo Payload option of its hop-by-hop header (RFC 2675: it counts everything after the
- * IPv6 header); without one (a segmentation offload's packet as captured on its sender) it is what the frame holds. */
+ * IPv6 header); without one (a segmentation offload's packet as captured on its sender) it is what the frame
+ * holds.  Never more than the frame holds, which also keeps `off` + 40 + the length within 32 bits. */
 static uint32_t ipv6_unstated_payload(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off)
 {
     uint32_t from_frame = framelen > off + 40 ? framelen - off - 40 : 0;
@@ -98,9 +99,11 @@ static uint32_t ipv6_unstated_payload(const uint8_t *data, uint32_t caplen, uint
         if (data[opt] == 0) { opt++; continue; } /* Pad1 */
         if (opt + 2 > caplen) break;
         uint32_t len = data[opt + 1];
-        if (data[opt] == 0xc2 && len == 4 && opt + 6 <= caplen && opt + 6 <= hbh_end)
-            return (uint32_t)data[opt + 2] << 24 | (uint32_t)data[opt + 3] << 16 | (uint32_t)data[opt + 4] << 8 |
-                   data[opt + 5];
+        if (data[opt] == 0xc2 && len == 4 && opt + 6 <= caplen && opt + 6 <= hbh_end) {
+            uint32_t jumbo = (uint32_t)data[opt + 2] << 24 | (uint32_t)data[opt + 3] << 16 |
+                             (uint32_t)data[opt + 4] << 8 | data[opt + 5];
+            return jumbo < from_frame ? jumbo : from_frame;
+        }
         opt += 2 + len;
     }
     return from_frame;

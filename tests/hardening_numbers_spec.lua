@@ -78,6 +78,14 @@ describe("hardening: numbers and formats", function()
     assert.are.same({ 2, 2 }, ports)
     local r = assert(tpp.parse(path, { delta_t = 10 }))
     assert.are.equal(40 + 70008 + 40 + 100, r:interval(1).ip_bytes)
+    -- a jumbo length near 2^32 is cut to the frame too (40 + it must not wrap around to a small length)
+    local huge = H.eth_ip(H.ipv6("2001:db8::1", "2001:db8::2", H.PROTO_HOPOPT,
+      string.char(H.PROTO_UDP, 0, 0xc2, 4) .. string.pack(">I4", 0xffffffff) .. H.udp(1, 2, "big"), { payload_length = 0 }))
+    local hp = file("huge.pcap", H.pcap_bytes({ { 1700000000, 0, huge } }))
+    for p in tpp.packets(hp) do
+      assert.are.equal(#huge - 14, p.ip_len)
+      assert.are.equal(2, p.dport)
+    end
   end)
   -- Item 10: a zstd file may start with a skippable frame (pzstd, from the zstd package, writes one before each
   -- frame; libzstd steps over them).  Such a file was "not a pcap or pcapng capture", and the main job skipped it.
