@@ -215,4 +215,25 @@ describe("hardening: numbers and formats", function()
     assert.is_truthy(r.error:find("jumps forward by 0.499999999 s", 1, true), r.error)
     assert.is_truthy(r.error:find("or delta_t is too small for it", 1, true), r.error)
   end)
+  -- Item 22: arithmetic gives floats (`#r / 2` is 6.0).  r:top_ports and r:select took 2.0 for 2, as Lua's own
+  -- functions do, but r:interval, r:index, r:port_series, c:rolling, c:diff and c:std refused it.
+  it("takes a float with an integral value wherever an index, a port or a count is expected", function()
+    local recs = {}
+    for i = 0, 39 do recs[#recs + 1] = { 1700000000 + i, 0, H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, 22, H.SYN) } end
+    local r = assert(tpp.parse(file("f.pcap", H.pcap_bytes(recs)), { delta_t = 10 }))
+    local half = #r / 2                                    -- 2.0
+    assert.are.equal(r:interval(2).start, r:interval(half).start)
+    assert.are.equal(2, r:interval(half).index)
+    assert.are.equal(2, r:index(half))
+    assert.is_true(math.type(r:index(half)) == "integer")
+    local sel = r:where(function(_, i) return i > 1 end)
+    assert.are.equal(3, sel:index(half))
+    assert.are.same(r:port_series("tcp_dst", 22), r:port_series("tcp_dst", 22.0))
+    local c = r:column("packets")
+    assert.are.same({ table.unpack(c:diff(1), 2) }, { table.unpack(c:diff(1.0), 2) })
+    assert.are.equal(c:std(1), c:std(1.0))
+    assert.are.equal(10, c:rolling(2.0, "mean")[2])
+    assert.has_error(function() r:interval(1.5) end)
+    assert.has_error(function() c:rolling(1.5, "mean") end)
+  end)
 end)

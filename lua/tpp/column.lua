@@ -92,10 +92,11 @@ end
 -- An optional integer argument of a method: `default` when nil, an error at the caller's caller below `min`.
 local function integer_arg(v, default, min, method, what)
   if v == nil then return default end
-  if math.type(v) ~= "integer" or v < min then
+  local n = type(v) == "number" and math.tointeger(v) -- 2.0 is 2, as for Lua's own functions
+  if not n or n < min then
     error(("bad argument #1 to '%s' (%s expected)"):format(method, what), 3)
   end
-  return v
+  return n
 end
 
 -- Standard deviation, Σ(x - mean)² / (n - ddof) under a square root: ddof 0 (the default) is the population
@@ -180,7 +181,8 @@ local ROLLING = { mean = true, median = true, min = true, max = true, std = true
 -- window as a column (NaN included) and returning a number (nil for NaN).
 function methods.rolling(c, k, fn)
   check(c, "rolling")
-  if math.type(k) ~= "integer" or k < 1 then error("bad argument #1 to 'rolling' (positive integer expected)", 2) end
+  k = type(k) == "number" and math.tointeger(k)
+  if not k or k < 1 then error("bad argument #1 to 'rolling' (positive integer expected)", 2) end
   local stat
   if type(fn) == "function" then stat = fn
   elseif ROLLING[fn] then stat = methods[fn]
