@@ -73,6 +73,7 @@ struct tpp_capture {
 
     /* libpcap's reader */
     pcap_t *pcap;
+    int pcap_classic; /* a classic pcap file: its seconds are an unsigned 32-bit field */
     FILE *fp;
     struct bpf_program pcap_filter;
 
@@ -253,6 +254,7 @@ static int open_libpcap(struct tpp_capture *c, char *err)
 {
     const char *filter = c->filter;
     c->reader = READ_LIBPCAP;
+    c->pcap_classic = c->end - c->pos < 4 || file_load32(c->buf + c->pos, 0) != PCAPNG_SHB;
     cookie_io_functions_t io = { .read = replay_read, .close = replay_close };
     c->fp = fopencookie(c, "rb", io);
     if (!c->fp) { snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno)); return -1; }
@@ -608,11 +610,14 @@ static int next_libpcap(struct tpp_capture *c, struct tpp_frame *f)
     int rc = pcap_next_ex(c->pcap, &h, &data);
     if (rc == 1) {
         /* tv_usec holds nanoseconds at nano precision.  pcapng's resolution and offset options make any tv_sec
-         * possible: one beyond what 64-bit nanoseconds hold (the year 2262) is an error, not an overflow. */
-        if (__builtin_mul_overflow((int64_t)h->ts.tv_sec, (int64_t)1000000000, &f->ts_ns) ||
+         * possible: one beyond what 64-bit nanoseconds hold (the year 2262) is an error, not an overflow.  A
+         * classic pcap's seconds are unsigned, but libpcap reads them as signed in a file of this machine's byte
+         * order (a link type tpp does not decode, or a variant of the format, comes this way): undo that. */
+        int64_t sec = c->pcap_classic ? (int64_t)(uint32_t)h->ts.tv_sec : (int64_t)h->ts.tv_sec;
+        if (__builtin_mul_overflow(sec, (int64_t)1000000000, &f->ts_ns) ||
             __builtin_add_overflow(f->ts_ns, (int64_t)h->ts.tv_usec, &f->ts_ns)) {
             snprintf(c->error, sizeof c->error, "timestamp out of range (%lld s since the epoch)",
-                     (long long)h->ts.tv_sec);
+                     (long long)sec);
             return -1;
         }
         f->caplen = h->caplen;

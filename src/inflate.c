@@ -255,6 +255,12 @@ const char *inflate_sniff(const uint8_t *head, size_t n, enum inflate_format *fo
             *format = known[i].format;
             return known[i].name;
         }
+    /* A zstd file may begin with a skippable frame (magic 0x184D2A50 to 0x184D2A5F): pzstd writes one before
+     * each frame, and libzstd steps over them. */
+    if (n >= 4 && (head[0] & 0xf0) == 0x50 && memcmp(head + 1, "\x2a\x4d\x18", 3) == 0) {
+        *format = INFLATE_ZSTD;
+        return "zstd";
+    }
     *format = INFLATE_PLAIN;
     return NULL;
 }

@@ -304,8 +304,9 @@ static int advance_aligned(struct tpp_agg *a, int64_t ts)
     int64_t skip = span(a->start, ts) / a->delta;
     if (skip > MAX_EMPTY_RUN) {
         snprintf(a->r->error, sizeof a->r->error,
-                 "timestamp jumps forward by %.0f s, more than %d empty intervals: the capture's clock is broken",
-                 (double)span(a->start, ts) / 1e9, MAX_EMPTY_RUN);
+                 "timestamp jumps forward by %.9g s, more than %d empty intervals of %.9g s: the capture's clock is "
+                 "broken, or delta_t is too small for it", (double)span(a->start, ts) / 1e9, MAX_EMPTY_RUN,
+                 (double)a->delta / 1e9);
         return -2;
     }
     for (int64_t k = 0; k < skip; k++) {

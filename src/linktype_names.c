@@ -5,6 +5,7 @@
  */
 #include "tpp/packet.h"
 
+#include <pcap/pcap.h>
 #include <stdio.h>
 
 static const struct { int linktype; const char *name; } names[] = {
@@ -57,7 +58,9 @@ const char *tpp_linktype_name(int linktype)
     if (linktype >= 147 && linktype <= 162) return "user-defined";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].linktype == linktype) return names[i].name;
-    return NULL;
+    /* The rarer ones (Juniper, Apple PKTAP, DSA tags...) by libpcap's description.  From 104 on a LINKTYPE_ is its
+     * DLT_ number, which is what libpcap looks up. */
+    return linktype >= 104 ? pcap_datalink_val_to_description(linktype) : NULL;
 }
 
 void tpp_linktype_describe(int linktype, char *buf, size_t len)

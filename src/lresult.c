@@ -246,7 +246,8 @@ static int result_top_ports(lua_State *L)
 }
 
 /* r:port_entropy(series) -> column: per interval, the Shannon entropy of the port distribution normalised as
- * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d <= 1. */
+ * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d is 1.  With no
+ * packet it is undefined like entropy_src: NaN, or 0 in the packet mode (the original tool's conventions). */
 static int result_port_entropy(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
@@ -262,6 +263,7 @@ static int result_port_entropy(lua_State *L)
             if (c > 1) sum_clogc += c * log2(c);
         }
         if (distinct > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2(distinct);
+        if (n == 0 && r->opts.boundary == TPP_BOUNDARY_ALIGNED) h = NAN;
         lua_pushnumber(L, h);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
@@ -536,17 +538,38 @@ static int result_fields(lua_State *L)
     return 1;
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped; other bytes as they are. */
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none: JSON text is UTF-8. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+                 s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80) return 0;
+    /* overlong forms, UTF-16 surrogates and code points above U+10FFFF */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; a byte that is not part of valid UTF-8 (a
+ * file name in Latin-1, say) as U+FFFD, so that the file stays JSON that every reader accepts. */
 static void json_string(FILE *f, const char *s, size_t len)
 {
+    const unsigned char *u = (const unsigned char *)s;
     fputc('"', f);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = u[i];
+        size_t seq = utf8_sequence(u + i, len - i);
+        if (seq == 0) { fputs("\\ufffd", f); i++; continue; }
+        if (seq > 1) { fwrite(u + i, 1, seq, f); i += seq; continue; }
         if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
         else if (ch == '\n') fputs("\\n", f);
         else if (ch == '\t') fputs("\\t", f);
         else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
         else fputc(ch, f);
+        i++;
     }
     fputc('"', f);
 }

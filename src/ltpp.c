@@ -69,7 +69,8 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         lua_Number dt = lua_tonumberx(L, -1, &ok);
         if (!ok || !(dt > 0) || dt > 1e9) luaL_error(L, "option delta_t must be a positive number of seconds");
         o->delta_ns = (int64_t)llround(dt * 1e9);
-        if (o->delta_ns < 1) luaL_error(L, "option delta_t is below one nanosecond");
+        /* rounding would make 0.5 ns one; the tolerance keeps 1e-9, whose product may come out a hair below 1 */
+        if (o->delta_ns < 1 || dt * 1e9 < 1 - 1e-6) luaL_error(L, "option delta_t is below one nanosecond");
     }
     lua_pop(L, 1);
 

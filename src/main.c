@@ -201,7 +201,8 @@ static void print_synopsis(FILE *out)
 {
     fprintf(out,
             "usage: %s [options] [script [args]]\n"
-            "       %s -i [-t SEC] [--boundary B] [--ip V] [--filter EXPR] [--max-packets N] [FILE|DIR ...]\n"
+            "       %s -i [-t SEC] [--boundary B] [--anchor A] [--ip V] [--filter EXPR] [--max-packets N]\n"
+            "              [--max-intervals N] [FILE|DIR ...]\n"
             "Available options are:\n"
             "  -e stat    execute string 'stat'\n"
             "  -i         enter interactive mode after executing 'script'; with capture or dump FILEs or DIRs\n"

@@ -34,26 +34,33 @@ int tpp_linktype_supported(int linktype)
     return 0;
 }
 
-/* Transport header at data[off..]: ports for TCP/UDP, flags for TCP. */
-static void decode_transport(const uint8_t *data, uint32_t caplen, uint32_t off, struct tpp_packet *p)
+/* Transport header at data[off..]: ports for TCP/UDP, flags for TCP.  `end` is where the IP datagram ends by its
+ * own length: bytes past it (Ethernet padding, a trailer) are not its transport header, so a header cut there is
+ * not decoded (the packet is still IP), while one cut by the capture (caplen) marks the packet truncated. */
+static void decode_transport(const uint8_t *data, uint32_t caplen, uint32_t end, uint32_t off, struct tpp_packet *p)
 {
+#define IN_DATAGRAM(n) (off <= end && (uint32_t)(n) <= end - off)
     switch (p->proto) {
     case 6: /* TCP */
+        if (!IN_DATAGRAM(4)) return;
         if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
         p->sport = get16(data + off);
         p->dport = get16(data + off + 2);
         p->flags |= TPP_PKT_L4;
+        if (!IN_DATAGRAM(14)) return;
         if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return; }
         p->tcp_flags = data[off + 13];
         p->flags |= TPP_PKT_TCP_FLAGS;
         return;
     case 17: /* UDP */
+        if (!IN_DATAGRAM(4)) return;
         if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
         p->sport = get16(data + off);
         p->dport = get16(data + off + 2);
         p->flags |= TPP_PKT_L4;
         return;
     }
+#undef IN_DATAGRAM
 }
 
 static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
@@ -62,6 +69,9 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 4) return;
     uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4, total = get16(h + 2);
+    /* A total length of 0 is a segmentation offload's packet (Linux BIG TCP writes 0 above 64 KiB), captured on
+     * its sender: its length is the frame's, as tcpdump and Wireshark take it. */
+    if (total == 0) total = framelen > off ? framelen - off : 0;
     /* No IPv4 packet has a header under 20 bytes or a total length shorter than its header: this one is noise or
      * an attack, and counting it as IP would put its "protocol" and "addresses" among the real ones. */
     if (ihl < 20 || total < ihl) { p->flags |= TPP_PKT_MALFORMED; return; }
@@ -71,8 +81,32 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     memset(p->src, 0, 10); p->src[10] = p->src[11] = 0xff; memcpy(p->src + 12, h + 12, 4);
     memset(p->dst, 0, 10); p->dst[10] = p->dst[11] = 0xff; memcpy(p->dst + 12, h + 16, 4);
     if (get16(h + 6) & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
-    off += ihl;
-    decode_transport(data, caplen, off, p);
+    decode_transport(data, caplen, off + total, off + ihl, p);
+}
+
+/* The payload length of an IPv6 header at `off` whose payload length field is 0 although a payload follows: a
+ * jumbogram's is in the Jumbo Payload option of its hop-by-hop header (RFC 2675: it counts everything after the
+ * IPv6 header); without one (a segmentation offload's packet as captured on its sender) it is what the frame
+ * holds.  Never more than the frame holds, which also keeps `off` + 40 + the length within 32 bits. */
+static uint32_t ipv6_unstated_payload(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off)
+{
+    uint32_t from_frame = framelen > off + 40 ? framelen - off - 40 : 0;
+    if (data[off + 6] != 0) return from_frame;
+    off += 40;
+    if (!HAVE(2)) return from_frame;
+    uint32_t opt = off + 2, hbh_end = off + 8u + (uint32_t)data[off + 1] * 8;
+    while (opt < hbh_end && opt < caplen) {
+        if (data[opt] == 0) { opt++; continue; } /* Pad1 */
+        if (opt + 2 > caplen) break;
+        uint32_t len = data[opt + 1];
+        if (data[opt] == 0xc2 && len == 4 && opt + 6 <= caplen && opt + 6 <= hbh_end) {
+            uint32_t jumbo = (uint32_t)data[opt + 2] << 24 | (uint32_t)data[opt + 3] << 16 |
+                             (uint32_t)data[opt + 4] << 8 | data[opt + 5];
+            return jumbo < from_frame ? jumbo : from_frame;
+        }
+        opt += 2 + len;
+    }
+    return from_frame;
 }
 
 /* IPv6: walk extension headers to the transport header. */
@@ -82,7 +116,10 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 6) return;
     p->ipv = 6;
-    p->ip_len = ip_length(40u + get16(h + 4), framelen, off);
+    uint32_t total = 40u + get16(h + 4);
+    if (total == 40 && h[6] != 59) total = 40u + ipv6_unstated_payload(data, caplen, framelen, off);
+    p->ip_len = ip_length(total, framelen, off);
+    uint32_t end = off + total;
     memcpy(p->src, h + 8, 16);
     memcpy(p->dst, h + 24, 16);
     uint8_t next = h[6];
@@ -110,7 +147,7 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
         break;
     }
     p->proto = next;
-    decode_transport(data, caplen, off, p);
+    decode_transport(data, caplen, end, off, p);
 }
 
 static void decode_ip(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, unsigned ethertype,

@@ -311,7 +311,7 @@ describe("the scripting API", function()
       end
     end)
 
-    it("is 1 for an even spread, 0 for one port or none", function()
+    it("is 1 for an even spread, 0 for one port, NaN for none (0 in the packet mode)", function()
       local dir = H.tmpdir()
       local pk = {}
       local function add(t, dport) pk[#pk + 1] = { ts_ns = H.T0 + t * H.NS, data = H.eth4_tcp("10.0.0.1", "10.0.0.2", 1000, dport, H.ACK) } end
@@ -320,9 +320,17 @@ describe("the scripting API", function()
       add(30, 22)                                             -- interval 3 (interval 2 is empty)
       local path = H.write_capture(dir .. "/e.pcap", "ethernet", pk)
       local r = assert(tpp.parse(path, { delta_t = 10 }))
+      local packet_mode = assert(tpp.parse(path, { delta_t = 10, boundary = "packet" }))
       H.rmtree(dir)
-      assert.are.same({ 1.0, 0.0, 0.0, 0.0 }, r:port_entropy("tcp_dst"):totable())
-      assert.are.same({ 0.0, 0.0, 0.0, 0.0 }, r:port_entropy("tcp_src"):totable())
+      local function show(c)
+        local out = {}
+        for i, v in ipairs(c) do out[i] = v ~= v and "nan" or v end
+        return out
+      end
+      assert.are.same({ 1.0, 0.0, "nan", 0.0 }, show(r:port_entropy("tcp_dst")))
+      assert.are.same({ 0.0, 0.0, "nan", 0.0 }, show(r:port_entropy("tcp_src")))
+      assert.are.same({ "nan", "nan", "nan", "nan" }, show(r:port_entropy("udp_dst")))
+      assert.are.same({ 0.0, 0.0 }, show(packet_mode:port_entropy("udp_dst")))   -- no UDP packet: 0 there
       assert.are.same({ { port = 80, count = 2 }, { port = 443, count = 2 } }, r:top_ports("tcp_dst", 1))
       assert.are.same({}, r:top_ports("tcp_dst", 3))
       assert.are.equal("(no ports)", tostring(r:top_ports("udp_dst", 1)))

@@ -99,7 +99,7 @@ local CHECK = {
   delta_t = function(v)
     local n = number_of(v)
     if not n or not (n > 0) or n > 1e9 then return nil, "must be a positive number of seconds" end
-    if math.floor(n * 1e9 + 0.5) < 1 then return nil, "must be at least one nanosecond (1e-9)" end
+    if n * 1e9 < 1 - 1e-6 then return nil, "must be at least one nanosecond (1e-9)" end
     return n
   end,
   max_packets = count,

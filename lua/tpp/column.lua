@@ -92,10 +92,11 @@ end
 -- An optional integer argument of a method: `default` when nil, an error at the caller's caller below `min`.
 local function integer_arg(v, default, min, method, what)
   if v == nil then return default end
-  if math.type(v) ~= "integer" or v < min then
+  local n = type(v) == "number" and math.tointeger(v) -- 2.0 is 2, as for Lua's own functions
+  if not n or n < min then
     error(("bad argument #1 to '%s' (%s expected)"):format(method, what), 3)
   end
-  return v
+  return n
 end
 
 -- Standard deviation, Σ(x - mean)² / (n - ddof) under a square root: ddof 0 (the default) is the population
@@ -176,11 +177,12 @@ local ROLLING = { mean = true, median = true, min = true, max = true, std = true
 
 -- Element i is fn over the window c[i-k+1 .. i] (a trailing window ending at i, as pandas' rolling()); the first
 -- k-1 elements, whose window is incomplete, are NaN.  fn is the name of a statistic (the column method: NaN
--- values in the window are skipped, a window without values gives NaN) or a function given the window as a
--- column (NaN included) and returning a number (nil for NaN).
+-- values in the window are skipped, a window without values gives NaN, and a count of 0) or a function given the
+-- window as a column (NaN included) and returning a number (nil for NaN).
 function methods.rolling(c, k, fn)
   check(c, "rolling")
-  if math.type(k) ~= "integer" or k < 1 then error("bad argument #1 to 'rolling' (positive integer expected)", 2) end
+  k = type(k) == "number" and math.tointeger(k)
+  if not k or k < 1 then error("bad argument #1 to 'rolling' (positive integer expected)", 2) end
   local stat
   if type(fn) == "function" then stat = fn
   elseif ROLLING[fn] then stat = methods[fn]
@@ -192,7 +194,10 @@ function methods.rolling(c, k, fn)
   for i = 1, #c do
     if i < k then out[i] = NAN
     else
-      local v = stat(setmetatable(table.move(c, i - k + 1, i, 1, {}), Column))
+      local window = setmetatable(table.move(c, i - k + 1, i, 1, {}), Column)
+      local v
+      -- a named statistic of a window without values is NaN (sum would say 0); count says how many there are
+      if stat == fn or fn == "count" or methods.count(window) > 0 then v = stat(window) end
       if v ~= nil and type(v) ~= "number" then
         error(("rolling: the function returned a %s for the window ending at %d (a number or nil expected)")
               :format(type(v), i), 2)

@@ -75,8 +75,8 @@ local OPTIONS = {
   ["--anchor"] = "anchor",
 }
 local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true }
-repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--ip any|v4|v6] [--filter EXPR] "
-  .. "[--max-packets N] [--max-intervals N] [FILE|DIR ...]"
+repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--anchor epoch|first] [--ip any|v4|v6] "
+  .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [FILE|DIR ...]"
 
 -- Split the arguments of `tpp -i` into the paths to load and the options of tpp.parse (nil when none); "--" ends
 -- the options, "--name=value" is accepted.  Returns paths, opts, or nil and what is wrong.

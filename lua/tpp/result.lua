@@ -148,10 +148,12 @@ end
 local origin = setmetatable({}, { __mode = "k" })
 
 local function check_index(r, i, argn, fname)
-  if math.type(i) ~= "integer" or i < 1 or i > #r then
+  local n = type(i) == "number" and math.tointeger(i) -- 2.0 is 2, as for Lua's own functions and the C methods
+  if not n or n < 1 or n > #r then
     error(("bad argument #%d to '%s' (an interval index from 1 to %d expected, got %s)")
           :format(argn, fname, #r, math.type(i) and tostring(i) or type(i)), 3)
   end
+  return n
 end
 
 local c_select, c_interval = methods.select, methods.interval
@@ -177,13 +179,13 @@ function methods.index(r, i)
     for k = 1, #r do out[k] = from and from[k] or k end
     return column.new(out)
   end
-  check_index(r, i, 1, "index")
+  i = check_index(r, i, 1, "index")
   return from and from[i] or i
 end
 
 -- r:interval(i): the record of the C core, with `index`, the interval's index in the original result.
 function methods.interval(r, i)
-  check_index(r, i, 1, "interval")
+  i = check_index(r, i, 1, "interval")
   local iv = c_interval(r, i)
   local from = origin[r]
   iv.index = from and from[i] or i
@@ -217,6 +219,7 @@ end
 
 -- r:port_series(series, port) -> column of the packets of one port per interval (0 where it was not seen).
 function methods.port_series(r, series, port)
+  if type(port) == "number" then port = math.tointeger(port) or port end -- 22.0 is port 22
   if math.type(port) ~= "integer" or port < 0 or port > 65535 then
     error(("bad argument #2 to 'port_series' (a port from 0 to 65535 expected, got %s)")
           :format(math.type(port) and tostring(port) or type(port)), 2)
@@ -245,12 +248,13 @@ function meta.result.__tostring(r)
   local n, dt = #r, r.delta_t
   if r.packets > 0 then parts[#parts + 1] = M.span(r.first_ts, r.last_ts) end
   parts[#parts + 1] = ("%d interval%s of %s s"):format(n, n == 1 and "" or "s", fmt(dt))
-  parts[#parts + 1] = ("%d packets (%d IP)"):format(r.packets, r.ip_packets)
+  parts[#parts + 1] = ("%d packet%s (%d IP)"):format(r.packets, r.packets == 1 and "" or "s", r.ip_packets)
   if n > 0 then
     local pk = r:column("packets")
     parts[#parts + 1] = ("%s pkt/s (peak %s)"):format(fmt(pk:sum() / (n * dt)), fmt(pk:max() / dt))
     local h = r:column("entropy_src")
-    parts[#parts + 1] = ("entropy_src %s–%s"):format(fmt(h:min()), fmt(h:max()))
+    if h:count() > 0 then parts[#parts + 1] = ("entropy_src %s–%s"):format(fmt(h:min()), fmt(h:max()))
+    else parts[#parts + 1] = "entropy_src undefined" end -- NaN in every interval: no IP packet of the family
   end
   if not r.complete then parts[#parts + 1] = "incomplete: " .. tostring(r.error) end
   return table.concat(parts, ", ")

@@ -7,6 +7,7 @@ local walk = {}
 local MAGIC = {
   ["\xd4\xc3\xb2\xa1"] = "pcap", ["\xa1\xb2\xc3\xd4"] = "pcap",      -- microsecond, either byte order
   ["\x4d\x3c\xb2\xa1"] = "pcap", ["\xa1\xb2\x3c\x4d"] = "pcap",      -- nanosecond
+  ["\x34\xcd\xb2\xa1"] = "pcap", ["\xa1\xb2\xcd\x34"] = "pcap",      -- Kuznetzov's modified pcap (libpcap reads it)
   ["\x0a\x0d\x0d\x0a"] = "pcapng",
 }
 
@@ -30,6 +31,8 @@ function walk.kind(path)
       return c[2]
     end
   end
+  -- a zstd skippable frame first (magic 0x184D2A50 to 0x184D2A5F; pzstd writes one before each frame)
+  if head:sub(2, 4) == "\x2a\x4d\x18" and head:byte(1) & 0xf0 == 0x50 then return "zstd" end
   if MAGIC[head:sub(1, 4)] then return MAGIC[head:sub(1, 4)] end
   return nil, path .. ": not a capture (unknown magic bytes)"
 end
