@@ -159,14 +159,14 @@ local function main()
   for _, path in ipairs(captures) do inputs[#inputs + 1] = { path = path, kind = "capture" } end
   for _, s in ipairs(skipped) do
     local dump, err = false, nil
-    if not s.missing then dump, err = is_dump(s.path) end
+    if not s.missing and not s.stream then dump, err = is_dump(s.path) end
     if dump then
       inputs[#inputs + 1] = { path = s.path, kind = "dump" }
     elseif s.missing or named[s.path] or err then
       say(printable(err or s.missing and s.reason or (s.path .. ": neither a capture nor a dump")))
       failed = failed + 1
     elseif not args.quiet then
-      say("skipping " .. printable(s.path) .. ": neither a capture nor a dump")
+      say("skipping " .. printable(s.stream and s.reason or (s.path .. ": neither a capture nor a dump")))
     end
   end
   table.sort(inputs, function(a, b) return a.path < b.path end)

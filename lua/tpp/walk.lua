@@ -47,12 +47,23 @@ function walk.stem(path)
   return name ~= "" and name or prev
 end
 
--- `path` as an absolute path without "." and ".." components or repeated slashes (symbolic links are kept).
-function walk.absolute(path)
+-- `path` as an absolute path without "." and ".." components or repeated slashes, naming the same file as `path`:
+-- symbolic links are kept, except one followed by "..", which the system resolves from where the link leads
+-- ("a/link/../x" is "b/x" when a/link -> b/sub), so that link is replaced by its target first.
+function walk.absolute(path, depth)
+  depth = depth or 0
   if path:sub(1, 1) ~= "/" then path = (lfs.currentdir() or ".") .. "/" .. path end
   local parts = {}
   for part in path:gmatch("[^/]+") do
     if part == ".." then
+      local here = "/" .. table.concat(parts, "/")
+      local target = #parts > 0 and depth < 40 and lfs.symlinkattributes(here, "mode") == "link"
+        and lfs.symlinkattributes(here, "target")
+      if target then
+        if target:sub(1, 1) ~= "/" then target = here:match("^(.*)/[^/]*$") .. "/" .. target end
+        parts = {}
+        for p in walk.absolute(target, depth + 1):gmatch("[^/]+") do parts[#parts + 1] = p end
+      end
       if #parts > 0 then parts[#parts] = nil end
     elseif part ~= "." then
       parts[#parts + 1] = part
@@ -88,14 +99,16 @@ local function stat_failure(path, err)
 end
 
 -- Every capture under `paths`: files as given, directories recursively in name order.  Returns a list of paths
--- and a list of {path, reason, missing} for what was skipped (missing: the path does not exist, cannot be
--- examined, or is neither a file nor a directory; the reason is a whole message starting with the path).
+-- and a list of {path, reason, missing, stream} for what was skipped (missing: the path does not exist, cannot be
+-- examined, or is neither a file nor a directory; stream: a FIFO or socket, which must not be opened; the reason
+-- is a whole message starting with the path).
 --   * Files and directories are identified by device and inode: a file reached twice (named twice, named and
 --     inside a named directory, through a symbolic or a hard link) is listed once, where it was first reached;
 --     a directory is walked once, and a symbolic link back to a directory being walked is one "loop" line.
 --   * Inside directories, hidden entries (".name") are skipped, and so are the directories in opts.skip (a list of
 --     paths: the main job's own output folders).  What is named explicitly is always taken.
---   * Streams ("-" for standard input, FIFOs) are listed without being read (see walk.is_stream).
+--   * Streams ("-" for standard input, FIFOs) are listed without being read (see walk.is_stream), when named;
+--     one found inside a directory is skipped (nobody may be writing to it).
 function walk.captures(paths, opts)
   opts = opts or {}
   local found, skipped, seen, skip_dirs = {}, {}, {}, {}
@@ -136,7 +149,13 @@ function walk.captures(paths, opts)
     elseif a.mode == "file" or a.mode == "named pipe" or a.mode == "socket" then
       if seen[id] then return end
       seen[id] = true
-      if a.mode ~= "file" then found[#found + 1] = path; return end   -- a stream: reading it would consume it
+      if a.mode ~= "file" then
+        -- a stream: reading it would consume it, and one nobody writes to (a stale FIFO) would block forever
+        if named then found[#found + 1] = path; return end
+        skipped[#skipped + 1] = { path = path, stream = true,
+                                  reason = ("%s: a %s inside a directory, not read (name it to read it)"):format(path, a.mode) }
+        return
+      end
       local kind, why = walk.kind(path)
       if kind then found[#found + 1] = path else skipped[#skipped + 1] = { path = path, reason = why } end
     else

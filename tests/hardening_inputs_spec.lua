@@ -1,0 +1,90 @@
+-- Red-team findings on names, inputs and walking (issue 12, items 1-3, 14, 15, 19): variants of the issue's
+-- cases that the first fixes missed, each checked on real files through the main job, scripts/plot.lua or the
+-- REPL as a user would run them.
+local H = require "tests.helper"
+local lfs = require "lfs"
+local walk = require "tpp.walk"
+
+local q = H.shell_quote
+local ROOT = lfs.currentdir()
+local TPP = H.tpp_binary()
+if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
+local EXEC = ROOT .. "/scripts/exec.lua"
+local PLOT = ROOT .. "/scripts/plot.lua"
+
+-- Run `tpp ARGS` in `dir` (args already quoted); stdout, stderr, exit status.  `timeout` guards against a hang.
+local function tpp_in(dir, args)
+  return H.sh(("cd %s && timeout 20 %s %s"):format(q(dir), q(TPP), args))
+end
+
+local function sh(cmd) assert(os.execute(cmd), cmd) end
+
+-- A capture of n UDP packets one second apart.
+local function capture(path, n)
+  local pkts = {}
+  for i = 1, n do
+    pkts[i] = { ts_ns = H.T0 + (i - 1) * H.NS, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1000 + i, 53, "x") }
+  end
+  return H.write_capture(path, "ethernet", pkts)
+end
+
+local function packets_in_dump(path)
+  local r = assert(require("tpp").load(path))
+  return r.packets, r.source
+end
+
+describe("a path with '..' after a symbolic link", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  -- a/link -> ../b/sub, so a/link/../x.pcap is b/x.pcap for the system, not a/x.pcap
+  local function layout()
+    lfs.mkdir(dir .. "/a")
+    lfs.mkdir(dir .. "/b")
+    lfs.mkdir(dir .. "/b/sub")
+    capture(dir .. "/a/x.pcap", 3)
+    capture(dir .. "/b/x.pcap", 7)
+    sh(("ln -s ../b/sub %s"):format(q(dir .. "/a/link")))
+  end
+
+  it("names the file the system opens (walk.absolute)", function()
+    layout()
+    assert.are.equal(dir .. "/b/x.pcap", walk.absolute(dir .. "/a/link/../x.pcap"))
+    assert.are.equal(dir .. "/b", walk.absolute(dir .. "/a/link/.."))
+    assert.are.equal(dir .. "/a/x.pcap", walk.absolute(dir .. "/a/./b/../x.pcap"))   -- no link: as written
+  end)
+
+  it("is parsed as that file by the main job, named or walked", function()
+    layout()
+    local _, err, status = tpp_in(dir, ("%s -f none -o out1 a/link/../x.pcap"):format(q(EXEC)))
+    assert.are.equal(0, status, err)
+    local n, source = packets_in_dump(dir .. "/out1/mem_dump/x.tpd")
+    assert.are.equal(7, n, err)
+    assert.are.equal(dir .. "/b/x.pcap", source)
+    _, err, status = tpp_in(dir, ("%s -f none -o out2 a/link/.."):format(q(EXEC)))
+    assert.are.equal(0, status, err)
+    assert.are.equal(7, (packets_in_dump(dir .. "/out2/mem_dump/x.tpd")))
+  end)
+end)
+
+describe("a FIFO inside a walked directory", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is skipped with one line, not read (nobody writes to it: reading would block forever)", function()
+    lfs.mkdir(dir .. "/in")
+    capture(dir .. "/in/x.pcap", 3)
+    sh("mkfifo " .. q(dir .. "/in/stale.fifo"))
+    local _, err, status = tpp_in(dir, ("%s -f none -o out -j 1 in"):format(q(EXEC)))
+    assert.are.equal(0, status, err)
+    assert.is_truthy(err:find("tpp: skipping in/stale.fifo: a named pipe inside a directory, not read", 1, true), err)
+    assert.is_truthy(err:find("tpp: in/x.pcap -> x: 1 interval, 3 packets", 1, true), err)
+    _, err, status = tpp_in(dir, ("%s -f 1 -o figs in"):format(q(PLOT)))
+    assert.is_truthy(err:find("skipping in/stale.fifo: a named pipe", 1, true), err)
+    assert.are_not.equal(124, status, err)
+    _, err, status = tpp_in(dir, "-i in < /dev/null")
+    assert.are.equal(0, status, err)
+  end)
+end)
