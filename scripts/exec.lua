@@ -13,6 +13,8 @@ local workers = require "tpp.workers"
 
 local settings, err, usage = cli.resolve(arg)
 if not settings then
+  -- argparse puts its suggestion on a line of its own; anything else from the command line stays on this one
+  err = tostring(err):gsub("\nDid you mean", "; did you mean")
   io.stderr:write("tpp: ", walk.printable(err), "\n", usage and (cli.parser():get_usage() .. "\n") or "")
   os.exit(2)
 end

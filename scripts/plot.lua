@@ -88,15 +88,13 @@ for _, o in ipairs(OPTIONS) do
 end
 
 local function die(msg)
-  io.stderr:write("plot: ", msg, "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
+  msg = tostring(msg):gsub("\nDid you mean", "; did you mean")
+  io.stderr:write("plot: ", walk.printable(msg), "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
   os.exit(2)
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
-local function printable(s)
-  local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-  return (tostring(s):gsub("%c", function(c) return named[c] or ("\\x%02x"):format(c:byte()) end))
-end
+local printable = walk.printable
 
 local ok_args, args = parser:pparse(arg)
 if not ok_args then die(args) end

@@ -88,3 +88,45 @@ describe("a FIFO inside a walked directory", function()
     assert.are.equal(0, status, err)
   end)
 end)
+
+describe("names printed on a terminal", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("escape bytes that are not UTF-8 and the C1 and bidirectional controls, keeping other UTF-8", function()
+    assert.are.equal("caf\xc3\xa9 \\xff\\xfe x\\u{9b}2J \\u{202e}gpj \\x1b[2J \\xc3",
+      walk.printable("caf\xc3\xa9 \xff\xfe x\xc2\x9b2J \xe2\x80\xaegpj \27[2J \xc3"))
+  end)
+
+  it("are escaped in the main job's lines and summaries", function()
+    local name = "x\xc2\x9b2J\xff"
+    capture(dir .. "/" .. name .. ".pcap", 2)
+    local _, err, status = tpp_in(dir, ("%s -f none -o out %s"):format(q(EXEC), q(name .. ".pcap")))
+    assert.are.equal(0, status, err)
+    assert.is_truthy(err:find("tpp: x\\u{9b}2J\\xff.pcap -> x\\u{9b}2J\\xff: 1 interval", 1, true), err)
+    assert.is_falsy(err:find("\xc2\x9b", 1, true) or err:find("\xff", 1, true), err)
+    assert.is_truthy(lfs.attributes(dir .. "/out/critical/" .. name .. "_critical.tsv"))   -- the file keeps its name
+  end)
+
+  it("are escaped in the REPL's load lines, its errors and a result's one-line form", function()
+    local name = "two\nlines"
+    capture(dir .. "/" .. name .. ".pcap", 2)
+    H.write_file(dir .. "/bad\27[2J.pcap", "not a capture at all")
+    local out, err = tpp_in(dir, ("-i %s %s < /dev/null"):format(q(name .. ".pcap"), q("bad\27[2J.pcap")))
+    assert.is_truthy(out:find("two_lines = tpp.result: two\\nlines.pcap, ", 1, true), out)
+    assert.is_truthy(err:find("tpp: bad\\x1b[2J.pcap: ", 1, true), err)
+    assert.is_falsy(err:find("\27", 1, true), err)
+    local r = assert(require("tpp").parse(dir .. "/" .. name .. ".pcap"))
+    assert.is_falsy(tostring(r):find("\n", 1, true), tostring(r))
+  end)
+
+  it("keep argparse's suggestion on the usage error's line", function()
+    local _, err, status = tpp_in(dir, ("%s -x.pcap"):format(q(EXEC)))
+    assert.are.equal(2, status, err)
+    assert.is_truthy(err:find("tpp: unknown option '-x'; did you mean one of these:", 1, true), err)
+    _, err, status = tpp_in(dir, ("%s -x.pcap"):format(q(PLOT)))
+    assert.are.equal(2, status, err)
+    assert.is_truthy(err:find("plot: unknown option '-x'; did you mean one of these:", 1, true), err)
+  end)
+end)

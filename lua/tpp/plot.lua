@@ -259,12 +259,7 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
-local function printable(s)
-  return (tostring(s):gsub("%c", function(c)
-    local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-    return named[c] or ("\\x%02x"):format(c:byte())
-  end))
-end
+local printable = walk.printable
 
 -- draw(r, opts) -> files, failures, info   (see the top of this file)
 function plot.draw(r, opts)

@@ -61,7 +61,7 @@ local function progress_for(path)
   local shown = false
   return function(done, size, packets)
     local pct = size > 0 and ("%3d %%"):format(100 * done // size) or ""
-    io.stderr:write(("\rparsing %s: %s  %d packets "):format(path, pct, packets))
+    io.stderr:write(("\rparsing %s: %s  %d packets "):format(walk.printable(path), pct, packets))
     shown = true
   end, function()
     if shown then io.stderr:write("\r\27[K") end
@@ -127,7 +127,7 @@ local function expand(paths)
       end
       table.sort(found)
       table.move(found, 1, #found, #files + 1, files)
-      if #found == 0 then io.stderr:write("tpp: ", path, ": no capture or dump in this directory\n") end
+      if #found == 0 then io.stderr:write("tpp: ", walk.printable(path), ": no capture or dump in this directory\n") end
     else
       files[#files + 1] = path
     end
@@ -153,7 +153,7 @@ function repl.load_files(files, opts)
       io.stdout:write(name, " = ", tostring(r), "\n")
     else
       used[name] = nil
-      io.stderr:write("tpp: ", err, "\n")
+      io.stderr:write("tpp: ", walk.printable(err), "\n")
     end
   end
   io.stdout:flush()

@@ -72,12 +72,37 @@ function walk.absolute(path, depth)
   return "/" .. table.concat(parts, "/")
 end
 
+local NAMED_ESCAPES = { ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+
+-- Characters a terminal may act on although they are valid UTF-8: the C1 controls (U+009B is a CSI, like ESC [)
+-- and the bidirectional overrides that show a name in another order than its bytes.
+local function hidden_control(cp)
+  return (cp >= 0x80 and cp <= 0x9f) or (cp >= 0x202a and cp <= 0x202e) or (cp >= 0x2066 and cp <= 0x2069)
+end
+
 -- `text` (a path, a name, a message) printable on one line: control characters become escapes (\n, \t, \r,
--- \xNN), so that a file name cannot break a line of output or send commands to the terminal.
+-- \xNN), and so do bytes that are not UTF-8 (\xNN) and the C1 and bidirectional controls (\u{9b}), so that a
+-- file name cannot break a line of output or send commands to the terminal.  Other UTF-8 is kept as it is.
 function walk.printable(text)
-  return (tostring(text):gsub("[%c\127]", function(c)
-    return ({ ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" })[c] or ("\\x%02x"):format(c:byte())
-  end))
+  text = tostring(text)
+  if not text:find("[%c\127-\255]") then return text end
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    local c = text:byte(i)
+    if c < 0x80 then
+      local ch = text:sub(i, i)
+      out[#out + 1] = (c < 0x20 or c == 0x7f) and (NAMED_ESCAPES[ch] or ("\\x%02x"):format(c)) or ch
+      i = i + 1
+    elseif utf8.len(text, i, i) then
+      local cp, after = utf8.codepoint(text, i), utf8.offset(text, 2, i)
+      out[#out + 1] = hidden_control(cp) and ("\\u{%x}"):format(cp) or text:sub(i, after - 1)
+      i = after
+    else
+      out[#out + 1] = ("\\x%02x"):format(c)
+      i = i + 1
+    end
+  end
+  return table.concat(out)
 end
 
 -- Is `path` a stream (standard input "-", a FIFO such as bash's <(...), a socket): read once, in order, with no
