@@ -1,0 +1,79 @@
+-- Red-team findings on outputs, interruption and limits (issue 12, items 11-13, 16, 17, 20): variants of the
+-- issue's cases that the first fixes missed.
+local H = require "tests.helper"
+local lfs = require "lfs"
+
+local q = H.shell_quote
+local ROOT = lfs.currentdir()
+local TPP = H.tpp_binary()
+if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
+local EXEC = ROOT .. "/scripts/exec.lua"
+local PLOT = ROOT .. "/scripts/plot.lua"
+
+local function tpp_in(dir, args)
+  return H.sh(("cd %s && timeout 20 %s %s"):format(q(dir), q(TPP), args))
+end
+
+local function capture(path, n)
+  local pkts = {}
+  for i = 1, n do
+    pkts[i] = { ts_ns = H.T0 + (i - 1) * H.NS, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 1000 + i, 53, "x") }
+  end
+  return H.write_capture(path, "ethernet", pkts)
+end
+
+-- Names in dir that are not in `expected` (a set).
+local function others(dir, expected)
+  local out = {}
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." and not expected[name] then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
+describe("a pcap writer left open when Ctrl-C ends the script", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  -- The script writes packets until it is interrupted; `after` is what it does with the interrupt.
+  local function interrupted_writer(after)
+    H.write_file(dir .. "/gen.lua", ([[
+local tpp = require "tpp"
+local w = tpp.pcap_writer("out.pcap", "raw")
+local ip = "\x45\0\0\x28\0\0\0\0\x40\x06\0\0\10\0\0\1\10\0\0\2" .. ("\0"):rep(20)
+io.stdout:write("writing\n") io.stdout:flush()
+local ok, err = pcall(function() local i = 0 while true do i = i + 1 w:write(i * 1e-6, ip) end end)
+%s
+]]):format(after))
+    return H.sh(("cd %s && { %s gen.lua > started & pid=$!; "
+      .. "for i in $(seq 100); do [ -s started ] && break; sleep 0.05; done; sleep 0.2; kill -INT $pid; wait $pid; }")
+      :format(q(dir), q(TPP)))
+  end
+
+  it("is thrown away, not committed half-written (exit 130)", function()
+    local _, err, status = interrupted_writer("error(err, 0)")
+    assert.are.equal(130, status, err)
+    assert.are.equal("tpp: interrupted\n", err)
+    assert.is_nil(lfs.attributes(dir .. "/out.pcap"))
+    assert.are.same({}, others(dir, { ["gen.lua"] = true, started = true }))
+  end)
+
+  it("is thrown away when the script passes the interrupt on with os.exit(130)", function()
+    local _, err, status = interrupted_writer("os.exit(130)")
+    assert.are.equal(130, status, err)
+    assert.is_nil(lfs.attributes(dir .. "/out.pcap"))
+  end)
+
+  it("is still committed when the script ends normally or by another error", function()
+    H.write_file(dir .. "/ok.lua", [[
+local w = require("tpp").pcap_writer("ok.pcap", "raw") w:write(1, ("\0"):rep(20))
+local v = require("tpp").pcap_writer("err.pcap", "raw") v:write(1, ("\0"):rep(20))
+error("boom")]])
+    local _, _, status = tpp_in(dir, "ok.lua")
+    assert.are.equal(1, status)
+    assert.are.equal(1, assert(require("tpp").parse(dir .. "/ok.pcap")).packets)
+    assert.are.equal(1, assert(require("tpp").parse(dir .. "/err.pcap")).packets)
+  end)
+end)
