@@ -128,6 +128,11 @@ local parse_opts = { delta_t = delta_t, boundary = one_of("boundary", "aligned",
                      ip = one_of("ip", "any", "v4", "v6"), filter = args.filter, max_packets = max_packets,
                      max_intervals = max_intervals }
 if args.compat then parse_opts.boundary, parse_opts.ip = "packet", "v4" end
+-- A bad filter would fail every capture alike: a usage error, said once before any work (as the main job does).
+if args.filter and args.filter ~= "" then
+  local good, why = tpp.check_filter(args.filter)
+  if not good then die(why) end
+end
 
 local function say(text) io.stderr:write("plot: ", text, "\n") end
 
@@ -152,7 +157,8 @@ local function main()
   -- Inputs: captures (by their magic bytes) and dumps (by their signature); directories walked.
   local named = {}
   for _, p in ipairs(args.inputs) do named[p] = true end
-  local captures, skipped = walk.captures(args.inputs)
+  -- the output directory holds this script's figures and pages, never its inputs: a walk over it skips it
+  local captures, skipped = walk.captures(args.inputs, { skip = { args.out } })
   local inputs, failed = {}, 0
   for _, path in ipairs(captures) do inputs[#inputs + 1] = { path = path, kind = "capture" } end
   for _, s in ipairs(skipped) do

@@ -77,3 +77,40 @@ error("boom")]])
     assert.are.equal(1, assert(require("tpp").parse(dir .. "/err.pcap")).packets)
   end)
 end)
+
+describe("scripts/plot.lua", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("reports a bad filter once, as a usage error (exit 2), before drawing or creating anything", function()
+    lfs.mkdir(dir .. "/in")
+    for i = 1, 3 do capture(("%s/in/c%d.pcap"):format(dir, i), 2) end
+    local _, err, status = tpp_in(dir, ("%s -f 1 --filter 'tcp and and' -o figs in"):format(q(PLOT)))
+    assert.are.equal(2, status, err)
+    local n = 0
+    for _ in err:gmatch("bad filter") do n = n + 1 end
+    assert.are.equal(1, n, err)
+    assert.is_nil(lfs.attributes(dir .. "/figs"))
+  end)
+
+  it("does not take its own output directory for inputs when it walks the directory holding it", function()
+    lfs.mkdir(dir .. "/in")
+    capture(dir .. "/in/x.pcap", 2)
+    for _ = 1, 2 do
+      local _, err, status = tpp_in(dir, ("%s -f none -o in/figs in"):format(q(PLOT)))
+      assert.are.equal(0, status, err)
+      assert.is_falsy(err:find("skipping", 1, true), err)
+    end
+    assert.are.same({ "x.html" }, others(dir .. "/in/figs", {}))
+  end)
+
+  it("writes its page as every output is written: nothing but the page is left beside it", function()
+    lfs.mkdir(dir .. "/in")
+    capture(dir .. "/in/x.pcap", 2)
+    H.write_file(dir .. "/in/.tpp-tmp-999999999-ab", "a dead writer's temporary")
+    local _, err, status = tpp_in(dir, ("%s -f none -o in in/x.pcap"):format(q(PLOT)))
+    assert.are.equal(0, status, err)
+    assert.are.same({ "x.html", "x.pcap" }, others(dir .. "/in", {}))
+  end)
+end)

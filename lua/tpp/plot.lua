@@ -242,20 +242,9 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
   end
   w("<p><small>Drawn by tpp ", html_escape(tpp.version or ""), " with gnuplot.</small></p>\n",
     "</body>\n</html>\n")
-  -- atomic: a short-named temporary beside the page (a long stem must still fit), renamed over it
-  local tmp = (path:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-html.part"):format(tpp.pid())
-  local done, ok, err = pcall(function()      -- an interrupt in between still removes the temporary
-    local f, oerr = io.open(tmp, "w")
-    if not f then return nil, oerr end
-    local wok, werr = f:write(table.concat(out))
-    if wok then wok, werr = f:close() else f:close() end
-    if not wok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then os.remove(tmp); return nil, rerr end
-    return true
-  end)
-  if not done then os.remove(tmp); error(ok, 0) end
-  return ok, err
+  -- atomic, as every output of tpp (tpp.write_atomic: an unnamed temporary beside the page, fsync'ed and renamed
+  -- over it; nothing is left behind by a failure or a kill, and a stale temporary of a dead writer is removed)
+  return tpp.write_atomic(path, table.concat(out))
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
