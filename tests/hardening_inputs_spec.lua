@@ -130,3 +130,21 @@ describe("names printed on a terminal", function()
     assert.is_truthy(err:find("plot: unknown option '-x'; did you mean one of these:", 1, true), err)
   end)
 end)
+
+describe("standard input named twice", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is read once, whether it is called '-' or /dev/stdin, also with -j 4", function()
+    capture(dir .. "/in.pcap", 3)
+    capture(dir .. "/other.pcap", 2)
+    for _, args in ipairs { "- other.pcap /dev/stdin -", "/dev/stdin other.pcap -" } do
+      local _, err, status = H.sh(("cd %s && cat in.pcap | timeout 20 %s %s -f none -j 4 -o out -- %s")
+        :format(q(dir), q(TPP), q(EXEC), args))
+      assert.are.equal(0, status, err)
+      assert.is_truthy(err:find("tpp: 2 captures[^\n]*, 5 packets"), err)
+      assert.is_falsy(err:find("empty file", 1, true), err)
+    end
+  end)
+end)

@@ -147,7 +147,11 @@ function walk.captures(paths, opts)
   end
   local function visit(path, named)
     if path == "-" then
-      if not seen["-"] then found[#found + 1], seen["-"] = path, true end
+      -- standard input is also /dev/stdin, /dev/fd/0: one stream, read once whatever it is called
+      local a = lfs.attributes("/dev/stdin")
+      local id = a and (a.dev .. ":" .. a.ino) or "-"
+      if not seen["-"] and not seen[id] then found[#found + 1] = path end
+      seen["-"], seen[id] = true, true
       return
     end
     local a, err = lfs.attributes(path)
