@@ -148,3 +148,23 @@ describe("standard input named twice", function()
     end
   end)
 end)
+
+describe("a capture whose name starts with '-'", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is taken after '--' by the main job, scripts/plot.lua and tpp -i", function()
+    capture(dir .. "/-rf.pcap", 3)
+    local _, err, status = tpp_in(dir, ("%s -f none -o out -- -rf.pcap"):format(q(EXEC)))
+    assert.are.equal(0, status, err)
+    assert.is_truthy(lfs.attributes(dir .. "/out/critical/-rf_critical.tsv"), err)
+    _, err, status = tpp_in(dir, ("%s -f none -o figs -- -rf.pcap"):format(q(PLOT)))
+    assert.are.equal(0, status, err)
+    assert.is_truthy(lfs.attributes(dir .. "/figs/-rf.html"), err)
+    local out
+    out, err, status = tpp_in(dir, "-i -- -rf.pcap < /dev/null")
+    assert.are.equal(0, status, err)
+    assert.is_truthy(out:find("_rf = tpp.result: -rf.pcap, ", 1, true), out .. err)
+  end)
+end)
