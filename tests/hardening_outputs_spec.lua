@@ -114,3 +114,30 @@ describe("scripts/plot.lua", function()
     assert.are.same({ "x.html", "x.pcap" }, others(dir .. "/in", {}))
   end)
 end)
+
+describe("a config file", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("that never ends (an endless comment from a pipe) fails at once, naming it: exit 2, nothing written", function()
+    capture(dir .. "/x.pcap", 2)
+    -- the parser runs no instruction hook: only a limit on what is read stops this
+    local _, err, status = H.sh("bash -c " .. q(("cd %s && timeout 20 %s %s -o out --config <(printf 'return {} --'; "
+      .. "exec tr '\\0' a < /dev/zero) x.pcap"):format(q(dir), q(TPP), q(EXEC))))
+    assert.are.equal(2, status, err)
+    assert.is_truthy(err:find("^tpp: /dev/fd/%d+: larger than 16 MB"), err)
+    assert.is_nil(lfs.attributes(dir .. "/out"))
+  end)
+
+  it("may still start with #! and a byte-order mark, and its errors give the right line", function()
+    capture(dir .. "/x.pcap", 2)
+    H.write_file(dir .. "/job.lua", "\xef\xbb\xbf#!/usr/bin/env tpp\nreturn { delta_t = 2, figures = 'none' }\n")
+    local _, err, status = tpp_in(dir, ("%s -o out --config job.lua x.pcap"):format(q(EXEC)))
+    assert.are.equal(0, status, err)
+    H.write_file(dir .. "/bad.lua", "#!/usr/bin/env tpp\n\nreturn { delta_t = 2 +}\n")
+    _, err, status = tpp_in(dir, ("%s -o out --config bad.lua x.pcap"):format(q(EXEC)))
+    assert.are.equal(2, status, err)
+    assert.is_truthy(err:find("tpp: bad.lua:3: ", 1, true), err)
+  end)
+end)
