@@ -196,7 +196,8 @@ local function main()
       if r.complete == false then
         say(("%s: incomplete (%s); drawing what was read"):format(printable(input.path), printable(r.error)))
       end
-      local stem = input.kind == "dump" and plot.stem(input.path) or walk.stem(input.path)
+      -- a capture is named as the main job names it: its stem, "stdin" for "-", "fd63" for <(...)
+      local stem = input.kind == "dump" and plot.stem(input.path) or walk.names({ input.path })[1]
       if used[stem] then
         local k = 2
         while used[stem .. "-" .. k] do k = k + 1 end
