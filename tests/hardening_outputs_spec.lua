@@ -141,3 +141,18 @@ describe("a config file", function()
     assert.is_truthy(err:find("tpp: bad.lua:3: ", 1, true), err)
   end)
 end)
+
+describe("scripts/synth.lua", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("exits 2 on a usage error, as every script does, and writes nothing", function()
+    for _, args in ipairs { "--bogus x.pcap", "", "--duration 0 x.pcap", "--ipv6 2 x.pcap" } do
+      local _, err, status = tpp_in(dir, ("%s %s"):format(q(ROOT .. "/scripts/synth.lua"), args))
+      assert.are.equal(2, status, args .. ": " .. err)
+      assert.is_truthy(err:find("Usage: tpp scripts/synth.lua", 1, true), err)
+      assert.is_nil(lfs.attributes(dir .. "/x.pcap"))
+    end
+  end)
+end)
