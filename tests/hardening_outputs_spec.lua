@@ -156,3 +156,17 @@ describe("scripts/synth.lua", function()
     end
   end)
 end)
+
+describe("the example scripts", function()
+  it("exit 1 when their trace cannot be read (a failure of the world, as in the main job), 2 on a usage error", function()
+    for _, script in ipairs { "top_ports.lua", "entropy_anomalies.lua", "compare.lua" } do
+      local cmd = ("%s %s"):format(q(TPP), q(ROOT .. "/scripts/examples/" .. script))
+      local missing = script == "compare.lua" and " no-such-a.pcap no-such-b.pcap" or " no-such-a.pcap"
+      local _, err, status = H.sh(cmd .. missing)
+      assert.are.equal(1, status, script .. ": " .. err)
+      assert.is_truthy(err:find("no-such-a.pcap: No such file or directory", 1, true), err)
+      _, err, status = H.sh(cmd .. " --no-such-option")
+      assert.are.equal(2, status, script .. ": " .. err)
+    end
+  end)
+end)
