@@ -186,3 +186,46 @@ describe("scripts/plot.lua on streams", function()
     assert.is_truthy(fd and lfs.attributes(dir .. "/figs/fd" .. fd .. ".html"), err)
   end)
 end)
+
+describe("Tab completion of a file name inside a string in the REPL", function()
+  local dir, server
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function()
+    if server then H.sh("tmux -f /dev/null -L " .. q(server) .. " kill-server") end
+    server = nil
+    H.rmtree(dir)
+  end)
+
+  local function tmux(args) return H.sh("tmux -f /dev/null -L " .. q(server) .. " " .. args) end
+  local function screen() return (tmux("capture-pane -p -J -S - -t main")) end
+  local function wait_for(text)
+    local deadline = require("tpp").now() + 10
+    repeat
+      if screen():find(text, 1, true) then return end
+      H.sh("sleep 0.05")
+    until require("tpp").now() > deadline
+    error("the screen never showed " .. text .. ":\n" .. screen())
+  end
+
+  it("inserts the name escaped as the string's text, so that a name is never run as code", function()
+    local _, _, has = H.sh("command -v tmux >/dev/null")
+    if has ~= 0 then return pending("tmux is not installed") end
+    H.write_file(dir .. '/x".. os.execute("touch PWNED") .."', "")
+    H.write_file(dir .. "/two\nlines", "")
+    server = ("tpp-r1-%d"):format(require("tpp").pid())
+    tmux("new-session -d -s main -x 200 -y 30 " .. q(("cd %s && HOME=%s %s -i"):format(q(dir), q(dir), q(TPP))))
+    wait_for("> ")
+    tmux("send-keys -t main -l " .. q('f = "x'))
+    tmux("send-keys -t main Tab")
+    wait_for([[f = "x\".. os.execute(\"touch PWNED\") ..\""]])
+    tmux("send-keys -t main Enter")
+    tmux("send-keys -t main -l " .. q("g = 'two"))
+    tmux("send-keys -t main Tab")
+    wait_for([[g = 'two\010lines']])
+    tmux("send-keys -t main Enter")
+    tmux("send-keys -t main -l " .. q("print(io.open(f) and io.open(g) and 'both names ' .. 'open')"))
+    tmux("send-keys -t main Enter")
+    wait_for("both names open")
+    assert.is_nil(lfs.attributes(dir .. "/PWNED"))
+  end)
+end)
