@@ -229,3 +229,15 @@ describe("Tab completion of a file name inside a string in the REPL", function()
     assert.is_nil(lfs.attributes(dir .. "/PWNED"))
   end)
 end)
+
+describe("the progress bar of a capture with a long UTF-8 name", function()
+  it("cuts the name between characters, never inside one", function()
+    local progress = require "tpp.progress"
+    local sink = { write = function() end, flush = function() end }
+    local d = progress.new { tty = true, width = 100, stream = sink }
+    d:start(1, "dir/\u{65e5}\u{672c}\u{8a9e}\u{306e}\u{30d5}\u{30a1}\u{30a4}\u{30eb}.pcap", 1000)
+    local line = d:bar_line(d.entries[1], require("tpp").now())
+    assert.is_truthy(utf8.len(line), line)
+    assert.is_truthy(line:find("~", 1, true), line)
+  end)
+end)

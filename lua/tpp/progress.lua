@@ -102,7 +102,11 @@ end
 function Display:bar_line(e, now)
   local frac, rate, left = estimate(e, now)
   local label = e.label:match("[^/]*$")
-  if #label > 18 then label = label:sub(1, 17) .. "~" end
+  if #label > 18 then
+    local cut = 17
+    while cut > 0 and (label:byte(cut + 1) or 0) & 0xc0 == 0x80 do cut = cut - 1 end   -- not inside a UTF-8 character
+    label = label:sub(1, cut) .. "~"
+  end
   local tail
   if frac then
     tail = ("%3d%% %14s %5s pkts %5s/s %7s left"):format(math.floor(frac * 100), pair_text(e.bytes, e.size),
