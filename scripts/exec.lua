@@ -79,6 +79,8 @@ local function report(summary)
     summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or "", summary.seconds or 0))
 end
 
+local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
+
 local function run()
   -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
   local own = outputs.paths(settings.out, "x")
@@ -117,6 +119,7 @@ local function run()
     fail(perr)
     return
   end
+  created_dirs = perr
 
   local names = walk.names(captures)
   local parallel = settings.jobs > 1 and #captures > 1
@@ -180,6 +183,7 @@ local ok, trace = xpcall(run, function(e)
   if tpp.interrupted(e) then return e end
   return debug.traceback(e, 2)
 end)
+outputs.remove_empty(created_dirs)
 display:close()
 if not ok then error(trace, 0) end
 

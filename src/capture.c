@@ -156,9 +156,12 @@ static void copy_libpcap_message(char *dst, size_t len, const char *msg)
 /* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP among the common ones. */
 static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
 
-static int bad_filter(const char *filter, pcap_t *p, char *err)
+/* The filter did compile for Ethernet (tpp.check_filter), so what fails here is this capture's link type: say so. */
+static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err)
 {
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
+    char name[96];
+    tpp_linktype_describe(linktype, name, sizeof name);
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\" for link type %s: %s", filter, name, pcap_geterr(p));
     return -1;
 }
 
@@ -180,7 +183,7 @@ static int link_filter(struct tpp_capture *c, int linktype, int must_compile, ch
     if (!lf->dead) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
     c->nfilters++;
     lf->usable = pcap_compile(lf->dead, &lf->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
-    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, err);
+    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, linktype, err);
     return (int)(c->nfilters - 1);
 }
 
@@ -273,8 +276,8 @@ static int open_libpcap(struct tpp_capture *c, char *err)
     c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
     if (!filter) return 0;
     if (pcap_compile(c->pcap, &c->pcap_filter, filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return bad_filter(filter, c->pcap, err);
-    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, err);
+        return bad_filter(filter, c->pcap, c->linktype, err);
+    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, c->linktype, err);
 }
 
 static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_t *type);

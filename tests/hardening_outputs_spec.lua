@@ -170,3 +170,24 @@ describe("the example scripts", function()
     end
   end)
 end)
+
+describe("a filter that compiles for Ethernet but not for a capture's link type", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("fails that capture naming the link type, and a run that wrote nothing leaves no empty folders", function()
+    local ip = H.ipv4("10.0.0.1", "10.0.0.2", 17, H.udp(1000, 53, "x"))
+    H.write_capture(dir .. "/raw.pcap", "raw", { { ts_ns = H.T0, data = ip }, { ts_ns = H.T0 + H.NS, data = ip } })
+    local _, err, status = tpp_in(dir, ("%s -f 1 -o out --filter 'ether host 1:2:3:4:5:6' raw.pcap"):format(q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.is_truthy(err:find('tpp: raw.pcap: bad filter "ether host 1:2:3:4:5:6" for link type raw IP (101): ', 1, true), err)
+    assert.is_nil(lfs.attributes(dir .. "/out"))
+    -- folders that were there before the run stay, empty or not
+    lfs.mkdir(dir .. "/kept")
+    lfs.mkdir(dir .. "/kept/critical")
+    _, err, status = tpp_in(dir, ("%s -f none -o kept --filter 'ether host 1:2:3:4:5:6' raw.pcap"):format(q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.are.same({ "critical" }, others(dir .. "/kept", {}))
+  end)
+end)
