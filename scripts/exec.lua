@@ -32,8 +32,8 @@ end
 local display = progress.new { quiet = settings.quiet }
 local t0 = tpp.now()
 local failures = 0
-local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, packets = 0,
-                 intervals = 0, files = 0 }
+local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, unreadable = 0,
+                 packets = 0, intervals = 0, files = 0 }
 
 local function fail(text)
   display:message(text)
@@ -90,7 +90,8 @@ local function run()
     if s.loop then
       display:info(s.reason)
     elseif s.missing then
-      totals.missing = totals.missing + 1
+      local key = s.unreadable and "unreadable" or "missing"
+      totals[key] = totals[key] + 1
       fail(s.reason)
     else
       totals.skipped = totals.skipped + 1
@@ -98,7 +99,8 @@ local function run()
     end
   end
   if #captures == 0 then
-    fail("no captures found in " .. table.concat(settings.paths, ", "))
+    -- after a line saying why (a path missing or unreadable), this one would say nothing more
+    if failures == 0 then fail("no captures found in " .. table.concat(settings.paths, ", ")) end
     return
   end
 
@@ -189,7 +191,7 @@ if not ok then error(trace, 0) end
 
 if not settings.quiet then
   local notes = {}
-  for _, k in ipairs { "failed", "incomplete", "skipped", "missing" } do
+  for _, k in ipairs { "failed", "incomplete", "skipped", "missing", "unreadable" } do
     if totals[k] > 0 then notes[#notes + 1] = ("%d %s"):format(totals[k], k) end
   end
   if totals.reused > 0 then notes[#notes + 1] = ("%d from dumps"):format(totals.reused) end

@@ -241,3 +241,43 @@ describe("the progress bar of a capture with a long UTF-8 name", function()
     assert.is_truthy(line:find("~", 1, true), line)
   end)
 end)
+
+describe("a file the main job cannot use", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("that is empty is skipped saying it is empty, without a second 'no captures found' line", function()
+    H.write_file(dir .. "/empty.pcap", "")
+    local _, err, status = tpp_in(dir, ("%s -f none -o out empty.pcap"):format(q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.is_truthy(err:find("tpp: skipping empty.pcap: empty file (0 bytes), not a capture\n", 1, true), err)
+    _, err, status = tpp_in(dir, ("%s -f none -o out no-such-dir"):format(q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.is_falsy(err:find("no captures found", 1, true), err)
+  end)
+
+  it("that cannot be read is a failure in the system's words (exit 1), not a file skipped", function()
+    -- root reads every file: run as nobody when root can (runuser), else as ourselves
+    local as = ""
+    local uid = H.run("id -u"):gsub("%s", "")
+    if uid == "0" then
+      local _, _, has = H.sh("command -v runuser >/dev/null && id nobody >/dev/null")
+      if has ~= 0 then return pending("running as root without runuser or the user nobody") end
+      as = "runuser -u nobody -- "
+      sh("chmod 755 " .. q(dir))
+    end
+    lfs.mkdir(dir .. "/in")
+    capture(dir .. "/in/locked.pcap", 2)
+    capture(dir .. "/in/ok.pcap", 2)
+    sh("chmod 755 " .. q(dir .. "/in") .. " && chmod 644 " .. q(dir .. "/in/ok.pcap") .. " && chmod 000 "
+       .. q(dir .. "/in/locked.pcap"))
+    lfs.mkdir(dir .. "/out")
+    sh("chmod 777 " .. q(dir .. "/out"))
+    local _, err, status = H.sh(("cd %s && %s%s %s -f none -o out in"):format(q(dir), as, q(TPP), q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.is_truthy(err:find("tpp: in/locked.pcap: permission denied\n", 1, true), err)
+    assert.is_truthy(err:find("(1 unreadable)", 1, true), err)
+    assert.is_truthy(err:find("tpp: in/ok.pcap -> ok: ", 1, true), err)
+  end)
+end)

@@ -18,12 +18,17 @@ local COMPRESSED = {
   { "PK\x03\x04", "zip", false },
 }
 
--- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil and a reason.
+-- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil, a reason
+-- ("path: ...") and, when the file cannot be read at all, "unreadable".
 function walk.kind(path)
   local f, err = io.open(path, "rb")
-  if not f then return nil, err end
+  if not f then
+    local why = tostring(err):match(": ([^:]+)$") or tostring(err)
+    return nil, path .. ": " .. why:sub(1, 1):lower() .. why:sub(2), "unreadable"
+  end
   local head = f:read(6) or ""
   f:close()
+  if head == "" then return nil, path .. ": empty file (0 bytes), not a capture" end
   for _, c in ipairs(COMPRESSED) do
     if head:sub(1, #c[1]) == c[1] and (c[2] ~= "bzip2" or head:find("^BZh[1-9]")) then
       if c[3] == false then return nil, path .. ": " .. c[2] .. "-compressed: decompress it first" end
@@ -185,8 +190,14 @@ function walk.captures(paths, opts)
                                   reason = ("%s: a %s inside a directory, not read (name it to read it)"):format(path, a.mode) }
         return
       end
-      local kind, why = walk.kind(path)
-      if kind then found[#found + 1] = path else skipped[#skipped + 1] = { path = path, reason = why } end
+      local kind, why, unreadable = walk.kind(path)
+      if kind then
+        found[#found + 1] = path
+      elseif unreadable then   -- it may well be a capture: a failure, not a file to skip
+        skipped[#skipped + 1] = { path = path, missing = true, unreadable = true, reason = why }
+      else
+        skipped[#skipped + 1] = { path = path, reason = why }
+      end
     else
       missing(path, "not a regular file (" .. a.mode .. ")")
     end
