@@ -147,6 +147,13 @@ local function is_dump(path)
   return head == DUMP_SIGNATURE
 end
 
+-- Why a file the walk skipped is not drawn: the walk's own reason when it says more (an empty file, a FIFO, a
+-- compressor to undo first), else that it is neither a capture nor a dump.
+local function why_not(s)
+  if s.reason and not s.reason:find("unknown magic bytes", 1, true) then return s.reason end
+  return s.path .. ": neither a capture nor a dump"
+end
+
 local function main()
   -- one line per run, not one per figure and trace
   if #list > 0 and not gnuplot.find(args.gnuplot) then
@@ -167,10 +174,10 @@ local function main()
     if dump then
       inputs[#inputs + 1] = { path = s.path, kind = "dump" }
     elseif s.missing or named[s.path] or err then
-      say(printable(err or s.missing and s.reason or (s.path .. ": neither a capture nor a dump")))
+      say(printable(err or s.missing and s.reason or why_not(s)))
       failed = failed + 1
     elseif not args.quiet then
-      say("skipping " .. printable(s.stream and s.reason or (s.path .. ": neither a capture nor a dump")))
+      say("skipping " .. printable(why_not(s)))
     end
   end
   table.sort(inputs, function(a, b) return a.path < b.path end)
