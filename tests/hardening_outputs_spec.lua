@@ -191,3 +191,22 @@ describe("a filter that compiles for Ethernet but not for a capture's link type"
     assert.are.same({ "critical" }, others(dir .. "/kept", {}))
   end)
 end)
+
+describe("a figure moved across file systems (the work directory under another $TMPDIR)", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is written as every output is: no named temporary, and a dead writer's one is cleared", function()
+    local shm = "/dev/shm"
+    local a, b = lfs.attributes(shm), lfs.attributes(dir)
+    if not a or a.dev == b.dev then return pending("no second file system at /dev/shm") end
+    local from = ("%s/tpp-spec-r1-move-%d"):format(shm, require("tpp").pid())
+    H.write_file(from, ("figure"):rep(50000))
+    H.write_file(dir .. "/.tpp-tmp-999999999-zz", "left by a writer that was killed")
+    assert.is_true(require("tpp.gnuplot").move(from, dir .. "/x_1.png"))
+    assert.are.equal(("figure"):rep(50000), H.read_file(dir .. "/x_1.png"))
+    assert.is_nil(lfs.attributes(from))
+    assert.are.same({ "x_1.png" }, others(dir, {}))
+  end)
+end)
