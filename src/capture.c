@@ -156,12 +156,27 @@ static void copy_libpcap_message(char *dst, size_t len, const char *msg)
 /* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP among the common ones. */
 static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
 
-/* The filter did compile for Ethernet (tpp.check_filter), so what fails here is this capture's link type: say so. */
+/* A filter that fails for this capture's link type but compiles for Ethernet ("ether host ..." on raw IP) is not
+ * wrong as such: the message then names the link type, so that the user sees why. */
 static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err)
 {
-    char name[96];
-    tpp_linktype_describe(linktype, name, sizeof name);
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\" for link type %s: %s", filter, name, pcap_geterr(p));
+    int for_linktype = 0;
+    pcap_t *ethernet = linktype == TPP_LINK_ETHERNET ? NULL : pcap_open_dead(DLT_EN10MB, PCAP_MAX_SNAPLEN);
+    if (ethernet) {
+        struct bpf_program prog;
+        if (pcap_compile(ethernet, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+            for_linktype = 1;
+            pcap_freecode(&prog);
+        }
+        pcap_close(ethernet);
+    }
+    char name[96] = "";
+    if (for_linktype) {
+        char described[80];
+        tpp_linktype_describe(linktype, described, sizeof described);
+        snprintf(name, sizeof name, " for link type %s", described);
+    }
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\"%s: %s", filter, name, pcap_geterr(p));
     return -1;
 }
 

@@ -210,3 +210,22 @@ describe("a figure moved across file systems (the work directory under another $
     assert.are.same({ "x_1.png" }, others(dir, {}))
   end)
 end)
+
+describe("a bad filter given to tpp -i", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is one usage error (exit 2), not one failure per file; tpp.parse names the link type only when it matters", function()
+    lfs.mkdir(dir .. "/in")
+    for i = 1, 3 do capture(("%s/in/c%d.pcap"):format(dir, i), 2) end
+    local _, err, status = tpp_in(dir, "-i --filter 'tcp and and' in < /dev/null")
+    assert.are.equal(2, status, err)
+    local n = 0
+    for _ in err:gmatch("bad filter") do n = n + 1 end
+    assert.are.equal(1, n, err)
+    local tpp = require "tpp"
+    local _, perr = tpp.parse(dir .. "/in/c1.pcap", { filter = "tcp and and" })
+    assert.is_truthy(perr:find('c1.pcap: bad filter "tcp and and": ', 1, true), perr)
+  end)
+end)

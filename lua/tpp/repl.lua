@@ -110,6 +110,11 @@ function repl.parse_args(args)
     i = i + 1
   end
   if next(opts) == nil then return paths, nil end
+  -- a bad filter would fail every file alike: a usage error, said once (as in the main job)
+  if opts.filter and opts.filter ~= "" then
+    local good, why = tpp.check_filter(opts.filter)
+    if not good then return nil, why end
+  end
   -- tpp.parse checks its options before it opens anything: a bad value raises here, once, with its reason
   local ok, err = pcall(tpp.parse, "", opts)
   if not ok then return nil, (tostring(err):gsub("^[^:]*:%d+: ", "")) end
