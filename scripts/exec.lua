@@ -194,7 +194,9 @@ if not settings.quiet then
   for _, k in ipairs { "failed", "incomplete", "skipped", "missing", "unreadable" } do
     if totals[k] > 0 then notes[#notes + 1] = ("%d %s"):format(totals[k], k) end
   end
-  if totals.reused > 0 then notes[#notes + 1] = ("%d from dumps"):format(totals.reused) end
+  if totals.reused > 0 then
+    notes[#notes + 1] = totals.reused == 1 and "1 from its dump" or ("%d from their dumps"):format(totals.reused)
+  end
   io.stderr:write(("tpp: %s%s, %s, %s, %.2f s, %s written\n"):format(
     count(totals.captures, "capture"), #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
     count(totals.packets, "packet"), count(totals.intervals, "interval"), tpp.now() - t0, count(totals.files, "file")))
