@@ -229,3 +229,21 @@ describe("a bad filter given to tpp -i", function()
     assert.is_truthy(perr:find('c1.pcap: bad filter "tcp and and": ', 1, true), perr)
   end)
 end)
+
+describe("the example scripts' header line", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("stays one comment line when the capture's name holds a newline", function()
+    local name = "two\nlines.pcap"
+    capture(dir .. "/" .. name, 3)
+    for _, script in ipairs { "top_ports.lua", "entropy_anomalies.lua" } do
+      local out, err, status = H.sh(("cd %s && %s %s %s"):format(q(dir), q(TPP),
+        q(ROOT .. "/scripts/examples/" .. script), q(name)))
+      assert.are.equal(0, status, err)
+      assert.is_truthy(out:find("^# [^\n]*two\\nlines%.pcap"), out)
+      assert.is_falsy(out:find("\nlines.pcap", 1, true), out)
+    end
+  end)
+end)

@@ -76,7 +76,7 @@ end
 
 local how = window and ("the %d intervals before"):format(window) or "the whole trace (median, MAD)"
 print(("# %s: %d intervals of %g s; z-score against %s, flagged when |z| >= %g")
-      :format(r.source, #r, r.delta_t, how, threshold))
+      :format(require("tpp.walk").printable(r.source), #r, r.delta_t, how, threshold))   -- one line, whatever the name
 print("interval\tstart (UTC)\tcolumn\tvalue\tbaseline\tz\ttop tcp_dst ports")
 local starts, flags = r:column("start"), 0
 for _, name in ipairs(names) do

@@ -38,7 +38,8 @@ if not r then fail(err, 1) end
 local ok, entropy = pcall(r.port_entropy, r, series)
 if not ok then fail(entropy) end
 
-print(("# %s: the %d busiest %s ports of each of %d intervals of %g s"):format(r.source, k, series, #r, r.delta_t))
+local source = require("tpp.walk").printable(r.source)   -- one line, whatever the capture's name holds
+print(("# %s: the %d busiest %s ports of each of %d intervals of %g s"):format(source, k, series, #r, r.delta_t))
 print("interval\tstart (UTC)\tpackets\tport entropy\tports (packets)")
 local starts, packets = r:column("start"), r:column("packets")
 for j = 1, #r do
