@@ -247,3 +247,20 @@ describe("the example scripts' header line", function()
     end
   end)
 end)
+
+describe("figures of a dump with a long name", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("are named after its name cut as the main job cuts it, so that every figure, heatmaps included, fits", function()
+    capture(dir .. "/x.pcap", 3)
+    local name = ("n"):rep(248)
+    assert(assert(require("tpp").parse(dir .. "/x.pcap")):dump(dir .. "/" .. name .. ".tpd"))
+    local _, err, status = tpp_in(dir, ("%s -f 12 --heatmap -o figs %s"):format(q(PLOT), q(name .. ".tpd")))
+    assert.are.equal(0, status, err)
+    local files = others(dir .. "/figs", {})
+    assert.are.equal(3, #files, table.concat(files, "\n"))
+    for _, f in ipairs(files) do assert.is_true(#f <= 255, f) end
+  end)
+end)

@@ -41,10 +41,11 @@ local walk = require "tpp.walk"
 
 local plot = {}
 
--- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd.
+-- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd,
+-- cut as the main job cuts a long one so that "<stem>_12_heatmap.png" still fits in a file name.
 local function stem_of(path)
   local name = walk.stem(tostring(path or "trace")):gsub("%.tpd$", "")
-  return (name ~= "" and not name:find("/", 1, true)) and name or "trace"
+  return (name ~= "" and not name:find("/", 1, true)) and walk.fit_name(name) or "trace"
 end
 plot.stem = stem_of
 

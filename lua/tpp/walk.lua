@@ -225,13 +225,15 @@ local function base_name(path)
 end
 
 -- `name` cut so that every output file name stays within NAME_MAX bytes, the cut marked by a hash of the whole
--- name (never inside a UTF-8 character).
+-- name (never inside a UTF-8 character).  walk.fit_name: the same for names of dumps and results (tpp.plot).
 local function fit(name)
   if #name + LONGEST_SUFFIX + 9 <= NAME_MAX then return name end   -- 9: room for a same-stem "-" and hash
   local keep = NAME_MAX - LONGEST_SUFFIX - 18
   while keep > 0 and (name:byte(keep + 1) or 0) & 0xc0 == 0x80 do keep = keep - 1 end
   return name:sub(1, keep) .. "-" .. fnv1a(name)
 end
+
+walk.fit_name = fit
 
 -- The names the outputs of `captures` (a list of paths) are called after, in the same order: the stem
 -- (walk.stem; "stdin" for "-") when no other capture of the list has the same one; otherwise, for each of those
