@@ -264,3 +264,22 @@ describe("figures of a dump with a long name", function()
     for _, f in ipairs(files) do assert.is_true(#f <= 255, f) end
   end)
 end)
+
+describe("a config file's values", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("are reported by what is wrong, never as a table's address", function()
+    capture(dir .. "/x.pcap", 2)
+    H.write_file(dir .. "/bad.lua", "return { paths = { 'x.pcap', 7 } }\n")
+    local _, err, status = tpp_in(dir, ("%s -o out --config bad.lua"):format(q(EXEC)))
+    assert.are.equal(2, status, err)
+    assert.is_truthy(err:find("tpp: bad.lua: option paths must be a path or a non-empty list of paths (item 2 is 7)", 1, true), err)
+    assert.is_falsy(err:find("0x", 1, true), err)
+    H.write_file(dir .. "/figs.lua", "return { paths = 'x.pcap', figures = { 1, 30 } }\n")
+    _, err, status = tpp_in(dir, ("%s -o out --config figs.lua"):format(q(EXEC)))
+    assert.are.equal(2, status, err)
+    assert.is_falsy(err:find("0x", 1, true), err)
+  end)
+end)
