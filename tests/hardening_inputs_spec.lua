@@ -301,3 +301,18 @@ describe("the main job's summary", function()
     assert.is_truthy(err:find("tpp: 2 captures (2 from their dumps), ", 1, true), err)
   end)
 end)
+
+describe("a socket named as a capture", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("is said to be a socket, not reported with the system's 'No such device or address'", function()
+    local _, _, has = H.sh("command -v python3 >/dev/null")
+    if has ~= 0 then return pending("python3 is needed to make a socket") end
+    sh(("cd %s && python3 -c %s"):format(q(dir), q("import socket; socket.socket(socket.AF_UNIX).bind('s.pcap')")))
+    local _, err, status = tpp_in(dir, ("%s -f none -o out s.pcap"):format(q(EXEC)))
+    assert.are.equal(1, status, err)
+    assert.is_truthy(err:find("tpp: s.pcap: not a regular file (socket)\n", 1, true), err)
+  end)
+end)

@@ -110,12 +110,12 @@ function walk.printable(text)
   return table.concat(out)
 end
 
--- Is `path` a stream (standard input "-", a FIFO such as bash's <(...), a socket): read once, in order, with no
+-- Is `path` a stream (standard input "-", a FIFO such as bash's <(...)): read once, in order, with no
 -- size, no fingerprint and no dump to reuse?
 function walk.is_stream(path)
   if path == "-" then return true end
   local mode = lfs.attributes(path, "mode")
-  return mode == "named pipe" or mode == "socket"
+  return mode == "named pipe"   -- a socket cannot be opened as a file at all (ENXIO): not a stream for tpp
 end
 
 -- Why lfs.attributes failed on `path`, in the system's words ("Too many levels of symbolic links" ->
@@ -180,7 +180,7 @@ function walk.captures(paths, opts)
       walking[id] = path
       for _, name in ipairs(names) do visit(path:gsub("/+$", "") .. "/" .. name, false) end
       walking[id] = nil
-    elseif a.mode == "file" or a.mode == "named pipe" or a.mode == "socket" then
+    elseif a.mode == "file" or a.mode == "named pipe" then
       if seen[id] then return end
       seen[id] = true
       if a.mode ~= "file" then
