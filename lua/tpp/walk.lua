@@ -130,7 +130,7 @@ end
 
 -- Every capture under `paths`: files as given, directories recursively in name order.  Returns a list of paths
 -- and a list of {path, reason, missing, stream} for what was skipped (missing: the path does not exist, cannot be
--- examined, or is neither a file nor a directory; stream: a FIFO or socket, which must not be opened; the reason
+-- examined, or is neither a file nor a directory; stream: a FIFO inside a directory, which must not be opened; the reason
 -- is a whole message starting with the path).
 --   * Files and directories are identified by device and inode: a file reached twice (named twice, named and
 --     inside a named directory, through a symbolic or a hard link) is listed once, where it was first reached;
