@@ -130,8 +130,8 @@ end
 
 -- Every capture under `paths`: files as given, directories recursively in name order.  Returns a list of paths
 -- and a list of {path, reason, missing, stream} for what was skipped (missing: the path does not exist, cannot be
--- examined, or is neither a file nor a directory; stream: a FIFO inside a directory, which must not be opened; the reason
--- is a whole message starting with the path).
+-- examined or read, or is neither a file nor a directory; stream: a FIFO inside a directory, which must not be
+-- opened; the reason is a whole message starting with the path).
 --   * Files and directories are identified by device and inode: a file reached twice (named twice, named and
 --     inside a named directory, through a symbolic or a hard link) is listed once, where it was first reached;
 --     a directory is walked once, and a symbolic link back to a directory being walked is one "loop" line.
