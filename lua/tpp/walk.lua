@@ -186,8 +186,8 @@ function walk.captures(paths, opts)
       if a.mode ~= "file" then
         -- a stream: reading it would consume it, and one nobody writes to (a stale FIFO) would block forever
         if named then found[#found + 1] = path; return end
-        skipped[#skipped + 1] = { path = path, stream = true,
-                                  reason = ("%s: a %s inside a directory, not read (name it to read it)"):format(path, a.mode) }
+        local why = ("%s: a %s inside a directory, not read (name it to read it)"):format(path, a.mode)
+        skipped[#skipped + 1] = { path = path, stream = true, reason = why }
         return
       end
       local kind, why, unreadable = walk.kind(path)
