@@ -285,3 +285,30 @@ describe("a config file's values", function()
     assert.is_falsy(err:find("0x", 1, true), err)
   end)
 end)
+
+describe("counts in messages", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("are singular for one: a result of 1 packet, 1 of 1 figure, 1 packet read", function()
+    capture(dir .. "/one.pcap", 1)
+    local r = assert(require("tpp").parse(dir .. "/one.pcap"))
+    assert.is_truthy(tostring(r):find(", 1 packet (1 IP)", 1, true), tostring(r))
+    local sink, lines = { flush = function() end }, {}
+    function sink.write(_, ...) for _, s in ipairs { ... } do lines[#lines + 1] = s end end
+    local d = require("tpp.progress").new { tty = false, every = 0, stream = sink }
+    d:start(1, "one.pcap", 100)
+    d:update(1, 50, 100, 1)
+    d:start(2, "-", 0)
+    d:update(2, 50, 0, 1)
+    local text = table.concat(lines)
+    assert.is_truthy(text:find("(50 B of 100 B), 1 packet, ", 1, true), text)
+    assert.is_truthy(text:find("50 B read, 1 packet, ", 1, true), text)
+    local _, _, has = H.sh("command -v gnuplot >/dev/null")
+    if has ~= 0 then return end
+    local _, err = H.sh(("cd %s && %s -e %s"):format(q(dir), q(TPP), q("require('tpp.plot').draw("
+      .. "assert(require('tpp').parse('one.pcap')), { dir = 'figs', figures = { 1 } })")))
+    assert.is_truthy(err:find("plot: one: 1 of 1 figure in ", 1, true), err)
+  end)
+end)

@@ -350,8 +350,9 @@ function plot.draw(r, opts)
   if ok then files[#files + 1] = html else fail("html", "cannot write the page: " .. tostring(err)) end
   info.seconds = tpp.now() - started
   if not o.quiet then
-    io.stderr:write(("plot: %s: %d of %d figures in %.1f s -> %s\n"):format(printable(o.stem), #files - (ok and 1 or 0),
-      math.max(#jobs, #o.figures), info.seconds, printable(ok and html or o.dir)))
+    local total = math.max(#jobs, #o.figures)
+    io.stderr:write(("plot: %s: %d of %d figure%s in %.1f s -> %s\n"):format(printable(o.stem), #files - (ok and 1 or 0),
+      total, total == 1 and "" or "s", info.seconds, printable(ok and html or o.dir)))
   end
   return files, failures, info
 end

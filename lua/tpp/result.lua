@@ -246,7 +246,7 @@ function meta.result.__tostring(r)
   local n, dt = #r, r.delta_t
   if r.packets > 0 then parts[#parts + 1] = M.span(r.first_ts, r.last_ts) end
   parts[#parts + 1] = ("%d interval%s of %s s"):format(n, n == 1 and "" or "s", fmt(dt))
-  parts[#parts + 1] = ("%d packets (%d IP)"):format(r.packets, r.ip_packets)
+  parts[#parts + 1] = ("%d packet%s (%d IP)"):format(r.packets, r.packets == 1 and "" or "s", r.ip_packets)
   if n > 0 then
     local pk = r:column("packets")
     parts[#parts + 1] = ("%s pkt/s (peak %s)"):format(fmt(pk:sum() / (n * dt)), fmt(pk:max() / dt))

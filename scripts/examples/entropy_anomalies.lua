@@ -75,8 +75,8 @@ local function window_z(col)
 end
 
 local how = window and ("the %d intervals before"):format(window) or "the whole trace (median, MAD)"
-print(("# %s: %d intervals of %g s; z-score against %s, flagged when |z| >= %g")
-      :format(require("tpp.walk").printable(r.source), #r, r.delta_t, how, threshold))   -- one line, whatever the name
+print(("# %s: %d interval%s of %g s; z-score against %s, flagged when |z| >= %g")
+      :format(require("tpp.walk").printable(r.source), #r, #r == 1 and "" or "s", r.delta_t, how, threshold))   -- one line, whatever the name
 print("interval\tstart (UTC)\tcolumn\tvalue\tbaseline\tz\ttop tcp_dst ports")
 local starts, flags = r:column("start"), 0
 for _, name in ipairs(names) do
