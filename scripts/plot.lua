@@ -186,6 +186,13 @@ local function main()
     return 1
   end
 
+  -- an output directory that cannot be made fails every figure alike: one line, in the system's words
+  local made, merr = require("tpp.outputs").mkdir(args.out)
+  if not made then
+    say(printable(merr))
+    return 1
+  end
+
   local used = {}
   local started = tpp.now()
   local drawn = 0

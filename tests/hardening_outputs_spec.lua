@@ -312,3 +312,18 @@ describe("counts in messages", function()
     assert.is_truthy(err:find("plot: one: 1 of 1 figure in ", 1, true), err)
   end)
 end)
+
+describe("scripts/plot.lua -o naming a regular file", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  it("says once that it is not a directory (exit 1), not once per figure with 'File exists'", function()
+    capture(dir .. "/x.pcap", 2)
+    H.write_file(dir .. "/taken", "a file")
+    local _, err, status = tpp_in(dir, ("%s -f 1,2,3 -o taken x.pcap"):format(q(PLOT)))
+    assert.are.equal(1, status, err)
+    assert.are.equal("plot: taken: not a directory\n", err)
+    assert.are.equal("a file", H.read_file(dir .. "/taken"))
+  end)
+end)

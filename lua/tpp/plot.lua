@@ -121,18 +121,9 @@ local function check_options(r, opts)
   return o
 end
 
--- mkdir -p; returns true or nil and a message.
+-- mkdir -p; returns true or nil and "dir: reason" in the system's words ("x: not a directory").
 local function mkdir_p(dir)
-  local sofar = dir:sub(1, 1) == "/" and "/" or ""
-  for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. part .. "/"
-    if not lfs.attributes(sofar, "mode") then
-      local ok, err = lfs.mkdir(sofar)
-      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then return nil, sofar .. ": " .. tostring(err) end
-    end
-  end
-  if lfs.attributes(dir, "mode") ~= "directory" then return nil, dir .. ": not a directory" end
-  return true
+  return require("tpp.outputs").mkdir(dir)
 end
 
 -- A new directory of this process under `base`, with a name nobody can have prepared (mkdir fails on an existing
