@@ -325,5 +325,11 @@ describe("scripts/plot.lua -o naming a regular file", function()
     assert.are.equal(1, status, err)
     assert.are.equal("plot: taken: not a directory\n", err)
     assert.are.equal("a file", H.read_file(dir .. "/taken"))
+    -- tpp.plot.draw itself: a failure per figure in its list, one line on stderr
+    local out
+    out, err = H.sh(("cd %s && %s -e %s"):format(q(dir), q(TPP), q("local _, f = require('tpp.plot').draw("
+      .. "assert(require('tpp').parse('x.pcap')), { dir = 'taken/figs', figures = { 1, 2, 3 } }) print(#f)")))
+    assert.are.equal("4\n", out)
+    assert.are.equal("plot: x: page: cannot create the output directory: taken: not a directory\n", err)
   end)
 end)

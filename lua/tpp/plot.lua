@@ -256,8 +256,8 @@ function plot.draw(r, opts)
     failures[#failures + 1] = { figure = n, reason = reason, kind = kind or (n == "html" and "page" or "figure") }
     if n then failures_by[n] = failures_by[n] or failures[#failures] end
     if not o.quiet then
-      io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), n and ("figure " .. tostring(n) .. ": ") or "",
-        printable(reason)))
+      local what = n == "html" and "page: " or n and ("figure " .. tostring(n) .. ": ") or ""
+      io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), what, printable(reason)))
     end
   end
   local ext = o.format
@@ -266,7 +266,11 @@ function plot.draw(r, opts)
 
   local dir_ok, dir_err = mkdir_p(o.dir)
   if not dir_ok then
+    -- every figure and the page fail alike: each is in `failures`, but it is said once
+    local quiet = o.quiet
+    o.quiet = true
     for _, n in ipairs(o.figures) do fail(n, "cannot create the output directory: " .. dir_err) end
+    o.quiet = quiet
     fail("html", "cannot create the output directory: " .. dir_err)
     return files, failures, info
   end
