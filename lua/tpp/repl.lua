@@ -128,7 +128,11 @@ local function expand(paths)
     if lfs.attributes(path, "mode") == "directory" then
       local found, skipped = walk.captures { path }
       for _, s in ipairs(skipped) do
-        if not s.missing and not s.stream and result.kind(s.path) == "dump" then found[#found + 1] = s.path end
+        if s.missing then          -- unreadable, a dangling link...: said, as a file named alone would be
+          io.stderr:write("tpp: ", walk.printable(s.reason), "\n")
+        elseif not s.stream and result.kind(s.path) == "dump" then
+          found[#found + 1] = s.path
+        end
       end
       table.sort(found)
       table.move(found, 1, #found, #files + 1, files)
