@@ -13,6 +13,8 @@ local workers = require "tpp.workers"
 
 local settings, err, usage = cli.resolve(arg)
 if not settings then
+  -- argparse puts its suggestion on a line of its own; anything else from the command line stays on this one
+  err = tostring(err):gsub("\nDid you mean", "; did you mean")
   io.stderr:write("tpp: ", walk.printable(err), "\n", usage and (cli.parser():get_usage() .. "\n") or "")
   os.exit(2)
 end
@@ -30,8 +32,8 @@ end
 local display = progress.new { quiet = settings.quiet }
 local t0 = tpp.now()
 local failures = 0
-local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, packets = 0,
-                 intervals = 0, files = 0 }
+local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, unreadable = 0,
+                 packets = 0, intervals = 0, files = 0 }
 
 local function fail(text)
   display:message(text)
@@ -77,6 +79,8 @@ local function report(summary)
     summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or "", summary.seconds or 0))
 end
 
+local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
+
 local function run()
   -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
   local own = outputs.paths(settings.out, "x")
@@ -86,7 +90,8 @@ local function run()
     if s.loop then
       display:info(s.reason)
     elseif s.missing then
-      totals.missing = totals.missing + 1
+      local key = s.unreadable and "unreadable" or "missing"
+      totals[key] = totals[key] + 1
       fail(s.reason)
     else
       totals.skipped = totals.skipped + 1
@@ -94,7 +99,8 @@ local function run()
     end
   end
   if #captures == 0 then
-    fail("no captures found in " .. table.concat(settings.paths, ", "))
+    -- after a line saying why (a path missing or unreadable), this one would say nothing more
+    if failures == 0 then fail("no captures found in " .. table.concat(settings.paths, ", ")) end
     return
   end
 
@@ -115,6 +121,7 @@ local function run()
     fail(perr)
     return
   end
+  created_dirs = perr
 
   local names = walk.names(captures)
   local parallel = settings.jobs > 1 and #captures > 1
@@ -178,15 +185,18 @@ local ok, trace = xpcall(run, function(e)
   if tpp.interrupted(e) then return e end
   return debug.traceback(e, 2)
 end)
+outputs.remove_empty(created_dirs)
 display:close()
 if not ok then error(trace, 0) end
 
 if not settings.quiet then
   local notes = {}
-  for _, k in ipairs { "failed", "incomplete", "skipped", "missing" } do
+  for _, k in ipairs { "failed", "incomplete", "skipped", "missing", "unreadable" } do
     if totals[k] > 0 then notes[#notes + 1] = ("%d %s"):format(totals[k], k) end
   end
-  if totals.reused > 0 then notes[#notes + 1] = ("%d from dumps"):format(totals.reused) end
+  if totals.reused > 0 then
+    notes[#notes + 1] = totals.reused == 1 and "1 from its dump" or ("%d from their dumps"):format(totals.reused)
+  end
   io.stderr:write(("tpp: %s%s, %s, %s, %.2f s, %s written\n"):format(
     count(totals.captures, "capture"), #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
     count(totals.packets, "packet"), count(totals.intervals, "interval"), tpp.now() - t0, count(totals.files, "file")))

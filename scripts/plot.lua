@@ -88,15 +88,13 @@ for _, o in ipairs(OPTIONS) do
 end
 
 local function die(msg)
-  io.stderr:write("plot: ", msg, "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
+  msg = tostring(msg):gsub("\nDid you mean", "; did you mean")
+  io.stderr:write("plot: ", walk.printable(msg), "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
   os.exit(2)
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
-local function printable(s)
-  local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-  return (tostring(s):gsub("%c", function(c) return named[c] or ("\\x%02x"):format(c:byte()) end))
-end
+local printable = walk.printable
 
 local ok_args, args = parser:pparse(arg)
 if not ok_args then die(args) end
@@ -130,6 +128,11 @@ local parse_opts = { delta_t = delta_t, boundary = one_of("boundary", "aligned",
                      ip = one_of("ip", "any", "v4", "v6"), filter = args.filter, max_packets = max_packets,
                      max_intervals = max_intervals }
 if args.compat then parse_opts.boundary, parse_opts.ip = "packet", "v4" end
+-- A bad filter would fail every capture alike: a usage error, said once before any work (as the main job does).
+if args.filter and args.filter ~= "" then
+  local good, why = tpp.check_filter(args.filter)
+  if not good then die(why) end
+end
 
 local function say(text) io.stderr:write("plot: ", text, "\n") end
 
@@ -144,6 +147,13 @@ local function is_dump(path)
   return head == DUMP_SIGNATURE
 end
 
+-- Why a file the walk skipped is not drawn: the walk's own reason when it says more (an empty file, a FIFO, a
+-- compressor to undo first), else that it is neither a capture nor a dump.
+local function why_not(s)
+  if s.reason and not s.reason:find("unknown magic bytes", 1, true) then return s.reason end
+  return s.path .. ": neither a capture nor a dump"
+end
+
 local function main()
   -- one line per run, not one per figure and trace
   if #list > 0 and not gnuplot.find(args.gnuplot) then
@@ -154,24 +164,32 @@ local function main()
   -- Inputs: captures (by their magic bytes) and dumps (by their signature); directories walked.
   local named = {}
   for _, p in ipairs(args.inputs) do named[p] = true end
-  local captures, skipped = walk.captures(args.inputs)
+  -- the output directory holds this script's figures and pages, never its inputs: a walk over it skips it
+  local captures, skipped = walk.captures(args.inputs, { skip = { args.out } })
   local inputs, failed = {}, 0
   for _, path in ipairs(captures) do inputs[#inputs + 1] = { path = path, kind = "capture" } end
   for _, s in ipairs(skipped) do
     local dump, err = false, nil
-    if not s.missing then dump, err = is_dump(s.path) end
+    if not s.missing and not s.stream then dump, err = is_dump(s.path) end
     if dump then
       inputs[#inputs + 1] = { path = s.path, kind = "dump" }
     elseif s.missing or named[s.path] or err then
-      say(printable(err or s.missing and s.reason or (s.path .. ": neither a capture nor a dump")))
+      say(printable(err or s.missing and s.reason or why_not(s)))
       failed = failed + 1
     elseif not args.quiet then
-      say("skipping " .. printable(s.path) .. ": neither a capture nor a dump")
+      say("skipping " .. printable(why_not(s)))
     end
   end
   table.sort(inputs, function(a, b) return a.path < b.path end)
   if #inputs == 0 then
     say("nothing to draw: no capture or dump in " .. printable(table.concat(args.inputs, ", ")))
+    return 1
+  end
+
+  -- an output directory that cannot be made fails every figure alike: one line, in the system's words
+  local made, merr = require("tpp.outputs").mkdir(args.out)
+  if not made then
+    say(printable(merr))
     return 1
   end
 
@@ -192,7 +210,8 @@ local function main()
       if r.complete == false then
         say(("%s: incomplete (%s); drawing what was read"):format(printable(input.path), printable(r.error)))
       end
-      local stem = input.kind == "dump" and plot.stem(input.path) or walk.stem(input.path)
+      -- a capture is named as the main job names it: its stem, "stdin" for "-", "fd63" for <(...)
+      local stem = input.kind == "dump" and plot.stem(input.path) or walk.names({ input.path })[1]
       if used[stem] then
         local k = 2
         while used[stem .. "-" .. k] do k = k + 1 end

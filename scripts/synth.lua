@@ -22,9 +22,16 @@ parser:option("--vlan", "Fraction of frames with an 802.1Q tag.", tostring(D.vla
 parser:flag("--nanosecond", "pcap with nanosecond timestamps (pcapng always has them).")
 parser:flag("-q --quiet", "No summary on stderr.")
 
-local args = parser:parse(arg)
+-- A usage error: the usage and what is wrong on stderr, exit status 2 (argparse's own error() exits 1).
+local function usage_error(msg)
+  io.stderr:write(parser:get_usage(), "\n\nError: ", tostring(msg), "\n")
+  os.exit(2)
+end
 
-local function check(cond, msg) if not cond then parser:error(msg) end end
+local parsed, args = parser:pparse(arg)
+if not parsed then usage_error(args) end
+
+local function check(cond, msg) if not cond then usage_error(msg) end end
 check(args.packets and args.packets >= 0, "--packets must be a non-negative integer")
 check(args.duration and args.duration > 0, "--duration must be a number of seconds > 0")
 check(args.start and args.start >= 0, "--start must be a non-negative integer")

@@ -157,9 +157,27 @@ static void copy_libpcap_message(char *dst, size_t len, const char *msg)
 /* libpcap's link type number for a LINKTYPE_ value: they differ only for raw IP among the common ones. */
 static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT_RAW : linktype; }
 
-static int bad_filter(const char *filter, pcap_t *p, char *err)
+/* A filter that fails for this capture's link type but compiles for Ethernet ("ether host ..." on raw IP) is not
+ * wrong as such: the message then names the link type, so that the user sees why. */
+static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err)
 {
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\": %s", filter, pcap_geterr(p));
+    int for_linktype = 0;
+    pcap_t *ethernet = linktype == TPP_LINK_ETHERNET ? NULL : pcap_open_dead(DLT_EN10MB, PCAP_MAX_SNAPLEN);
+    if (ethernet) {
+        struct bpf_program prog;
+        if (pcap_compile(ethernet, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+            for_linktype = 1;
+            pcap_freecode(&prog);
+        }
+        pcap_close(ethernet);
+    }
+    char name[96] = "";
+    if (for_linktype) {
+        char described[80];
+        tpp_linktype_describe(linktype, described, sizeof described);
+        snprintf(name, sizeof name, " for link type %s", described);
+    }
+    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\"%s: %s", filter, name, pcap_geterr(p));
     return -1;
 }
 
@@ -181,7 +199,7 @@ static int link_filter(struct tpp_capture *c, int linktype, int must_compile, ch
     if (!lf->dead) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
     c->nfilters++;
     lf->usable = pcap_compile(lf->dead, &lf->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
-    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, err);
+    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, linktype, err);
     return (int)(c->nfilters - 1);
 }
 
@@ -275,8 +293,8 @@ static int open_libpcap(struct tpp_capture *c, char *err)
     c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
     if (!filter) return 0;
     if (pcap_compile(c->pcap, &c->pcap_filter, filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return bad_filter(filter, c->pcap, err);
-    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, err);
+        return bad_filter(filter, c->pcap, c->linktype, err);
+    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, c->linktype, err);
 }
 
 static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_t *type);

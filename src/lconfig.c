@@ -15,7 +15,9 @@
 #include "tpp/interrupt.h"
 
 #include <lauxlib.h>
+#include <errno.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,7 @@
 #define DATA_INSTRUCTION_LIMIT 100000000LL
 #define DATA_HOOK_STEP 10000
 #define DATA_MAX_DEPTH 16
+#define DATA_FILE_LIMIT (16 << 20)   /* bytes of source read */
 
 #define SANDBOX_MT "tpp.sandbox"
 
@@ -99,12 +102,66 @@ static void open_safe_strings(lua_State *S)
     lua_pop(S, 4);
 }
 
+/* Reads the file for lua_load, at most DATA_FILE_LIMIT bytes: the parser runs no hook, so an endless file (a FIFO,
+ * <(yes), a device) would otherwise be read for ever inside one "instruction". */
+struct limited_file {
+    FILE *f;
+    size_t total;
+    int too_big, started, skipping;
+    char buf[4096];
+};
+
+/* As luaL_loadfilex: a UTF-8 byte-order mark and a first line starting with '#' (#!/usr/bin/env tpp) are skipped,
+ * the line's newline kept so that line numbers stay right. */
+static const char *read_limited(lua_State *S, void *ud, size_t *size)
+{
+    (void)S;
+    struct limited_file *lf = ud;
+    *size = 0;
+    for (;;) {
+        if (lf->too_big || feof(lf->f) || ferror(lf->f)) return NULL;
+        size_t n = fread(lf->buf, 1, sizeof lf->buf, lf->f);
+        lf->total += n;
+        if (lf->total > DATA_FILE_LIMIT) {
+            lf->too_big = 1;
+            return NULL;
+        }
+        if (n == 0) return NULL;
+        const char *p = lf->buf;
+        if (!lf->started) {
+            lf->started = 1;
+            if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, n -= 3;
+            lf->skipping = n > 0 && *p == '#';
+        }
+        if (lf->skipping) {
+            const char *nl = memchr(p, '\n', n);
+            if (!nl) continue;
+            n -= (size_t)(nl - p);
+            p = nl;
+            lf->skipping = 0;
+        }
+        if (n == 0) continue;
+        *size = n;
+        return p;
+    }
+}
+
 /* Run in the sandbox (protected): load the file named by the string at 1, with an empty environment, and call it. */
 static int run_file(lua_State *S)
 {
     const char *path = lua_tostring(S, 1);
     open_safe_strings(S);
-    int status = luaL_loadfilex(S, path, "t");
+    struct limited_file *lf = lua_newuserdatauv(S, sizeof *lf, 0);   /* collected with the sandbox */
+    memset(lf, 0, sizeof *lf);
+    lf->f = fopen(path, "r");
+    if (!lf->f) return luaL_error(S, "cannot open %s: %s", path, strerror(errno));
+    lua_pushfstring(S, "@%s", path);
+    int status = lua_load(S, read_limited, lf, lua_tostring(S, -1), "t");
+    int read_error = ferror(lf->f) ? errno : 0;
+    fclose(lf->f);
+    if (lf->too_big)
+        return luaL_error(S, "larger than %d MB, which no data file needs (is it endless?)", DATA_FILE_LIMIT >> 20);
+    if (read_error) return luaL_error(S, "cannot read %s: %s", path, strerror(read_error));
     if (status != LUA_OK) return lua_error(S);
     lua_newtable(S);
     lua_setupvalue(S, -2, 1);                               /* _ENV */

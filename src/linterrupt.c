@@ -34,6 +34,7 @@
 
 static char interrupted_key;          /* registry[&interrupted_key]: the object */
 static lua_State *volatile armed_L;   /* the state a SIGINT interrupts; NULL when disarmed */
+static int raised;                    /* the current chunk was interrupted (tpp_interrupt_raised) */
 
 static int interrupted_tostring(lua_State *L)
 {
@@ -79,9 +80,12 @@ int tpp_raise_interrupted(lua_State *L)
     if (armed && lua_gethook(armed) == interrupt_hook) lua_sethook(armed, NULL, 0, 0);
     if (lua_gethook(L) == interrupt_hook) lua_sethook(L, NULL, 0, 0);
     tpp_interrupt_clear();
+    raised = 1;
     tpp_push_interrupted(L);
     return lua_error(L);
 }
+
+int tpp_interrupt_raised(void) { return raised; }
 
 /* SIGINT while a chunk runs.  Only async-signal-safe work: a flag, kill(), lua_sethook (which lua.c relies on
  * being safe here too) and sigaction. */
@@ -116,6 +120,7 @@ void tpp_interrupt_arm(lua_State *L)
     tpp_push_interrupted(L);   /* created now, so that raising it later needs no memory */
     lua_pop(L, 1);
     tpp_interrupt_clear();
+    raised = 0;
     armed_L = L;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -2,8 +2,8 @@
  *
  * A writer behaves like a Lua file: what was written is kept unless the script says otherwise.  w:close() commits
  * and reports a failure; a writer never closed is committed when it is collected, when the state is closed, and
- * at os.exit() (an atexit handler commits the writers still open); only w:discard() and a to-be-closed variable
- * whose scope is left by an error throw the capture away.
+ * at os.exit() (an atexit handler commits the writers still open); only w:discard(), a to-be-closed variable
+ * whose scope is left by an error, and a Ctrl-C that ends the script (tpp_interrupt_raised) throw it away.
  */
 #include "ltpp.h"
 #include "tpp/packet.h"
@@ -82,9 +82,14 @@ static void discard_writer(LWriter *u)
     u->w = NULL;
 }
 
-/* Commit a writer nobody closed; nobody can be told of a failure but the user, on stderr. */
+/* Commit a writer nobody closed; nobody can be told of a failure but the user, on stderr.  After a Ctrl-C the
+ * capture is half-written: it is thrown away, as an error leaving a to-be-closed variable throws it away. */
 static void commit_abandoned(LWriter *u, const char *when)
 {
+    if (tpp_interrupt_raised()) {
+        discard_writer(u);
+        return;
+    }
     char err[512];
     if (close_writer(u, err, sizeof err) != 0) {
         fprintf(stderr, "tpp: %s (a pcap writer committed %s)\n", err, when);

@@ -397,7 +397,10 @@ static int run_main(lua_State *L)
     if (script < argc && nfiles == 0 && do_script(L, argv, script) != LUA_OK)
         return 0;
     if (flags & OPT_I) {
-        tpp_repl(L, argv + script, nfiles);
+        if (nfiles > 0 && strcmp(argv[script - 1], "--") == 0)
+            tpp_repl(L, argv + script - 1, nfiles + 1);   /* the REPL sees the "--": "-x.pcap" is a file */
+        else
+            tpp_repl(L, argv + script, nfiles);
     } else if (script == argc && !(flags & (OPT_E | OPT_V))) {
         if (isatty(STDIN_FILENO)) {
             print_version();

@@ -229,6 +229,51 @@ static char *word_breaks(void)
     return open_quote(rl_line_buffer, rl_point) >= 0 ? string_breaks : lua_breaks;
 }
 
+/* The text of a Lua string literal's body as typed (escapes undone: "a\\"b" -> a"b), to look files up with. */
+static char *lua_unescape(const char *s)
+{
+    char *out = malloc(strlen(s) + 1), *o = out;
+    if (!out) return NULL;
+    while (*s) {
+        if (*s != '\\' || !s[1]) { *o++ = *s++; continue; }
+        s++;
+        if (isdigit((unsigned char)*s)) {
+            int v = 0;
+            for (int k = 0; k < 3 && isdigit((unsigned char)*s); k++) v = v * 10 + (*s++ - '0');
+            *o++ = (char)v;
+            continue;
+        }
+        const char *from = "ntr", *to = "\n\t\r";
+        const char *at = strchr(from, *s);
+        *o++ = at ? to[at - from] : *s;
+        s++;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A file name as the body of a Lua string literal closed by `quote`: backslashes, that quote and control
+ * characters escaped, so that a completed name is always data, never code ("x\"..os.execute'...'.." stays
+ * inside the string). */
+static char *lua_escape(const char *s, char quote)
+{
+    char *out = malloc(4 * strlen(s) + 1), *o = out;
+    if (!out) return NULL;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\' || c == (unsigned char)quote) {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += sprintf(o, "\\%03d", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* readline completion entry.  Outside strings: Lua names, a unique match followed by "." when it is a
  * table, by "(" when it is a function.  Inside a string: what tpp.repl.complete_string offers for the
  * call it is an argument of (column names, port series...; a unique match closed by the quote), else
@@ -250,10 +295,19 @@ static char **complete(const char *text, int start, int end)
         free(before);
         lua_settop(repl_L, top);
         /* a file: the path inside the string; a unique regular file closes the string (directories get "/") */
-        matches = rl_completion_matches(text, rl_filename_completion_function);
+        char *typed = lua_unescape(text);
+        matches = typed ? rl_completion_matches(typed, rl_filename_completion_function) : NULL;
+        free(typed);
         struct stat st;
         if (matches && matches[1] == NULL && stat(matches[0], &st) == 0 && !S_ISDIR(st.st_mode))
             rl_completion_append_character = quote;
+        for (int i = 0; matches && matches[i]; i++) {   /* inserted into the string: escaped as its text */
+            char *escaped = lua_escape(matches[i], quote);
+            if (escaped) {
+                free(matches[i]);
+                matches[i] = escaped;
+            }
+        }
         return matches;
     }
     if (matches && matches[1] == NULL && push_candidate(repl_L, 0) == LUA_TSTRING)

@@ -393,7 +393,7 @@ describe("tpp scripts/exec.lua", function()
       assert.are.equal(first, ino(dump), "the dump was rewritten")
       assert.are.equal(critical, H.read_file(dir .. "/critical/c_critical.tsv"))
       assert.is_truthy(err:match("from its dump"), err)
-      assert.is_truthy(err:match("%(1 from dumps%)"), err)
+      assert.is_truthy(err:match("%(1 from its dump%)"), err)
 
       _, err, status = exec(dir, "-f none --force c.pcap")
       assert.are.equal(0, status, err)

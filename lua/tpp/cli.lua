@@ -121,8 +121,11 @@ local CHECK = {
   paths = function(v)
     if type(v) == "string" then v = { v } end
     if type(v) ~= "table" or #v == 0 then return nil, "must be a path or a non-empty list of paths" end
-    for _, p in ipairs(v) do
-      if type(p) ~= "string" or p == "" then return nil, "must be a path or a non-empty list of paths" end
+    for i, p in ipairs(v) do
+      if type(p) ~= "string" or p == "" then
+        return nil, ("must be a path or a non-empty list of paths (item %d is %s)")
+          :format(i, type(p) == "string" and "''" or tostring(p))
+      end
     end
     return v
   end,
@@ -199,7 +202,7 @@ function cli.load_config(path)
     local good, why = CHECK[key](v)
     if good == nil then
       return nil, ("%s: option %s %s, got %s"):format(path, key, why,
-        type(v) == "string" and ("'" .. v .. "'") or tostring(v))
+        type(v) == "string" and ("'" .. v .. "'") or type(v) == "table" and "a table" or tostring(v))
     end
     checked[key] = good
   end

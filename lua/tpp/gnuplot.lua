@@ -531,41 +531,20 @@ end
 
 local EXDEV = 18   -- rename across file systems (Linux)
 
--- Copies `from` to `tmp`, raising on a failure (the caller removes tmp).
-local function copy_file(from, tmp)
-  local src <close>, err = io.open(from, "rb")
-  if not src then error(err, 0) end
-  local dst <close>, derr = io.open(tmp, "wb")
-  if not dst then error(derr, 0) end
-  while true do
-    local block = src:read(1 << 16)
-    if not block then break end
-    local ok, werr = dst:write(block)
-    if not ok then error(tmp .. ": " .. tostring(werr), 0) end
-  end
-  local ok, cerr = dst:close()
-  if not ok then error(tmp .. ": " .. tostring(cerr), 0) end
-end
-
-local moves = 0
-
--- Moves a finished file to its final path, atomically: a rename, or across file systems a copy to a short-named
--- temporary beside the target renamed over it.  Returns true or nil and a reason.  An error or an interrupt during
--- the copy removes the temporary and is raised again.
+-- Moves a finished file to its final path, atomically: a rename, or across file systems (the work directory is
+-- under $TMPDIR) its bytes written as every output is (tpp.write_atomic: an unnamed temporary beside the target,
+-- so that even a kill part-way leaves nothing), then the original removed.  Returns true or nil and a reason.
 function M.move(from, to)
   local ok, err, code = os.rename(from, to)
   if ok then return true end
   if code ~= EXDEV then return nil, err end
-  moves = moves + 1
-  local tmp = (to:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-%d.part"):format(tpp.pid(), moves)
-  local copied, cerr = pcall(copy_file, from, tmp)
-  if not copied then
-    os.remove(tmp)
-    if tpp.interrupted(cerr) then error(cerr, 0) end
-    return nil, tostring(cerr)
-  end
-  ok, err = os.rename(tmp, to)
-  if not ok then os.remove(tmp); return nil, err end
+  local f, oerr = io.open(from, "rb")
+  if not f then return nil, oerr end
+  local bytes, rerr = f:read("a")
+  f:close()
+  if not bytes then return nil, from .. ": " .. tostring(rerr) end
+  ok, err = tpp.write_atomic(to, bytes)
+  if not ok then return nil, err end
   os.remove(from)
   return true
 end

@@ -53,8 +53,9 @@ end
 local ENOENT = 2
 
 -- mkdir -p: returns true or nil, "dir: reason" (the reason in the system's words: "not a directory", "too many
--- levels of symbolic links", "read-only file system", "permission denied").
-function outputs.mkdir(dir)
+-- levels of symbolic links", "read-only file system", "permission denied").  The directories it creates are
+-- appended to the list `created` when one is given.
+function outputs.mkdir(dir, created)
   local sofar = dir:sub(1, 1) == "/" and "/" or ""
   for part in dir:gmatch("[^/]+") do
     sofar = sofar .. part
@@ -69,6 +70,7 @@ function outputs.mkdir(dir)
       if not ok and lfs.attributes(sofar, "mode") ~= "directory" then
         return nil, sofar .. ": cannot create: " .. reason(merr)
       end
+      if ok and created then created[#created + 1] = sofar end
     elseif a.mode ~= "directory" then
       return nil, sofar .. ": not a directory"
     end
@@ -77,15 +79,25 @@ function outputs.mkdir(dir)
   return true
 end
 
--- Create the output directories under `out` (plot/ only when `with_plot`).  true or nil, message.
+-- Create the output directories under `out` (plot/ only when `with_plot`).  true and the list of directories it
+-- created (for outputs.remove_empty), or nil, message.
 function outputs.prepare(out, with_plot)
-  local p = outputs.paths(out, "x")
+  local p, created = outputs.paths(out, "x"), {}
   for _, dir in ipairs { p.dump, p.critical, p.port_count } do
-    local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"))
+    local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"), created)
     if not ok then return nil, err end
   end
-  if with_plot then return outputs.mkdir(p.plot) end
-  return true
+  if with_plot then
+    local ok, err = outputs.mkdir(p.plot, created)
+    if not ok then return nil, err end
+  end
+  return true, created
+end
+
+-- Remove the directories of `created` (outputs.prepare's list) that nothing was written to, deepest first: a run
+-- that wrote nothing (every capture failed, Ctrl-C before the first output) leaves no empty folders behind.
+function outputs.remove_empty(created)
+  for i = #(created or {}), 1, -1 do lfs.rmdir(created[i]) end   -- fails, as it should, on a directory in use
 end
 
 -- Write `text` to `path` atomically, as tpp's other outputs are (tpp.write_atomic: an unnamed temporary file in

@@ -41,10 +41,11 @@ local walk = require "tpp.walk"
 
 local plot = {}
 
--- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd.
+-- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd,
+-- cut as the main job cuts a long one so that "<stem>_12_heatmap.png" still fits in a file name.
 local function stem_of(path)
   local name = walk.stem(tostring(path or "trace")):gsub("%.tpd$", "")
-  return (name ~= "" and not name:find("/", 1, true)) and name or "trace"
+  return (name ~= "" and not name:find("/", 1, true)) and walk.fit_name(name) or "trace"
 end
 plot.stem = stem_of
 
@@ -120,18 +121,9 @@ local function check_options(r, opts)
   return o
 end
 
--- mkdir -p; returns true or nil and a message.
+-- mkdir -p; returns true or nil and "dir: reason" in the system's words ("x: not a directory").
 local function mkdir_p(dir)
-  local sofar = dir:sub(1, 1) == "/" and "/" or ""
-  for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. part .. "/"
-    if not lfs.attributes(sofar, "mode") then
-      local ok, err = lfs.mkdir(sofar)
-      if not ok and lfs.attributes(sofar, "mode") ~= "directory" then return nil, sofar .. ": " .. tostring(err) end
-    end
-  end
-  if lfs.attributes(dir, "mode") ~= "directory" then return nil, dir .. ": not a directory" end
-  return true
+  return require("tpp.outputs").mkdir(dir)
 end
 
 -- A new directory of this process under `base`, with a name nobody can have prepared (mkdir fails on an existing
@@ -242,29 +234,13 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
   end
   w("<p><small>Drawn by tpp ", html_escape(tpp.version or ""), " with gnuplot.</small></p>\n",
     "</body>\n</html>\n")
-  -- atomic: a short-named temporary beside the page (a long stem must still fit), renamed over it
-  local tmp = (path:match("^(.*/)[^/]*$") or "") .. (".tpp-%d-html.part"):format(tpp.pid())
-  local done, ok, err = pcall(function()      -- an interrupt in between still removes the temporary
-    local f, oerr = io.open(tmp, "w")
-    if not f then return nil, oerr end
-    local wok, werr = f:write(table.concat(out))
-    if wok then wok, werr = f:close() else f:close() end
-    if not wok then os.remove(tmp); return nil, tmp .. ": " .. tostring(werr) end
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then os.remove(tmp); return nil, rerr end
-    return true
-  end)
-  if not done then os.remove(tmp); error(ok, 0) end
-  return ok, err
+  -- atomic, as every output of tpp (tpp.write_atomic: an unnamed temporary beside the page, fsync'ed and renamed
+  -- over it; nothing is left behind by a failure or a kill, and a stale temporary of a dead writer is removed)
+  return tpp.write_atomic(path, table.concat(out))
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
-local function printable(s)
-  return (tostring(s):gsub("%c", function(c)
-    local named = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-    return named[c] or ("\\x%02x"):format(c:byte())
-  end))
-end
+local printable = walk.printable
 
 -- draw(r, opts) -> files, failures, info   (see the top of this file)
 function plot.draw(r, opts)
@@ -280,8 +256,8 @@ function plot.draw(r, opts)
     failures[#failures + 1] = { figure = n, reason = reason, kind = kind or (n == "html" and "page" or "figure") }
     if n then failures_by[n] = failures_by[n] or failures[#failures] end
     if not o.quiet then
-      io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), n and ("figure " .. tostring(n) .. ": ") or "",
-        printable(reason)))
+      local what = n == "html" and "page: " or n and ("figure " .. tostring(n) .. ": ") or ""
+      io.stderr:write(("plot: %s: %s%s\n"):format(printable(o.stem), what, printable(reason)))
     end
   end
   local ext = o.format
@@ -290,7 +266,11 @@ function plot.draw(r, opts)
 
   local dir_ok, dir_err = mkdir_p(o.dir)
   if not dir_ok then
+    -- every figure and the page fail alike: each is in `failures`, but it is said once
+    local quiet = o.quiet
+    o.quiet = true
     for _, n in ipairs(o.figures) do fail(n, "cannot create the output directory: " .. dir_err) end
+    o.quiet = quiet
     fail("html", "cannot create the output directory: " .. dir_err)
     return files, failures, info
   end
@@ -365,8 +345,9 @@ function plot.draw(r, opts)
   if ok then files[#files + 1] = html else fail("html", "cannot write the page: " .. tostring(err)) end
   info.seconds = tpp.now() - started
   if not o.quiet then
-    io.stderr:write(("plot: %s: %d of %d figures in %.1f s -> %s\n"):format(printable(o.stem), #files - (ok and 1 or 0),
-      math.max(#jobs, #o.figures), info.seconds, printable(ok and html or o.dir)))
+    local total = math.max(#jobs, #o.figures)
+    io.stderr:write(("plot: %s: %d of %d figure%s in %.1f s -> %s\n"):format(printable(o.stem), #files - (ok and 1 or 0),
+      total, total == 1 and "" or "s", info.seconds, printable(ok and html or o.dir)))
   end
   return files, failures, info
 end

@@ -102,7 +102,11 @@ end
 function Display:bar_line(e, now)
   local frac, rate, left = estimate(e, now)
   local label = e.label:match("[^/]*$")
-  if #label > 18 then label = label:sub(1, 17) .. "~" end
+  if #label > 18 then
+    local cut = 17
+    while cut > 0 and (label:byte(cut + 1) or 0) & 0xc0 == 0x80 do cut = cut - 1 end   -- not inside a UTF-8 character
+    label = label:sub(1, cut) .. "~"
+  end
   local tail
   if frac then
     tail = ("%3d%% %14s %5s pkts %5s/s %7s left"):format(math.floor(frac * 100), pair_text(e.bytes, e.size),
@@ -123,10 +127,12 @@ end
 function Display:plain_line(e, now)
   local frac, rate, left = estimate(e, now)
   if frac then
-    return ("tpp: %s: %d%% (%s of %s), %d packets, %.0f packets/s, %s left"):format(e.label, math.floor(frac * 100),
-      bytes_text(e.bytes), bytes_text(e.size), e.packets, rate, left and duration_text(left) or "?")
+    return ("tpp: %s: %d%% (%s of %s), %d packet%s, %.0f packets/s, %s left"):format(e.label, math.floor(frac * 100),
+      bytes_text(e.bytes), bytes_text(e.size), e.packets, e.packets == 1 and "" or "s", rate,
+      left and duration_text(left) or "?")
   end
-  return ("tpp: %s: %s read, %d packets, %.0f packets/s"):format(e.label, bytes_text(e.bytes), e.packets, rate)
+  return ("tpp: %s: %s read, %d packet%s, %.0f packets/s"):format(e.label, bytes_text(e.bytes), e.packets,
+    e.packets == 1 and "" or "s", rate)
 end
 
 -- Terminal: erase the bars drawn last time (the cursor is below them).

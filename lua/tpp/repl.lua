@@ -61,7 +61,7 @@ local function progress_for(path)
   local shown = false
   return function(done, size, packets)
     local pct = size > 0 and ("%3d %%"):format(100 * done // size) or ""
-    io.stderr:write(("\rparsing %s: %s  %d packets "):format(path, pct, packets))
+    io.stderr:write(("\rparsing %s: %s  %d packets "):format(walk.printable(path), pct, packets))
     shown = true
   end, function()
     if shown then io.stderr:write("\r\27[K") end
@@ -110,6 +110,11 @@ function repl.parse_args(args)
     i = i + 1
   end
   if next(opts) == nil then return paths, nil end
+  -- a bad filter would fail every file alike: a usage error, said once (as in the main job)
+  if opts.filter and opts.filter ~= "" then
+    local good, why = tpp.check_filter(opts.filter)
+    if not good then return nil, why end
+  end
   -- tpp.parse checks its options before it opens anything: a bad value raises here, once, with its reason
   local ok, err = pcall(tpp.parse, "", opts)
   if not ok then return nil, (tostring(err):gsub("^[^:]*:%d+: ", "")) end
@@ -123,11 +128,15 @@ local function expand(paths)
     if lfs.attributes(path, "mode") == "directory" then
       local found, skipped = walk.captures { path }
       for _, s in ipairs(skipped) do
-        if not s.missing and result.kind(s.path) == "dump" then found[#found + 1] = s.path end
+        if s.missing then          -- unreadable, a dangling link...: said, as a file named alone would be
+          io.stderr:write("tpp: ", walk.printable(s.reason), "\n")
+        elseif not s.stream and result.kind(s.path) == "dump" then
+          found[#found + 1] = s.path
+        end
       end
       table.sort(found)
       table.move(found, 1, #found, #files + 1, files)
-      if #found == 0 then io.stderr:write("tpp: ", path, ": no capture or dump in this directory\n") end
+      if #found == 0 then io.stderr:write("tpp: ", walk.printable(path), ": no capture or dump in this directory\n") end
     else
       files[#files + 1] = path
     end
@@ -153,7 +162,7 @@ function repl.load_files(files, opts)
       io.stdout:write(name, " = ", tostring(r), "\n")
     else
       used[name] = nil
-      io.stderr:write("tpp: ", err, "\n")
+      io.stderr:write("tpp: ", walk.printable(err), "\n")
     end
   end
   io.stdout:flush()

@@ -7,6 +7,7 @@
 
 local core = require "tpp.core"
 local column = require "tpp.column"
+local walk = require "tpp.walk"
 
 local meta = core._meta
 local methods = meta.result_methods
@@ -257,7 +258,7 @@ function meta.result.__tostring(r)
     else parts[#parts + 1] = "entropy_src undefined" end -- NaN in every interval: no IP packet of the family
   end
   if not r.complete then parts[#parts + 1] = "incomplete: " .. tostring(r.error) end
-  return table.concat(parts, ", ")
+  return walk.printable(table.concat(parts, ", "))   -- one line: a newline in the source's name is shown as \n
 end
 
 -- Several lines: the interval's number and time span, then every other column as name value.

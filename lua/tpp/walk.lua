@@ -19,12 +19,17 @@ local COMPRESSED = {
   { "PK\x03\x04", "zip", false },
 }
 
--- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil and a reason.
+-- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil, a reason
+-- ("path: ...") and, when the file cannot be read at all, "unreadable".
 function walk.kind(path)
   local f, err = io.open(path, "rb")
-  if not f then return nil, err end
+  if not f then
+    local why = tostring(err):match(": ([^:]+)$") or tostring(err)
+    return nil, path .. ": " .. why:sub(1, 1):lower() .. why:sub(2), "unreadable"
+  end
   local head = f:read(6) or ""
   f:close()
+  if head == "" then return nil, path .. ": empty file (0 bytes), not a capture" end
   for _, c in ipairs(COMPRESSED) do
     if head:sub(1, #c[1]) == c[1] and (c[2] ~= "bzip2" or head:find("^BZh[1-9]")) then
       if c[3] == false then return nil, path .. ": " .. c[2] .. "-compressed: decompress it first" end
@@ -50,12 +55,23 @@ function walk.stem(path)
   return name ~= "" and name or prev
 end
 
--- `path` as an absolute path without "." and ".." components or repeated slashes (symbolic links are kept).
-function walk.absolute(path)
+-- `path` as an absolute path without "." and ".." components or repeated slashes, naming the same file as `path`:
+-- symbolic links are kept, except one followed by "..", which the system resolves from where the link leads
+-- ("a/link/../x" is "b/x" when a/link -> b/sub), so that link is replaced by its target first.
+function walk.absolute(path, depth)
+  depth = depth or 0
   if path:sub(1, 1) ~= "/" then path = (lfs.currentdir() or ".") .. "/" .. path end
   local parts = {}
   for part in path:gmatch("[^/]+") do
     if part == ".." then
+      local here = "/" .. table.concat(parts, "/")
+      local target = #parts > 0 and depth < 40 and lfs.symlinkattributes(here, "mode") == "link"
+        and lfs.symlinkattributes(here, "target")
+      if target then
+        if target:sub(1, 1) ~= "/" then target = here:match("^(.*)/[^/]*$") .. "/" .. target end
+        parts = {}
+        for p in walk.absolute(target, depth + 1):gmatch("[^/]+") do parts[#parts + 1] = p end
+      end
       if #parts > 0 then parts[#parts] = nil end
     elseif part ~= "." then
       parts[#parts + 1] = part
@@ -64,20 +80,45 @@ function walk.absolute(path)
   return "/" .. table.concat(parts, "/")
 end
 
--- `text` (a path, a name, a message) printable on one line: control characters become escapes (\n, \t, \r,
--- \xNN), so that a file name cannot break a line of output or send commands to the terminal.
-function walk.printable(text)
-  return (tostring(text):gsub("[%c\127]", function(c)
-    return ({ ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" })[c] or ("\\x%02x"):format(c:byte())
-  end))
+local NAMED_ESCAPES = { ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+
+-- Characters a terminal may act on although they are valid UTF-8: the C1 controls (U+009B is a CSI, like ESC [)
+-- and the bidirectional overrides that show a name in another order than its bytes.
+local function hidden_control(cp)
+  return (cp >= 0x80 and cp <= 0x9f) or (cp >= 0x202a and cp <= 0x202e) or (cp >= 0x2066 and cp <= 0x2069)
 end
 
--- Is `path` a stream (standard input "-", a FIFO such as bash's <(...), a socket): read once, in order, with no
+-- `text` (a path, a name, a message) printable on one line: control characters become escapes (\n, \t, \r,
+-- \xNN), and so do bytes that are not UTF-8 (\xNN) and the C1 and bidirectional controls (\u{9b}), so that a
+-- file name cannot break a line of output or send commands to the terminal.  Other UTF-8 is kept as it is.
+function walk.printable(text)
+  text = tostring(text)
+  if not text:find("[%c\127-\255]") then return text end
+  local out, i, n = {}, 1, #text
+  while i <= n do
+    local c = text:byte(i)
+    if c < 0x80 then
+      local ch = text:sub(i, i)
+      out[#out + 1] = (c < 0x20 or c == 0x7f) and (NAMED_ESCAPES[ch] or ("\\x%02x"):format(c)) or ch
+      i = i + 1
+    elseif utf8.len(text, i, i) then
+      local cp, after = utf8.codepoint(text, i), utf8.offset(text, 2, i)
+      out[#out + 1] = hidden_control(cp) and ("\\u{%x}"):format(cp) or text:sub(i, after - 1)
+      i = after
+    else
+      out[#out + 1] = ("\\x%02x"):format(c)
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
+-- Is `path` a stream (standard input "-", a FIFO such as bash's <(...)): read once, in order, with no
 -- size, no fingerprint and no dump to reuse?
 function walk.is_stream(path)
   if path == "-" then return true end
   local mode = lfs.attributes(path, "mode")
-  return mode == "named pipe" or mode == "socket"
+  return mode == "named pipe"   -- a socket cannot be opened as a file at all (ENXIO): not a stream for tpp
 end
 
 -- Why lfs.attributes failed on `path`, in the system's words ("Too many levels of symbolic links" ->
@@ -91,14 +132,16 @@ local function stat_failure(path, err)
 end
 
 -- Every capture under `paths`: files as given, directories recursively in name order.  Returns a list of paths
--- and a list of {path, reason, missing} for what was skipped (missing: the path does not exist, cannot be
--- examined, or is neither a file nor a directory; the reason is a whole message starting with the path).
+-- and a list of {path, reason, missing, stream} for what was skipped (missing: the path does not exist, cannot be
+-- examined or read, or is neither a file nor a directory; stream: a FIFO inside a directory, which must not be
+-- opened; the reason is a whole message starting with the path).
 --   * Files and directories are identified by device and inode: a file reached twice (named twice, named and
 --     inside a named directory, through a symbolic or a hard link) is listed once, where it was first reached;
 --     a directory is walked once, and a symbolic link back to a directory being walked is one "loop" line.
 --   * Inside directories, hidden entries (".name") are skipped, and so are the directories in opts.skip (a list of
 --     paths: the main job's own output folders).  What is named explicitly is always taken.
---   * Streams ("-" for standard input, FIFOs) are listed without being read (see walk.is_stream).
+--   * Streams ("-" for standard input, FIFOs) are listed without being read (see walk.is_stream), when named;
+--     one found inside a directory is skipped (nobody may be writing to it).
 function walk.captures(paths, opts)
   opts = opts or {}
   local found, skipped, seen, skip_dirs = {}, {}, {}, {}
@@ -112,7 +155,11 @@ function walk.captures(paths, opts)
   end
   local function visit(path, named)
     if path == "-" then
-      if not seen["-"] then found[#found + 1], seen["-"] = path, true end
+      -- standard input is also /dev/stdin, /dev/fd/0: one stream, read once whatever it is called
+      local a = lfs.attributes("/dev/stdin")
+      local id = a and (a.dev .. ":" .. a.ino) or "-"
+      if not seen["-"] and not seen[id] then found[#found + 1] = path end
+      seen["-"], seen[id] = true, true
       return
     end
     local a, err = lfs.attributes(path)
@@ -136,12 +183,24 @@ function walk.captures(paths, opts)
       walking[id] = path
       for _, name in ipairs(names) do visit(path:gsub("/+$", "") .. "/" .. name, false) end
       walking[id] = nil
-    elseif a.mode == "file" or a.mode == "named pipe" or a.mode == "socket" then
+    elseif a.mode == "file" or a.mode == "named pipe" then
       if seen[id] then return end
       seen[id] = true
-      if a.mode ~= "file" then found[#found + 1] = path; return end   -- a stream: reading it would consume it
-      local kind, why = walk.kind(path)
-      if kind then found[#found + 1] = path else skipped[#skipped + 1] = { path = path, reason = why } end
+      if a.mode ~= "file" then
+        -- a stream: reading it would consume it, and one nobody writes to (a stale FIFO) would block forever
+        if named then found[#found + 1] = path; return end
+        local why = ("%s: a %s inside a directory, not read (name it to read it)"):format(path, a.mode)
+        skipped[#skipped + 1] = { path = path, stream = true, reason = why }
+        return
+      end
+      local kind, why, unreadable = walk.kind(path)
+      if kind then
+        found[#found + 1] = path
+      elseif unreadable then   -- it may well be a capture: a failure, not a file to skip
+        skipped[#skipped + 1] = { path = path, missing = true, unreadable = true, reason = why }
+      else
+        skipped[#skipped + 1] = { path = path, reason = why }
+      end
     else
       missing(path, "not a regular file (" .. a.mode .. ")")
     end
@@ -169,13 +228,15 @@ local function base_name(path)
 end
 
 -- `name` cut so that every output file name stays within NAME_MAX bytes, the cut marked by a hash of the whole
--- name (never inside a UTF-8 character).
+-- name (never inside a UTF-8 character).  walk.fit_name: the same for names of dumps and results (tpp.plot).
 local function fit(name)
   if #name + LONGEST_SUFFIX + 9 <= NAME_MAX then return name end   -- 9: room for a same-stem "-" and hash
   local keep = NAME_MAX - LONGEST_SUFFIX - 18
   while keep > 0 and (name:byte(keep + 1) or 0) & 0xc0 == 0x80 do keep = keep - 1 end
   return name:sub(1, keep) .. "-" .. fnv1a(name)
 end
+
+walk.fit_name = fit
 
 -- The names the outputs of `captures` (a list of paths) are called after, in the same order: the stem
 -- (walk.stem; "stdin" for "-") when no other capture of the list has the same one; otherwise, for each of those

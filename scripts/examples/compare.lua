@@ -9,9 +9,9 @@ local tpp = require "tpp"
 
 local USAGE = "usage: compare.lua TRACE_A TRACE_B [--delta-t S] [--column NAME]..."
 
-local function fail(msg)
+local function fail(msg, status)   -- 2: a usage error; 1: a trace that cannot be read
   io.stderr:write("compare: ", msg, "\n")
-  os.exit(2)
+  os.exit(status or 2)
 end
 
 local paths, delta_t, names = {}, nil, {}
@@ -38,7 +38,7 @@ local results = {}
 for k, path in ipairs(paths) do
   local kind = require("tpp.result").kind(path)
   local r, err = tpp.open(path, kind ~= "dump" and { delta_t = delta_t or 10 } or nil)
-  if not r then fail(err) end
+  if not r then fail(err, 1) end
   results[k] = r
   print(("# %s: %s"):format(k == 1 and "A" or "B", tostring(r)))
 end

@@ -18,9 +18,9 @@ local tpp = require "tpp"
 
 local USAGE = "usage: entropy_anomalies.lua TRACE [--threshold Z] [--window N] [--delta-t S] [--column NAME]..."
 
-local function fail(msg)
+local function fail(msg, status)   -- 2: a usage error; 1: a trace that cannot be read
   io.stderr:write("entropy_anomalies: ", msg, "\n")
-  os.exit(2)
+  os.exit(status or 2)
 end
 
 local path, window, threshold, delta_t, names = nil, nil, 3.5, nil, {}
@@ -48,7 +48,7 @@ if #names == 0 then names = { "entropy_src", "entropy_dst" } end
 
 local kind = require("tpp.result").kind(path)
 local r, err = tpp.open(path, kind ~= "dump" and { delta_t = delta_t or 10 } or nil)
-if not r then fail(err) end
+if not r then fail(err, 1) end
 
 -- z-scores against the whole trace: (x - median) / (1.4826 · MAD).  When more than half the values are equal
 -- (MAD 0), the mean absolute deviation scaled to match (· 1.2533) takes its place; a constant column gives NaN.
@@ -75,8 +75,8 @@ local function window_z(col)
 end
 
 local how = window and ("the %d intervals before"):format(window) or "the whole trace (median, MAD)"
-print(("# %s: %d intervals of %g s; z-score against %s, flagged when |z| >= %g")
-      :format(r.source, #r, r.delta_t, how, threshold))
+print(("# %s: %d interval%s of %g s; z-score against %s, flagged when |z| >= %g")
+      :format(require("tpp.walk").printable(r.source), #r, #r == 1 and "" or "s", r.delta_t, how, threshold))   -- one line, whatever the name
 print("interval\tstart (UTC)\tcolumn\tvalue\tbaseline\tz\ttop tcp_dst ports")
 local starts, flags = r:column("start"), 0
 for _, name in ipairs(names) do

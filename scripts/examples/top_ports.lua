@@ -8,9 +8,9 @@ local tpp = require "tpp"
 
 local USAGE = "usage: top_ports.lua TRACE [--series tcp_src|tcp_dst|udp_src|udp_dst] [-k K] [--delta-t S]"
 
-local function fail(msg)
+local function fail(msg, status)   -- 2: a usage error; 1: a trace that cannot be read
   io.stderr:write("top_ports: ", msg, "\n")
-  os.exit(2)
+  os.exit(status or 2)
 end
 
 local path, series, k, delta_t = nil, "tcp_dst", 5, nil
@@ -34,11 +34,12 @@ if not k or k < 1 then fail("-k must be a positive integer") end
 
 local kind = require("tpp.result").kind(path)
 local r, err = tpp.open(path, kind ~= "dump" and { delta_t = delta_t or 10 } or nil)
-if not r then fail(err) end
+if not r then fail(err, 1) end
 local ok, entropy = pcall(r.port_entropy, r, series)
 if not ok then fail(entropy) end
 
-print(("# %s: the %d busiest %s ports of each of %d intervals of %g s"):format(r.source, k, series, #r, r.delta_t))
+local source = require("tpp.walk").printable(r.source)   -- one line, whatever the capture's name holds
+print(("# %s: the %d busiest %s ports of each of %d intervals of %g s"):format(source, k, series, #r, r.delta_t))
 print("interval\tstart (UTC)\tpackets\tport entropy\tports (packets)")
 local starts, packets = r:column("start"), r:column("packets")
 for j = 1, #r do
