@@ -33,6 +33,7 @@
 #define GRACE_SECONDS 2
 
 static char interrupted_key;          /* registry[&interrupted_key]: the object */
+static struct sigaction before_arm;     /* SIGINT's handler before tpp_interrupt_arm, put back by disarm */
 static lua_State *volatile armed_L;   /* the state a SIGINT interrupts; NULL when disarmed */
 static int raised;                    /* the current chunk was interrupted (tpp_interrupt_raised) */
 
@@ -127,16 +128,13 @@ void tpp_interrupt_arm(lua_State *L)
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESTART;   /* as lua.c: an interrupted read goes on (io.popen pipes stay whole); the watchdog bounds it */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGINT, &sa, &before_arm);
 }
 
 void tpp_interrupt_disarm(void)
 {
     alarm(0);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGINT, &before_arm, NULL);   /* the default, or the REPL's prompt handler: never a gap between them */
     armed_L = NULL;
 }
 

@@ -361,14 +361,8 @@ static int read_key(FILE *in)
  * *interrupted when a Ctrl-C discarded the line. */
 static char *read_line(const char *prompt, int *interrupted)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_prompt_sigint;
-    sigemptyset(&sa.sa_mask);
-    prompt_interrupted = 0;
-    sigaction(SIGINT, &sa, &old);
+    prompt_interrupted = 0;   /* a Ctrl-C between two prompts (the handler stays for the session) is dropped */
     char *line = readline(prompt);
-    sigaction(SIGINT, &old, NULL);
     *interrupted = prompt_interrupted;
     prompt_interrupted = 0;
     return line;
@@ -385,6 +379,13 @@ static void repl_init(lua_State *L)
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;
     rl_getc_function = read_key;
+    /* Ctrl-C at the prompt discards the line; while a chunk runs, tpp_interrupt_arm replaces this handler and
+     * tpp_interrupt_disarm puts it back, so that no Ctrl-C in between ends the session. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prompt_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     stifle_history(HISTORY_MAX);
     const char *home = getenv("HOME");
     int n = home && home[0] ? snprintf(history_path, sizeof history_path, "%s/%s", home, HISTORY_FILE) : -1;

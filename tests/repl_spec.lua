@@ -253,6 +253,7 @@ describe("the REPL", function()
       session:send("Enter")
       session:wait("\nnil%s+42\n> $")
       session:send("C-c")
+      session:wait("\n> ^C\n> $")                             -- one at a time: two signals at once may merge
       session:send("C-c")
       session:wait("\n> ^C\n> ^C\n> $")
       session:send("C-d")
