@@ -1,5 +1,6 @@
-/* lresult.c — tpp.parse, tpp.load and the result userdata: columns, interval records, port histograms and their
- * statistics (top ports, port entropy), selections, summary fields, and the outputs (TSV, dump, CSV, JSON).
+/* lresult.c — the Lua binding of tpp/result.h: tpp.parse (with its progress and rows hooks), tpp.load and the
+ * result userdata.  Glue only: the statistics, selections, summary fields and output formats are the core's
+ * (result.c, result_ports.c, result_summary.c, result_export.c); here they become Lua values and errors.
  *
  * Columns, interval records and top-port lists are plain Lua tables carrying the metatables "tpp.column",
  * "tpp.interval" and "tpp.ports", created here and given their methods by lua/tpp/result.lua (through
@@ -7,7 +8,6 @@
  */
 #include "ltpp.h"
 #include "tpp/dump.h"
-#include "tpp/fingerprint.h"
 #include "tpp/interrupt.h"
 #include "tpp/interval.h"
 #include "tpp/outfile.h"
@@ -15,7 +15,6 @@
 
 #include <lauxlib.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +55,6 @@ static int result_len(lua_State *L)
     lua_pushinteger(L, (lua_Integer)check_result(L, 1)->nintervals);
     return 1;
 }
-
-static void push_time(lua_State *L, int64_t ns) { lua_pushnumber(L, (lua_Number)ns / 1e9); }
 
 static int result_tostring(lua_State *L)
 {
@@ -186,17 +183,7 @@ static int result_distinct_ports(lua_State *L)
     return 1;
 }
 
-/* ---- port statistics ---------------------------------------------------------------------------------------- */
-
-struct port_total { uint32_t port; uint64_t count; };
-
-/* Count descending, then port ascending. */
-static int by_count_desc(const void *a, const void *b)
-{
-    const struct port_total *x = a, *y = b;
-    if (x->count != y->count) return x->count < y->count ? 1 : -1;
-    return (x->port > y->port) - (x->port < y->port);
-}
+/* ---- port statistics (result_ports.c) ------------------------------------------------------------------------ */
 
 /* r:top_ports(series [, i [, k]]) -> list of { port = p, count = c } ("tpp.ports" metatable), the k (default 10)
  * most frequent ports of interval i (1-based), or of the whole trace when i is nil; count descending, then port
@@ -210,30 +197,12 @@ static int result_top_ports(lua_State *L)
     lua_Integer k = luaL_optinteger(L, 4, 10);
     luaL_argcheck(L, whole || (i >= 1 && (size_t)i <= r->nintervals), 3, "interval index out of range");
     luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
-    size_t n = 0;
-    struct port_total *top;
-    struct tpp_port_cursor c;
-    uint32_t port, count;
-    if (whole) {
-        /* Sum every interval's histogram (counts may pass 2^32 over a trace), then keep the non-zero cells. */
-        uint64_t *sum = lua_newuserdatauv(L, 65536 * sizeof *sum, 0);
-        memset(sum, 0, 65536 * sizeof *sum);
-        for (size_t j = 0; j < r->nintervals; j++)
-            for (tpp_ports_open(r, s, j, &c); tpp_ports_next(&c, &port, &count);) sum[port & 0xffff] += count;
-        for (size_t p = 0; p < 65536; p++) n += sum[p] != 0;
-        top = lua_newuserdatauv(L, (n ? n : 1) * sizeof *top, 0);
-        n = 0;
-        for (uint32_t p = 0; p < 65536; p++)
-            if (sum[p]) top[n++] = (struct port_total){ p, sum[p] };
-    } else {
-        top = lua_newuserdatauv(L, 65536 * sizeof *top, 0);
-        for (tpp_ports_open(r, s, (size_t)i - 1, &c); tpp_ports_next(&c, &port, &count);)
-            top[n++] = (struct port_total){ port, count };
-    }
-    qsort(top, n, sizeof *top, by_count_desc);
-    size_t m = (uint64_t)k < n ? (size_t)k : n;
-    lua_createtable(L, (int)m, 0);
-    for (size_t j = 0; j < m; j++) {
+    size_t m = k < 65536 ? (size_t)k : 65536; /* no series has more distinct ports */
+    struct tpp_port_total *top = lua_newuserdatauv(L, m * sizeof *top, 0);
+    long n = tpp_result_top_ports(r, s, whole ? TPP_ALL_INTERVALS : (size_t)i - 1, top, m);
+    if (n < 0) return luaL_error(L, "not enough memory");
+    lua_createtable(L, (int)n, 0);
+    for (long j = 0; j < n; j++) {
         lua_createtable(L, 0, 2);
         lua_pushinteger(L, top[j].port);
         lua_setfield(L, -2, "port");
@@ -245,77 +214,21 @@ static int result_top_ports(lua_State *L)
     return 1;
 }
 
-/* r:port_entropy(series) -> column: per interval, the Shannon entropy of the port distribution normalised as
- * entropy_src is, (log2 n - Σ c·log2 c / n) / log2 d for n packets over d distinct ports; 0 when d is 1.  With no
- * packet it is undefined like entropy_src: NaN, or 0 in the packet mode (the original tool's conventions). */
+/* r:port_entropy(series) -> column: per interval, the normalised entropy of the port distribution. */
 static int result_port_entropy(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
     int s = check_series(L, 2);
     lua_createtable(L, (int)r->nintervals, 0);
     for (size_t i = 0; i < r->nintervals; i++) {
-        double n = 0, sum_clogc = 0, h = 0, distinct = 0;
-        struct tpp_port_cursor cur;
-        uint32_t port, count;
-        for (tpp_ports_open(r, s, i, &cur); tpp_ports_next(&cur, &port, &count); distinct++) {
-            double c = (double)count;
-            n += c;
-            if (c > 1) sum_clogc += c * log2(c);
-        }
-        if (distinct > 1 && n > 0) h = (log2(n) - sum_clogc / n) / log2(distinct);
-        if (n == 0 && r->opts.boundary == TPP_BOUNDARY_ALIGNED) h = NAN;
-        lua_pushnumber(L, h);
+        lua_pushnumber(L, tpp_result_port_entropy(r, s, i));
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     luaL_setmetatable(L, COLUMN_MT);
     return 1;
 }
 
-/* ---- selections --------------------------------------------------------------------------------------------- */
-
-/* A new result holding the intervals idx[0..n) (0-based, ascending) of r with their port histograms.  Counters
- * with a per-interval breakdown are recomputed (packets, ip_packets, first_ns/last_ns become the first chosen
- * start and the last chosen end, the whole-trace port sets the union of the chosen histograms); the others are
- * r's.  NULL when out of memory. */
-static struct tpp_result *select_intervals(const struct tpp_result *r, const size_t *idx, size_t n)
-{
-    struct tpp_result *out = tpp_result_new(&r->opts, r->source);
-    if (!out) return NULL;
-    out->linktype = r->linktype;
-    out->source_size = r->source_size;
-    out->source_mtime_ns = r->source_mtime_ns;
-    out->non_ip_packets = r->non_ip_packets;
-    out->malformed_packets = r->malformed_packets;
-    out->truncated_packets = r->truncated_packets;
-    out->backwards_packets = r->backwards_packets;
-    out->complete = r->complete;
-    out->stopped_by_limit = r->stopped_by_limit;
-    memcpy(out->error, r->error, sizeof out->error);
-    memcpy(out->warning, r->warning, sizeof out->warning);
-    for (size_t k = 0; k < n; k++) {
-        const struct tpp_interval *iv = &r->iv[idx[k]];
-        /* A row's port entries go in before the row: pushing the row records where its entries end. */
-        for (int s = 0; s < TPP_NSERIES; s++) {
-            struct tpp_port_cursor c;
-            uint32_t port, count;
-            for (tpp_ports_open(r, s, idx[k], &c); tpp_ports_next(&c, &port, &count);) {
-                if (tpp_result_push_port(out, s, port, count) != 0) goto oom;
-                out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
-            }
-        }
-        if (tpp_result_push_interval(out, iv) != 0) goto oom;
-        out->packets += iv->packets;
-        out->ip_packets += iv->ip_packets;
-    }
-    if (n > 0) {
-        out->first_ns = r->iv[idx[0]].start_ns;
-        out->last_ns = r->iv[idx[n - 1]].end_ns;
-    }
-    return out;
-oom:
-    tpp_result_free(out);
-    return NULL;
-}
+/* ---- selections (tpp_result_select) ------------------------------------------------------------------------- */
 
 /* r:select(indices) -> result of the intervals at the given 1-based indices (strictly ascending). */
 static int result_select(lua_State *L)
@@ -336,7 +249,7 @@ static int result_select(lua_State *L)
             return luaL_error(L, "bad index #%I in select (indices must be strictly ascending)", (lua_Integer)k + 1);
         idx[k] = (size_t)i - 1;
     }
-    struct tpp_result *out = select_intervals(r, idx, n);
+    struct tpp_result *out = tpp_result_select(r, idx, n);
     if (!out) return luaL_error(L, "not enough memory");
     tpp_lresult_push(L, out);
     return 1;
@@ -344,11 +257,9 @@ static int result_select(lua_State *L)
 
 /* ---- outputs ------------------------------------------------------------------------------------------------ */
 
-typedef int (*writer_fn)(lua_State *L, const struct tpp_result *r, FILE *f);
-
 /* Write r to path atomically through `write` (0 on success, -1 on a write error): a temporary file beside the
  * target is renamed over it only when everything was written.  Returns true | nil, "path: reason". */
-static int write_output(lua_State *L, const struct tpp_result *r, const char *path, writer_fn write)
+static int write_output(lua_State *L, const struct tpp_result *r, const char *path, enum tpp_export_format format)
 {
     char err[512];
     struct tpp_outfile out;
@@ -360,7 +271,7 @@ static int write_output(lua_State *L, const struct tpp_result *r, const char *pa
     errno = 0;
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? write(L, r, f) : -1;
+    int rc = f ? tpp_result_export(r, format, f) : -1;
     int write_errno = errno; /* the first failure's reason (fclose may set another) */
     if (f && fclose(f) != 0) {
         if (rc == 0) write_errno = errno;
@@ -381,65 +292,12 @@ static int write_output(lua_State *L, const struct tpp_result *r, const char *pa
     return 1;
 }
 
-static int write_tsv(lua_State *L, const struct tpp_result *r, FILE *f)
-{
-    (void)L;
-    return tpp_result_write_tsv(r, f);
-}
-
 /* r:write_critical(path) -> true | nil, message. */
 static int result_write_critical(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
-    return write_output(L, r, luaL_checkstring(L, 2), write_tsv);
+    return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_TSV);
 }
-
-/* The shortest "%.Ng" that reads back as the same double, as the TSV writes reals (result.c); NULL for NaN and
- * infinities, which each format spells its own way. */
-static const char *format_real(char *buf, size_t len, double v)
-{
-    if (!isfinite(v)) return NULL;
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
-}
-
-/* One cell as the TSV writes it: times "seconds.nanoseconds", counts as integers, reals by format_real. */
-static const char *format_cell(char *buf, size_t len, const struct tpp_column *c, const struct tpp_interval *iv,
-                               size_t index)
-{
-    const char *base = (const char *)iv + c->offset;
-    switch (c->type) {
-    case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
-    case TPP_COL_TIME: tpp_format_time(buf, len, *(const int64_t *)base); break;
-    case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
-    case TPP_COL_REAL: return format_real(buf, len, *(const double *)base);
-    }
-    return buf;
-}
-
-/* CSV (RFC 4180): a header of the column names, one record per interval, CRLF line ends; NaN is an empty field,
- * infinities "inf"/"-inf".  No field needs quoting. */
-static int write_csv(lua_State *L, const struct tpp_result *r, FILE *f)
-{
-    (void)L;
-    char buf[64];
-    for (size_t c = 0; c < tpp_ncolumns; c++)
-        fprintf(f, "%s%s", tpp_columns[c].name, c + 1 < tpp_ncolumns ? "," : "\r\n");
-    for (size_t i = 0; i < r->nintervals; i++)
-        for (size_t c = 0; c < tpp_ncolumns; c++) {
-            const char *cell = format_cell(buf, sizeof buf, &tpp_columns[c], &r->iv[i], i);
-            if (!cell) {
-                double v = tpp_column_value(&tpp_columns[c], &r->iv[i], i);
-                cell = isnan(v) ? "" : v > 0 ? "inf" : "-inf";
-            }
-            if (fputs(cell, f) == EOF || fputs(c + 1 < tpp_ncolumns ? "," : "\r\n", f) == EOF) return -1;
-        }
-    return ferror(f) ? -1 : 0;
-}
-
 
 /* r:dump(path) -> true | nil, message.  Atomic, like every output. */
 static int result_dump(lua_State *L)
@@ -471,48 +329,20 @@ static int l_load(lua_State *L)
     return 1;
 }
 
-/* Summary fields, looked up by name through a table of getters (no strcmp chain in __index). */
-#define FIELD(name, expr) static int field_##name(lua_State *L, const struct tpp_result *r) { expr; return 1; }
-FIELD(source, lua_pushstring(L, r->source))
-FIELD(delta_t, lua_pushnumber(L, (lua_Number)r->opts.delta_ns / 1e9))
-FIELD(delta_ns, lua_pushinteger(L, r->opts.delta_ns))
-FIELD(boundary, lua_pushstring(L, r->opts.boundary == TPP_BOUNDARY_ALIGNED ? "aligned" : "packet"))
-FIELD(ip, lua_pushstring(L, r->opts.ip == TPP_IP_ANY ? "any" : r->opts.ip == TPP_IP_V4 ? "v4" : "v6"))
-FIELD(anchor, lua_pushstring(L, r->opts.anchor == TPP_ANCHOR_FIRST ? "first" : "epoch"))
-FIELD(filter, if (r->opts.filter[0]) lua_pushstring(L, r->opts.filter); else lua_pushnil(L))
-FIELD(max_packets, lua_pushinteger(L, (lua_Integer)r->opts.max_packets))
-FIELD(max_intervals, lua_pushinteger(L, (lua_Integer)r->opts.max_intervals))
-FIELD(packets, lua_pushinteger(L, (lua_Integer)r->packets))
-FIELD(ip_packets, lua_pushinteger(L, (lua_Integer)r->ip_packets))
-FIELD(non_ip_packets, lua_pushinteger(L, (lua_Integer)r->non_ip_packets))
-FIELD(malformed_packets, lua_pushinteger(L, (lua_Integer)r->malformed_packets))
-FIELD(truncated_packets, lua_pushinteger(L, (lua_Integer)r->truncated_packets))
-FIELD(backwards_packets, lua_pushinteger(L, (lua_Integer)r->backwards_packets))
-FIELD(intervals, lua_pushinteger(L, (lua_Integer)r->nintervals))
-FIELD(first_ts, push_time(L, r->first_ns))
-FIELD(last_ts, push_time(L, r->last_ns))
-FIELD(first_ns, lua_pushinteger(L, r->first_ns))
-FIELD(last_ns, lua_pushinteger(L, r->last_ns))
-FIELD(linktype, lua_pushinteger(L, r->linktype))
-FIELD(source_size, lua_pushinteger(L, (lua_Integer)r->source_size))
-FIELD(source_mtime, push_time(L, r->source_mtime_ns))
-FIELD(source_fingerprint, if (r->source_fingerprint) { char h[17]; tpp_fingerprint_hex(r->source_fingerprint, h); lua_pushstring(L, h); } else lua_pushnil(L))
-FIELD(complete, lua_pushboolean(L, r->complete))
-FIELD(stopped_by_limit, lua_pushboolean(L, r->stopped_by_limit))
-FIELD(error, if (r->error[0]) lua_pushstring(L, r->error); else lua_pushnil(L))
-FIELD(warning, if (r->warning[0]) lua_pushstring(L, r->warning); else lua_pushnil(L))
-#undef FIELD
-
-typedef int (*field_fn)(lua_State *L, const struct tpp_result *r);
-#define F(name) { #name, field_##name }
-static const struct { const char *name; field_fn fn; } fields[] = {
-    F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
-    F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
-    F(intervals),
-    F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
-    F(complete), F(stopped_by_limit), F(error), F(warning),
-};
-#undef F
+/* The value of summary field k (tpp_summary_fields[k]) of r. */
+static int push_field(lua_State *L, const struct tpp_result *r, size_t k)
+{
+    struct tpp_value v;
+    tpp_summary_fields[k].get(r, &v);
+    switch (v.type) {
+    case TPP_VALUE_NIL: lua_pushnil(L); break;
+    case TPP_VALUE_BOOL: lua_pushboolean(L, (int)v.i); break;
+    case TPP_VALUE_INT: lua_pushinteger(L, (lua_Integer)v.i); break;
+    case TPP_VALUE_REAL: lua_pushnumber(L, v.d); break;
+    case TPP_VALUE_STRING: lua_pushstring(L, v.s); break;
+    }
+    return 1;
+}
 
 /* __index: upvalue 1 = methods table, upvalue 2 = field name -> getter index. */
 static int result_index(lua_State *L)
@@ -521,126 +351,41 @@ static int result_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(2)) == LUA_TNUMBER) return fields[lua_tointeger(L, -1)].fn(L, r);
+    if (lua_rawget(L, lua_upvalueindex(2)) == LUA_TNUMBER) return push_field(L, r, (size_t)lua_tointeger(L, -1));
     return 0;
+}
+
+/* The summary fields' names, in order, as a new table on the stack. */
+static int push_field_names(lua_State *L)
+{
+    lua_createtable(L, (int)tpp_nsummary_fields, 0);
+    for (size_t i = 0; i < tpp_nsummary_fields; i++) {
+        lua_pushstring(L, tpp_summary_fields[i].name);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
 }
 
 /* r:fields() -> names of the summary fields (for help and completion). */
 static int result_fields(lua_State *L)
 {
     check_result(L, 1);
-    size_t n = sizeof fields / sizeof fields[0];
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, fields[i].name);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return 1;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none: JSON text is UTF-8. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
-                 s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n) return 0;
-    for (size_t k = 1; k < len; k++)
-        if ((s[k] & 0xc0) != 0x80) return 0;
-    /* overlong forms, UTF-16 surrogates and code points above U+10FFFF */
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
-        (s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return len;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped; a byte that is not part of valid UTF-8 (a
- * file name in Latin-1, say) as U+FFFD, so that the file stays JSON that every reader accepts. */
-static void json_string(FILE *f, const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    fputc('"', f);
-    for (size_t i = 0; i < len;) {
-        unsigned char ch = u[i];
-        size_t seq = utf8_sequence(u + i, len - i);
-        if (seq == 0) { fputs("\\ufffd", f); i++; continue; }
-        if (seq > 1) { fwrite(u + i, 1, seq, f); i += seq; continue; }
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch == '\n') fputs("\\n", f);
-        else if (ch == '\t') fputs("\\t", f);
-        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-        i++;
-    }
-    fputc('"', f);
-}
-
-/* The Lua value on the stack top as JSON (nil, booleans, numbers, strings; NaN and infinities as null); pops it. */
-static void json_value(lua_State *L, FILE *f)
-{
-    char buf[64];
-    size_t len;
-    switch (lua_type(L, -1)) {
-    case LUA_TBOOLEAN: fputs(lua_toboolean(L, -1) ? "true" : "false", f); break;
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, -1)) {
-            fprintf(f, "%lld", (long long)lua_tointeger(L, -1));
-        } else {
-            const char *real = format_real(buf, sizeof buf, lua_tonumber(L, -1));
-            fputs(real ? real : "null", f);
-        }
-        break;
-    case LUA_TSTRING: {
-        const char *s = lua_tolstring(L, -1, &len);
-        json_string(f, s, len);
-        break;
-    }
-    default: fputs("null", f); break;
-    }
-    lua_pop(L, 1);
-}
-
-/* JSON: an object of the summary fields (r:fields() order), "columns" (the names) and "records" (one object per
- * interval, one per line, as pandas' orient="records"); NaN and infinities are null. */
-static int write_json(lua_State *L, const struct tpp_result *r, FILE *f)
-{
-    char buf[64];
-    fputs("{\n", f);
-    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-        fprintf(f, "  \"%s\": ", fields[k].name);
-        fields[k].fn(L, r);
-        json_value(L, f);
-        fputs(",\n", f);
-    }
-    fputs("  \"columns\": [", f);
-    for (size_t c = 0; c < tpp_ncolumns; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", tpp_columns[c].name);
-    fputs("],\n  \"records\": [", f);
-    for (size_t i = 0; i < r->nintervals; i++) {
-        fputs(i ? ",\n    {" : "\n    {", f);
-        for (size_t c = 0; c < tpp_ncolumns; c++) {
-            const char *cell = format_cell(buf, sizeof buf, &tpp_columns[c], &r->iv[i], i);
-            if (fprintf(f, "%s\"%s\": %s", c ? ", " : "", tpp_columns[c].name, cell ? cell : "null") < 0) return -1;
-        }
-        fputc('}', f);
-    }
-    fputs(r->nintervals ? "\n  ]\n}\n" : "]\n}\n", f);
-    return ferror(f) ? -1 : 0;
+    return push_field_names(L);
 }
 
 /* r:to_csv(path), r:to_json(path) -> true | nil, message.  Atomic, like every output. */
 static int result_to_csv(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
-    return write_output(L, r, luaL_checkstring(L, 2), write_csv);
+    return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_CSV);
 }
 
 static int result_to_json(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
-    return write_output(L, r, luaL_checkstring(L, 2), write_json);
+    return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_JSON);
 }
 
-/* The Lua progress callback sits on the stack top while tpp_parse runs.  It is called protected, so that an
- * error in it cannot jump over the C core's cleanup: the error stops the parse and is raised afterwards. */
 /* The Lua hooks of tpp.parse are at stack indices 3 (progress) and 4 (rows).  They are called protected, so that
  * an error in one cannot jump over the C core's cleanup: the error stops the parse and is raised afterwards. */
 struct hook_ctx { lua_State *L; int failed; };
@@ -742,10 +487,10 @@ void tpp_lresult_register(lua_State *L)
     luaL_newlib(L, methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "result_methods");
-    lua_createtable(L, 0, (int)(sizeof fields / sizeof fields[0]));
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    lua_createtable(L, 0, (int)tpp_nsummary_fields);
+    for (size_t i = 0; i < tpp_nsummary_fields; i++) {
         lua_pushinteger(L, (lua_Integer)i);
-        lua_setfield(L, -2, fields[i].name);
+        lua_setfield(L, -2, tpp_summary_fields[i].name);
     }
     lua_pushcclosure(L, result_index, 2);
     lua_setfield(L, -2, "__index");
@@ -755,17 +500,9 @@ void tpp_lresult_register(lua_State *L)
         luaL_newmetatable(L, tables[i][0]);
         lua_setfield(L, -2, tables[i][1]);
     }
-    lua_createtable(L, (int)tpp_ncolumns, 0);
-    for (size_t c = 0; c < tpp_ncolumns; c++) {
-        lua_pushstring(L, tpp_columns[c].name);
-        lua_rawseti(L, -2, (lua_Integer)c + 1);
-    }
+    push_column_names(L);
     lua_setfield(L, -2, "columns");
-    lua_createtable(L, (int)(sizeof fields / sizeof fields[0]), 0);
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        lua_pushstring(L, fields[i].name);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    push_field_names(L);
     lua_setfield(L, -2, "fields");
     lua_setfield(L, -2, "_meta");
 

@@ -1,7 +1,8 @@
-/* result.c — storage of per-interval rows and sparse port histograms, the column table, and the TSV writer. */
+/* result.c — storage of per-interval rows and sparse port histograms, the column table, and selections of
+ * intervals.  Statistics over the ports are in result_ports.c, summary fields in result_summary.c, the text
+ * outputs in result_export.c. */
 #include "tpp/result.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,51 +186,42 @@ size_t tpp_result_distinct_ports(const struct tpp_result *r, int series)
     return n;
 }
 
-/* Shortest "%.Ng" that reads back as the same double (as Python's repr does), "nan" for NaN. */
-static void format_real(char *buf, size_t len, double v)
+struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *idx, size_t n)
 {
-    if (isnan(v)) { snprintf(buf, len, "nan"); return; }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-}
-
-/* Sign and magnitude, so that the text reads back as the time: -1.5 s is "-1.500000000", not "-2.500000000". */
-void tpp_format_time(char *buf, size_t len, int64_t ns)
-{
-    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-    snprintf(buf, len, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
-             (unsigned long long)(mag % 1000000000u));
-}
-
-static int write_row(FILE *f, const struct tpp_interval *iv, size_t index)
-{
-    char buf[64];
-    for (size_t c = 0; c < tpp_ncolumns; c++) {
-        const struct tpp_column *col = &tpp_columns[c];
-        const char *base = (const char *)iv + col->offset;
-        switch (col->type) {
-        case TPP_COL_INDEX: snprintf(buf, sizeof buf, "%zu", index); break;
-        case TPP_COL_TIME: tpp_format_time(buf, sizeof buf, *(const int64_t *)base); break;
-        case TPP_COL_COUNT: snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)base); break;
-        case TPP_COL_REAL: format_real(buf, sizeof buf, *(const double *)base); break;
+    struct tpp_result *out = tpp_result_new(&r->opts, r->source);
+    if (!out) return NULL;
+    out->linktype = r->linktype;
+    out->source_size = r->source_size;
+    out->source_mtime_ns = r->source_mtime_ns;
+    out->non_ip_packets = r->non_ip_packets;
+    out->malformed_packets = r->malformed_packets;
+    out->truncated_packets = r->truncated_packets;
+    out->backwards_packets = r->backwards_packets;
+    out->complete = r->complete;
+    out->stopped_by_limit = r->stopped_by_limit;
+    memcpy(out->error, r->error, sizeof out->error);
+    memcpy(out->warning, r->warning, sizeof out->warning);
+    for (size_t k = 0; k < n; k++) {
+        const struct tpp_interval *iv = &r->iv[idx[k]];
+        /* A row's port entries go in before the row: pushing the row records where its entries end. */
+        for (int s = 0; s < TPP_NSERIES; s++) {
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            for (tpp_ports_open(r, s, idx[k], &c); tpp_ports_next(&c, &port, &count);) {
+                if (tpp_result_push_port(out, s, port, count) != 0) goto oom;
+                out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
+            }
         }
-        if (fputs(buf, f) == EOF || fputc(c + 1 < tpp_ncolumns ? '\t' : '\n', f) == EOF) return -1;
+        if (tpp_result_push_interval(out, iv) != 0) goto oom;
+        out->packets += iv->packets;
+        out->ip_packets += iv->ip_packets;
     }
-    return 0;
-}
-
-int tpp_result_write_tsv(const struct tpp_result *r, FILE *f)
-{
-    for (size_t c = 0; c < tpp_ncolumns; c++)
-        if (fputs(tpp_columns[c].name, f) == EOF || fputc(c + 1 < tpp_ncolumns ? '\t' : '\n', f) == EOF) return -1;
-    return tpp_result_write_rows(r, f, 0, r->nintervals);
-}
-
-int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n)
-{
-    for (size_t i = first; i < first + n && i < r->nintervals; i++)
-        if (write_row(f, &r->iv[i], i) != 0) return -1;
-    return ferror(f) ? -1 : 0;
+    if (n > 0) {
+        out->first_ns = r->iv[idx[0]].start_ns;
+        out->last_ns = r->iv[idx[n - 1]].end_ns;
+    }
+    return out;
+oom:
+    tpp_result_free(out);
+    return NULL;
 }

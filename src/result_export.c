@@ -1,0 +1,165 @@
+/* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
+ * formatter (tpp_format_cell) so that the three formats agree on every number. */
+#include "tpp/result.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shortest "%.Ng" that reads back as the same double (as Python's repr does); v is finite. */
+static const char *format_real(char *buf, size_t len, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* NaN and infinities, which each format spells its own way. */
+static const char *format_nonfinite(enum tpp_export_format format, double v)
+{
+    if (format == TPP_EXPORT_JSON) return "null";
+    if (isnan(v)) return format == TPP_EXPORT_CSV ? "" : "nan";
+    return v > 0 ? "inf" : "-inf";
+}
+
+/* Sign and magnitude, so that the text reads back as the time: -1.5 s is "-1.500000000", not "-2.500000000". */
+void tpp_format_time(char *buf, size_t len, int64_t ns)
+{
+    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    snprintf(buf, len, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
+             (unsigned long long)(mag % 1000000000u));
+}
+
+const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
+                            const struct tpp_interval *iv, size_t index)
+{
+    const char *base = (const char *)iv + c->offset;
+    switch (c->type) {
+    case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
+    case TPP_COL_TIME: tpp_format_time(buf, len, *(const int64_t *)base); break;
+    case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+    case TPP_COL_REAL: {
+        double v = *(const double *)base;
+        return isfinite(v) ? format_real(buf, len, v) : format_nonfinite(format, v);
+    }
+    }
+    return buf;
+}
+
+/* ---- TSV and CSV: a header of the column names, then one line per interval ---- */
+
+static int write_header(FILE *f, const char *sep, const char *eol)
+{
+    for (size_t c = 0; c < tpp_ncolumns; c++)
+        if (fputs(tpp_columns[c].name, f) == EOF || fputs(c + 1 < tpp_ncolumns ? sep : eol, f) == EOF) return -1;
+    return 0;
+}
+
+static int write_lines(const struct tpp_result *r, enum tpp_export_format format, FILE *f, size_t first, size_t n)
+{
+    const char *sep = format == TPP_EXPORT_CSV ? "," : "\t", *eol = format == TPP_EXPORT_CSV ? "\r\n" : "\n";
+    char buf[64];
+    for (size_t i = first; i < first + n && i < r->nintervals; i++)
+        for (size_t c = 0; c < tpp_ncolumns; c++) {
+            const char *cell = tpp_format_cell(buf, sizeof buf, format, &tpp_columns[c], &r->iv[i], i);
+            if (fputs(cell, f) == EOF || fputs(c + 1 < tpp_ncolumns ? sep : eol, f) == EOF) return -1;
+        }
+    return ferror(f) ? -1 : 0;
+}
+
+int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n)
+{
+    return write_lines(r, TPP_EXPORT_TSV, f, first, n);
+}
+
+int tpp_result_write_tsv(const struct tpp_result *r, FILE *f)
+{
+    return tpp_result_export(r, TPP_EXPORT_TSV, f);
+}
+
+/* ---- JSON ---- */
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none: JSON text is UTF-8. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+                 s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80) return 0;
+    /* overlong forms, UTF-16 surrogates and code points above U+10FFFF */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; a byte that is not part of valid UTF-8 (a
+ * file name in Latin-1, say) as U+FFFD, so that the file stays JSON that every reader accepts. */
+static void json_string(FILE *f, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = strlen(s);
+    fputc('"', f);
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = u[i];
+        size_t seq = utf8_sequence(u + i, len - i);
+        if (seq == 0) { fputs("\\ufffd", f); i++; continue; }
+        if (seq > 1) { fwrite(u + i, 1, seq, f); i += seq; continue; }
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch == '\n') fputs("\\n", f);
+        else if (ch == '\t') fputs("\\t", f);
+        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+        i++;
+    }
+    fputc('"', f);
+}
+
+static void json_value(FILE *f, const struct tpp_value *v)
+{
+    char buf[64];
+    switch (v->type) {
+    case TPP_VALUE_NIL: fputs("null", f); break;
+    case TPP_VALUE_BOOL: fputs(v->i ? "true" : "false", f); break;
+    case TPP_VALUE_INT: fprintf(f, "%lld", (long long)v->i); break;
+    case TPP_VALUE_REAL: fputs(isfinite(v->d) ? format_real(buf, sizeof buf, v->d) : "null", f); break;
+    case TPP_VALUE_STRING: json_string(f, v->s); break;
+    }
+}
+
+static int write_json(const struct tpp_result *r, FILE *f)
+{
+    char buf[64];
+    fputs("{\n", f);
+    for (size_t k = 0; k < tpp_nsummary_fields; k++) {
+        struct tpp_value v;
+        tpp_summary_fields[k].get(r, &v);
+        fprintf(f, "  \"%s\": ", tpp_summary_fields[k].name);
+        json_value(f, &v);
+        fputs(",\n", f);
+    }
+    fputs("  \"columns\": [", f);
+    for (size_t c = 0; c < tpp_ncolumns; c++) fprintf(f, "%s\"%s\"", c ? ", " : "", tpp_columns[c].name);
+    fputs("],\n  \"records\": [", f);
+    for (size_t i = 0; i < r->nintervals; i++) {
+        fputs(i ? ",\n    {" : "\n    {", f);
+        for (size_t c = 0; c < tpp_ncolumns; c++) {
+            const char *cell = tpp_format_cell(buf, sizeof buf, TPP_EXPORT_JSON, &tpp_columns[c], &r->iv[i], i);
+            if (fprintf(f, "%s\"%s\": %s", c ? ", " : "", tpp_columns[c].name, cell) < 0) return -1;
+        }
+        fputc('}', f);
+    }
+    fputs(r->nintervals ? "\n  ]\n}\n" : "]\n}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
+{
+    if (format == TPP_EXPORT_JSON) return write_json(r, f);
+    const char *sep = format == TPP_EXPORT_CSV ? "," : "\t", *eol = format == TPP_EXPORT_CSV ? "\r\n" : "\n";
+    if (write_header(f, sep, eol) != 0) return -1;
+    return write_lines(r, format, f, 0, r->nintervals);
+}

@@ -1,0 +1,58 @@
+/* result_summary.c — the summary fields of a result (r.packets, r.source, ...) as a table of typed getters, as
+ * result.c's column table describes the critical table: the Lua binding and the JSON export both read it. */
+#include "tpp/fingerprint.h"
+#include "tpp/result.h"
+
+static void set_int(struct tpp_value *v, int64_t i) { v->type = TPP_VALUE_INT; v->i = i; }
+static void set_bool(struct tpp_value *v, int b) { v->type = TPP_VALUE_BOOL; v->i = b != 0; }
+static void set_time(struct tpp_value *v, int64_t ns) { v->type = TPP_VALUE_REAL; v->d = (double)ns / 1e9; }
+/* A string, or nil when it is empty (an unset filter, no error). */
+static void set_string(struct tpp_value *v, const char *s, int empty_is_nil)
+{
+    v->type = empty_is_nil && !s[0] ? TPP_VALUE_NIL : TPP_VALUE_STRING;
+    v->s = s;
+}
+
+#define FIELD(name, expr) static void get_##name(const struct tpp_result *r, struct tpp_value *v) { expr; }
+FIELD(source, set_string(v, r->source, 0))
+FIELD(delta_t, set_time(v, r->opts.delta_ns))
+FIELD(delta_ns, set_int(v, r->opts.delta_ns))
+FIELD(boundary, set_string(v, r->opts.boundary == TPP_BOUNDARY_ALIGNED ? "aligned" : "packet", 0))
+FIELD(ip, set_string(v, r->opts.ip == TPP_IP_ANY ? "any" : r->opts.ip == TPP_IP_V4 ? "v4" : "v6", 0))
+FIELD(anchor, set_string(v, r->opts.anchor == TPP_ANCHOR_FIRST ? "first" : "epoch", 0))
+FIELD(filter, set_string(v, r->opts.filter, 1))
+FIELD(max_packets, set_int(v, (int64_t)r->opts.max_packets))
+FIELD(max_intervals, set_int(v, (int64_t)r->opts.max_intervals))
+FIELD(packets, set_int(v, (int64_t)r->packets))
+FIELD(ip_packets, set_int(v, (int64_t)r->ip_packets))
+FIELD(non_ip_packets, set_int(v, (int64_t)r->non_ip_packets))
+FIELD(malformed_packets, set_int(v, (int64_t)r->malformed_packets))
+FIELD(truncated_packets, set_int(v, (int64_t)r->truncated_packets))
+FIELD(backwards_packets, set_int(v, (int64_t)r->backwards_packets))
+FIELD(intervals, set_int(v, (int64_t)r->nintervals))
+FIELD(first_ts, set_time(v, r->first_ns))
+FIELD(last_ts, set_time(v, r->last_ns))
+FIELD(first_ns, set_int(v, r->first_ns))
+FIELD(last_ns, set_int(v, r->last_ns))
+FIELD(linktype, set_int(v, r->linktype))
+FIELD(source_size, set_int(v, (int64_t)r->source_size))
+FIELD(source_mtime, set_time(v, r->source_mtime_ns))
+FIELD(source_fingerprint,
+      if (r->source_fingerprint) { tpp_fingerprint_hex(r->source_fingerprint, v->buf); set_string(v, v->buf, 0); }
+      else v->type = TPP_VALUE_NIL)
+FIELD(complete, set_bool(v, r->complete))
+FIELD(stopped_by_limit, set_bool(v, r->stopped_by_limit))
+FIELD(error, set_string(v, r->error, 1))
+FIELD(warning, set_string(v, r->warning, 1))
+#undef FIELD
+
+#define F(name) { #name, get_##name }
+const struct tpp_summary_field tpp_summary_fields[] = {
+    F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
+    F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
+    F(intervals),
+    F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
+    F(complete), F(stopped_by_limit), F(error), F(warning),
+};
+#undef F
+const size_t tpp_nsummary_fields = sizeof tpp_summary_fields / sizeof tpp_summary_fields[0];
