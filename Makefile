@@ -113,8 +113,14 @@ CAPTURE_SRCS = src/capture.c src/pcap_records.c src/pcapng_records.c src/inflate
 build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTURE_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
 
-test-c: build/decode_bounds build/capture_readers
+# The result core without Lua: the export cell formatter, port statistics, selections, summary fields.
+RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c
+build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/result_core.c $(RESULT_SRCS) -lm
+
+test-c: build/decode_bounds build/capture_readers build/result_core
 	build/decode_bounds
+	build/result_core
 	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----
