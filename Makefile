@@ -114,7 +114,8 @@ build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTU
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
 
 # The result core without Lua: the export cell formatter, port statistics, selections, summary fields.
-RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c
+RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c \
+              src/outfile.c
 build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/result_core.c $(RESULT_SRCS) -lm
 

@@ -10,15 +10,12 @@
 #include "tpp/dump.h"
 #include "tpp/interrupt.h"
 #include "tpp/interval.h"
-#include "tpp/outfile.h"
 #include "tpp/result.h"
 
 #include <lauxlib.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define RESULT_MT "tpp.result"
 #define COLUMN_MT "tpp.column"
@@ -257,33 +254,11 @@ static int result_select(lua_State *L)
 
 /* ---- outputs ------------------------------------------------------------------------------------------------ */
 
-/* Write r to path atomically through `write` (0 on success, -1 on a write error): a temporary file beside the
- * target is renamed over it only when everything was written.  Returns true | nil, "path: reason". */
+/* Write r to path in `format`, atomically.  Returns true | nil, "path: reason". */
 static int write_output(lua_State *L, const struct tpp_result *r, const char *path, enum tpp_export_format format)
 {
-    char err[512];
-    struct tpp_outfile out;
-    if (tpp_outfile_open(&out, path, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
-    errno = 0;
-    int fd = dup(out.fd);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? tpp_result_export(r, format, f) : -1;
-    int write_errno = errno; /* the first failure's reason (fclose may set another) */
-    if (f && fclose(f) != 0) {
-        if (rc == 0) write_errno = errno;
-        rc = -1;
-    } else if (!f && fd >= 0) close(fd);
-    if (rc != 0) {
-        tpp_outfile_abort(&out);
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: write failed: %s", path, write_errno ? strerror(write_errno) : "unknown error");
-        return 2;
-    }
-    if (tpp_outfile_commit(&out, err, sizeof err) != 0) {
+    char err[4096 + 256]; /* a path and a reason */
+    if (tpp_result_export_file(r, format, path, err, sizeof err) != 0) {
         luaL_pushfail(L);
         lua_pushstring(L, err);
         return 2;

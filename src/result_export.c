@@ -1,10 +1,14 @@
 /* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
  * formatter (tpp_format_cell) so that the three formats agree on every number. */
 #include "tpp/result.h"
+#include "tpp/outfile.h"
+
+#include <errno.h>
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Shortest "%.Ng" that reads back as the same double (as Python's repr does); v is finite. */
 static const char *format_real(char *buf, size_t len, double v)
@@ -162,4 +166,27 @@ int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format,
     const char *sep = format == TPP_EXPORT_CSV ? "," : "\t", *eol = format == TPP_EXPORT_CSV ? "\r\n" : "\n";
     if (write_header(f, sep, eol) != 0) return -1;
     return write_lines(r, format, f, 0, r->nintervals);
+}
+
+/* A temporary file beside the target is renamed over it only when everything was written. */
+int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                           size_t errlen)
+{
+    struct tpp_outfile out;
+    if (tpp_outfile_open(&out, path, err, errlen) != 0) return -1;
+    errno = 0;
+    int fd = dup(out.fd);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int rc = f ? tpp_result_export(r, format, f) : -1;
+    int write_errno = errno; /* the first failure's reason (fclose may set another) */
+    if (f && fclose(f) != 0) {
+        if (rc == 0) write_errno = errno;
+        rc = -1;
+    } else if (!f && fd >= 0) close(fd);
+    if (rc != 0) {
+        tpp_outfile_abort(&out);
+        snprintf(err, errlen, "%s: write failed: %s", path, write_errno ? strerror(write_errno) : "unknown error");
+        return -1;
+    }
+    return tpp_outfile_commit(&out, err, errlen);
 }

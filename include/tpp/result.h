@@ -169,6 +169,10 @@ const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format
  * 4180, CRLF line ends) or JSON (the summary fields, "columns" and "records", one record per line, as pandas'
  * orient="records").  0 on success, -1 on a write error. */
 int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format, FILE *f);
+/* The same into the file `path`, atomically (tpp/outfile.h): 0 on success, -1 with "path: reason" in err, the
+ * target untouched. */
+int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                           size_t errlen);
 /* The critical TSV; rows writes rows first .. first + n - 1 only, without the header (the same format). */
 int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
 int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
@@ -89,6 +90,22 @@ int main(void)
         CHECK(v.type == TPP_VALUE_BOOL && v.i == 1);
         tpp_result_free(s);
     }
+    /* Exported to a file atomically, or an error naming the path. */
+    char err[4352], path[] = "/tmp/tpp-result-core-XXXXXX";
+    CHECK(mkdtemp(path) != NULL);
+    char good[64], bad[64];
+    snprintf(good, sizeof good, "%s/r.csv", path);
+    snprintf(bad, sizeof bad, "%s/no/r.csv", path);
+    CHECK(tpp_result_export_file(r, TPP_EXPORT_CSV, good, err, sizeof err) == 0);
+    FILE *f = fopen(good, "r");
+    char line[512] = "";
+    CHECK(f && fgets(line, sizeof line, f) && strncmp(line, "interval,start,end,", 19) == 0);
+    CHECK(f && fgets(line, sizeof line, f) && strncmp(line, "0,0.000000000,0.000000010,11,11,", 32) == 0);
+    if (f) fclose(f);
+    CHECK(tpp_result_export_file(r, TPP_EXPORT_JSON, bad, err, sizeof err) == -1);
+    CHECK(strncmp(err, bad, strlen(bad)) == 0);
+    remove(good);
+    rmdir(path);
     tpp_result_free(r);
     if (failures) fprintf(stderr, "result_core: %d failure(s)\n", failures);
     return failures != 0;
