@@ -1,6 +1,7 @@
 /* lpackets.c — tpp.packets(path, opts): decoded packets one by one, for custom scripts, optionally only those of a
  * time window [from, to). */
 #include "ltpp.h"
+#include "loptions.h"
 #include "tpp/capture.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"

@@ -8,7 +8,10 @@
 
 #include <lua.h>
 
-#define TPP_VERSION "0.1.0"
+/* For lresult.c only, until it includes these itself: TPP_VERSION (version.h) and tpp_lcheck_options
+ * (loptions.h) used to be declared here.  Nothing else relies on these two includes. */
+#include "loptions.h"
+#include "version.h"
 
 int luaopen_tpp_core(lua_State *L);
 
@@ -41,9 +44,5 @@ void tpp_lproc_signal_children(int sig);
 /* Push a result userdata that takes ownership of `r` (freed by the garbage collector). */
 struct tpp_result;
 void tpp_lresult_push(lua_State *L, struct tpp_result *r);
-
-/* Read an options table at `idx` (may be absent/nil) into `o`; unknown keys and bad values raise errors. */
-struct tpp_options;
-void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o);
 
 #endif

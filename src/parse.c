@@ -6,10 +6,11 @@
  * thread.  The ring is allocated once; nothing is allocated per packet.  The caller's thread alone touches the
  * result and calls the hooks.
  */
+#include "tpp/parse.h"
 #include "tpp/capture.h"
 #include "tpp/fingerprint.h"
 #include "tpp/interrupt.h"
-#include "tpp/interval.h"
+#include "tpp/aggregate.h"
 #include "tpp/packet.h"
 #include "handoff.h"
 

@@ -1,36 +1,9 @@
-/* tpp/interval.h — the one-pass aggregator: decoded packets in, tpp_result rows out.
- *
- * tpp_agg_new() allocates all working memory up front (hash tables grow rarely and geometrically; nothing is
- * allocated per packet).  The aggregator writes into a result that the caller owns and frees.
- */
+/* tpp/interval.h — compatibility only: src/lresult.c still includes this name.  The aggregator is
+ * tpp/aggregate.h and the pipeline tpp/parse.h; remove this file once lresult.c includes those. */
 #ifndef TPP_INTERVAL_H
 #define TPP_INTERVAL_H
 
-#include "tpp/packet.h"
-#include "tpp/result.h"
-
-struct tpp_agg;
-
-struct tpp_agg *tpp_agg_new(struct tpp_result *out);
-/* Count one packet.  Returns 1 when a limit says to stop, 0 to go on, -1 on allocation failure. */
-int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p);
-/* Hint that `p` will be added soon, so that the table slots and histogram cells it touches start loading into
- * the cache (on large traces they are the aggregator's main cost). */
-void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p);
-/* Close the last interval as the boundary mode says (aligned: emit it; packet: drop it). */
-int tpp_agg_finish(struct tpp_agg *a);
-void tpp_agg_free(struct tpp_agg *a);
-
-/* Whole pipeline: open, decode, aggregate.  Returns a result (check ->complete / ->error) or NULL with `err`
- * filled when the capture could not be opened at all.  `hooks` may be NULL; each hook may be NULL. */
-struct tpp_parse_hooks {
-    /* Every 2^16 packets; a non-zero return stops the parse ("interrupted"). */
-    int (*progress)(void *ud, uint64_t bytes_read, uint64_t file_size, uint64_t packets);
-    /* Rows first .. first + n - 1 of the result have closed and will not change; a non-zero return stops. */
-    int (*rows)(void *ud, const struct tpp_result *r, size_t first, size_t n);
-    void *ud;
-};
-struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
-                             char *err, size_t errlen);
+#include "tpp/aggregate.h"
+#include "tpp/parse.h"
 
 #endif

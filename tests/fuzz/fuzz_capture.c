@@ -9,7 +9,7 @@
  * frames libpcap gives (readers_agree.h).
  */
 #include "tpp/capture.h"
-#include "tpp/interval.h"
+#include "tpp/aggregate.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"
 #include "check_ports.h"

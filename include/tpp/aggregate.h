@@ -1,0 +1,24 @@
+/* tpp/aggregate.h — the one-pass aggregator: decoded packets in, tpp_result rows out.
+ *
+ * tpp_agg_new() allocates all working memory up front (hash tables grow rarely and geometrically; nothing is
+ * allocated per packet).  The aggregator writes into a result that the caller owns and frees.
+ */
+#ifndef TPP_AGGREGATE_H
+#define TPP_AGGREGATE_H
+
+#include "tpp/packet.h"
+#include "tpp/result.h"
+
+struct tpp_agg;
+
+struct tpp_agg *tpp_agg_new(struct tpp_result *out);
+/* Count one packet.  Returns 1 when a limit says to stop, 0 to go on, -1 on allocation failure. */
+int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p);
+/* Hint that `p` will be added soon, so that the table slots and histogram cells it touches start loading into
+ * the cache (on large traces they are the aggregator's main cost). */
+void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p);
+/* Close the last interval as the boundary mode says (aligned: emit it; packet: drop it). */
+int tpp_agg_finish(struct tpp_agg *a);
+void tpp_agg_free(struct tpp_agg *a);
+
+#endif
