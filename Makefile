@@ -14,7 +14,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz aggregate parse handoff result \
           addr_table pcap_writer outfile dump fingerprint interrupt
-BINDING = ltpp loptions lresult lpackets lwriter lrun repl lproc linterrupt lconfig
+BINDING = ltpp lfail loptions lresult lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

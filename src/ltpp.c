@@ -1,8 +1,10 @@
 /* ltpp.c — `require "tpp.core"`: the module table, its version, a clock, and the small functions that belong to
  * no type. */
 #include "ltpp.h"
+#include "lfail.h"
 #include "inflate.h"
 #include "version.h"
+#include "tpp/error.h"
 #include "tpp/fingerprint.h"
 #include "tpp/outfile.h"
 
@@ -27,13 +29,10 @@ static int l_now(lua_State *L)
 static int l_fingerprint(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    char err[256], hex[17];
+    char err[TPP_ERRBUF_SIZE], hex[17];
     uint64_t fp;
-    if (tpp_fingerprint_path(path, &fp, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", path, err);
-        return 2;
-    }
+    if (tpp_fingerprint_path(path, &fp, err, sizeof err) != 0)
+        return tpp_push_fail(L, "%s: %s", path, err);
     tpp_fingerprint_hex(fp, hex);
     lua_pushstring(L, hex);
     return 1;
@@ -48,8 +47,7 @@ static int l_check_filter(lua_State *L)
     if (!p) return luaL_error(L, "not enough memory");
     struct bpf_program prog;
     if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "bad filter \"%s\": %s", expr, pcap_geterr(p));
+        tpp_push_fail(L, "bad filter \"%s\": %s", expr, pcap_geterr(p));
         pcap_close(p);
         return 2;
     }
@@ -66,30 +64,22 @@ static int l_write_atomic(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *text = luaL_checklstring(L, 2, &len);
-    char err[512];
+    char err[TPP_ERRBUF_SIZE];
     struct tpp_outfile out;
-    if (tpp_outfile_open(&out, path, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
+    if (tpp_outfile_open(&out, path, err, sizeof err) != 0)
+        return tpp_push_fail(L, "%s", err);
     for (size_t done = 0; done < len;) {
         ssize_t n = write(out.fd, text + done, len - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-            lua_pushfstring(L, "%s: cannot write: %s", path, n < 0 ? strerror(errno) : "no space left");
+            tpp_push_fail(L, "%s: cannot write: %s", path, n < 0 ? strerror(errno) : "no space left");
             tpp_outfile_abort(&out);
-            luaL_pushfail(L);
-            lua_insert(L, -2);
             return 2;
         }
         done += (size_t)n;
     }
-    if (tpp_outfile_commit(&out, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
-    }
+    if (tpp_outfile_commit(&out, err, sizeof err) != 0)
+        return tpp_push_fail(L, "%s", err);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     char err[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, NULL, err);
+    struct tpp_capture *cap = tpp_capture_open(path, NULL, err, sizeof err);
     if (!cap) {
         if (!err[0]) abort(); /* a refusal always says why */
         return 0;
