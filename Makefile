@@ -13,7 +13,7 @@ LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz aggregate parse handoff result \
-          addr_table pcap_writer outfile dump fingerprint interrupt
+          addr_table writer outfile dump fingerprint interrupt
 BINDING = ltpp lfail loptions lresult lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)

@@ -11,6 +11,7 @@
  */
 #include "tpp/capture.h"
 #include "tpp/packet.h"
+#include "tpp/linktype_names.h"
 #include "inflate.h"
 #include "pcap_records.h"
 #include "pcapng_records.h"

@@ -12,6 +12,7 @@
  * cycle exceeds).  Every failure is returned as "path: reason", with the line when Lua knows it.
  */
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "lfail.h"
 #include "tpp/interrupt.h"
 

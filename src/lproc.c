@@ -19,6 +19,7 @@
  * Each child leads a process group of its own, so that a Ctrl-C at the terminal reaches tpp alone: tpp's SIGINT
  * handler (linterrupt.c) forwards it to every child not yet reaped, from the registry below, exactly once.
  */
+#include "lproc.h"
 #include "ltpp.h"
 #include "lfail.h"
 

@@ -1,6 +1,6 @@
 /* lrun.c — tpp_run_chunk: a protected call with the host's message handler and Ctrl-C armed, as lua.c's docall. */
 #include "lrun.h"
-#include "ltpp.h"
+#include "linterrupt.h"
 
 #include <lauxlib.h>
 

@@ -6,6 +6,7 @@
  * whose scope is left by an error, and a Ctrl-C that ends the script (tpp_interrupt_raised) throw it away.
  */
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "tpp/packet.h"
 #include "tpp/writer.h"
 #include "tpp/error.h"

@@ -19,6 +19,7 @@
 #include <lualib.h>
 
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "lrun.h"
 #include "repl.h"
 #include "version.h"

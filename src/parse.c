@@ -12,6 +12,7 @@
 #include "tpp/interrupt.h"
 #include "tpp/aggregate.h"
 #include "tpp/packet.h"
+#include "tpp/linktype_names.h"
 #include "handoff.h"
 
 #include <fcntl.h>

@@ -19,6 +19,7 @@
 
 #include "lrun.h"
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "repl.h"
 #include "version.h"
 
