@@ -155,6 +155,35 @@ describe("the C layout", function()
     assert.are.same({}, loops)
   end)
 
+  -- lresult.c is being rewritten: its buffers and failure pushes are left to that rewrite.
+  local function binding_and_core() local out = {}
+    for _, f in ipairs(sources) do if f ~= "src/lresult.c" then out[#out + 1] = f end end
+    return out
+  end
+
+  it("passes errors one way: (err, errlen), TPP_ERRBUF_SIZE buffers, tpp_push_fail", function()
+    local odd = {}
+    for _, h in ipairs(headers) do
+      for param in code_of(read(h)):gmatch("[(,]%s*char%s+[%w_]*err[%w_]*%s*%[[^%]]*%]") do
+        odd[#odd + 1] = h .. ": a fixed-size error parameter, " .. param
+      end
+    end
+    for _, f in ipairs(binding_and_core()) do
+      for buf in code[f]:gmatch("char%s+[%w_]*err[%w_]*%s*%[%s*%d+%s*%]") do
+        odd[#odd + 1] = f .. ": an error buffer sized by hand, " .. buf
+      end
+      if f:match("^src/l") and f ~= "src/lfail.c" then
+        for push in code[f]:gmatch("luaL_pushfail%s*%(%s*L%s*%)%s*;%s*lua_[%w_]+") do
+          if push:match("pushf?string$") or push:match("insert$") then
+            odd[#odd + 1] = f .. ": nil, message pushed by hand, " .. push:gsub("%s+", " ")
+          end
+        end
+      end
+    end
+    table.sort(odd)
+    assert.are.same({}, odd)
+  end)
+
   it("defines the program name and the version once", function()
     local homes = {}
     for _, f in ipairs(sources) do
