@@ -186,11 +186,10 @@ describe("the C layout", function()
 
   it("defines the program name and the version once", function()
     local homes = {}
-    for _, f in ipairs(sources) do
-      for macro in read(f):gmatch("#%s*define%s+([%u_]+)") do homes[macro] = (homes[macro] or 0) + 1 end
-    end
-    for _, f in ipairs(headers) do
-      for macro in read(f):gmatch("#%s*define%s+([%u_]+)") do homes[macro] = (homes[macro] or 0) + 1 end
+    for _, list in ipairs({ sources, headers }) do
+      for _, f in ipairs(list) do
+        for macro in read(f):gmatch("#%s*define%s+([%u_]+)") do homes[macro] = (homes[macro] or 0) + 1 end
+      end
     end
     assert.are.equal(1, homes.PROGNAME)
     assert.are.equal(1, homes.TPP_VERSION)
