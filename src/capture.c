@@ -11,6 +11,7 @@
  */
 #include "tpp/capture.h"
 #include "tpp/packet.h"
+#include "tpp/linktype_names.h"
 #include "inflate.h"
 #include "pcap_records.h"
 #include "pcapng_records.h"
@@ -159,7 +160,7 @@ static int linktype_to_dlt(int linktype) { return linktype == TPP_LINK_RAW ? DLT
 
 /* A filter that fails for this capture's link type but compiles for Ethernet ("ether host ..." on raw IP) is not
  * wrong as such: the message then names the link type, so that the user sees why. */
-static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err)
+static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err, size_t errlen)
 {
     int for_linktype = 0;
     pcap_t *ethernet = linktype == TPP_LINK_ETHERNET ? NULL : pcap_open_dead(DLT_EN10MB, PCAP_MAX_SNAPLEN);
@@ -177,29 +178,29 @@ static int bad_filter(const char *filter, pcap_t *p, int linktype, char *err)
         tpp_linktype_describe(linktype, described, sizeof described);
         snprintf(name, sizeof name, " for link type %s", described);
     }
-    snprintf(err, TPP_ERRBUF_SIZE, "bad filter \"%s\"%s: %s", filter, name, pcap_geterr(p));
+    snprintf(err, errlen, "bad filter \"%s\"%s: %s", filter, name, pcap_geterr(p));
     return -1;
 }
 
 /* The index of the filter program for `linktype`, compiled on first use.  -1 when out of memory, or with
  * `must_compile` when the filter does not compile for it (the capture's first link type: the filter is bad);
  * for later link types such a filter is kept as one no frame passes. */
-static int link_filter(struct tpp_capture *c, int linktype, int must_compile, char *err)
+static int link_filter(struct tpp_capture *c, int linktype, int must_compile, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->nfilters; i++)
         if (c->filters[i].linktype == linktype) return (int)i;
     struct link_filter *more = realloc(c->filters, (c->nfilters + 1) * sizeof *more);
-    if (!more) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
+    if (!more) { snprintf(err, errlen, "out of memory"); return -1; }
     c->filters = more;
     struct link_filter *lf = &c->filters[c->nfilters];
     memset(lf, 0, sizeof *lf);
     lf->linktype = linktype;
     lf->dead = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(linktype), PCAP_MAX_SNAPLEN,
                                                     PCAP_TSTAMP_PRECISION_NANO);
-    if (!lf->dead) { snprintf(err, TPP_ERRBUF_SIZE, "out of memory"); return -1; }
+    if (!lf->dead) { snprintf(err, errlen, "out of memory"); return -1; }
     c->nfilters++;
     lf->usable = pcap_compile(lf->dead, &lf->prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
-    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, linktype, err);
+    if (!lf->usable && must_compile) return bad_filter(c->filter, lf->dead, linktype, err, errlen);
     return (int)(c->nfilters - 1);
 }
 
@@ -216,22 +217,22 @@ static int passes(const struct tpp_capture *c, int filter, const struct tpp_fram
 /* ---- opening ------------------------------------------------------------------------------------------------ */
 
 /* Open the file or standard input and set up the byte source; 0, or -1 with a message in err. */
-static int open_source(struct tpp_capture *c, const char *path, char *err)
+static int open_source(struct tpp_capture *c, const char *path, char *err, size_t errlen)
 {
     int from_stdin = strcmp(path, "-") == 0;
     int fd = from_stdin ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", strerror(errno)); return -1; }
+    if (fd < 0) { snprintf(err, errlen, "%s", strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fd, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            snprintf(err, TPP_ERRBUF_SIZE, "is a directory");
+            snprintf(err, errlen, "is a directory");
             close(fd);
             return -1;
         }
         if (S_ISREG(st.st_mode)) c->size = (uint64_t)st.st_size;
         else from_stdin = 1; /* a FIFO (bash's <(...)) cannot be peeked at with pread: read it as stdin is read */
         if (!from_stdin && S_ISREG(st.st_mode) && c->size == 0) {
-            snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes), not a capture");
+            snprintf(err, errlen, "empty file (0 bytes), not a capture");
             close(fd);
             return -1;
         }
@@ -248,7 +249,7 @@ static int open_source(struct tpp_capture *c, const char *path, char *err)
         c->fd = fd;
         return 0;
     }
-    c->z = inflater_start(fd, err, TPP_ERRBUF_SIZE); /* closes fd on failure */
+    c->z = inflater_start(fd, err, errlen); /* closes fd on failure */
     return c->z ? 0 : -1;
 }
 
@@ -259,32 +260,32 @@ static int own_reader_linktype(int linktype)
     return tpp_linktype_supported(linktype) && linktype != TPP_LINK_DLT_RAW_ALT && linktype != TPP_LINK_DLT_RAW_ALT2;
 }
 
-static int open_pcap(struct tpp_capture *c, char *err)
+static int open_pcap(struct tpp_capture *c, char *err, size_t errlen)
 {
     c->reader = READ_PCAP;
     c->pos += PCAP_FILE_HEADER_SIZE;
     c->linktype = c->rec.linktype;
-    if (c->filter && link_filter(c, c->linktype, 1, err) < 0) return -1;
+    if (c->filter && link_filter(c, c->linktype, 1, err, errlen) < 0) return -1;
     return 0;
 }
 
-static int open_libpcap(struct tpp_capture *c, char *err)
+static int open_libpcap(struct tpp_capture *c, char *err, size_t errlen)
 {
     const char *filter = c->filter;
     c->reader = READ_LIBPCAP;
     c->pcap_classic = c->end - c->pos < 4 || file_load32(c->buf + c->pos, 0) != PCAPNG_SHB;
     cookie_io_functions_t io = { .read = replay_read, .close = replay_close };
     c->fp = fopencookie(c, "rb", io);
-    if (!c->fp) { snprintf(err, TPP_ERRBUF_SIZE, "cannot open: %s", strerror(errno)); return -1; }
+    if (!c->fp) { snprintf(err, errlen, "cannot open: %s", strerror(errno)); return -1; }
     setvbuf(c->fp, NULL, _IOFBF, 1u << 17);
     char perr[PCAP_ERRBUF_SIZE] = "";
     c->pcap = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_NANO, perr);
     if (!c->pcap) {
         /* libpcap's words for "not a capture" are "unknown file format": say it plainly. */
         const char *format = c->z ? inflater_format(c->z) : NULL;
-        if (c->error[0]) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
+        if (c->error[0]) snprintf(err, errlen, "%s", c->error);
         else if (strstr(perr, "unknown file format"))
-            snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture%s%s%s", format ? " (after " : "",
+            snprintf(err, errlen, "not a pcap or pcapng capture%s%s%s", format ? " (after " : "",
                      format ? format : "", format ? " decompression)" : "");
         else copy_libpcap_message(err, TPP_ERRBUF_SIZE, perr);
         return -1;
@@ -293,40 +294,40 @@ static int open_libpcap(struct tpp_capture *c, char *err)
     c->linktype = dlt == DLT_RAW ? TPP_LINK_RAW : dlt; /* report the LINKTYPE_ number, as stored in the file */
     if (!filter) return 0;
     if (pcap_compile(c->pcap, &c->pcap_filter, filter, 1, PCAP_NETMASK_UNKNOWN) != 0)
-        return bad_filter(filter, c->pcap, c->linktype, err);
-    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, c->linktype, err);
+        return bad_filter(filter, c->pcap, c->linktype, err, errlen);
+    return pcap_setfilter(c->pcap, &c->pcap_filter) == 0 ? 0 : bad_filter(filter, c->pcap, c->linktype, err, errlen);
 }
 
 static int next_pcapng_block(struct tpp_capture *c, struct tpp_frame *f, uint32_t *type);
 
 /* The first section header, then blocks up to the first interface description, as libpcap reads them when it
  * opens a file (and as leniently: the first header's length and trailer are not checked). */
-static int open_pcapng(struct tpp_capture *c, char *err)
+static int open_pcapng(struct tpp_capture *c, char *err, size_t errlen)
 {
     c->reader = READ_PCAPNG;
     c->ng_max_block = pcapng_max_block(TPP_LINK_ETHERNET);
     int rc = fill(c, 12);
-    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+    if (rc < 0) { snprintf(err, errlen, "%s", c->error); return -1; }
     if (rc == 0) {
-        snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %d bytes", c->end - c->pos,
+        snprintf(err, errlen, "truncated capture: the file header has %zu of %d bytes", c->end - c->pos,
                  PCAPNG_SHB_MIN);
         return -1;
     }
     c->ng_swapped = pcapng_shb_byte_order(c->buf + c->pos);
-    if (c->ng_swapped < 0) { snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture"); return -1; }
+    if (c->ng_swapped < 0) { snprintf(err, errlen, "not a pcap or pcapng capture"); return -1; }
     uint32_t len = file_load32(c->buf + c->pos + 4, c->ng_swapped);
     if (len < PCAPNG_SHB_MIN || len > PCAPNG_SHB_MAX) {
-        snprintf(err, TPP_ERRBUF_SIZE, "the file header (section header block) has a length of %u, not %d to %d",
+        snprintf(err, errlen, "the file header (section header block) has a length of %u, not %d to %d",
                  len, PCAPNG_SHB_MIN, PCAPNG_SHB_MAX);
         return -1;
     }
     if ((rc = fill(c, len)) <= 0) {
-        if (rc < 0) snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error);
-        else snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %u bytes",
+        if (rc < 0) snprintf(err, errlen, "%s", c->error);
+        else snprintf(err, errlen, "truncated capture: the file header has %zu of %u bytes",
                       c->end - c->pos, len);
         return -1;
     }
-    if (pcapng_shb(c->buf + c->pos, len, c->ng_swapped, err, TPP_ERRBUF_SIZE) != 0) return -1;
+    if (pcapng_shb(c->buf + c->pos, len, c->ng_swapped, err, errlen) != 0) return -1;
     c->pos += len;
     for (;;) {
         struct tpp_frame f;
@@ -334,7 +335,7 @@ static int open_pcapng(struct tpp_capture *c, char *err)
         rc = next_pcapng_block(c, &f, &type);
         if (rc == 0 && c->error[0] == 0)
             snprintf(c->error, sizeof c->error, "no Interface Description Block: the capture has no interfaces");
-        if (rc <= 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+        if (rc <= 0) { snprintf(err, errlen, "%s", c->error); return -1; }
         if (rc == 2 && type == PCAPNG_IDB) break;
     }
     c->linktype = c->ifaces[0].linktype;
@@ -357,39 +358,39 @@ static int header_prefix_of_capture(const uint8_t *p, size_t n, size_t *header_s
 }
 
 /* Choose the reader by the first bytes and open it; 0, or -1 with a message in err. */
-static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, char *err)
+static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, char *err, size_t errlen)
 {
     int rc = fill(c, PCAP_FILE_HEADER_SIZE);
-    if (rc < 0) { snprintf(err, TPP_ERRBUF_SIZE, "%s", c->error); return -1; }
+    if (rc < 0) { snprintf(err, errlen, "%s", c->error); return -1; }
     size_t have = c->end - c->pos, header;
     const char *format = c->z ? inflater_format(c->z) : NULL;
     if (have == 0) {
-        snprintf(err, TPP_ERRBUF_SIZE, "empty file (0 bytes%s%s), not a capture", format ? " after " : "",
+        snprintf(err, errlen, "empty file (0 bytes%s%s), not a capture", format ? " after " : "",
                  format ? format : "");
         return -1;
     }
-    if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, err);
-    if (have >= 4 && file_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err);
+    if (reader == TPP_CAPTURE_LIBPCAP) return open_libpcap(c, err, errlen);
+    if (have >= 4 && file_load32(c->buf + c->pos, 0) == PCAPNG_SHB) return open_pcapng(c, err, errlen);
     if (rc == 0 && have >= 2 && header_prefix_of_capture(c->buf + c->pos, have, &header)) {
-        snprintf(err, TPP_ERRBUF_SIZE, "truncated capture: the file header has %zu of %zu bytes", have, header);
+        snprintf(err, errlen, "truncated capture: the file header has %zu of %zu bytes", have, header);
         return -1;
     }
     if (have < 4) {
-        snprintf(err, TPP_ERRBUF_SIZE, "not a pcap or pcapng capture (%zu byte%s)", have, have == 1 ? "" : "s");
+        snprintf(err, errlen, "not a pcap or pcapng capture (%zu byte%s)", have, have == 1 ? "" : "s");
         return -1;
     }
     if (rc > 0 && pcap_records_open(&c->rec, c->buf + c->pos) == 0 && own_reader_linktype(c->rec.linktype))
-        return open_pcap(c, err);
-    return open_libpcap(c, err);
+        return open_pcap(c, err, errlen);
+    return open_libpcap(c, err, errlen);
 }
 
 struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
-                                          char err[TPP_ERRBUF_SIZE])
+                                          char *err, size_t errlen)
 {
     struct tpp_capture *c = calloc(1, sizeof *c);
     uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
     if (!buf) {
-        snprintf(err, TPP_ERRBUF_SIZE, "out of memory");
+        snprintf(err, errlen, "out of memory");
         free(c);
         return NULL;
     }
@@ -398,20 +399,20 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
     c->fd = -1;
     if (filter && !*filter) filter = NULL;
     if (filter && !(c->filter = strdup(filter))) {
-        snprintf(err, TPP_ERRBUF_SIZE, "out of memory");
+        snprintf(err, errlen, "out of memory");
         tpp_capture_close(c);
         return NULL;
     }
-    if (open_source(c, path, err) != 0 || open_reader(c, reader, err) != 0) {
+    if (open_source(c, path, err, errlen) != 0 || open_reader(c, reader, err, errlen) != 0) {
         tpp_capture_close(c);
         return NULL;
     }
     return c;
 }
 
-struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE])
+struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char *err, size_t errlen)
 {
-    return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err);
+    return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err, errlen);
 }
 
 /* ---- reading classic pcap ----------------------------------------------------------------------------------- */
@@ -512,7 +513,7 @@ static int add_interface(struct tpp_capture *c, uint32_t len)
     iface.filter = 0;
     if (c->filter) {
         char err[TPP_ERRBUF_SIZE];
-        iface.filter = link_filter(c, iface.linktype, c->nfilters == 0, err);
+        iface.filter = link_filter(c, iface.linktype, c->nfilters == 0, err, sizeof err);
         if (iface.filter < 0) { snprintf(c->error, sizeof c->error, "%s", err); return -1; }
     }
     if (c->nifaces == MAX_INTERFACES) {

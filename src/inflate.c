@@ -2,6 +2,7 @@
 #include "inflate.h"
 #include "handoff.h"
 #include "zstd_xz.h"
+#include "tpp/error.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +24,7 @@ struct chunk {
     uint8_t data[CHUNK];
     size_t n;
     int last;                 /* nothing follows: the end, or an error */
-    char error[200];          /* set with `last` when the data is damaged */
+    char error[TPP_ERRBUF_SIZE];      /* set with `last` when the data is damaged */
 };
 
 /* One gzip decoder, whichever library backs it. */
@@ -46,7 +47,7 @@ struct inflater {
     struct chunk *cur;        /* reading thread: the chunk being read, NULL when none */
     size_t pos;
     int done;                 /* reading thread: the last chunk has been consumed */
-    char error[240];          /* reading thread: copied from the last chunk, after the format's name */
+    char error[TPP_ERRBUF_SIZE + 32]; /* reading thread: copied from the last chunk, after the format's name */
     uint8_t in[INBUF];        /* inflating thread's input buffer */
     size_t in_pos, in_len;
     int in_eof;

@@ -12,6 +12,8 @@
  * cycle exceeds).  Every failure is returned as "path: reason", with the line when Lua knows it.
  */
 #include "ltpp.h"
+#include "linterrupt.h"
+#include "lfail.h"
 #include "tpp/interrupt.h"
 
 #include <lauxlib.h>
@@ -266,10 +268,8 @@ static int l_load_data(lua_State *L)
         }
         lua_pushfstring(L, "%s: the returned table %s", path, bad);
     }
-    close_sandbox(sb);
-    luaL_pushfail(L);
-    lua_insert(L, -2);
-    return 2;
+    close_sandbox(sb);                                /* the message on the stack top is L's own copy */
+    return tpp_push_fail(L, "%s", lua_tostring(L, -1));
 }
 
 void tpp_lconfig_register(lua_State *L)

@@ -3,7 +3,7 @@
  * The numbers are LINKTYPE_ values as pcap and pcapng files store them (tcpdump.org's link-layer header types);
  * the names are short descriptions a user recognises, not the C identifiers.
  */
-#include "tpp/packet.h"
+#include "tpp/linktype_names.h"
 
 #include <pcap/pcap.h>
 #include <stdio.h>

@@ -18,6 +18,8 @@
  * swallowed the interrupt would otherwise carry on); the end of the chunk (tpp_interrupt_disarm: the REPL's next
  * prompt) stops the watchdog.
  */
+#include "linterrupt.h"
+#include "lproc.h"
 #include "ltpp.h"
 #include "tpp/interrupt.h"
 

@@ -1,6 +1,7 @@
 /* lpackets.c — tpp.packets(path, opts): decoded packets one by one, for custom scripts, optionally only those of a
  * time window [from, to). */
 #include "ltpp.h"
+#include "loptions.h"
 #include "tpp/capture.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"
@@ -151,7 +152,7 @@ static int l_packets(lua_State *L)
     u->from_ns = from_ns;
     u->to_ns = to_ns;
     char err[TPP_ERRBUF_SIZE];
-    u->cap = tpp_capture_open(path, o.filter, err);
+    u->cap = tpp_capture_open(path, o.filter, err, sizeof err);
     if (!u->cap) return luaL_error(L, "%s: %s", path, err);
     u->linktype = tpp_capture_linktype(u->cap);
     u->supported = tpp_linktype_supported(u->linktype);

@@ -19,7 +19,9 @@
  * Each child leads a process group of its own, so that a Ctrl-C at the terminal reaches tpp alone: tpp's SIGINT
  * handler (linterrupt.c) forwards it to every child not yet reaped, from the registry below, exactly once.
  */
+#include "lproc.h"
 #include "ltpp.h"
+#include "lfail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,16 +197,10 @@ static int proc_kill(lua_State *L)
 {
     Proc *p = check_proc(L, 1);
     int sig = (int)luaL_optinteger(L, 2, SIGTERM);
-    if (p->pid <= 0 || p->reaped) {
-        luaL_pushfail(L);
-        lua_pushliteral(L, "process has ended");
-        return 2;
-    }
-    if (kill(p->pid, sig) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, strerror(errno));
-        return 2;
-    }
+    if (p->pid <= 0 || p->reaped)
+        return tpp_push_fail(L, "process has ended");
+    if (kill(p->pid, sig) != 0)
+        return tpp_push_fail(L, "%s", strerror(errno));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -272,11 +268,8 @@ static int l_spawn(lua_State *L)
         if (pipes[s][1] >= 0) close(pipes[s][1]);  /* the child's ends */
         if (err && pipes[s][0] >= 0) close(pipes[s][0]);
     }
-    if (err) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", argv[0], strerror(err));
-        return 2;
-    }
+    if (err)
+        return tpp_push_fail(L, "%s: %s", argv[0], strerror(err));
     p->pid = pid;
     remember_child(pid);
     for (int s = 0; s < 2; s++) {

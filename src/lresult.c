@@ -7,10 +7,18 @@
  * core._meta), so that statistics and printing are Lua while the loops over intervals and ports stay in C.
  */
 #include "ltpp.h"
+#include "lfail.h"
+#include "linterrupt.h"
+#include "loptions.h"
+#include "version.h"
 #include "tpp/dump.h"
+#include "tpp/error.h"
 #include "tpp/interrupt.h"
-#include "tpp/interval.h"
+#include "tpp/parse.h"
 #include "tpp/result.h"
+#include "tpp/result_export.h"
+#include "tpp/result_ports.h"
+#include "tpp/result_summary.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -31,7 +39,7 @@ static struct tpp_result *check_result(lua_State *L, int idx)
     return u->r;
 }
 
-void tpp_lresult_push(lua_State *L, struct tpp_result *r)
+static void push_result(lua_State *L, struct tpp_result *r)
 {
     LResult *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->r = NULL; /* safe state until the metatable (and its __gc) is set */
@@ -248,7 +256,7 @@ static int result_select(lua_State *L)
     }
     struct tpp_result *out = tpp_result_select(r, idx, n);
     if (!out) return luaL_error(L, "not enough memory");
-    tpp_lresult_push(L, out);
+    push_result(L, out);
     return 1;
 }
 
@@ -257,11 +265,9 @@ static int result_select(lua_State *L)
 /* Write r to path in `format`, atomically.  Returns true | nil, "path: reason". */
 static int write_output(lua_State *L, const struct tpp_result *r, const char *path, enum tpp_export_format format)
 {
-    char err[4096 + 256]; /* a path and a reason */
+    char err[TPP_ERRBUF_SIZE];
     if (tpp_result_export_file(r, format, path, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
+        return tpp_push_fail(L, "%s", err);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -279,11 +285,9 @@ static int result_dump(lua_State *L)
 {
     const struct tpp_result *r = check_result(L, 1);
     const char *path = luaL_checkstring(L, 2);
-    char err[1200];
+    char err[TPP_ERRBUF_SIZE];
     if (tpp_dump_write(r, path, TPP_VERSION, err, sizeof err) != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
+        return tpp_push_fail(L, "%s", err);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -293,14 +297,12 @@ static int result_dump(lua_State *L)
 static int l_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    char err[1200];
+    char err[TPP_ERRBUF_SIZE];
     struct tpp_result *r = tpp_dump_read(path, err, sizeof err);
     if (!r) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
+        return tpp_push_fail(L, "%s", err);
     }
-    tpp_lresult_push(L, r);
+    push_result(L, r);
     return 1;
 }
 
@@ -421,7 +423,7 @@ static int l_parse(lua_State *L)
     lua_settop(L, 4);
     struct hook_ctx ctx = { L, 0 };
     struct tpp_parse_hooks hooks = { has_progress ? parse_progress : NULL, has_rows ? parse_rows : NULL, &ctx };
-    char err[600];
+    char err[TPP_ERRBUF_SIZE];
     struct tpp_result *r = tpp_parse(path, &o, &hooks, err, sizeof err);
     if (ctx.failed) {
         tpp_result_free(r);
@@ -432,11 +434,9 @@ static int l_parse(lua_State *L)
         return tpp_raise_interrupted(L);
     }
     if (!r) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        return 2;
+        return tpp_push_fail(L, "%s", err);
     }
-    tpp_lresult_push(L, r);
+    push_result(L, r);
     return 1;
 }
 

@@ -8,8 +8,6 @@
 
 #include <lua.h>
 
-#define TPP_VERSION "0.1.0"
-
 int luaopen_tpp_core(lua_State *L);
 
 /* Per-type registration, called by luaopen_tpp_core with the module table on the stack top. */
@@ -19,31 +17,5 @@ void tpp_lwriter_register(lua_State *L);   /* tpp.pcap_writer */
 void tpp_lproc_register(lua_State *L);     /* tpp.spawn, tpp.poll, tpp.isatty, tpp.cpus, tpp.pid */
 void tpp_linterrupt_register(lua_State *L);   /* tpp.INTERRUPTED, tpp.interrupted */
 void tpp_lconfig_register(lua_State *L);   /* tpp.load_data */
-
-/* Ctrl-C (linterrupt.c).  The host arms SIGINT around each chunk; an interrupt raises the one object
- * tpp.INTERRUPTED.  tpp_raise_interrupted consumes the request and raises it (C code that noticed the request
- * itself calls it); tpp_is_interrupted tells whether the value at idx is it. */
-void tpp_interrupt_arm(lua_State *L);
-void tpp_interrupt_disarm(void);
-void tpp_push_interrupted(lua_State *L);
-int tpp_is_interrupted(lua_State *L, int idx);
-int tpp_raise_interrupted(lua_State *L);
-/* Whether tpp.INTERRUPTED was raised since the host armed its last chunk: the process is ending by Ctrl-C (or
- * cleaning up after it), so what was left half-done, such as an unclosed pcap writer, is thrown away. */
-int tpp_interrupt_raised(void);
-/* Replace os.execute by one that leaves tpp's SIGINT handler in place while the command runs (system() ignores
- * SIGINT in the caller); the host calls it after opening the standard libraries. */
-void tpp_interrupt_open_execute(lua_State *L);
-
-/* Send sig to every child process tpp.spawn started and nobody reaped yet (lproc.c); async-signal-safe. */
-void tpp_lproc_signal_children(int sig);
-
-/* Push a result userdata that takes ownership of `r` (freed by the garbage collector). */
-struct tpp_result;
-void tpp_lresult_push(lua_State *L, struct tpp_result *r);
-
-/* Read an options table at `idx` (may be absent/nil) into `o`; unknown keys and bad values raise errors. */
-struct tpp_options;
-void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o);
 
 #endif

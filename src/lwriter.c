@@ -6,8 +6,10 @@
  * whose scope is left by an error, and a Ctrl-C that ends the script (tpp_interrupt_raised) throw it away.
  */
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "tpp/packet.h"
 #include "tpp/writer.h"
+#include "tpp/error.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -90,7 +92,7 @@ static void commit_abandoned(LWriter *u, const char *when)
         discard_writer(u);
         return;
     }
-    char err[512];
+    char err[TPP_ERRBUF_SIZE];
     if (close_writer(u, err, sizeof err) != 0) {
         fprintf(stderr, "tpp: %s (a pcap writer committed %s)\n", err, when);
         fflush(stderr);
@@ -118,7 +120,7 @@ static int writer_toclose(lua_State *L)
         discard_writer(u);
         return 0;
     }
-    char err[512];
+    char err[TPP_ERRBUF_SIZE];
     if (close_writer(u, err, sizeof err) != 0) return luaL_error(L, "%s", err);
     return 0;
 }
@@ -132,7 +134,7 @@ static int writer_discard(lua_State *L)
 
 static int writer_close(lua_State *L)
 {
-    char err[512];
+    char err[TPP_ERRBUF_SIZE];
     if (close_writer(check_open(L), err, sizeof err) != 0) return luaL_error(L, "%s", err);
     lua_pushboolean(L, 1);
     return 1;
@@ -196,7 +198,7 @@ static int l_pcap_writer(lua_State *L)
     u->w = NULL;
     u->prev = u->next = NULL;
     luaL_setmetatable(L, WRITER_MT);
-    char err[512];
+    char err[TPP_ERRBUF_SIZE];
     u->w = tpp_writer_open(path, linktype, &o, err, sizeof err);
     if (!u->w) return luaL_error(L, "%s", err);
     link_writer(u);

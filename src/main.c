@@ -5,7 +5,7 @@
  * library directory, and the REPL (repl.c) uses GNU readline with a persistent history and tab completion.
  *
  * Everything runs inside one protected call of run_main(); each chunk (script, -e, -l, REPL line) is
- * run through tpp_run_chunk(), whose message handler appends a traceback.
+ * run through tpp_run_chunk() (lrun.c), whose message handler appends a traceback.
  */
 #include <ctype.h>
 #include <signal.h>
@@ -19,9 +19,11 @@
 #include <lualib.h>
 
 #include "ltpp.h"
+#include "linterrupt.h"
+#include "lrun.h"
 #include "repl.h"
+#include "version.h"
 
-#define PROGNAME "tpp"
 
 /* Print `tpp: msg` on stderr. */
 static void print_message(const char *msg)
@@ -51,36 +53,6 @@ static int report(lua_State *L, int status)
 }
 
 /* ---- running chunks ------------------------------------------------------------------------------ */
-
-/* Message handler: turns the error object into a string (via __tostring when it has one) and appends
- * a traceback; tpp.INTERRUPTED passes unchanged. */
-static int message_handler(lua_State *L)
-{
-    if (tpp_is_interrupted(L, 1))
-        return 1;                           /* kept as it is, for the reports to recognise */
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-            return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
-/* Call the function below its narg arguments with the traceback handler and Ctrl-C enabled (it raises
- * tpp.INTERRUPTED; see linterrupt.c).  Same stack effect and status as lua_pcall(L, narg, nres, 0). */
-int tpp_run_chunk(lua_State *L, int narg, int nres)
-{
-    int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, message_handler);
-    lua_insert(L, base);
-    tpp_interrupt_arm(L);
-    int status = lua_pcall(L, narg, nres, base);
-    tpp_interrupt_disarm();
-    lua_remove(L, base);
-    return status;
-}
 
 /* Given the status of loading a chunk (the function or the error is on the stack), run it without
  * arguments and report any error. Returns the status. */

@@ -6,11 +6,13 @@
  * thread.  The ring is allocated once; nothing is allocated per packet.  The caller's thread alone touches the
  * result and calls the hooks.
  */
+#include "tpp/parse.h"
 #include "tpp/capture.h"
 #include "tpp/fingerprint.h"
 #include "tpp/interrupt.h"
-#include "tpp/interval.h"
+#include "tpp/aggregate.h"
 #include "tpp/packet.h"
+#include "tpp/linktype_names.h"
 #include "handoff.h"
 
 #include <fcntl.h>
@@ -47,7 +49,7 @@ struct pipeline {
     int nundecoded;
     uint64_t undecoded_other;    /* frames of link types beyond the first MAX_UNDECODED */
     int failed;                  /* the capture broke; error says how */
-    char error[TPP_ERRBUF_SIZE + 96];
+    char error[TPP_ERRBUF_SIZE];
     struct batch ring[NBATCH];
 };
 
@@ -202,7 +204,7 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     static const struct tpp_parse_hooks no_hooks = { NULL, NULL, NULL };
     if (!hooks) hooks = &no_hooks;
     char cerr[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr);
+    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr, sizeof cerr);
     if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
     struct tpp_result *r = tpp_result_new(opts, path);
     struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;

@@ -17,10 +17,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lrun.h"
 #include "ltpp.h"
+#include "linterrupt.h"
 #include "repl.h"
+#include "version.h"
 
-#define PROGNAME "tpp"
 #define HISTORY_FILE ".tpp_history"
 #define HISTORY_MAX 1000
 #define PROMPT "> "

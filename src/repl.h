@@ -15,8 +15,4 @@ void tpp_repl(lua_State *L, char **args, int nargs);
  * rather than a script to run.  Never raises; false when that cannot be decided. */
 int tpp_repl_is_data(lua_State *L, const char *path);
 
-/* Provided by main.c: call the function below its narg arguments protected, with a traceback handler and
- * Ctrl-C enabled; same stack effect and status as lua_pcall(L, narg, nres, 0). */
-int tpp_run_chunk(lua_State *L, int narg, int nres);
-
 #endif

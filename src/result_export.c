@@ -1,6 +1,7 @@
 /* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
  * formatter (tpp_format_cell) so that the three formats agree on every number. */
-#include "tpp/result.h"
+#include "tpp/result_export.h"
+#include "tpp/result_summary.h"
 #include "tpp/outfile.h"
 
 #include <errno.h>

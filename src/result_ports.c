@@ -1,5 +1,5 @@
 /* result_ports.c — statistics over a result's port histograms: the most frequent ports and the port entropy. */
-#include "tpp/result.h"
+#include "tpp/result_ports.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* result_summary.c — the summary fields of a result (r.packets, r.source, ...) as a table of typed getters, as
  * result.c's column table describes the critical table: the Lua binding and the JSON export both read it. */
 #include "tpp/fingerprint.h"
-#include "tpp/result.h"
+#include "tpp/result_summary.h"
 
 static void set_int(struct tpp_value *v, int64_t i) { v->type = TPP_VALUE_INT; v->i = i; }
 static void set_bool(struct tpp_value *v, int b) { v->type = TPP_VALUE_BOOL; v->i = b != 0; }

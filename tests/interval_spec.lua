@@ -1,4 +1,4 @@
--- tpp.parse's aggregation (src/interval.c, src/result.c): the columns of an interval, the IAT statistics, aligned
+-- tpp.parse's aggregation (src/aggregate.c, src/result.c): the columns of an interval, the IAT statistics, aligned
 -- and packet boundaries, the ip option, the port series and the TSV of write_critical.
 -- Known-answer specs: small captures written here with tpp.pcap_writer, results asserted against values worked out
 -- by hand (or by plain Lua arithmetic from the issue's definitions, see helper.ref), never against tpp's own

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define TPP_ERRBUF_SIZE 512
+#include "tpp/error.h"
 
 struct tpp_capture;
 
@@ -23,15 +23,16 @@ struct tpp_frame {
     const uint8_t *data;
 };
 
-/* Open `path` with an optional BPF `filter` (NULL or "" for none).  Returns NULL and fills `err` on failure. */
-struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char err[TPP_ERRBUF_SIZE]);
+/* Open `path` with an optional BPF `filter` (NULL or "" for none).  Returns NULL and fills `err` (errlen bytes,
+ * TPP_ERRBUF_SIZE is enough) on failure; the message does not repeat the path. */
+struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char *err, size_t errlen);
 
 /* Who parses the file: tpp reads pcapng and classic pcap itself and leaves old or patched pcap variants to
  * libpcap (AUTO), or libpcap reads everything (LIBPCAP, for the tests that check that both give the same
  * frames). */
 enum tpp_capture_reader { TPP_CAPTURE_AUTO, TPP_CAPTURE_LIBPCAP };
 struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
-                                          char err[TPP_ERRBUF_SIZE]);
+                                          char *err, size_t errlen);
 
 /* Next frame: 1 read, 0 end of capture, -1 error (tpp_capture_error() says what; a truncated file is one). */
 int tpp_capture_next(struct tpp_capture *cap, struct tpp_frame *frame);

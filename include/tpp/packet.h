@@ -50,11 +50,6 @@ struct tpp_packet {
 /* Is `linktype` one tpp decodes?  Packets of other link types are counted as non-IP. */
 int tpp_linktype_supported(int linktype);
 
-/* linktype_names.c: a common link type's name ("802.11 radiotap"), or NULL; and a description for messages,
- * "802.11 radiotap (127)", "user 0 (147)", or the bare number for one without a name. */
-const char *tpp_linktype_name(int linktype);
-void tpp_linktype_describe(int linktype, char *buf, size_t len);
-
 /* Decode one frame of `caplen` captured bytes of `wirelen` on the wire (a wirelen below caplen counts as caplen).
  * The caller sets ts_ns, caplen and wirelen beforehand or afterwards; this fills the rest. */
 void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen, struct tpp_packet *out);

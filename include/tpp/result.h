@@ -1,4 +1,4 @@
-/* tpp/result.h — the per-interval statistics of one capture, as produced by the aggregator (tpp/interval.h)
+/* tpp/result.h — the per-interval statistics of one capture, as produced by the aggregator (tpp/aggregate.h)
  * and, later, restored from a dump.
  *
  * A tpp_result owns all its memory; tpp_result_free() releases it.  Readers borrow pointers into it.
@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 enum tpp_boundary { TPP_BOUNDARY_ALIGNED, TPP_BOUNDARY_PACKET };
 enum tpp_ipmode { TPP_IP_ANY, TPP_IP_V4, TPP_IP_V6 };
@@ -121,60 +120,5 @@ size_t tpp_result_distinct_ports(const struct tpp_result *r, int series);
  * the first chosen start and the last chosen end; the whole-trace port sets the union of the chosen histograms);
  * the others are r's.  NULL when out of memory.  (result.c) */
 struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *idx, size_t n);
-
-/* ---- port statistics (result_ports.c) ---- */
-
-struct tpp_port_total { uint32_t port; uint64_t count; };
-#define TPP_ALL_INTERVALS ((size_t)-1)
-/* The at most k most frequent ports of `series` in interval `interval` (0-based), or of the whole trace when it is
- * TPP_ALL_INTERVALS, count descending then port ascending, into top[0..k); returns how many were written, or -1
- * when out of memory.  A series has at most 65536 distinct ports, so k need not exceed that. */
-long tpp_result_top_ports(const struct tpp_result *r, int series, size_t interval, struct tpp_port_total *top, size_t k);
-/* The Shannon entropy of the port distribution of one interval normalised as entropy_src is,
- * (log2 n - sum c*log2 c / n) / log2 d for n packets over d distinct ports; 0 when d is 1.  With no packet it is
- * undefined like entropy_src: NaN, or 0 in the packet mode (the original tool's conventions). */
-double tpp_result_port_entropy(const struct tpp_result *r, int series, size_t interval);
-
-/* ---- summary fields (result_summary.c) ---- */
-
-/* A summary field's value, typed as the API shows it: strings are borrowed from the result or held in buf. */
-enum tpp_value_type { TPP_VALUE_NIL, TPP_VALUE_BOOL, TPP_VALUE_INT, TPP_VALUE_REAL, TPP_VALUE_STRING };
-struct tpp_value {
-    enum tpp_value_type type;
-    int64_t i;                 /* TPP_VALUE_INT, TPP_VALUE_BOOL */
-    double d;                  /* TPP_VALUE_REAL */
-    const char *s;             /* TPP_VALUE_STRING */
-    char buf[24];
-};
-/* The summary fields (r.packets, r.source, ...), in the order of r:fields() and of the JSON export. */
-struct tpp_summary_field {
-    const char *name;
-    void (*get)(const struct tpp_result *r, struct tpp_value *v);
-};
-extern const struct tpp_summary_field tpp_summary_fields[];
-extern const size_t tpp_nsummary_fields;
-
-/* ---- outputs (result_export.c) ---- */
-
-/* A time in integer nanoseconds as "seconds.nanoseconds" ("-1.500000000" for -1.5 s); buf of 32 bytes is enough. */
-void tpp_format_time(char *buf, size_t len, int64_t ns);
-
-enum tpp_export_format { TPP_EXPORT_TSV, TPP_EXPORT_CSV, TPP_EXPORT_JSON };
-/* One cell of the critical table as `format` spells it: times "seconds.nanoseconds", counts as integers, reals as
- * the shortest "%.Ng" that reads back as the same double; NaN "nan" (TSV), "" (CSV) or "null" (JSON), infinities
- * "inf"/"-inf" (TSV, CSV) or "null" (JSON).  Returns buf (64 bytes is enough) or a constant string. */
-const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
-                            const struct tpp_interval *iv, size_t index);
-/* Write the whole result to an open stream: TSV (the critical table: header + one row per interval), CSV (RFC
- * 4180, CRLF line ends) or JSON (the summary fields, "columns" and "records", one record per line, as pandas'
- * orient="records").  0 on success, -1 on a write error. */
-int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format, FILE *f);
-/* The same into the file `path`, atomically (tpp/outfile.h): 0 on success, -1 with "path: reason" in err, the
- * target untouched. */
-int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
-                           size_t errlen);
-/* The critical TSV; rows writes rows first .. first + n - 1 only, without the header (the same format). */
-int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
-int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n);
 
 #endif

@@ -55,8 +55,8 @@ static int agree_libpcap_refusal(const char *msg)
 static int readers_agree(const char *path, const char *filter, long *frames, char *why, size_t whylen)
 {
     char err_own[TPP_ERRBUF_SIZE] = "", err_lib[TPP_ERRBUF_SIZE] = "";
-    struct tpp_capture *own = tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err_own);
-    struct tpp_capture *lib = tpp_capture_open_with(path, filter, TPP_CAPTURE_LIBPCAP, err_lib);
+    struct tpp_capture *own = tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err_own, sizeof err_own);
+    struct tpp_capture *lib = tpp_capture_open_with(path, filter, TPP_CAPTURE_LIBPCAP, err_lib, sizeof err_lib);
     int rc = 0;
     struct tpp_frame a, b;
     if (!own || !lib) {

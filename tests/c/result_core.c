@@ -1,6 +1,9 @@
 /* result_core.c — the result core without Lua: one cell formatter for the three text formats, port statistics,
  * selections and the summary-field table, on a small result built by hand. */
 #include "tpp/result.h"
+#include "tpp/result_export.h"
+#include "tpp/result_ports.h"
+#include "tpp/result_summary.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,9 +9,10 @@
  * frames libpcap gives (readers_agree.h).
  */
 #include "tpp/capture.h"
-#include "tpp/interval.h"
+#include "tpp/aggregate.h"
 #include "tpp/packet.h"
 #include "tpp/result.h"
+#include "tpp/result_export.h"
 #include "check_ports.h"
 #include "readers_agree.h"
 
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     char err[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, NULL, err);
+    struct tpp_capture *cap = tpp_capture_open(path, NULL, err, sizeof err);
     if (!cap) {
         if (!err[0]) abort(); /* a refusal always says why */
         return 0;

@@ -8,6 +8,7 @@
  */
 #include "tpp/dump.h"
 #include "tpp/result.h"
+#include "tpp/result_export.h"
 #include "check_ports.h"
 
 #include <stdint.h>

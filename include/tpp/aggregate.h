@@ -1,10 +1,10 @@
-/* tpp/interval.h — the one-pass aggregator: decoded packets in, tpp_result rows out.
+/* tpp/aggregate.h — the one-pass aggregator: decoded packets in, tpp_result rows out.
  *
  * tpp_agg_new() allocates all working memory up front (hash tables grow rarely and geometrically; nothing is
  * allocated per packet).  The aggregator writes into a result that the caller owns and frees.
  */
-#ifndef TPP_INTERVAL_H
-#define TPP_INTERVAL_H
+#ifndef TPP_AGGREGATE_H
+#define TPP_AGGREGATE_H
 
 #include "tpp/packet.h"
 #include "tpp/result.h"
@@ -20,17 +20,5 @@ void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p);
 /* Close the last interval as the boundary mode says (aligned: emit it; packet: drop it). */
 int tpp_agg_finish(struct tpp_agg *a);
 void tpp_agg_free(struct tpp_agg *a);
-
-/* Whole pipeline: open, decode, aggregate.  Returns a result (check ->complete / ->error) or NULL with `err`
- * filled when the capture could not be opened at all.  `hooks` may be NULL; each hook may be NULL. */
-struct tpp_parse_hooks {
-    /* Every 2^16 packets; a non-zero return stops the parse ("interrupted"). */
-    int (*progress)(void *ud, uint64_t bytes_read, uint64_t file_size, uint64_t packets);
-    /* Rows first .. first + n - 1 of the result have closed and will not change; a non-zero return stops. */
-    int (*rows)(void *ud, const struct tpp_result *r, size_t first, size_t n);
-    void *ud;
-};
-struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
-                             char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,10 @@
-/* interval.c — the one-pass aggregator: decoded packets in, rows and port histograms out.
+/* aggregate.c — the one-pass aggregator: decoded packets in, rows and port histograms out.
  *
  * Per interval it keeps plain counters, two address tables, four 65536-entry port histograms reset through
  * their touched-port bitmaps, and streaming central moments of the inter-arrival times.  All of it is allocated in
  * tpp_agg_new(); adding a packet never allocates (the address tables may double, rarely).
  */
-#include "tpp/interval.h"
+#include "tpp/aggregate.h"
 #include "addr_table.h"
 
 #include <math.h>

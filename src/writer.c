@@ -1,4 +1,4 @@
-/* pcap_writer.c — write pcap or pcapng captures, optionally gzip-compressed, atomically.
+/* writer.c — write pcap or pcapng captures, optionally gzip-compressed, atomically.
  *
  * Everything goes through zlib's gzFile ("T" mode writes uncompressed), into an atomic output file
  * (tpp/outfile.h) that replaces the target only when tpp_writer_close() succeeds.

@@ -1,0 +1,25 @@
+/* tpp/parse.h — the whole pipeline of one capture (parse.c): open, decode on a reader thread, aggregate.
+ *
+ * The hooks let a caller (the Lua binding) report progress and take closed rows while the parse runs.
+ */
+#ifndef TPP_PARSE_H
+#define TPP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tpp/result.h"
+
+/* Whole pipeline: open, decode, aggregate.  Returns a result (check ->complete / ->error) or NULL with `err`
+ * filled when the capture could not be opened at all.  `hooks` may be NULL; each hook may be NULL. */
+struct tpp_parse_hooks {
+    /* Every 2^16 packets; a non-zero return stops the parse ("interrupted"). */
+    int (*progress)(void *ud, uint64_t bytes_read, uint64_t file_size, uint64_t packets);
+    /* Rows first .. first + n - 1 of the result have closed and will not change; a non-zero return stops. */
+    int (*rows)(void *ud, const struct tpp_result *r, size_t first, size_t n);
+    void *ud;
+};
+struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
+                             char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/* tpp/result_export.h — a result as TSV, CSV or JSON, one cell formatter for the three (result_export.c).  Readers borrow the result; nothing here keeps it. */
+#ifndef TPP_RESULT_EXPORT_H
+#define TPP_RESULT_EXPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "tpp/result.h"
+
+/* A time in integer nanoseconds as "seconds.nanoseconds" ("-1.500000000" for -1.5 s); buf of 32 bytes is enough. */
+void tpp_format_time(char *buf, size_t len, int64_t ns);
+
+enum tpp_export_format { TPP_EXPORT_TSV, TPP_EXPORT_CSV, TPP_EXPORT_JSON };
+/* One cell of the critical table as `format` spells it: times "seconds.nanoseconds", counts as integers, reals as
+ * the shortest "%.Ng" that reads back as the same double; NaN "nan" (TSV), "" (CSV) or "null" (JSON), infinities
+ * "inf"/"-inf" (TSV, CSV) or "null" (JSON).  Returns buf (64 bytes is enough) or a constant string. */
+const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
+                            const struct tpp_interval *iv, size_t index);
+/* Write the whole result to an open stream: TSV (the critical table: header + one row per interval), CSV (RFC
+ * 4180, CRLF line ends) or JSON (the summary fields, "columns" and "records", one record per line, as pandas'
+ * orient="records").  0 on success, -1 on a write error. */
+int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format, FILE *f);
+/* The same into the file `path`, atomically (tpp/outfile.h): 0 on success, -1 with "path: reason" in err, the
+ * target untouched. */
+int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                           size_t errlen);
+/* The critical TSV; rows writes rows first .. first + n - 1 only, without the header (the same format). */
+int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
+int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n);
+
+#endif

@@ -1,0 +1,94 @@
+/* loptions.c — tpp_lcheck_options: a Lua options table checked key by key into struct tpp_options. */
+#include "loptions.h"
+#include "tpp/result.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const boundary_names[] = { "aligned", "packet", NULL };
+static const char *const ip_names[] = { "any", "v4", "v6", NULL };
+static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
+static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
+                                            "max_intervals", NULL };
+
+/* A non-negative integer option (nil keeps the default). */
+static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
+{
+    if (lua_isnil(L, -1)) return def;
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < 0) luaL_error(L, "option %s must be a non-negative integer, got %s", key, luaL_tolstring(L, -1, NULL));
+    return (uint64_t)v;
+}
+
+/* One of `names` (nil keeps the default): its index. */
+static int opt_enum(lua_State *L, const char *key, const char *const names[], int def)
+{
+    if (lua_isnil(L, -1)) return def;
+    const char *v = lua_tostring(L, -1);
+    for (int i = 0; v && names[i]; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    char known[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", names[i]);
+    return luaL_error(L, "option %s must be one of %s, got '%s'", key, known, luaL_tolstring(L, -1, NULL));
+}
+
+void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
+{
+    tpp_options_default(o);
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    idx = lua_absindex(L, idx);
+
+    /* Reject misspelt keys: a silently ignored option is worse than an error. */
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = 0;
+        for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
+        if (!known)
+            luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
+                       "max_intervals)", luaL_tolstring(L, -1, NULL));
+    }
+
+    lua_getfield(L, idx, "delta_t");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Number dt = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(dt > 0) || dt > 1e9) luaL_error(L, "option delta_t must be a positive number of seconds");
+        o->delta_ns = (int64_t)llround(dt * 1e9);
+        /* rounding would make 0.5 ns one; the tolerance keeps 1e-9, whose product may come out a hair below 1 */
+        if (o->delta_ns < 1 || dt * 1e9 < 1 - 1e-6) luaL_error(L, "option delta_t is below one nanosecond");
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "boundary");
+    o->boundary = (enum tpp_boundary)opt_enum(L, "boundary", boundary_names, (int)o->boundary);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "ip");
+    o->ip = (enum tpp_ipmode)opt_enum(L, "ip", ip_names, (int)o->ip);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "anchor");
+    o->anchor = (enum tpp_anchor)opt_enum(L, "anchor", anchor_names, (int)o->anchor);
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "filter");
+    if (!lua_isnil(L, -1)) {
+        size_t len;
+        const char *f = lua_tolstring(L, -1, &len);
+        if (!f || len >= sizeof o->filter) luaL_error(L, "option filter must be a string of under %d bytes", (int)sizeof o->filter);
+        memcpy(o->filter, f, len + 1);
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "max_packets");
+    o->max_packets = opt_count(L, "max_packets", 0);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "max_intervals");
+    o->max_intervals = opt_count(L, "max_intervals", 0);
+    lua_pop(L, 1);
+}
