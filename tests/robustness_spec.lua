@@ -14,7 +14,7 @@ describe("robustness regressions", function()
 
   describe("pcapng timestamps", function()
     -- Two interfaces whose if_tsoffset puts packets 285 years before and after 1970: each timestamp fits an int64
-    -- of nanoseconds, their difference does not.  interval.c subtracted them (signed overflow, UBSan).
+    -- of nanoseconds, their difference does not.  interval.c (now aggregate.c) subtracted them (signed overflow, UBSan).
     it("far apart do not overflow the interval arithmetic", function()
       local path = REGRESS .. "capture/pcapng-ts-span-overflow.pcapng"
       local r = assert(tpp.parse(path, { delta_t = 10 }))
