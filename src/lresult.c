@@ -3,8 +3,9 @@
  * (result.c, result_ports.c, result_summary.c, result_export.c); here they become Lua values and errors.
  *
  * Columns, interval records and top-port lists are plain Lua tables carrying the metatables "tpp.column",
- * "tpp.interval" and "tpp.ports", created here and given their methods by lua/tpp/result.lua (through
- * core._meta), so that statistics and printing are Lua while the loops over intervals and ports stay in C.
+ * "tpp.interval" and "tpp.ports", created here and given their methods and string forms by lua/tpp/column.lua and
+ * lua/tpp/result.lua (through core._meta), so that statistics and printing are Lua while the loops over intervals
+ * and ports stay in C.  tpp.parse and tpp.load load that Lua half before making a result (require_lua_half).
  */
 #include "ltpp.h"
 #include "lfail.h"
@@ -58,15 +59,6 @@ static int result_gc(lua_State *L)
 static int result_len(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)check_result(L, 1)->nintervals);
-    return 1;
-}
-
-static int result_tostring(lua_State *L)
-{
-    const struct tpp_result *r = check_result(L, 1);
-    lua_pushfstring(L, "tpp.result: %s, %I intervals of %f s, %I packets (%I IP)%s", r->source,
-                    (lua_Integer)r->nintervals, (lua_Number)r->opts.delta_ns / 1e9, (lua_Integer)r->packets,
-                    (lua_Integer)r->ip_packets, r->complete ? "" : ", incomplete");
     return 1;
 }
 
@@ -293,9 +285,24 @@ static int result_dump(lua_State *L)
     return 1;
 }
 
+/* The result type is one type in two files: this one and lua/tpp/result.lua, which adds the methods and string
+ * forms written in Lua (and is the only place of __tostring).  Loading it before the first result is made means
+ * that no result is ever seen without them, whether the script required "tpp" or only "tpp.core". */
+static void require_lua_half(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "tpp.result") == LUA_TNIL) {
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "tpp.result");
+        lua_call(L, 1, 0);
+    }
+    lua_pop(L, 2);
+}
+
 /* tpp.load(path) -> result | nil, "path: reason" */
 static int l_load(lua_State *L)
 {
+    require_lua_half(L);
     const char *path = luaL_checkstring(L, 1);
     char err[TPP_ERRBUF_SIZE];
     struct tpp_result *r = tpp_dump_read(path, err, sizeof err);
@@ -414,6 +421,7 @@ static int parse_rows(void *ud, const struct tpp_result *r, size_t first, size_t
  * either returning false stops the parse. */
 static int l_parse(lua_State *L)
 {
+    require_lua_half(L);
     const char *path = luaL_checkstring(L, 1);
     struct tpp_options o;
     tpp_lcheck_options(L, 2, &o);
@@ -451,7 +459,7 @@ void tpp_lresult_register(lua_State *L)
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
-        { "__gc", result_gc }, { "__close", result_gc }, { "__len", result_len }, { "__tostring", result_tostring },
+        { "__gc", result_gc }, { "__close", result_gc }, { "__len", result_len },
         { NULL, NULL },
     };
     /* core._meta: the metatables and the result methods table, which lua/tpp/result.lua completes with Lua

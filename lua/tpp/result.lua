@@ -1,9 +1,13 @@
 -- tpp.result: the Lua half of the result type — selections (r:slice, r:where), readable string forms of results,
 -- interval records and top-port lists, completion names for the REPL, and tpp.open / tpp.type.
 --
--- The C core (lresult.c) creates the metatables and exposes them as core._meta; this module, loaded by
--- `require "tpp"`, adds to them.  Methods implemented here are added to the same methods table as the C ones, so
--- r:slice sits beside r:column and the REPL completes both.
+-- The C half (lresult.c) creates the metatables, exposes them as core._meta and loads this module before it makes
+-- its first result, so a result always has both halves, whether the script required "tpp" or only "tpp.core".
+-- What lives here and why: the string forms (the type's only __tostring) need dates, number formatting and
+-- column statistics, which are Lua; r:slice and r:where take times and predicates and only choose indices for
+-- the C copy r:select; r:select, r:interval and r:index are wrapped here to remember which interval of the
+-- original result a selection's interval is.  Everything that loops over packets, intervals or ports is C.
+-- register() at the end is the one place that adds to the type.
 
 local core = require "tpp.core"
 local column = require "tpp.column"
@@ -160,7 +164,7 @@ end
 local c_select, c_interval = methods.select, methods.interval
 
 -- r:select(indices) -> the intervals at the given 1-based indices (the C copy), remembering where they came from.
-function methods.select(r, indices)
+local function select_intervals(r, indices)
   local out = c_select(r, indices)
   local from, map = origin[r], {}
   for k = 1, #out do
@@ -173,7 +177,7 @@ end
 
 -- r:index(i) -> the index of interval i in the result the selection was taken from (i itself for a parsed or
 -- loaded result); r:index() -> a column of them all.
-function methods.index(r, i)
+local function index_of(r, i)
   local from = origin[r]
   if i == nil then
     local out = {}
@@ -185,7 +189,7 @@ function methods.index(r, i)
 end
 
 -- r:interval(i): the record of the C core, with `index`, the interval's index in the original result.
-function methods.interval(r, i)
+local function interval_record(r, i)
   i = check_index(r, i, 1, "interval")
   local iv = c_interval(r, i)
   local from = origin[r]
@@ -194,7 +198,7 @@ function methods.interval(r, i)
 end
 
 -- r:slice(t1, t2) -> result of the intervals whose start lies in [t1, t2); nil bounds are open.
-function methods.slice(r, t1, t2)
+local function slice(r, t1, t2)
   t1 = t1 ~= nil and M.parse_time(t1, 1, "slice") or -math.huge
   t2 = t2 ~= nil and M.parse_time(t2, 2, "slice") or math.huge
   if t2 < t1 then
@@ -209,7 +213,7 @@ function methods.slice(r, t1, t2)
 end
 
 -- r:where(fn) -> result of the intervals i for which fn(r:interval(i), i) is true.
-function methods.where(r, fn)
+local function where(r, fn)
   if type(fn) ~= "function" then error("bad argument #1 to 'where' (function expected)", 2) end
   local chosen = {}
   for i = 1, #r do
@@ -219,7 +223,7 @@ function methods.where(r, fn)
 end
 
 -- r:port_series(series, port) -> column of the packets of one port per interval (0 where it was not seen).
-function methods.port_series(r, series, port)
+local function port_series(r, series, port)
   if type(port) == "number" then port = math.tointeger(port) or port end -- 22.0 is port 22
   if math.type(port) ~= "integer" or port < 0 or port > 65535 then
     error(("bad argument #2 to 'port_series' (a port from 0 to 65535 expected, got %s)")
@@ -244,7 +248,7 @@ end
 local fmt = column.format
 
 -- One line: source, span, intervals, packets, rates and the range of the source-address entropy.
-function meta.result.__tostring(r)
+local function result_tostring(r)
   local parts = { "tpp.result: " .. r.source }
   local n, dt = #r, r.delta_t
   if r.packets > 0 then parts[#parts + 1] = M.span(r.first_ts, r.last_ts) end
@@ -262,7 +266,7 @@ function meta.result.__tostring(r)
 end
 
 -- Several lines: the interval's number and time span, then every other column as name value.
-function meta.interval.__tostring(iv)
+local function interval_tostring(iv)
   local index, own = iv.index or iv.interval + 1, iv.interval + 1
   local head = ("interval %s (index %s)"):format(fmt(iv.interval), fmt(own))
   if index ~= own then head = head:sub(1, -2) .. ("; index %s in the original)"):format(fmt(index)) end
@@ -279,7 +283,7 @@ function meta.interval.__tostring(iv)
 end
 
 -- "443 (1234), 80 (567), ..." ports with their counts, most frequent first.
-function meta.ports.__tostring(list)
+local function ports_tostring(list)
   if #list == 0 then return "(no ports)" end
   local out = {}
   for i, e in ipairs(list) do out[i] = ("%d (%d)"):format(e.port, e.count) end
@@ -287,14 +291,23 @@ function meta.ports.__tostring(list)
 end
 
 ---------------------------------------------------------------------------------------------------------------
--- REPL completion: names offered after `r.` (fields and methods) and `r:` (methods).
+-- Registration: the one place this module adds to the type lresult.c created
 ---------------------------------------------------------------------------------------------------------------
 
-do
+-- The methods above join the C ones in one methods table (r:slice beside r:column, both completed by the REPL);
+-- the string forms are the type's only __tostring; __complete lists the names offered after `r.` and `r:`.
+local function register(meta)
+  methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
+  methods.slice, methods.where, methods.port_series = slice, where, port_series
+  meta.result.__tostring = result_tostring
+  meta.interval.__tostring = interval_tostring
+  meta.ports.__tostring = ports_tostring
   local names = {}
   for _, field in ipairs(meta.fields) do names[field] = true end
   meta.result.__complete = setmetatable(names, { __index = methods })
 end
+
+register(meta)
 
 ---------------------------------------------------------------------------------------------------------------
 -- tpp.open, tpp.type
