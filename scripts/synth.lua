@@ -54,10 +54,10 @@ if not quiet and args.packets >= 4 * 1048576 then
     end
 end
 
-local ok, s = pcall(synth.generate, args.out, opts)
+local ok, s, err = pcall(synth.generate, args.out, opts)
 if not ok and require("tpp").interrupted(s) then error(s, 0) end -- Ctrl-C: "tpp: interrupted", status 130
-if not ok then
-    io.stderr:write("synth: ", tostring(s), "\n")
+if not ok or not s then
+    io.stderr:write("synth: ", tostring(ok and err or s), "\n")
     os.exit(1)
 end
 

@@ -6,6 +6,7 @@
  * whose scope is left by an error, and a Ctrl-C that ends the script (tpp_interrupt_raised) throw it away.
  */
 #include "ltpp.h"
+#include "lfail.h"
 #include "linterrupt.h"
 #include "tpp/packet.h"
 #include "tpp/writer.h"
@@ -132,10 +133,11 @@ static int writer_discard(lua_State *L)
     return 0;
 }
 
+/* w:close() -> true | nil, "path: reason": flush and put the capture in place, as f:close() does. */
 static int writer_close(lua_State *L)
 {
     char err[TPP_ERRBUF_SIZE];
-    if (close_writer(check_open(L), err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    if (close_writer(check_open(L), err, sizeof err) != 0) return tpp_push_fail(L, "%s", err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -168,6 +170,7 @@ static int writer_write(lua_State *L)
 /* w:write_ns(ns, bytes [, wirelen]) — exact integer nanoseconds. */
 static int writer_write_ns(lua_State *L) { return write_record(L, (int64_t)luaL_checkinteger(L, 2)); }
 
+/* tpp.pcap_writer(path, linktype [, opts]) -> writer | nil, "path: reason" (as io.open); bad arguments raise. */
 static int l_pcap_writer(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
@@ -200,7 +203,7 @@ static int l_pcap_writer(lua_State *L)
     luaL_setmetatable(L, WRITER_MT);
     char err[TPP_ERRBUF_SIZE];
     u->w = tpp_writer_open(path, linktype, &o, err, sizeof err);
-    if (!u->w) return luaL_error(L, "%s", err);
+    if (!u->w) return tpp_push_fail(L, "%s", err);
     link_writer(u);
     return 1;
 }

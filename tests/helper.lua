@@ -381,7 +381,7 @@ end
 -- (or { ts = seconds, ... }).  opts go to the writer (format, nanosecond, gzip, snaplen).  Returns path.
 function H.write_capture(path, linktype, packets, opts)
     local tpp = require "tpp"
-    local w = tpp.pcap_writer(path, linktype, opts)
+    local w = assert(tpp.pcap_writer(path, linktype, opts))
     for _, p in ipairs(packets) do
         if p.ts_ns then
             w:write_ns(p.ts_ns, p.data, p.wirelen)

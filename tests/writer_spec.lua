@@ -141,9 +141,9 @@ for k = 1, 3 do w:write(k, "\x45\0\0\20") end
     assert.are.same({ "keep.pcap" }, leftovers(dir))
   end)
 
-  it("raises a message naming the path when the directory does not exist", function()
-    local ok, err = pcall(tpp.pcap_writer, dir .. "/missing/x.pcap", "raw")
-    assert.is_false(ok)
+  it("returns nil and a message naming the path when the directory does not exist", function()
+    local w, err = tpp.pcap_writer(dir .. "/missing/x.pcap", "raw")
+    assert.is_nil(w)
     assert.truthy(err:find(dir .. "/missing/x.pcap", 1, true))
   end)
 

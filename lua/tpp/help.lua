@@ -21,7 +21,7 @@ docs.tpp = {
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
                 .. "opts.from, opts.to: only [from, to) (epoch s)" },
   { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
-  { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer — write a capture" },
+  { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer | nil, msg — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
   { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"writer\" | nil" },
   { "now", "tpp.now() -> seconds on a monotonic clock" },
@@ -152,7 +152,7 @@ docs.ports = {
 docs.writer = {
   { "write", "w:write(ts, bytes [, wirelen]) — a record at ts seconds" },
   { "write_ns", "w:write_ns(ns, bytes [, wirelen]) — a record at integer nanoseconds" },
-  { "close", "w:close() -> true — flush and put the capture in place (raises on failure)" },
+  { "close", "w:close() -> true | nil, msg — flush and put the capture in place" },
   { "discard", "w:discard() — give the capture up (an unclosed writer is committed at exit, like a file)" },
 }
 

@@ -36,7 +36,8 @@
 --   format ("pcap" / "pcapng"; default from the name: .pcapng and .pcapng.gz give pcapng)
 --   gzip (default: the name ends in .gz)  progress (function(done, total), called about every 2^20 packets)
 --
--- generate(path, opts) returns a summary: { path, format, snaplen, seed, packets, first_ts_ns, last_ts_ns,
+-- generate(path, opts) returns a summary (or nil, "path: reason" when the capture cannot be written; bad options
+-- raise): { path, format, snaplen, seed, packets, first_ts_ns, last_ts_ns,
 --   start_ns, duration_ns, seconds (CPU),
 --   counts = { ipv4, ipv6, arp, tcp, udp, icmp, icmpv6, gre, esp, vlan, fragments, first_fragments, syn, fin,
 --              scan },
@@ -934,9 +935,11 @@ function M.generate(path, opts)
   end
   local wopts = { format = format, snaplen = o.snaplen, nanosecond = o.nanosecond and true or false }
   if o.gzip ~= nil then wopts.gzip = o.gzip end
-  local w <close> = tpp.pcap_writer(path, "ethernet", wopts) -- an error or Ctrl-C part-way leaves no capture
+  local w <close>, open_err = tpp.pcap_writer(path, "ethernet", wopts) -- an error or Ctrl-C part-way leaves no capture
+  if not w then return nil, open_err end
   local counts, first_ts, last_ts, done = emit(w, packet_stream(o.seed), plan, p, build, o)
-  w:close()
+  local closed, close_err = w:close()
+  if not closed then return nil, close_err end
 
   local summary = {
     path = path, packets = done, format = format, snaplen = o.snaplen, seed = o.seed,
