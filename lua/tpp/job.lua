@@ -132,7 +132,7 @@ function job.run(spec, hooks)
   -- format is another tpp's: it is neither reused nor replaced.
   local r
   local keep_dump = false
-  if not spec.stream and tpp.load and lfs.attributes(files.dump, "mode") == "file" then
+  if not spec.stream and lfs.attributes(files.dump, "mode") == "file" then
     local d, err = tpp.load(files.dump)
     if not d and tostring(err):find("written by a newer tpp", 1, true) then
       keep_dump = true
