@@ -105,13 +105,6 @@ local function run()
   end
 
   local figures = settings.figures
-  if #figures > 0 then
-    local plot, why = job.plotter()
-    if not plot then
-      display:info("figures skipped: " .. why)
-      figures = {}
-    end
-  end
   if #figures > 0 and not require("tpp.gnuplot").find() then   -- one line per run, not one per figure
     fail("figures not drawn: " .. require("tpp.gnuplot").MISSING)
     figures = {}

@@ -136,15 +136,11 @@ end
 
 local function say(text) io.stderr:write("plot: ", text, "\n") end
 
-local DUMP_SIGNATURE = "\x89TPD"   -- docs/dump-format.md
-
--- Whether the file at `path` starts as a dump does; or nil and why it cannot be read.
+-- Whether the file at `path` is a dump (tpp.kind knows its signature); or nil and why it cannot be read.
 local function is_dump(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local head = f:read(4)
-  f:close()
-  return head == DUMP_SIGNATURE
+  local kind, err, unreadable = tpp.kind(path)
+  if unreadable then return nil, err end
+  return kind == "dump"
 end
 
 -- Why a file the walk skipped is not drawn: the walk's own reason when it says more (an empty file, a FIFO, a

@@ -342,19 +342,48 @@ static int open_pcapng(struct tpp_capture *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Do the n bytes at p (only the first 4 count) begin `magic`, written in either byte order? */
+static int begins_magic(const uint8_t *p, size_t n, uint32_t magic)
+{
+    const uint8_t big[4] = { magic >> 24, magic >> 16, magic >> 8, magic };
+    const uint8_t little[4] = { magic, magic >> 8, magic >> 16, magic >> 24 };
+    if (n > 4) n = 4;
+    return memcmp(p, big, n) == 0 || memcmp(p, little, n) == 0;
+}
+
 /* The first bytes of a pcap or pcapng file, for telling a file cut inside its header from other content. */
 static int header_prefix_of_capture(const uint8_t *p, size_t n, size_t *header_size)
 {
-    static const uint8_t magics[][4] = {
-        { 0xd4, 0xc3, 0xb2, 0xa1 }, { 0xa1, 0xb2, 0xc3, 0xd4 }, { 0x4d, 0x3c, 0xb2, 0xa1 },
-        { 0xa1, 0xb2, 0x3c, 0x4d }, { 0x0a, 0x0d, 0x0d, 0x0a },
-    };
-    for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
-        if (memcmp(p, magics[i], n < 4 ? n : 4) == 0) {
-            *header_size = i == 4 ? PCAPNG_SHB_MIN : PCAP_FILE_HEADER_SIZE;
-            return 1;
-        }
+    if (begins_magic(p, n, PCAPNG_SHB)) {
+        *header_size = PCAPNG_SHB_MIN;
+        return 1;
+    }
+    if (begins_magic(p, n, PCAP_MAGIC_MICRO) || begins_magic(p, n, PCAP_MAGIC_NANO)) {
+        *header_size = PCAP_FILE_HEADER_SIZE;
+        return 1;
+    }
     return 0;
+}
+
+const char *tpp_capture_kind(const uint8_t *head, size_t n, char *err, size_t errlen)
+{
+    if (n == 0) {
+        snprintf(err, errlen, "empty file (0 bytes), not a capture");
+        return NULL;
+    }
+    enum inflate_format format;
+    const char *compressor = inflate_sniff(head, n, &format);
+    if (compressor && format == INFLATE_UNSUPPORTED) {
+        snprintf(err, errlen, "%s-compressed: decompress it first", compressor);
+        return NULL;
+    }
+    if (compressor) return compressor;
+    if (n >= 4 && begins_magic(head, 4, PCAPNG_SHB)) return "pcapng";
+    if (n >= 4 && (begins_magic(head, 4, PCAP_MAGIC_MICRO) || begins_magic(head, 4, PCAP_MAGIC_NANO) ||
+                   begins_magic(head, 4, PCAP_MAGIC_MODIFIED)))
+        return "pcap";
+    snprintf(err, errlen, "not a capture (unknown magic bytes)");
+    return NULL;
 }
 
 /* Choose the reader by the first bytes and open it; 0, or -1 with a message in err. */

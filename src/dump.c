@@ -19,6 +19,11 @@
 
 /* The first 8 bytes: a non-ASCII byte, "TPD", then CR LF ^Z LF, which text-mode transfers mangle. */
 static const uint8_t SIGNATURE[8] = { 0x89, 'T', 'P', 'D', '\r', '\n', 0x1a, '\n' };
+
+int tpp_dump_signed(const uint8_t *head, size_t n)
+{
+    return n >= 4 && memcmp(head, SIGNATURE, 4) == 0;
+}
 #define ENDIAN_CHECK 0x01020304u
 #define FLOAT_CHECK 370.5
 #define HEADER_SIZE 24          /* signature, u32 version, u32 endian check, f64 float check */

@@ -7,8 +7,13 @@
 #include "tpp/error.h"
 #include "tpp/fingerprint.h"
 #include "tpp/outfile.h"
+#include "tpp/capture.h"
+#include "tpp/dump.h"
+#include "tpp/result.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
@@ -84,6 +89,41 @@ static int l_write_atomic(lua_State *L)
     return 1;
 }
 
+/* tpp.kind(path) -> "pcap" | "pcapng" | "gzip" | "zstd" | "xz" | "dump", by the file's first bytes; or nil,
+ * "path: reason" and, when the file cannot be read at all, "unreadable" (it may well be a capture). */
+static int l_kind(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    uint8_t head[TPP_CAPTURE_KIND_BYTES];
+    size_t n = 0;
+    ssize_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        while (n < sizeof head && ((got = read(fd, head + n, sizeof head - n)) > 0 || (got < 0 && errno == EINTR)))
+            if (got > 0) n += (size_t)got;
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    if (fd < 0 || got < 0) {
+        char reason[TPP_ERRBUF_SIZE];
+        snprintf(reason, sizeof reason, "%s", strerror(errno));
+        reason[0] = (char)tolower((unsigned char)reason[0]); /* "no such file or directory", as a reason reads */
+        tpp_push_fail(L, "%s: %s", path, reason);
+        lua_pushliteral(L, "unreadable");
+        return 3;
+    }
+    if (tpp_dump_signed(head, n)) {
+        lua_pushliteral(L, "dump");
+        return 1;
+    }
+    char err[TPP_ERRBUF_SIZE];
+    const char *kind = tpp_capture_kind(head, n, err, sizeof err);
+    if (!kind) return tpp_push_fail(L, "%s: %s", path, err);
+    lua_pushstring(L, kind);
+    return 1;
+}
+
 int luaopen_tpp_core(lua_State *L)
 {
     lua_newtable(L);
@@ -93,12 +133,21 @@ int luaopen_tpp_core(lua_State *L)
     lua_setfield(L, -2, "fingerprint");
     lua_pushcfunction(L, l_check_filter);
     lua_setfield(L, -2, "check_filter");
+    lua_pushcfunction(L, l_kind);
+    lua_setfield(L, -2, "kind");
     lua_pushcfunction(L, l_write_atomic);
     lua_setfield(L, -2, "write_atomic");
     lua_pushliteral(L, TPP_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, inflater_backend());
     lua_setfield(L, -2, "gzip_backend");
+    /* tpp.series: the port series' names, in C's order, so Lua never spells the list out itself */
+    lua_createtable(L, TPP_NSERIES, 0);
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        lua_pushstring(L, tpp_series_names[s]);
+        lua_rawseti(L, -2, s + 1);
+    }
+    lua_setfield(L, -2, "series");
     tpp_lresult_register(L);
     tpp_lpackets_register(L);
     tpp_lwriter_register(L);

@@ -5,21 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
-enum {
-    MAGIC_MICRO = 0xa1b2c3d4,
-    MAGIC_NANO = 0xa1b23c4d,
-};
-
 int pcap_records_open(struct pcap_records *r, const uint8_t h[PCAP_FILE_HEADER_SIZE])
 {
     uint32_t magic = file_load32(h, 0);
-    r->swapped = magic == __builtin_bswap32(MAGIC_MICRO) || magic == __builtin_bswap32(MAGIC_NANO);
+    r->swapped = magic == __builtin_bswap32(PCAP_MAGIC_MICRO) || magic == __builtin_bswap32(PCAP_MAGIC_NANO);
     magic = file_load32(h, r->swapped);
-    if (magic != MAGIC_MICRO && magic != MAGIC_NANO) return -1;
+    if (magic != PCAP_MAGIC_MICRO && magic != PCAP_MAGIC_NANO) return -1;
     if (file_load16(h + 4, r->swapped) != 2 || file_load16(h + 6, r->swapped) != 4) return -1;
     uint32_t linktype = file_load32(h + 20, r->swapped);
     if (linktype >> 26) return -1; /* FCS length or other extension bits */
-    r->frac_ns = magic == MAGIC_NANO ? 1 : 1000;
+    r->frac_ns = magic == PCAP_MAGIC_NANO ? 1 : 1000;
     r->snapshot = file_load32(h + 16, r->swapped);
     if (r->snapshot == 0 || r->snapshot > PCAP_MAX_SNAPLEN) r->snapshot = PCAP_MAX_SNAPLEN;
     r->linktype = (int)linktype;

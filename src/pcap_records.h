@@ -21,6 +21,13 @@ enum {
     PCAP_MAX_SNAPLEN = 262144, /* libpcap's limit for the link types tpp decodes */
 };
 
+/* The magic numbers that open a classic pcap file, in the byte order of the machine that wrote it. */
+enum {
+    PCAP_MAGIC_MICRO = 0xa1b2c3d4,
+    PCAP_MAGIC_NANO = 0xa1b23c4d,
+    PCAP_MAGIC_MODIFIED = 0xa1b2cd34, /* Kuznetzov's patched pcap: libpcap reads it, tpp leaves it to libpcap */
+};
+
 struct pcap_records {
     int swapped;          /* written in the other byte order */
     int64_t frac_ns;      /* nanoseconds per unit of the timestamp's fraction: 1000 or 1 */

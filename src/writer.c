@@ -5,6 +5,7 @@
  */
 #include "tpp/writer.h"
 #include "tpp/outfile.h"
+#include "pcap_records.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ static void write_headers(struct tpp_writer *w, int linktype)
 {
     uint8_t h[64];
     if (w->opts.format == TPP_WRITE_PCAP) {
-        put32(h, w->opts.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4);
+        put32(h, w->opts.nanosecond ? PCAP_MAGIC_NANO : PCAP_MAGIC_MICRO);
         put16(h + 4, 2); put16(h + 6, 4);
         put32(h + 8, 0); put32(h + 12, 0);
         put32(h + 16, w->opts.snaplen);

@@ -53,4 +53,10 @@ uint64_t tpp_capture_file_size(const struct tpp_capture *cap);
 
 void tpp_capture_close(struct tpp_capture *cap);
 
+/* What a file is by its first bytes head[0..n) (TPP_CAPTURE_KIND_BYTES are enough): "pcap", "pcapng", or the
+ * compressor tpp reads it through ("gzip", "zstd", "xz"); or NULL with the reason in err (an empty file, a
+ * compressor tpp does not read: "bzip2-compressed: decompress it first", unknown magic bytes). */
+enum { TPP_CAPTURE_KIND_BYTES = 8 };
+const char *tpp_capture_kind(const uint8_t *head, size_t n, char *err, size_t errlen);
+
 #endif

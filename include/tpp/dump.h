@@ -9,6 +9,7 @@
 #define TPP_DUMP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tpp/result.h"
 
@@ -18,6 +19,10 @@
 
 /* 0 on success; -1 with "path: reason" in err. */
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen);
+
+/* Do the first bytes of a file, head[0..n), begin as a dump's do (its signature's first 4; a dump whose
+ * remaining signature bytes were mangled is still a dump, which tpp_dump_read then refuses by name)? */
+int tpp_dump_signed(const uint8_t *head, size_t n);
 
 /* The restored result, or NULL with "path: reason" in err. */
 struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen);

@@ -270,7 +270,7 @@ function cli.resolve(argv)
   local jobs = pick("jobs")
   if not jobs then
     local tpp = require "tpp"
-    jobs = tpp.cpus and tpp.cpus() or 1
+    jobs = tpp.cpus()
   end
   return {
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,

@@ -26,7 +26,7 @@ figures.colors = { tcp_src = "#1f77b4", tcp_dst = "#ff7f0e", udp_src = "#2ca02c"
 -- Colours of the 2D series, in order.
 figures.palette = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd" }
 
-figures.port_series = { "tcp_src", "tcp_dst", "udp_src", "udp_dst" }
+figures.port_series = require("tpp.core").series   -- C's list, in its order
 figures.port_series_names = { tcp_src = "TCP source", tcp_dst = "TCP destination", udp_src = "UDP source",
                               udp_dst = "UDP destination" }
 

@@ -30,6 +30,8 @@ docs.tpp = {
   { "write_atomic", "tpp.write_atomic(path, text) -> true, or nil, message: written as every output is (atomically)" },
   { "version", "tpp.version — the version string" },
   { "gzip_backend", "tpp.gzip_backend — the library that decompresses gzip captures" },
+  { "kind", "tpp.kind(path) -> \"pcap\" | \"pcapng\" | \"gzip\" | \"zstd\" | \"xz\" | \"dump\", or nil, msg — a file by its first bytes" },
+  { "series", "tpp.series — the port series' names: tcp_src, tcp_dst, udp_src, udp_dst" },
   { "spawn", "tpp.spawn(argv) -> proc | nil, msg — run a program (proc:read, :wait, :kill)" },
   { "poll", "tpp.poll(procs, timeout) -> how many procs have output to read" },
   { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },

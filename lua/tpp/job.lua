@@ -20,22 +20,6 @@ local walk = require "tpp.walk"
 
 local job = {}
 
-local plot_module, plot_reason
-
--- The figures module (tpp.plot), or nil and why it cannot be used.  Loaded once.
-function job.plotter()
-  if plot_module == nil and plot_reason == nil then
-    local ok, mod = pcall(require, "tpp.plot")
-    if not ok and tpp.interrupted(mod) then error(mod, 0) end
-    if ok and type(mod) == "table" and type(mod.draw) == "function" then
-      plot_module = mod
-    else
-      plot_module = false
-      plot_reason = ok and "tpp.plot has no draw function" or tostring(mod):match("^[^\n]*")
-    end
-  end
-  return plot_module or nil, plot_reason
-end
 
 -- Does the dump `d` (a loaded result) describe the capture as it is now (`attrs`: lfs.attributes of it;
 -- `source`: { path = its absolute path (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with
@@ -132,7 +116,7 @@ function job.run(spec, hooks)
   -- format is another tpp's: it is neither reused nor replaced.
   local r
   local keep_dump = false
-  if not spec.stream and tpp.load and lfs.attributes(files.dump, "mode") == "file" then
+  if not spec.stream and lfs.attributes(files.dump, "mode") == "file" then
     local d, err = tpp.load(files.dump)
     if not d and tostring(err):find("written by a newer tpp", 1, true) then
       keep_dump = true
@@ -182,8 +166,8 @@ function job.run(spec, hooks)
   record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
   if not summary.reused and not keep_dump and r.dump then record(files.dump, r:dump(files.dump)) end
 
-  if #spec.figures > 0 and job.plotter() then
-    local plot = job.plotter()
+  if #spec.figures > 0 then
+    local plot = require "tpp.plot"
     local okp, written, failures = pcall(plot.draw, r, { dir = walk.absolute(files.plot), stem = spec.name, figures = spec.figures,
                                                          jobs = spec.plot_jobs or 1, quiet = true })
     if not okp and tpp.interrupted(written) then error(written, 0) end

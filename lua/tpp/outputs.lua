@@ -10,7 +10,7 @@ local tpp = require "tpp"
 
 local outputs = {}
 
-outputs.SERIES = { "tcp_src", "tcp_dst", "udp_src", "udp_dst" }
+outputs.SERIES = tpp.series
 
 -- The output paths of the capture named `name` under the output root `out`.
 function outputs.paths(out, name)

@@ -189,7 +189,10 @@ end
 
 -- What the string argument of a method or function names.
 local function columns() return require("tpp.core")._meta.columns end
-local function series() return { "tcp_src", "tcp_dst", "udp_src", "udp_dst" } end
+local function series()
+  local names = require("tpp.core").series   -- C's list; a copy, as completion may reorder what it gets
+  return table.move(names, 1, #names, 1, {})
+end
 local function help_names()
   local names, docs = {}, require("tpp.help").docs
   for _, list in pairs(docs) do

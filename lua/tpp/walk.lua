@@ -1,45 +1,16 @@
 -- tpp.walk: find captures under files and directories, and name their outputs.
 local lfs = require "lfs"
+local core = require "tpp.core"
 
 local walk = {}
 
--- Magic numbers of the formats tpp reads (first four bytes).
-local MAGIC = {
-  ["\xd4\xc3\xb2\xa1"] = "pcap", ["\xa1\xb2\xc3\xd4"] = "pcap",      -- microsecond, either byte order
-  ["\x4d\x3c\xb2\xa1"] = "pcap", ["\xa1\xb2\x3c\x4d"] = "pcap",      -- nanosecond
-  ["\x34\xcd\xb2\xa1"] = "pcap", ["\xa1\xb2\xcd\x34"] = "pcap",      -- Kuznetzov's modified pcap (libpcap reads it)
-  ["\x0a\x0d\x0d\x0a"] = "pcapng",
-}
-
--- Compressed files: those tpp decompresses while reading, and those it names so the user can (first bytes).
-local COMPRESSED = {
-  { "\x1f\x8b", "gzip" }, { "\x28\xb5\x2f\xfd", "zstd" }, { "\xfd7zXZ\0", "xz" },
-  { "BZh", "bzip2", false }, { "\x04\x22\x4d\x18", "lz4", false }, { "LZIP", "lzip", false },
-  { "\x1f\x9d", "compress (.Z)", false }, { "\x89LZO\0", "lzop", false }, { "7z\xbc\xaf\x27\x1c", "7-Zip", false },
-  { "PK\x03\x04", "zip", false },
-}
-
--- The kind of capture at `path` by its first bytes: "pcap", "pcapng", "gzip", "zstd", "xz", or nil, a reason
--- ("path: ...") and, when the file cannot be read at all, "unreadable".
+-- The kind of capture at `path` by its first bytes (tpp.kind, which knows the magic numbers): "pcap", "pcapng",
+-- "gzip", "zstd", "xz", or nil, a reason ("path: ...") and, when the file cannot be read at all, "unreadable".
+-- A dump is not a capture: it is named so.
 function walk.kind(path)
-  local f, err = io.open(path, "rb")
-  if not f then
-    local why = tostring(err):match(": ([^:]+)$") or tostring(err)
-    return nil, path .. ": " .. why:sub(1, 1):lower() .. why:sub(2), "unreadable"
-  end
-  local head = f:read(6) or ""
-  f:close()
-  if head == "" then return nil, path .. ": empty file (0 bytes), not a capture" end
-  for _, c in ipairs(COMPRESSED) do
-    if head:sub(1, #c[1]) == c[1] and (c[2] ~= "bzip2" or head:find("^BZh[1-9]")) then
-      if c[3] == false then return nil, path .. ": " .. c[2] .. "-compressed: decompress it first" end
-      return c[2]
-    end
-  end
-  -- a zstd skippable frame first (magic 0x184D2A50 to 0x184D2A5F; pzstd writes one before each frame)
-  if head:sub(2, 4) == "\x2a\x4d\x18" and head:byte(1) & 0xf0 == 0x50 then return "zstd" end
-  if MAGIC[head:sub(1, 4)] then return MAGIC[head:sub(1, 4)] end
-  return nil, path .. ": not a capture (unknown magic bytes)"
+  local kind, why, unreadable = core.kind(path)
+  if kind == "dump" then return nil, path .. ": not a capture (a tpp dump)" end
+  return kind, why, unreadable
 end
 
 -- The capture's file name without directories and without its capture extensions (.pcap, .pcapng, .cap, .gz,
