@@ -313,17 +313,11 @@ register(meta)
 -- tpp.open, tpp.type
 ---------------------------------------------------------------------------------------------------------------
 
-local DUMP_SIGNATURE = "\x89TPD"
-
--- "dump" when the file at path starts with a dump's signature, "capture" when it is a capture tpp reads, else nil
--- and a reason.
+-- "dump" when the file at path is a tpp dump, "capture" when it is a capture tpp reads (both told by tpp.kind, from
+-- the first bytes), else nil and a reason.
 function M.kind(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local head = f:read(4) or ""
-  f:close()
-  if head == DUMP_SIGNATURE then return "dump" end
-  local kind, why = require("tpp.walk").kind(path)
+  local kind, why = core.kind(path)
+  if kind == "dump" then return "dump" end
   if kind then return "capture" end
   return nil, (why:gsub("not a capture", "neither a capture nor a dump"))
 end
@@ -332,10 +326,7 @@ end
 -- allowed), anything else parsed.
 function M.open(path, opts, progress)
   if type(path) ~= "string" then error("bad argument #1 to 'open' (string expected, got " .. type(path) .. ")", 2) end
-  local f = io.open(path, "rb")
-  local head = f and f:read(4)
-  if f then f:close() end
-  if head == DUMP_SIGNATURE then
+  if core.kind(path) == "dump" then
     if opts ~= nil or progress ~= nil then
       error("bad argument #2 to 'open' (" .. path .. " is a dump: its options are those it was made with)", 2)
     end
