@@ -23,6 +23,7 @@
 -- "heatmap") shows the whole distribution, ports binned on a log scale.
 local lfs = require "lfs"
 local tpp = require "tpp"
+local pool = require "tpp.pool"
 local figures = require "tpp.figures"
 
 local M = {}
@@ -592,47 +593,24 @@ end
 -- again.
 function M.run(jobs, opts)
   local dir = opts.dir
-  local next_job, running = 1, {}
-  local function start(job)
-    job.stderr = {}
-    local proc, err = tpp.spawn { opts.gnuplot, "-c", argv_path(job.script), argv_path(dir) }
-    if proc then
-      job.proc = proc
-      running[#running + 1] = job
-      return
-    end
-    job.ok, job.reason = false, "cannot run gnuplot: " .. tostring(err)
-    if opts.on_done then opts.on_done(job) end
-  end
-  local ok, err = pcall(function()
-    while next_job <= #jobs or #running > 0 do
-      while next_job <= #jobs and #running < opts.jobs do
-        start(jobs[next_job])
-        next_job = next_job + 1
+  local ok, err = pcall(pool.run, jobs, opts.jobs, {
+    start = function(job)
+      job.stderr = {}
+      local proc, serr = tpp.spawn { opts.gnuplot, "-c", argv_path(job.script), argv_path(dir) }
+      if not proc then
+        job.ok, job.reason = false, "cannot run gnuplot: " .. tostring(serr)
+        if opts.on_done then opts.on_done(job) end
       end
-      local procs = {}
-      for k, job in ipairs(running) do procs[k] = job.proc end
-      if #procs > 0 then tpp.poll(procs, 1) end
-      for k = #running, 1, -1 do
-        local job = running[k]
-        local _, errs = job.proc:read()
-        for _, line in ipairs(errs) do job.stderr[#job.stderr + 1] = line end
-        if job.proc:eof() then
-          local _, how, code = job.proc:wait()
-          table.remove(running, k)
-          job.proc = nil
-          conclude(job, how, code, dir)
-          if opts.on_done then opts.on_done(job) end
-        end
-      end
-    end
-  end)
+      return proc
+    end,
+    stderr = function(job, line) job.stderr[#job.stderr + 1] = line end,
+    done = function(job, how, code)
+      conclude(job, how, code, dir)
+      if opts.on_done then opts.on_done(job) end
+    end,
+    tick = 1,
+  })
   if not ok then
-    for _, job in ipairs(running) do
-      job.proc:kill(9)
-      job.proc:wait()
-      job.proc = nil
-    end
     for _, job in ipairs(jobs) do os.remove(job.product) end
     error(err, 0)
   end

@@ -13,6 +13,7 @@
 -- separate processes also keep a crash or a leak in one capture from touching the others.
 local tpp = require "tpp"
 local lfs = require "lfs"
+local pool = require "tpp.pool"
 
 local workers = {}
 
@@ -94,20 +95,8 @@ end
 -- Parent side: see the top of the file.
 function workers.run(specs, n, handlers)
   local exe = executable()
-  local queue, running = 1, {}
-  local function start_next()
-    local i = queue
-    queue = queue + 1
-    local code = "require('tpp.workers').serve(" .. workers.encode(specs[i]) .. ")"
-    local proc, err = tpp.spawn { exe, "-e", code }
-    handlers.start(i)
-    if not proc then
-      handlers.done(i, { path = specs[i].path, name = specs[i].name, status = "failed", files = {}, packets = 0,
-                         intervals = 0, problems = 0, reused = false, reason = "cannot start a worker: " .. err })
-      return
-    end
-    running[#running + 1] = { proc = proc, i = i, stderr = {} }
-  end
+  local tasks = {}
+  for i = 1, #specs do tasks[i] = { i = i, stderr = {} } end
 
   local function handle(w, line)
     local kind, rest = line:match("^(%a+) (.*)$")
@@ -125,51 +114,36 @@ function workers.run(specs, n, handlers)
     end
   end
 
-  local ok, err = pcall(function()
-    while queue <= #specs or #running > 0 do
-      while queue <= #specs and #running < n do start_next() end
-      local procs = {}
-      for k, w in ipairs(running) do procs[k] = w.proc end
-      if #procs > 0 then tpp.poll(procs, 0.5) end
-      for k = #running, 1, -1 do
-        local w = running[k]
-        local out, errs = w.proc:read()
-        for _, line in ipairs(out) do handle(w, line) end
-        for _, line in ipairs(errs) do w.stderr[#w.stderr + 1] = line end
-        if w.proc:eof() then
-          local _, how, code = w.proc:wait()
-          table.remove(running, k)
-          for _, line in ipairs(w.stderr) do handlers.message(w.i, specs[w.i].path .. ": " .. line) end
-          local summary = w.summary
-          if type(summary) ~= "table" then
-            local why = how == "signal" and ("worker killed by signal " .. code)
-              or code == 130 and "worker interrupted"
-              or ("worker exited with status " .. tostring(code) .. " without a result")
-            summary = { path = specs[w.i].path, name = specs[w.i].name, status = "failed", reason = why,
-                        files = {}, packets = 0, intervals = 0, problems = 0, reused = false }
-          end
-          handlers.done(w.i, summary)
-        end
-      end
-    end
-  end)
-  if not ok then
-    -- Interrupted (tpp forwarded the Ctrl-C to the workers, which clean up and end) or a bug (the workers are told
-    -- the same): give them a moment, their output unread, then kill what is left.
-    if not tpp.interrupted(err) then
-      for _, w in ipairs(running) do w.proc:kill(2) end -- SIGINT
-    end
-    local deadline = tpp.now() + 0.9
-    for _, w in ipairs(running) do
-      while not w.proc:eof() and tpp.now() < deadline do
-        tpp.poll({ w.proc }, 0.05)
-        w.proc:read()
-      end
-      w.proc:kill(9)
-      w.proc:wait()
-    end
-    error(err, 0)
+  local function failed(i, why)
+    return { path = specs[i].path, name = specs[i].name, status = "failed", reason = why, files = {}, packets = 0,
+             intervals = 0, problems = 0, reused = false }
   end
+
+  -- On an error or Ctrl-C the workers get 0.9 s to clean up and end (tpp forwarded the Ctrl-C to them; a bug's
+  -- error sends them SIGINT), then what is left is killed.
+  pool.run(tasks, n, {
+    start = function(w)
+      local code = "require('tpp.workers').serve(" .. workers.encode(specs[w.i]) .. ")"
+      local proc, err = tpp.spawn { exe, "-e", code }
+      handlers.start(w.i)
+      if not proc then handlers.done(w.i, failed(w.i, "cannot start a worker: " .. err)) end
+      return proc
+    end,
+    stdout = handle,
+    stderr = function(w, line) w.stderr[#w.stderr + 1] = line end,
+    done = function(w, how, code)
+      for _, line in ipairs(w.stderr) do handlers.message(w.i, specs[w.i].path .. ": " .. line) end
+      local summary = w.summary
+      if type(summary) ~= "table" then
+        summary = failed(w.i, how == "signal" and ("worker killed by signal " .. code)
+          or code == 130 and "worker interrupted"
+          or ("worker exited with status " .. tostring(code) .. " without a result"))
+      end
+      handlers.done(w.i, summary)
+    end,
+    tick = 0.5,
+    grace = 0.9,
+  })
 end
 
 return workers
