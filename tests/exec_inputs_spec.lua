@@ -6,16 +6,11 @@ local lfs = require "lfs"
 local tpp = require "tpp"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
+local ROOT, TPP = H.ROOT, H.tpp_absolute()
 local EXEC = ROOT .. "/scripts/exec.lua"
 local SAMPLE = ROOT .. "/data/sample.pcap.gz"
 
--- Run `tpp scripts/exec.lua ARGS` in `dir`; stdout, stderr, status.
-local function exec(dir, args)
-  return H.sh(("cd %s && %s %s %s"):format(q(dir), q(TPP), q(EXEC), args or ""))
-end
+local exec = H.exec_in
 
 local function bash(text) return "bash -c " .. q(text) end
 

@@ -7,16 +7,10 @@ local tpp = require "tpp"
 local synth = require "tpp.synth"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
-local EXEC = ROOT .. "/scripts/exec.lua"
+local ROOT = H.ROOT
 local PARITY = ROOT .. "/tests/data/parity/"
 
--- Run the main job in `dir` with the argument string `args`; returns stdout, stderr, exit status.
-local function exec(dir, args, env)
-  return H.sh(("cd %s && %s%s %s %s"):format(q(dir), env and (env .. " ") or "", q(TPP), q(EXEC), args or ""))
-end
+local exec = H.exec_in
 
 local function exists(path) return lfs.attributes(path, "mode") ~= nil end
 

@@ -6,16 +6,11 @@ local lfs = require "lfs"
 local walk = require "tpp.walk"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
+local ROOT, TPP = H.ROOT, H.tpp_absolute()
 local EXEC = ROOT .. "/scripts/exec.lua"
 local PLOT = ROOT .. "/scripts/plot.lua"
 
--- Run `tpp ARGS` in `dir` (args already quoted); stdout, stderr, exit status.  `timeout` guards against a hang.
-local function tpp_in(dir, args)
-  return H.sh(("cd %s && timeout 20 %s %s"):format(q(dir), q(TPP), args))
-end
+local tpp_in = H.tpp_in
 
 local function sh(cmd) assert(os.execute(cmd), cmd) end
 

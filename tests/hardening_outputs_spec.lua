@@ -4,15 +4,11 @@ local H = require "tests.helper"
 local lfs = require "lfs"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
+local ROOT, TPP = H.ROOT, H.tpp_absolute()
 local EXEC = ROOT .. "/scripts/exec.lua"
 local PLOT = ROOT .. "/scripts/plot.lua"
 
-local function tpp_in(dir, args)
-  return H.sh(("cd %s && timeout 20 %s %s"):format(q(dir), q(TPP), args))
-end
+local tpp_in = H.tpp_in
 
 local function capture(path, n)
   local pkts = {}

@@ -400,6 +400,29 @@ function H.tpp_binary()
     return "./tpp"
 end
 
+-- The checkout's root (specs run from it), and the tpp under test as an absolute path, for CLI specs that run it
+-- from another directory.
+H.ROOT = require("lfs").currentdir()
+function H.tpp_absolute()
+    local t = H.tpp_binary()
+    return t:sub(1, 1) == "/" and t or H.ROOT .. "/" .. t
+end
+
+-- Run `tpp ARGS` (ARGS already quoted) in `dir`, ended after `timeout` seconds (default 20) should it hang:
+-- stdout, stderr, exit status.
+function H.tpp_in(dir, args, timeout)
+    return H.sh(("cd %s && timeout %d %s %s"):format(shell_quote(dir), timeout or 20, shell_quote(H.tpp_absolute()),
+                                                     args or ""))
+end
+
+-- Run the main job, `tpp scripts/exec.lua ARGS`, in `dir` (ARGS already quoted), with `env` assignments before it
+-- when given: stdout, stderr, exit status.
+function H.exec_in(dir, args, env)
+    return H.sh(("cd %s && %s%s %s %s"):format(shell_quote(dir), env and (env .. " ") or "",
+                                              shell_quote(H.tpp_absolute()),
+                                              shell_quote(H.ROOT .. "/scripts/exec.lua"), args or ""))
+end
+
 ---------------------------------------------------------------------------------------------------------------
 -- pcapng blocks, byte by byte (independent of tpp.pcap_writer).  Little-endian unless big is true.
 --   H.pcapng.shb{ big = true } .. H.pcapng.idb(1, { tsresol = 9 }) .. H.pcapng.epb(0, ts_units, frame)

@@ -7,14 +7,9 @@ local lfs = require "lfs"
 local tpp = require "tpp"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
-local EXEC = ROOT .. "/scripts/exec.lua"
+local TPP = H.tpp_absolute()
 
-local function exec(dir, args)
-  return H.sh(("cd %s && %s %s %s"):format(q(dir), q(TPP), q(EXEC), args or ""))
-end
+local exec = H.exec_in
 
 -- A capture of `n` UDP packets one second apart from 10.0.<net>.<i>: captures of the same `n` have the same size
 -- whatever `net`, and different numbers (the source addresses differ from the first byte of the first packet).

@@ -7,14 +7,8 @@ local lfs = require "lfs"
 local walk = require "tpp.walk"
 
 local q = H.shell_quote
-local ROOT = lfs.currentdir()
-local TPP = H.tpp_binary()
-if TPP:sub(1, 1) ~= "/" then TPP = ROOT .. "/" .. TPP end
-local EXEC = ROOT .. "/scripts/exec.lua"
 
-local function exec(dir, args)
-  return H.sh(("cd %s && %s %s %s"):format(q(dir), q(TPP), q(EXEC), args or ""))
-end
+local exec = H.exec_in
 
 local function sh(cmd) assert(os.execute(cmd), cmd) end
 
