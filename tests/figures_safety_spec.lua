@@ -49,14 +49,7 @@ local function pwned(dir)
   return found
 end
 
-local function list_dir(dir)
-  local out = {}
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then out[#out + 1] = name end
-  end
-  table.sort(out)
-  return out
-end
+local list_dir = H.list_dir
 
 local function is_png(path)
   local f = io.open(path, "rb")

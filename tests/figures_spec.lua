@@ -16,14 +16,7 @@ local it_gp = HAVE_GNUPLOT and it or pending
 
 local function exists(path) return lfs.attributes(path, "mode") == "file" end
 
-local function list_dir(dir)
-  local out = {}
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then out[#out + 1] = name end
-  end
-  table.sort(out)
-  return out
-end
+local list_dir = H.list_dir
 
 -- Width and height from a PNG's IHDR chunk, or nil and why not.
 local function png_size(path)

@@ -400,6 +400,16 @@ function H.tpp_binary()
     return "./tpp"
 end
 
+-- The names in a directory, sorted, without "." and "..".
+function H.list_dir(dir)
+    local out = {}
+    for name in require("lfs").dir(dir) do
+        if name ~= "." and name ~= ".." then out[#out + 1] = name end
+    end
+    table.sort(out)
+    return out
+end
+
 -- The checkout's root (specs run from it), and the tpp under test as an absolute path, for CLI specs that run it
 -- from another directory.
 H.ROOT = require("lfs").currentdir()
