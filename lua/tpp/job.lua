@@ -21,19 +21,16 @@ local walk = require "tpp.walk"
 local job = {}
 
 
--- Does the dump `d` (a loaded result) describe the capture as it is now (`attrs`: lfs.attributes of it;
--- `source`: { path = its absolute path (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with
--- the options `opts`?  Returns true, or false and why not.  Size and mtime alone are not enough: a copy made with
--- cp -p, rsync -a or tar has both, so the dump must name this very path and match the capture's content.
-function job.dump_matches(d, attrs, opts, source)
+-- Does the dump `d` (a loaded result) describe the capture as it is now (`source`: { path = its absolute path
+-- (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with the options `opts`?  Returns true, or
+-- false and why not.  Size and mtime alone are not enough: a copy made with cp -p, rsync -a or tar has both, so the
+-- dump must name this very path, and its fingerprint (which covers the size, the mtime and the content's ends)
+-- must be the capture's.
+function job.dump_matches(d, opts, source)
   if d.source ~= source.path then return false, "it was made from another path (" .. tostring(d.source) .. ")" end
   if not d.source_fingerprint then return false, "it holds no fingerprint of its capture" end
-  if d.source_fingerprint ~= source.fingerprint then return false, "the capture's content differs" end
-  if d.source_size ~= attrs.size then return false, "the capture's size changed" end
-  -- lfs gives whole seconds; the dump keeps the nanoseconds: the same file has its mtime within that second.
-  local mtime = d.source_mtime or -1
-  if not (mtime > attrs.modification - 1e-6 and mtime < attrs.modification + 1) then
-    return false, "the capture was modified"
+  if d.source_fingerprint ~= source.fingerprint then
+    return false, "the capture changed (its size, modification time or content)"
   end
   local want_ns = math.floor(opts.delta_t * 1e9 + 0.5)
   local have_ns = d.delta_ns or math.floor(d.delta_t * 1e9 + 0.5)
@@ -125,7 +122,7 @@ function job.run(spec, hooks)
       message(("%s: not reusing %s (%s)"):format(label, files.dump, err))
     elseif not spec.force then
       local fingerprint = tpp.fingerprint(path)
-      if fingerprint and job.dump_matches(d, attrs, spec.parse, { path = source, fingerprint = fingerprint }) then
+      if fingerprint and job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }) then
         r, summary.reused = d, true
       end
     end
@@ -164,7 +161,7 @@ function job.run(spec, hooks)
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end
   record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
-  if not summary.reused and not keep_dump and r.dump then record(files.dump, r:dump(files.dump)) end
+  if not summary.reused and not keep_dump then record(files.dump, r:dump(files.dump)) end
 
   if #spec.figures > 0 then
     local plot = require "tpp.plot"
