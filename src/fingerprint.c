@@ -41,7 +41,9 @@ static int hash_span(int fd, uint64_t off, uint64_t len, uint64_t *h)
     return 0;
 }
 
-int tpp_fingerprint_fd(int fd, uint64_t size, int64_t mtime_ns, uint64_t *out)
+/* The fingerprint of the regular file open at `fd` (read with pread), of the size and mtime fstat gave; 0, or -1
+ * with errno set on a read error. */
+static int fingerprint_fd(int fd, uint64_t size, int64_t mtime_ns, uint64_t *out)
 {
     uint64_t h = fnv1a_u64(fnv1a_u64(FNV_OFFSET, size), (uint64_t)mtime_ns);
     uint64_t head = size < TPP_FINGERPRINT_SPAN ? size : TPP_FINGERPRINT_SPAN;
@@ -53,7 +55,7 @@ int tpp_fingerprint_fd(int fd, uint64_t size, int64_t mtime_ns, uint64_t *out)
     return 0;
 }
 
-int tpp_fingerprint_path(const char *path, uint64_t *out, char *err, size_t errlen)
+int tpp_fingerprint_path(const char *path, struct tpp_source_id *out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO without a writer must not block */
     if (fd < 0) { snprintf(err, errlen, "%s", strerror(errno)); return -1; }
@@ -61,10 +63,13 @@ int tpp_fingerprint_path(const char *path, uint64_t *out, char *err, size_t errl
     int rc = -1;
     if (fstat(fd, &st) != 0) snprintf(err, errlen, "%s", strerror(errno));
     else if (!S_ISREG(st.st_mode)) snprintf(err, errlen, "not a regular file (a stream has no fingerprint)");
-    else if (tpp_fingerprint_fd(fd, (uint64_t)st.st_size,
-                                (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, out) != 0)
-        snprintf(err, errlen, "read error: %s", strerror(errno));
-    else rc = 0;
+    else {
+        out->size = (uint64_t)st.st_size;
+        out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        if (fingerprint_fd(fd, out->size, out->mtime_ns, &out->fingerprint) != 0)
+            snprintf(err, errlen, "read error: %s", strerror(errno));
+        else rc = 0;
+    }
     close(fd);
     return rc;
 }

@@ -35,10 +35,10 @@ static int l_fingerprint(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     char err[TPP_ERRBUF_SIZE], hex[17];
-    uint64_t fp;
-    if (tpp_fingerprint_path(path, &fp, err, sizeof err) != 0)
+    struct tpp_source_id id;
+    if (tpp_fingerprint_path(path, &id, err, sizeof err) != 0)
         return tpp_push_fail(L, "%s: %s", path, err);
-    tpp_fingerprint_hex(fp, hex);
+    tpp_fingerprint_hex(id.fingerprint, hex);
     lua_pushstring(L, hex);
     return 1;
 }

@@ -15,13 +15,10 @@
 #include "tpp/linktype_names.h"
 #include "handoff.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* 64 batches of 512 decoded packets (2 MB) let the reader run on while the aggregator closes an interval, which
  * takes a few milliseconds on a large trace; with a small ring the reader would stall each time. */
@@ -185,17 +182,12 @@ static int read_and_count(struct pipeline *pl, struct tpp_agg *a, struct tpp_res
  * matched to it later; none for standard input, a FIFO or a device (a stream cannot be read again). */
 static void describe_source(const char *path, struct tpp_result *r)
 {
-    if (strcmp(path, "-") == 0) return;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block this second open */
-    struct stat st;
-    if (fd < 0) return;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        r->source_size = (uint64_t)st.st_size;
-        r->source_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        if (tpp_fingerprint_fd(fd, r->source_size, r->source_mtime_ns, &r->source_fingerprint) != 0)
-            r->source_fingerprint = 0;
-    }
-    close(fd);
+    struct tpp_source_id id;
+    char err[TPP_ERRBUF_SIZE];
+    if (strcmp(path, "-") == 0 || tpp_fingerprint_path(path, &id, err, sizeof err) != 0) return;
+    r->source_size = id.size;
+    r->source_mtime_ns = id.mtime_ns;
+    r->source_fingerprint = id.fingerprint;
 }
 
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,

@@ -13,12 +13,10 @@
 
 #define TPP_FINGERPRINT_SPAN (64 * 1024) /* bytes hashed at each end of the file */
 
-/* The fingerprint of the regular file open at `fd` (read with pread: its offset is left alone), whose size and
- * mtime (ns since the epoch) the caller took from fstat.  0 on success; -1 with errno set on a read error. */
-int tpp_fingerprint_fd(int fd, uint64_t size, int64_t mtime_ns, uint64_t *out);
-
-/* The fingerprint of the file at `path`; 0 on success, -1 with "reason" in err (not a regular file, unreadable). */
-int tpp_fingerprint_path(const char *path, uint64_t *out, char *err, size_t errlen);
+/* The file at `path` as a dump records it: its size, its mtime (ns since the epoch) and its fingerprint.  0 on
+ * success; -1 with "reason" in err (not a regular file: a stream has none; unreadable). */
+struct tpp_source_id { uint64_t size; int64_t mtime_ns; uint64_t fingerprint; };
+int tpp_fingerprint_path(const char *path, struct tpp_source_id *out, char *err, size_t errlen);
 
 /* 16 lowercase hex digits and a NUL. */
 void tpp_fingerprint_hex(uint64_t fp, char hex[17]);
