@@ -53,7 +53,7 @@ static const struct { int linktype; const char *name; } names[] = {
     { 281, "Ethernet with TAP metadata" },
 };
 
-const char *tpp_linktype_name(int linktype)
+static const char *common_name(int linktype)
 {
     if (linktype >= 147 && linktype <= 162) return "user-defined";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -65,7 +65,7 @@ const char *tpp_linktype_name(int linktype)
 
 void tpp_linktype_describe(int linktype, char *buf, size_t len)
 {
-    const char *name = tpp_linktype_name(linktype);
+    const char *name = common_name(linktype);
     if (linktype >= 147 && linktype <= 162) snprintf(buf, len, "user %d (%d)", linktype - 147, linktype);
     else if (name) snprintf(buf, len, "%s (%d)", name, linktype);
     else snprintf(buf, len, "%d", linktype);

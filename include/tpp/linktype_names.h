@@ -4,9 +4,7 @@
 
 #include <stddef.h>
 
-/* A common link type's name ("802.11 radiotap"), or NULL; and a description for messages,
- * "802.11 radiotap (127)", "user 0 (147)", or the bare number for one without a name. */
-const char *tpp_linktype_name(int linktype);
+/* A link type for messages: "802.11 radiotap (127)", "user 0 (147)", or the bare number for one without a name. */
 void tpp_linktype_describe(int linktype, char *buf, size_t len);
 
 #endif

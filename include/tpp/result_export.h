@@ -7,12 +7,9 @@
 
 #include "tpp/result.h"
 
-/* A time in integer nanoseconds as "seconds.nanoseconds" ("-1.500000000" for -1.5 s); buf of 32 bytes is enough. */
-void tpp_format_time(char *buf, size_t len, int64_t ns);
-
 enum tpp_export_format { TPP_EXPORT_TSV, TPP_EXPORT_CSV, TPP_EXPORT_JSON };
 /* One cell of the critical table as `format` spells it: times "seconds.nanoseconds", counts as integers, reals as
- * the shortest "%.Ng" that reads back as the same double; NaN "nan" (TSV), "" (CSV) or "null" (JSON), infinities
+ * the shortest "%.Ng" that reads back as the same double (a time -1.5 s is "-1.500000000"); NaN "nan" (TSV), "" (CSV) or "null" (JSON), infinities
  * "inf"/"-inf" (TSV, CSV) or "null" (JSON).  Returns buf (64 bytes is enough) or a constant string. */
 const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
                             const struct tpp_interval *iv, size_t index);
