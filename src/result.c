@@ -39,7 +39,9 @@ const struct tpp_column tpp_state_fields[] = {
     STATE("iat_n", iat.n, TPP_COL_COUNT), STATE("iat_sum", iat.sum, TPP_COL_TIME),
     STATE("iat_mean", iat.mean, TPP_COL_REAL), STATE("iat_m2", iat.m2, TPP_COL_REAL),
     STATE("iat_m3", iat.m3, TPP_COL_REAL), STATE("iat_m4", iat.m4, TPP_COL_REAL),
-    STATE("iat_lost", iat_lost, TPP_COL_COUNT),
+    STATE("iat_lost", iat_lost, TPP_COL_COUNT), STATE("non_ip", non_ip, TPP_COL_COUNT),
+    STATE("malformed", malformed, TPP_COL_COUNT), STATE("truncated", truncated, TPP_COL_COUNT),
+    STATE("backwards", backwards, TPP_COL_COUNT),
 };
 #undef STATE
 #undef COL

@@ -66,6 +66,7 @@ struct tpp_interval {
     uint64_t icmp, tcp, udp;   /* IP packets of each protocol (the shares' numerators) */
     struct tpp_moments iat;
     uint64_t iat_lost;         /* 1 when interleaved streams were merged here: the IAT moments cannot be known */
+    uint64_t non_ip, malformed, truncated, backwards; /* the summary's counters, per interval */
 };
 
 /* Column descriptions: the same table serves "all columns" (the TSV) and "one column" (Lua's r:column). */
