@@ -7,6 +7,7 @@
  * checked before m is touched.
  */
 #include "tpp/merge.h"
+#include "tpp/result_export.h"
 #include "interval_stats.h"
 
 #include <stdio.h>
@@ -32,15 +33,6 @@ size_t tpp_merger_pieces(const struct tpp_merger *g) { return g->m ? (size_t)g->
 static const char *name_of(const struct tpp_result *r)
 {
     return r->pieces > 1 ? "the merged result" : r->source[0] ? r->source : "a result";
-}
-
-/* Seconds with every nanosecond, as the TSV writes times. */
-static const char *seconds(char buf[32], int64_t ns)
-{
-    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-    snprintf(buf, 32, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
-             (unsigned long long)(mag % 1000000000u));
-    return buf;
 }
 
 static void refuse(char *err, size_t errlen, const struct tpp_result *m, const struct tpp_result *q, const char *why)
@@ -266,11 +258,11 @@ static int check_tables(const struct tpp_result *m, size_t p, const struct tpp_r
             char why[512], at[32];
             if (consecutive)
                 snprintf(why, sizeof why, "%s has no address table for its edge interval at %s s (it stopped "
-                         "early?)", name_of(lacking), seconds(at, a->start_ns));
+                         "early?)", name_of(lacking), tpp_format_time(at, sizeof at, a->start_ns));
             else
                 snprintf(why, sizeof why, "they overlap in time (both have packets in the interval at %s s) and "
                          "%s has no address table there: parse both with keep_tables = \"all\" (--keep-tables all)",
-                         seconds(at, a->start_ns), name_of(lacking));
+                         tpp_format_time(at, sizeof at, a->start_ns), name_of(lacking));
             refuse(err, errlen, m, q, why);
             return -1;
         }
