@@ -460,8 +460,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     tpp_result_free(old);
     add_summary(m, q, consecutive);
     if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
-    tpp_result_cover(m, p > 0 ? p - 1 : 0);
-    return 0;
+    return 0; /* covered is computed once, at the end: a segment may grow over thousands of pieces */
 }
 
 /* The summary counters, port sets and last packet of m from its rows, as one pass that stopped after them has them. */
@@ -494,6 +493,7 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
     g->m = NULL;
     if (g->broken) { tpp_result_free(m); return NULL; }
     if (!m) return NULL;
+    tpp_result_cover(m); /* with the segments' whole extent, before a limit cuts them (as one pass does) */
     uint64_t max = m->opts.max_intervals;
     if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
         tpp_result_truncate(m, (size_t)max);

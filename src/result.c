@@ -329,10 +329,9 @@ void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, siz
     *last = segment_start(r, (uint64_t)k + 1) - 1;
 }
 
-void tpp_result_cover(struct tpp_result *r, size_t from)
+void tpp_result_cover(struct tpp_result *r)
 {
-    if (from >= r->nintervals) return;
-    for (size_t i = segment_start(r, r->iv[from].segment); i < r->nintervals;) {
+    for (size_t i = 0; i < r->nintervals;) {
         size_t first, last;
         tpp_result_segment(r, (size_t)r->iv[i].segment, &first, &last);
         int64_t lo = INT64_MAX, hi = INT64_MIN;
