@@ -17,6 +17,11 @@
 struct tpp_merger {
     struct tpp_result *m;      /* NULL until the first piece */
     int broken;                /* out of memory while merging: m is not to be trusted */
+    /* Segments that pieces joined, ascending: their covered column is recomputed at the end, once (a segment may
+     * grow over thousands of pieces).  The others keep the pieces' own, which knew more: a piece that stopped at
+     * max_intervals knew that its last segment went on. */
+    uint64_t *joined;
+    size_t njoined, joined_cap;
 };
 
 struct tpp_merger *tpp_merger_new(void) { return calloc(1, sizeof(struct tpp_merger)); }
@@ -25,7 +30,25 @@ void tpp_merger_free(struct tpp_merger *g)
 {
     if (!g) return;
     tpp_result_free(g->m);
+    free(g->joined);
     free(g);
+}
+
+/* Note segments from..to as joined, forgetting notes past `from` (rows from there on were put back anew). */
+static int mark_joined(struct tpp_merger *g, uint64_t from, uint64_t to)
+{
+    while (g->njoined > 0 && g->joined[g->njoined - 1] >= from) g->njoined--;
+    for (uint64_t k = from; k <= to; k++) {
+        if (g->njoined == g->joined_cap) {
+            size_t cap = g->joined_cap ? 2 * g->joined_cap : 16;
+            uint64_t *p = realloc(g->joined, cap * sizeof *p);
+            if (!p) return -1;
+            g->joined = p;
+            g->joined_cap = cap;
+        }
+        g->joined[g->njoined++] = k;
+    }
+    return 0;
 }
 
 size_t tpp_merger_pieces(const struct tpp_merger *g) { return g->m ? (size_t)g->m->pieces : 0; }
@@ -204,6 +227,7 @@ static int emit(struct tail *t, struct tpp_interval *iv, struct source_row x, st
                 e.start_ns = prev->start_ns + t->delta;
                 e.end_ns = e.start_ns + t->delta;
                 e.segment = prev->segment;
+                e.covered_ns = t->delta; /* between two rows of its segment with packets: wholly covered */
                 interval_finish(&e, &none, &none, 0);
                 if (tpp_result_push_interval(m, &e) != 0) goto oom;
                 prev = &m->iv[m->nintervals - 1];
@@ -451,16 +475,23 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     int64_t lost_to = q->last_ns < m->last_ns ? q->last_ns : m->last_ns;
     struct tail t = { m, m->opts.delta_ns };
     struct tpp_result *old = take_tail(m, p);
-    if (!old || put_back(&t, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0) {
-        tpp_result_free(old);
+    int failed = !old || put_back(&t, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0;
+    if (!failed && m->nintervals > p) {
+        /* The segments whose rows came from more than one piece: the one the first row put back continues or
+         * shares with m's rows, or, for an overlap, every one from there on. */
+        uint64_t first = m->iv[p].segment, last = consecutive ? first : m->iv[m->nintervals - 1].segment;
+        int joins = (p > 0 && m->iv[p - 1].segment == first) || old->nintervals > 0 || !consecutive;
+        if (joins && mark_joined(g, first, last) != 0) failed = 1;
+    }
+    tpp_result_free(old);
+    if (failed) {
         g->broken = 1;
         snprintf(err, errlen, "out of memory while merging %s", name_of(q));
         return -1;
     }
-    tpp_result_free(old);
     add_summary(m, q, consecutive);
     if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
-    return 0; /* covered is computed once, at the end: a segment may grow over thousands of pieces */
+    return 0;
 }
 
 /* The summary counters, port sets and last packet of m from its rows, as one pass that stopped after them has them. */
@@ -493,7 +524,8 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
     g->m = NULL;
     if (g->broken) { tpp_result_free(m); return NULL; }
     if (!m) return NULL;
-    tpp_result_cover(m); /* with the segments' whole extent, before a limit cuts them (as one pass does) */
+    for (size_t k = 0; k < g->njoined; k++) tpp_result_cover_segment(m, (size_t)g->joined[k]); /* before a limit cuts them, as one pass does */
+    g->njoined = 0;
     uint64_t max = m->opts.max_intervals;
     if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
         tpp_result_truncate(m, (size_t)max);

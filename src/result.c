@@ -329,18 +329,15 @@ void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, siz
     *last = segment_start(r, (uint64_t)k + 1) - 1;
 }
 
-void tpp_result_cover(struct tpp_result *r)
+void tpp_result_cover_segment(struct tpp_result *r, size_t k)
 {
-    for (size_t i = 0; i < r->nintervals;) {
-        size_t first, last;
-        tpp_result_segment(r, (size_t)r->iv[i].segment, &first, &last);
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        for (size_t j = first; j <= last; j++) {
-            if (r->iv[j].packets == 0) continue;
-            if (r->iv[j].first_ns < lo) lo = r->iv[j].first_ns;
-            if (r->iv[j].last_ns > hi) hi = r->iv[j].last_ns;
-        }
-        for (size_t j = first; j <= last; j++) r->iv[j].covered_ns = lo <= hi ? tpp_covered_ns(&r->iv[j], lo, hi) : 0;
-        i = last + 1;
+    size_t first, last;
+    tpp_result_segment(r, k, &first, &last);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t j = first; j <= last; j++) {
+        if (r->iv[j].packets == 0) continue;
+        if (r->iv[j].first_ns < lo) lo = r->iv[j].first_ns;
+        if (r->iv[j].last_ns > hi) hi = r->iv[j].last_ns;
     }
+    for (size_t j = first; j <= last; j++) r->iv[j].covered_ns = lo <= hi ? tpp_covered_ns(&r->iv[j], lo, hi) : 0;
 }

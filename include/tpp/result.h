@@ -172,8 +172,8 @@ const struct tpp_addr_counts *tpp_result_table(const struct tpp_result *r, size_
 void tpp_result_prune_tables(struct tpp_result *r);
 /* Forget intervals n.. (rows, port entries and tables); the whole-trace sets keep what they saw. */
 void tpp_result_truncate(struct tpp_result *r, size_t n);
-/* Recompute the covered column from the segments' packet times (the aggregator computes it as it goes). */
-void tpp_result_cover(struct tpp_result *r);
+/* Recompute the covered column of segment k from its packet times (the aggregator computes it as it goes). */
+void tpp_result_cover_segment(struct tpp_result *r, size_t k);
 /* Number of segments, and segment k's first and last interval (0-based, inclusive). */
 size_t tpp_result_nsegments(const struct tpp_result *r);
 void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, size_t *last);
