@@ -215,8 +215,8 @@ local function run_series(captures, names, figures)
   stitch.order(pieces)
   local r, err = stitch.merge(pieces)
   if not r then
-    if tostring(err):find("keep_tables", 1, true) then err = err .. " (the main job's option: --keep-tables all)" end
-    fail(("%s: not written: %s (the dumps of its captures are kept)"):format(label, err))
+    if tostring(err):find("keep_tables", 1, true) then err = err .. " (--keep-tables all)" end
+    fail(("%s: not written: %s; the dumps of its captures are kept"):format(label, err))
     return
   end
   local summary = { path = label, name = name, status = "ok", reused = false, files = {}, figures = 0,
