@@ -127,10 +127,68 @@ local function two_bursts(dir)
   H.write_capture(dir .. "/both.pcap", "ethernet", both)
 end
 
+describe("tpp.stitch", function()
+  local stitch = require "tpp.stitch"
+
+  it("orders pieces by their first packet, ties as they came, pieces without one last", function()
+    local pieces = stitch.order { { id = 1, first_ns = 30 }, { id = 2 }, { id = 3, first_ns = 10 },
+                                  { id = 4, first_ns = 30 }, { id = 5, first_ns = -5 } }
+    local ids = {}
+    for i, p in ipairs(pieces) do ids[i] = p.id end
+    assert.are.same({ 5, 3, 1, 4, 2 }, ids)
+  end)
+
+  it("reads a capture's first packet: its time, false when it has none, nil and why when it cannot", function()
+    local dir = H.tmpdir()
+    local path = H.write_capture(dir .. "/a.pcap", "ethernet", { udp(H.T0 + 7000, 1000), udp(H.T0 + 3000, 1001) })
+    assert.are.equal(H.T0 + 7000, stitch.first_packet(path))   -- the first in the file, not the earliest
+    assert.are.equal(H.T0 + 3000, stitch.first_packet(path, "udp and src port 1001"))
+    assert.is_false(stitch.first_packet(H.write_capture(dir .. "/empty.pcap", "ethernet", {})))
+    local none, err = stitch.first_packet(H.write_file(dir .. "/text.pcap", "not a capture"))
+    assert.is_nil(none)
+    assert.is_truthy(err:find("text.pcap", 1, true), err)
+    H.rmtree(dir)
+  end)
+
+  it("spends a series' packets piece by piece", function()
+    local b = stitch.budget { delta_t = 1, max_packets = 100 }
+    assert.is_true(b.limited)
+    assert.are.equal(100, b:opts().max_packets)
+    assert.are.equal(1, b:opts().delta_t)
+    b:add { packets = 60 }
+    assert.are.equal(40, b:opts().max_packets)
+    assert.is_false(b:spent())
+    b:add { packets = 40 }
+    assert.is_true(b:spent())
+    assert.is_false(stitch.budget({ delta_t = 1 }).limited)
+  end)
+
+  it("counts a series' intervals as tpp.merge joins segments: across gaps up to max_gap, not beyond", function()
+    local s = H.NS
+    local function count(max_gap, pieces)
+      local b = stitch.budget { delta_t = 1, max_gap = max_gap, max_intervals = 1000 }
+      for _, segments in ipairs(pieces) do b:add { packets = 1, segments = segments } end
+      return b.count, b
+    end
+    local first, second = { { H.T0, H.T0 + 9 * s + s // 2 } }, { { H.T0 + 200 * s, H.T0 + 209 * s + s // 2 } }
+    assert.are.equal(20, count(50, { first, second }))      -- 190 empty seconds > 50: two segments of 10
+    assert.are.equal(210, count(3600, { first, second }))   -- the gap's empty intervals belong to the series
+    assert.are.equal(190, count(190, { first, second }) - 20)
+    -- a piece inside intervals already counted adds none; one that shares its first interval adds the rest
+    assert.are.equal(10, count(50, { first, { { H.T0 + 2 * s, H.T0 + 5 * s } } }))
+    assert.are.equal(15, count(50, { first, { { H.T0 + 9 * s + s * 3 // 4, H.T0 + 14 * s } } }))
+    local _, b = count(50, { first })
+    assert.is_false(b:spent())
+    local full = stitch.budget { delta_t = 1, max_intervals = 10 }
+    full:add { packets = 20, segments = first }
+    assert.is_true(full:spent())
+  end)
+end)
+
 describe("series from the command line", function()
   local dir, whole
 
-  setup(function()
+  lazy_setup(function()
     dir = H.tmpdir()
     whole = dir .. "/whole.pcap"
     assert(synth.generate(whole, { packets = 4000, duration = 60, seed = 7, scans = 1 }))
@@ -139,7 +197,7 @@ describe("series from the command line", function()
     local _, err, status = exec(dir, "-q -t 1 -f none -o ref whole.pcap")
     assert.are.equal(0, status, err)
   end)
-  teardown(function() H.rmtree(dir) end)
+  lazy_teardown(function() H.rmtree(dir) end)
 
   describe("exec.lua --series NAME", function()
     it("gives the whole trace's critical table and port counts from a directory of its pieces", function()
@@ -308,7 +366,7 @@ describe("series from the command line", function()
   describe("scripts/merge.lua", function()
     local dumps
 
-    setup(function()
+    lazy_setup(function()
       local _, err, status = exec(dir, "-q -t 1 -f none -o pd --series all pieces")
       assert.are.equal(0, status, err)
       dumps = {}
