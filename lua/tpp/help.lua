@@ -72,6 +72,11 @@ docs.result = {
 docs.fields = {
   { "source", "the capture's path" },
   { "intervals", "number of intervals (also #r)" },
+  { "segments", "number of segments: runs of intervals split by gaps longer than max_gap (r:segment(k))" },
+  { "max_gap", "seconds of silence that end a segment instead of empty intervals (default 3600)" },
+  { "keep_tables", "\"edges\" or \"all\": which intervals keep their address tables, for exact merges" },
+  { "pieces", "parses merged into this result (1 for a parse)" },
+  { "mergeable", "whether tpp.merge can take this result (false for an older dump or a selection)" },
   { "packets", "packets read (after the filter)" },
   { "ip_packets", "packets of the analysed IP family" },
   { "non_ip_packets", "packets not counted as IP: not IPv4/IPv6, or a malformed IP header" },
@@ -98,11 +103,6 @@ docs.fields = {
   { "stopped_by_limit", "true when max_packets or max_intervals ended the parse" },
   { "error", "why reading stopped early, or nil" },
   { "warning", "a warning such as an unsupported link type, or nil" },
-  { "segments", "number of segments: runs of intervals that a gap longer than max_gap separates (r:segment(k))" },
-  { "pieces", "how many parse results went into r (1 for a parse, n for tpp.merge of n)" },
-  { "mergeable", "whether r carries merge state (false for a dump of an older format)" },
-  { "max_gap", "seconds: a longer run of empty intervals ends a segment (option max_gap, --max-gap)" },
-  { "keep_tables", "\"edges\" or \"all\": which intervals keep address tables for an exact merge" },
 }
 
 docs.column = {
