@@ -179,8 +179,11 @@ describe("tpp.stitch", function()
     assert.are.equal(15, count(50, { first, { { H.T0 + 9 * s + s * 3 // 4, H.T0 + 14 * s } } }))
     local _, b = count(50, { first })
     assert.is_false(b:spent())
+    -- ten intervals reached: the next piece may still add to the tenth; one packet past it, the series is full
     local full = stitch.budget { delta_t = 1, max_intervals = 10 }
     full:add { packets = 20, segments = first }
+    assert.is_false(full:spent())
+    full:add { packets = 1, segments = { { H.T0 + 10 * s, H.T0 + 10 * s } } }
     assert.is_true(full:spent())
   end)
 end)
@@ -242,28 +245,39 @@ describe("series from the command line", function()
     end)
 
     it("applies --max-packets and --max-intervals to the series as a whole", function()
-      local _, err, status = exec(dir, "-q -t 1 -f none -o refp --max-packets 2500 whole.pcap")
-      assert.are.equal(0, status, err)
-      _, err, status = exec(dir, "-t 1 -f none -o limp --max-packets 2500 --series all pieces")
-      assert.are.equal(0, status, err)
-      assert_same_table(dir .. "/refp/critical/whole_critical.tsv", dir .. "/limp/critical/all_critical.tsv")
-      assert.are.equal(2500, assert(tpp.load(dir .. "/limp/mem_dump/all.tpd")).packets)
-
-      _, err, status = exec(dir, "-q -t 1 -f none -o refi --max-intervals 20 whole.pcap")
-      assert.are.equal(0, status, err)
-      _, err, status = exec(dir, "-t 1 -f none -o limi --max-intervals 20 --series all pieces")
-      assert.are.equal(0, status, err)
-      assert.are.equal(20, assert_same_table(dir .. "/refi/critical/whole_critical.tsv",
-                                             dir .. "/limi/critical/all_critical.tsv"))
-      -- the pieces after the limit are not read at all
-      assert.is_truthy(err:find("not read: the limit of series all was reached", 1, true), err)
+      -- limits that end inside the second piece (in time order), and one inside the first
+      local first = assert(tpp.parse(dir .. "/pieces/y-piece.pcap", { delta_t = 1 }))
+      local second = assert(tpp.parse(dir .. "/pieces/x-piece.pcap.gz", { delta_t = 1 }))
+      local function check(option, n, name)
+        local _, err, status = exec(dir, ("-q -t 1 -f none -o ref%s %s %d whole.pcap"):format(name, option, n))
+        assert.are.equal(0, status, err)
+        _, err, status = exec(dir, ("-t 1 -f none -o %s %s %d --series all pieces"):format(name, option, n))
+        assert.are.equal(0, status, err)
+        local rows = assert_same_table(("%s/ref%s/critical/whole_critical.tsv"):format(dir, name),
+                                       ("%s/%s/critical/all_critical.tsv"):format(dir, name))
+        -- the pieces after the limit are not read at all
+        assert.is_truthy(err:find("pieces/v-piece.pcap: not read: the limit of series all was reached", 1, true), err)
+        return rows, assert(tpp.load(("%s/%s/mem_dump/all.tpd"):format(dir, name)))
+      end
+      local _, r = check("--max-packets", first.packets + second.packets // 2, "p2")
+      assert.are.equal(first.packets + second.packets // 2, r.packets)
+      assert.are.equal(2, r.pieces)
+      local rows
+      rows, r = check("--max-intervals", #first + 3, "i2")
+      assert.are.equal(#first + 3, rows)
+      assert.are.equal(2, r.pieces)
+      rows, r = check("--max-intervals", #first - 3, "i1")
+      assert.are.equal(#first - 3, rows)
+      assert.are.equal(1, r.pieces)
+      _, r = check("--max-packets", first.packets // 2, "p1")
+      assert.are.equal(first.packets // 2, r.packets)
     end)
 
     it("refuses overlapping captures without address tables, naming them and the option, and keeps their dumps",
       function()
         lfs.mkdir(dir .. "/overlap")
         H.write_file(dir .. "/overlap/a-whole.pcap", H.read_file(whole))
-        H.write_file(dir .. "/overlap/b-piece.pcap", H.read_file(dir .. "/pieces/x-piece.pcap"))
+        H.write_file(dir .. "/overlap/b-piece.pcap", H.read_file(dir .. "/pieces/w-piece.pcap"))
         local _, err, status = exec(dir, "-t 1 -f none -o ov --series both overlap")
         assert.are.equal(1, status, err)
         assert.is_truthy(err:find("series both: not written: cannot merge overlap/", 1, true), err)

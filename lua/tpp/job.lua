@@ -10,8 +10,8 @@
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
 --             problems = number of outputs that failed, first_ns = the result's first packet (integer ns),
---             dump = the dump's path when it was written or reused, segments = { { first_ns, last_ns }... }
---             (both dump_only) }
+--             dump = the dump's path when it was written or reused, segments = { { first_ns, last_ns }... },
+--             stopped_by_limit (these three dump_only) }
 --
 -- job.write_outputs(r, spec, summary, how) writes the outputs of any result (a series' merge too); see there.
 --
@@ -153,6 +153,7 @@ function job.run(spec, hooks)
   if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
 
   if spec.dump_only then -- a piece of a series: its dump is all it writes (the series' outputs come from the merge)
+    summary.stopped_by_limit = r.stopped_by_limit
     summary.segments = {} -- { first_ns, last_ns } of each segment: what a limit of the series needs (tpp.series)
     for k = 1, r.segments or 0 do
       local seg = r:segment(k)

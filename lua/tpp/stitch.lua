@@ -46,9 +46,13 @@ local function ns(seconds) return math.floor(seconds * 1e9 + 0.5) end
 --   budget:opts()        the parse options of the next piece: max_packets is what the series has left
 --                        (max_intervals stays the series' own: no piece needs more, and tpp.merge cuts the
 --                        merged result to it)
---   budget:add(summary)  a piece was parsed: summary.packets, summary.segments = { { first_ns, last_ns }... }
+--   budget:add(summary)  a piece was parsed: summary.packets, summary.segments = { { first_ns, last_ns }... },
+--                        summary.stopped_by_limit (a piece that stopped at the limit ends the series: tpp.merge
+--                        takes nothing after it, and its intervals reach the limit)
 --   budget:spent()       true when no later piece can add to the series: the packets are used up, or the
---                        intervals so far reach max_intervals
+--                        series already has a packet past its max_intervals-th interval (a later piece, which
+--                        starts after the packets before it, cannot touch those intervals then; while the last
+--                        packet is inside that interval, the next piece may still add to it)
 -- The interval count is a lower bound of the merged result's (the segments of each piece, joined across gaps of
 -- at most max_gap as tpp.merge joins them; a piece that fills a gap of an earlier one is not counted), so a
 -- series is never cut short by it: at worst a piece more is parsed, and tpp.merge's own cut decides.
@@ -69,6 +73,7 @@ function stitch.budget(opts)
 
   function b.add(_, summary)
     if limit_packets then b.packets_left = math.max(0, b.packets_left - (summary.packets or 0)) end
+    if summary.stopped_by_limit then b.stopped = true end
     for _, seg in ipairs(summary.segments or {}) do
       b.base = b.base or (b.first_anchor and seg[1] or 0)
       local first, last = (seg[1] - b.base) // b.dns, (seg[2] - b.base) // b.dns
@@ -85,7 +90,7 @@ function stitch.budget(opts)
   end
 
   function b.spent(_)
-    return (limit_packets and b.packets_left <= 0) or (b.max_intervals > 0 and b.count >= b.max_intervals)
+    return b.stopped or (limit_packets and b.packets_left <= 0) or (b.max_intervals > 0 and b.count > b.max_intervals)
   end
   return b
 end
@@ -101,10 +106,13 @@ end
 stitch.names = names
 
 -- Merge the dumps of `pieces` ({ dump = path, label = how messages name it }, in time order: stitch.order) with
--- tpp.merger, loading one at a time.  Returns the merged result, or nil, a message and the piece it is about:
+-- tpp.merger, loading one at a time (a single piece is loaded and returned as it is).  Returns the merged result, or nil, a message and the piece it is about:
 -- "DUMP: reason" for a dump that does not load, "cannot merge LABEL with LABELS before it: reason" when
 -- tpp.merger refuses it.
 function stitch.merge(pieces)
+  -- one piece is the series as it is (tpp.merge of a piece that stopped at max_intervals would take its last
+  -- interval as the end of its segment, where the parse saw the packets go on: `covered` would differ)
+  if #pieces == 1 then return tpp.load(pieces[1].dump) end
   local m = tpp.merger()
   local before = {}
   for _, p in ipairs(pieces) do
