@@ -174,6 +174,13 @@ describe("tpp.stitch", function()
     assert.are.equal(20, count(50, { first, second }))      -- 190 empty seconds > 50: two segments of 10
     assert.are.equal(210, count(3600, { first, second }))   -- the gap's empty intervals belong to the series
     assert.are.equal(190, count(190, { first, second }) - 20)
+    -- more than 100,000 empty intervals end a segment whatever max_gap says (as in C)
+    local fine = stitch.budget { delta_t = 0.001, max_gap = 3600, max_intervals = 10 ^ 9 }
+    fine:add { packets = 2, segments = { { H.T0, H.T0 } } }
+    fine:add { packets = 2, segments = { { H.T0 + 101 * s, H.T0 + 101 * s } } }
+    assert.are.equal(2, fine.count)
+    fine:add { packets = 2, segments = { { H.T0 + 151 * s, H.T0 + 151 * s } } }
+    assert.are.equal(2 + 49999 + 1, fine.count)
     -- a piece inside intervals already counted adds none; one that shares its first interval adds the rest
     assert.are.equal(10, count(50, { first, { { H.T0 + 2 * s, H.T0 + 5 * s } } }))
     assert.are.equal(15, count(50, { first, { { H.T0 + 9 * s + s * 3 // 4, H.T0 + 14 * s } } }))
@@ -473,7 +480,8 @@ describe("series from the command line", function()
       local _, err, status = exec(dir, "-q -t 1 -f none -o repl --series all pieces")
       assert.are.equal(0, status, err)
       local input = H.write_file(dir .. "/input.lua",
-        's = tpp.merge{x_piece, y_piece, w_piece, v_piece}\nprint(s.pieces, s.packets)\nhelp("merge")\n')
+        's = tpp.merge{x_piece, y_piece, w_piece, v_piece}\nprint(s.pieces, s.packets)\nhelp("merge")\n'
+        .. 'help(tpp.merger())\n')
       local out
       out, err, status = H.sh(("cd %s && HOME=%s %s -i repl/mem_dump/v-piece.tpd repl/mem_dump/w-piece.tpd "
         .. "repl/mem_dump/x-piece.tpd repl/mem_dump/y-piece.tpd < %s"):format(q(dir), q(dir), q(H.tpp_absolute()), q(input)))
@@ -481,6 +489,8 @@ describe("series from the command line", function()
       assert.is_truthy(out:find("tpp.merge{v_piece, w_piece, x_piece, y_piece} merges them", 1, true), out)
       assert.is_truthy(out:find("\n4\t4000\n", 1, true), out)
       assert.is_truthy(out:find("tpp.merge{r1, r2, ...} -> result | nil, msg", 1, true), out)
+      assert.is_truthy(out:find("A merger (tpp.merger): ", 1, true), out)
+      assert.is_truthy(out:find("m:add(r) -> true | nil, msg", 1, true), out)
     end)
   end)
 end)

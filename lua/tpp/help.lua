@@ -352,6 +352,13 @@ function help.text(x)
     section(out, "A capture writer (tpp.pcap_writer):", docs.writer)
     return table.concat(out, "\n")
   end
+  local mt = type(x) == "userdata" and getmetatable(x)
+  if type(mt) == "table" and mt.__name == "tpp.merger" then
+    local out = {}
+    section(out, "A merger (tpp.merger): pieces of one series added one at a time, in order of r.first_ns:",
+            docs.merger)
+    return table.concat(out, "\n")
+  end
   if type(x) == "function" then
     return function_doc(x) or "a function tpp has no entry for"
   end

@@ -40,6 +40,10 @@ end
 
 local function ns(seconds) return math.floor(seconds * 1e9 + 0.5) end
 
+-- A run of more empty intervals than this ends a segment whatever max_gap says: C's TPP_MAX_EMPTY_RUN
+-- (include/tpp/result.h, tpp_gap_ends_segment), which the count of a budget must follow.
+stitch.MAX_EMPTY_RUN = 100000
+
 -- The limits of a series (opts.max_packets, opts.max_intervals; 0 = none) as its pieces are parsed one after
 -- the other in time order:
 --   budget.limited       whether there is a limit at all
@@ -83,7 +87,8 @@ function stitch.budget(opts)
         if last > b.last then b.count = b.count + last - b.last end
       else
         local empty = first - b.last - 1
-        b.count = b.count + (empty * b.dns > b.gap_ns and 0 or empty) + last - first + 1
+        local ends = empty > stitch.MAX_EMPTY_RUN or empty > b.gap_ns // b.dns   -- tpp_gap_ends_segment
+        b.count = b.count + (ends and 0 or empty) + last - first + 1
       end
       if not b.last or last > b.last then b.last = last end
     end
