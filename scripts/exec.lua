@@ -178,7 +178,7 @@ local function run_series(captures, names, figures)
     for i, spec in ipairs(specs) do
       if spec.stream then
         fail(("%s: %s is a stream, which cannot be put in time order before it is read: with --max-packets or "
-          .. "--max-intervals, a series takes files only"):format(label, spec.path))
+          .. "--max-intervals, a series takes files only"):format(label, spec.path == "-" and "standard input" or spec.path))
         return
       end
       local first, err = stitch.first_packet(spec.path, settings.parse.filter)

@@ -302,6 +302,31 @@ describe("series from the command line", function()
         assert.are.equal("all", r.keep_tables)
       end)
 
+    it("writes what it has when a capture is cut short or unreadable, marks the series incomplete, exit 1",
+      function()
+        lfs.mkdir(dir .. "/faulty")
+        local bytes = H.read_file(dir .. "/pieces/w-piece.pcap")
+        H.write_file(dir .. "/faulty/a.pcap", H.read_file(dir .. "/pieces/y-piece.pcap"))
+        H.write_file(dir .. "/faulty/b.pcap", bytes:sub(1, #bytes - 7))        -- its last record cut short
+        H.write_file(dir .. "/faulty/c.pcap", bytes:sub(1, 10))                -- not even a file header
+        local _, err, status = exec(dir, "-t 1 -f none -o faulty --series f faulty")
+        assert.are.equal(1, status, err)
+        local marker = H.read_file(dir .. "/faulty/critical/f_critical.tsv.incomplete")
+        assert.is_truthy(marker:find("faulty/b.pcap: incomplete: truncated capture", 1, true), marker)
+        assert.is_truthy(marker:find("faulty/c.pcap: ", 1, true), marker)
+        assert.is_truthy(err:find("series f: incomplete: ", 1, true), err)
+        local r = assert(tpp.load(dir .. "/faulty/mem_dump/f.tpd"))
+        local a, b = assert(tpp.parse(dir .. "/faulty/a.pcap")), assert(tpp.parse(dir .. "/faulty/b.pcap"))
+        assert.are.equal(a.packets + b.packets, r.packets)
+        assert.are.equal(2, r.pieces)
+        -- complete again: the marker goes
+        os.remove(dir .. "/faulty/b.pcap")
+        os.remove(dir .. "/faulty/c.pcap")
+        _, err, status = exec(dir, "-t 1 -f none -o faulty --series f faulty")
+        assert.are.equal(0, status, err)
+        assert.is_false(exists(dir .. "/faulty/critical/f_critical.tsv.incomplete"))
+      end)
+
     it("refuses a series name that is also a capture's (exit 1), packet mode and a bad name (usage errors)", function()
       local _, err, status = exec(dir, "-t 1 -f none -o clash --series y-piece pieces")
       assert.are.equal(1, status, err)
