@@ -184,7 +184,8 @@ function cli.parser()
   local p = argparse("tpp scripts/exec.lua",
     "Cut packet captures into time intervals and write, per capture, its per-interval features "
     .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
-    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/).")
+    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/); with --series NAME, the captures are pieces of one "
+    .. "series and all but the dumps are written once, for NAME.")
     :epilog("Captures are recognised by their magic bytes (pcap, pcapng, plain or compressed with gzip, zstd or xz), directories are "
       .. "walked recursively in name order (hidden entries and the output root's own folders are skipped); a file "
       .. "reached twice is processed once.  Exit status: 0 when every capture was processed completely, "
