@@ -217,8 +217,9 @@ static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int l
     return rc ? -1 : 0;
 }
 
-/* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat. */
-static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat)
+/* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat.  The
+ * oddities are counted per interval too, so that a merge cut at an interval limit can count them. */
+static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat, int backwards)
 {
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
@@ -229,9 +230,14 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     if (ts > a->seg_last) a->seg_last = ts;
     iv->packets++;
     r->packets++;
+    if (backwards) { iv->backwards++; r->backwards_packets++; }
+    if (p->flags & TPP_PKT_TRUNCATED) { iv->truncated++; r->truncated_packets++; }
     if (p->ipv == 0) {
+        int malformed = (p->flags & TPP_PKT_MALFORMED) != 0;
+        iv->non_ip++;
         r->non_ip_packets++;
-        r->malformed_packets += (p->flags & TPP_PKT_MALFORMED) != 0;
+        iv->malformed += malformed;
+        r->malformed_packets += malformed;
         return;
     }
     if ((r->opts.ip == TPP_IP_V4 && p->ipv != 4) || (r->opts.ip == TPP_IP_V6 && p->ipv != 6)) return;
@@ -335,11 +341,9 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         r->first_ns = ts;
     }
     int64_t iat = span(a->prev_ts, ts);
-    if (iat < 0) { /* a clock stepping back: tpp's mode counts no time; the original tool kept the negative IAT */
-        r->backwards_packets++;
-        if (aligned) iat = 0;
-    }
-    if (p->flags & TPP_PKT_TRUNCATED) r->truncated_packets++;
+    int backwards = iat < 0;
+    if (backwards && aligned) iat = 0; /* a clock stepping back: tpp's mode counts no time; the original tool kept
+                                        * the negative IAT */
 
     int rc = 0;
     if (aligned) {
@@ -349,9 +353,9 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
             if (rc == 1) r->stopped_by_limit = 1;
             return rc == 1 ? 1 : -1;
         }
-        count_packet(a, p, iat, has_iat);
+        count_packet(a, p, iat, has_iat, backwards);
     } else {
-        count_packet(a, p, iat, has_iat);
+        count_packet(a, p, iat, has_iat, backwards);
         if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
             if (close_interval(a, ts, INT64_MAX, 0) != 0) a->stopped = -1;
             a->start = ts;
