@@ -1,7 +1,9 @@
 -- tpp scripts/exec.lua [options] [PATH ...] — the main job: for every capture under PATH (default data/), parse it
 -- (or reuse its up-to-date dump) and write under -o DIR: mem_dump/<name>.tpd, critical/<name>_critical.tsv,
 -- port_count/<name>_port_count.tsv and the figures in plot/.  `--help` lists the options; README.md, "The main
--- job", describes the outputs, the naming of same-stem captures and the exit status.
+-- job", describes the outputs, the naming of same-stem captures and the exit status.  With --series NAME the
+-- captures are pieces of one series: each is parsed (or reused) and dumped, and the other outputs are written once,
+-- for NAME, from their merge (run_series).
 local lfs = require "lfs"
 local tpp = require "tpp"
 local cli = require "tpp.cli"
@@ -68,8 +70,13 @@ local function report(summary)
   end
   if summary.status == "incomplete" then
     totals.incomplete = totals.incomplete + 1
-    fail(("%s: incomplete: %s (its outputs hold the intervals up to there; marked by %s)")
-      :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name).incomplete))
+    if settings.series then -- a piece of a series: the series' outputs say it (run_series)
+      display:message(("%s: incomplete: %s (the series holds its intervals up to there)")
+        :format(summary.path, summary.reason))
+    else
+      fail(("%s: incomplete: %s (its outputs hold the intervals up to there; marked by %s)")
+        :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name).incomplete))
+    end
   end
   if (summary.problems or 0) > 0 then failures = failures + 1 end
   display:info(("%s -> %s: %s, %s (%s)%s%s, %.2f s"):format(summary.path, summary.name,
@@ -80,6 +87,160 @@ local function report(summary)
 end
 
 local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
+
+-- Run the jobs of `specs` (tpp.job specs): streams (stdin, FIFOs), and everything without `parallel`, here in
+-- the parent, which holds the streams; the other files in worker processes, -j at a time.  Each summary is
+-- reported, and passed to on_done(i, summary) when given.
+local function process(specs, parallel, on_done)
+  local handlers = {
+    start = function(i)
+      local path = specs[i].path
+      display:start(i, path == "-" and "stdin" or path, not specs[i].stream and lfs.attributes(path, "size") or 0)
+    end,
+    progress = function(i, bytes, size, packets) display:update(i, bytes, size, packets) end,
+    message = function(_, text) display:message(text) end,
+    rows = function(i, text) print_rows(specs[i].name, text) end,
+    done = function(i, summary)
+      display:finish(i)
+      report(summary)
+      if on_done then on_done(i, summary) end
+    end,
+  }
+  local in_parent, to_workers = {}, {}
+  for i, spec in ipairs(specs) do
+    if spec.stream or not parallel then in_parent[#in_parent + 1] = i else to_workers[#to_workers + 1] = i end
+  end
+  for _, i in ipairs(in_parent) do
+    local spec = specs[i]
+    handlers.start(i)
+    local summary = job.run(spec, {
+      progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
+      message = function(text) handlers.message(i, text) end,
+      rows = spec.rows and function(text) handlers.rows(i, text) end or nil,
+    })
+    handlers.done(i, summary)
+  end
+  if #to_workers > 0 then
+    local sub, sub_handlers = {}, {}
+    for k, i in ipairs(to_workers) do sub[k] = specs[i] end
+    for key, f in pairs(handlers) do sub_handlers[key] = function(k, ...) return f(to_workers[k], ...) end end
+    workers.run(sub, settings.jobs, sub_handlers)
+  end
+end
+
+-- --series NAME: every capture is a piece of one series.  Each is parsed once (or its dump reused) and dumped,
+-- in parallel as usual; then their dumps are merged in time order (tpp.stitch, tpp.merger) and the outputs
+-- written once, for NAME.  With --max-packets or --max-intervals the limit is the series': the captures are
+-- ordered by their first packet and parsed one after the other, each with what is left of the limit, until it
+-- is spent.
+local function run_series(captures, names, figures)
+  local stitch = require "tpp.stitch"
+  local name = settings.series
+  local label = "series " .. name
+  for i, path in ipairs(captures) do
+    if names[i] == name then
+      fail(("%s: the capture %s is also called %s: give the series another name"):format(label, path, name))
+      return
+    end
+  end
+  local output, input = outputs.collision(settings.out, name, captures)
+  if output then
+    fail(("%s: not merged: its output %s is the input %s, which tpp never replaces"):format(label, output, input))
+    return
+  end
+  local specs = {}
+  for i, path in ipairs(captures) do
+    specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = {},
+                 force = settings.force, stream = walk.is_stream(path), dump_only = true }
+  end
+
+  local budget = stitch.budget(settings.parse)
+  local pieces, problems = {}, {}   -- problems: "capture: reason" of what the series lacks
+  local function collect(spec, summary)
+    if summary.status == "failed" then
+      problems[#problems + 1] = ("%s: %s"):format(summary.path, summary.reason)
+    elseif not summary.dump then
+      problems[#problems + 1] = ("%s: its dump could not be written"):format(summary.path)
+    elseif (summary.packets or 0) == 0 then
+      display:info(("%s: no packet: nothing to add to %s"):format(summary.path, label))
+    else
+      if summary.status == "incomplete" then
+        problems[#problems + 1] = ("%s: incomplete: %s"):format(summary.path, summary.reason)
+      end
+      pieces[#pieces + 1] = { dump = summary.dump, label = spec.path == "-" and "stdin" or spec.path,
+                              first_ns = summary.first_ns }
+    end
+  end
+  if not budget.limited then
+    process(specs, settings.jobs > 1 and #specs > 1, function(i, summary) collect(specs[i], summary) end)
+  else
+    -- the limit is the series': its captures in the order of their first packets, each given what is left
+    for i, spec in ipairs(specs) do
+      if spec.stream then
+        fail(("%s: %s is a stream, which cannot be put in time order before it is read: with --max-packets or "
+          .. "--max-intervals, a series takes files only"):format(label, spec.path == "-" and "standard input" or spec.path))
+        return
+      end
+      local first, err = stitch.first_packet(spec.path, settings.parse.filter)
+      if first == nil then
+        totals.captures, totals.failed = totals.captures + 1, totals.failed + 1
+        fail(err)
+        problems[#problems + 1] = err
+        specs[i] = false
+      else
+        spec.first_ns = first or nil
+      end
+    end
+    local ordered = {}
+    for _, spec in ipairs(specs) do if spec then ordered[#ordered + 1] = spec end end
+    stitch.order(ordered)
+    for _, spec in ipairs(ordered) do
+      if budget:spent() then
+        display:info(("%s: not read: the limit of %s was reached"):format(spec.path, label))
+      else
+        spec.parse = budget:opts()
+        process({ spec }, false, function(_, summary)
+          budget:add(summary)
+          collect(spec, summary)
+        end)
+      end
+    end
+  end
+  if #pieces == 0 then
+    fail(("%s: not written: no capture of it has a packet to merge"):format(label))
+    return
+  end
+
+  local t0 = tpp.now()
+  stitch.order(pieces)
+  local r, err = stitch.merge(pieces)
+  if not r then
+    if tostring(err):find("keep_tables", 1, true) then err = err .. " (--keep-tables all)" end
+    fail(("%s: not written: %s; the dumps of its captures are kept"):format(label, err))
+    return
+  end
+  local summary = { path = label, name = name, status = "ok", reused = false, files = {}, figures = 0,
+                    problems = 0, packets = r.packets, intervals = #r }
+  if #problems > 0 then
+    summary.status, summary.reason = "incomplete", table.concat(problems, "; ")
+  elseif r.complete == false then
+    summary.status, summary.reason = "incomplete", r.error or "stopped early"
+  end
+  local warning = job.warning(r)
+  if warning then display:message(("%s: %s"):format(label, warning)) end
+  job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs }, summary, {
+    message = function(text) display:message(text) end, label = label,
+    rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
+  totals.files = totals.files + #summary.files
+  if summary.status == "incomplete" then
+    fail(("%s: incomplete: %s (marked by %s)"):format(label, summary.reason,
+      outputs.paths(settings.out, name).incomplete))
+  end
+  if summary.problems > 0 then failures = failures + 1 end
+  display:info(("%s -> %s: %s of %s, %s, %s, merged in %.2f s%s"):format(label, name,
+    count(r.segments or 1, "segment"), count(#pieces, "capture"), count(#r, "interval"), count(r.packets, "packet"),
+    tpp.now() - t0, summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or ""))
+end
 
 local function run()
   -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
@@ -117,8 +278,6 @@ local function run()
   created_dirs = perr
 
   local names = walk.names(captures)
-  local parallel = settings.jobs > 1 and #captures > 1
-  local specs = {}
   for i, path in ipairs(captures) do
     local output, input = outputs.collision(settings.out, names[i], captures)
     if output then
@@ -131,46 +290,16 @@ local function run()
     if path then kept[#kept + 1], kept_names[#kept + 1] = path, names[i] end
   end
   captures, names = kept, kept_names
+  if settings.series then return run_series(captures, names, figures) end
+  local parallel = settings.jobs > 1 and #captures > 1
+  local specs = {}
   for i, path in ipairs(captures) do
     specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
                  force = settings.force, rows = settings.print_critical, stream = walk.is_stream(path),
                  plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
                    or settings.jobs }
   end
-  local handlers = {
-    start = function(i)
-      display:start(i, captures[i] == "-" and "stdin" or captures[i],
-                    not specs[i].stream and lfs.attributes(captures[i], "size") or 0)
-    end,
-    progress = function(i, bytes, size, packets) display:update(i, bytes, size, packets) end,
-    message = function(_, text) display:message(text) end,
-    rows = function(i, text) print_rows(names[i], text) end,
-    done = function(i, summary)
-      display:finish(i)
-      report(summary)
-    end,
-  }
-  -- Streams (stdin, FIFOs) are read here, in the parent, which holds them; with -j N the files go to workers.
-  local in_parent, to_workers = {}, {}
-  for i, spec in ipairs(specs) do
-    if spec.stream or not parallel then in_parent[#in_parent + 1] = i else to_workers[#to_workers + 1] = i end
-  end
-  for _, i in ipairs(in_parent) do
-    local spec = specs[i]
-    handlers.start(i)
-    local summary = job.run(spec, {
-      progress = function(bytes, size, packets) handlers.progress(i, bytes, size, packets) end,
-      message = function(text) handlers.message(i, text) end,
-      rows = spec.rows and function(text) handlers.rows(i, text) end or nil,
-    })
-    handlers.done(i, summary)
-  end
-  if #to_workers > 0 then
-    local sub, sub_handlers = {}, {}
-    for k, i in ipairs(to_workers) do sub[k] = specs[i] end
-    for key, f in pairs(handlers) do sub_handlers[key] = function(k, ...) return f(to_workers[k], ...) end end
-    workers.run(sub, settings.jobs, sub_handlers)
-  end
+  process(specs, parallel)
 end
 
 -- An interrupt (tpp.INTERRUPTED) goes on to the host, which prints "tpp: interrupted" and exits with 130.

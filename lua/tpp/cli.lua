@@ -4,7 +4,10 @@
 --                                                     -- when the command line itself did not parse)
 --
 -- settings = { paths = {...}, out = DIR, jobs = N, figures = {numbers 1..18}, print_critical, force, quiet,
---              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals } }   -- tpp.parse's opts
+--              series = NAME or nil (--series: every capture is a piece of one series called NAME),
+--              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
+--                        max_gap, keep_tables } }   -- tpp.parse's opts (max_gap, keep_tables only when given:
+--                                                   -- tpp.parse's defaults, 3600 and "edges", apply otherwise)
 --
 -- Precedence: command line, then the config file, then the defaults.  --compat stands for --boundary packet
 -- --ip v4 at its own level (a conflicting --boundary or --ip at the same level is an error).
@@ -18,6 +21,7 @@ cli.DEFAULTS = {
   paths = { "data" }, out = ".", delta_t = 10, max_packets = 0, max_intervals = 0, figures = "all",
   boundary = "aligned", ip = "any", anchor = "epoch", filter = nil, compat = false, jobs = nil, -- jobs: the number of cores
   config = nil, print_critical = false, force = false, quiet = false,
+  max_gap = nil, keep_tables = nil, series = nil,   -- nil: tpp.parse's defaults (3600 s, "edges"); no series
 }
 
 -- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
@@ -89,8 +93,25 @@ local function text(v)
   return v
 end
 
+-- A name that outputs are called after (the series' NAME): one file-name component that leaves room for the
+-- longest output suffix ("_critical.tsv.incomplete"), neither "." nor "..".
+local OUTPUT_NAME_MAX = 255 - #"_critical.tsv.incomplete"
+local function output_name(v)
+  if type(v) ~= "string" or v == "" then return nil, "must be a non-empty name" end
+  if v == "." or v == ".." or v:find("[/%z]") then return nil, "must be a file name without '/' (not . or ..)" end
+  if #v > OUTPUT_NAME_MAX then return nil, ("must be at most %d bytes long"):format(OUTPUT_NAME_MAX) end
+  return v
+end
+
 local CHECK = {
   out = text,
+  series = output_name,
+  max_gap = function(v)
+    local n = number_of(v)
+    if not n or not (n >= 0) or n > 1e9 then return nil, "must be a number of seconds >= 0" end
+    return n
+  end,
+  keep_tables = one_of("edges", "all"),
   config = text,
   filter = function(v)
     if type(v) ~= "string" then return nil, "must be a string (a BPF expression)" end
@@ -131,11 +152,17 @@ local CHECK = {
   end,
 }
 
+-- Check one option's value as the command line and config files do (for the other scripts): the value, or nil
+-- and what is wrong with it ("must be ...").
+function cli.check(key, value)
+  return CHECK[key](value)
+end
+
 -- The option names of the command line, by settings key (for messages).
 local FLAG_NAME = {
   out = "--out", delta_t = "--delta-t", max_packets = "--max-packets", max_intervals = "--max-intervals",
   figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", anchor = "--anchor",
-  compat = "--compat",
+  compat = "--compat", series = "--series", max_gap = "--max-gap", keep_tables = "--keep-tables",
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
   paths = "PATH",
 }
@@ -157,7 +184,8 @@ function cli.parser()
   local p = argparse("tpp scripts/exec.lua",
     "Cut packet captures into time intervals and write, per capture, its per-interval features "
     .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
-    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/).")
+    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/); with --series NAME, the captures are pieces of one "
+    .. "series and all but the dumps are written once, for NAME.")
     :epilog("Captures are recognised by their magic bytes (pcap, pcapng, plain or compressed with gzip, zstd or xz), directories are "
       .. "walked recursively in name order (hidden entries and the output root's own folders are skipped); a file "
       .. "reached twice is processed once.  Exit status: 0 when every capture was processed completely, "
@@ -167,8 +195,8 @@ function cli.parser()
   p:argument("paths", "Capture files or directories, - for standard input (default: ./data, else the sample beside the scripts).", nil):args("*"):argname("PATH")
   p:option("-o --out", "Output root for mem_dump/, critical/, port_count/ and plot/ (default .)."):argname("DIR")
   p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
-  p:option("--max-packets", "Stop each capture after N packets (0 = all)."):argname("N")
-  p:option("--max-intervals", "Stop each capture after N intervals (0 = all)."):argname("N")
+  p:option("--max-packets", "Stop each capture (with --series: the series) after N packets (0 = all)."):argname("N")
+  p:option("--max-intervals", "Stop each capture (with --series: the series) after N intervals (0 = all)."):argname("N")
   p:option("-f --figures", "Figures to draw: e.g. 1,2,12-18 | all | none (default all)."):argname("LIST")
   p:option("--filter", "BPF filter (libpcap syntax)."):argname("EXPR")
   p:option("--boundary", "Interval boundaries: aligned | packet (default aligned)."):argname("MODE")
@@ -176,6 +204,12 @@ function cli.parser()
   p:option("--anchor", "Aligned intervals start at: epoch (multiples of -t since the epoch, default) | first "
     .. "(the first packet)."):argname("WHERE")
   p:flag("--compat", "The original tool's semantics: --boundary packet --ip v4.")
+  p:option("--max-gap", "A run of empty intervals longer than SEC ends a segment instead of being written "
+    .. "(default 3600)."):argname("SEC")
+  p:option("--keep-tables", "Intervals that keep their address tables for an exact merge: edges (the first and "
+    .. "last, default) | all (needed to merge overlapping captures)."):argname("WHICH")
+  p:option("--series", "All the captures are pieces of one series: each is parsed and dumped, then they are "
+    .. "merged and the outputs written once, as NAME."):argname("NAME")
   p:option("-j --jobs", "Captures processed in parallel (default: number of cores)."):argname("N")
   p:option("--config", "A Lua file returning a table of the same options, e.g. { delta_t = 5, figures = \"1-11\" } "
     .. "(long names with underscores; the command line wins)."):argname("FILE")
@@ -256,6 +290,12 @@ function cli.resolve(argv)
     if config[key] ~= nil then return config[key] end
     return cli.DEFAULTS[key]
   end
+  local series = pick("series")
+  if series and pick("boundary") == "packet" then -- refused by tpp.merge anyway: say it before any work
+    return nil, ("%s: a series cannot be merged in packet mode (--boundary packet, --compat): its intervals depend on "
+      .. "all the data before them; use --boundary aligned"):format(given.series and "option --series"
+      or (given.config .. ": option series"))
+  end
   local figures = pick("figures")
   if type(figures) == "string" then figures = assert(cli.parse_figures(figures)) end
   local filter = pick("filter")
@@ -275,10 +315,12 @@ function cli.resolve(argv)
   return {
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
     print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
+    series = series,
     parse = {
       delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
       filter = filter ~= "" and filter or nil,
       max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
+      max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
     },
   }
 end

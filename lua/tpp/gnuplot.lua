@@ -106,7 +106,8 @@ local function time_axis(r, n, delta)
   local ends = r:column("end")
   local xs = {}
   for i = 1, n do xs[i] = ends[i] end
-  local ax = { xs = xs }
+  -- the segments of a series (issue 14): a line must not run across the gap between two of them
+  local ax = { xs = xs, segment = r:column("segment") }
   if n == 0 then return ax end
   local first, last = xs[1], xs[n]
   ax.min, ax.max = first - delta / 2, last + delta / 2
@@ -244,7 +245,10 @@ local function prepare_2d(fig, ctx, job)
   end
   local lo, hi = huge, -huge
   local f = open_data(data)
+  local segment = ctx.time.segment
   for i = 1, n do
+    -- an empty line ends a data block: gnuplot breaks lines, points joined and filled bands there
+    if i > 1 and segment[i] ~= segment[i - 1] then f:write("\n") end
     f:write(("%.6f"):format(ctx.time.xs[i]))
     for _, c in ipairs(cols) do
       local v = c[i]

@@ -17,8 +17,11 @@ docs.tpp = {
   { "open", "tpp.open(path [, opts [, progress]]) -> result | nil, msg — load a dump or parse a capture" },
   { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
   { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
-  { "merge", "tpp.merge{r1, r2, ...} -> result | nil, msg — pieces of a trace (any order) as one exact series" },
-  { "merger", "tpp.merger() -> m — streaming merge: m:add(r) in order of r.first_ns, then m:result()" },
+  { "merge", "tpp.merge{r1, r2, ...} -> result | nil, msg — pieces of one series (any order) as one result; "
+              .. "nil and why when they cannot be merged (different delta_t, ip, filter, max_gap; an overlap "
+              .. "without keep_tables = \"all\")" },
+  { "merger", "tpp.merger() -> m — merge many pieces one at a time: m:add(r) in order of r.first_ns, then "
+               .. "m:result()" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
                 .. "opts.from, opts.to: only [from, to) (epoch s)" },
@@ -62,7 +65,8 @@ docs.result = {
   { "write_critical", "r:write_critical(path) -> true | nil, msg — the critical TSV" },
   { "dump", "r:dump(path) -> true | nil, msg — a binary dump that tpp.load reads back" },
   { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
-  { "segment", "r:segment(k) -> {first, last (intervals), first_packet, last_packet (s), first_ns, last_ns}" },
+  { "segment", "r:segment(k) -> { first, last (intervals, 1-based), first_packet, last_packet (s), first_ns, "
+                .. "last_ns } of segment k (1-based)" },
 }
 
 docs.fields = {
@@ -147,8 +151,14 @@ docs.columns = {
   { "fin", "TCP segments with FIN set" },
   { "tcp_port_packets", "TCP packets whose ports were decoded" },
   { "udp_port_packets", "UDP packets whose ports were decoded" },
-  { "segment", "segment number, 0-based: a gap longer than max_gap starts the next" },
-  { "covered", "seconds of the interval between its segment's first and last packet (< delta_t at the edges)" },
+  { "segment", "the interval's segment, 0-based: a gap longer than max_gap starts the next one" },
+  { "covered", "seconds of the interval between the first and the last packet of its segment" },
+}
+
+docs.merger = {
+  { "add", "m:add(r) -> true | nil, msg — the next piece, in order of r.first_ns (ties in any order)" },
+  { "result", "m:result() -> the merged result (the merger is spent after it)" },
+  { "pieces", "m.pieces — how many pieces were added so far" },
 }
 
 docs.series = {
@@ -239,6 +249,14 @@ local function overview()
   out[#out + 1] = ("  i = %s:column(\"entropy_src\"):argmax()"):format(r)
   out[#out + 1] = ("  %s:interval(i), %s:top_ports(\"tcp_dst\", i)"):format(r, r)
   out[#out + 1] = ("Tab completes names: %s:<Tab> lists the methods, help(%s) describes them."):format(r, r)
+  local results = {}
+  for _, e in ipairs(objects) do
+    if tpp.type(_G[e[1]]) == "result" then results[#results + 1] = e[1] end
+  end
+  if #results >= 2 then
+    out[#out + 1] = ("Pieces of one series (a trace cut into files, days of a link): tpp.merge{%s, %s} merges them "
+      .. "(help(\"merge\"))."):format(results[1], results[2])
+  end
   return table.concat(out, "\n")
 end
 
@@ -286,7 +304,7 @@ end
 
 local KINDS = {
   { "tpp", "tpp." }, { "result", "r:" }, { "fields", "r." }, { "column", "c:" }, { "columns", "column " },
-  { "series", "series " }, { "writer", "w:" },
+  { "series", "series " }, { "writer", "w:" }, { "merger", "m:" },
 }
 
 -- Every entry named `name`, as lines.
@@ -297,7 +315,8 @@ local function lookup(name)
     for _, e in ipairs(docs[kind[1]]) do
       if e[1] == name then
         local doc = e[2]
-        if not doc:find(name .. "(", 1, true) and not doc:find(name .. " ", 1, true) then
+        if not doc:find(name .. "(", 1, true) and not doc:find(name .. "{", 1, true)
+           and not doc:find(name .. " ", 1, true) then
           doc = kind[2] .. name .. " — " .. doc
         end
         out[#out + 1] = doc
@@ -331,6 +350,13 @@ function help.text(x)
   if kind == "writer" then
     local out = {}
     section(out, "A capture writer (tpp.pcap_writer):", docs.writer)
+    return table.concat(out, "\n")
+  end
+  local mt = type(x) == "userdata" and getmetatable(x)
+  if type(mt) == "table" and mt.__name == "tpp.merger" then
+    local out = {}
+    section(out, "A merger (tpp.merger): pieces of one series added one at a time, in order of r.first_ns:",
+            docs.merger)
     return table.concat(out, "\n")
   end
   if type(x) == "function" then

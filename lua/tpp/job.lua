@@ -5,11 +5,15 @@
 -- spec  = { path = capture, name = output name (tpp.walk.names), out = output root, parse = tpp.parse options,
 --           figures = list of figure numbers, force = re-parse even with an up-to-date dump, plot_jobs = N
 --           (gnuplot processes at once), stream = the path is "-" or a FIFO (tpp.walk.is_stream): read once, its
---           dump never reused }
+--           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output }
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
---             problems = number of outputs that failed }
+--             problems = number of outputs that failed, first_ns = the result's first packet (integer ns),
+--             dump = the dump's path when it was written or reused, segments = { { first_ns, last_ns }... },
+--             stopped_by_limit (these three dump_only) }
+--
+-- job.write_outputs(r, spec, summary, how) writes the outputs of any result (a series' merge too); see there.
 --
 -- Messages are "path: what happened" lines for the caller to print.  job.run never raises for a failure of the
 -- world (unreadable capture, unwritable output); it does raise for an interrupt (Ctrl-C) or a bug.
@@ -20,6 +24,8 @@ local walk = require "tpp.walk"
 
 local job = {}
 
+-- tpp.parse's defaults of the options the main job passes only when given (tpp.cli), for job.dump_matches.
+job.MAX_GAP, job.KEEP_TABLES = 3600, "edges"
 
 -- Does the dump `d` (a loaded result) describe the capture as it is now (`source`: { path = its absolute path
 -- (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with the options `opts`?  Returns true, or
@@ -41,6 +47,12 @@ function job.dump_matches(d, opts, source)
   if (d.filter or "") ~= (opts.filter or "") then return false, "filter differs" end
   if d.max_packets ~= (opts.max_packets or 0) then return false, "max_packets differs" end
   if d.max_intervals ~= (opts.max_intervals or 0) then return false, "max_intervals differs" end
+  -- the options of issue 14: a dump without merge state is of an older format, whose numbers and outputs differ
+  if d.mergeable == false then return false, "it is of an older format (without merge state)" end
+  if math.floor((d.max_gap or -1) * 1e9 + 0.5) ~= math.floor((opts.max_gap or job.MAX_GAP) * 1e9 + 0.5) then
+    return false, "max_gap differs"
+  end
+  if d.keep_tables ~= (opts.keep_tables or job.KEEP_TABLES) then return false, "keep_tables differs" end
   if d.error == "interrupted" then return false, "it was interrupted" end
   return true
 end
@@ -135,11 +147,45 @@ function job.run(spec, hooks)
       return finish()
     end
   end
-  summary.packets, summary.intervals = r.packets, #r
+  summary.packets, summary.intervals, summary.first_ns = r.packets, #r, r.first_ns
   local warning = job.warning(r)
   if warning then message(("%s: %s"):format(label, warning)) end
   if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
 
+  if spec.dump_only then -- a piece of a series: its dump is all it writes (the series' outputs come from the merge)
+    summary.stopped_by_limit = r.stopped_by_limit
+    summary.segments = {} -- { first_ns, last_ns } of each segment: what a limit of the series needs (tpp.series)
+    for k = 1, r.segments or 0 do
+      local seg = r:segment(k)
+      summary.segments[k] = { seg.first_ns, seg.last_ns }
+    end
+    if summary.reused then
+      summary.dump = files.dump
+    elseif keep_dump then
+      summary.problems = summary.problems + 1
+      message(("%s: not dumped: %s is a dump of a newer format, left as it is"):format(label, files.dump))
+    else
+      local ok, err = r:dump(files.dump)
+      if ok then summary.files[#summary.files + 1], summary.dump = files.dump, files.dump
+      else summary.problems = summary.problems + 1; message(err) end
+    end
+    return finish()
+  end
+  job.write_outputs(r, spec, summary, { message = message, rows = summary.reused and hooks.rows or nil, label = label,
+                                        dump = not summary.reused and not keep_dump })
+  return finish()
+end
+
+-- Write every output of the result `r` under spec.out, called after spec.name: the critical table, its
+-- incomplete marker (when summary.status is "incomplete": summary.reason), the port counts, the dump (unless
+-- how.dump is false) and spec.figures.  Adds what was written to summary.files (summary.figures: the figure
+-- files) and counts what failed in summary.problems, each failure said through how.message as "label: reason".
+-- how = { message = function(text), rows = function(tsv lines) or nil (given the rows of the table once it is
+-- written, all at once, as for a dump or a merge), label = how messages name the input, dump = boolean }.
+-- The main job's captures and series and scripts/merge.lua all write their outputs here.
+function job.write_outputs(r, spec, summary, how)
+  local message, label = how.message or function() end, how.label or spec.name
+  local files = outputs.paths(spec.out, spec.name)
   local function record(file, ok, err)
     if ok then
       summary.files[#summary.files + 1] = file
@@ -149,11 +195,11 @@ function job.run(spec, hooks)
     end
   end
   record(files.critical, r:write_critical(files.critical))
-  if summary.reused and hooks.rows then -- a dump's rows, all at once: those of the table just written
+  if how.rows then -- the rows of the table just written, all at once
     local f = io.open(files.critical)
     if f then
       f:read("l")
-      hooks.rows(f:read("a"))
+      how.rows(f:read("a"))
       f:close()
     end
   end
@@ -161,7 +207,7 @@ function job.run(spec, hooks)
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end
   record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
-  if not summary.reused and not keep_dump then record(files.dump, r:dump(files.dump)) end
+  if how.dump ~= false then record(files.dump, r:dump(files.dump)) end
 
   if #spec.figures > 0 then
     local plot = require "tpp.plot"
@@ -180,7 +226,7 @@ function job.run(spec, hooks)
       end
     end
   end
-  return finish()
+  return summary
 end
 
 return job

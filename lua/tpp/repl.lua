@@ -72,11 +72,11 @@ end
 local OPTIONS = {
   ["-t"] = "delta_t", ["--delta-t"] = "delta_t", ["--boundary"] = "boundary", ["--ip"] = "ip",
   ["--filter"] = "filter", ["--max-packets"] = "max_packets", ["--max-intervals"] = "max_intervals",
-  ["--anchor"] = "anchor",
+  ["--anchor"] = "anchor", ["--max-gap"] = "max_gap", ["--keep-tables"] = "keep_tables",
 }
-local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true }
+local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true, max_gap = true }
 repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--anchor epoch|first] [--ip any|v4|v6] "
-  .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [FILE|DIR ...]"
+  .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [--max-gap SEC] [--keep-tables edges|all] [FILE|DIR ...]"
 
 -- Split the arguments of `tpp -i` into the paths to load and the options of tpp.parse (nil when none); "--" ends
 -- the options, "--name=value" is accepted.  Returns paths, opts, or nil and what is wrong.
@@ -145,9 +145,9 @@ local function expand(paths)
 end
 
 -- Load every file into its global, printing "name = summary" (or "tpp: path: reason").  opts: tpp.parse's
--- options for the captures (a dump keeps those it was made with).
+-- options for the captures (a dump keeps those it was made with).  Returns the names of the globals set.
 function repl.load_files(files, opts)
-  local used = {}
+  local used, loaded = {}, {}
   for _, path in ipairs(files) do
     local name = repl.global_name(path, used)
     local progress, clear = nil, nil
@@ -159,6 +159,7 @@ function repl.load_files(files, opts)
     if not ok then r, err = nil, tostring(r) end
     if r then
       rawset(_G, name, r)
+      loaded[#loaded + 1] = name
       io.stdout:write(name, " = ", tostring(r), "\n")
     else
       used[name] = nil
@@ -167,6 +168,17 @@ function repl.load_files(files, opts)
   end
   io.stdout:flush()
   io.stderr:flush()
+  return loaded
+end
+
+-- The line that offers tpp.merge when several results are loaded (nil otherwise): pieces of one trace, or days
+-- of one link, are one series once merged.
+function repl.merge_hint(names)
+  if #names < 2 then return nil end
+  local list = #names <= 6 and table.concat(names, ", ")
+    or (table.concat(names, ", ", 1, 3) .. ", --[[ " .. (#names - 4) .. " more ]] " .. names[#names])
+  return ("series = tpp.merge{%s} merges them into one series (in any order; help(\"merge\") says when it can)")
+    :format(list)
 end
 
 function repl.start(args)
@@ -177,7 +189,8 @@ function repl.start(args)
   end
   rawset(_G, "tpp", tpp)
   rawset(_G, "help", require("tpp.help").print)
-  repl.load_files(expand(paths), opts)
+  local hint = repl.merge_hint(repl.load_files(expand(paths), opts))
+  if hint then io.stdout:write(hint, "\n") end
   io.stdout:write("help() lists what is loaded and what you can do with it.\n")
   io.stdout:flush()
   return repl.show
