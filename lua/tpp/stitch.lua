@@ -111,13 +111,10 @@ end
 stitch.names = names
 
 -- Merge the dumps of `pieces` ({ dump = path, label = how messages name it }, in time order: stitch.order) with
--- tpp.merger, loading one at a time (a single piece is loaded and returned as it is).  Returns the merged result, or nil, a message and the piece it is about:
+-- tpp.merger, loading one at a time.  Returns the merged result, or nil, a message and the piece it is about:
 -- "DUMP: reason" for a dump that does not load, "cannot merge LABEL with LABELS before it: reason" when
 -- tpp.merger refuses it.
 function stitch.merge(pieces)
-  -- one piece is the series as it is (tpp.merge of a piece that stopped at max_intervals would take its last
-  -- interval as the end of its segment, where the parse saw the packets go on: `covered` would differ)
-  if #pieces == 1 then return tpp.load(pieces[1].dump) end
   local m = tpp.merger()
   local before = {}
   for _, p in ipairs(pieces) do
