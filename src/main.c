@@ -174,7 +174,7 @@ static void print_synopsis(FILE *out)
     fprintf(out,
             "usage: %s [options] [script [args]]\n"
             "       %s -i [-t SEC] [--boundary B] [--anchor A] [--ip V] [--filter EXPR] [--max-packets N]\n"
-            "              [--max-intervals N] [FILE|DIR ...]\n"
+            "              [--max-intervals N] [--max-gap SEC] [--keep-tables edges|all] [FILE|DIR ...]\n"
             "Available options are:\n"
             "  -e stat    execute string 'stat'\n"
             "  -i         enter interactive mode after executing 'script'; with capture or dump FILEs or DIRs\n"
