@@ -98,19 +98,21 @@ local function parse_each(paths, opts)
   return rs
 end
 
--- A copy of list in an order given by seed (Fisher-Yates on pieces' generator).
+local function reversed(list)
+  local out = {}
+  for i = #list, 1, -1 do out[#out + 1] = list[i] end
+  return out
+end
+
+-- A copy of list in an order given by seed (Fisher-Yates on pieces' generator), never beginning with list[1]:
+-- the pieces are never given in time order.
 local function shuffled(list, seed)
   local rand, out = pieces.random(seed), table.move(list, 1, #list, 1, {})
   for i = #out, 2, -1 do
     local j = rand(i)
     out[i], out[j] = out[j], out[i]
   end
-  return out
-end
-
-local function reversed(list)
-  local out = {}
-  for i = #list, 1, -1 do out[#out + 1] = list[i] end
+  if #out > 1 and out[1] == list[1] then out = reversed(out) end
   return out
 end
 
@@ -153,7 +155,8 @@ end
 -- The traces
 ---------------------------------------------------------------------------------------------------------------
 
--- Synthetic traces, made in the spec's directory: nanosecond stamps; and two minutes of traffic 2.5 h apart.
+-- Synthetic traces, made in the spec's directory, with nanosecond stamps: 30 s of traffic; two bursts of 20 s
+-- 2.5 h apart.
 local SYNTH = {
   ["synth-ns"] = function(dir)
     local path = dir .. "/synth-ns.pcap"
@@ -175,6 +178,7 @@ local CASES = {
   { "afs.pcap", { delta_t = 0.5, max_gap = 5 } },                -- silences of up to 9.7 s: several segments
   { "modbusBig.pcap", { delta_t = 5 } },
   { "modbusBig.pcap", { delta_t = 0.25, ip = "v4" } },
+  { "modbusBig.pcap", { delta_t = 1, keep_tables = "all" } },    -- every interval's tables kept: the same result
   { "cwd-navigation.pcap", { delta_t = 7 } },                    -- 7 s does not divide a minute
   { "synth-a.pcap", { delta_t = 1 }, ties = true },              -- microsecond stamps, some equal
   { "synth-ns", { delta_t = 0.1 } },
@@ -562,15 +566,15 @@ describe("issue 14: merging pieces of a trace", function()
       local m, err = tpp.merge { a, b }
       assert.is_nil(m)
       assert.is_string(err)
-      if pattern then assert.matches(pattern, err) end
+      assert.matches(pattern, err:lower())
       m, err = tpp.merge { b, a }
       assert.is_nil(m)
-      if pattern then assert.matches(pattern, err) end
+      assert.matches(pattern, err:lower())
       local mg = tpp.merger()
       assert.is_truthy(mg:add(a))
       local ok, err2 = mg:add(b)
       assert.is_nil(ok)
-      if pattern then assert.matches(pattern, err2) end
+      assert.matches(pattern, err2:lower())
     end
 
     it("different delta_t", function() refused({ delta_t = 1 }, { delta_t = 2 }, "delta_t") end)
@@ -591,6 +595,9 @@ describe("issue 14: merging pieces of a trace", function()
 
     it("misuse raises", function()
       local a = assert(tpp.parse(list[1], { delta_t = 1 }))
+      assert.is_function(tpp.merge)
+      assert.is_function(tpp.merger)
+      assert.is_truthy(tpp.merge { a })
       assert.has_error(function() tpp.merge() end)
       assert.has_error(function() tpp.merge("x") end)
       assert.has_error(function() tpp.merge { a, "x" } end)
