@@ -141,6 +141,23 @@ void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void
     }
 }
 
+void addr_table_each_address(const struct addr_table *t,
+                             void (*fn)(const uint8_t addr[16], int ipv, uint64_t count, void *ud), void *ud)
+{
+    uint8_t addr[16] = { 0 };
+    for (uint32_t k = 0; k < t->nused4; k++) {
+        const struct addr_slot4 *s = &t->v4[t->used4[k]];
+        memcpy(addr + 12, &s->key, 4);
+        fn(addr, 4, s->count, ud);
+    }
+    for (uint32_t k = 0; k < t->nused6; k++) {
+        const struct addr_slot6 *s = &t->v6[t->used6[k]];
+        memcpy(addr, &s->hi, 8);
+        memcpy(addr + 8, &s->lo, 8);
+        fn(addr, 6, s->count, ud);
+    }
+}
+
 void addr_table_clear(struct addr_table *t)
 {
     if (dense(t->nused4, t->mask4)) memset(t->v4, 0, ((size_t)t->mask4 + 1) * sizeof *t->v4);

@@ -32,6 +32,9 @@ void addr_table_prefetch(const struct addr_table *t, const uint8_t addr[16], int
 static inline uint32_t addr_table_size(const struct addr_table *t) { return t->nused4 + t->nused6; }
 /* Call fn(count, ud) for each distinct address. */
 void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void *ud), void *ud);
+/* Call fn(addr, ipv, count, ud) for each distinct address (addr as given to addr_table_add). */
+void addr_table_each_address(const struct addr_table *t,
+                             void (*fn)(const uint8_t addr[16], int ipv, uint64_t count, void *ud), void *ud);
 /* Forget every count. */
 void addr_table_clear(struct addr_table *t);
 

@@ -6,15 +6,11 @@
  */
 #include "tpp/aggregate.h"
 #include "addr_table.h"
+#include "interval_stats.h"
 
-#include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A gap of more empty intervals than this is treated as a broken timestamp, not as silence. */
-#define MAX_EMPTY_RUN 1000000
 
 /* Timestamps come from the file and may be anything: differences and interval ends saturate instead of
  * overflowing (a crafted pcapng can put packets near both ends of the int64 range). */
@@ -38,13 +34,6 @@ struct port_hist {
     uint64_t touched[65536 / 64];
 };
 
-/* Streaming central moments (Pébay's update), over IATs in nanoseconds. */
-struct moments {
-    uint64_t n;
-    int64_t sum;       /* exact sum, for the mean (saturating) */
-    double mean, m2, m3, m4;
-};
-
 /* t rounded down to a multiple of d (d > 0), towards minus infinity also for negative t; saturates at INT64_MIN. */
 static int64_t floor_multiple(int64_t t, int64_t d)
 {
@@ -53,38 +42,19 @@ static int64_t floor_multiple(int64_t t, int64_t d)
     return __builtin_mul_overflow(q, d, &m) ? INT64_MIN : m;
 }
 
-static int64_t add_saturating(int64_t a, int64_t b)
-{
-    int64_t s;
-    if (!__builtin_add_overflow(a, b, &s)) return s;
-    return b > 0 ? INT64_MAX : INT64_MIN;
-}
-
 struct tpp_agg {
     struct tpp_result *r;
     int started, stopped;
     int64_t delta, start;  /* current interval: [start, start + delta) when aligned */
     int64_t prev_ts;
+    int64_t seg_first, seg_last; /* earliest and latest packet of the current segment */
     struct tpp_interval cur;
-    uint64_t icmp, tcp, udp;
-    struct moments iat;
     struct addr_table src, dst;
     struct port_hist ports[TPP_NSERIES];
 };
 
-/* c·log2(c) for small counts, which are most of them: closing an interval then takes no logarithms. */
-#define CLOGC_TABLE 4096
-static double clogc_table[CLOGC_TABLE];
-
-static void init_clogc_table(void)
-{
-    for (int c = 1; c < CLOGC_TABLE; c++) clogc_table[c] = c * log2((double)c);
-}
-
 struct tpp_agg *tpp_agg_new(struct tpp_result *r)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, init_clogc_table);
     struct tpp_agg *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->r = r;
@@ -104,41 +74,39 @@ void tpp_agg_free(struct tpp_agg *a)
     free(a);
 }
 
-static void moments_add(struct moments *m, double x)
+static void add_count(uint64_t count, void *sums) { addr_sums_add(sums, count); }
+
+/* The table of one side as sorted entries, appended at e[*n]. */
+struct snapshot { struct tpp_addr_count *e; uint32_t n; };
+
+static void add_entry(const uint8_t addr[16], int ipv, uint64_t count, void *ud)
 {
-    double n1 = (double)m->n, n = n1 + 1;
-    double delta = x - m->mean, dn = delta / n, dn2 = dn * dn, term1 = delta * dn * n1;
-    m->mean += dn;
-    m->m4 += term1 * dn2 * (n * n - 3 * n + 3) + 6 * dn2 * m->m2 - 4 * dn * m->m3;
-    m->m3 += term1 * dn * (n - 2) - 3 * dn * m->m2;
-    m->m2 += term1;
-    m->n++;
+    struct snapshot *s = ud;
+    struct tpp_addr_count *e = &s->e[s->n++];
+    memcpy(e->addr, addr, 16);
+    e->ipv = (uint64_t)ipv;
+    e->count = count;
 }
 
-struct count_sums { double sumsq, sum_clogc; };
-
-static void add_count(uint64_t count, void *ud)
+static int by_address(const void *x, const void *y)
 {
-    struct count_sums *cs = ud;
-    double c = (double)count;
-    cs->sumsq += c * c;
-    cs->sum_clogc += count < CLOGC_TABLE ? clogc_table[count] : c * log2(c);
+    const struct tpp_addr_count *a = x, *b = y;
+    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
+    return memcmp(a->addr, b->addr, 16);
 }
 
-/* Σc² / n² and the normalised entropy of the address counts in a table; `none` for both when n is 0.  The entropy
- * of one distinct address is 0: the distribution is as concentrated as it can be. */
-static void address_stats(const struct addr_table *t, uint64_t n, double none, double *f2, double *entropy)
+/* Keep the address counts of the interval being closed (it will be row `interval`) in the result. */
+static int keep_tables(struct tpp_agg *a, size_t interval)
 {
-    *f2 = none;
-    *entropy = none;
-    if (n == 0) return;
-    *entropy = 0;
-    struct count_sums cs = { 0, 0 };
-    addr_table_each(t, add_count, &cs);
-    double dn = (double)n;
-    *f2 = cs.sumsq / (dn * dn);
-    uint32_t distinct = addr_table_size(t);
-    if (distinct > 1) *entropy = (log2(dn) - cs.sum_clogc / dn) / log2((double)distinct);
+    uint32_t nsrc = addr_table_size(&a->src), ndst = addr_table_size(&a->dst);
+    struct tpp_addr_counts t = { interval, nsrc, ndst, malloc(((size_t)nsrc + ndst) * sizeof *t.e) };
+    if (!t.e) return -1;
+    struct snapshot s = { t.e, 0 };
+    addr_table_each_address(&a->src, add_entry, &s);
+    addr_table_each_address(&a->dst, add_entry, &s);
+    qsort(t.e, nsrc, sizeof *t.e, by_address);
+    qsort(t.e + nsrc, ndst, sizeof *t.e, by_address);
+    return tpp_result_push_table(a->r, &t);
 }
 
 /* Add the ports the current interval touched to the whole-trace port sets. */
@@ -167,63 +135,33 @@ static int flush_ports(struct tpp_agg *a, int series)
     return rc;
 }
 
-/* The inter-arrival-time moments of an interval.  tpp's own mode (aligned) writes NaN where a statistic is
- * undefined: the mean of no IAT; the standard deviation, skewness and kurtosis of fewer than two IATs or of a zero
- * variance (scipy's test), as the issue and the aligned parity files define them.  The packet mode keeps the
- * original tool's conventions: 0 for all four up to one IAT, and at a zero variance the standard deviation as
- * computed (0) with NaN skewness and kurtosis. */
-static void iat_stats(struct tpp_interval *iv, const struct moments *m, int original)
-{
-    double undefined = original ? 0 : NAN, k = (double)m->n;
-    iv->iat_mean = iv->iat_std = iv->iat_skew = iv->iat_kurt = undefined;
-    if (m->n == 0) return;
-    /* Moments are of nanosecond values; the mean comes from the exact integer sum. */
-    double mean = (double)m->sum / k;
-    iv->iat_mean = mean / 1e9;
-    if (m->n == 1) return;
-    iv->iat_std = sqrt(m->m2 / (k - 1)) / 1e9;
-    double m2 = m->m2 / k, m3 = m->m3 / k, m4 = m->m4 / k;
-    if (m2 <= (1e-15 * mean) * (1e-15 * mean)) { /* scipy's test for a zero variance */
-        if (!original) iv->iat_std = NAN;
-        iv->iat_skew = iv->iat_kurt = NAN;
-    } else {
-        iv->iat_skew = m3 / pow(m2, 1.5);
-        iv->iat_kurt = m4 / (m2 * m2) - 3.0;
-    }
-}
-
-/* Finish the current interval's row, append it and its port histograms to the result, and reset. */
-static int close_interval(struct tpp_agg *a, int64_t end)
+/* Finish the current interval's row, append it and its port histograms to the result, and reset.  `seg_end` is
+ * the segment's last packet when this interval ends it, INT64_MAX when the segment goes on past it; `last`: this
+ * is the result's final interval (its tables are an edge). */
+static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int last)
 {
     struct tpp_interval *iv = &a->cur;
+    struct tpp_result *r = a->r;
     iv->start_ns = a->start;
     iv->end_ns = end;
-    uint64_t n = iv->ip_packets;
-    int original = a->r->opts.boundary == TPP_BOUNDARY_PACKET;
-    double none = original ? 0 : NAN; /* a share or mean over no IP packet */
-    iv->src_ips = addr_table_size(&a->src);
-    iv->dst_ips = addr_table_size(&a->dst);
-    address_stats(&a->src, n, none, &iv->f2_src, &iv->entropy_src);
-    address_stats(&a->dst, n, none, &iv->f2_dst, &iv->entropy_dst);
-    double dn = (double)n;
-    iv->avg_len = iv->icmp_frac = iv->tcp_frac = iv->udp_frac = none;
-    if (n > 0) {
-        iv->avg_len = (double)iv->ip_bytes / dn;
-        iv->icmp_frac = (double)a->icmp / dn;
-        iv->tcp_frac = (double)a->tcp / dn;
-        iv->udp_frac = (double)a->udp / dn;
-    }
-    iat_stats(iv, &a->iat, original);
+    int original = r->opts.boundary == TPP_BOUNDARY_PACKET;
+    struct addr_sums src = { 0 }, dst = { 0 };
+    addr_table_each(&a->src, add_count, &src);
+    addr_table_each(&a->dst, add_count, &dst);
+    interval_finish(iv, &src, &dst, original);
+    iv->covered_ns = a->seg_first <= a->seg_last ? tpp_covered_ns(iv, a->seg_first, seg_end) : 0;
     int rc = 0;
-    if (n > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the 8 KB scans */
+    if (iv->ip_packets > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the scans */
         mark_seen_ports(a);
         for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
+        if (!original && (r->opts.keep_tables == TPP_TABLES_ALL || r->nintervals == 0 || last))
+            rc |= keep_tables(a, r->nintervals);
     }
-    rc |= tpp_result_push_interval(a->r, iv); /* also closes the port lists pushed above */
+    rc |= tpp_result_push_interval(r, iv); /* also closes the port lists pushed above */
 
+    uint64_t segment = iv->segment;
     memset(iv, 0, sizeof *iv);
-    a->icmp = a->tcp = a->udp = 0;
-    memset(&a->iat, 0, sizeof a->iat);
+    iv->segment = segment;
     addr_table_clear(&a->src);
     addr_table_clear(&a->dst);
     return rc ? -1 : 0;
@@ -234,6 +172,11 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
 {
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
+    int64_t ts = p->ts_ns;
+    if (iv->packets == 0 || ts < iv->first_ns) iv->first_ns = ts;
+    if (iv->packets == 0 || ts > iv->last_ns) iv->last_ns = ts;
+    if (ts < a->seg_first) a->seg_first = ts;
+    if (ts > a->seg_last) a->seg_last = ts;
     iv->packets++;
     r->packets++;
     if (p->ipv == 0) {
@@ -246,17 +189,15 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     r->ip_packets++;
     iv->ip_packets++;
     iv->ip_bytes += p->ip_len;
-    if (has_iat) {
-        moments_add(&a->iat, (double)iat);
-        a->iat.sum = add_saturating(a->iat.sum, iat);
-    }
+    if (has_iat) moments_add(&iv->iat, iat);
+    else r->first_is_ip = 1;
     if (addr_table_add(&a->src, p->src, p->ipv) != 0 || addr_table_add(&a->dst, p->dst, p->ipv) != 0) a->stopped = -1;
 
     int series = -1;
     switch (p->proto) {
-    case 1: case 58: a->icmp++; break;
+    case 1: case 58: iv->icmp++; break;
     case 6:
-        a->tcp++;
+        iv->tcp++;
         if (p->flags & TPP_PKT_TCP_FLAGS) {
             iv->syn += (p->tcp_flags & 0x02) != 0;
             iv->fin += (p->tcp_flags & 0x01) != 0;
@@ -264,7 +205,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         if (p->flags & TPP_PKT_L4) { iv->tcp_port_packets++; series = TPP_TCP_SRC; }
         break;
     case 17:
-        a->udp++;
+        iv->udp++;
         if (p->flags & TPP_PKT_L4) { iv->udp_port_packets++; series = TPP_UDP_SRC; }
         break;
     }
@@ -294,23 +235,32 @@ static int limit_reached(const struct tpp_agg *a)
     return max && a->r->nintervals >= max;
 }
 
-/* Aligned mode: close intervals until `ts` falls inside the current one, emitting empty ones on the way. */
+/* Start a new segment with the interval of `ts`. */
+static void start_segment(struct tpp_agg *a, int64_t ts)
+{
+    a->start = a->r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta)
+             : later(a->start, span(a->start, ts) / a->delta * a->delta); /* the grid of the first packet */
+    a->seg_first = INT64_MAX;
+    a->seg_last = INT64_MIN;
+}
+
+/* Aligned mode: close intervals until `ts` falls inside the current one, emitting the empty ones of a short gap;
+ * a gap of more than max_gap of empty intervals ends the segment instead. */
 static int advance_aligned(struct tpp_agg *a, int64_t ts)
 {
     if (span(a->start, ts) < a->delta) return 0;
-    if (close_interval(a, later(a->start, a->delta)) != 0) return -1;
-    a->start = later(a->start, a->delta);
+    int64_t skip = span(a->start, ts) / a->delta - 1; /* empty intervals between */
+    int new_segment = tpp_gap_ends_segment(skip, &a->r->opts);
+    if (close_interval(a, later(a->start, a->delta), new_segment ? a->seg_last : INT64_MAX, 0) != 0) return -1;
     if (limit_reached(a)) return 1;
-    int64_t skip = span(a->start, ts) / a->delta;
-    if (skip > MAX_EMPTY_RUN) {
-        snprintf(a->r->error, sizeof a->r->error,
-                 "timestamp jumps forward by %.9g s, more than %d empty intervals of %.9g s: the capture's clock is "
-                 "broken, or delta_t is too small for it", (double)span(a->start, ts) / 1e9, MAX_EMPTY_RUN,
-                 (double)a->delta / 1e9);
-        return -2;
+    if (new_segment) {
+        a->cur.segment++;
+        start_segment(a, ts);
+        return 0;
     }
+    a->start = later(a->start, a->delta);
     for (int64_t k = 0; k < skip; k++) {
-        if (close_interval(a, later(a->start, a->delta)) != 0) return -1;
+        if (close_interval(a, later(a->start, a->delta), INT64_MAX, 0) != 0) return -1;
         a->start = later(a->start, a->delta);
         if (limit_reached(a)) return 1;
     }
@@ -329,6 +279,8 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     if (!a->started) {
         a->started = 1;
         a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta) : ts;
+        a->seg_first = INT64_MAX;
+        a->seg_last = INT64_MIN;
         a->prev_ts = ts;
         r->first_ns = ts;
     }
@@ -351,7 +303,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     } else {
         count_packet(a, p, iat, has_iat);
         if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
-            if (close_interval(a, ts) != 0) a->stopped = -1;
+            if (close_interval(a, ts, INT64_MAX, 0) != 0) a->stopped = -1;
             a->start = ts;
             if (limit_reached(a)) { a->stopped = 1; r->stopped_by_limit = 1; }
         }
@@ -373,5 +325,5 @@ int tpp_agg_finish(struct tpp_agg *a)
         return 0;
     }
     if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
-    return close_interval(a, later(a->start, a->delta));
+    return close_interval(a, later(a->start, a->delta), a->seg_last, 1);
 }

@@ -139,25 +139,43 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_u8(b, (unsigned)r->stopped_by_limit);
     put_str(b, r->error);
     put_str(b, r->warning);
+    /* format 3: the merge state's scalars */
+    put_i64(b, r->opts.max_gap_ns);
+    put_u8(b, (unsigned)r->opts.keep_tables);
+    put_u8(b, (unsigned)r->first_is_ip);
+    put_u64(b, r->pieces);
+    put_u8(b, (unsigned)r->mergeable);
     put_u64(b, r->nintervals);
 }
 
 static const char COLTYPE[] = { [TPP_COL_TIME] = 'T', [TPP_COL_COUNT] = 'C', [TPP_COL_REAL] = 'R' };
 
-/* Column-major: each stored column's values for every interval (the interval index is not stored). */
+/* The stored per-interval fields: the columns but the index, then the merge state. */
+static const struct tpp_column *stored_field(size_t k)
+{
+    return k + 1 < tpp_ncolumns ? &tpp_columns[k + 1] : k + 1 - tpp_ncolumns < tpp_nstate_fields
+         ? &tpp_state_fields[k + 1 - tpp_ncolumns] : NULL;
+}
+
+static const struct tpp_column *find_stored(const char *name)
+{
+    for (size_t k = 0; stored_field(k); k++)
+        if (strcmp(stored_field(k)->name, name) == 0) return stored_field(k);
+    return NULL;
+}
+
+/* Column-major: each stored field's values for every interval (the interval index is not stored). */
 static void cols_payload(struct buf *b, const struct tpp_result *r)
 {
     uint32_t n = 0;
-    for (size_t c = 0; c < tpp_ncolumns; c++) n += tpp_columns[c].type != TPP_COL_INDEX;
+    while (stored_field(n)) n++;
     put_u32(b, n);
-    for (size_t c = 0; c < tpp_ncolumns; c++) {
-        if (tpp_columns[c].type == TPP_COL_INDEX) continue;
-        put_str(b, tpp_columns[c].name);
-        put_u8(b, (unsigned char)COLTYPE[tpp_columns[c].type]);
+    for (size_t c = 0; c < n; c++) {
+        put_str(b, stored_field(c)->name);
+        put_u8(b, (unsigned char)COLTYPE[stored_field(c)->type]);
     }
-    for (size_t c = 0; c < tpp_ncolumns; c++) {
-        const struct tpp_column *col = &tpp_columns[c];
-        if (col->type == TPP_COL_INDEX) continue;
+    for (size_t c = 0; c < n; c++) {
+        const struct tpp_column *col = stored_field(c);
         for (size_t i = 0; i < r->nintervals; i++) {
             const char *cell = (const char *)&r->iv[i] + col->offset;
             uint64_t bits;
@@ -191,6 +209,24 @@ static void seen_payload(struct buf *b, const struct tpp_result *r)
         for (size_t w = 0; w < 65536 / 64; w++) put_u64(b, r->seen_ports[s][w]);
 }
 
+/* The address tables: per table its interval, source and destination counts, then the entries in their sorted
+ * order, each a family byte, the address (4 or 16 bytes) and a varint count. */
+static void tabs_payload(struct buf *b, const struct tpp_result *r)
+{
+    put_u64(b, r->ntables);
+    for (size_t k = 0; k < r->ntables; k++) {
+        const struct tpp_addr_counts *t = &r->tables[k];
+        put_varint(b, t->interval);
+        put_varint(b, t->nsrc);
+        put_varint(b, t->ndst);
+        for (uint32_t j = 0; j < t->nsrc + t->ndst; j++) {
+            put_u8(b, (unsigned)t->e[j].ipv);
+            put(b, t->e[j].ipv == 4 ? t->e[j].addr + 12 : t->e[j].addr, t->e[j].ipv == 4 ? 4 : 16);
+            put_varint(b, t->e[j].count);
+        }
+    }
+}
+
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen)
 {
     struct buf out = { 0 }, payload = { 0 };
@@ -199,9 +235,10 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
     put_u32(&out, ENDIAN_CHECK);
     put_f64(&out, FLOAT_CHECK);
 
-    void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload };
-    const char *tags[] = { "META", "COLS", "PORT", "SEEN" };
-    for (int k = 0; k < 4; k++) {
+    void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload,
+                                                                     tabs_payload };
+    const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS" };
+    for (int k = 0; k < 5; k++) {
         payload.n = 0;
         if (k == 0) meta_payload(&payload, r, tpp_version);
         else fill[k](&payload, r);
@@ -343,7 +380,7 @@ static int next_section(struct reader *rd, struct cur *file, char tag[5], struct
     return 0;
 }
 
-static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t *nintervals)
+static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t *nintervals, uint32_t format)
 {
     char version[64], source[4096];
     get_str(c, version, sizeof version);
@@ -371,8 +408,24 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     r->stopped_by_limit = get_u8(c) != 0;
     get_str(c, r->error, sizeof r->error);
     get_str(c, r->warning, sizeof r->warning);
+    unsigned keep = 0;
+    if (format >= 3) {
+        r->opts.max_gap_ns = get_i64(c);
+        keep = get_u8(c);
+        r->first_is_ip = get_u8(c) != 0;
+        r->pieces = get_u64(c);
+        r->mergeable = get_u8(c) != 0;
+    } else { /* format 2 filled every gap with empty intervals, and kept no merge state */
+        r->opts.max_gap_ns = INT64_MAX;
+        r->mergeable = 0;
+    }
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
+    if (keep > TPP_TABLES_ALL || r->opts.max_gap_ns < 0 || r->pieces == 0) {
+        fail(rd, "section META holds impossible merge state");
+        return -1;
+    }
+    r->opts.keep_tables = (enum tpp_keep_tables)keep;
     if (!r->source) { fail(rd, "out of memory"); return -1; }
     if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6 || anchor > TPP_ANCHOR_FIRST) {
         fail(rd, "section META holds impossible options");
@@ -384,7 +437,14 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     return 0;
 }
 
-static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals)
+/* Fields a format-2 dump lacks: it has one segment, and its covered column comes from its first and last packet. */
+static int added_in_format3(const struct tpp_column *c)
+{
+    return c->offset == offsetof(struct tpp_interval, segment) || c->offset == offsetof(struct tpp_interval, covered_ns)
+        || strncmp(c->name, "state.", 6) == 0;
+}
+
+static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals, uint32_t version)
 {
     uint32_t ncols = get_u32(c);
     if (ncols > 1024) { fail(rd, "section COLS claims %u columns", ncols); return -1; }
@@ -398,17 +458,17 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
         char name[64];
         get_str(c, name, sizeof name);
         unsigned type = get_u8(c);
-        map[k] = tpp_column_find(name);
+        map[k] = find_stored(name);
         if (map[k] && (map[k]->type == TPP_COL_INDEX || COLTYPE[map[k]->type] != (char)type)) {
             fail(rd, "section COLS: column %s has type '%c'", name, type);
             return -1;
         }
     }
     if (c->bad) { fail(rd, "section COLS is cut short"); return -1; }
-    for (size_t i = 0; i < tpp_ncolumns; i++) {
-        int found = tpp_columns[i].type == TPP_COL_INDEX;
-        for (uint32_t k = 0; k < ncols; k++) found |= map[k] == &tpp_columns[i];
-        if (!found) { fail(rd, "section COLS lacks the column %s", tpp_columns[i].name); return -1; }
+    for (size_t i = 0; stored_field(i); i++) {
+        int found = version < 3 && added_in_format3(stored_field(i));
+        for (uint32_t k = 0; k < ncols; k++) found |= map[k] == stored_field(i);
+        if (!found) { fail(rd, "section COLS lacks the column %s", stored_field(i)->name); return -1; }
     }
     if (nintervals * 8 * ncols > c->n - c->off) {
         fail(rd, "section COLS is too short for %llu intervals", (unsigned long long)nintervals);
@@ -422,6 +482,8 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
             uint64_t bits = get_u64(c);
             if (map[k]) memcpy((char *)&r->iv[i] + map[k]->offset, &bits, 8); /* unknown columns are skipped */
         }
+    if (version < 3)
+        for (uint64_t i = 0; i < nintervals; i++) r->iv[i].covered_ns = tpp_covered_ns(&r->iv[i], r->first_ns, r->last_ns);
     return 0;
 }
 
@@ -468,6 +530,50 @@ static int read_seen(struct reader *rd, struct cur *c, struct tpp_result *r)
     if (c->n != sizeof r->seen_ports) { fail(rd, "section SEEN has %zu bytes, not %zu", c->n, sizeof r->seen_ports); return -1; }
     for (int s = 0; s < TPP_NSERIES; s++)
         for (size_t w = 0; w < 65536 / 64; w++) r->seen_ports[s][w] = get_u64(c);
+    return 0;
+}
+
+static int read_tabs(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    uint64_t n = get_u64(c);
+    if (n > r->nintervals) { fail(rd, "section TABS claims %llu tables", (unsigned long long)n); return -1; }
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t interval = get_varint(c), nsrc = get_varint(c), ndst = get_varint(c);
+        /* every entry takes at least 6 bytes: counts beyond what is left cannot be real */
+        if (c->bad || interval >= r->nintervals || (k > 0 && interval <= r->tables[k - 1].interval) ||
+            nsrc > (c->n - c->off) / 6 || ndst > (c->n - c->off) / 6) {
+            fail(rd, "section TABS: bad table %llu", (unsigned long long)k);
+            return -1;
+        }
+        struct tpp_addr_counts t = { interval, (uint32_t)nsrc, (uint32_t)ndst, NULL };
+        t.e = calloc(nsrc + ndst ? nsrc + ndst : 1, sizeof *t.e);
+        if (!t.e) { fail(rd, "out of memory"); return -1; }
+        uint64_t sums[2] = { 0, 0 };
+        for (uint64_t j = 0; j < nsrc + ndst; j++) {
+            struct tpp_addr_count *e = &t.e[j];
+            e->ipv = get_u8(c);
+            size_t len = e->ipv == 4 ? 4 : 16;
+            if (have(c, len)) { memcpy(e->ipv == 4 ? e->addr + 12 : e->addr, c->p + c->off, len); c->off += len; }
+            e->count = get_varint(c);
+            sums[j >= nsrc] += e->count;
+            /* sorted, distinct, known family: the merge's sorted union relies on it */
+            int order = j == 0 || j == nsrc ? 1 : e->ipv != e[-1].ipv ? (e->ipv > e[-1].ipv ? 1 : -1)
+                      : memcmp(e->addr, e[-1].addr, 16);
+            if (c->bad || (e->ipv != 4 && e->ipv != 6) || e->count == 0 || order <= 0) {
+                free(t.e);
+                fail(rd, "section TABS: bad entry in table %llu", (unsigned long long)k);
+                return -1;
+            }
+        }
+        const struct tpp_interval *iv = &r->iv[interval];
+        if (nsrc != iv->src_ips || ndst != iv->dst_ips || sums[0] != iv->ip_packets || sums[1] != iv->ip_packets) {
+            free(t.e);
+            fail(rd, "section TABS: table %llu does not match its interval's counts", (unsigned long long)k);
+            return -1;
+        }
+        if (tpp_result_push_table(r, &t) != 0) { fail(rd, "out of memory"); return -1; }
+    }
+    if (c->off != c->n) { fail(rd, "section TABS has %zu bytes left over", c->n - c->off); return -1; }
     return 0;
 }
 
@@ -524,7 +630,7 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
         goto out;
     }
     if (version == 0 || endian != ENDIAN_CHECK || fcheck != FLOAT_CHECK) { fail(&rd, "corrupt header"); goto out; }
-    if (version < TPP_DUMP_FORMAT) { /* format 1 wrote 0 for undefined statistics and anchored the grid at the start */
+    if (version < 2) { /* format 1 wrote 0 for undefined statistics and anchored the grid at the start */
         fail(&rd, "written by an older tpp (dump format %u; this tpp reads format %d): parse the capture again",
              version, TPP_DUMP_FORMAT);
         goto out;
@@ -542,18 +648,20 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
     tpp_options_default(&o);
     r = tpp_result_new(&o, "");
     if (!r) { fail(&rd, "out of memory"); goto out; }
-    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "END " };
+    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "TABS", "END " };
     uint64_t nintervals = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
+        if (k == 4 && version < 3) continue; /* format 2 had no tables */
         char tag[5];
         struct cur payload;
         free(owned);
         if (next_section(&rd, &file, tag, &payload, &owned) != 0) goto fail;
         if (strcmp(tag, order[k]) != 0) { fail(&rd, "expected section %s, found %s", order[k], tag); goto fail; }
-        int rc = k == 0 ? read_meta(&rd, &payload, r, &nintervals)
-               : k == 1 ? read_cols(&rd, &payload, r, nintervals)
+        int rc = k == 0 ? read_meta(&rd, &payload, r, &nintervals, version)
+               : k == 1 ? read_cols(&rd, &payload, r, nintervals, version)
                : k == 2 ? read_ports(&rd, &payload, r)
-               : k == 3 ? read_seen(&rd, &payload, r) : 0;
+               : k == 3 ? read_seen(&rd, &payload, r)
+               : k == 4 ? read_tabs(&rd, &payload, r) : 0;
         if (rc != 0) goto fail;
     }
     if (file.off != file.n) { fail(&rd, "%zu unexpected bytes after the END section", file.n - file.off); goto fail; }

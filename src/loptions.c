@@ -10,8 +10,9 @@
 static const char *const boundary_names[] = { "aligned", "packet", NULL };
 static const char *const ip_names[] = { "any", "v4", "v6", NULL };
 static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
+static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in enum tpp_keep_tables' order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
-                                            "max_intervals", NULL };
+                                            "max_intervals", "max_gap", "keep_tables", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -52,7 +53,7 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
-                       "max_intervals)", luaL_tolstring(L, -1, NULL));
+                       "max_intervals, max_gap, keep_tables)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -74,6 +75,19 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     lua_pop(L, 1);
     lua_getfield(L, idx, "anchor");
     o->anchor = (enum tpp_anchor)opt_enum(L, "anchor", anchor_names, (int)o->anchor);
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "max_gap");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Number gap = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(gap >= 0))
+            luaL_error(L, "option max_gap must be a number of seconds >= 0 (math.huge: never end a segment)");
+        o->max_gap_ns = gap > 9e9 ? INT64_MAX : (int64_t)llround(gap * 1e9);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "keep_tables");
+    o->keep_tables = (enum tpp_keep_tables)opt_enum(L, "keep_tables", keep_tables_names, (int)o->keep_tables);
     lua_pop(L, 1);
 
     lua_getfield(L, idx, "filter");

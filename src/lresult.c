@@ -8,6 +8,7 @@
  * and ports stay in C.  tpp.parse and tpp.load load that Lua half before making a result (require_lua_half).
  */
 #include "ltpp.h"
+#include "lresult.h"
 #include "lfail.h"
 #include "linterrupt.h"
 #include "loptions.h"
@@ -33,14 +34,15 @@
 
 typedef struct { struct tpp_result *r; } LResult;
 
-static struct tpp_result *check_result(lua_State *L, int idx)
+/* The result at idx, raising when it is not one (or was closed). */
+struct tpp_result *tpp_lresult_check(lua_State *L, int idx)
 {
     LResult *u = luaL_checkudata(L, idx, RESULT_MT);
     if (!u->r) luaL_error(L, "attempt to use a freed result");
     return u->r;
 }
 
-static void push_result(lua_State *L, struct tpp_result *r)
+void tpp_lresult_push(lua_State *L, struct tpp_result *r)
 {
     LResult *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->r = NULL; /* safe state until the metatable (and its __gc) is set */
@@ -58,7 +60,7 @@ static int result_gc(lua_State *L)
 
 static int result_len(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)check_result(L, 1)->nintervals);
+    lua_pushinteger(L, (lua_Integer)tpp_lresult_check(L, 1)->nintervals);
     return 1;
 }
 
@@ -81,7 +83,7 @@ static const struct tpp_column *check_column(lua_State *L, int idx)
 /* r:column(name) -> column: a sequence whose element i is interval i-1, with the "tpp.column" metatable. */
 static int result_column(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     const struct tpp_column *c = check_column(L, 2);
     lua_createtable(L, (int)r->nintervals, 0);
     for (size_t i = 0; i < r->nintervals; i++) {
@@ -105,14 +107,14 @@ static int push_column_names(lua_State *L)
 
 static int result_columns(lua_State *L)
 {
-    check_result(L, 1);
+    tpp_lresult_check(L, 1);
     return push_column_names(L);
 }
 
 /* r:interval(i) -> record of every column of interval i (1-based), with the "tpp.interval" metatable. */
 static int result_interval(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     luaL_argcheck(L, i >= 1 && (size_t)i <= r->nintervals, 2, "interval index out of range");
     lua_createtable(L, 0, (int)tpp_ncolumns);
@@ -136,7 +138,7 @@ static int check_series(lua_State *L, int idx)
  * packed entries, 5 the last port read in that interval (-1 before its first). */
 static int ports_next(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, lua_upvalueindex(1));
+    const struct tpp_result *r = tpp_lresult_check(L, lua_upvalueindex(1));
     const struct tpp_port_series *ps = &r->ports[lua_tointeger(L, lua_upvalueindex(2))];
     size_t i = (size_t)lua_tointeger(L, lua_upvalueindex(3));
     uint64_t off = (uint64_t)lua_tointeger(L, lua_upvalueindex(4));
@@ -162,7 +164,7 @@ static int ports_next(lua_State *L)
 /* for i, port, count in r:ports(series) — ascending interval (1-based), then port. */
 static int result_ports(lua_State *L)
 {
-    check_result(L, 1);
+    tpp_lresult_check(L, 1);
     int s = check_series(L, 2);
     lua_pushvalue(L, 1);
     lua_pushinteger(L, s);
@@ -175,7 +177,7 @@ static int result_ports(lua_State *L)
 
 static int result_distinct_ports(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     lua_pushinteger(L, (lua_Integer)tpp_result_distinct_ports(r, check_series(L, 2)));
     return 1;
 }
@@ -187,7 +189,7 @@ static int result_distinct_ports(lua_State *L)
  * ascending. */
 static int result_top_ports(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     int s = check_series(L, 2);
     int whole = lua_isnoneornil(L, 3);
     lua_Integer i = whole ? 0 : luaL_checkinteger(L, 3);
@@ -214,7 +216,7 @@ static int result_top_ports(lua_State *L)
 /* r:port_entropy(series) -> column: per interval, the normalised entropy of the port distribution. */
 static int result_port_entropy(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     int s = check_series(L, 2);
     lua_createtable(L, (int)r->nintervals, 0);
     for (size_t i = 0; i < r->nintervals; i++) {
@@ -230,7 +232,7 @@ static int result_port_entropy(lua_State *L)
 /* r:select(indices) -> result of the intervals at the given 1-based indices (strictly ascending). */
 static int result_select(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     size_t n = (size_t)luaL_len(L, 2);
     luaL_argcheck(L, n <= r->nintervals, 2, "more indices than intervals");
@@ -248,7 +250,7 @@ static int result_select(lua_State *L)
     }
     struct tpp_result *out = tpp_result_select(r, idx, n);
     if (!out) return luaL_error(L, "not enough memory");
-    push_result(L, out);
+    tpp_lresult_push(L, out);
     return 1;
 }
 
@@ -268,14 +270,14 @@ static int write_output(lua_State *L, const struct tpp_result *r, const char *pa
 /* r:write_critical(path) -> true | nil, message. */
 static int result_write_critical(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_TSV);
 }
 
 /* r:dump(path) -> true | nil, message.  Atomic, like every output. */
 static int result_dump(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     const char *path = luaL_checkstring(L, 2);
     char err[TPP_ERRBUF_SIZE];
     if (tpp_dump_write(r, path, TPP_VERSION, err, sizeof err) != 0) {
@@ -309,7 +311,7 @@ static int l_load(lua_State *L)
     if (!r) {
         return tpp_push_fail(L, "%s", err);
     }
-    push_result(L, r);
+    tpp_lresult_push(L, r);
     return 1;
 }
 
@@ -331,7 +333,7 @@ static int push_field(lua_State *L, const struct tpp_result *r, size_t k)
 /* __index: upvalue 1 = methods table, upvalue 2 = field name -> getter index. */
 static int result_index(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pushvalue(L, 2);
@@ -353,20 +355,20 @@ static int push_field_names(lua_State *L)
 /* r:fields() -> names of the summary fields (for help and completion). */
 static int result_fields(lua_State *L)
 {
-    check_result(L, 1);
+    tpp_lresult_check(L, 1);
     return push_field_names(L);
 }
 
 /* r:to_csv(path), r:to_json(path) -> true | nil, message.  Atomic, like every output. */
 static int result_to_csv(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_CSV);
 }
 
 static int result_to_json(lua_State *L)
 {
-    const struct tpp_result *r = check_result(L, 1);
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
     return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_JSON);
 }
 
@@ -444,7 +446,43 @@ static int l_parse(lua_State *L)
     if (!r) {
         return tpp_push_fail(L, "%s", err);
     }
-    push_result(L, r);
+    tpp_lresult_push(L, r);
+    return 1;
+}
+
+/* r:segment(k) -> { first, last (1-based intervals), first_packet, last_packet (seconds), first_ns, last_ns } */
+static int result_segment(lua_State *L)
+{
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
+    lua_Integer k = luaL_checkinteger(L, 2);
+    size_t n = tpp_result_nsegments(r);
+    luaL_argcheck(L, k >= 1 && (size_t)k <= n, 2, lua_pushfstring(L, "segment %I out of range (the result has %I)",
+                                                                   k, (lua_Integer)n));
+    size_t first, last;
+    tpp_result_segment(r, (size_t)k - 1, &first, &last);
+    int64_t lo = 0, hi = 0;
+    int any = 0;
+    for (size_t i = first; i <= last; i++) {
+        if (!r->iv[i].packets) continue;
+        if (!any || r->iv[i].first_ns < lo) lo = r->iv[i].first_ns;
+        if (!any || r->iv[i].last_ns > hi) hi = r->iv[i].last_ns;
+        any = 1;
+    }
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, (lua_Integer)first + 1);
+    lua_setfield(L, -2, "first");
+    lua_pushinteger(L, (lua_Integer)last + 1);
+    lua_setfield(L, -2, "last");
+    if (any) {
+        lua_pushnumber(L, (double)lo / 1e9);
+        lua_setfield(L, -2, "first_packet");
+        lua_pushnumber(L, (double)hi / 1e9);
+        lua_setfield(L, -2, "last_packet");
+        lua_pushinteger(L, lo);
+        lua_setfield(L, -2, "first_ns");
+        lua_pushinteger(L, hi);
+        lua_setfield(L, -2, "last_ns");
+    }
     return 1;
 }
 
@@ -455,7 +493,7 @@ void tpp_lresult_register(lua_State *L)
         { "ports", result_ports }, { "distinct_ports", result_distinct_ports },
         { "write_critical", result_write_critical }, { "dump", result_dump }, { "fields", result_fields },
         { "top_ports", result_top_ports }, { "port_entropy", result_port_entropy }, { "select", result_select },
-        { "to_csv", result_to_csv }, { "to_json", result_to_json },
+        { "to_csv", result_to_csv }, { "to_json", result_to_json }, { "segment", result_segment },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {

@@ -154,5 +154,6 @@ int luaopen_tpp_core(lua_State *L)
     tpp_lproc_register(L);
     tpp_linterrupt_register(L);
     tpp_lconfig_register(L);
+    tpp_lmerge_register(L);
     return 1;
 }

@@ -17,5 +17,6 @@ void tpp_lwriter_register(lua_State *L);   /* tpp.pcap_writer */
 void tpp_lproc_register(lua_State *L);     /* tpp.spawn, tpp.poll, tpp.isatty, tpp.cpus, tpp.pid */
 void tpp_linterrupt_register(lua_State *L);   /* tpp.INTERRUPTED, tpp.interrupted */
 void tpp_lconfig_register(lua_State *L);   /* tpp.load_data */
+void tpp_lmerge_register(lua_State *L);    /* tpp.merge, tpp.merger */
 
 #endif

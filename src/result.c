@@ -12,6 +12,7 @@ void tpp_options_default(struct tpp_options *o)
     o->delta_ns = 10 * 1000000000LL;
     o->boundary = TPP_BOUNDARY_ALIGNED;
     o->ip = TPP_IP_ANY;
+    o->max_gap_ns = 3600 * 1000000000LL;
 }
 
 #define COL(name, type) { #name, type, offsetof(struct tpp_interval, name) }
@@ -27,9 +28,30 @@ const struct tpp_column tpp_columns[] = {
     COL(avg_len, TPP_COL_REAL), COL(icmp_frac, TPP_COL_REAL), COL(tcp_frac, TPP_COL_REAL), COL(udp_frac, TPP_COL_REAL),
     COL(syn, TPP_COL_COUNT), COL(fin, TPP_COL_COUNT),
     COL(tcp_port_packets, TPP_COL_COUNT), COL(udp_port_packets, TPP_COL_COUNT),
+    COL(segment, TPP_COL_COUNT), { "covered", TPP_COL_TIME, offsetof(struct tpp_interval, covered_ns) },
 };
-#undef COL
 const size_t tpp_ncolumns = sizeof tpp_columns / sizeof tpp_columns[0];
+
+#define STATE(name, field, type) { "state." name, type, offsetof(struct tpp_interval, field) }
+const struct tpp_column tpp_state_fields[] = {
+    STATE("first_ns", first_ns, TPP_COL_TIME), STATE("last_ns", last_ns, TPP_COL_TIME),
+    STATE("icmp", icmp, TPP_COL_COUNT), STATE("tcp", tcp, TPP_COL_COUNT), STATE("udp", udp, TPP_COL_COUNT),
+    STATE("iat_n", iat.n, TPP_COL_COUNT), STATE("iat_sum", iat.sum, TPP_COL_TIME),
+    STATE("iat_mean", iat.mean, TPP_COL_REAL), STATE("iat_m2", iat.m2, TPP_COL_REAL),
+    STATE("iat_m3", iat.m3, TPP_COL_REAL), STATE("iat_m4", iat.m4, TPP_COL_REAL),
+    STATE("iat_lost", iat_lost, TPP_COL_COUNT),
+};
+#undef STATE
+#undef COL
+const size_t tpp_nstate_fields = sizeof tpp_state_fields / sizeof tpp_state_fields[0];
+
+int64_t tpp_covered_ns(const struct tpp_interval *iv, int64_t seg_first, int64_t seg_last)
+{
+    int64_t from = iv->start_ns > seg_first ? iv->start_ns : seg_first;
+    int64_t to = iv->end_ns < seg_last ? iv->end_ns : seg_last;
+    int64_t d;
+    return to <= from || __builtin_sub_overflow(to, from, &d) ? 0 : d;
+}
 
 const struct tpp_column *tpp_column_find(const char *name)
 {
@@ -73,6 +95,8 @@ struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *so
     }
     if (!ok) { tpp_result_free(r); return NULL; }
     r->complete = 1;
+    r->pieces = 1;
+    r->mergeable = 1;
     return r;
 }
 
@@ -81,6 +105,8 @@ void tpp_result_free(struct tpp_result *r)
     if (!r) return;
     free(r->source);
     free(r->iv);
+    for (size_t k = 0; k < r->ntables; k++) free(r->tables[k].e);
+    free(r->tables);
     for (int s = 0; s < TPP_NSERIES; s++) {
         free(r->ports[s].bytes);
         free(r->ports[s].offsets);
@@ -199,6 +225,8 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
     out->backwards_packets = r->backwards_packets;
     out->complete = r->complete;
     out->stopped_by_limit = r->stopped_by_limit;
+    out->mergeable = 0; /* the rows of a selection are not a stretch of the trace: no tables, no segments' edges */
+    out->pieces = r->pieces;
     memcpy(out->error, r->error, sizeof out->error);
     memcpy(out->warning, r->warning, sizeof out->warning);
     for (size_t k = 0; k < n; k++) {
@@ -224,4 +252,94 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
 oom:
     tpp_result_free(out);
     return NULL;
+}
+
+int tpp_result_push_table(struct tpp_result *r, struct tpp_addr_counts *t)
+{
+    if (reserve((void **)&r->tables, &r->tables_cap, r->ntables + 1, sizeof *r->tables) != 0) {
+        free(t->e);
+        t->e = NULL;
+        return -1;
+    }
+    r->tables[r->ntables++] = *t;
+    t->e = NULL;
+    return 0;
+}
+
+const struct tpp_addr_counts *tpp_result_table(const struct tpp_result *r, size_t i)
+{
+    size_t lo = 0, hi = r->ntables;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->tables[mid].interval < i) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < r->ntables && r->tables[lo].interval == i ? &r->tables[lo] : NULL;
+}
+
+void tpp_result_prune_tables(struct tpp_result *r)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < r->ntables; k++) {
+        uint64_t i = r->tables[k].interval;
+        if (i == 0 || i + 1 == r->nintervals) r->tables[kept++] = r->tables[k];
+        else free(r->tables[k].e);
+    }
+    r->ntables = kept;
+}
+
+void tpp_result_truncate(struct tpp_result *r, size_t n)
+{
+    if (n >= r->nintervals) return;
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        struct tpp_port_series *ps = &r->ports[s];
+        struct tpp_port_cursor c;
+        uint32_t port, count;
+        for (size_t i = n; i < r->nintervals; i++)
+            for (tpp_ports_open(r, s, i, &c); tpp_ports_next(&c, &port, &count);) ps->nitems--;
+        ps->nbytes = ps->offsets[n];
+        ps->last = -1;
+    }
+    while (r->ntables > 0 && r->tables[r->ntables - 1].interval >= n) free(r->tables[--r->ntables].e);
+    r->nintervals = n;
+}
+
+size_t tpp_result_nsegments(const struct tpp_result *r)
+{
+    return r->nintervals ? (size_t)r->iv[r->nintervals - 1].segment + 1 : 0;
+}
+
+/* Segment numbers ascend with the rows: the first row of segment k by binary search. */
+static size_t segment_start(const struct tpp_result *r, uint64_t k)
+{
+    size_t lo = 0, hi = r->nintervals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->iv[mid].segment < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, size_t *last)
+{
+    *first = segment_start(r, k);
+    *last = segment_start(r, (uint64_t)k + 1) - 1;
+}
+
+void tpp_result_cover(struct tpp_result *r, size_t from)
+{
+    if (from >= r->nintervals) return;
+    for (size_t i = segment_start(r, r->iv[from].segment); i < r->nintervals;) {
+        size_t first, last;
+        tpp_result_segment(r, (size_t)r->iv[i].segment, &first, &last);
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (size_t j = first; j <= last; j++) {
+            if (r->iv[j].packets == 0) continue;
+            if (r->iv[j].first_ns < lo) lo = r->iv[j].first_ns;
+            if (r->iv[j].last_ns > hi) hi = r->iv[j].last_ns;
+        }
+        for (size_t j = first; j <= last; j++) r->iv[j].covered_ns = lo <= hi ? tpp_covered_ns(&r->iv[j], lo, hi) : 0;
+        i = last + 1;
+    }
 }

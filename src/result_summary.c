@@ -3,6 +3,8 @@
 #include "tpp/fingerprint.h"
 #include "tpp/result_summary.h"
 
+#include <math.h>
+
 static void set_int(struct tpp_value *v, int64_t i) { v->type = TPP_VALUE_INT; v->i = i; }
 static void set_bool(struct tpp_value *v, int b) { v->type = TPP_VALUE_BOOL; v->i = b != 0; }
 static void set_time(struct tpp_value *v, int64_t ns) { v->type = TPP_VALUE_REAL; v->d = (double)ns / 1e9; }
@@ -40,6 +42,11 @@ FIELD(source_mtime, set_time(v, r->source_mtime_ns))
 FIELD(source_fingerprint,
       if (r->source_fingerprint) { tpp_fingerprint_hex(r->source_fingerprint, v->buf); set_string(v, v->buf, 0); }
       else v->type = TPP_VALUE_NIL)
+FIELD(max_gap, v->type = TPP_VALUE_REAL; v->d = r->opts.max_gap_ns == INT64_MAX ? HUGE_VAL : (double)r->opts.max_gap_ns / 1e9)
+FIELD(keep_tables, set_string(v, r->opts.keep_tables == TPP_TABLES_ALL ? "all" : "edges", 0))
+FIELD(segments, set_int(v, (int64_t)tpp_result_nsegments(r)))
+FIELD(pieces, set_int(v, (int64_t)r->pieces))
+FIELD(mergeable, set_bool(v, r->mergeable))
 FIELD(complete, set_bool(v, r->complete))
 FIELD(stopped_by_limit, set_bool(v, r->stopped_by_limit))
 FIELD(error, set_string(v, r->error, 1))
@@ -50,7 +57,7 @@ FIELD(warning, set_string(v, r->warning, 1))
 const struct tpp_summary_field tpp_summary_fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
-    F(intervals),
+    F(intervals), F(segments), F(max_gap), F(keep_tables), F(pieces), F(mergeable),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };

@@ -14,6 +14,9 @@ enum tpp_ipmode { TPP_IP_ANY, TPP_IP_V4, TPP_IP_V6 };
 /* Where aligned intervals start: at multiples of delta since the epoch (captures of one link share boundaries), or
  * at the first packet.  The packet boundary mode starts its intervals at packets and ignores this. */
 enum tpp_anchor { TPP_ANCHOR_EPOCH, TPP_ANCHOR_FIRST };
+/* Which intervals keep their per-address counts (what an exact merge needs): the first and last interval, where
+ * consecutive pieces of a trace meet, or every interval, for pieces that overlap in time. */
+enum tpp_keep_tables { TPP_TABLES_EDGES, TPP_TABLES_ALL };
 
 struct tpp_options {
     int64_t delta_ns;          /* interval length, nanoseconds, > 0 */
@@ -22,12 +25,32 @@ struct tpp_options {
     enum tpp_anchor anchor;
     uint64_t max_packets;      /* 0 = all */
     uint64_t max_intervals;    /* 0 = all */
+    int64_t max_gap_ns;        /* a longer run of empty intervals ends a segment instead of being emitted */
+    enum tpp_keep_tables keep_tables;
     char filter[1024];         /* BPF expression, "" for none */
 };
 
 void tpp_options_default(struct tpp_options *o);
 
-/* One row of the critical table. */
+/* A run of more empty intervals than this ends a segment whatever max_gap says: silence at a fine delta_t would
+ * otherwise cost ~300 bytes a row, millions of rows per gap. */
+#define TPP_MAX_EMPTY_RUN 100000
+/* Whether `empty` empty intervals between two rows with packets end the segment (the aggregator's and the merge's
+ * one rule). */
+static inline int tpp_gap_ends_segment(int64_t empty, const struct tpp_options *o)
+{
+    return empty > TPP_MAX_EMPTY_RUN || empty > o->max_gap_ns / o->delta_ns;
+}
+
+/* Streaming central moments of inter-arrival times in nanoseconds (Pébay's update; merged with his pairwise
+ * formulas), with the exact integer sum that gives the mean. */
+struct tpp_moments {
+    uint64_t n;
+    int64_t sum;               /* saturating */
+    double mean, m2, m3, m4;
+};
+
+/* One row of the critical table, and the state that lets two partial rows of the same interval be merged. */
 struct tpp_interval {
     int64_t start_ns, end_ns;
     uint64_t packets, ip_packets, ip_bytes, src_ips, dst_ips;
@@ -36,10 +59,17 @@ struct tpp_interval {
     double entropy_src, entropy_dst;
     double avg_len, icmp_frac, tcp_frac, udp_frac;
     uint64_t syn, fin, tcp_port_packets, udp_port_packets;
+    uint64_t segment;          /* 0-based: segments are separated by gaps longer than max_gap */
+    int64_t covered_ns;        /* the part of the interval between its segment's first and last packet */
+    /* merge state, not columns */
+    int64_t first_ns, last_ns; /* earliest and latest packet timestamp in the interval; 0 when it has none */
+    uint64_t icmp, tcp, udp;   /* IP packets of each protocol (the shares' numerators) */
+    struct tpp_moments iat;
+    uint64_t iat_lost;         /* 1 when interleaved streams were merged here: the IAT moments cannot be known */
 };
 
 /* Column descriptions: the same table serves "all columns" (the TSV) and "one column" (Lua's r:column). */
-enum tpp_coltype { TPP_COL_INDEX, TPP_COL_TIME, TPP_COL_COUNT, TPP_COL_REAL };
+enum tpp_coltype { TPP_COL_INDEX, TPP_COL_TIME, TPP_COL_COUNT, TPP_COL_REAL }; /* TIME: int64 ns */
 struct tpp_column {
     const char *name;
     enum tpp_coltype type;
@@ -50,6 +80,12 @@ extern const size_t tpp_ncolumns;
 const struct tpp_column *tpp_column_find(const char *name);
 /* Value of a column for one interval, as a double (times in seconds). */
 double tpp_column_value(const struct tpp_column *c, const struct tpp_interval *iv, size_t index);
+/* The per-interval merge state in the same form (saved in dumps beside the columns). */
+extern const struct tpp_column tpp_state_fields[];
+extern const size_t tpp_nstate_fields;
+
+/* The covered part of interval iv when its segment's packets span [seg_first, seg_last] (ns). */
+int64_t tpp_covered_ns(const struct tpp_interval *iv, int64_t seg_first, int64_t seg_last);
 
 /* The four port series. */
 enum { TPP_TCP_SRC, TPP_TCP_DST, TPP_UDP_SRC, TPP_UDP_DST, TPP_NSERIES };
@@ -79,6 +115,19 @@ struct tpp_result;
 void tpp_ports_open(const struct tpp_result *r, int series, size_t interval, struct tpp_port_cursor *c);
 int tpp_ports_next(struct tpp_port_cursor *c, uint32_t *port, uint32_t *count);
 
+/* The per-address packet counts of one interval, sorted by (family, address): the canonical order makes the
+ * tables of two pieces merge by one sorted pass.  entries[0..nsrc) are sources, then ndst destinations. */
+struct tpp_addr_count {
+    uint8_t addr[16];          /* IPv4: the last 4 bytes */
+    uint64_t ipv;              /* 4 or 6 */
+    uint64_t count;
+};
+struct tpp_addr_counts {
+    uint64_t interval;         /* 0-based index into the result's rows */
+    uint32_t nsrc, ndst;
+    struct tpp_addr_count *e;
+};
+
 struct tpp_result {
     struct tpp_options opts;
     char *source;              /* path of the capture, owned */
@@ -99,6 +148,12 @@ struct tpp_result {
     uint64_t truncated_packets;
     uint64_t backwards_packets; /* timestamps earlier than the previous packet's */
     int64_t first_ns, last_ns; /* timestamps of the first and last packet read; 0 when none */
+    int first_is_ip;           /* the first packet counts in the IAT statistics: merged after another piece, the
+                                * time since that piece's last packet joins its interval's moments */
+    uint64_t pieces;           /* parses merged into this result: 1 for a parse */
+    int mergeable;             /* carries the merge state (0 for a dump of format 2, or a selection) */
+    struct tpp_addr_counts *tables; /* ascending by interval: the edges, or every interval with IP packets */
+    size_t ntables, tables_cap;
     int complete;              /* 0 when reading stopped at an error; error says why */
     int stopped_by_limit;      /* 1 when max_packets or max_intervals ended the parse */
     char error[1024];
@@ -107,6 +162,20 @@ struct tpp_result {
 
 struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *source);
 void tpp_result_free(struct tpp_result *r);
+
+/* Append a table (taking ownership of t->e; freed on failure); 0 on success.  Intervals must ascend. */
+int tpp_result_push_table(struct tpp_result *r, struct tpp_addr_counts *t);
+/* The table of interval i, or NULL when it has none. */
+const struct tpp_addr_counts *tpp_result_table(const struct tpp_result *r, size_t i);
+/* Drop the tables of every interval but the first and the last (keep_tables = edges). */
+void tpp_result_prune_tables(struct tpp_result *r);
+/* Forget intervals n.. (rows, port entries and tables); the whole-trace sets keep what they saw. */
+void tpp_result_truncate(struct tpp_result *r, size_t n);
+/* Recompute the covered column of intervals from..end from their segments' packet times. */
+void tpp_result_cover(struct tpp_result *r, size_t from);
+/* Number of segments, and segment k's first and last interval (0-based, inclusive). */
+size_t tpp_result_nsegments(const struct tpp_result *r);
+void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, size_t *last);
 
 /* Append a row / a port series entry; 0 on success, -1 on allocation failure.  The entries of an interval are
  * pushed before its row, in ascending port order. */

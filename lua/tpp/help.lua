@@ -17,6 +17,8 @@ docs.tpp = {
   { "open", "tpp.open(path [, opts [, progress]]) -> result | nil, msg — load a dump or parse a capture" },
   { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
   { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
+  { "merge", "tpp.merge{r1, r2, ...} -> result | nil, msg — pieces of a trace (any order) as one exact series" },
+  { "merger", "tpp.merger() -> m — streaming merge: m:add(r) in order of r.first_ns, then m:result()" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
                 .. "opts.from, opts.to: only [from, to) (epoch s)" },
@@ -60,11 +62,17 @@ docs.result = {
   { "write_critical", "r:write_critical(path) -> true | nil, msg — the critical TSV" },
   { "dump", "r:dump(path) -> true | nil, msg — a binary dump that tpp.load reads back" },
   { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
+  { "segment", "r:segment(k) -> {first, last (intervals), first_packet, last_packet (s), first_ns, last_ns}" },
 }
 
 docs.fields = {
   { "source", "the capture's path" },
   { "intervals", "number of intervals (also #r)" },
+  { "segments", "number of segments: runs of intervals split by gaps longer than max_gap (r:segment(k))" },
+  { "max_gap", "seconds of silence that end a segment instead of empty intervals (default 3600)" },
+  { "keep_tables", "\"edges\" or \"all\": which intervals keep their address tables, for exact merges" },
+  { "pieces", "parses merged into this result (1 for a parse)" },
+  { "mergeable", "whether tpp.merge can take this result (false for an older dump or a selection)" },
   { "packets", "packets read (after the filter)" },
   { "ip_packets", "packets of the analysed IP family" },
   { "non_ip_packets", "packets not counted as IP: not IPv4/IPv6, or a malformed IP header" },
@@ -139,6 +147,8 @@ docs.columns = {
   { "fin", "TCP segments with FIN set" },
   { "tcp_port_packets", "TCP packets whose ports were decoded" },
   { "udp_port_packets", "UDP packets whose ports were decoded" },
+  { "segment", "segment number, 0-based: a gap longer than max_gap starts the next" },
+  { "covered", "seconds of the interval between its segment's first and last packet (< delta_t at the edges)" },
 }
 
 docs.series = {
