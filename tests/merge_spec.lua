@@ -11,7 +11,8 @@ local pieces = require "tests.pieces"
 local PARITY = "tests/data/parity/"
 local LOOSE = { iat_std = true, iat_skew = true, iat_kurt = true }          -- may differ in the last bits
 local IAT = { iat_mean = true, iat_std = true, iat_skew = true, iat_kurt = true }
-local SUMMARY = { "packets", "ip_packets", "first_ns", "last_ns" }
+local SUMMARY = { "packets", "ip_packets", "non_ip_packets", "malformed_packets", "truncated_packets",
+                  "backwards_packets", "first_ns", "last_ns", "intervals", "segments", "complete", "stopped_by_limit" }
 
 ---------------------------------------------------------------------------------------------------------------
 -- Comparing results
@@ -142,6 +143,14 @@ local function interval_start(cap, delta_ns)   -- the first packet of an interva
   local recs = cap.records
   for i = #recs // 3, #recs do if recs[i].ts_ns // delta_ns ~= recs[i - 1].ts_ns // delta_ns then return i end end
 end
+local function other_family(cap, ip)   -- past the middle, a frame that is not an IP packet counted with `ip`
+  local want = ({ v4 = 4, v6 = 6 })[ip or "any"]
+  local recs = cap.records
+  for i = #recs // 2, #recs - 1 do
+    local v = recs[i].p.ipv
+    if not v or (want and v ~= want) then return i end
+  end
+end
 local function longest_gap(cap)   -- the packet after the longest silence
   local recs, best, at = cap.records, -1, nil
   for i = 2, #recs do
@@ -171,7 +180,8 @@ local SYNTH = {
   end,
 }
 
--- trace, parse options, what they exercise.
+-- trace, parse options, what they exercise; ties: some packets share a time; mixed: frames that are not IP (ARP)
+-- or not of the family analysed.
 local CASES = {
   { "afs.pcap", { delta_t = 10 } },
   { "afs.pcap", { delta_t = 1, max_gap = 0 } },                  -- every empty interval ends a segment
@@ -180,11 +190,12 @@ local CASES = {
   { "modbusBig.pcap", { delta_t = 0.25, ip = "v4" } },
   { "modbusBig.pcap", { delta_t = 1, keep_tables = "all" } },    -- every interval's tables kept: the same result
   { "cwd-navigation.pcap", { delta_t = 7 } },                    -- 7 s does not divide a minute
-  { "synth-a.pcap", { delta_t = 1 }, ties = true },              -- microsecond stamps, some equal
-  { "synth-ns", { delta_t = 0.1 } },
-  { "synth-ns", { delta_t = 0.003, anchor = "epoch", ip = "v6" } },
-  { "synth-gap", { delta_t = 1 } },                               -- 2.5 h > max_gap: two segments
-  { "synth-gap", { delta_t = 5, max_gap = 20000 } },             -- the gap kept as empty intervals
+  { "synth-a.pcap", { delta_t = 1 }, ties = true, mixed = true }, -- microsecond stamps, some equal; ARP frames
+  { "synth-ns", { delta_t = 0.1 }, mixed = true },
+  { "synth-ns", { delta_t = 0.003, anchor = "epoch", ip = "v6" }, mixed = true },
+  { "synth-ns", { delta_t = 0.5, filter = "tcp or arp" }, mixed = true },
+  { "synth-gap", { delta_t = 1 }, mixed = true },                  -- 2.5 h > max_gap: two segments
+  { "synth-gap", { delta_t = 5, max_gap = 20000 }, mixed = true }, -- the gap kept as empty intervals
 }
 
 local function opts_text(opts)
@@ -346,6 +357,12 @@ describe("issue 14: merging pieces of a trace", function()
         cut_sets[#cut_sets + 1] = { "between two packets of the same time", function(cap) return { tie(cap) } end }
       end
       cut_sets[#cut_sets + 1] = { "at the longest silence", function(cap) return { (longest_gap(cap)) } end }
+      if case.mixed then
+        cut_sets[#cut_sets + 1] = { "around a one-frame piece not of the analysed family", function(cap)
+          local i = assert(other_family(cap, opts.ip))
+          return { i, i + 1 }
+        end }
+      end
 
       for _, set in ipairs(cut_sets) do
         it(("%s cut %s, merged in a shuffled order"):format(label, set[1]), function()
@@ -454,6 +471,16 @@ describe("issue 14: merging pieces of a trace", function()
       assert_same(assert(tpp.load(path)), whole, dir, "a merged result dumped and loaded")
     end)
 
+    it("with a piece that holds no packet", function()
+      local empty = assert(tpp.parse(H.write_capture(dir .. "/empty.pcap", H.LINKTYPE.ETHERNET, {}), OPTS))
+      assert_same(merge { parts[3], empty, parts[1], parts[5], parts[2], parts[4] }, whole, dir, "with an empty piece")
+      assert_same(merge { empty, parts[3], parts[1], parts[5], parts[2], parts[4] }, whole, dir, "an empty piece first")
+      local mg = tpp.merger()
+      assert.is_truthy(mg:add(empty))
+      for _, r in ipairs(parts) do assert.is_truthy(mg:add(r)) end
+      assert_same(mg:result(), whole, dir, "merger with an empty piece")
+    end)
+
     it("of one piece gives that piece", function()
       local r = assert(tpp.parse(path_of("modbusBig.pcap"), OPTS))
       assert_same(merge { r }, whole, dir, "one piece")
@@ -523,6 +550,28 @@ describe("issue 14: merging pieces of a trace", function()
       end)
     end
 
+    it("from dumps", function()
+      local list = assert(pieces.overlapping(capture("afs.pcap"), subdir(), "directions"))
+      local opts = { delta_t = 10, keep_tables = "all" }
+      local back = {}
+      for k, r in ipairs(parse_each(list, opts)) do
+        local path = ("%s/side%d.tpd"):format(dir, k)
+        assert(r:dump(path))
+        back[k] = assert(tpp.load(path))
+        assert.are.equal("all", back[k].keep_tables)
+      end
+      local whole = assert(tpp.parse(assert(pieces.union(list, dir .. "/union.pcap")), opts))
+      assert_same(merge(reversed(back)), whole, dir, "afs directions from dumps", { skip = IAT })
+    end)
+
+    it("with the tables on one side only, is refused", function()
+      local list = assert(pieces.overlapping(capture("afs.pcap"), subdir(), "directions"))
+      local m, err = tpp.merge { assert(tpp.parse(list[1], { delta_t = 10, keep_tables = "all" })),
+                                 assert(tpp.parse(list[2], { delta_t = 10 })) }
+      assert.is_nil(m)
+      assert.matches("keep_tables", err)
+    end)
+
     it("a file given twice", function()
       check_overlap(assert(pieces.overlapping(capture("afs.pcap"), subdir(), "twice")),
                     { delta_t = 10, keep_tables = "all" }, "afs.pcap twice")
@@ -584,6 +633,15 @@ describe("issue 14: merging pieces of a trace", function()
     it("the packet boundary mode", function()
       refused({ delta_t = 1, boundary = "packet" }, { delta_t = 1, boundary = "packet" }, "packet")
     end)
+    it("a selection of intervals", function()
+      local a, b = assert(tpp.parse(list[1], { delta_t = 1 })), assert(tpp.parse(list[2], { delta_t = 1 }))
+      local part = a:select { 1, 2, 3 }
+      assert.is_false(part.mergeable)
+      local m, err = tpp.merge { part, b }
+      assert.is_nil(m)
+      assert.is_string(err)
+    end)
+
     it("grids that do not coincide (anchor first)", function()
       local a = assert(tpp.parse(list[1], { delta_t = 1, anchor = "first" }))
       local b = assert(tpp.parse(list[2], { delta_t = 1, anchor = "first" }))
@@ -607,16 +665,44 @@ describe("issue 14: merging pieces of a trace", function()
   end)
 
   describe("limits apply to the merged series", function()
-    it("max_intervals of the first piece truncates the series as a whole", function()
-      local cap = capture("modbusBig.pcap")
-      local list = assert(pieces.cut(cap, subdir(), { 1500, 3000, 9000 }))
-      local opts = { delta_t = 1, max_intervals = 20 }
+    local function limited(name, cuts, max_intervals)
+      local list = assert(pieces.cut(capture(name), subdir(), cuts))
+      local opts = { delta_t = 1, max_intervals = max_intervals }
       local parts = parse_each(list, opts)
       local m = merge(shuffled(parts, 2))
-      assert.are.equal(20, #m)
-      local whole = assert(tpp.parse(path_of("modbusBig.pcap"), opts))
-      assert.are.equal(20, #whole)
-      assert_same(m, whole, dir, "max_intervals 20", { summary = false })
+      assert.are.equal(max_intervals, #m)
+      local whole = assert(tpp.parse(path_of(name), opts))
+      assert.are.equal(max_intervals, #whole)
+      assert_same(m, whole, dir, ("%s, max_intervals %d"):format(name, max_intervals))
+      assert.is_true(m.stopped_by_limit)
+      return parts
+    end
+
+    -- PENDING, a bug of src/merge.c (tpp_merger_finish): the truncated series keeps the whole pieces' summary.
+    -- synth-a.pcap cut at packets 20000 and 40000, delta_t 1, max_intervals 20: the critical TSV and the port
+    -- histograms equal the whole trace's, but distinct_ports(tcp_src) is 16725 (want 11826; tcp_dst 16838/11920,
+    -- udp_src 5037/3504, udp_dst 5067/3476: seen_ports is not rebuilt from the rows kept), non_ip_packets 1615
+    -- (want 1049; only packets and ip_packets are recounted) and last_ns 1674709233124216000 (want
+    -- 1674709219999032000, the last packet kept, which r:segment(1).last_ns already says).  Turn into `it` once
+    -- fixed.
+    pending("max_intervals of the pieces truncates the series as a whole", function()
+      -- synth-a (34 intervals of 1 s, ARP frames among them) in three pieces of 12 intervals or so
+      local parts = limited("synth-a.pcap", { 20000, 40000 }, 20)
+      for _, r in ipairs(parts) do assert.is_false(r.stopped_by_limit) end
+    end)
+
+    -- PENDING, a bug of src/merge.c (compatible): a piece that stopped at max_intervals refuses every later one
+    -- ("cannot merge .../modbusBig-piece04.pcap with the merged result: the merged result stopped at a limit
+    -- (max_packets or max_intervals), so the packets after it are missing").  modbusBig.pcap cut at 1500, 3000,
+    -- 9000, delta_t 1, max_intervals 20: piece 3 starts in interval 14 and stops after its own 20th (33), past the
+    -- series' 20th, so nothing the series keeps is missing; the same holds for max_packets (a piece stops after N
+    -- packets of its own, never before the series' N-th).  A piece wholly past the limit should be passed over,
+    -- not refused: as it is, `exec.lua --series --max-intervals N` fails whenever one capture has N intervals.
+    -- Turn into `it` once fixed.
+    pending("max_intervals also when a piece stopped at it", function()
+      -- modbusBig (58 intervals of 1 s) in pieces of 7, 8, 26 and 21 intervals: the third stops at 20
+      local parts = limited("modbusBig.pcap", { 1500, 3000, 9000 }, 20)
+      assert.is_true(parts[3].stopped_by_limit)
     end)
   end)
 end)
