@@ -130,6 +130,24 @@ local function merge(results)
   return m
 end
 
+-- shuffled, but pieces that begin and end at the same instants keep their order: nothing in them tells which
+-- came first (two pieces of one packet each, stamped alike), so tpp.merge takes them in the order given.
+local function shuffled_but_ties(list, seed)
+  local out = shuffled(list, seed)
+  local groups, slots = {}, {}
+  for pos, r in ipairs(out) do
+    local key = r.first_ns .. ":" .. r.last_ns
+    slots[key] = slots[key] or {}
+    table.insert(slots[key], pos)
+  end
+  for _, r in ipairs(list) do
+    local key = r.first_ns .. ":" .. r.last_ns
+    groups[key] = (groups[key] or 0) + 1
+    out[slots[key][groups[key]]] = r
+  end
+  return out
+end
+
 local function by_first_packet(results)
   local out = table.move(results, 1, #results, 1, {})
   table.sort(out, function(a, b) return a.first_ns < b.first_ns end)
@@ -378,7 +396,7 @@ describe("issue 14: merging pieces of a trace", function()
           local list = assert(pieces.cut(cap, subdir(), cuts))
           local whole = assert(tpp.parse(path_of(name), opts))
           local parts = parse_each(list, opts)
-          local m = merge(shuffled(parts, #cuts))
+          local m = merge(shuffled_but_ties(parts, #cuts))
           assert_same(m, whole, dir, ("%s cut at %s"):format(label, describe_cuts(cuts)))
           assert.are.equal(#list, m.pieces)
           assert.are.equal(whole.segments, m.segments)
@@ -716,12 +734,61 @@ describe("issue 14: merging pieces of a trace", function()
     end)
   end)
 
+  describe("every way of cutting a small capture", function()
+    -- 8 packets (seconds after H.T0): 0.25 1.5 2.75 | 7 s empty | 10.5 10.5 11.25 | 18 s empty | 30.125 30.5, the
+    -- second 10.5 an ARP frame; cut at every subset of the 7 places, with silences shorter than, as long as and
+    -- longer than max_gap, and intervals that hold several pieces
+    local TIMES = { 0.25, 1.5, 2.75, 10.5, 10.5, 11.25, 30.125, 30.5 }
+    local function small()
+      local packets = {}
+      for i, t in ipairs(TIMES) do
+        packets[i] = { ts_ns = H.T0 + math.floor(t * 1e9 + 0.5),
+                       data = i == 5 and H.ethernet(nil, nil, H.ETH_ARP, H.arp())
+                              or H.eth4_tcp("10.0.0." .. i, "10.0.1." .. (i % 3), 1000 + i, 80 + i % 2, H.SYN) }
+      end
+      return H.write_capture(dir .. "/small.pcap", H.LINKTYPE.ETHERNET, packets, { nanosecond = true })
+    end
+
+    it("gives the whole capture's result", function()
+      local path = small()
+      local cap = assert(pieces.load(path))
+      local cases = 0
+      for mask = 1, (1 << 7) - 1 do
+        local cuts = {}
+        for b = 0, 6 do if mask & (1 << b) ~= 0 then cuts[#cuts + 1] = b + 2 end end
+        local list = assert(pieces.cut(cap, subdir(), cuts))
+        for _, opts in ipairs { { delta_t = 1, max_gap = 7 }, { delta_t = 1, max_gap = 6.5 },
+                                { delta_t = 0.5, max_gap = 0 }, { delta_t = 3 }, { delta_t = 2, max_gap = 4 } } do
+          local whole = assert(tpp.parse(path, opts))
+          local m = merge(shuffled_but_ties(parse_each(list, opts), mask))
+          assert_same(m, whole, dir, ("cut at %s (%s)"):format(describe_cuts(cuts), opts_text(opts)))
+          cases = cases + 1
+        end
+      end
+      assert.are.equal(127 * 5, cases)
+    end)
+
+    it("takes pieces within one same instant in the order given", function()
+      local path = small()
+      local list = assert(pieces.cut(assert(pieces.load(path)), subdir(), { 4, 5, 6 }))
+      local opts = { delta_t = 1, max_gap = 7 }
+      local parts = parse_each(list, opts)                 -- [3 packets] [IP at 10.5] [ARP at 10.5] [3 packets]
+      assert.are.equal(parts[2].first_ns, parts[3].last_ns)
+      assert_same(merge { parts[4], parts[2], parts[3], parts[1] }, assert(tpp.parse(path, opts)),
+                  dir, "IP piece before ARP piece")
+      local swapped = assert(pieces.concat({ list[1], list[3], list[2], list[4] }, dir .. "/swapped.pcap"))
+      local m = merge { parts[4], parts[3], parts[2], parts[1] }
+      assert_same(m, assert(tpp.parse(swapped, opts)), dir, "ARP piece before IP piece")
+      assert.are.equal(0, m:interval(11).iat_mean)         -- the IP packet comes 0 s after the ARP frame
+    end)
+  end)
+
   describe("limits apply to the merged series", function()
     local function limited(name, cuts, max_intervals)
       local list = assert(pieces.cut(capture(name), subdir(), cuts))
       local opts = { delta_t = 1, max_intervals = max_intervals }
       local parts = parse_each(list, opts)
-      local m = merge(shuffled(parts, 2))
+      local m = merge(shuffled_but_ties(parts, 2))
       assert.are.equal(max_intervals, #m)
       local whole = assert(tpp.parse(path_of(name), opts))
       assert.are.equal(max_intervals, #whole)
