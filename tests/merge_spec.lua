@@ -252,6 +252,22 @@ describe("issue 14: merging pieces of a trace", function()
     return d
   end
 
+  -- A small capture to cut and deal every possible way: 8 packets (seconds after H.T0) 0.25 1.5 2.75 | 7 s empty |
+  -- 10.5 10.5 11.25 | 18 s empty | 30.125 30.5, the second 10.5 an ARP frame; with the settings below, silences
+  -- shorter than, as long as and longer than max_gap, and intervals that hold several pieces.
+  local TIMES = { 0.25, 1.5, 2.75, 10.5, 10.5, 11.25, 30.125, 30.5 }
+  local SMALL_OPTS = { { delta_t = 1, max_gap = 7 }, { delta_t = 1, max_gap = 6.5 }, { delta_t = 0.5, max_gap = 0 },
+                       { delta_t = 3 }, { delta_t = 2, max_gap = 4 } }
+  local function small()
+    local packets = {}
+    for i, t in ipairs(TIMES) do
+      packets[i] = { ts_ns = H.T0 + math.floor(t * 1e9 + 0.5),
+                     data = i == 5 and H.ethernet(nil, nil, H.ETH_ARP, H.arp())
+                            or H.eth4_tcp("10.0.0." .. i, "10.0.1." .. (i % 3), 1000 + i, 80 + i % 2, H.SYN) }
+    end
+    return H.write_capture(dir .. "/small.pcap", H.LINKTYPE.ETHERNET, packets, { nanosecond = true })
+  end
+
   describe("tests/pieces.lua (with today's tpp)", function()
     -- Every field tpp.packets gives, packet by packet, as lines.
     local function packet_lines(list)
@@ -535,12 +551,13 @@ describe("issue 14: merging pieces of a trace", function()
 
     -- The merge of overlapping `list` equals the parse of everything they hold, but for the IAT moments, which
     -- are NaN where the pieces' packets interleave.
-    -- Do two of the pieces' packets interleave in interval `key`?
+    -- Do two of the pieces' packets interleave in interval `key`: does each have a packet strictly before the
+    -- other's last?  (Pieces that only touch, one's last packet at the other's first instant, are consecutive.)
     local function interleave(per_piece, key)
       for x = 1, #per_piece do
         for y = x + 1, #per_piece do
           local a, b = per_piece[x][key], per_piece[y][key]
-          if a and b and math.max(a[1], b[1]) <= math.min(a[2], b[2]) then return true end
+          if a and b and math.max(a[1], b[1]) < math.min(a[2], b[2]) then return true end
         end
       end
       return false
@@ -642,6 +659,23 @@ describe("issue 14: merging pieces of a trace", function()
       assert.is_true(#m > 1800)
     end)
 
+    it("every way of dealing a small capture's packets to two pieces", function()
+      local path = small()
+      local cap = assert(pieces.load(path))
+      for mask = 1, (1 << #TIMES) - 2, 2 do   -- the first packet in piece a (the others are the same pieces swapped)
+        local a, b = assert(pieces.split(cap, subdir(), function(_, i) return mask & (1 << (i - 1)) ~= 0 end))
+        local sides = {}
+        for i = 1, #TIMES do sides[i] = (mask >> (i - 1)) & 1 end
+        for j = 1, #SMALL_OPTS, 2 do
+          local opts = { keep_tables = "all" }
+          local small_opts = SMALL_OPTS[j]
+          for k, v in pairs(small_opts) do opts[k] = v end
+          check_overlap({ a, b }, opts, ("dealt %s (%s)"):format(table.concat(sides), opts_text(opts)),
+                        false)
+        end
+      end
+    end)
+
     it("a file given twice", function()
       check_overlap(assert(pieces.overlapping(capture("afs.pcap"), subdir(), "twice")),
                     { delta_t = 10, keep_tables = "all" }, "afs.pcap twice")
@@ -735,20 +769,6 @@ describe("issue 14: merging pieces of a trace", function()
   end)
 
   describe("every way of cutting a small capture", function()
-    -- 8 packets (seconds after H.T0): 0.25 1.5 2.75 | 7 s empty | 10.5 10.5 11.25 | 18 s empty | 30.125 30.5, the
-    -- second 10.5 an ARP frame; cut at every subset of the 7 places, with silences shorter than, as long as and
-    -- longer than max_gap, and intervals that hold several pieces
-    local TIMES = { 0.25, 1.5, 2.75, 10.5, 10.5, 11.25, 30.125, 30.5 }
-    local function small()
-      local packets = {}
-      for i, t in ipairs(TIMES) do
-        packets[i] = { ts_ns = H.T0 + math.floor(t * 1e9 + 0.5),
-                       data = i == 5 and H.ethernet(nil, nil, H.ETH_ARP, H.arp())
-                              or H.eth4_tcp("10.0.0." .. i, "10.0.1." .. (i % 3), 1000 + i, 80 + i % 2, H.SYN) }
-      end
-      return H.write_capture(dir .. "/small.pcap", H.LINKTYPE.ETHERNET, packets, { nanosecond = true })
-    end
-
     it("gives the whole capture's result", function()
       local path = small()
       local cap = assert(pieces.load(path))
@@ -757,8 +777,7 @@ describe("issue 14: merging pieces of a trace", function()
         local cuts = {}
         for b = 0, 6 do if mask & (1 << b) ~= 0 then cuts[#cuts + 1] = b + 2 end end
         local list = assert(pieces.cut(cap, subdir(), cuts))
-        for _, opts in ipairs { { delta_t = 1, max_gap = 7 }, { delta_t = 1, max_gap = 6.5 },
-                                { delta_t = 0.5, max_gap = 0 }, { delta_t = 3 }, { delta_t = 2, max_gap = 4 } } do
+        for _, opts in ipairs(SMALL_OPTS) do
           local whole = assert(tpp.parse(path, opts))
           local m = merge(shuffled_but_ties(parse_each(list, opts), mask))
           assert_same(m, whole, dir, ("cut at %s (%s)"):format(describe_cuts(cuts), opts_text(opts)))
