@@ -49,6 +49,10 @@ for row in "zcat, 5M .pcap.gz|zcat $T5.gz" "igzip -dc, 5M .pcap.gz|igzip -dc $T5
 | ${row%%|*} | $((kb / 1024)) |"
 done
 DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
+mkdir -p "$OUT/year"
+./tpp bench/merge.lua generate "$OUT/year"   # once: 365 dumps of generated daily traces
+MERGE_KB=$(peak_kb "./tpp bench/merge.lua merge $OUT/year")
+MERGE=$(./tpp bench/merge.lua merge "$OUT/year")
 
 {
     echo "# Benchmarks"
@@ -85,5 +89,14 @@ DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
     echo "| result | size | write | load |"
     echo "| --- | --- | ---: | ---: |"
     echo "$DUMP"
+    echo
+    echo "## Merge: a year of daily traces (bench/merge.lua)"
+    echo
+    echo "365 dumps of generated 15-minute traces (20,000 packets each, one a day) at dt 10 s, merged streaming"
+    echo "(tpp.merger, one dump loaded at a time): the days are 365 segments of one series. Peak memory ${MERGE_KB} KB."
+    echo
+    echo "| pieces | result | time |"
+    echo "| --- | --- | ---: |"
+    echo "$MERGE"
 } > docs/benchmarks.md
 cat docs/benchmarks.md

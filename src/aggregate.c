@@ -76,37 +76,87 @@ void tpp_agg_free(struct tpp_agg *a)
 
 static void add_count(uint64_t count, void *sums) { addr_sums_add(sums, count); }
 
-/* The table of one side as sorted entries, appended at e[*n]. */
-struct snapshot { struct tpp_addr_count *e; uint32_t n; };
+/* Sorting the tables of the edge intervals is most of their cost on a backbone trace (hundreds of thousands of
+ * addresses): IPv4 addresses, nearly all of them, are radix-sorted on their 32-bit value. */
+static int by_address(const void *x, const void *y)
+{
+    const struct tpp_addr_count *a = x, *b = y;
+    return memcmp(a->addr, b->addr, 16);
+}
+
+struct snapshot {
+    uint64_t *v4, *tmp;        /* (address as a big-endian number) << 32 | count */
+    struct tpp_addr_count *v6;
+    uint32_t n4, n6;
+};
 
 static void add_entry(const uint8_t addr[16], int ipv, uint64_t count, void *ud)
 {
     struct snapshot *s = ud;
-    struct tpp_addr_count *e = &s->e[s->n++];
+    if (ipv == 4) {
+        uint32_t key = (uint32_t)addr[12] << 24 | (uint32_t)addr[13] << 16 | (uint32_t)addr[14] << 8 | addr[15];
+        s->v4[s->n4++] = (uint64_t)key << 32 | count; /* an IPv4 slot's count is 32 bits */
+        return;
+    }
+    struct tpp_addr_count *e = &s->v6[s->n6++];
     memcpy(e->addr, addr, 16);
-    e->ipv = (uint64_t)ipv;
+    e->ipv = 6;
     e->count = count;
 }
 
-static int by_address(const void *x, const void *y)
+/* LSD radix sort of v[0..n) on bits 32..63, four passes of 8 bits. */
+static void radix_sort_keys(uint64_t *v, uint64_t *tmp, uint32_t n)
 {
-    const struct tpp_addr_count *a = x, *b = y;
-    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
-    return memcmp(a->addr, b->addr, 16);
+    for (int shift = 32; shift < 64; shift += 8) {
+        uint32_t count[257] = { 0 };
+        for (uint32_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (uint32_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+        uint64_t *swap = v;
+        v = tmp;
+        tmp = swap;
+    }
+}
+
+/* One side's table as sorted entries at out (IPv4 first, then IPv6, each in address order). */
+static void snapshot_side(const struct addr_table *t, struct snapshot *s, struct tpp_addr_count *out)
+{
+    s->n4 = s->n6 = 0;
+    s->v6 = out + t->nused4;
+    addr_table_each_address(t, add_entry, s);
+    radix_sort_keys(s->v4, s->tmp, s->n4); /* an even number of passes: the result is back in v4 */
+    qsort(s->v6, s->n6, sizeof *s->v6, by_address);
+    for (uint32_t i = 0; i < s->n4; i++) {
+        struct tpp_addr_count *e = &out[i];
+        uint32_t key = (uint32_t)(s->v4[i] >> 32);
+        memset(e->addr, 0, 12);
+        e->addr[12] = (uint8_t)(key >> 24);
+        e->addr[13] = (uint8_t)(key >> 16);
+        e->addr[14] = (uint8_t)(key >> 8);
+        e->addr[15] = (uint8_t)key;
+        e->ipv = 4;
+        e->count = (uint32_t)s->v4[i];
+    }
 }
 
 /* Keep the address counts of the interval being closed (it will be row `interval`) in the result. */
 static int keep_tables(struct tpp_agg *a, size_t interval)
 {
     uint32_t nsrc = addr_table_size(&a->src), ndst = addr_table_size(&a->dst);
+    uint32_t most4 = a->src.nused4 > a->dst.nused4 ? a->src.nused4 : a->dst.nused4;
     struct tpp_addr_counts t = { interval, nsrc, ndst, malloc(((size_t)nsrc + ndst) * sizeof *t.e) };
-    if (!t.e) return -1;
-    struct snapshot s = { t.e, 0 };
-    addr_table_each_address(&a->src, add_entry, &s);
-    addr_table_each_address(&a->dst, add_entry, &s);
-    qsort(t.e, nsrc, sizeof *t.e, by_address);
-    qsort(t.e + nsrc, ndst, sizeof *t.e, by_address);
-    return tpp_result_push_table(a->r, &t);
+    struct snapshot s = { malloc(((size_t)most4 + 1) * 8), malloc(((size_t)most4 + 1) * 8), NULL, 0, 0 };
+    int rc = -1;
+    if (t.e && s.v4 && s.tmp) {
+        snapshot_side(&a->src, &s, t.e);
+        snapshot_side(&a->dst, &s, t.e + nsrc);
+        rc = tpp_result_push_table(a->r, &t);
+    } else {
+        free(t.e);
+    }
+    free(s.v4);
+    free(s.tmp);
+    return rc;
 }
 
 /* Add the ports the current interval touched to the whole-trace port sets. */
@@ -167,8 +217,9 @@ static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int l
     return rc ? -1 : 0;
 }
 
-/* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat. */
-static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat)
+/* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat.  The
+ * oddities are counted per interval too, so that a merge cut at an interval limit can count them. */
+static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat, int backwards)
 {
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
@@ -179,9 +230,14 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     if (ts > a->seg_last) a->seg_last = ts;
     iv->packets++;
     r->packets++;
+    if (backwards) { iv->backwards++; r->backwards_packets++; }
+    if (p->flags & TPP_PKT_TRUNCATED) { iv->truncated++; r->truncated_packets++; }
     if (p->ipv == 0) {
+        int malformed = (p->flags & TPP_PKT_MALFORMED) != 0;
+        iv->non_ip++;
         r->non_ip_packets++;
-        r->malformed_packets += (p->flags & TPP_PKT_MALFORMED) != 0;
+        iv->malformed += malformed;
+        r->malformed_packets += malformed;
         return;
     }
     if ((r->opts.ip == TPP_IP_V4 && p->ipv != 4) || (r->opts.ip == TPP_IP_V6 && p->ipv != 6)) return;
@@ -285,11 +341,9 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         r->first_ns = ts;
     }
     int64_t iat = span(a->prev_ts, ts);
-    if (iat < 0) { /* a clock stepping back: tpp's mode counts no time; the original tool kept the negative IAT */
-        r->backwards_packets++;
-        if (aligned) iat = 0;
-    }
-    if (p->flags & TPP_PKT_TRUNCATED) r->truncated_packets++;
+    int backwards = iat < 0;
+    if (backwards && aligned) iat = 0; /* a clock stepping back: tpp's mode counts no time; the original tool kept
+                                        * the negative IAT */
 
     int rc = 0;
     if (aligned) {
@@ -299,9 +353,9 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
             if (rc == 1) r->stopped_by_limit = 1;
             return rc == 1 ? 1 : -1;
         }
-        count_packet(a, p, iat, has_iat);
+        count_packet(a, p, iat, has_iat, backwards);
     } else {
-        count_packet(a, p, iat, has_iat);
+        count_packet(a, p, iat, has_iat, backwards);
         if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
             if (close_interval(a, ts, INT64_MAX, 0) != 0) a->stopped = -1;
             a->start = ts;

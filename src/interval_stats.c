@@ -30,18 +30,6 @@ void addr_sums_add(struct addr_sums *s, uint64_t count)
     s->distinct++;
 }
 
-void moments_add(struct tpp_moments *m, int64_t iat)
-{
-    double x = (double)iat, n1 = (double)m->n, n = n1 + 1;
-    double delta = x - m->mean, dn = delta / n, dn2 = dn * dn, term1 = delta * dn * n1;
-    m->mean += dn;
-    m->m4 += term1 * dn2 * (n * n - 3 * n + 3) + 6 * dn2 * m->m2 - 4 * dn * m->m3;
-    m->m3 += term1 * dn * (n - 2) - 3 * dn * m->m2;
-    m->m2 += term1;
-    m->n++;
-    if (__builtin_add_overflow(m->sum, iat, &m->sum)) m->sum = iat > 0 ? INT64_MAX : INT64_MIN;
-}
-
 void moments_merge(struct tpp_moments *a, const struct tpp_moments *b)
 {
     if (b->n == 0) return;

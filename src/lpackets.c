@@ -18,6 +18,7 @@ typedef struct {
     uint64_t count, max;       /* packets yielded; max_packets (0 = all) */
     int64_t from_ns, to_ns;    /* the window [from_ns, to_ns) */
     int linktype, supported;
+    int bytes;                 /* yield each frame's captured bytes too */
 } LPackets; /* user value 1: the path, for error messages */
 
 static int packets_close(lua_State *L)
@@ -72,6 +73,10 @@ static int packets_next(lua_State *L)
     set_int(L, "caplen", f.caplen);
     set_int(L, "wirelen", f.wirelen);
     set_int(L, "linktype", u->linktype);
+    if (u->bytes) {
+        lua_pushlstring(L, (const char *)f.data, f.caplen);
+        lua_setfield(L, -2, "bytes");
+    }
     lua_pushboolean(L, (p.flags & TPP_PKT_TRUNCATED) != 0);
     lua_setfield(L, -2, "truncated");
     if (p.ipv == 0) return 1;
@@ -122,23 +127,30 @@ static int64_t window_bound(lua_State *L, int idx, const char *key, int64_t dflt
 }
 
 /* for p in tpp.packets(path [, opts]) — returns iterator, state, nil, closing value (Lua 5.4 generic for).
- * opts.from / opts.to (epoch seconds) are this function's own; the rest are the parse options (of which filter
- * and max_packets apply). */
+ * opts.from / opts.to (epoch seconds) and opts.bytes (yield the frames' bytes, to copy or cut a capture with
+ * tpp.pcap_writer) are this function's own; the rest are the parse options (of which filter and max_packets apply). */
 static int l_packets(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     int64_t from_ns = INT64_MIN, to_ns = INT64_MAX;
+    int bytes = 0;
     struct tpp_options o;
     if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "bytes");
+        bytes = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         from_ns = window_bound(L, 2, "from", INT64_MIN);
         to_ns = window_bound(L, 2, "to", INT64_MAX);
         if (to_ns < from_ns) luaL_error(L, "option to is before option from (the window is [from, to))");
-        /* The parse options without from and to, which tpp_lcheck_options would call unknown. */
+        /* The parse options without this function's own, which tpp_lcheck_options would call unknown. */
         lua_newtable(L);
         lua_pushnil(L);
         while (lua_next(L, 2)) {
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-            if (k && (strcmp(k, "from") == 0 || strcmp(k, "to") == 0)) { lua_pop(L, 1); continue; }
+            if (k && (strcmp(k, "from") == 0 || strcmp(k, "to") == 0 || strcmp(k, "bytes") == 0)) {
+                lua_pop(L, 1);
+                continue;
+            }
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
             lua_rawset(L, -4);
@@ -151,6 +163,7 @@ static int l_packets(lua_State *L)
     luaL_setmetatable(L, PACKETS_MT);
     u->from_ns = from_ns;
     u->to_ns = to_ns;
+    u->bytes = bytes;
     char err[TPP_ERRBUF_SIZE];
     u->cap = tpp_capture_open(path, o.filter, err, sizeof err);
     if (!u->cap) return luaL_error(L, "%s: %s", path, err);

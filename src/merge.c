@@ -7,6 +7,7 @@
  * checked before m is touched.
  */
 #include "tpp/merge.h"
+#include "tpp/result_export.h"
 #include "interval_stats.h"
 
 #include <stdio.h>
@@ -32,15 +33,6 @@ size_t tpp_merger_pieces(const struct tpp_merger *g) { return g->m ? (size_t)g->
 static const char *name_of(const struct tpp_result *r)
 {
     return r->pieces > 1 ? "the merged result" : r->source[0] ? r->source : "a result";
-}
-
-/* Seconds with every nanosecond, as the TSV writes times. */
-static const char *seconds(char buf[32], int64_t ns)
-{
-    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-    snprintf(buf, 32, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
-             (unsigned long long)(mag % 1000000000u));
-    return buf;
 }
 
 static void refuse(char *err, size_t errlen, const struct tpp_result *m, const struct tpp_result *q, const char *why)
@@ -69,9 +61,6 @@ static int compatible(const struct tpp_result *m, const struct tpp_result *q, ch
     else if (a->max_gap_ns != b->max_gap_ns)
         snprintf(why, sizeof why, "max_gap differs (%.9g s and %.9g s)", (double)a->max_gap_ns / 1e9,
                  (double)b->max_gap_ns / 1e9);
-    else if (m->stopped_by_limit)
-        snprintf(why, sizeof why, "%s stopped at a limit (max_packets or max_intervals), so the packets after it "
-                 "are missing", name_of(m));
     else if (m->nintervals && q->nintervals &&
              (q->iv[0].start_ns - m->iv[0].start_ns) % a->delta_ns != 0)
         snprintf(why, sizeof why, "their interval grids do not coincide (anchor = \"first\" starts each piece's "
@@ -104,6 +93,10 @@ static void add_counters(struct tpp_interval *a, const struct tpp_interval *b)
     a->tcp += b->tcp;
     a->udp += b->udp;
     a->iat_lost |= b->iat_lost;
+    a->non_ip += b->non_ip;
+    a->malformed += b->malformed;
+    a->truncated += b->truncated;
+    a->backwards += b->backwards;
 }
 
 /* Push the port entries of interval x.i of x.r plus (when y.r) those of y.i of y.r, summed per port. */
@@ -265,11 +258,11 @@ static int check_tables(const struct tpp_result *m, size_t p, const struct tpp_r
             char why[512], at[32];
             if (consecutive)
                 snprintf(why, sizeof why, "%s has no address table for its edge interval at %s s (it stopped "
-                         "early?)", name_of(lacking), seconds(at, a->start_ns));
+                         "early?)", name_of(lacking), tpp_format_time(at, sizeof at, a->start_ns));
             else
                 snprintf(why, sizeof why, "they overlap in time (both have packets in the interval at %s s) and "
                          "%s has no address table there: parse both with keep_tables = \"all\" (--keep-tables all)",
-                         seconds(at, a->start_ns), name_of(lacking));
+                         tpp_format_time(at, sizeof at, a->start_ns), name_of(lacking));
             refuse(err, errlen, m, q, why);
             return -1;
         }
@@ -405,6 +398,13 @@ static void add_summary(struct tpp_result *m, const struct tpp_result *q, int co
     m->pieces += q->pieces;
 }
 
+/* Whether the series already has its max_intervals rows, all before q's first interval. */
+static int past_limit(const struct tpp_result *m, const struct tpp_result *q)
+{
+    uint64_t max = m->opts.max_intervals;
+    return max && m->nintervals >= max && q->nintervals && q->iv[0].start_ns > m->iv[max - 1].start_ns;
+}
+
 int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, size_t errlen)
 {
     if (g->broken) { snprintf(err, errlen, "the merge ran out of memory earlier"); return -1; }
@@ -420,6 +420,17 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     }
     struct tpp_result *m = g->m;
     if (m->pieces > 0 && compatible(m, q, err, errlen) != 0) return -1;
+    if (past_limit(m, q)) { /* nothing of q is within the series' max_intervals */
+        m->pieces += q->pieces;
+        m->stopped_by_limit = 1;
+        return 0;
+    }
+    if (m->stopped_by_limit) {
+        snprintf(err, errlen, "cannot merge %s after %s: it stopped at a limit (max_packets, or max_intervals "
+                 "before the series reached it), so packets before %s's are missing", name_of(q), name_of(m),
+                 name_of(q));
+        return -1;
+    }
     if (m->pieces > 0 && q->packets && m->packets && q->first_ns < m->first_ns) {
         snprintf(err, errlen, "pieces must be added in order of their first packet: %s starts before %s",
                  name_of(q), name_of(m));
@@ -449,8 +460,31 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     tpp_result_free(old);
     add_summary(m, q, consecutive);
     if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
-    tpp_result_cover(m, p > 0 ? p - 1 : 0);
-    return 0;
+    return 0; /* covered is computed once, at the end: a segment may grow over thousands of pieces */
+}
+
+/* The summary counters, port sets and last packet of m from its rows, as one pass that stopped after them has them. */
+static void recount(struct tpp_result *m)
+{
+    m->packets = m->ip_packets = m->non_ip_packets = m->malformed_packets = 0;
+    m->truncated_packets = m->backwards_packets = 0;
+    memset(m->seen_ports, 0, sizeof m->seen_ports);
+    for (size_t i = 0; i < m->nintervals; i++) {
+        const struct tpp_interval *iv = &m->iv[i];
+        m->packets += iv->packets;
+        m->ip_packets += iv->ip_packets;
+        m->non_ip_packets += iv->non_ip;
+        m->malformed_packets += iv->malformed;
+        m->truncated_packets += iv->truncated;
+        m->backwards_packets += iv->backwards;
+        if (iv->packets) m->last_ns = iv->last_ns;
+        for (int s = 0; s < TPP_NSERIES; s++) {
+            struct tpp_port_cursor c;
+            uint32_t port, count;
+            for (tpp_ports_open(m, s, i, &c); tpp_ports_next(&c, &port, &count);)
+                m->seen_ports[s][port / 64] |= 1ull << (port % 64);
+        }
+    }
 }
 
 struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
@@ -459,14 +493,11 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
     g->m = NULL;
     if (g->broken) { tpp_result_free(m); return NULL; }
     if (!m) return NULL;
+    tpp_result_cover(m); /* with the segments' whole extent, before a limit cuts them (as one pass does) */
     uint64_t max = m->opts.max_intervals;
-    if (max && m->nintervals > max) { /* the limit is the series': the rows past it go, as one pass stops there */
+    if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
         tpp_result_truncate(m, (size_t)max);
-        m->packets = m->ip_packets = 0;
-        for (size_t i = 0; i < m->nintervals; i++) {
-            m->packets += m->iv[i].packets;
-            m->ip_packets += m->iv[i].ip_packets;
-        }
+        recount(m);
         m->stopped_by_limit = 1;
         if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
     }

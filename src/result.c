@@ -39,7 +39,9 @@ const struct tpp_column tpp_state_fields[] = {
     STATE("iat_n", iat.n, TPP_COL_COUNT), STATE("iat_sum", iat.sum, TPP_COL_TIME),
     STATE("iat_mean", iat.mean, TPP_COL_REAL), STATE("iat_m2", iat.m2, TPP_COL_REAL),
     STATE("iat_m3", iat.m3, TPP_COL_REAL), STATE("iat_m4", iat.m4, TPP_COL_REAL),
-    STATE("iat_lost", iat_lost, TPP_COL_COUNT),
+    STATE("iat_lost", iat_lost, TPP_COL_COUNT), STATE("non_ip", non_ip, TPP_COL_COUNT),
+    STATE("malformed", malformed, TPP_COL_COUNT), STATE("truncated", truncated, TPP_COL_COUNT),
+    STATE("backwards", backwards, TPP_COL_COUNT),
 };
 #undef STATE
 #undef COL
@@ -327,10 +329,9 @@ void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, siz
     *last = segment_start(r, (uint64_t)k + 1) - 1;
 }
 
-void tpp_result_cover(struct tpp_result *r, size_t from)
+void tpp_result_cover(struct tpp_result *r)
 {
-    if (from >= r->nintervals) return;
-    for (size_t i = segment_start(r, r->iv[from].segment); i < r->nintervals;) {
+    for (size_t i = 0; i < r->nintervals;) {
         size_t first, last;
         tpp_result_segment(r, (size_t)r->iv[i].segment, &first, &last);
         int64_t lo = INT64_MAX, hi = INT64_MIN;

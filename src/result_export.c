@@ -30,11 +30,12 @@ static const char *format_nonfinite(enum tpp_export_format format, double v)
 }
 
 /* Sign and magnitude, so that the text reads back as the time: -1.5 s is "-1.500000000", not "-2.500000000". */
-static void format_time(char *buf, size_t len, int64_t ns)
+const char *tpp_format_time(char *buf, size_t len, int64_t ns)
 {
     uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
     snprintf(buf, len, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
              (unsigned long long)(mag % 1000000000u));
+    return buf;
 }
 
 const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
@@ -43,7 +44,7 @@ const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format
     const char *base = (const char *)iv + c->offset;
     switch (c->type) {
     case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
-    case TPP_COL_TIME: format_time(buf, len, *(const int64_t *)base); break;
+    case TPP_COL_TIME: tpp_format_time(buf, len, *(const int64_t *)base); break;
     case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
     case TPP_COL_REAL: {
         double v = *(const double *)base;

@@ -230,6 +230,25 @@ describe("the analysis API", function()
       assert.are.same({ 5, 1, 2 }, got)
     end)
 
+    -- Issue 14: with bytes = true each packet carries its frame, so scripts can cut a capture with tpp alone.
+    it("yields each frame's bytes with bytes = true, and only then", function()
+      for p in tpp.packets(capture(), { max_packets = 1 }) do assert.is_nil(p.bytes) end
+      local copy = dir .. "/copy.pcap"
+      local w = assert(tpp.pcap_writer(copy, "ethernet", { nanosecond = true }))
+      local n = 0
+      for p in tpp.packets(capture(), { bytes = true, from = T0 + 2 }) do
+        assert.are.equal(p.caplen, #p.bytes)
+        w:write_ns(p.ts_ns, p.bytes, p.wirelen)
+        n = n + 1
+      end
+      assert(w:close())
+      assert.are.equal(26, n)                                    -- intervals 2..5: 3 + (4 + 3) + 5 + (6 + 5)
+      local want, got = {}, {}
+      for p in tpp.packets(capture(), { from = T0 + 2 }) do want[#want + 1] = { p.ts_ns, p.src, p.dport } end
+      for p in tpp.packets(copy) do got[#got + 1] = { p.ts_ns, p.src, p.dport } end
+      assert.are.same(want, got)
+    end)
+
     it("rejects windows that are not epoch seconds or run backwards", function()
       assert.has_error(function() tpp.packets(capture(), { from = T0 + 2, to = T0 + 1 }) end)
       assert.has_error(function() tpp.packets(capture(), { from = "2023-01-01" }) end)

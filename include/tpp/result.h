@@ -66,6 +66,7 @@ struct tpp_interval {
     uint64_t icmp, tcp, udp;   /* IP packets of each protocol (the shares' numerators) */
     struct tpp_moments iat;
     uint64_t iat_lost;         /* 1 when interleaved streams were merged here: the IAT moments cannot be known */
+    uint64_t non_ip, malformed, truncated, backwards; /* the summary's counters, per interval */
 };
 
 /* Column descriptions: the same table serves "all columns" (the TSV) and "one column" (Lua's r:column). */
@@ -171,8 +172,8 @@ const struct tpp_addr_counts *tpp_result_table(const struct tpp_result *r, size_
 void tpp_result_prune_tables(struct tpp_result *r);
 /* Forget intervals n.. (rows, port entries and tables); the whole-trace sets keep what they saw. */
 void tpp_result_truncate(struct tpp_result *r, size_t n);
-/* Recompute the covered column of intervals from..end from their segments' packet times. */
-void tpp_result_cover(struct tpp_result *r, size_t from);
+/* Recompute the covered column from the segments' packet times (the aggregator computes it as it goes). */
+void tpp_result_cover(struct tpp_result *r);
 /* Number of segments, and segment k's first and last interval (0-based, inclusive). */
 size_t tpp_result_nsegments(const struct tpp_result *r);
 void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, size_t *last);

@@ -13,6 +13,8 @@ enum tpp_export_format { TPP_EXPORT_TSV, TPP_EXPORT_CSV, TPP_EXPORT_JSON };
  * "inf"/"-inf" (TSV, CSV) or "null" (JSON).  Returns buf (64 bytes is enough) or a constant string. */
 const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
                             const struct tpp_interval *iv, size_t index);
+/* A time in nanoseconds as the table spells it, "seconds.nanoseconds" (32 bytes is enough); returns buf. */
+const char *tpp_format_time(char *buf, size_t len, int64_t ns);
 /* Write the whole result to an open stream: TSV (the critical table: header + one row per interval), CSV (RFC
  * 4180, CRLF line ends) or JSON (the summary fields, "columns" and "records", one record per line, as pandas'
  * orient="records").  0 on success, -1 on a write error. */

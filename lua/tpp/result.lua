@@ -247,12 +247,14 @@ end
 
 local fmt = column.format
 
--- One line: source, span, intervals, packets, rates and the range of the source-address entropy.
+-- One line: source (or how many pieces were merged), span, intervals, packets, rates and the range of the
+-- source-address entropy.
 local function result_tostring(r)
-  local parts = { "tpp.result: " .. r.source }
+  local parts = { "tpp.result: " .. (r.pieces > 1 and ("merge of %d pieces"):format(r.pieces) or r.source) }
   local n, dt = #r, r.delta_t
   if r.packets > 0 then parts[#parts + 1] = M.span(r.first_ts, r.last_ts) end
   parts[#parts + 1] = ("%d interval%s of %s s"):format(n, n == 1 and "" or "s", fmt(dt))
+  if r.segments > 1 then parts[#parts + 1] = ("%d segments (gaps over %s s)"):format(r.segments, fmt(r.max_gap)) end
   parts[#parts + 1] = ("%d packet%s (%d IP)"):format(r.packets, r.packets == 1 and "" or "s", r.ip_packets)
   if n > 0 then
     local pk = r:column("packets")
