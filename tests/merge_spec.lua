@@ -845,28 +845,13 @@ describe("issue 14: merging pieces of a trace", function()
       return parts
     end
 
-    -- PENDING, a bug of src/merge.c (tpp_merger_finish): the truncated series keeps the whole pieces' summary.
-    -- synth-a.pcap cut at packets 20000 and 40000, delta_t 1, max_intervals 20: the critical TSV and the port
-    -- histograms equal the whole trace's, but distinct_ports(tcp_src) is 16725 (want 11826; tcp_dst 16838/11920,
-    -- udp_src 5037/3504, udp_dst 5067/3476: seen_ports is not rebuilt from the rows kept), non_ip_packets 1615
-    -- (want 1049; only packets and ip_packets are recounted) and last_ns 1674709233124216000 (want
-    -- 1674709219999032000, the last packet kept, which r:segment(1).last_ns already says).  Turn into `it` once
-    -- fixed.
-    pending("max_intervals of the pieces truncates the series as a whole", function()
+    it("max_intervals of the pieces truncates the series as a whole", function()
       -- synth-a (34 intervals of 1 s, ARP frames among them) in three pieces of 12 intervals or so
       local parts = limited("synth-a.pcap", { 20000, 40000 }, 20)
       for _, r in ipairs(parts) do assert.is_false(r.stopped_by_limit) end
     end)
 
-    -- PENDING, a bug of src/merge.c (compatible): a piece that stopped at max_intervals refuses every later one
-    -- ("cannot merge .../modbusBig-piece04.pcap with the merged result: the merged result stopped at a limit
-    -- (max_packets or max_intervals), so the packets after it are missing").  modbusBig.pcap cut at 1500, 3000,
-    -- 9000, delta_t 1, max_intervals 20: piece 3 starts in interval 14 and stops after its own 20th (33), past the
-    -- series' 20th, so nothing the series keeps is missing; the same holds for max_packets (a piece stops after N
-    -- packets of its own, never before the series' N-th).  A piece wholly past the limit should be passed over,
-    -- not refused: as it is, `exec.lua --series --max-intervals N` fails whenever one capture has N intervals.
-    -- Turn into `it` once fixed.
-    pending("max_intervals also when a piece stopped at it", function()
+    it("max_intervals also when a piece stopped at it", function()
       -- modbusBig (58 intervals of 1 s) in pieces of 7, 8, 26 and 21 intervals: the third stops at 20
       local parts = limited("modbusBig.pcap", { 1500, 3000, 9000 }, 20)
       assert.is_true(parts[3].stopped_by_limit)
