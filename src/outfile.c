@@ -61,6 +61,23 @@ static int refuse_target(const char *path, char *err, size_t errlen)
 
 #define TMP_PREFIX ".tpp-tmp-"
 
+/* Whether process pid may still write: it exists and is not a zombie (a killed writer that its parent has not
+ * reaped yet still answers kill(pid, 0), but will never rename its file).  A process we may not signal counts
+ * as alive: not ours to judge. */
+static int writer_alive(long pid)
+{
+    if (kill((pid_t)pid, 0) != 0) return errno != ESRCH;
+    char path[64], stat[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = 0;
+    const char *state = strrchr(stat, ')'); /* "pid (comm) S ...": comm may hold anything but ends at the last ')' */
+    return !(state && state[1] == ' ' && state[2] == 'Z');
+}
+
 /* Remove the temporary files in `dir` whose writer is gone: "TMP_PREFIX<pid>-..." with no such process. */
 static void remove_stale_temporaries(const char *dir)
 {
@@ -72,7 +89,7 @@ static void remove_stale_temporaries(const char *dir)
         char *end;
         long pid = strtol(e->d_name + strlen(TMP_PREFIX), &end, 10);
         if (pid <= 0 || *end != '-' || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+        if (writer_alive(pid)) continue;
         snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name);
         unlink(stale);
     }
