@@ -53,12 +53,23 @@ struct tpp_agg {
     struct port_hist ports[TPP_NSERIES];
 };
 
+/* An empty row of segment `segment`: the earliest and latest packet start out of range, so that each packet's
+ * min and max need no test for the first one. */
+static void reset_row(struct tpp_interval *iv, uint64_t segment)
+{
+    memset(iv, 0, sizeof *iv);
+    iv->segment = segment;
+    iv->first_ns = INT64_MAX;
+    iv->last_ns = INT64_MIN;
+}
+
 struct tpp_agg *tpp_agg_new(struct tpp_result *r)
 {
     struct tpp_agg *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->r = r;
     a->delta = r->opts.delta_ns;
+    reset_row(&a->cur, 0);
     if (addr_table_init(&a->src) != 0 || addr_table_init(&a->dst) != 0) {
         tpp_agg_free(a);
         return NULL;
@@ -185,10 +196,10 @@ static int flush_ports(struct tpp_agg *a, int series)
     return rc;
 }
 
-/* Finish the current interval's row, append it and its port histograms to the result, and reset.  `seg_end` is
- * the segment's last packet when this interval ends it, INT64_MAX when the segment goes on past it; `last`: this
- * is the result's final interval (its tables are an edge). */
-static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int last)
+/* Finish the current interval's row, append it and its port histograms to the result, and reset.
+ * `ends_segment`: no packet of this segment comes after this interval (its covered part stops at the segment's
+ * last packet); `last`: this is the result's final interval (its tables are an edge). */
+static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int last)
 {
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
@@ -199,7 +210,14 @@ static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int l
     addr_table_each(&a->src, add_count, &src);
     addr_table_each(&a->dst, add_count, &dst);
     interval_finish(iv, &src, &dst, original);
-    iv->covered_ns = a->seg_first <= a->seg_last ? tpp_covered_ns(iv, a->seg_first, seg_end) : 0;
+    if (iv->packets == 0) {
+        iv->first_ns = iv->last_ns = 0; /* "none", for dumps and merges */
+    } else {
+        if (iv->first_ns < a->seg_first) a->seg_first = iv->first_ns;
+        if (iv->last_ns > a->seg_last) a->seg_last = iv->last_ns;
+    }
+    iv->covered_ns = a->seg_first <= a->seg_last
+                   ? tpp_covered_ns(iv, a->seg_first, ends_segment ? a->seg_last : INT64_MAX) : 0;
     int rc = 0;
     if (iv->ip_packets > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the scans */
         mark_seen_ports(a);
@@ -209,9 +227,7 @@ static int close_interval(struct tpp_agg *a, int64_t end, int64_t seg_end, int l
     }
     rc |= tpp_result_push_interval(r, iv); /* also closes the port lists pushed above */
 
-    uint64_t segment = iv->segment;
-    memset(iv, 0, sizeof *iv);
-    iv->segment = segment;
+    reset_row(iv, iv->segment);
     addr_table_clear(&a->src);
     addr_table_clear(&a->dst);
     return rc ? -1 : 0;
@@ -224,10 +240,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     struct tpp_interval *iv = &a->cur;
     struct tpp_result *r = a->r;
     int64_t ts = p->ts_ns;
-    if (iv->packets == 0 || ts < iv->first_ns) iv->first_ns = ts;
-    if (iv->packets == 0 || ts > iv->last_ns) iv->last_ns = ts;
-    if (ts < a->seg_first) a->seg_first = ts;
-    if (ts > a->seg_last) a->seg_last = ts;
+    iv->first_ns = ts < iv->first_ns ? ts : iv->first_ns; /* both start out of range (reset_row) */
+    iv->last_ns = ts > iv->last_ns ? ts : iv->last_ns;
     iv->packets++;
     r->packets++;
     if (backwards) { iv->backwards++; r->backwards_packets++; }
@@ -307,7 +321,7 @@ static int advance_aligned(struct tpp_agg *a, int64_t ts)
     if (span(a->start, ts) < a->delta) return 0;
     int64_t skip = span(a->start, ts) / a->delta - 1; /* empty intervals between */
     int new_segment = tpp_gap_ends_segment(skip, &a->r->opts);
-    if (close_interval(a, later(a->start, a->delta), new_segment ? a->seg_last : INT64_MAX, 0) != 0) return -1;
+    if (close_interval(a, later(a->start, a->delta), new_segment, 0) != 0) return -1;
     if (limit_reached(a)) return 1;
     if (new_segment) {
         a->cur.segment++;
@@ -316,7 +330,7 @@ static int advance_aligned(struct tpp_agg *a, int64_t ts)
     }
     a->start = later(a->start, a->delta);
     for (int64_t k = 0; k < skip; k++) {
-        if (close_interval(a, later(a->start, a->delta), INT64_MAX, 0) != 0) return -1;
+        if (close_interval(a, later(a->start, a->delta), 0, 0) != 0) return -1;
         a->start = later(a->start, a->delta);
         if (limit_reached(a)) return 1;
     }
@@ -357,7 +371,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     } else {
         count_packet(a, p, iat, has_iat, backwards);
         if (span(a->start, ts) >= a->delta) { /* this packet closes the interval it belongs to */
-            if (close_interval(a, ts, INT64_MAX, 0) != 0) a->stopped = -1;
+            if (close_interval(a, ts, 0, 0) != 0) a->stopped = -1;
             a->start = ts;
             if (limit_reached(a)) { a->stopped = 1; r->stopped_by_limit = 1; }
         }
@@ -379,5 +393,5 @@ int tpp_agg_finish(struct tpp_agg *a)
         return 0;
     }
     if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
-    return close_interval(a, later(a->start, a->delta), a->seg_last, 1);
+    return close_interval(a, later(a->start, a->delta), 1, 1);
 }
