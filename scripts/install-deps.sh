@@ -4,6 +4,7 @@
 set -e
 PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev libisal-dev libzstd-dev liblzma-dev
           zstd xz-utils lua-busted lua-filesystem lua-argparse gnuplot-nox clang libclang-rt-14-dev tcpdump tmux
+          slurm-wlm munge parallel
           python3-pandas r-base-core"
 [ "${1:-}" = bench ] && PACKAGES="$PACKAGES isal libtrace-tools tshark"
 missing=""
