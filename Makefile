@@ -25,7 +25,7 @@ HEADERS = $(wildcard include/tpp/*.h src/*.h)
 
 BUSTED  = tests/busted.lua
 
-.PHONY: all test test-c bench install clean deps
+.PHONY: all test test-c test-cluster bench install clean deps
 all: tpp
 
 tpp: $(OBJS)
@@ -69,13 +69,24 @@ build build/asan build/tsan:
 	mkdir -p $@
 
 # Specs run inside tpp itself (busted as a library), then again under the sanitizer build.
-test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus
+test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus test-cluster
 	./tpp $(BUSTED) tests
 	ASAN_OPTIONS=detect_leaks=1 TPP=build/tpp-asan \
 		build/tpp-asan $(BUSTED) tests
 	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/parse_spec.lua \
 		tests/interval_spec.lua tests/decode_spec.lua tests/gzip_spec.lua
 	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua
+
+# The main job on real engines (issue 15): a single-node Slurm (munged, slurmctld, slurmd; tests/cluster/slurm.sh)
+# in a temporary directory of this checkout's own, and GNU parallel; tests/cluster_spec.lua compares their outputs
+# with a local run's byte for byte.  The daemons are stopped by their PIDs also when the specs fail; when they
+# cannot start, the target fails.
+CLUSTER_DIR ?= $(or $(TMPDIR),/tmp)/tpp-cluster-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+test-cluster: tpp
+	@trap "tests/cluster/slurm.sh stop '$(CLUSTER_DIR)'" EXIT INT TERM; \
+	env=$$(tests/cluster/slurm.sh start '$(CLUSTER_DIR)') || { echo "test-cluster: FAILED: Slurm did not start" >&2; exit 1; }; \
+	eval "$$env"; echo "test-cluster: Slurm up ($$SLURM_CONF)"; \
+	TPP_TEST_CLUSTER=1 ./tpp $(BUSTED) tests/cluster_spec.lua
 
 bench: tpp build/pcap_loop
 	bench/run.sh

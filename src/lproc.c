@@ -9,7 +9,7 @@
  *   proc:pid()                 -> the child's process id
  *   tpp.poll(procs, timeout)   -> number of procs with output or end of file to read (0: timeout, interrupted)
  *   tpp.isatty(file)           -> whether a Lua file handle is a terminal [, its width in columns]
- *   tpp.cpus()                 -> number of processors this process may run on (as nproc)
+ *   tpp.cpus()                 -> number of processors this process may use (affinity, cgroup CPU quota)
  *   tpp.pid()                  -> this process's id
  *
  * A child's stdin is /dev/null; its stdout and stderr are pipes that the parent drains without blocking.  The
@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -336,15 +337,174 @@ static int l_isatty(lua_State *L)
     return 2;
 }
 
-/* tpp.cpus() -> the number of processors this process may run on (its affinity mask, as nproc counts). */
+/* ---- CPU limits of the process's cgroup (containers, Slurm's task/cgroup, Kubernetes limits) ----
+ * A cgroup may give a process a CPU time quota per period instead of (or besides) fewer CPUs: cgroup v2's
+ * cpu.max ("QUOTA PERIOD" or "max PERIOD"), v1's cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us.  Every
+ * ancestor's limit applies too, so the smallest along the path to the hierarchy's root counts.  The cgroup is
+ * found as the kernel shows it: /proc/self/cgroup names the path, /proc/self/mountinfo where it is mounted. */
+
+enum { CG_PATH = 4096 };
+
+/* Read a small file whole (NUL-terminated); 0, or -1 when it cannot be read. */
+static int read_small(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 0;
+}
+
+/* Whether the comma-separated list `list` (of length len) holds `word`. */
+static int has_word(const char *list, size_t len, const char *word)
+{
+    size_t w = strlen(word);
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && list[j] != ',') j++;
+        if (j - i == w && memcmp(list + i, word, w) == 0) return 1;
+        i = j + 1;
+    }
+    return 0;
+}
+
+/* mountinfo writes a space, tab, newline or backslash in a path as \ooo (octal): decode in place. */
+static void unescape_octal(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+}
+
+/* The limit in whole CPUs (rounded up) set by the files in `dir`, 0 for none. */
+static long dir_limit(const char *dir, int v2)
+{
+    char path[CG_PATH + 32], text[128];
+    long long quota = -1, period = 0;
+    if (v2) {
+        snprintf(path, sizeof path, "%s/cpu.max", dir);
+        if (read_small(path, text, sizeof text) != 0 || sscanf(text, "%lld %lld", &quota, &period) != 2) return 0;
+    } else {
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        if (read_small(path, text, sizeof text) != 0 || sscanf(text, "%lld", &quota) != 1) return 0;
+        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+        if (read_small(path, text, sizeof text) != 0 || sscanf(text, "%lld", &period) != 1) return 0;
+    }
+    if (quota <= 0 || period <= 0) return 0;            /* "max" (v2 scans no number) or -1: no limit */
+    return (long)((quota + period - 1) / period);
+}
+
+/* The smallest limit from `cgpath` (the cgroup as /proc/self/cgroup names it) up to the root of the hierarchy
+ * mounted at `mnt` whose own root is `mnt_root` (a container sees its cgroup as the mount's root); 0 for none. */
+static long path_limit(const char *root, const char *mnt, const char *mnt_root, const char *cgpath, int v2)
+{
+    size_t rl = strlen(mnt_root);
+    const char *rel = cgpath;
+    if (strcmp(mnt_root, "/") != 0) {
+        if (strncmp(cgpath, mnt_root, rl) == 0 && (cgpath[rl] == '/' || cgpath[rl] == '\0')) rel = cgpath + rl;
+        else rel = "";                                   /* outside the mount's view: the mount's root is ours */
+    }
+    char top[CG_PATH], dir[CG_PATH];
+    if ((size_t)snprintf(top, sizeof top, "%s%s", root, mnt) >= sizeof top) return 0;
+    if ((size_t)snprintf(dir, sizeof dir, "%s%s", top, rel) >= sizeof dir) return 0;
+    size_t tl = strlen(top);
+    while (tl > 1 && top[tl - 1] == '/') top[--tl] = '\0';
+    long best = 0;
+    for (;;) {
+        size_t dl = strlen(dir);
+        while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = '\0';
+        long n = dir_limit(dir, v2);
+        if (n > 0 && (best == 0 || n < best)) best = n;
+        if (dl <= tl) break;
+        char *slash = strrchr(dir, '/');
+        if (!slash || (size_t)(slash - dir) < tl) break;
+        *slash = '\0';
+    }
+    return best;
+}
+
+/* The CPU limit of this process's cgroups (v1 and v2 alike), 0 for none.  `root` stands for / ("" normally; a
+ * directory holding proc/self/{cgroup,mountinfo} and the cgroup files in the specs). */
+static long cgroup_cpu_limit(const char *root)
+{
+    char path[CG_PATH], v1_path[CG_PATH] = "", v2_path[CG_PATH] = "";
+    int have_v1 = 0, have_v2 = 0;
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    char line[CG_PATH + 256];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2) continue;
+        const char *controllers = c1 + 1;
+        size_t clen = (size_t)(c2 - controllers);
+        if (clen == 0 && strncmp(line, "0:", 2) == 0) {
+            snprintf(v2_path, sizeof v2_path, "%s", c2 + 1);
+            have_v2 = 1;
+        } else if (has_word(controllers, clen, "cpu")) {
+            snprintf(v1_path, sizeof v1_path, "%s", c2 + 1);
+            have_v1 = 1;
+        }
+    }
+    fclose(f);
+    if (!have_v1 && !have_v2) return 0;
+
+    snprintf(path, sizeof path, "%s/proc/self/mountinfo", root);
+    f = fopen(path, "re");
+    if (!f) return 0;
+    long best = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS */
+        char *sep = strstr(line, " - ");
+        if (!sep) continue;
+        *sep = '\0';
+        char *fields[5], *save = NULL, *tok = strtok_r(line, " ", &save);
+        int nf = 0;
+        for (; tok && nf < 5; tok = strtok_r(NULL, " ", &save)) fields[nf++] = tok;
+        if (nf < 5) continue;
+        char *save2 = NULL;
+        char *fstype = strtok_r(sep + 3, " ", &save2);
+        char *source = fstype ? strtok_r(NULL, " ", &save2) : NULL;
+        char *superopts = source ? strtok_r(NULL, " ", &save2) : NULL;
+        if (!fstype) continue;
+        int v2 = strcmp(fstype, "cgroup2") == 0;
+        int v1 = strcmp(fstype, "cgroup") == 0 && superopts && has_word(superopts, strlen(superopts), "cpu");
+        if (!(v2 && have_v2) && !(v1 && have_v1)) continue;
+        unescape_octal(fields[3]);
+        unescape_octal(fields[4]);
+        long n = path_limit(root, fields[4], fields[3], v2 ? v2_path : v1_path, v2);
+        if (n > 0 && (best == 0 || n < best)) best = n;
+    }
+    fclose(f);
+    return best;
+}
+
+/* tpp.cpus([root]) -> the number of processors this process may use: its affinity mask (as nproc counts), or
+ * fewer when a cgroup CPU quota allows less (rounded up) [, that quota's CPUs when there is one].  `root` is for
+ * the specs: a directory standing for / where the cgroup files are looked up. */
 static int l_cpus(lua_State *L)
 {
+    const char *root = luaL_optstring(L, 1, "");
     long n = 0;
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
     if (n < 1) n = sysconf(_SC_NPROCESSORS_ONLN);
-    lua_pushinteger(L, n < 1 ? 1 : n);
-    return 1;
+    if (n < 1) n = 1;
+    long limit = cgroup_cpu_limit(root);
+    lua_pushinteger(L, limit > 0 && limit < n ? limit : n);
+    if (limit <= 0) return 1;
+    lua_pushinteger(L, limit);
+    return 2;
 }
 
 static int l_pid(lua_State *L)
