@@ -57,8 +57,9 @@ struct tpp_capture {
     int linktype;
     int ts_unlike_libpcap; /* for the last frame */
 
-    /* tpp's own readers: classic pcap */
+    /* tpp's own readers: classic pcap, the whole file or the records in bytes [.., limit) (a chunk) */
     struct pcap_records rec;
+    uint64_t limit;
     /* ... and pcapng: the current section's byte order and interfaces */
     int ng_swapped;
     struct pcapng_iface *ifaces;
@@ -444,14 +445,52 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
     return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err, errlen);
 }
 
+struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter, uint64_t from, uint64_t to,
+                                           char *err, size_t errlen)
+{
+    struct tpp_capture *c = tpp_capture_open(path, filter, err, errlen);
+    if (!c || (from == 0 && to == 0)) return c;
+    const char *why = c->reader != READ_PCAP || c->z ? "only an uncompressed classic pcap read by tpp itself can be "
+                      "read in chunks" : from < PCAP_FILE_HEADER_SIZE || to <= from || to > c->size
+                      ? "the chunk's byte range is not inside the file's records" : NULL;
+    if (!why && from > PCAP_FILE_HEADER_SIZE) {
+        if (lseek(c->fd, (off_t)from, SEEK_SET) < 0) why = strerror(errno);
+        c->pos = c->end = 0;
+        c->consumed = from;
+    }
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        tpp_capture_close(c);
+        return NULL;
+    }
+    c->limit = to;
+    return c;
+}
+
 /* ---- reading classic pcap ----------------------------------------------------------------------------------- */
+
+/* A chunk ends exactly where a record ends: anything else means its limits were not record boundaries. */
+static int chunk_check(struct tpp_capture *c, size_t next_record)
+{
+    uint64_t at = data_offset(c);
+    if (!c->limit || at + next_record <= c->limit) return 0;
+    snprintf(c->error, sizeof c->error, "the record at byte %llu crosses the chunk's end at byte %llu: the chunk "
+             "does not end at a record boundary", (unsigned long long)at, (unsigned long long)c->limit);
+    return -1;
+}
 
 static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
 {
     for (;;) {
+        if (c->limit && data_offset(c) == c->limit) return 0;
         int rc = fill(c, PCAP_RECORD_HEADER_SIZE);
-        if (rc < 0) return -1;
+        if (rc < 0 || chunk_check(c, PCAP_RECORD_HEADER_SIZE) != 0) return -1;
         if (rc == 0) {
+            if (c->end == c->pos && c->limit && data_offset(c) < c->limit) {
+                snprintf(c->error, sizeof c->error, "the file ends at byte %llu, before the chunk's end at byte %llu",
+                         (unsigned long long)data_offset(c), (unsigned long long)c->limit);
+                return -1;
+            }
             if (c->end == c->pos) return 0;
             snprintf(c->error, sizeof c->error, "truncated capture: the last record header has %zu of its %d bytes",
                      c->end - c->pos, PCAP_RECORD_HEADER_SIZE);
@@ -462,6 +501,7 @@ static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
                                 sizeof c->error) != 0)
             return -1;
         size_t size = PCAP_RECORD_HEADER_SIZE + (size_t)stored;
+        if (chunk_check(c, size) != 0) return -1;
         rc = fill(c, size);
         if (rc < 0) return -1;
         if (rc == 0) {

@@ -196,7 +196,8 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     static const struct tpp_parse_hooks no_hooks = { NULL, NULL, NULL };
     if (!hooks) hooks = &no_hooks;
     char cerr[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr, sizeof cerr);
+    struct tpp_capture *cap = tpp_capture_open_range(path, opts->filter, opts->range_from, opts->range_to, cerr,
+                                                     sizeof cerr);
     if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
     struct tpp_result *r = tpp_result_new(opts, path);
     struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;

@@ -77,6 +77,8 @@ docs.fields = {
   { "keep_tables", "\"edges\" or \"all\": which intervals keep their address tables, for exact merges" },
   { "pieces", "parses merged into this result (1 for a parse)" },
   { "mergeable", "whether tpp.merge can take this result (false for an older dump or a selection)" },
+  { "range_from", "first byte of the records parsed: a chunk of a split capture (0 with range_to 0: all)" },
+  { "range_to", "byte after the last record parsed (a chunk's end; 0: the whole file)" },
   { "packets", "packets read (after the filter)" },
   { "ip_packets", "packets of the analysed IP family" },
   { "non_ip_packets", "packets not counted as IP: not IPv4/IPv6, or a malformed IP header" },
