@@ -14,6 +14,7 @@
 #include "tpp/linktype_names.h"
 #include "inflate.h"
 #include "pcap_records.h"
+#include "tpp/gzindex.h"
 #include "pcapng_records.h"
 #include "file_order.h"
 
@@ -46,6 +47,7 @@ struct tpp_capture {
     /* where the bytes come from: the file, or the inflater (which then owns the file) */
     int fd;
     struct inflater *z;
+    struct tpp_gzreader *gz;  /* a chunk of a gzip file, read from a checkpoint of its index */
     uint64_t size;        /* the file's size, 0 when unknown */
     uint64_t consumed;    /* bytes taken from the source so far (uncompressed) */
 
@@ -90,6 +92,8 @@ static ssize_t source_read(struct tpp_capture *c, uint8_t *dst, size_t len)
     if (c->z) {
         n = inflater_read(c->z, dst, len);
         if (n < 0) snprintf(c->error, sizeof c->error, "%s", inflater_error(c->z));
+    } else if (c->gz) {
+        n = tpp_gzreader_read(c->gz, dst, len, c->error, sizeof c->error);
     } else {
         do n = read(c->fd, dst, len); while (n < 0 && errno == EINTR);
         if (n < 0) snprintf(c->error, sizeof c->error, "read error: %s", strerror(errno));
@@ -445,18 +449,57 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
     return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err, errlen);
 }
 
-struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter, uint64_t from, uint64_t to,
-                                           char *err, size_t errlen)
+/* A capture read from a gzip file's checkpoint index: the file header from the start, then from `from` on. */
+static struct tpp_capture *open_indexed(const char *path, const char *filter, const struct tpp_gzindex *index,
+                                        uint64_t from, char *err, size_t errlen)
 {
-    struct tpp_capture *c = tpp_capture_open(path, filter, err, errlen);
+    struct tpp_capture *c = calloc(1, sizeof *c);
+    uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        free(c);
+        return NULL;
+    }
+    c->buf = buf;
+    c->bufsize = BUFFER_SIZE;
+    c->fd = -1;
+    c->size = tpp_gzindex_size(index);
+    if (filter && *filter && !(c->filter = strdup(filter))) snprintf(err, errlen, "out of memory");
+    else if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)) && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
+        if (c->reader != READ_PCAP) {
+            snprintf(err, errlen, "only a classic pcap read by tpp itself can be read in chunks");
+        } else {
+            tpp_gzreader_close(c->gz);
+            c->gz = tpp_gzreader_open(index, path, from, err, errlen);
+            c->pos = c->end = 0;
+            c->consumed = from;
+            if (c->gz) return c;
+        }
+    }
+    tpp_capture_close(c);
+    return NULL;
+}
+
+struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter, uint64_t from, uint64_t to,
+                                           const struct tpp_gzindex *index, char *err, size_t errlen)
+{
+    if (index && (from < PCAP_FILE_HEADER_SIZE || to <= from || to > tpp_gzindex_size(index))) {
+        snprintf(err, errlen, "the chunk's byte range is not inside the file's records");
+        return NULL;
+    }
+    struct tpp_capture *c = index ? open_indexed(path, filter, index, from, err, errlen)
+                                  : tpp_capture_open(path, filter, err, errlen);
     if (!c || (from == 0 && to == 0)) return c;
-    const char *why = c->reader != READ_PCAP || c->z ? "only an uncompressed classic pcap read by tpp itself can be "
-                      "read in chunks" : from < PCAP_FILE_HEADER_SIZE || to <= from || to > c->size
-                      ? "the chunk's byte range is not inside the file's records" : NULL;
-    if (!why && from > PCAP_FILE_HEADER_SIZE) {
-        if (lseek(c->fd, (off_t)from, SEEK_SET) < 0) why = strerror(errno);
-        c->pos = c->end = 0;
-        c->consumed = from;
+    const char *why = NULL;
+    if (!index) {
+        why = c->reader != READ_PCAP || c->z ? "only a classic pcap read by tpp itself can be read in chunks (a "
+              "compressed one needs its index)" : from < PCAP_FILE_HEADER_SIZE || to <= from || to > c->size
+              ? "the chunk's byte range is not inside the file's records" : NULL;
+        if (!why && from > PCAP_FILE_HEADER_SIZE) {
+            if (lseek(c->fd, (off_t)from, SEEK_SET) < 0) why = strerror(errno);
+            c->pos = c->end = 0;
+            c->consumed = from;
+        }
     }
     if (why) {
         snprintf(err, errlen, "%s", why);
@@ -753,6 +796,7 @@ void tpp_capture_close(struct tpp_capture *c)
     free(c->filters);
     free(c->filter);
     free(c->ifaces);
+    tpp_gzreader_close(c->gz);
     if (c->z) inflater_stop(c->z);
     if (c->fd >= 0) close(c->fd);
     free(c->buf);

@@ -12,7 +12,7 @@ static const char *const ip_names[] = { "any", "v4", "v6", NULL };
 static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
 static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in enum tpp_keep_tables' order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
-                                            "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", NULL };
+                                            "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -53,7 +53,7 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
-                       "max_intervals, max_gap, keep_tables, range, prev_ns)", luaL_tolstring(L, -1, NULL));
+                       "max_intervals, max_gap, keep_tables, range, prev_ns, index)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -112,6 +112,15 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         o->prev_ns = (int64_t)lua_tointegerx(L, -1, &ok);
         if (!ok) luaL_error(L, "option prev_ns must be an integer (nanoseconds since the epoch)");
         o->has_prev = 1;
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "index");
+    if (!lua_isnil(L, -1)) {
+        size_t len;
+        const char *x = lua_tolstring(L, -1, &len);
+        if (!x || len >= sizeof o->index) luaL_error(L, "option index must be the path of a gzip index (.tpx)");
+        memcpy(o->index, x, len + 1);
     }
     lua_pop(L, 1);
 

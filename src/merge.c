@@ -405,7 +405,7 @@ static void add_summary(struct tpp_result *m, const struct tpp_result *q, int co
 {
     if (m->pieces > 0 && next_chunk(m, q)) {
         m->opts.range_to = q->opts.range_to;
-        if (m->opts.range_from <= PCAP_FILE_HEADER_SIZE && m->opts.range_to == m->source_size) { /* all records */
+        if (m->opts.range_from <= PCAP_FILE_HEADER_SIZE && m->opts.range_to == 0) { /* all records, to the end */
             m->opts.range_from = m->opts.range_to = 0;
             m->pieces = 0; /* + q's 1 below: one capture, one result */
         }

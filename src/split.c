@@ -1,6 +1,7 @@
 /* split.c — see tpp/split.h. */
 #include "tpp/split.h"
 #include "tpp/capture.h"
+#include "tpp/gzindex.h"
 #include "pcap_records.h"
 
 #include <errno.h>
@@ -176,5 +177,133 @@ int tpp_split_plan(const char *path, int64_t delta_ns, int want, struct tpp_chun
 out:
     if (f.fd >= 0) close(f.fd);
     free(f.window);
+    return n;
+}
+
+/* ---- through a gzip index ------------------------------------------------------------------------------------ */
+
+/* Uncompressed bytes from a gzip index's reader, a window at a time. */
+struct stream {
+    struct tpp_gzreader *g;
+    uint8_t *buf;
+    size_t pos, len;
+    char *err;
+    size_t errlen;
+};
+
+/* Make n (<= WINDOW) bytes available at buf + pos: 1, 0 when the data ends first, -1 on an error. */
+static int stream_fill(struct stream *s, size_t n)
+{
+    if (s->len - s->pos >= n) return 1;
+    memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+    s->len -= s->pos;
+    s->pos = 0;
+    while (s->len < n) {
+        ssize_t got = tpp_gzreader_read(s->g, s->buf + s->len, WINDOW - s->len, s->err, s->errlen);
+        if (got <= 0) return (int)got;
+        s->len += (size_t)got;
+    }
+    return 1;
+}
+
+static int stream_skip(struct stream *s, uint64_t n)
+{
+    while (n > 0) {
+        if (s->pos == s->len) {
+            ssize_t got = tpp_gzreader_read(s->g, s->buf, WINDOW, s->err, s->errlen);
+            if (got <= 0) return -1;
+            s->pos = 0;
+            s->len = (size_t)got;
+        }
+        size_t take = s->len - s->pos < n ? s->len - s->pos : (size_t)n;
+        s->pos += take;
+        n -= take;
+    }
+    return 0;
+}
+
+/* The first record stamped t or later from the record at `from` on (stamped before t), its time, and the time of
+ * the record before it, walked by inflating from the index's checkpoint before `from`.  *at is the uncompressed
+ * size when there is none.  0, or -1 with err. */
+static int walk_to_time(const char *path, const struct tpp_gzindex *x, const struct pcap_records *rec, uint64_t from,
+                        int64_t t, uint64_t *at, int64_t *at_ts, int64_t *prev, char *err, size_t errlen)
+{
+    struct stream s = { tpp_gzreader_open(x, path, from, err, errlen), malloc(WINDOW), 0, 0, err, errlen };
+    int rc = -1;
+    if (!s.g || !s.buf) { if (!s.buf) snprintf(err, errlen, "out of memory"); goto out; }
+    *at = tpp_gzindex_size(x);
+    for (uint64_t p = from;;) {
+        int more = stream_fill(&s, PCAP_RECORD_HEADER_SIZE);
+        if (more < 0) goto out;
+        if (more == 0) break;
+        struct tpp_frame f;
+        uint32_t stored;
+        int unlike;
+        if (pcap_records_header(rec, s.buf + s.pos, &f, &stored, &unlike, err, errlen) != 0) goto out;
+        if (f.ts_ns >= t) { *at = p; *at_ts = f.ts_ns; break; }
+        *prev = f.ts_ns;
+        s.pos += PCAP_RECORD_HEADER_SIZE;
+        if (stream_skip(&s, stored) != 0) {
+            if (!err[0]) snprintf(err, errlen, "the records end inside a record");
+            goto out;
+        }
+        p += PCAP_RECORD_HEADER_SIZE + stored;
+    }
+    rc = 0;
+out:
+    tpp_gzreader_close(s.g);
+    free(s.buf);
+    return rc;
+}
+
+int tpp_split_plan_indexed(const char *path, const struct tpp_gzindex *x, int64_t delta_ns, int want,
+                           struct tpp_chunk *out, char *err, size_t errlen)
+{
+    const uint64_t *off;
+    const int64_t *ts;
+    size_t nm = tpp_gzindex_marks(x, &off, &ts);
+    uint64_t size = tpp_gzindex_size(x);
+    struct pcap_records rec;
+    uint8_t header[PCAP_FILE_HEADER_SIZE];
+    struct tpp_gzreader *g = tpp_gzreader_open(x, path, 0, err, errlen);
+    ssize_t got = g ? tpp_gzreader_read(g, header, sizeof header, err, errlen) : -1;
+    tpp_gzreader_close(g);
+    if (got != (ssize_t)sizeof header || pcap_records_open(&rec, header) != 0 || nm == 0) {
+        if (got >= 0) snprintf(err, errlen, "only a classic pcap (version 2.4) compressed with gzip can be split");
+        return -1;
+    }
+    int n = 0;
+    out[n++] = (struct tpp_chunk){ PCAP_FILE_HEADER_SIZE, size, 0, 0 };
+    int64_t lo_ts = ts[0];
+    for (int k = 1; k < want; k++) {
+        uint64_t lo = out[n - 1].from, target = off[0] + (size - off[0]) / (uint64_t)want * (uint64_t)k;
+        size_t m = 0; /* the last mark at or before the target */
+        for (size_t a = 0, b = nm; a < b;) {
+            size_t mid = a + (b - a) / 2;
+            if (off[mid] <= target) { m = mid; a = mid + 1; } else b = mid;
+        }
+        int64_t below = floor_multiple(ts[m], delta_ns), candidates[2] = { below, below + delta_ns };
+        uint64_t best = 0;
+        int64_t best_prev = 0, best_ts = 0;
+        for (int c = 0; c < 2; c++) {
+            if (candidates[c] <= lo_ts) continue;
+            size_t j = 0; /* the last mark stamped before the candidate, not before the chunk's start */
+            for (size_t a = 0, b = nm; a < b;) {
+                size_t mid = a + (b - a) / 2;
+                if (ts[mid] < candidates[c]) { j = mid; a = mid + 1; } else b = mid;
+            }
+            uint64_t from = off[j] > lo ? off[j] : lo, at = 0;
+            int64_t prev = 0, at_ts = 0;
+            err[0] = 0;
+            if (walk_to_time(path, x, &rec, from, candidates[c], &at, &at_ts, &prev, err, errlen) != 0) return -1;
+            if (at <= lo || at >= size) continue;
+            uint64_t d = at > target ? at - target : target - at, bd = best > target ? best - target : target - best;
+            if (!best || d < bd) { best = at; best_prev = prev; best_ts = at_ts; }
+        }
+        if (!best) continue;
+        out[n - 1].to = best;
+        out[n++] = (struct tpp_chunk){ best, size, best_prev, 1 };
+        lo_ts = best_ts;
+    }
     return n;
 }

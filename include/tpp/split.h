@@ -27,4 +27,11 @@ struct tpp_chunk {
  * pcap, no consistent record boundary, an I/O error). */
 int tpp_split_plan(const char *path, int64_t delta_ns, int want, struct tpp_chunk *out, char *err, size_t errlen);
 
+/* The same for a gzip-compressed classic pcap through its index (tpp/gzindex.h): offsets are in the uncompressed
+ * bytes, and the index's record marks stand for the binary search (each probe inflates from a checkpoint and
+ * walks the records from a mark). */
+struct tpp_gzindex;
+int tpp_split_plan_indexed(const char *path, const struct tpp_gzindex *index, int64_t delta_ns, int want,
+                           struct tpp_chunk *out, char *err, size_t errlen);
+
 #endif
