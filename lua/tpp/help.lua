@@ -21,9 +21,10 @@ docs.tpp = {
               .. "nil and why when they cannot be merged (different delta_t, ip, filter, max_gap; an overlap "
               .. "without keep_tables = \"all\")" },
   { "merger", "tpp.merger() -> m — merge many pieces one at a time: m:add(r) in order of r.first_ns, then "
-  { "split_plan", "tpp.split_plan(path, {delta_t=, chunks=K [, index=]}) -> chunks {from, to, prev_ns} of one capture" },
-  { "gzindex", "tpp.gzindex(capture.pcap.gz, index.tpx) -> true | nil, msg — checkpoints to read its chunks from" },
                .. "m:result()" },
+  { "split_plan", "tpp.split_plan(path, {delta_t=, chunks=K [, index=]}) -> chunks {from, to, prev_ns} of one "
+                  .. "capture, cut at interval boundaries (parse each with range, prev_ns; tpp.merge them)" },
+  { "gzindex", "tpp.gzindex(capture.pcap.gz, index.tpx) -> true | nil, msg — checkpoints to read its chunks from" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
                 .. "opts.from, opts.to: only [from, to) (epoch s)" },
