@@ -17,7 +17,6 @@ local shard = {}
 -- whole run), size = bytes on disk (0 for a stream or a file that vanished) }.  `opts` is for later kinds of
 -- items (chunks of one capture); none is used yet.
 function shard.items(captures, names, opts)
-  local _ = opts
   local items = {}
   for i, path in ipairs(captures) do
     local size = not walk.is_stream(path) and lfs.attributes(path, "size") or 0
