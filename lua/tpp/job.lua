@@ -5,7 +5,9 @@
 -- spec  = { path = capture, name = output name (tpp.walk.names), out = output root, parse = tpp.parse options,
 --           figures = list of figure numbers, force = re-parse even with an up-to-date dump, plot_jobs = N
 --           (gnuplot processes at once), stream = the path is "-" or a FIFO (tpp.walk.is_stream): read once, its
---           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output }
+--           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output,
+--           reuse_only = never parse (exec.lua --finish): a capture without a usable dump fails, "no usable dump
+--           (did its task fail?)" }
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
@@ -125,19 +127,26 @@ function job.run(spec, hooks)
   -- format is another tpp's: it is neither reused nor replaced.
   local r
   local keep_dump = false
+  local unusable   -- why the dump cannot stand for the parse, for reuse_only
   if not spec.stream and lfs.attributes(files.dump, "mode") == "file" then
     local d, err = tpp.load(files.dump)
     if not d and tostring(err):find("written by a newer tpp", 1, true) then
-      keep_dump = true
-      message(("%s: %s: left as it is (parsing the capture instead)"):format(label, err))
+      keep_dump, unusable = true, err
+      if not spec.reuse_only then message(("%s: %s: left as it is (parsing the capture instead)"):format(label, err)) end
     elseif not d then
-      message(("%s: not reusing %s (%s)"):format(label, files.dump, err))
+      unusable = err
+      if not spec.reuse_only then message(("%s: not reusing %s (%s)"):format(label, files.dump, err)) end
     elseif not spec.force then
-      local fingerprint = tpp.fingerprint(path)
-      if fingerprint and job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }) then
-        r, summary.reused = d, true
-      end
+      local fingerprint, ferr = tpp.fingerprint(path)
+      local matches, why = false, ferr
+      if fingerprint then matches, why = job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }) end
+      if matches then r, summary.reused = d, true else unusable = ("%s: %s"):format(files.dump, why) end
     end
+  end
+  if not r and spec.reuse_only then
+    summary.status, summary.reason = "failed", "no usable dump (did its task fail?)"
+    if unusable then summary.reason = summary.reason .. ": " .. unusable end
+    return finish()
   end
   if not r then
     local err
