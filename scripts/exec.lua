@@ -85,12 +85,26 @@ local function report(summary)
   if (summary.problems or 0) > 0 then failures = failures + 1 end
   display:info(("%s -> %s: %s, %s (%s)%s%s, %.2f s"):format(summary.path, summary.name,
     count(summary.intervals, "interval"), count(summary.packets, "packet"),
-    summary.reused and "from its dump" or "parsed",
+    summary.chunks and ("merged from %d chunks"):format(summary.chunks) or summary.reused and "from its dump" or "parsed",
     (summary.figures or 0) > 0 and (", " .. count(summary.figures, "figure file")) or "",
     summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or "", summary.seconds or 0))
 end
 
+-- What one chunk of a split capture came to (its capture is reported once its chunks are merged: finish_split).
+local function report_chunk(spec, summary)
+  totals.files = totals.files + #(summary.files or {})
+  if summary.status == "failed" then
+    fail(("%s, chunk %d/%d: %s"):format(summary.path, spec.chunk.k, spec.chunk.n, summary.reason))
+    return
+  end
+  if (summary.problems or 0) > 0 then failures = failures + 1 end
+  display:info(("%s, chunk %d/%d -> %s: %s (%s), %.2f s"):format(summary.path, spec.chunk.k, spec.chunk.n,
+    spec.chunk.dump, count(summary.packets, "packet"), summary.reused and "from its dump" or "parsed",
+    summary.seconds or 0))
+end
+
 local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
+local plan_splits, chunk_spec, finish_split -- (below: --split)
 
 -- What the run's index (plot/index.html) lists: each capture processed, { path, summary }, and the series.
 local index_rows, series_row = {}, nil
@@ -109,6 +123,7 @@ local function process(specs, parallel, on_done)
     rows = function(i, text) print_rows(specs[i].name, text) end,
     done = function(i, summary)
       display:finish(i)
+      if specs[i].chunk and not on_done then report_chunk(specs[i], summary) return end
       report(summary)
       index_rows[#index_rows + 1] = { path = specs[i].path, summary = summary }
       if on_done then on_done(i, summary) end
@@ -297,6 +312,68 @@ local function write_index(out)
   if ok then totals.files = totals.files + 1 else fail(err) end
 end
 
+-- --split K, --split-size SIZE: the captures to cut into chunks (tpp.split), each chunk a work item of its own in
+-- place of its capture's, dealt into shards like the others.  Returns chunks by capture path; items gain
+-- item.capture (the capture's index) and, for a chunk, item.chunk = { k, n, from, to, prev_ns, index }.
+plan_splits = function(captures, names, items)
+  local chunks_of = {}
+  for i, item in ipairs(items) do item.capture = i end
+  if not settings.split and not settings.split_size then return chunks_of end
+  local split = require "tpp.split"
+  local expanded = {}
+  for i, item in ipairs(items) do
+    local path = captures[i]
+    local n = walk.is_stream(path) and 1 or split.count(item.size, settings)
+    local chunks, why
+    if n > 1 then chunks, why = split.plan(path, names[i], settings.out, settings.parse, n) end
+    if why then display:info(("%s: parsed whole: %s"):format(path, why)) end
+    if chunks then
+      chunks_of[path] = chunks
+      for k, c in ipairs(chunks) do
+        c.k, c.n = k, #chunks
+        expanded[#expanded + 1] = { path = path, name = item.name, size = c.to - c.from, capture = i, chunk = c }
+      end
+    else
+      expanded[#expanded + 1] = item
+    end
+  end
+  for k = #items, 1, -1 do items[k] = nil end
+  for k, item in ipairs(expanded) do items[k] = item end
+  return chunks_of
+end
+
+-- The tpp.job spec of a chunk item: parse the chunk, write its dump (only).
+chunk_spec = function(item)
+  local split = require "tpp.split"
+  local c = item.chunk
+  return { path = item.path, name = item.name, out = settings.out, parse = split.chunk_options(settings.parse, c),
+           figures = {}, force = settings.force, dump_only = true,
+           chunk = { k = c.k, n = c.n, last = c.k == c.n, dump = split.chunk_dump(settings.out, item.name, c.k, c.n) } }
+end
+
+-- A split capture from its chunks' dumps: merged (exactly the single pass), then written as any capture is.
+finish_split = function(path, name, n, figures)
+  local split = require "tpp.split"
+  local t0 = tpp.now()
+  local summary = { path = path, name = name, status = "ok", reused = false, files = {}, figures = 0, problems = 0,
+                    packets = 0, intervals = 0, chunks = n }
+  local r, err = split.merge(walk.absolute(path), name, settings.out, n)
+  if not r then
+    summary.status, summary.reason = "failed", err
+  else
+    summary.packets, summary.intervals = r.packets, #r
+    if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
+    local warning = job.warning(r)
+    if warning then display:message(("%s: %s"):format(path, warning)) end
+    job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs }, summary, {
+      message = function(text) display:message(text) end, label = path, dump = true,
+      rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
+  end
+  summary.seconds = tpp.now() - t0
+  report(summary)
+  index_rows[#index_rows + 1] = { path = path, summary = summary }
+end
+
 local function run()
   -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
   local own = outputs.paths(settings.out, "x")
@@ -323,6 +400,7 @@ local function run()
   -- Every capture is named and dealt as in the whole run, whatever share of it this task takes.
   local names = walk.names(captures)
   local items = shard.items(captures, names)
+  local chunks_of = plan_splits(captures, names, items)
   local nshards = settings.shards or (settings.shard and settings.shard.count) or 1
   shard.assign(items, nshards)
   if settings.list then
@@ -340,12 +418,20 @@ local function run()
     end
   end
   local all = captures
+  local my_chunks = {}   -- the chunks this task parses: { capture index, chunk } (all of them but in a shard)
+  for _, item in ipairs(items) do
+    if item.chunk and not settings.finish and (not settings.shard or item.shard == settings.shard.index) then
+      my_chunks[#my_chunks + 1] = item
+    end
+  end
   if settings.shard then
     local mine, my_names = {}, {}
-    for i, item in ipairs(items) do
-      if item.shard == settings.shard.index then mine[#mine + 1], my_names[#mine + 1] = captures[i], names[i] end
+    for _, item in ipairs(items) do
+      if item.shard == settings.shard.index and not item.chunk then
+        mine[#mine + 1], my_names[#mine + 1] = captures[item.capture], names[item.capture]
+      end
     end
-    if #mine == 0 then
+    if #mine == 0 and #my_chunks == 0 then
       display:info(("shard %d/%d: no capture (the %s went to the other shards)"):format(settings.shard.index,
         settings.shard.count, count(#captures, "capture")))
       return
@@ -383,16 +469,27 @@ local function run()
   if settings.series then
     run_series(captures, names, figures)
   else
-    local parallel = settings.jobs > 1 and #captures > 1
-    local specs = {}
+    local whole = {}   -- the captures parsed whole; the split ones come together from their chunks
     for i, path in ipairs(captures) do
-      specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
-                   force = settings.force, rows = settings.print_critical, stream = walk.is_stream(path),
-                   reuse_only = settings.finish,
-                   plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
+      if not chunks_of[path] then whole[#whole + 1] = i end
+    end
+    local parallel = settings.jobs > 1 and #whole + #my_chunks > 1
+    local specs = {}
+    for _, i in ipairs(whole) do
+      local path = captures[i]
+      specs[#specs + 1] = { path = path, name = names[i], out = settings.out, parse = settings.parse,
+                   figures = figures, force = settings.force, rows = settings.print_critical,
+                   stream = walk.is_stream(path), reuse_only = settings.finish,
+                   plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #whole + #my_chunks))
                      or settings.jobs }
     end
+    for _, item in ipairs(my_chunks) do specs[#specs + 1] = chunk_spec(item) end
     process(specs, parallel)
+    if not settings.shard then
+      for i, path in ipairs(captures) do
+        if chunks_of[path] then finish_split(path, names[i], #chunks_of[path], figures) end
+      end
+    end
   end
   if not settings.shard then write_index(settings.out) end
 end

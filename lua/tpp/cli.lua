@@ -7,6 +7,7 @@
 --              series = NAME or nil (--series: every capture is a piece of one series called NAME),
 --              shard = { index = I, count = N } or nil (--shard I/N), list (--list), shards = N or nil (--shards,
 --              with --list), finish (--finish): a run's split into tasks (tpp.shard, scripts/exec.lua),
+--              split = K or nil (--split), split_size = bytes or nil (--split-size): captures cut into chunks,
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
 --                        max_gap, keep_tables } }   -- tpp.parse's opts (max_gap, keep_tables only when given:
 --                                                   -- tpp.parse's defaults, 3600 and "edges", apply otherwise)
@@ -223,6 +224,9 @@ function cli.parser()
   p:flag("--list", "Print the work items, tab-separated (capture, output name, size in bytes, shard), and do "
     .. "nothing else.")
   p:option("--shards", "With --list: deal the items into N shards (default: --shard's N, else 1)."):argname("N")
+  p:option("--split", "Cut each capture into K chunks at interval boundaries, parsed apart (on -j cores, or as "
+    .. "items of --shard) and merged into exactly the single pass (classic pcap, plain or gzip)."):argname("K")
+  p:option("--split-size", "Cut the captures larger than SIZE (bytes; k, M, G) into chunks of about SIZE."):argname("SIZE")
   p:flag("--force", "Re-parse even if an up-to-date dump exists.")
   p:flag("-q --quiet", "No progress output; only problems are reported.")
   return one_line_labels(p)
@@ -289,6 +293,22 @@ function cli.split_options(args, given, series, max_packets, max_intervals)
   if out.finish and given.force then
     return conflict("--finish", "--force", "the finishing step never parses, it takes the shards' dumps")
   end
+  if args.split then
+    local k = math.tointeger(number_of(args.split))
+    if not k or k < 1 or k > 4096 then
+      return nil, ("option --split must be a number of chunks from 1 to 4096, got '%s'"):format(args.split)
+    end
+    out.split = k
+  end
+  if args.split_size then
+    local n, unit = tostring(args.split_size):match("^(%d+%.?%d*)([kKmMgG]?)$")
+    local size = n and tonumber(n) * ({ [""] = 1, k = 1e3, K = 1e3, m = 1e6, M = 1e6, g = 1e9, G = 1e9 })[unit]
+    if not size or size < 1e6 then
+      return nil, ("option --split-size must be a size of at least 1M (bytes, or with k, M, G), got '%s'")
+        :format(args.split_size)
+    end
+    out.split_size = math.floor(size)
+  end
   if series and (out.shard or out.finish) and ((max_packets or 0) > 0 or (max_intervals or 0) > 0) then
     return nil, ("--%s with --series and a limit (--max-packets, --max-intervals): a series' limit is spent one "
       .. "capture after the other in time order, which shards cannot do; run it as one task"):format(
@@ -350,6 +370,16 @@ function cli.resolve(argv)
   end
   local split, why = cli.split_options(args, given, series, pick("max_packets"), pick("max_intervals"))
   if not split then return nil, why end
+  local parse = {
+    delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
+    filter = filter ~= "" and filter or nil,
+    max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
+    max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
+  }
+  if (split.split or 1) > 1 or split.split_size then -- a chunk is a part of one pass: say before any work if not
+    local cannot = require("tpp.split").unsplittable(parse)
+    if cannot then return nil, ("option --split%s: cannot split: %s"):format(split.split and "" or "-size", cannot) end
+  end
   local jobs = pick("jobs")
   if not jobs then
     local tpp = require "tpp"
@@ -359,12 +389,8 @@ function cli.resolve(argv)
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
     print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
     series = series, shard = split.shard, list = split.list, shards = split.shards, finish = split.finish,
-    parse = {
-      delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
-      filter = filter ~= "" and filter or nil,
-      max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
-      max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
-    },
+    split = split.split, split_size = split.split_size,
+    parse = parse,
   }
 end
 

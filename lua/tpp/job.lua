@@ -34,8 +34,12 @@ job.MAX_GAP, job.KEEP_TABLES = 3600, "edges"
 -- false and why not.  Size and mtime alone are not enough: a copy made with cp -p, rsync -a or tar has both, so the
 -- dump must name this very path, and its fingerprint (which covers the size, the mtime and the content's ends)
 -- must be the capture's.
-function job.dump_matches(d, opts, source)
+function job.dump_matches(d, opts, source, range)
   if d.source ~= source.path then return false, "it was made from another path (" .. tostring(d.source) .. ")" end
+  -- a whole capture's dump (range 0, 0), or a chunk's (tpp.split): range = { from, to }, to 0 for the last chunk
+  if (d.range_from or 0) ~= (range and range[1] or 0) or (d.range_to or 0) ~= (range and range[2] or 0) then
+    return false, range and "it is of another part of the capture" or "it is of a chunk of the capture"
+  end
   if not d.source_fingerprint then return false, "it holds no fingerprint of its capture" end
   if d.source_fingerprint ~= source.fingerprint then
     return false, "the capture changed (its size, modification time or content)"
@@ -101,6 +105,7 @@ function job.run(spec, hooks)
   local path = spec.path
   local label = path == "-" and "stdin" or path -- how messages name the capture
   local files = outputs.paths(spec.out, spec.name)
+  if spec.chunk then files.dump = spec.chunk.dump end -- a chunk of a split capture (tpp.split): its own dump
   local summary = { path = label, name = spec.name, status = "ok", reused = false, packets = 0, intervals = 0,
                     files = {}, figures = 0, problems = 0 }
   local t0 = tpp.now()
@@ -139,7 +144,10 @@ function job.run(spec, hooks)
     elseif not spec.force then
       local fingerprint, ferr = tpp.fingerprint(path)
       local matches, why = false, ferr
-      if fingerprint then matches, why = job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }) end
+      local range = spec.chunk and { spec.parse.range[1], spec.chunk.last and 0 or spec.parse.range[2] }
+      if fingerprint then
+        matches, why = job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }, range)
+      end
       if matches then r, summary.reused = d, true else unusable = ("%s: %s"):format(files.dump, why) end
     end
   end

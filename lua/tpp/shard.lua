@@ -71,7 +71,8 @@ end
 function shard.list_text(items)
   local lines = { "capture\tname\tsize\tshard" }
   for _, item in ipairs(items) do
-    lines[#lines + 1] = ("%s\t%s\t%d\t%d"):format(walk.printable(item.path), walk.printable(item.name), item.size,
+    local name = item.chunk and ("%s (chunk %d/%d)"):format(item.name, item.chunk.k, item.chunk.n) or item.name
+    lines[#lines + 1] = ("%s\t%s\t%d\t%d"):format(walk.printable(item.path), walk.printable(name), item.size,
                                                  item.shard or 1)
   end
   return table.concat(lines, "\n") .. "\n"

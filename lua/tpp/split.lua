@@ -50,6 +50,13 @@ function split.plan(path, name, out, opts, n)
   local index
   if kind == "gzip" then
     index = split.index_path(out, name)
+    local lfs = require "lfs"
+    local dir = index:match("^(.*)/[^/]*$")
+    if dir and not lfs.attributes(dir) then -- the index is made before the run's folders: make its own
+      local parent = dir:match("^(.*)/[^/]*$")
+      if parent and parent ~= "" and not lfs.attributes(parent) then lfs.mkdir(parent) end
+      lfs.mkdir(dir)
+    end
     local chunks = tpp.split_plan(path, { delta_t = opts.delta_t, chunks = n, index = index })
     if not chunks then -- no index yet, or one of another file: make it
       local ok, err = tpp.gzindex(path, index)
