@@ -516,7 +516,8 @@ struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter,
 static int chunk_check(struct tpp_capture *c, size_t next_record)
 {
     uint64_t at = data_offset(c);
-    if (!c->limit || at + next_record <= c->limit) return 0;
+    /* the last chunk ends with the file: a record cut there is a truncated capture, said as for a whole file */
+    if (!c->limit || c->limit >= c->size || at + next_record <= c->limit) return 0;
     snprintf(c->error, sizeof c->error, "the record at byte %llu crosses the chunk's end at byte %llu: the chunk "
              "does not end at a record boundary", (unsigned long long)at, (unsigned long long)c->limit);
     return -1;
@@ -525,7 +526,7 @@ static int chunk_check(struct tpp_capture *c, size_t next_record)
 static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
 {
     for (;;) {
-        if (c->limit && data_offset(c) == c->limit) return 0;
+        if (c->limit && c->limit < c->size && data_offset(c) == c->limit) return 0;
         int rc = fill(c, PCAP_RECORD_HEADER_SIZE);
         if (rc < 0 || chunk_check(c, PCAP_RECORD_HEADER_SIZE) != 0) return -1;
         if (rc == 0) {

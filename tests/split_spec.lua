@@ -128,3 +128,73 @@ describe("splitting one capture", function()
     assert.truthy(err:find("damaged", 1, true), err)
   end)
 end)
+
+-- The main job (exec.lua --split K): every output of a run that splits its captures is a plain run's, byte for
+-- byte, on one machine with -j 2 and in shards with --finish; only the chunks' own dumps and the gzip index are
+-- added.
+describe("exec.lua --split", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.rmtree(dir) end)
+
+  local function files_of(root)
+    local out = {}
+    local function walk(d, prefix)
+      for _, name in ipairs(H.list_dir(d)) do
+        local full = d .. "/" .. name
+        if require("lfs").attributes(full, "mode") == "directory" then walk(full, prefix .. name .. "/")
+        elseif not name:find("%.chunk%d+of%d+%.tpd$") and not name:find("%.tpx$") then
+          out[prefix .. name] = H.read_file(full)
+        end
+      end
+    end
+    walk(root, "")
+    return out
+  end
+
+  local function assert_same_outputs(a, b)
+    local fa, fb = files_of(a), files_of(b)
+    local na, nb = {}, {}
+    for k in pairs(fa) do na[#na + 1] = k end
+    for k in pairs(fb) do nb[#nb + 1] = k end
+    table.sort(na)
+    table.sort(nb)
+    assert.are.same(na, nb)
+    for k, bytes in pairs(fa) do assert(bytes == fb[k], k .. " differs") end
+    return na
+  end
+
+  it("gives a plain run's outputs, with -j 2 and in shards, for plain, gzipped and truncated captures", function()
+    H.sh("mkdir -p " .. H.shell_quote(dir .. "/in"))
+    assert(synth.generate(dir .. "/in/big.pcap", { packets = 40000, duration = 90, seed = 5 }))
+    H.sh(("gzip -c %s > %s"):format(H.shell_quote(dir .. "/in/big.pcap"), H.shell_quote(dir .. "/in/zipped.pcap.gz")))
+    local bytes = H.read_file(dir .. "/in/big.pcap")
+    H.write_file(dir .. "/in/cut.pcap", bytes:sub(1, #bytes // 2 + 7))   -- ends inside a record
+    local _, err, status = H.exec_in(dir, "-q -f none -t 1 -o plain in")
+    assert.are.equal(1, status, err)                                      -- cut.pcap is incomplete
+    _, err, status = H.exec_in(dir, "-f none -t 1 -j 2 --split 3 -o split in")
+    assert.are.equal(1, status, err)
+    assert.truthy(err:find("in/big.pcap -> big: 90 intervals, 40000 packets (merged from 3 chunks)", 1, true), err)
+    assert.truthy(err:find("in/zipped.pcap.gz -> zipped: 90 intervals, 40000 packets (merged from 3 chunks)", 1, true), err)
+    local names = assert_same_outputs(dir .. "/plain", dir .. "/split")
+    assert.truthy(names[1] == "critical/big_critical.tsv" and #names == 3 * 3 + 2, table.concat(names, " "))
+
+    -- the same deal of chunks into shards, then the finishing step
+    local out = H.exec_in(dir, "--list --shards 2 -t 1 --split 3 in")
+    assert.truthy(out:find("in/big.pcap\tbig (chunk 2/3)\t", 1, true), out)
+    for i = 1, 2 do H.exec_in(dir, ("-q -f none -t 1 --split 3 --shard %d/2 -o cl in"):format(i)) end
+    _, err, status = H.exec_in(dir, "-q -f none -t 1 --split 3 --finish -o cl in")
+    assert.are.equal(1, status, err)
+    assert_same_outputs(dir .. "/plain", dir .. "/cl")
+  end)
+
+  it("refuses to split what cannot be, before any work", function()
+    for _, args in ipairs { "--compat --split 2", "--boundary packet --split 2", "--anchor first --split 2",
+                            "--filter udp --split 2", "--max-packets 10 --split-size 5M", "--split 0", "--split-size 1k" } do
+      local _, err, status = H.exec_in(dir, args .. " -o out nothing")
+      assert.are.equal(2, status, args .. ": " .. err)
+      assert.truthy(err:find("option --split", 1, true), err)
+      assert.is_nil(require("lfs").attributes(dir .. "/out"))
+    end
+  end)
+end)
