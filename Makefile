@@ -12,11 +12,11 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz aggregate interval_stats merge \
+CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats merge split \
           parse handoff result \
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
-BINDING = ltpp lfail loptions lresult lmerge lpackets lwriter lrun repl lproc linterrupt lconfig
+BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

@@ -3,13 +3,17 @@
 -- port_count/<name>_port_count.tsv and the figures in plot/.  `--help` lists the options; README.md, "The main
 -- job", describes the outputs, the naming of same-stem captures and the exit status.  With --series NAME the
 -- captures are pieces of one series: each is parsed (or reused) and dumped, and the other outputs are written once,
--- for NAME, from their merge (run_series).
+-- for NAME, from their merge (run_series).  A run ends with plot/index.html, every capture and its status.
+-- A run can be split into tasks (README.md, "Shards"): --shard I/N processes one share of the captures (tpp.shard)
+-- under the whole run's names, --finish then takes their dumps and writes what needs them all (the series merge,
+-- the figures, the index, the summary); --list prints the work items and does nothing else.
 local lfs = require "lfs"
 local tpp = require "tpp"
 local cli = require "tpp.cli"
 local job = require "tpp.job"
 local outputs = require "tpp.outputs"
 local progress = require "tpp.progress"
+local shard = require "tpp.shard"
 local walk = require "tpp.walk"
 local workers = require "tpp.workers"
 
@@ -81,12 +85,29 @@ local function report(summary)
   if (summary.problems or 0) > 0 then failures = failures + 1 end
   display:info(("%s -> %s: %s, %s (%s)%s%s, %.2f s"):format(summary.path, summary.name,
     count(summary.intervals, "interval"), count(summary.packets, "packet"),
-    summary.reused and "from its dump" or "parsed",
+    summary.chunks and ("merged from %d chunks"):format(summary.chunks) or summary.reused and "from its dump" or "parsed",
     (summary.figures or 0) > 0 and (", " .. count(summary.figures, "figure file")) or "",
     summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or "", summary.seconds or 0))
 end
 
+-- What one chunk of a split capture came to (its capture is reported once its chunks are merged: finish_split).
+local function report_chunk(spec, summary)
+  totals.files = totals.files + #(summary.files or {})
+  if summary.status == "failed" then
+    fail(("%s, chunk %d/%d: %s"):format(summary.path, spec.chunk.k, spec.chunk.n, summary.reason))
+    return
+  end
+  if (summary.problems or 0) > 0 then failures = failures + 1 end
+  display:info(("%s, chunk %d/%d -> %s: %s (%s), %.2f s"):format(summary.path, spec.chunk.k, spec.chunk.n,
+    spec.chunk.dump, count(summary.packets, "packet"), summary.reused and "from its dump" or "parsed",
+    summary.seconds or 0))
+end
+
 local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
+local plan_splits, chunk_spec, finish_split -- (below: --split)
+
+-- What the run's index (plot/index.html) lists: each capture processed, { path, summary }, and the series.
+local index_rows, series_row = {}, nil
 
 -- Run the jobs of `specs` (tpp.job specs): streams (stdin, FIFOs), and everything without `parallel`, here in
 -- the parent, which holds the streams; the other files in worker processes, -j at a time.  Each summary is
@@ -102,7 +123,9 @@ local function process(specs, parallel, on_done)
     rows = function(i, text) print_rows(specs[i].name, text) end,
     done = function(i, summary)
       display:finish(i)
+      if specs[i].chunk and not on_done then report_chunk(specs[i], summary) return end
       report(summary)
+      index_rows[#index_rows + 1] = { path = specs[i].path, summary = summary }
       if on_done then on_done(i, summary) end
     end,
   }
@@ -151,7 +174,8 @@ local function run_series(captures, names, figures)
   local specs = {}
   for i, path in ipairs(captures) do
     specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = {},
-                 force = settings.force, stream = walk.is_stream(path), dump_only = true }
+                 force = settings.force, stream = walk.is_stream(path), dump_only = true,
+                 reuse_only = settings.finish }
   end
 
   local budget = stitch.budget(settings.parse)
@@ -173,6 +197,7 @@ local function run_series(captures, names, figures)
   end
   if not budget.limited then
     process(specs, settings.jobs > 1 and #specs > 1, function(i, summary) collect(specs[i], summary) end)
+    if settings.shard then return end   -- the pieces' dumps are the shard's part: --finish merges them
   else
     -- the limit is the series': its captures in the order of their first packets, each given what is left
     for i, spec in ipairs(specs) do
@@ -206,8 +231,12 @@ local function run_series(captures, names, figures)
       end
     end
   end
+  local function not_written(reason)
+    fail(("%s: not written: %s"):format(label, reason))
+    series_row = { name = name, pieces = #pieces, summary = { status = "failed", reason = reason, files = {} } }
+  end
   if #pieces == 0 then
-    fail(("%s: not written: no capture of it has a packet to merge"):format(label))
+    not_written("no capture of it has a packet to merge")
     return
   end
 
@@ -215,8 +244,10 @@ local function run_series(captures, names, figures)
   stitch.order(pieces)
   local r, err = stitch.merge(pieces)
   if not r then
-    if tostring(err):find("keep_tables", 1, true) then err = err .. " (--keep-tables all)" end
-    fail(("%s: not written: %s; the dumps of its captures are kept"):format(label, err))
+    if tostring(err):find("keep_tables", 1, true) and not tostring(err):find("--keep-tables", 1, true) then
+      err = err .. " (--keep-tables all)"
+    end
+    not_written(("%s; the dumps of its captures are kept"):format(err))
     return
   end
   local summary = { path = label, name = name, status = "ok", reused = false, files = {}, figures = 0,
@@ -232,6 +263,7 @@ local function run_series(captures, names, figures)
     message = function(text) display:message(text) end, label = label,
     rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
   totals.files = totals.files + #summary.files
+  series_row = { name = name, pieces = #pieces, summary = summary }
   if summary.status == "incomplete" then
     fail(("%s: incomplete: %s (marked by %s)"):format(label, summary.reason,
       outputs.paths(settings.out, name).incomplete))
@@ -240,6 +272,106 @@ local function run_series(captures, names, figures)
   display:info(("%s -> %s: %s of %s, %s, %s, merged in %.2f s%s"):format(label, name,
     count(r.segments or 1, "segment"), count(#pieces, "capture"), count(#r, "interval"), count(r.packets, "packet"),
     tpp.now() - t0, summary.problems > 0 and (", %s failed"):format(count(summary.problems, "output")) or ""))
+end
+
+-- The run's index, plot/index.html (outputs.index_html), from what was processed: written by a run on one machine
+-- and by --finish, not by a shard; not when every capture failed (a run that wrote nothing leaves nothing).
+local function write_index(out)
+  local any = false
+  for _, r in ipairs(index_rows) do any = any or r.summary.status ~= "failed" end
+  if not any then return end
+  local index = outputs.index_path(out)
+  local function row(name, path, summary)
+    local failed = summary.status == "failed"
+    local page = false
+    for _, f in ipairs(summary.files or {}) do
+      if f:sub(-#(name .. ".html") - 1) == "/" .. name .. ".html" then page = true end
+    end
+    return { name = name, path = path == "-" and "-" or walk.absolute(path), status = summary.status,
+             reason = summary.reason, packets = not failed and summary.packets or nil,
+             intervals = not failed and summary.intervals or nil, page = page }
+  end
+  local rows = {}
+  for _, r in ipairs(index_rows) do
+    if r.summary.name == "index" then   -- its own page is plot/index.html
+      display:info(("%s: not written: the page of the capture %s has its name"):format(index, r.path))
+      return
+    end
+    rows[#rows + 1] = row(r.summary.name, r.path, r.summary)
+  end
+  local series
+  if series_row then
+    if series_row.name == "index" then
+      display:info(("%s: not written: the page of the series has its name"):format(index))
+      return
+    end
+    series = row(series_row.name, "-", series_row.summary)
+    series.path, series.pieces = nil, series_row.pieces
+  end
+  local ok, err = outputs.write_atomic(index, outputs.index_html(rows, series))
+  if ok then totals.files = totals.files + 1 else fail(err) end
+end
+
+-- --split K, --split-size SIZE: the captures to cut into chunks (tpp.split), each chunk a work item of its own in
+-- place of its capture's, dealt into shards like the others.  Returns chunks by capture path; items gain
+-- item.capture (the capture's index) and, for a chunk, item.chunk = { k, n, from, to, prev_ns, index }.
+plan_splits = function(captures, names, items)
+  local chunks_of = {}
+  for i, item in ipairs(items) do item.capture = i end
+  if not settings.split and not settings.split_size then return chunks_of end
+  local split = require "tpp.split"
+  local expanded = {}
+  for i, item in ipairs(items) do
+    local path = captures[i]
+    local n = walk.is_stream(path) and 1 or split.count(item.size, settings)
+    local chunks, why
+    if n > 1 then chunks, why = split.plan(path, names[i], settings.out, settings.parse, n) end
+    if why then display:info(("%s: parsed whole: %s"):format(path, why)) end
+    if chunks then
+      chunks_of[path] = chunks
+      for k, c in ipairs(chunks) do
+        c.k, c.n = k, #chunks
+        expanded[#expanded + 1] = { path = path, name = item.name, size = c.to - c.from, capture = i, chunk = c }
+      end
+    else
+      expanded[#expanded + 1] = item
+    end
+  end
+  for k = #items, 1, -1 do items[k] = nil end
+  for k, item in ipairs(expanded) do items[k] = item end
+  return chunks_of
+end
+
+-- The tpp.job spec of a chunk item: parse the chunk, write its dump (only).
+chunk_spec = function(item)
+  local split = require "tpp.split"
+  local c = item.chunk
+  return { path = item.path, name = item.name, out = settings.out, parse = split.chunk_options(settings.parse, c),
+           figures = {}, force = settings.force, dump_only = true,
+           chunk = { k = c.k, n = c.n, last = c.k == c.n, dump = split.chunk_dump(settings.out, item.name, c.k, c.n) } }
+end
+
+-- A split capture from its chunks' dumps: merged (exactly the single pass), then written as any capture is.
+finish_split = function(path, name, n, figures)
+  local split = require "tpp.split"
+  local t0 = tpp.now()
+  local summary = { path = path, name = name, status = "ok", reused = false, files = {}, figures = 0, problems = 0,
+                    packets = 0, intervals = 0, chunks = n }
+  local r, err = split.merge(walk.absolute(path), name, settings.out, n)
+  if not r then
+    summary.status, summary.reason = "failed", err
+  else
+    summary.packets, summary.intervals = r.packets, #r
+    if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
+    local warning = job.warning(r)
+    if warning then display:message(("%s: %s"):format(path, warning)) end
+    job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs }, summary, {
+      message = function(text) display:message(text) end, label = path, dump = true,
+      rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
+  end
+  summary.seconds = tpp.now() - t0
+  report(summary)
+  index_rows[#index_rows + 1] = { path = path, summary = summary }
 end
 
 local function run()
@@ -265,21 +397,65 @@ local function run()
     return
   end
 
+  -- Every capture is named and dealt as in the whole run, whatever share of it this task takes.
+  local names = walk.names(captures)
+  local items = shard.items(captures, names)
+  local chunks_of = plan_splits(captures, names, items)
+  local nshards = settings.shards or (settings.shard and settings.shard.count) or 1
+  shard.assign(items, nshards)
+  if settings.list then
+    io.stdout:write(shard.list_text(items))
+    return
+  end
+  if settings.shard or settings.finish then
+    for _, path in ipairs(captures) do
+      if walk.is_stream(path) then
+        -- read once by one process, it has no dump for --finish to take: a usage error, before any work
+        io.stderr:write(("tpp: %s: a stream cannot be processed in shards (it is read once, and never has a dump "
+          .. "to reuse): give files\n"):format(path == "-" and "standard input" or walk.printable(path)))
+        os.exit(2)
+      end
+    end
+  end
+  local all = captures
+  local my_chunks = {}   -- the chunks this task parses: { capture index, chunk } (all of them but in a shard)
+  for _, item in ipairs(items) do
+    if item.chunk and not settings.finish and (not settings.shard or item.shard == settings.shard.index) then
+      my_chunks[#my_chunks + 1] = item
+    end
+  end
+  if settings.shard then
+    local mine, my_names = {}, {}
+    for _, item in ipairs(items) do
+      if item.shard == settings.shard.index and not item.chunk then
+        mine[#mine + 1], my_names[#mine + 1] = captures[item.capture], names[item.capture]
+      end
+    end
+    if #mine == 0 and #my_chunks == 0 then
+      display:info(("shard %d/%d: no capture (the %s went to the other shards)"):format(settings.shard.index,
+        settings.shard.count, count(#captures, "capture")))
+      return
+    end
+    captures, names = mine, my_names
+  end
+
   local figures = settings.figures
   if #figures > 0 and not require("tpp.gnuplot").find() then   -- one line per run, not one per figure
     fail("figures not drawn: " .. require("tpp.gnuplot").MISSING)
     figures = {}
   end
-  local ok, perr = outputs.prepare(settings.out, #figures > 0)
+  -- plot/ for the figures, and for the index a run ends with (not a shard's part); the shard of a series writes
+  -- dumps only
+  local ok, perr = outputs.prepare(settings.out, #figures > 0 and not (settings.shard and settings.series)
+    or not settings.shard, settings.shard and settings.series)
   if not ok then
     fail(perr)
     return
   end
   created_dirs = perr
 
-  local names = walk.names(captures)
   for i, path in ipairs(captures) do
-    local output, input = outputs.collision(settings.out, names[i], captures)
+    local output, input = outputs.collision(settings.out, names[i], all)
     if output then
       fail(("%s: not processed: its output %s is the input %s, which tpp never replaces"):format(path, output, input))
       captures[i] = false
@@ -290,16 +466,32 @@ local function run()
     if path then kept[#kept + 1], kept_names[#kept + 1] = path, names[i] end
   end
   captures, names = kept, kept_names
-  if settings.series then return run_series(captures, names, figures) end
-  local parallel = settings.jobs > 1 and #captures > 1
-  local specs = {}
-  for i, path in ipairs(captures) do
-    specs[i] = { path = path, name = names[i], out = settings.out, parse = settings.parse, figures = figures,
-                 force = settings.force, rows = settings.print_critical, stream = walk.is_stream(path),
-                 plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #captures))
-                   or settings.jobs }
+  if settings.series then
+    run_series(captures, names, figures)
+  else
+    local whole = {}   -- the captures parsed whole; the split ones come together from their chunks
+    for i, path in ipairs(captures) do
+      if not chunks_of[path] then whole[#whole + 1] = i end
+    end
+    local parallel = settings.jobs > 1 and #whole + #my_chunks > 1
+    local specs = {}
+    for _, i in ipairs(whole) do
+      local path = captures[i]
+      specs[#specs + 1] = { path = path, name = names[i], out = settings.out, parse = settings.parse,
+                   figures = figures, force = settings.force, rows = settings.print_critical,
+                   stream = walk.is_stream(path), reuse_only = settings.finish,
+                   plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #whole + #my_chunks))
+                     or settings.jobs }
+    end
+    for _, item in ipairs(my_chunks) do specs[#specs + 1] = chunk_spec(item) end
+    process(specs, parallel)
+    if not settings.shard then
+      for i, path in ipairs(captures) do
+        if chunks_of[path] then finish_split(path, names[i], #chunks_of[path], figures) end
+      end
+    end
   end
-  process(specs, parallel)
+  if not settings.shard then write_index(settings.out) end
 end
 
 -- An interrupt (tpp.INTERRUPTED) goes on to the host, which prints "tpp: interrupted" and exits with 130.
@@ -307,9 +499,11 @@ local ok, trace = xpcall(run, function(e)
   if tpp.interrupted(e) then return e end
   return debug.traceback(e, 2)
 end)
-outputs.remove_empty(created_dirs)
+-- A shard leaves the folders it created: another shard, running at the same time, may be about to write there.
+if not settings.shard then outputs.remove_empty(created_dirs) end
 display:close()
 if not ok then error(trace, 0) end
+if settings.list then os.exit(failures > 0 and 1 or 0) end
 
 if not settings.quiet then
   local notes = {}
@@ -319,7 +513,8 @@ if not settings.quiet then
   if totals.reused > 0 then
     notes[#notes + 1] = totals.reused == 1 and "1 from its dump" or ("%d from their dumps"):format(totals.reused)
   end
-  io.stderr:write(("tpp: %s%s, %s, %s, %.2f s, %s written\n"):format(
+  io.stderr:write(("tpp: %s%s%s, %s, %s, %.2f s, %s written\n"):format(
+    settings.shard and ("shard %d/%d: "):format(settings.shard.index, settings.shard.count) or "",
     count(totals.captures, "capture"), #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
     count(totals.packets, "packet"), count(totals.intervals, "interval"), tpp.now() - t0, count(totals.files, "file")))
 end

@@ -348,10 +348,15 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     int has_iat = a->started || !aligned;
     if (!a->started) {
         a->started = 1;
+        if (aligned && r->opts.has_prev) { /* a chunk of a split capture: the record before it is the previous */
+            has_iat = 1;
+            a->prev_ts = r->opts.prev_ns;
+        } else {
+            a->prev_ts = ts;
+        }
         a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta) : ts;
         a->seg_first = INT64_MAX;
         a->seg_last = INT64_MIN;
-        a->prev_ts = ts;
         r->first_ns = ts;
     }
     int64_t iat = span(a->prev_ts, ts);

@@ -14,6 +14,7 @@
 #include "tpp/linktype_names.h"
 #include "inflate.h"
 #include "pcap_records.h"
+#include "tpp/gzindex.h"
 #include "pcapng_records.h"
 #include "file_order.h"
 
@@ -46,6 +47,7 @@ struct tpp_capture {
     /* where the bytes come from: the file, or the inflater (which then owns the file) */
     int fd;
     struct inflater *z;
+    struct tpp_gzreader *gz;  /* a chunk of a gzip file, read from a checkpoint of its index */
     uint64_t size;        /* the file's size, 0 when unknown */
     uint64_t consumed;    /* bytes taken from the source so far (uncompressed) */
 
@@ -57,8 +59,9 @@ struct tpp_capture {
     int linktype;
     int ts_unlike_libpcap; /* for the last frame */
 
-    /* tpp's own readers: classic pcap */
+    /* tpp's own readers: classic pcap, the whole file or the records in bytes [.., limit) (a chunk) */
     struct pcap_records rec;
+    uint64_t limit;
     /* ... and pcapng: the current section's byte order and interfaces */
     int ng_swapped;
     struct pcapng_iface *ifaces;
@@ -89,6 +92,8 @@ static ssize_t source_read(struct tpp_capture *c, uint8_t *dst, size_t len)
     if (c->z) {
         n = inflater_read(c->z, dst, len);
         if (n < 0) snprintf(c->error, sizeof c->error, "%s", inflater_error(c->z));
+    } else if (c->gz) {
+        n = tpp_gzreader_read(c->gz, dst, len, c->error, sizeof c->error);
     } else {
         do n = read(c->fd, dst, len); while (n < 0 && errno == EINTR);
         if (n < 0) snprintf(c->error, sizeof c->error, "read error: %s", strerror(errno));
@@ -444,14 +449,92 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
     return tpp_capture_open_with(path, filter, TPP_CAPTURE_AUTO, err, errlen);
 }
 
+/* A capture read from a gzip file's checkpoint index: the file header from the start, then from `from` on. */
+static struct tpp_capture *open_indexed(const char *path, const char *filter, const struct tpp_gzindex *index,
+                                        uint64_t from, char *err, size_t errlen)
+{
+    struct tpp_capture *c = calloc(1, sizeof *c);
+    uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        free(c);
+        return NULL;
+    }
+    c->buf = buf;
+    c->bufsize = BUFFER_SIZE;
+    c->fd = -1;
+    c->size = tpp_gzindex_size(index);
+    if (filter && *filter && !(c->filter = strdup(filter))) snprintf(err, errlen, "out of memory");
+    else if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)) && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
+        if (c->reader != READ_PCAP) {
+            snprintf(err, errlen, "only a classic pcap read by tpp itself can be read in chunks");
+        } else {
+            tpp_gzreader_close(c->gz);
+            c->gz = tpp_gzreader_open(index, path, from, err, errlen);
+            c->pos = c->end = 0;
+            c->consumed = from;
+            if (c->gz) return c;
+        }
+    }
+    tpp_capture_close(c);
+    return NULL;
+}
+
+struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter, uint64_t from, uint64_t to,
+                                           const struct tpp_gzindex *index, char *err, size_t errlen)
+{
+    if (index && (from < PCAP_FILE_HEADER_SIZE || to <= from || to > tpp_gzindex_size(index))) {
+        snprintf(err, errlen, "the chunk's byte range is not inside the file's records");
+        return NULL;
+    }
+    struct tpp_capture *c = index ? open_indexed(path, filter, index, from, err, errlen)
+                                  : tpp_capture_open(path, filter, err, errlen);
+    if (!c || (from == 0 && to == 0)) return c;
+    const char *why = NULL;
+    if (!index) {
+        why = c->reader != READ_PCAP || c->z ? "only a classic pcap read by tpp itself can be read in chunks (a "
+              "compressed one needs its index)" : from < PCAP_FILE_HEADER_SIZE || to <= from || to > c->size
+              ? "the chunk's byte range is not inside the file's records" : NULL;
+        if (!why && from > PCAP_FILE_HEADER_SIZE) {
+            if (lseek(c->fd, (off_t)from, SEEK_SET) < 0) why = strerror(errno);
+            c->pos = c->end = 0;
+            c->consumed = from;
+        }
+    }
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        tpp_capture_close(c);
+        return NULL;
+    }
+    c->limit = to;
+    return c;
+}
+
 /* ---- reading classic pcap ----------------------------------------------------------------------------------- */
+
+/* A chunk ends exactly where a record ends: anything else means its limits were not record boundaries. */
+static int chunk_check(struct tpp_capture *c, size_t next_record)
+{
+    uint64_t at = data_offset(c);
+    /* the last chunk ends with the file: a record cut there is a truncated capture, said as for a whole file */
+    if (!c->limit || c->limit >= c->size || at + next_record <= c->limit) return 0;
+    snprintf(c->error, sizeof c->error, "the record at byte %llu crosses the chunk's end at byte %llu: the chunk "
+             "does not end at a record boundary", (unsigned long long)at, (unsigned long long)c->limit);
+    return -1;
+}
 
 static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
 {
     for (;;) {
+        if (c->limit && c->limit < c->size && data_offset(c) == c->limit) return 0;
         int rc = fill(c, PCAP_RECORD_HEADER_SIZE);
-        if (rc < 0) return -1;
+        if (rc < 0 || chunk_check(c, PCAP_RECORD_HEADER_SIZE) != 0) return -1;
         if (rc == 0) {
+            if (c->end == c->pos && c->limit && data_offset(c) < c->limit) {
+                snprintf(c->error, sizeof c->error, "the file ends at byte %llu, before the chunk's end at byte %llu",
+                         (unsigned long long)data_offset(c), (unsigned long long)c->limit);
+                return -1;
+            }
             if (c->end == c->pos) return 0;
             snprintf(c->error, sizeof c->error, "truncated capture: the last record header has %zu of its %d bytes",
                      c->end - c->pos, PCAP_RECORD_HEADER_SIZE);
@@ -462,6 +545,7 @@ static int next_pcap(struct tpp_capture *c, struct tpp_frame *f)
                                 sizeof c->error) != 0)
             return -1;
         size_t size = PCAP_RECORD_HEADER_SIZE + (size_t)stored;
+        if (chunk_check(c, size) != 0) return -1;
         rc = fill(c, size);
         if (rc < 0) return -1;
         if (rc == 0) {
@@ -713,6 +797,7 @@ void tpp_capture_close(struct tpp_capture *c)
     free(c->filters);
     free(c->filter);
     free(c->ifaces);
+    tpp_gzreader_close(c->gz);
     if (c->z) inflater_stop(c->z);
     if (c->fd >= 0) close(c->fd);
     free(c->buf);

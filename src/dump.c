@@ -145,6 +145,10 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_u8(b, (unsigned)r->first_is_ip);
     put_u64(b, r->pieces);
     put_u8(b, (unsigned)r->mergeable);
+    put_u64(b, r->opts.range_from);
+    put_u64(b, r->opts.range_to);
+    put_i64(b, r->opts.prev_ns);
+    put_u8(b, (unsigned)r->opts.has_prev);
     put_u64(b, r->nintervals);
 }
 
@@ -415,6 +419,10 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
         r->first_is_ip = get_u8(c) != 0;
         r->pieces = get_u64(c);
         r->mergeable = get_u8(c) != 0;
+        r->opts.range_from = get_u64(c);
+        r->opts.range_to = get_u64(c);
+        r->opts.prev_ns = get_i64(c);
+        r->opts.has_prev = get_u8(c) != 0;
     } else { /* format 2 filled every gap with empty intervals, and kept no merge state */
         r->opts.max_gap_ns = INT64_MAX;
         r->mergeable = 0;

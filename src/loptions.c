@@ -12,7 +12,7 @@ static const char *const ip_names[] = { "any", "v4", "v6", NULL };
 static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
 static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in enum tpp_keep_tables' order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
-                                            "max_intervals", "max_gap", "keep_tables", NULL };
+                                            "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -53,7 +53,7 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
-                       "max_intervals, max_gap, keep_tables)", luaL_tolstring(L, -1, NULL));
+                       "max_intervals, max_gap, keep_tables, range, prev_ns, index)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -90,6 +90,40 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     o->keep_tables = (enum tpp_keep_tables)opt_enum(L, "keep_tables", keep_tables_names, (int)o->keep_tables);
     lua_pop(L, 1);
 
+    /* A chunk of a split capture (tpp.split_plan gives these): range = { from, to } in bytes, prev_ns. */
+    lua_getfield(L, idx, "range");
+    if (!lua_isnil(L, -1)) {
+        int ok1 = 0, ok2 = 0;
+        if (lua_istable(L, -1)) {
+            lua_geti(L, -1, 1);
+            lua_geti(L, -2, 2);
+            lua_Integer from = lua_tointegerx(L, -2, &ok1), to = lua_tointegerx(L, -1, &ok2);
+            lua_pop(L, 2);
+            ok1 = ok1 && ok2 && from >= 0 && to > from;
+            o->range_from = (uint64_t)from;
+            o->range_to = (uint64_t)to;
+        }
+        if (!ok1) luaL_error(L, "option range must be { from, to }: byte offsets with from < to");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "prev_ns");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        o->prev_ns = (int64_t)lua_tointegerx(L, -1, &ok);
+        if (!ok) luaL_error(L, "option prev_ns must be an integer (nanoseconds since the epoch)");
+        o->has_prev = 1;
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "index");
+    if (!lua_isnil(L, -1)) {
+        size_t len;
+        const char *x = lua_tolstring(L, -1, &len);
+        if (!x || len >= sizeof o->index) luaL_error(L, "option index must be the path of a gzip index (.tpx)");
+        memcpy(o->index, x, len + 1);
+    }
+    lua_pop(L, 1);
+
     lua_getfield(L, idx, "filter");
     if (!lua_isnil(L, -1)) {
         size_t len;
@@ -105,4 +139,12 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     lua_getfield(L, idx, "max_intervals");
     o->max_intervals = opt_count(L, "max_intervals", 0);
     lua_pop(L, 1);
+
+    /* A chunk is one part of a single pass: only the epoch grid is the same in every chunk, and only the aligned
+     * mode's intervals do not depend on the packets before them; a filter or a limit would need them too. */
+    if ((o->range_to || o->has_prev) &&
+        (o->boundary == TPP_BOUNDARY_PACKET || o->anchor == TPP_ANCHOR_FIRST || o->filter[0] || o->max_packets ||
+         o->max_intervals))
+        luaL_error(L, "options range and prev_ns (a chunk of a split capture) need the aligned boundary on the "
+                   "epoch grid, without a filter or limits");
 }

@@ -155,5 +155,6 @@ int luaopen_tpp_core(lua_State *L)
     tpp_linterrupt_register(L);
     tpp_lconfig_register(L);
     tpp_lmerge_register(L);
+    tpp_lsplit_register(L);
     return 1;
 }

@@ -18,5 +18,6 @@ void tpp_lproc_register(lua_State *L);     /* tpp.spawn, tpp.poll, tpp.isatty, t
 void tpp_linterrupt_register(lua_State *L);   /* tpp.INTERRUPTED, tpp.interrupted */
 void tpp_lconfig_register(lua_State *L);   /* tpp.load_data */
 void tpp_lmerge_register(lua_State *L);    /* tpp.merge, tpp.merger */
+void tpp_lsplit_register(lua_State *L);    /* tpp.split_plan */
 
 #endif

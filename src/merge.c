@@ -9,6 +9,7 @@
 #include "tpp/merge.h"
 #include "tpp/result_export.h"
 #include "interval_stats.h"
+#include "pcap_records.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,10 +391,25 @@ oom:
     return NULL;
 }
 
-/* The piece's summary counters and identity join m's.  A merge of more than one piece has no one source. */
+/* Whether q is the chunk of m's capture that follows m's chunks (tpp/split.h). */
+static int next_chunk(const struct tpp_result *m, const struct tpp_result *q)
+{
+    return m->source_fingerprint && m->source_fingerprint == q->source_fingerprint &&
+           strcmp(m->source, q->source) == 0 && m->opts.range_to && m->opts.range_to == q->opts.range_from;
+}
+
+/* The piece's summary counters and identity join m's.  A merge of more than one piece has no one source, unless
+ * the pieces are the chunks of one capture: once they cover all of it, the merge is that capture's result, as
+ * one parse of it (one piece, no range). */
 static void add_summary(struct tpp_result *m, const struct tpp_result *q, int consecutive)
 {
-    if (m->pieces > 0) {
+    if (m->pieces > 0 && next_chunk(m, q)) {
+        m->opts.range_to = q->opts.range_to;
+        if (m->opts.range_from <= PCAP_FILE_HEADER_SIZE && m->opts.range_to == 0) { /* all records, to the end */
+            m->opts.range_from = m->opts.range_to = 0;
+            m->pieces = 0; /* + q's 1 below: one capture, one result */
+        }
+    } else if (m->pieces > 0) {
         m->source[0] = 0;
         m->source_size = 0;
         m->source_mtime_ns = 0;

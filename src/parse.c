@@ -7,6 +7,7 @@
  * result and calls the hooks.
  */
 #include "tpp/parse.h"
+#include "tpp/gzindex.h"
 #include "tpp/capture.h"
 #include "tpp/fingerprint.h"
 #include "tpp/interrupt.h"
@@ -196,7 +197,14 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     static const struct tpp_parse_hooks no_hooks = { NULL, NULL, NULL };
     if (!hooks) hooks = &no_hooks;
     char cerr[TPP_ERRBUF_SIZE];
-    struct tpp_capture *cap = tpp_capture_open(path, opts->filter, cerr, sizeof cerr);
+    struct tpp_gzindex *index = NULL;
+    if (opts->index[0] && !(index = tpp_gzindex_load(opts->index, path, cerr, sizeof cerr))) {
+        snprintf(err, errlen, "%s: %s", path, cerr);
+        return NULL;
+    }
+    struct tpp_capture *cap = tpp_capture_open_range(path, opts->filter, opts->range_from, opts->range_to, index,
+                                                     cerr, sizeof cerr);
+    tpp_gzindex_free(index); /* the reader keeps what it needs */
     if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
     struct tpp_result *r = tpp_result_new(opts, path);
     struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;
@@ -238,6 +246,9 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     if (pl->failed && !r->error[0]) snprintf(r->error, sizeof r->error, "%s", pl->error);
     else if (agg < 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
     if (tpp_agg_finish(a) != 0 && !r->error[0]) snprintf(r->error, sizeof r->error, "out of memory");
+    /* A chunk that ends where the file's records end says "to the end" (0): a merge of chunks can tell that it has
+     * them all, compressed or not. */
+    if (opts->range_to && opts->range_to == tpp_capture_file_size(cap)) r->opts.range_to = 0;
     r->complete = r->error[0] == 0;
     report_rows(hooks, r, &reported); /* the rows closed by the end (a stop request changes nothing now) */
 

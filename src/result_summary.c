@@ -47,6 +47,8 @@ FIELD(keep_tables, set_string(v, r->opts.keep_tables == TPP_TABLES_ALL ? "all" :
 FIELD(segments, set_int(v, (int64_t)tpp_result_nsegments(r)))
 FIELD(pieces, set_int(v, (int64_t)r->pieces))
 FIELD(mergeable, set_bool(v, r->mergeable))
+FIELD(range_from, set_int(v, (int64_t)r->opts.range_from))
+FIELD(range_to, set_int(v, (int64_t)r->opts.range_to))
 FIELD(complete, set_bool(v, r->complete))
 FIELD(stopped_by_limit, set_bool(v, r->stopped_by_limit))
 FIELD(error, set_string(v, r->error, 1))
@@ -57,7 +59,7 @@ FIELD(warning, set_string(v, r->warning, 1))
 const struct tpp_summary_field tpp_summary_fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
-    F(intervals), F(segments), F(max_gap), F(keep_tables), F(pieces), F(mergeable),
+    F(intervals), F(segments), F(max_gap), F(keep_tables), F(pieces), F(mergeable), F(range_from), F(range_to),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };

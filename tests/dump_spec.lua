@@ -158,9 +158,10 @@ describe("dumps", function()
         { version, source, size, ("%016x"):format(fingerprint), linktype, delta, boundary, ip, anchor, filter })
       assert.are.equal(r.source_mtime, mtime / 1e9)
       local packets, ip_packets, _, _, _, _, first, last, complete, _, err, warn, max_gap, keep, _, pieces,
-        mergeable, n = string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8", m, p)
-      assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", 3600e9, 0, 1, 1, #r },
-        { packets, ip_packets, first, last, complete, err, warn, max_gap, keep, pieces, mergeable, n })
+        mergeable, range_from, range_to, _, has_prev, n = string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8I8i8BI8", m, p)
+      assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", 3600e9, 0, 1, 1, 0, 0, 0, #r },
+        { packets, ip_packets, first, last, complete, err, warn, max_gap, keep, pieces, mergeable, range_from,
+          range_to, has_prev, n })
 
       local c, q = s[2].data, 1
       local ncols

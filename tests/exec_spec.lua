@@ -77,7 +77,8 @@ describe("tpp scripts/exec.lua", function()
       assert.are.equal(0, status, err)
       assert.are.equal("", out)
       assert.are.same({ "critical/one_critical.tsv", "critical/two_critical.tsv", "mem_dump/one.tpd",
-                        "mem_dump/two.tpd", "port_count/one_port_count.tsv", "port_count/two_port_count.tsv" },
+                        "mem_dump/two.tpd", "plot/index.html", "port_count/one_port_count.tsv",
+                        "port_count/two_port_count.tsv" },
         tree(dir .. "/out"))
       for _, name in ipairs { "one", "two" } do
         local capture = dir .. "/in/" .. (name == "one" and "one.pcap" or "two.pcap.gz")
@@ -101,7 +102,7 @@ describe("tpp scripts/exec.lua", function()
         assert.are.equal(r.packets, d.packets)
         assert.are.same(r:column("entropy_src"), d:column("entropy_src"))
       end
-      assert.is_falsy(exists(dir .. "/out/plot"))
+      assert.are.same({ "index.html" }, tree(dir .. "/out/plot"))   -- -f none: the run's index, no figure
     end)
 
     it("defaults to data/ and the current directory", function()
@@ -128,7 +129,7 @@ describe("tpp scripts/exec.lua", function()
       assert.are.equal(ra.packets + rb.packets, tonumber(packets))
       assert.are.equal(#ra + #rb, tonumber(intervals))
       assert.is_true(tonumber(secs) >= 0)
-      assert.are.equal(6, tonumber(files))
+      assert.are.equal(7, tonumber(files))   -- 3 per capture and the run's index, plot/index.html
     end)
 
     it("draws the selected figures only", function()
@@ -474,10 +475,10 @@ describe("tpp scripts/exec.lua", function()
       _, err, status = exec(dir, "-f none -j 2 -o two in")
       assert.are.equal(0, status, err)
       local files = tree(dir .. "/one")
-      assert.are.equal(12, #files)
+      assert.are.equal(13, #files)   -- 3 per capture and plot/index.html
       assert.are.same(files, tree(dir .. "/two"))
       for _, f in ipairs(files) do
-        if f:match("%.tsv$") then
+        if not f:match("%.tpd$") then   -- the tables and the index
           assert.are.equal(H.read_file(dir .. "/one/" .. f), H.read_file(dir .. "/two/" .. f), f)
         else
           local d1, d2 = assert(tpp.load(dir .. "/one/" .. f)), assert(tpp.load(dir .. "/two/" .. f))

@@ -386,7 +386,7 @@ describe("series from the command line", function()
       local _, err, status = exec(dir, "-t 1 -f 1 -o fig --max-gap 50 --series g bursts")
       assert.are.equal(0, status, err)
       assert.is_true(exists(dir .. "/fig/plot/g_1.png"))
-      assert.are.same({ "g.html", "g_1.png" }, H.list_dir(dir .. "/fig/plot"))   -- no figures per capture
+      assert.are.same({ "g.html", "g_1.png", "index.html" }, H.list_dir(dir .. "/fig/plot"))   -- none per capture
       local plot = require "tpp.plot"
       local function data_lines(dump, workdir)
         local r = assert(tpp.load(dump))

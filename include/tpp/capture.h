@@ -27,6 +27,13 @@ struct tpp_frame {
  * TPP_ERRBUF_SIZE is enough) on failure; the message does not repeat the path. */
 struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char *err, size_t errlen);
 
+/* The records in bytes [from, to) of a classic pcap file (a chunk: tpp/split.h), or the whole file when both are
+ * 0; for a gzip-compressed one, offsets in its uncompressed bytes, read through its index (tpp/gzindex.h).  Reading
+ * fails when a record crosses `to` or the file ends before it: the limits were not record boundaries. */
+struct tpp_gzindex;
+struct tpp_capture *tpp_capture_open_range(const char *path, const char *filter, uint64_t from, uint64_t to,
+                                           const struct tpp_gzindex *index, char *err, size_t errlen);
+
 /* Who parses the file: tpp reads pcapng and classic pcap itself and leaves old or patched pcap variants to
  * libpcap (AUTO), or libpcap reads everything (LIBPCAP, for the tests that check that both give the same
  * frames). */

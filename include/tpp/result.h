@@ -27,6 +27,13 @@ struct tpp_options {
     uint64_t max_intervals;    /* 0 = all */
     int64_t max_gap_ns;        /* a longer run of empty intervals ends a segment instead of being emitted */
     enum tpp_keep_tables keep_tables;
+    /* A chunk of a split capture (tpp/split.h): the records in bytes [range_from, range_to) of a classic pcap
+     * (0, 0: the whole file; in a result, range_to 0 when the chunk ran to the end of the file), and the time of
+     * the record before them, which gives the first one its inter-arrival time as one pass would (has_prev). */
+    uint64_t range_from, range_to;
+    int64_t prev_ns;
+    int has_prev;
+    char index[1024];          /* a gzip capture's chunk: the index to read it through (tpp/gzindex.h); "" none */
     char filter[1024];         /* BPF expression, "" for none */
 };
 

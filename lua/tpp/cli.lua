@@ -5,6 +5,9 @@
 --
 -- settings = { paths = {...}, out = DIR, jobs = N, figures = {numbers 1..18}, print_critical, force, quiet,
 --              series = NAME or nil (--series: every capture is a piece of one series called NAME),
+--              shard = { index = I, count = N } or nil (--shard I/N), list (--list), shards = N or nil (--shards,
+--              with --list), finish (--finish): a run's split into tasks (tpp.shard, scripts/exec.lua),
+--              split = K or nil (--split), split_size = bytes or nil (--split-size): captures cut into chunks,
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
 --                        max_gap, keep_tables } }   -- tpp.parse's opts (max_gap, keep_tables only when given:
 --                                                   -- tpp.parse's defaults, 3600 and "edges", apply otherwise)
@@ -184,7 +187,7 @@ function cli.parser()
   local p = argparse("tpp scripts/exec.lua",
     "Cut packet captures into time intervals and write, per capture, its per-interval features "
     .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
-    .. "later runs (mem_dump/<stem>.tpd) and figures (plot/); with --series NAME, the captures are pieces of one "
+    .. "later runs (mem_dump/<stem>.tpd), figures (plot/) and the run's index (plot/index.html); with --series NAME, the captures are pieces of one "
     .. "series and all but the dumps are written once, for NAME.")
     :epilog("Captures are recognised by their magic bytes (pcap, pcapng, plain or compressed with gzip, zstd or xz), directories are "
       .. "walked recursively in name order (hidden entries and the output root's own folders are skipped); a file "
@@ -214,6 +217,16 @@ function cli.parser()
   p:option("--config", "A Lua file returning a table of the same options, e.g. { delta_t = 5, figures = \"1-11\" } "
     .. "(long names with underscores; the command line wins)."):argname("FILE")
   p:flag("--print-critical", "Print each capture's interval rows on stdout (TSV, first column the capture).")
+  p:option("--shard", "Process only shard I of N: the captures are dealt into N shards by size, the same in every "
+    .. "task, and named as in the whole run; then --finish."):argname("I/N")
+  p:flag("--finish", "The step after the shards: parse nothing, take every capture's dump (a capture without one "
+    .. "fails), write the series merge, figures, plot/index.html and the run's summary.")
+  p:flag("--list", "Print the work items, tab-separated (capture, output name, size in bytes, shard), and do "
+    .. "nothing else.")
+  p:option("--shards", "With --list: deal the items into N shards (default: --shard's N, else 1)."):argname("N")
+  p:option("--split", "Cut each capture into K chunks at interval boundaries, parsed apart (on -j cores, or as "
+    .. "items of --shard) and merged into exactly the single pass (classic pcap, plain or gzip)."):argname("K")
+  p:option("--split-size", "Cut the captures larger than SIZE (bytes; k, M, G) into chunks of about SIZE."):argname("SIZE")
   p:flag("--force", "Re-parse even if an up-to-date dump exists.")
   p:flag("-q --quiet", "No progress output; only problems are reported.")
   return one_line_labels(p)
@@ -254,6 +267,54 @@ local function expand_compat(level, where)
     level[key] = want
   end
   return true
+end
+
+-- The options that split a run into tasks (command line only: they differ from task to task, a config file
+-- describes the run): { shard = { index, count } or nil, list, shards, finish }, or nil and what is wrong.
+function cli.split_options(args, given, series, max_packets, max_intervals)
+  local out = { list = args.list or false, finish = args.finish or false }
+  if args.shard then
+    local i, n = require("tpp.shard").parse(args.shard)
+    if not i then return nil, ("option --shard %s: %s"):format(args.shard, n) end
+    out.shard = { index = i, count = n }
+  end
+  if args.shards then
+    local n = math.tointeger(number_of(args.shards))
+    if not n or n < 1 then return nil, ("option --shards must be a positive integer, got '%s'"):format(args.shards) end
+    out.shards = n
+  end
+  local function conflict(a, b, why) return nil, ("%s and %s cannot be given together: %s"):format(a, b, why) end
+  if out.shards and not out.list then return nil, "option --shards goes with --list (a task takes --shard I/N)" end
+  if out.shards and out.shard then return conflict("--shards", "--shard", "both say the number of shards") end
+  if out.finish and out.shard then
+    return conflict("--finish", "--shard", "the finishing step runs once, after every shard")
+  end
+  if out.finish and out.list then return conflict("--finish", "--list", "--list does nothing but list") end
+  if out.finish and given.force then
+    return conflict("--finish", "--force", "the finishing step never parses, it takes the shards' dumps")
+  end
+  if args.split then
+    local k = math.tointeger(number_of(args.split))
+    if not k or k < 1 or k > 4096 then
+      return nil, ("option --split must be a number of chunks from 1 to 4096, got '%s'"):format(args.split)
+    end
+    out.split = k
+  end
+  if args.split_size then
+    local n, unit = tostring(args.split_size):match("^(%d+%.?%d*)([kKmMgG]?)$")
+    local size = n and tonumber(n) * ({ [""] = 1, k = 1e3, K = 1e3, m = 1e6, M = 1e6, g = 1e9, G = 1e9 })[unit]
+    if not size or size < 1e6 then
+      return nil, ("option --split-size must be a size of at least 1M (bytes, or with k, M, G), got '%s'")
+        :format(args.split_size)
+    end
+    out.split_size = math.floor(size)
+  end
+  if series and (out.shard or out.finish) and ((max_packets or 0) > 0 or (max_intervals or 0) > 0) then
+    return nil, ("--%s with --series and a limit (--max-packets, --max-intervals): a series' limit is spent one "
+      .. "capture after the other in time order, which shards cannot do; run it as one task"):format(
+      out.shard and "shard" or "finish")
+  end
+  return out
 end
 
 -- Resolve the command line `argv` (a list of strings) and the --config file it names into settings.
@@ -307,6 +368,18 @@ function cli.resolve(argv)
       return nil, (given.filter and "option --filter: " or (given.config .. ": option filter: ")) .. why
     end
   end
+  local split, why = cli.split_options(args, given, series, pick("max_packets"), pick("max_intervals"))
+  if not split then return nil, why end
+  local parse = {
+    delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
+    filter = filter ~= "" and filter or nil,
+    max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
+    max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
+  }
+  if (split.split or 1) > 1 or split.split_size then -- a chunk is a part of one pass: say before any work if not
+    local cannot = require("tpp.split").unsplittable(parse)
+    if cannot then return nil, ("option --split%s: cannot split: %s"):format(split.split and "" or "-size", cannot) end
+  end
   local jobs = pick("jobs")
   if not jobs then
     local tpp = require "tpp"
@@ -315,13 +388,9 @@ function cli.resolve(argv)
   return {
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
     print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
-    series = series,
-    parse = {
-      delta_t = pick("delta_t"), boundary = pick("boundary"), ip = pick("ip"), anchor = pick("anchor"),
-      filter = filter ~= "" and filter or nil,
-      max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
-      max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
-    },
+    series = series, shard = split.shard, list = split.list, shards = split.shards, finish = split.finish,
+    split = split.split, split_size = split.split_size,
+    parse = parse,
   }
 end
 

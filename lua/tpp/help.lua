@@ -22,6 +22,9 @@ docs.tpp = {
               .. "without keep_tables = \"all\")" },
   { "merger", "tpp.merger() -> m — merge many pieces one at a time: m:add(r) in order of r.first_ns, then "
                .. "m:result()" },
+  { "split_plan", "tpp.split_plan(path, {delta_t=, chunks=K [, index=]}) -> chunks {from, to, prev_ns} of one "
+                  .. "capture, cut at interval boundaries (parse each with range, prev_ns; tpp.merge them)" },
+  { "gzindex", "tpp.gzindex(capture.pcap.gz, index.tpx) -> true | nil, msg — checkpoints to read its chunks from" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
                 .. "opts.from, opts.to: only [from, to) (epoch s)" },
@@ -77,6 +80,8 @@ docs.fields = {
   { "keep_tables", "\"edges\" or \"all\": which intervals keep their address tables, for exact merges" },
   { "pieces", "parses merged into this result (1 for a parse)" },
   { "mergeable", "whether tpp.merge can take this result (false for an older dump or a selection)" },
+  { "range_from", "first byte of the records parsed: a chunk of a split capture (0 with range_to 0: all)" },
+  { "range_to", "byte after the last record parsed (a chunk's end; 0: the whole file)" },
   { "packets", "packets read (after the filter)" },
   { "ip_packets", "packets of the analysed IP family" },
   { "non_ip_packets", "packets not counted as IP: not IPv4/IPv6, or a malformed IP header" },

@@ -5,7 +5,9 @@
 -- spec  = { path = capture, name = output name (tpp.walk.names), out = output root, parse = tpp.parse options,
 --           figures = list of figure numbers, force = re-parse even with an up-to-date dump, plot_jobs = N
 --           (gnuplot processes at once), stream = the path is "-" or a FIFO (tpp.walk.is_stream): read once, its
---           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output }
+--           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output,
+--           reuse_only = never parse (exec.lua --finish): a capture without a usable dump fails, "no usable dump
+--           (did its task fail?)" }
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
@@ -32,8 +34,12 @@ job.MAX_GAP, job.KEEP_TABLES = 3600, "edges"
 -- false and why not.  Size and mtime alone are not enough: a copy made with cp -p, rsync -a or tar has both, so the
 -- dump must name this very path, and its fingerprint (which covers the size, the mtime and the content's ends)
 -- must be the capture's.
-function job.dump_matches(d, opts, source)
+function job.dump_matches(d, opts, source, range)
   if d.source ~= source.path then return false, "it was made from another path (" .. tostring(d.source) .. ")" end
+  -- a whole capture's dump (range 0, 0), or a chunk's (tpp.split): range = { from, to }, to 0 for the last chunk
+  if (d.range_from or 0) ~= (range and range[1] or 0) or (d.range_to or 0) ~= (range and range[2] or 0) then
+    return false, range and "it is of another part of the capture" or "it is of a chunk of the capture"
+  end
   if not d.source_fingerprint then return false, "it holds no fingerprint of its capture" end
   if d.source_fingerprint ~= source.fingerprint then
     return false, "the capture changed (its size, modification time or content)"
@@ -99,6 +105,7 @@ function job.run(spec, hooks)
   local path = spec.path
   local label = path == "-" and "stdin" or path -- how messages name the capture
   local files = outputs.paths(spec.out, spec.name)
+  if spec.chunk then files.dump = spec.chunk.dump end -- a chunk of a split capture (tpp.split): its own dump
   local summary = { path = label, name = spec.name, status = "ok", reused = false, packets = 0, intervals = 0,
                     files = {}, figures = 0, problems = 0 }
   local t0 = tpp.now()
@@ -125,19 +132,29 @@ function job.run(spec, hooks)
   -- format is another tpp's: it is neither reused nor replaced.
   local r
   local keep_dump = false
+  local unusable   -- why the dump cannot stand for the parse, for reuse_only
   if not spec.stream and lfs.attributes(files.dump, "mode") == "file" then
     local d, err = tpp.load(files.dump)
     if not d and tostring(err):find("written by a newer tpp", 1, true) then
-      keep_dump = true
-      message(("%s: %s: left as it is (parsing the capture instead)"):format(label, err))
+      keep_dump, unusable = true, err
+      if not spec.reuse_only then message(("%s: %s: left as it is (parsing the capture instead)"):format(label, err)) end
     elseif not d then
-      message(("%s: not reusing %s (%s)"):format(label, files.dump, err))
+      unusable = err
+      if not spec.reuse_only then message(("%s: not reusing %s (%s)"):format(label, files.dump, err)) end
     elseif not spec.force then
-      local fingerprint = tpp.fingerprint(path)
-      if fingerprint and job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }) then
-        r, summary.reused = d, true
+      local fingerprint, ferr = tpp.fingerprint(path)
+      local matches, why = false, ferr
+      local range = spec.chunk and { spec.parse.range[1], spec.chunk.last and 0 or spec.parse.range[2] }
+      if fingerprint then
+        matches, why = job.dump_matches(d, spec.parse, { path = source, fingerprint = fingerprint }, range)
       end
+      if matches then r, summary.reused = d, true else unusable = ("%s: %s"):format(files.dump, why) end
     end
+  end
+  if not r and spec.reuse_only then
+    summary.status, summary.reason = "failed", "no usable dump (did its task fail?)"
+    if unusable then summary.reason = summary.reason .. ": " .. unusable end
+    return finish()
   end
   if not r then
     local err

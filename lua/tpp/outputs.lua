@@ -5,6 +5,7 @@
 --   DIR/critical/<name>_critical.tsv.incomplete the reason, when the capture broke part-way (else absent)
 --   DIR/port_count/<name>_port_count.tsv        distinct ports per series over the trace, and their total
 --   DIR/plot/                                   figures (tpp.plot)
+--   DIR/plot/index.html                         the run's index: every capture, its numbers and status
 local lfs = require "lfs"
 local tpp = require "tpp"
 
@@ -24,6 +25,11 @@ function outputs.paths(out, name)
     port_count = at("port_count", name .. "_port_count.tsv"),
     plot = at("plot"),
   }
+end
+
+-- The run's index page under the output root `out`: plot/index.html.
+function outputs.index_path(out)
+  return outputs.paths(out, "index").plot .. "/index.html"
 end
 
 -- The first output path of the capture named `name` that is the same file as one of `inputs` (compared by device
@@ -79,11 +85,11 @@ function outputs.mkdir(dir, created)
   return true
 end
 
--- Create the output directories under `out` (plot/ only when `with_plot`).  true and the list of directories it
--- created (for outputs.remove_empty), or nil, message.
-function outputs.prepare(out, with_plot)
+-- Create the output directories under `out` (plot/ only when `with_plot`; mem_dump/ alone when `dumps_only`).
+-- true and the list of directories it created (for outputs.remove_empty), or nil, message.
+function outputs.prepare(out, with_plot, dumps_only)
   local p, created = outputs.paths(out, "x"), {}
-  for _, dir in ipairs { p.dump, p.critical, p.port_count } do
+  for _, dir in ipairs(dumps_only and { p.dump } or { p.dump, p.critical, p.port_count }) do
     local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"), created)
     if not ok then return nil, err end
   end
@@ -129,6 +135,61 @@ function outputs.mark_incomplete(path, reason)
     if not ok then return nil, err end
   end
   return true
+end
+
+-- The run's index page, plot/index.html: one row per capture (and one for the series), sorted by capture path,
+-- each its output name (linked to its page when that was drawn), the capture, packets, intervals and status.
+-- `captures` and `series` (or nil) are { name, path (absolute; "-" for standard input), packets, intervals,
+-- status = "ok" | "incomplete" | "failed", reason, page = whether plot/<name>.html was written }, series with
+-- `pieces`, its number of captures.  Every outside string is escaped, and nothing depends on the moment or the
+-- machine (no date, no timing, no version): a run split into tasks and a run on one machine write the same bytes.
+function outputs.index_html(captures, series)
+  local plot = require "tpp.plot"
+  local walk = require "tpp.walk"
+  local function text(s) return plot.html_escape(walk.printable(s)) end
+  local rows = {}
+  for i, c in ipairs(captures) do rows[i] = c end
+  table.sort(rows, function(a, b) return a.path < b.path end)
+  local counts = { ok = 0, incomplete = 0, failed = 0 }
+  local packets, intervals = 0, 0
+  for _, c in ipairs(rows) do
+    counts[c.status] = (counts[c.status] or 0) + 1
+    packets, intervals = packets + (c.packets or 0), intervals + (c.intervals or 0)
+  end
+  local out = {}
+  local function w(...) for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end end
+  local function count(n, word) return ("%d %s%s"):format(n, word, n == 1 and "" or "s") end
+  local function name_cell(c)
+    if c.page then return ("<a href=\"%s\">%s</a>"):format(plot.url_escape(c.name .. ".html"), text(c.name)) end
+    return text(c.name)
+  end
+  local function status_cell(c)
+    local words = { ok = "complete", incomplete = "incomplete", failed = "failed" }
+    return ("<td class=\"%s\">%s%s</td>"):format(c.status, words[c.status] or text(c.status),
+                                                 c.reason and (": " .. text(c.reason)) or "")
+  end
+  local function number(v) return v and ("%d"):format(v) or "-" end
+  local title = count(#rows, "capture")
+  w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>tpp: ", title, "</title>\n",
+    "<style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}",
+    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}td.n{text-align:right}",
+    ".incomplete{color:#a60}.failed{color:#b00}</style>\n</head>\n<body>\n")
+  w("<h1>tpp: ", title, "</h1>\n<p>", counts.ok, " complete, ", counts.incomplete, " incomplete, ", counts.failed,
+    " failed; ", count(packets, "packet"), ", ", count(intervals, "interval"), ".</p>\n")
+  if series then
+    w("<h2>Series</h2>\n<table>\n<tr><th>name</th><th>captures</th><th>packets</th><th>intervals</th>",
+      "<th>status</th></tr>\n<tr><td>", name_cell(series), "</td><td class=\"n\">", number(series.pieces),
+      "</td><td class=\"n\">", number(series.packets), "</td><td class=\"n\">", number(series.intervals), "</td>",
+      status_cell(series), "</tr>\n</table>\n<h2>Captures</h2>\n")
+  end
+  w("<table>\n<tr><th>name</th><th>capture</th><th>packets</th><th>intervals</th><th>status</th></tr>\n")
+  for _, c in ipairs(rows) do
+    w("<tr><td>", name_cell(c), "</td><td>", c.path == "-" and "standard input" or text(c.path),
+      "</td><td class=\"n\">", number(c.packets), "</td><td class=\"n\">", number(c.intervals), "</td>",
+      status_cell(c), "</tr>\n")
+  end
+  w("</table>\n</body>\n</html>\n")
+  return table.concat(out)
 end
 
 return outputs
