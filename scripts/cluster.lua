@@ -68,7 +68,7 @@ for _, a in ipairs(exec_args) do
   if a == "-j" or a == "--jobs" or a:match("^%-%-jobs=") or a:match("^%-j%d") then
     usage_error("-j is set per task: use --cpus-per-task (slurm) or parallel's own -j after -- (parallel)")
   end
-  if a == "--shard" or a == "--finish" or a == "--list" or a:match("^%-%-shard=") then
+  if a == "--shard" or a == "--finish" or a == "--list" or a == "--shards" or a:match("^%-%-shards?=") then
     usage_error(("%s is cluster.lua's to give"):format(a))
   end
 end

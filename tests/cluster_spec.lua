@@ -196,6 +196,30 @@ describe("cluster.lua on the engines", function()
     same_outputs(dir .. "/local2", dir .. "/slurm2")
   end)
 
+  engine_it("Slurm: a .pcap and a .pcap.gz split into 4 chunks each give the single pass's outputs", function()
+    local args = "-t 5 -f none caps/c/y.pcap caps/b/x.pcap.gz"
+    local _, err, status = run_in(dir, "exec.lua", "-o local4 " .. args)
+    assert.are.equal(0, status, err)
+    local out
+    out, err, status = run_in(dir, "cluster.lua", "slurm --wait --split 4 -o split " .. args)
+    assert.are.equal(0, status, out .. err)
+    assert.matches("shards 1%-4 of 8", out)                    -- 8 chunks: 4 + 4, in two arrays
+    -- the single pass's files, byte for byte; besides them only the chunks' dumps and the gzip index
+    local want, got = files(dir .. "/local4"), files(dir .. "/split")
+    local extra = {}
+    for _, f in ipairs(got) do
+      if not H.read_file(dir .. "/split/" .. f) or not lfs.attributes(dir .. "/local4/" .. f) then extra[#extra + 1] = f end
+    end
+    assert.are.same({ "mem_dump/x.chunk1of4.tpd", "mem_dump/x.chunk2of4.tpd",
+                      "mem_dump/x.chunk3of4.tpd", "mem_dump/x.chunk4of4.tpd",
+                      "mem_dump/x.tpx", "mem_dump/y.chunk1of4.tpd", "mem_dump/y.chunk2of4.tpd",
+                      "mem_dump/y.chunk3of4.tpd", "mem_dump/y.chunk4of4.tpd" }, extra)
+    for _, f in ipairs(want) do
+      assert(H.read_file(dir .. "/local4/" .. f) == H.read_file(dir .. "/split/" .. f), f .. " differs")
+    end
+    assert.is_true(#want >= 7)
+  end)
+
   engine_it("Slurm: a task killed while it parses, and requeued, changes nothing", function()
     -- 2 ms intervals make big.pcap's task last about a second, long enough to be killed in the middle
     local args = "-t 0.002 -f none caps/big.pcap caps/a caps/t.pcap"
