@@ -62,35 +62,32 @@ if own.transfer then
   usage_error("--transfer is not supported yet: run on a file system that every host shares (docs/cluster.md)")
 end
 
--- exec.lua's options, checked as exec.lua checks them, before anything is submitted.
-local exec_args = parsed.exec
-for _, a in ipairs(exec_args) do
-  if a == "-j" or a == "--jobs" or a:match("^%-%-jobs=") or a:match("^%-j%d") then
-    usage_error("-j is set per task: use --cpus-per-task (slurm) or parallel's own -j after -- (parallel)")
-  end
-  if a == "--shard" or a == "--finish" or a == "--list" or a == "--shards" or a:match("^%-%-shards?=") then
-    usage_error(("%s is cluster.lua's to give"):format(a))
+-- exec.lua's options, checked as exec.lua checks them, before anything is submitted.  The tasks get them without
+-- -f (figures are the finishing step's: -f none); -j and the modes are cluster.lua's to give.
+local exec_args, task_args = parsed.exec, {}
+do
+  local takes_value = cluster.exec_value_options()
+  local i = 1
+  while i <= #exec_args do
+    local a = exec_args[i]
+    local name = a:match("^(%-%-[%w-]+)=") or (a:match("^%-%a.") and a:sub(1, 2)) or a
+    if name == "-j" or name == "--jobs" then
+      usage_error("-j is set per task: use --cpus-per-task (slurm) or parallel's own -j after -- (parallel)")
+    elseif name == "--shard" or name == "--shards" or name == "--finish" or name == "--list" then
+      usage_error(("%s is cluster.lua's to give"):format(name))
+    end
+    local with_value = a == name and takes_value[a] and exec_args[i + 1] ~= nil
+    if name ~= "-f" and name ~= "--figures" then
+      task_args[#task_args + 1] = a
+      if with_value then task_args[#task_args + 1] = exec_args[i + 1] end
+    end
+    i = i + (with_value and 2 or 1)
   end
 end
 local settings, why = cli.resolve(exec_args)
 if not settings then usage_error("exec.lua options: " .. tostring(why)) end
 for _, p in ipairs(settings.paths) do
   if walk.is_stream(p) then usage_error(("%s is a stream: a cluster run takes files and directories"):format(p)) end
-end
-
--- The tasks' arguments: the user's, but figures are the finishing step's (-f none in the tasks).
-local task_args = {}
-do
-  local i = 1
-  while i <= #exec_args do
-    local a = exec_args[i]
-    if a == "-f" or a == "--figures" then
-      i = i + 1
-    elseif not (a:match("^%-%-figures=") or a:match("^%-f.")) then
-      task_args[#task_args + 1] = a
-    end
-    i = i + 1
-  end
 end
 
 local here = lfs.currentdir()
@@ -133,13 +130,16 @@ end
 -- Slurm writes a log file name's %A, %a, %j...: a % of our own is %%.
 local function slurm_pattern(path) return (path:gsub("%%", "%%%%")) end
 
-local function sbatch(args)
+-- Submit; on failure, say which jobs were submitted already (`submitted`: their ids), to be cancelled.
+local function sbatch(args, submitted)
   local argv = { "sbatch", "--parsable" }
   table.move(args, 1, #args, #argv + 1, argv)
   local sok, shw, scode, sout, serrs = cluster.run(argv)
   if not sok then
     for _, line in ipairs(serrs) do io.stderr:write(line, "\n") end
-    failure(("sbatch: %s"):format(shw == "start" and scode or ("exit status " .. tostring(scode))))
+    failure(("sbatch: %s%s"):format(shw == "start" and scode or ("exit status " .. tostring(scode)),
+      #submitted > 0 and ("; submitted already: " .. table.concat(submitted, ", ") .. " (scancel "
+        .. table.concat(submitted, " ") .. " cancels them)") or ""))
   end
   local id = (sout[#sout] or ""):match("^(%d+)")
   if not id then failure(("sbatch: no job id in its answer '%s'"):format(table.concat(sout, " "))) end
@@ -165,7 +165,7 @@ local function run_slurm()
     table.move(parsed.extra, 1, #parsed.extra, #args + 1, args)
     args[#args + 1] = task_path
     args[#args + 1] = tostring(b.first - 1)
-    local id = sbatch(args)
+    local id = sbatch(args, arrays)
     arrays[#arrays + 1] = id
     io.stdout:write(("array %s: shards %d-%d of %d\n"):format(id, b.first, b.first + b.count - 1, shards))
   end
@@ -174,7 +174,7 @@ local function run_slurm()
   table.move(common_opts, 1, #common_opts, #args + 1, args)
   table.move(parsed.extra, 1, #parsed.extra, #args + 1, args)
   args[#args + 1] = finish_path
-  local finish = sbatch(args)
+  local finish = sbatch(args, arrays)
   io.stdout:write(("finish %s\n"):format(finish))
   io.stdout:flush()
   if not own.wait then os.exit(0) end

@@ -2,6 +2,7 @@
 --
 --   cluster.quote(word)                     -> word single-quoted for sh: always data, never code
 --   cluster.command(words)                  -> the words quoted and joined by spaces
+--   cluster.exec_value_options()          -> set of exec.lua's option spellings that take a value
 --   cluster.split(argv)                     -> { engine, own = {key = value}, exec = {...}, extra = {...} } |
 --                                              nil, message                     (see below)
 --   cluster.batches(n, max)                 -> { {first = shard, count = k}, ... }: arrays of at most max tasks
@@ -38,7 +39,7 @@ cluster.ENGINES = { "slurm", "parallel" }
 
 -- exec.lua's options that take a value (from its parser, so that a value such as `--filter --wait` stays the
 -- filter's), as a set of spellings: "-o", "--out", ...
-local function exec_value_options()
+function cluster.exec_value_options()
   local set = {}
   for _, option in ipairs(require("tpp.cli").parser()._options or {}) do
     if (option._maxargs or 0) > 0 then
@@ -57,7 +58,7 @@ function cluster.split(argv)
       engine == nil and "nothing" or ("'" .. tostring(engine) .. "'"))
   end
   local own, exec, extra = {}, {}, {}
-  local takes_value = exec_value_options()
+  local takes_value = cluster.exec_value_options()
   local i, n = 2, #argv
   while i <= n do
     local a = argv[i]
