@@ -191,9 +191,16 @@ describe("cluster.lua on the engines", function()
     local _, err, status = run_in(dir, "exec.lua", "-o local2 -f 1,2 caps/a caps/c")
     assert.are.equal(0, status, err)
     local out
-    out, err, status = run_in(dir, "cluster.lua", "slurm --wait -o slurm2 -f 1,2 caps/a caps/c")
+    out, err, status = run_in(dir, "cluster.lua",
+      "slurm --wait --cpus-per-task 2 -o slurm2 -f 1,2 caps/a caps/c -- --comment=given-after-dashes")
     assert.are.equal(0, status, out .. err)
     same_outputs(dir .. "/local2", dir .. "/slurm2")
+    -- the options after -- went to sbatch, for the arrays and the finishing job alike, with --cpus-per-task
+    for _, id in ipairs { out:match("array (%d+):"), out:match("finish (%d+)") } do
+      local job = scontrol_job(id)
+      assert.matches("Comment=given%-after%-dashes", job)
+      assert.matches("CPUs/Task=2", job)
+    end
   end)
 
   engine_it("Slurm: a .pcap and a .pcap.gz split into 4 chunks each give the single pass's outputs", function()
