@@ -38,7 +38,7 @@ end
 local display = progress.new { quiet = settings.quiet }
 local t0 = tpp.now()
 local failures = 0
-local totals = { captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, unreadable = 0,
+local totals = { chunks = 0, captures = 0, failed = 0, incomplete = 0, reused = 0, skipped = 0, missing = 0, unreadable = 0,
                  packets = 0, intervals = 0, files = 0 }
 
 local function fail(text)
@@ -93,6 +93,8 @@ end
 -- What one chunk of a split capture came to (its capture is reported once its chunks are merged: finish_split).
 local function report_chunk(spec, summary)
   totals.files = totals.files + #(summary.files or {})
+  totals.chunks = totals.chunks + 1
+  if settings.shard then totals.packets = totals.packets + (summary.packets or 0) end -- else its capture counts them
   if summary.status == "failed" then
     fail(("%s, chunk %d/%d: %s"):format(summary.path, spec.chunk.k, spec.chunk.n, summary.reason))
     return
@@ -515,7 +517,8 @@ if not settings.quiet then
   end
   io.stderr:write(("tpp: %s%s%s, %s, %s, %.2f s, %s written\n"):format(
     settings.shard and ("shard %d/%d: "):format(settings.shard.index, settings.shard.count) or "",
-    count(totals.captures, "capture"), #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
+    count(totals.captures, "capture") .. (totals.chunks > 0 and (", " .. count(totals.chunks, "chunk")) or ""),
+    #notes > 0 and (" (" .. table.concat(notes, ", ") .. ")") or "",
     count(totals.packets, "packet"), count(totals.intervals, "interval"), tpp.now() - t0, count(totals.files, "file")))
 end
 os.exit(failures > 0 and 1 or 0)
