@@ -120,7 +120,7 @@ build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/decode_bounds.c src/packet.c
 
 # tpp's own pcap reader against libpcap, on every capture in the tests (and in the corpus, by test-corpus).
-CAPTURE_SRCS = src/capture.c src/pcap_records.c src/pcapng_records.c src/inflate.c src/zstd_xz.c src/handoff.c \
+CAPTURE_SRCS = src/capture.c src/gzindex.c src/fingerprint.c src/outfile.c src/pcap_records.c src/pcapng_records.c src/inflate.c src/zstd_xz.c src/handoff.c \
                src/packet.c src/linktype_names.c
 build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTURE_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
