@@ -158,5 +158,19 @@ local plain = dump("incomplete.tpd", "cut.pcap", { delta_t = 0.0001, max_packets
 put("dump", "incomplete-raw-crc.tpd", "\0" .. plain)
 -- Enough intervals for a compressed COLS section (payload >= 4096 bytes).
 dump("compressed-cols.tpd", "eth.pcap", { delta_t = 0.00002 })
+-- Address tables of every interval (the TABS section of format 3), and a dump of a merge.
+dump("tables-all.tpd", "eth.pcap", { delta_t = 0.001, keep_tables = "all" })
+do
+  local path = ROOT .. "capture/eth.pcap"
+  local plan = tpp.split_plan(path, { delta_t = 0.001, chunks = 2 })
+  if plan and #plan == 2 then
+    local parts = {}
+    for k, c in ipairs(plan) do
+      parts[k] = assert(tpp.parse(path, { delta_t = 0.001, range = { c.from, c.to }, prev_ns = c.prev_ns }))
+    end
+    assert(parts[1]:dump(dir .. "/chunk.tpd"))
+    put("dump", "chunk.tpd", "\1" .. H.read_file(dir .. "/chunk.tpd"))
+  end
+end
 
 H.rmtree(dir)
