@@ -9,7 +9,7 @@ local walk = require "tpp.walk"
 local plot = require "tpp.plot"
 local gnuplot = require "tpp.gnuplot"
 local cli = require "tpp.cli"
-local argparse = require "argparse"
+local script_cli = require "tpp.script_cli"
 
 local USAGE = "tpp scripts/plot.lua [options] DUMP|CAPTURE|DIR ..."
 
@@ -53,39 +53,11 @@ Needs gnuplot (Debian package gnuplot-nox).
 Exit status: 0 when every figure of every input was drawn, 1 when an input could not be read, a figure
 failed or gnuplot is missing, 2 on a usage error, 130 when interrupted.]]
 
--- The help text: one line per option, the descriptions in one column.
-local function help_text()
-  local rows, width = {}, 0
-  for _, o in ipairs(OPTIONS) do
-    local names = {}
-    for name in o[1]:gmatch("%S+") do names[#names + 1] = name end
-    local label = table.concat(names, ", ") .. (o[2] and (" " .. o[2]) or "")
-    if #names == 1 and names[1]:sub(2, 2) == "-" then label = "    " .. label end
-    local text = o[4] and (o[3]:gsub("%.$", "") .. " (default " .. o[4] .. ").") or o[3]
-    rows[#rows + 1] = { label, text }
-    if #label > width then width = #label end
-  end
-  local out = { "Usage: " .. USAGE, "",
-                "Draw the 18 figures of traces (dumps or captures) with gnuplot, and a page per trace.", "",
-                "Arguments:", ("  %-" .. width .. "s  %s"):format("DUMP|CAPTURE|DIR",
-                  "Dumps (.tpd), captures, or directories holding them (walked recursively)."), "", "Options:" }
-  for _, row in ipairs(rows) do out[#out + 1] = ("  %-" .. width .. "s  %s"):format(row[1], row[2]) end
-  out[#out + 1] = ""
-  out[#out + 1] = EPILOG
-  return table.concat(out, "\n") .. "\n"
-end
-
-local parser = argparse("tpp scripts/plot.lua"):add_help(false):usage("Usage: " .. USAGE)
-parser:argument("inputs"):args("*")
-for _, o in ipairs(OPTIONS) do
-  if o[1] == "-h --help" then
-    parser:flag(o[1]):action(function() io.stdout:write(help_text()); os.exit(0) end)
-  elseif o[2] then
-    parser:option(o[1], o[3], o[4])
-  else
-    parser:flag(o[1], o[3])
-  end
-end
+local parser = script_cli.parser {
+  prog = "tpp scripts/plot.lua", usage = USAGE, options = OPTIONS, epilog = EPILOG,
+  summary = "Draw the 18 figures of traces (dumps or captures) with gnuplot, and a page per trace.",
+  argument = { "DUMP|CAPTURE|DIR", "Dumps (.tpd), captures, or directories holding them (walked recursively)." },
+}
 
 local function die(msg)
   msg = tostring(msg):gsub("\nDid you mean", "; did you mean")

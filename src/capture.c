@@ -418,8 +418,8 @@ static int open_reader(struct tpp_capture *c, enum tpp_capture_reader reader, ch
     return open_libpcap(c, err, errlen);
 }
 
-struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
-                                          char *err, size_t errlen)
+/* A capture with its buffer and filter and no source yet; NULL when out of memory. */
+static struct tpp_capture *new_capture(const char *filter, char *err, size_t errlen)
 {
     struct tpp_capture *c = calloc(1, sizeof *c);
     uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
@@ -431,12 +431,19 @@ struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, 
     c->buf = buf;
     c->bufsize = BUFFER_SIZE;
     c->fd = -1;
-    if (filter && !*filter) filter = NULL;
-    if (filter && !(c->filter = strdup(filter))) {
+    if (filter && *filter && !(c->filter = strdup(filter))) {
         snprintf(err, errlen, "out of memory");
         tpp_capture_close(c);
         return NULL;
     }
+    return c;
+}
+
+struct tpp_capture *tpp_capture_open_with(const char *path, const char *filter, enum tpp_capture_reader reader,
+                                          char *err, size_t errlen)
+{
+    struct tpp_capture *c = new_capture(filter, err, errlen);
+    if (!c) return NULL;
     if (open_source(c, path, err, errlen) != 0 || open_reader(c, reader, err, errlen) != 0) {
         tpp_capture_close(c);
         return NULL;
@@ -453,19 +460,10 @@ struct tpp_capture *tpp_capture_open(const char *path, const char *filter, char 
 static struct tpp_capture *open_indexed(const char *path, const char *filter, const struct tpp_gzindex *index,
                                         uint64_t from, char *err, size_t errlen)
 {
-    struct tpp_capture *c = calloc(1, sizeof *c);
-    uint8_t *buf = c ? malloc(BUFFER_SIZE) : NULL;
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        free(c);
-        return NULL;
-    }
-    c->buf = buf;
-    c->bufsize = BUFFER_SIZE;
-    c->fd = -1;
+    struct tpp_capture *c = new_capture(filter, err, errlen);
+    if (!c) return NULL;
     c->size = tpp_gzindex_size(index);
-    if (filter && *filter && !(c->filter = strdup(filter))) snprintf(err, errlen, "out of memory");
-    else if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)) && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
+    if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)) && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
         if (c->reader != READ_PCAP) {
             snprintf(err, errlen, "only a classic pcap read by tpp itself can be read in chunks");
         } else {
