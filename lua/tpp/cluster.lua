@@ -14,7 +14,6 @@
 -- Every word that comes from outside (paths, options, the output root) goes into a generated script only through
 -- quote(); the engines' own command lines are argv lists given to tpp.spawn, never a shell's text.
 local tpp = require "tpp"
-local lfs = require "lfs"
 
 local cluster = {}
 
@@ -222,13 +221,7 @@ function cluster.sleep(seconds)
   cluster.run { "sleep", tostring(seconds) }
 end
 
--- This program's executable (the tpp that the tasks run): /proc/self/exe, else how it was called.
-function cluster.executable()
-  local target = lfs.symlinkattributes("/proc/self/exe", "target")
-  if target and lfs.attributes(target, "mode") == "file" then return target end
-  local i = 0
-  while arg and arg[i - 1] do i = i - 1 end
-  return arg and arg[i] or "tpp"
-end
+-- This program's executable (the tpp that the tasks run).
+cluster.executable = require("tpp.workers").executable
 
 return cluster

@@ -55,8 +55,9 @@ function workers.decode(text)
   return v
 end
 
--- This program's executable (for starting workers): /proc/self/exe, else how it was called.
-local function executable()
+-- This program's executable (for starting workers, and the cluster's tasks): /proc/self/exe, else how it was
+-- called.
+function workers.executable()
   local target = lfs.symlinkattributes("/proc/self/exe", "target")
   if target and lfs.attributes(target, "mode") == "file" then return target end
   local i = 0
@@ -94,7 +95,7 @@ end
 
 -- Parent side: see the top of the file.
 function workers.run(specs, n, handlers)
-  local exe = executable()
+  local exe = workers.executable()
   local tasks = {}
   for i = 1, #specs do tasks[i] = { i = i, stderr = {} } end
 
