@@ -100,9 +100,9 @@ local function report_chunk(spec, summary)
     return
   end
   if (summary.problems or 0) > 0 then failures = failures + 1 end
-  display:info(("%s, chunk %d/%d -> %s: %s (%s), %.2f s"):format(summary.path, spec.chunk.k, spec.chunk.n,
+  display:info(("%s, chunk %d/%d -> %s: %s (%s)%s, %.2f s"):format(summary.path, spec.chunk.k, spec.chunk.n,
     spec.chunk.dump, count(summary.packets, "packet"), summary.reused and "from its dump" or "parsed",
-    summary.seconds or 0))
+    summary.status == "incomplete" and (", incomplete: " .. tostring(summary.reason)) or "", summary.seconds or 0))
 end
 
 local created_dirs = {}   -- the output folders this run created: removed at the end when still empty
@@ -360,8 +360,17 @@ finish_split = function(path, name, n, figures)
   local summary = { path = path, name = name, status = "ok", reused = false, files = {}, figures = 0, problems = 0,
                     packets = 0, intervals = 0, chunks = n }
   local r, err = split.merge(walk.absolute(path), name, settings.out, n)
+  if not r and not settings.finish then -- the chunks cannot make the capture exactly (its clock steps back, say)
+    display:message(("%s: parsed whole: %s"):format(path, err))
+    local whole = job.run({ path = path, name = name, out = settings.out, parse = settings.parse, figures = figures,
+                            force = true, plot_jobs = settings.jobs },
+                          { message = function(text) display:message(text) end })
+    report(whole)
+    index_rows[#index_rows + 1] = { path = path, summary = whole }
+    return
+  end
   if not r then
-    summary.status, summary.reason = "failed", err
+    summary.status, summary.reason = "failed", err .. " (run it without --split)"
   else
     summary.packets, summary.intervals = r.packets, #r
     if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end

@@ -48,6 +48,8 @@ struct tpp_agg {
     int64_t delta, start;  /* current interval: [start, start + delta) when aligned */
     int64_t prev_ts;
     int64_t seg_first, seg_last; /* earliest and latest packet of the current segment */
+    int64_t seg_first_used;      /* the earliest packet when the segment's first row was closed: a later packet
+                                  * stamped before it (the clock stepping back) means covering again at the end */
     struct tpp_interval cur;
     struct addr_table src, dst;
     struct port_hist ports[TPP_NSERIES];
@@ -218,6 +220,8 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
     }
     iv->covered_ns = a->seg_first <= a->seg_last
                    ? tpp_covered_ns(iv, a->seg_first, ends_segment ? a->seg_last : INT64_MAX) : 0;
+    if (a->seg_first_used == INT64_MAX) a->seg_first_used = a->seg_first; /* what the segment's first row used */
+    int recover = ends_segment && a->seg_first < a->seg_first_used;
     int rc = 0;
     if (iv->ip_packets > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the scans */
         mark_seen_ports(a);
@@ -226,6 +230,8 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
             rc |= keep_tables(a, r->nintervals);
     }
     rc |= tpp_result_push_interval(r, iv); /* also closes the port lists pushed above */
+    /* covered is of the segment's earliest packet, wherever it came: as a merge of pieces computes it */
+    if (recover && rc == 0) tpp_result_cover_segment(r, (size_t)iv->segment);
 
     reset_row(iv, iv->segment);
     addr_table_clear(&a->src);
@@ -310,7 +316,7 @@ static void start_segment(struct tpp_agg *a, int64_t ts)
 {
     a->start = a->r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta)
              : later(a->start, span(a->start, ts) / a->delta * a->delta); /* the grid of the first packet */
-    a->seg_first = INT64_MAX;
+    a->seg_first = a->seg_first_used = INT64_MAX;
     a->seg_last = INT64_MIN;
 }
 
@@ -355,7 +361,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
             a->prev_ts = ts;
         }
         a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta) : ts;
-        a->seg_first = INT64_MAX;
+        a->seg_first = a->seg_first_used = INT64_MAX;
         a->seg_last = INT64_MIN;
         r->first_ns = ts;
     }

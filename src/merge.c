@@ -459,6 +459,19 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
         g->m->source_fingerprint = q->source_fingerprint;
     }
     struct tpp_result *m = g->m;
+    if ((q->opts.range_from || q->opts.range_to || q->opts.has_prev) && q->opts.range_to && !q->complete) {
+        /* a chunk that stopped before its end: its records did not lead to the next chunk's first */
+        snprintf(err, errlen, "cannot merge %s: a chunk that was not read to its end (%s): the split does not "
+                 "fit this capture; parse it whole", name_of(q), q->error);
+        return -1;
+    }
+    if ((q->opts.range_from || q->opts.range_to || q->opts.has_prev) && q->backwards_packets) {
+        /* one pass puts a packet stamped back in time into the interval it is read in, a chunk into its own */
+        snprintf(err, errlen, "cannot merge %s: it is a chunk of a capture whose timestamps go back in time (%llu "
+                 "packets), which chunks cannot reproduce exactly: parse the capture whole", name_of(q),
+                 (unsigned long long)q->backwards_packets);
+        return -1;
+    }
     if (m->pieces > 0 && compatible(m, q, err, errlen) != 0) return -1;
     if (past_limit(m, q)) { /* nothing of q is within the series' max_intervals */
         m->pieces += q->pieces;

@@ -15,7 +15,7 @@ local shard = {}
 
 -- The work items of a run: one per capture, { path = as walked, name = its output name (tpp.walk.names over the
 -- whole run), size = bytes on disk (0 for a stream or a file that vanished) }.  `opts` is for later kinds of
--- items (chunks of one capture); none is used yet.
+-- items; none is used yet (exec.lua adds the chunks of split captures, item.chunk = { k, n, from, to, ... }).
 function shard.items(captures, names, opts)
   local items = {}
   for i, path in ipairs(captures) do
@@ -38,7 +38,8 @@ function shard.assign(items, n)
     local x, y = a.item, b.item
     if x.size ~= y.size then return x.size > y.size end
     if x.name ~= y.name then return x.name < y.name end
-    if (x.chunk or 0) ~= (y.chunk or 0) then return (x.chunk or 0) < (y.chunk or 0) end
+    local cx, cy = x.chunk and x.chunk.k or 0, y.chunk and y.chunk.k or 0 -- chunk k of a split capture
+    if cx ~= cy then return cx < cy end
     return a.key < b.key
   end)
   local loads = {}
