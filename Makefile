@@ -160,8 +160,9 @@ fuzz: fuzz-build
 
 # Every capture of ../shared/corpus/tcpdump through build/tpp-asan in both boundary modes (skipped, with a notice,
 # when the corpus is not there).
-test-corpus: build/tpp-asan build/capture_readers test-fuzz-replay
+test-corpus: tpp build/tpp-asan build/capture_readers test-fuzz-replay
 	tests/corpus.sh
+	./tpp tests/corpus_split.lua
 
 # The fuzz targets without libFuzzer (gcc, ASan/UBSan): replay the regression inputs and the seeds in `make test`.
 build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_SRCS) $(HEADERS) $(FUZZ_HEADERS) | build/fuzz

@@ -57,14 +57,18 @@ static int record_at(struct file *f, uint64_t at, int64_t *ts, uint64_t *next)
 {
     const uint8_t *h = bytes_at(f, at, PCAP_RECORD_HEADER_SIZE);
     if (!h) return 0;
+    uint32_t field[4]; /* seconds, fraction, captured length, original length */
+    memcpy(field, h, sizeof field);
+    for (int k = 0; f->rec.swapped && k < 4; k++) field[k] = __builtin_bswap32(field[k]);
+    uint32_t frac = field[1];
+    /* the cheap tests first: a scan for a boundary tries every byte offset */
+    if (frac >= (f->rec.frac_ns == 1 ? 1000000000u : 1000000u) || field[2] > field[3] || field[3] > (1u << 18))
+        return 0;
     struct tpp_frame fr;
     uint32_t stored;
     int unlike;
     char why[128];
     if (pcap_records_header(&f->rec, h, &fr, &stored, &unlike, why, sizeof why) != 0) return 0;
-    uint32_t frac;
-    memcpy(&frac, h + 4, 4);
-    if (f->rec.swapped) frac = __builtin_bswap32(frac);
     int64_t day = 86400 * 1000000000LL;
     if (frac >= (f->rec.frac_ns == 1 ? 1000000000u : 1000000u) || fr.wirelen < stored || fr.wirelen > (1u << 18) ||
         (f->have_first && (fr.ts_ns < f->first_ns - day || fr.ts_ns > f->first_ns + 3650 * day)))
