@@ -48,11 +48,7 @@ local parser = script_cli.parser {
 
 local printable = walk.printable
 
-local function die(msg)
-  msg = tostring(msg):gsub("\nDid you mean", "; did you mean")
-  io.stderr:write("merge: ", printable(msg), "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
-  os.exit(2)
-end
+local function die(msg) script_cli.usage_error("merge", USAGE, msg) end
 
 local ok_args, args = parser:pparse(arg)
 if not ok_args then die(args) end

@@ -59,11 +59,7 @@ local parser = script_cli.parser {
   argument = { "DUMP|CAPTURE|DIR", "Dumps (.tpd), captures, or directories holding them (walked recursively)." },
 }
 
-local function die(msg)
-  msg = tostring(msg):gsub("\nDid you mean", "; did you mean")
-  io.stderr:write("plot: ", walk.printable(msg), "\n", "Usage: ", USAGE, "  (--help lists the options)\n")
-  os.exit(2)
-end
+local function die(msg) script_cli.usage_error("plot", USAGE, msg) end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
 local printable = walk.printable

@@ -34,14 +34,6 @@ struct port_hist {
     uint64_t touched[65536 / 64];
 };
 
-/* t rounded down to a multiple of d (d > 0), towards minus infinity also for negative t; saturates at INT64_MIN. */
-static int64_t floor_multiple(int64_t t, int64_t d)
-{
-    int64_t q = t / d, m;
-    if (t % d < 0) q--;
-    return __builtin_mul_overflow(q, d, &m) ? INT64_MIN : m;
-}
-
 struct tpp_agg {
     struct tpp_result *r;
     int started, stopped;
@@ -314,7 +306,7 @@ static int limit_reached(const struct tpp_agg *a)
 /* Start a new segment with the interval of `ts`. */
 static void start_segment(struct tpp_agg *a, int64_t ts)
 {
-    a->start = a->r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta)
+    a->start = a->r->opts.anchor == TPP_ANCHOR_EPOCH ? tpp_floor_multiple(ts, a->delta)
              : later(a->start, span(a->start, ts) / a->delta * a->delta); /* the grid of the first packet */
     a->seg_first = a->seg_first_used = INT64_MAX;
     a->seg_last = INT64_MIN;
@@ -360,7 +352,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         } else {
             a->prev_ts = ts;
         }
-        a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? floor_multiple(ts, a->delta) : ts;
+        a->start = aligned && r->opts.anchor == TPP_ANCHOR_EPOCH ? tpp_floor_multiple(ts, a->delta) : ts;
         a->seg_first = a->seg_first_used = INT64_MAX;
         a->seg_last = INT64_MIN;
         r->first_ns = ts;

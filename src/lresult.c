@@ -459,15 +459,9 @@ static int result_segment(lua_State *L)
     luaL_argcheck(L, k >= 1 && (size_t)k <= n, 2, lua_pushfstring(L, "segment %I out of range (the result has %I)",
                                                                    k, (lua_Integer)n));
     size_t first, last;
+    int64_t lo, hi;
     tpp_result_segment(r, (size_t)k - 1, &first, &last);
-    int64_t lo = 0, hi = 0;
-    int any = 0;
-    for (size_t i = first; i <= last; i++) {
-        if (!r->iv[i].packets) continue;
-        if (!any || r->iv[i].first_ns < lo) lo = r->iv[i].first_ns;
-        if (!any || r->iv[i].last_ns > hi) hi = r->iv[i].last_ns;
-        any = 1;
-    }
+    int any = tpp_result_segment_extent(r, (size_t)k - 1, &lo, &hi);
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)first + 1);
     lua_setfield(L, -2, "first");

@@ -204,31 +204,26 @@ static int copy_table(const struct tpp_addr_counts *t, struct tpp_addr_counts *o
 
 /* ---- putting rows back -------------------------------------------------------------------------------------- */
 
-struct tail {
-    struct tpp_result *m;
-    int64_t delta;
-};
-
 /* Append row `iv` (segment and empty rows before it decided here) with the ports of x (+ y) and the table t
  * (owned; NULL for none). */
-static int emit(struct tail *t, struct tpp_interval *iv, struct source_row x, struct source_row y,
+static int emit(struct tpp_result *m, struct tpp_interval *iv, struct source_row x, struct source_row y,
                 struct tpp_addr_counts *table)
 {
-    struct tpp_result *m = t->m;
+    int64_t delta = m->opts.delta_ns;
     iv->segment = 0;
     if (m->nintervals > 0) {
         const struct tpp_interval *prev = &m->iv[m->nintervals - 1];
-        int64_t skip = (iv->start_ns - prev->start_ns) / t->delta - 1;
+        int64_t skip = (iv->start_ns - prev->start_ns) / delta - 1;
         iv->segment = prev->segment;
         if (tpp_gap_ends_segment(skip, &m->opts)) iv->segment++;
         else
             for (int64_t k = 0; k < skip; k++) {
                 struct tpp_interval e = { 0 };
                 struct addr_sums none = { 0 };
-                e.start_ns = prev->start_ns + t->delta;
-                e.end_ns = e.start_ns + t->delta;
+                e.start_ns = prev->start_ns + delta;
+                e.end_ns = e.start_ns + delta;
                 e.segment = prev->segment;
-                e.covered_ns = t->delta; /* between two rows of its segment with packets: wholly covered */
+                e.covered_ns = delta; /* between two rows of its segment with packets: wholly covered */
                 interval_finish(&e, &none, &none, 0);
                 if (tpp_result_push_interval(m, &e) != 0) goto oom;
                 prev = &m->iv[m->nintervals - 1];
@@ -298,7 +293,7 @@ static int check_tables(const struct tpp_result *m, size_t p, const struct tpp_r
 }
 
 /* Put back the rows of `old` (m's tail, taken off) and of q in time order into m. */
-static int put_back(struct tail *t, const struct tpp_result *old, const struct tpp_result *q, int consecutive,
+static int put_back(struct tpp_result *m, const struct tpp_result *old, const struct tpp_result *q, int consecutive,
                     int64_t bridge, int has_bridge, int64_t lost_from, int64_t lost_to)
 {
     struct walk wa = { old, 0 }, wb = { q, 0 };
@@ -363,7 +358,7 @@ static int put_back(struct tail *t, const struct tpp_result *old, const struct t
                 keep = &table;
             }
         }
-        if (emit(t, &iv, x, y, keep) != 0) return -1;
+        if (emit(m, &iv, x, y, keep) != 0) return -1;
     }
 }
 
@@ -502,9 +497,8 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     int has_bridge = consecutive && m->packets > 0 && q->first_is_ip;
     int64_t bridge = has_bridge ? q->first_ns - m->last_ns : 0;
     int64_t lost_to = q->last_ns < m->last_ns ? q->last_ns : m->last_ns;
-    struct tail t = { m, m->opts.delta_ns };
     struct tpp_result *old = take_tail(m, p);
-    int failed = !old || put_back(&t, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0;
+    int failed = !old || put_back(m, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0;
     if (!failed && m->nintervals > p) {
         /* The segments whose rows came from more than one piece: the one the first row put back continues or
          * shares with m's rows, or, for an overlap, every one from there on. */

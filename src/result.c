@@ -329,15 +329,26 @@ void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, siz
     *last = segment_start(r, (uint64_t)k + 1) - 1;
 }
 
-void tpp_result_cover_segment(struct tpp_result *r, size_t k)
+int tpp_result_segment_extent(const struct tpp_result *r, size_t k, int64_t *first_ns, int64_t *last_ns)
 {
     size_t first, last;
     tpp_result_segment(r, k, &first, &last);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    int any = 0;
+    *first_ns = *last_ns = 0;
     for (size_t j = first; j <= last; j++) {
         if (r->iv[j].packets == 0) continue;
-        if (r->iv[j].first_ns < lo) lo = r->iv[j].first_ns;
-        if (r->iv[j].last_ns > hi) hi = r->iv[j].last_ns;
+        if (!any || r->iv[j].first_ns < *first_ns) *first_ns = r->iv[j].first_ns;
+        if (!any || r->iv[j].last_ns > *last_ns) *last_ns = r->iv[j].last_ns;
+        any = 1;
     }
-    for (size_t j = first; j <= last; j++) r->iv[j].covered_ns = lo <= hi ? tpp_covered_ns(&r->iv[j], lo, hi) : 0;
+    return any;
+}
+
+void tpp_result_cover_segment(struct tpp_result *r, size_t k)
+{
+    size_t first, last;
+    int64_t lo, hi;
+    tpp_result_segment(r, k, &first, &last);
+    int any = tpp_result_segment_extent(r, k, &lo, &hi);
+    for (size_t j = first; j <= last; j++) r->iv[j].covered_ns = any ? tpp_covered_ns(&r->iv[j], lo, hi) : 0;
 }

@@ -2,6 +2,7 @@
 #include "tpp/split.h"
 #include "tpp/capture.h"
 #include "tpp/gzindex.h"
+#include "tpp/result.h"
 #include "pcap_records.h"
 
 #include <errno.h>
@@ -96,13 +97,6 @@ static uint64_t sync_at(struct file *f, uint64_t at)
     return f->size;
 }
 
-static int64_t floor_multiple(int64_t t, int64_t d)
-{
-    int64_t q = t / d;
-    if (t % d < 0) q--;
-    return q * d;
-}
-
 /* The first record at or after boundary `lo` (whose record is earlier than t) stamped t or later, before `hi`
  * (a boundary, or the end of the file), and the time of the record before it.  0, or -1 when walking the records
  * from lo does not land on hi: the boundaries found disagree. */
@@ -162,7 +156,7 @@ int tpp_split_plan(const char *path, int64_t delta_ns, int want, struct tpp_chun
         int64_t t, lo_ts;
         if (r >= f.size || !record_at(&f, r, &t, &next) || !record_at(&f, lo, &lo_ts, &next)) continue;
         /* the interval boundaries on either side of the target's record: the nearer one that is a new cut */
-        int64_t below = floor_multiple(t, delta_ns), candidates[2] = { below, below + delta_ns };
+        int64_t below = tpp_floor_multiple(t, delta_ns), candidates[2] = { below, below + delta_ns };
         uint64_t best = 0;
         int64_t best_prev = 0;
         for (int c = 0; c < 2; c++) {
@@ -286,7 +280,7 @@ int tpp_split_plan_indexed(const char *path, const struct tpp_gzindex *x, int64_
             size_t mid = a + (b - a) / 2;
             if (off[mid] <= target) { m = mid; a = mid + 1; } else b = mid;
         }
-        int64_t below = floor_multiple(ts[m], delta_ns), candidates[2] = { below, below + delta_ns };
+        int64_t below = tpp_floor_multiple(ts[m], delta_ns), candidates[2] = { below, below + delta_ns };
         uint64_t best = 0;
         int64_t best_prev = 0, best_ts = 0;
         for (int c = 0; c < 2; c++) {

@@ -39,6 +39,15 @@ struct tpp_options {
 
 void tpp_options_default(struct tpp_options *o);
 
+/* t rounded down to a multiple of d (d > 0): the epoch grid's interval start of time t, also for negative t;
+ * saturates at INT64_MIN. */
+static inline int64_t tpp_floor_multiple(int64_t t, int64_t d)
+{
+    int64_t q = t / d, m;
+    if (t % d < 0) q--;
+    return __builtin_mul_overflow(q, d, &m) ? INT64_MIN : m;
+}
+
 /* A run of more empty intervals than this ends a segment whatever max_gap says: silence at a fine delta_t would
  * otherwise cost ~300 bytes a row, millions of rows per gap. */
 #define TPP_MAX_EMPTY_RUN 100000
@@ -179,6 +188,8 @@ const struct tpp_addr_counts *tpp_result_table(const struct tpp_result *r, size_
 void tpp_result_prune_tables(struct tpp_result *r);
 /* Forget intervals n.. (rows, port entries and tables); the whole-trace sets keep what they saw. */
 void tpp_result_truncate(struct tpp_result *r, size_t n);
+/* The earliest and latest packet of segment k (0 when it has none). */
+int tpp_result_segment_extent(const struct tpp_result *r, size_t k, int64_t *first_ns, int64_t *last_ns);
 /* Recompute the covered column of segment k from its packet times (the aggregator computes it as it goes). */
 void tpp_result_cover_segment(struct tpp_result *r, size_t k);
 /* Number of segments, and segment k's first and last interval (0-based, inclusive). */

@@ -46,4 +46,12 @@ function script_cli.parser(spec)
   return parser
 end
 
+-- A usage error: one line "prog: msg" (argparse's suggestion kept on it), the usage, exit 2.
+function script_cli.usage_error(prog, usage, msg)
+  msg = tostring(msg):gsub("\nDid you mean", "; did you mean")
+  io.stderr:write(prog, ": ", require("tpp.walk").printable(msg), "\n", "Usage: ", usage,
+                  "  (--help lists the options)\n")
+  os.exit(2)
+end
+
 return script_cli
