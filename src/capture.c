@@ -463,7 +463,14 @@ static struct tpp_capture *open_indexed(const char *path, const char *filter, co
     struct tpp_capture *c = new_capture(filter, err, errlen);
     if (!c) return NULL;
     c->size = tpp_gzindex_size(index);
-    if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)) && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
+    /* the file header alone from the start (a fill would inflate a whole buffer there), then the reader */
+    ssize_t got = 0;
+    if ((c->gz = tpp_gzreader_open(index, path, 0, err, errlen)))
+        while (c->end < PCAP_FILE_HEADER_SIZE &&
+               (got = tpp_gzreader_read(c->gz, c->buf + c->end, PCAP_FILE_HEADER_SIZE - c->end, err, errlen)) > 0)
+            c->end += (size_t)got;
+    c->consumed = c->end;
+    if (c->gz && got >= 0 && open_reader(c, TPP_CAPTURE_AUTO, err, errlen) == 0) {
         if (c->reader != READ_PCAP) {
             snprintf(err, errlen, "only a classic pcap read by tpp itself can be read in chunks");
         } else {
