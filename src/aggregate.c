@@ -149,7 +149,8 @@ static int keep_tables(struct tpp_agg *a, size_t interval)
 {
     uint32_t nsrc = addr_table_size(&a->src), ndst = addr_table_size(&a->dst);
     uint32_t most4 = a->src.nused4 > a->dst.nused4 ? a->src.nused4 : a->dst.nused4;
-    struct tpp_addr_counts t = { interval, nsrc, ndst, malloc(((size_t)nsrc + ndst) * sizeof *t.e) };
+    struct tpp_addr_counts t = { .interval = interval, .nsrc = nsrc, .ndst = ndst,
+                                 .e = malloc(((size_t)nsrc + ndst) * sizeof *t.e) };
     struct snapshot s = { malloc(((size_t)most4 + 1) * 8), malloc(((size_t)most4 + 1) * 8), NULL, 0, 0 };
     int rc = -1;
     if (t.e && s.v4 && s.tmp) {

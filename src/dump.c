@@ -553,7 +553,7 @@ static int read_tabs(struct reader *rd, struct cur *c, struct tpp_result *r)
             fail(rd, "section TABS: bad table %llu", (unsigned long long)k);
             return -1;
         }
-        struct tpp_addr_counts t = { interval, (uint32_t)nsrc, (uint32_t)ndst, NULL };
+        struct tpp_addr_counts t = { .interval = interval, .nsrc = (uint32_t)nsrc, .ndst = (uint32_t)ndst };
         t.e = calloc(nsrc + ndst ? nsrc + ndst : 1, sizeof *t.e);
         if (!t.e) { fail(rd, "out of memory"); return -1; }
         uint64_t sums[2] = { 0, 0 };

@@ -172,7 +172,7 @@ static void union_side(const struct tpp_addr_count *a, uint32_t na, const struct
 static int combine_tables(const struct tpp_addr_counts *ta, const struct tpp_addr_counts *tb,
                           struct tpp_addr_counts *out)
 {
-    static const struct tpp_addr_counts none = { 0, 0, 0, NULL };
+    static const struct tpp_addr_counts none = { .e = NULL };
     if (!ta) ta = &none;
     if (!tb) tb = &none;
     size_t cap = (size_t)ta->nsrc + ta->ndst + tb->nsrc + tb->ndst;
@@ -342,14 +342,14 @@ static int put_back(struct tpp_result *m, const struct tpp_result *old, const st
             }
             after = combined || inside;
         }
-        struct tpp_addr_counts table = { 0, 0, 0, NULL }, *keep = NULL;
+        struct tpp_addr_counts table = { .e = NULL }, *keep = NULL;
         if (combined) {
             if (combine_tables(ta, tb, &table) != 0) return -1;
             struct addr_sums src, dst;
             table_sums(&table, &src, &dst);
             interval_finish(&iv, &src, &dst, 0);
             if (iv.ip_packets) keep = &table;
-            else free(table.e);
+            else tpp_addr_counts_free(&table);
         } else {
             if (iat_changed) interval_finish_iat(&iv, 0);
             const struct tpp_addr_counts *own = ta ? ta : tb;

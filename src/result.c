@@ -3,6 +3,7 @@
  * outputs in result_export.c. */
 #include "tpp/result.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,22 @@ void tpp_options_default(struct tpp_options *o)
     o->boundary = TPP_BOUNDARY_ALIGNED;
     o->ip = TPP_IP_ANY;
     o->max_gap_ns = 3600 * 1000000000LL;
+    o->features = TPP_FEAT_ALL;
+    o->flow_timeout_ns = 60 * 1000000000LL;
+    o->hh_k = 10;
+    o->hhh_phi = 0.05;
+}
+
+const char *const tpp_feature_names[] = { "ports", "prefixes", "flows", "novelty", "headers", "hh", NULL };
+
+const char *const tpp_hh_dim_names[TPP_HH_NDIMS] = { "src", "dst", "src_p24", "dst_p24", "tcp_dport", "udp_dport",
+                                                      "src_hhh", "dst_hhh" };
+
+int tpp_hh_dim_find(const char *name)
+{
+    for (int d = 0; d < TPP_HH_NDIMS; d++)
+        if (strcmp(tpp_hh_dim_names[d], name) == 0) return d;
+    return -1;
 }
 
 #define COL(name, type) { #name, type, offsetof(struct tpp_interval, name) }
@@ -29,6 +46,14 @@ const struct tpp_column tpp_columns[] = {
     COL(syn, TPP_COL_COUNT), COL(fin, TPP_COL_COUNT),
     COL(tcp_port_packets, TPP_COL_COUNT), COL(udp_port_packets, TPP_COL_COUNT),
     COL(segment, TPP_COL_COUNT), { "covered", TPP_COL_TIME, offsetof(struct tpp_interval, covered_ns) },
+    COL(entropy_tcp_src, TPP_COL_REAL), COL(entropy_tcp_dst, TPP_COL_REAL),
+    COL(entropy_udp_src, TPP_COL_REAL), COL(entropy_udp_dst, TPP_COL_REAL),
+    COL(src_p24, TPP_COL_REAL), COL(dst_p24, TPP_COL_REAL), COL(src_p16, TPP_COL_REAL), COL(dst_p16, TPP_COL_REAL),
+    COL(entropy_src_p24, TPP_COL_REAL), COL(entropy_dst_p24, TPP_COL_REAL),
+    COL(flows, TPP_COL_REAL), COL(flows_new, TPP_COL_REAL), COL(fanout_max, TPP_COL_REAL),
+    COL(new_src, TPP_COL_REAL), COL(new_dst, TPP_COL_REAL),
+    COL(synack, TPP_COL_REAL), COL(rst, TPP_COL_REAL), COL(frag, TPP_COL_REAL),
+    COL(ttl_mean, TPP_COL_REAL), COL(len_p50, TPP_COL_REAL), COL(len_p95, TPP_COL_REAL),
 };
 const size_t tpp_ncolumns = sizeof tpp_columns / sizeof tpp_columns[0];
 
@@ -41,7 +66,7 @@ const struct tpp_column tpp_state_fields[] = {
     STATE("iat_m3", iat.m3, TPP_COL_REAL), STATE("iat_m4", iat.m4, TPP_COL_REAL),
     STATE("iat_lost", iat_lost, TPP_COL_COUNT), STATE("non_ip", non_ip, TPP_COL_COUNT),
     STATE("malformed", malformed, TPP_COL_COUNT), STATE("truncated", truncated, TPP_COL_COUNT),
-    STATE("backwards", backwards, TPP_COL_COUNT),
+    STATE("backwards", backwards, TPP_COL_COUNT), STATE("ttl_sum", ttl_sum, TPP_COL_COUNT),
 };
 #undef STATE
 #undef COL
@@ -95,6 +120,8 @@ struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *so
         r->ports[s].last = -1;
         ok = ok && r->ports[s].offsets;
     }
+    r->hh_offsets = calloc(1, sizeof(uint64_t));
+    ok = ok && r->hh_offsets;
     if (!ok) { tpp_result_free(r); return NULL; }
     r->complete = 1;
     r->pieces = 1;
@@ -107,13 +134,31 @@ void tpp_result_free(struct tpp_result *r)
     if (!r) return;
     free(r->source);
     free(r->iv);
-    for (size_t k = 0; k < r->ntables; k++) free(r->tables[k].e);
+    for (size_t k = 0; k < r->ntables; k++) tpp_addr_counts_free(&r->tables[k]);
     free(r->tables);
     for (int s = 0; s < TPP_NSERIES; s++) {
         free(r->ports[s].bytes);
         free(r->ports[s].offsets);
     }
+    free(r->hh);
+    free(r->hh_offsets);
+    free(r->seen[0]);
+    free(r->seen[1]);
+    free(r->flow_head);
+    free(r->flow_tail);
     free(r);
+}
+
+void tpp_addr_counts_free(struct tpp_addr_counts *t)
+{
+    free(t->e);
+    free(t->flows);
+    free(t->lens);
+    free(t->port_bytes[0]);
+    free(t->port_bytes[1]);
+    t->e = NULL;
+    t->flows = NULL;
+    t->lens = t->port_bytes[0] = t->port_bytes[1] = NULL;
 }
 
 /* Grow `*p` (of `*cap` elements of `size` bytes) to hold at least `need`; 0 on success. */
@@ -141,6 +186,9 @@ int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv
             if (!o) return -1;
             r->ports[s].offsets = o;
         }
+        uint64_t *ho = realloc(r->hh_offsets, (cap + 1) * sizeof *ho);
+        if (!ho) return -1;
+        r->hh_offsets = ho;
         struct tpp_interval *rows = realloc(r->iv, cap * sizeof *rows);
         if (!rows) return -1;
         r->iv = rows;
@@ -150,8 +198,29 @@ int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv
         r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nbytes;
         r->ports[s].last = -1;
     }
+    r->hh_offsets[r->nintervals + 1] = r->nhh;
     r->iv[r->nintervals++] = *iv;
     return 0;
+}
+
+int tpp_result_push_hh(struct tpp_result *r, const struct tpp_hh *e)
+{
+    if (reserve((void **)&r->hh, &r->hh_cap, r->nhh + 1, sizeof *r->hh) != 0) return -1;
+    r->hh[r->nhh++] = *e;
+    return 0;
+}
+
+const struct tpp_hh *tpp_result_hh(const struct tpp_result *r, size_t i, size_t *n)
+{
+    *n = (size_t)(r->hh_offsets[i + 1] - r->hh_offsets[i]);
+    return r->hh + r->hh_offsets[i];
+}
+
+double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv)
+{
+    uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
+                   : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+    return total ? (double)e->packets / (double)total : NAN;
 }
 
 static size_t put_varint(uint8_t *p, uint64_t v)
@@ -242,6 +311,10 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
                 out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
             }
         }
+        size_t nhh;
+        const struct tpp_hh *hh = tpp_result_hh(r, idx[k], &nhh);
+        for (size_t j = 0; j < nhh; j++)
+            if (tpp_result_push_hh(out, &hh[j]) != 0) goto oom;
         if (tpp_result_push_interval(out, iv) != 0) goto oom;
         out->packets += iv->packets;
         out->ip_packets += iv->ip_packets;
@@ -259,12 +332,11 @@ oom:
 int tpp_result_push_table(struct tpp_result *r, struct tpp_addr_counts *t)
 {
     if (reserve((void **)&r->tables, &r->tables_cap, r->ntables + 1, sizeof *r->tables) != 0) {
-        free(t->e);
-        t->e = NULL;
+        tpp_addr_counts_free(t);
         return -1;
     }
     r->tables[r->ntables++] = *t;
-    t->e = NULL;
+    memset(t, 0, sizeof *t);
     return 0;
 }
 
@@ -285,7 +357,7 @@ void tpp_result_prune_tables(struct tpp_result *r)
     for (size_t k = 0; k < r->ntables; k++) {
         uint64_t i = r->tables[k].interval;
         if (i == 0 || i + 1 == r->nintervals) r->tables[kept++] = r->tables[k];
-        else free(r->tables[k].e);
+        else tpp_addr_counts_free(&r->tables[k]);
     }
     r->ntables = kept;
 }
@@ -302,7 +374,8 @@ void tpp_result_truncate(struct tpp_result *r, size_t n)
         ps->nbytes = ps->offsets[n];
         ps->last = -1;
     }
-    while (r->ntables > 0 && r->tables[r->ntables - 1].interval >= n) free(r->tables[--r->ntables].e);
+    while (r->ntables > 0 && r->tables[r->ntables - 1].interval >= n) tpp_addr_counts_free(&r->tables[--r->ntables]);
+    r->nhh = (size_t)r->hh_offsets[n];
     r->nintervals = n;
 }
 

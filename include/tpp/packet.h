@@ -30,6 +30,7 @@ enum {
     TPP_PKT_FRAGMENT = 1 << 2,  /* non-first fragment: no transport header */
     TPP_PKT_TRUNCATED = 1 << 3, /* capture ended inside a header tpp wanted to read */
     TPP_PKT_MALFORMED = 1 << 4, /* an IPv4 header that cannot be (IHL < 5, total length < header): not IP */
+    TPP_PKT_FIRST_FRAGMENT = 1 << 5, /* first fragment of a fragmented datagram (more fragments, offset 0) */
 };
 
 struct tpp_packet {
@@ -43,6 +44,7 @@ struct tpp_packet {
     uint8_t proto;      /* transport protocol number (IPv6: after extension headers) */
     uint8_t tcp_flags;  /* valid when flags & TPP_PKT_TCP_FLAGS */
     uint8_t flags;      /* TPP_PKT_* */
+    uint8_t ttl;        /* IPv4 TTL / IPv6 hop limit */
     uint8_t src[16];    /* IPv4 addresses as IPv4-mapped IPv6 (::ffff:a.b.c.d) */
     uint8_t dst[16];
 };

@@ -34,8 +34,26 @@ struct tpp_options {
     int64_t prev_ns;
     int has_prev;
     char index[1024];          /* a gzip capture's chunk: the index to read it through (tpp/gzindex.h); "" none */
+    /* The research features (the groups of enum tpp_feature): their columns are NaN and their state empty when
+     * the group is off; pieces merge only with the same groups and parameters. */
+    unsigned features;         /* TPP_FEAT_* bits; TPP_FEAT_ALL by default */
+    int64_t flow_timeout_ns;   /* a flow's packet after a longer silence starts a new flow (flows_new); 60 s */
+    uint32_t hh_k;             /* heavy hitters kept per interval and dimension; 10 */
+    double hhh_phi;            /* hierarchical heavy hitters: residual share at least this; 0.05 */
     char filter[1024];         /* BPF expression, "" for none */
 };
+
+/* Feature groups (options.features).  Each group's columns and state are listed in docs/lua-api.md. */
+enum tpp_feature {
+    TPP_FEAT_PORTS = 1 << 0,    /* entropy_{tcp,udp}_{src,dst}: from the port histograms, always kept */
+    TPP_FEAT_PREFIXES = 1 << 1, /* src_p24 .. entropy_dst_p24 */
+    TPP_FEAT_FLOWS = 1 << 2,    /* flows, flows_new, fanout_max */
+    TPP_FEAT_NOVELTY = 1 << 3,  /* new_src, new_dst */
+    TPP_FEAT_HEADERS = 1 << 4,  /* synack, rst, frag, ttl_mean, len_p50, len_p95 */
+    TPP_FEAT_HH = 1 << 5,       /* heavy hitters and hierarchical heavy hitters (r:heavy_hitters, hh/ files) */
+    TPP_FEAT_ALL = (1 << 6) - 1,
+};
+extern const char *const tpp_feature_names[]; /* "ports", "prefixes", "flows", "novelty", "headers", "hh"; NULL */
 
 void tpp_options_default(struct tpp_options *o);
 
@@ -77,12 +95,19 @@ struct tpp_interval {
     uint64_t syn, fin, tcp_port_packets, udp_port_packets;
     uint64_t segment;          /* 0-based: segments are separated by gaps longer than max_gap */
     int64_t covered_ns;        /* the part of the interval between its segment's first and last packet */
+    /* The research features, all doubles so that undefined (or a group switched off) is NaN; counts are whole
+     * numbers.  Formulas: docs/lua-api.md. */
+    double entropy_tcp_src, entropy_tcp_dst, entropy_udp_src, entropy_udp_dst;
+    double src_p24, dst_p24, src_p16, dst_p16, entropy_src_p24, entropy_dst_p24;
+    double flows, flows_new, fanout_max, new_src, new_dst;
+    double synack, rst, frag, ttl_mean, len_p50, len_p95;
     /* merge state, not columns */
     int64_t first_ns, last_ns; /* earliest and latest packet timestamp in the interval; 0 when it has none */
     uint64_t icmp, tcp, udp;   /* IP packets of each protocol (the shares' numerators) */
     struct tpp_moments iat;
     uint64_t iat_lost;         /* 1 when interleaved streams were merged here: the IAT moments cannot be known */
     uint64_t non_ip, malformed, truncated, backwards; /* the summary's counters, per interval */
+    uint64_t ttl_sum;          /* Σ TTL / hop limit of the IP packets (ttl_mean's numerator) */
 };
 
 /* Column descriptions: the same table serves "all columns" (the TSV) and "one column" (Lua's r:column). */
@@ -138,11 +163,61 @@ struct tpp_addr_count {
     uint8_t addr[16];          /* IPv4: the last 4 bytes */
     uint64_t ipv;              /* 4 or 6 */
     uint64_t count;
+    uint64_t bytes;            /* Σ IP length of those packets (heavy hitters); 0 when TPP_FEAT_HH is off */
 };
+/* A 5-tuple: addresses as in tpp_packet (IPv4-mapped), ports 0 for protocols other than TCP and UDP or when the
+ * ports were not captured.  Ordered by memcmp of the whole struct (no padding: 38 bytes). */
+struct tpp_flow_key {
+    uint8_t src[16], dst[16];
+    uint8_t sport[2], dport[2]; /* big-endian, so that memcmp orders by port */
+    uint8_t proto, ipv;
+};
+/* A sparse histogram entry: IP length -> packets, or port -> bytes. */
+struct tpp_value_count {
+    uint64_t value, count;
+};
+/* One interval's full tables (all arrays owned by the result, each sorted ascending: addresses by (ipv, addr) as
+ * before, flows by memcmp, histograms by value): what a merge needs to recompute a joined interval exactly. */
 struct tpp_addr_counts {
     uint64_t interval;         /* 0-based index into the result's rows */
     uint32_t nsrc, ndst;
     struct tpp_addr_count *e;
+    uint32_t nflows;           /* TPP_FEAT_FLOWS: the interval's distinct 5-tuples */
+    struct tpp_flow_key *flows;
+    uint32_t nlens;            /* TPP_FEAT_HEADERS: IP length -> packets */
+    struct tpp_value_count *lens;
+    uint32_t nport_bytes[2];   /* TPP_FEAT_HH: TCP and UDP destination port -> bytes */
+    struct tpp_value_count *port_bytes[2];
+};
+void tpp_addr_counts_free(struct tpp_addr_counts *t); /* frees the arrays, not t */
+
+/* Whole-piece state of the features that look back in time (result.seen, result.flow_head/flow_tail). */
+struct tpp_seen {              /* TPP_FEAT_NOVELTY: an address and the interval it was first seen in */
+    uint8_t addr[16];
+    uint32_t ipv;
+    uint32_t first;            /* 0-based interval index */
+};
+struct tpp_flow_mark {         /* TPP_FEAT_FLOWS: a flow and the time and interval of one of its packets */
+    struct tpp_flow_key key;
+    uint32_t interval;
+    int64_t ns;
+};
+
+/* Heavy hitters of one interval (TPP_FEAT_HH). */
+enum tpp_hh_dim {
+    TPP_HH_SRC, TPP_HH_DST, TPP_HH_SRC_P24, TPP_HH_DST_P24, TPP_HH_TCP_DPORT, TPP_HH_UDP_DPORT,
+    TPP_HH_SRC_HHH, TPP_HH_DST_HHH, TPP_HH_NDIMS
+};
+extern const char *const tpp_hh_dim_names[TPP_HH_NDIMS]; /* "src", "dst", "src_p24", "dst_p24", "tcp_dport",
+                                                           * "udp_dport", "src_hhh", "dst_hhh" */
+int tpp_hh_dim_find(const char *name); /* -1 when unknown */
+struct tpp_hh {
+    uint8_t key[16];           /* address or prefix (host bits zero; IPv4 in the last 4 bytes); zero for ports */
+    uint8_t dim, ipv, plen;    /* ipv 4/6, plen the prefix length in the family's bits (32/128 for an address);
+                                * ipv 0 and plen 0 for a port */
+    uint8_t pad;
+    uint32_t port;             /* port dimensions */
+    uint64_t packets, bytes;   /* hierarchical heavy hitters: the residual (not under a longer heavy prefix) */
 };
 
 struct tpp_result {
@@ -171,6 +246,21 @@ struct tpp_result {
     int mergeable;             /* carries the merge state (0 for a dump of format 2, or a selection) */
     struct tpp_addr_counts *tables; /* ascending by interval: the edges, or every interval with IP packets */
     size_t ntables, tables_cap;
+    /* Heavy hitters: interval i's entries are hh[hh_offsets[i] .. hh_offsets[i+1]), by dimension, then rank
+     * (packets descending, then bytes descending, then key ascending). */
+    struct tpp_hh *hh;
+    size_t nhh, hh_cap;
+    uint64_t *hh_offsets;      /* nintervals + 1 entries once a row was pushed */
+    /* Merge state of the looking-back features (mergeable results): */
+    struct tpp_seen *seen[2];  /* TPP_FEAT_NOVELTY: every source [0] / destination [1] address, sorted by (ipv,
+                                * addr), with the interval it was first seen in */
+    size_t nseen[2];
+    struct tpp_flow_mark *flow_head; /* TPP_FEAT_FLOWS: each flow whose first packet in the result is within
+                                      * flow_timeout of first_ns or in interval 0, at that packet; sorted by key */
+    size_t nflow_head;
+    struct tpp_flow_mark *flow_tail; /* each flow whose last packet is within flow_timeout of last_ns or in the
+                                      * last interval, at that packet; sorted by key */
+    size_t nflow_tail;
     int complete;              /* 0 when reading stopped at an error; error says why */
     int stopped_by_limit;      /* 1 when max_packets or max_intervals ended the parse */
     char error[1024];
@@ -196,10 +286,16 @@ void tpp_result_cover_segment(struct tpp_result *r, size_t k);
 size_t tpp_result_nsegments(const struct tpp_result *r);
 void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, size_t *last);
 
-/* Append a row / a port series entry; 0 on success, -1 on allocation failure.  The entries of an interval are
- * pushed before its row, in ascending port order. */
+/* Append a row / a port series entry / a heavy hitter; 0 on success, -1 on allocation failure.  The entries of
+ * an interval are pushed before its row, ports in ascending order, heavy hitters in their order (above). */
 int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv);
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count);
+int tpp_result_push_hh(struct tpp_result *r, const struct tpp_hh *e);
+/* The heavy hitters of interval i (all dimensions), *n of them. */
+const struct tpp_hh *tpp_result_hh(const struct tpp_result *r, size_t i, size_t *n);
+/* The share of a heavy hitter in interval iv: packets over ip_packets (tcp_port_packets, udp_port_packets for the
+ * port dimensions); NaN when that is 0. */
+double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv);
 
 size_t tpp_result_distinct_ports(const struct tpp_result *r, int series);
 
