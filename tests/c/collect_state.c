@@ -147,7 +147,11 @@ static void random_address(uint8_t a[16], int kind)
     memcpy(a, prefixes[kind], 12);
     if (kind == 3) a[4] = (uint8_t)(rng() % 3);
     uint32_t low = (uint32_t)(rng() % 3 == 0 ? rng() % 4 : rng() % 300); /* few values: many ties */
-    memcpy(a + 12, &low, 4);
+    if (rng() % 4 == 0) low |= (uint32_t)(rng() % 3) << 24;
+    a[12] = (uint8_t)(low >> 24);
+    a[13] = 0;
+    a[14] = (uint8_t)(low >> 8);
+    a[15] = (uint8_t)low;
 }
 
 static void check_sort(void)
