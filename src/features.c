@@ -225,9 +225,21 @@ static int v6_item_cmp(const void *x, const void *y)
     return (a->lo > b->lo) - (a->lo < b->lo);
 }
 
-/* LSD radix sort of v[0..n) on bits 32..63, 8 at a time; bytes where all keys agree are skipped. */
+/* Below this many keys an insertion sort beats the radix sort's fixed cost (its 256 counters a pass). */
+#define SMALL_SORT 48
+
+/* v[0..n) ascending on bits 32..63: LSD radix, 8 bits a pass; bytes where all keys agree are skipped. */
 static void radix_sort_high(uint64_t *v, uint64_t *tmp, size_t n)
 {
+    if (n < SMALL_SORT) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] >> 32 > x >> 32; j--) v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
     for (int shift = 32; shift < 64; shift += 8) {
         size_t count[257] = { 0 };
         for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
@@ -241,6 +253,10 @@ static void radix_sort_high(uint64_t *v, uint64_t *tmp, size_t n)
 /* The same for IPv6 items on their first 64 bits, then each run of equal first halves by the second. */
 static void radix_sort_v6(struct v6_item *v, struct v6_item *tmp, size_t n)
 {
+    if (n < SMALL_SORT) {
+        qsort(v, n, sizeof *v, v6_item_cmp);
+        return;
+    }
     for (int shift = 0; shift < 64; shift += 8) {
         size_t count[257] = { 0 };
         for (size_t i = 0; i < n; i++) count[((v[i].hi >> shift) & 0xff) + 1]++;
