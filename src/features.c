@@ -377,6 +377,7 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
             if (j + 16 < n) __builtin_prefetch(&e[order[j + 16]]); /* a gather: hide its cache misses */
             x = &e[order[j]];
         }
+        if (x->count == 0) continue;
         int ipv = x->ipv == 4 ? 4 : 6;
         uint64_t k[4], addr, lo = 0;
         if (ipv == 4) {
@@ -391,7 +392,6 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
             (ipv < s->ipv || (ipv == s->ipv && (addr < last_addr || (addr == last_addr && lo < last_lo)))))
             return 1;
         last_addr = addr, last_lo = lo;
-        if (x->count == 0) continue;
         if (s->top && topk_wants(s->top, x->count)) {
             struct tpp_hh h;
             addr_hh(&h, s->dim_top, x);
