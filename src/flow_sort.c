@@ -69,16 +69,24 @@ static int by_element(const void *x, const void *y, void *ud)
 static int key_cmp_any(const void *a, const void *b) { return key_cmp(a, b); }
 static int mark_cmp_any(const void *a, const void *b) { return mark_cmp(a, b); }
 
-/* LSD radix sort of r[0..n) on rank, 8 passes of a byte (a pass where every rank has the same byte is skipped),
- * between r and tmp; returns the one holding the result. */
-static struct ref *radix_sort(struct ref *r, struct ref *tmp, size_t n)
+/* LSD radix sort of r[0..n) on rank: six digits of 11 bits, all counted in one read; a digit that is the same in
+ * every rank is skipped.  Sorts between r and tmp; returns the one holding the result. */
+enum { DIGIT = 11, DIGITS = 6, BUCKETS = 1 << DIGIT };
+static struct ref *radix_sort(struct ref *r, struct ref *tmp, size_t n, size_t (*count)[BUCKETS])
 {
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = { 0 };
-        for (size_t i = 0; i < n; i++) count[((r[i].rank >> shift) & 0xff) + 1]++;
-        if (count[((r[0].rank >> shift) & 0xff) + 1] == n) continue;
-        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++) tmp[count[(r[i].rank >> shift) & 0xff]++] = r[i];
+    memset(count, 0, DIGITS * sizeof *count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < DIGITS; d++) count[d][(r[i].rank >> (d * DIGIT)) & (BUCKETS - 1)]++;
+    for (int d = 0; d < DIGITS; d++) {
+        int shift = d * DIGIT;
+        if (count[d][(r[0].rank >> shift) & (BUCKETS - 1)] == n) continue;
+        size_t sum = 0;
+        for (int b = 0; b < BUCKETS; b++) {
+            size_t c = count[d][b];
+            count[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) tmp[count[d][(r[i].rank >> shift) & (BUCKETS - 1)]++] = r[i];
         struct ref *swap = r;
         r = tmp;
         tmp = swap;
@@ -97,9 +105,11 @@ static int sort_by_rank(const void *in, size_t n, size_t size, void *out, uint64
         return 0;
     }
     struct ref *r = malloc(n * sizeof *r), *tmp = malloc(n * sizeof *tmp);
-    if (!r || !tmp) { free(r); free(tmp); return -1; }
+    size_t (*count)[BUCKETS] = malloc(DIGITS * sizeof *count);
+    if (!r || !tmp || !count) { free(r); free(tmp); free(count); return -1; }
     for (size_t i = 0; i < n; i++) r[i] = (struct ref){ rank(b + i * size), i };
-    struct ref *sorted = radix_sort(r, tmp, n);
+    struct ref *sorted = radix_sort(r, tmp, n, count);
+    free(count);
     struct elements e = { b, size, cmp };
     for (size_t i = 0, j; i < n; i = j) { /* runs of equal ranks */
         for (j = i + 1; j < n && sorted[j].rank == sorted[i].rank; j++) {}
