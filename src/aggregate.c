@@ -89,7 +89,7 @@ struct tpp_agg {
 };
 
 /* Make room for `need` elements in a BUF; 0 on success. */
-#define RESERVE(b, need) reserve((void **)&(b).v, &(b).cap, (need), sizeof *(b).v)
+#define RESERVE(b, need) ((need) <= (b).cap ? 0 : reserve((void **)&(b).v, &(b).cap, (need), sizeof *(b).v))
 static int reserve(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap) return 0;
@@ -354,7 +354,10 @@ static int count_novel(struct tpp_agg *a, size_t nsrc, uint64_t novel[2])
 {
     uint32_t interval = (uint32_t)a->r->nintervals;
     novel[0] = novel[1] = 0;
+    enum { AHEAD = 8 }; /* the seen tables are probed at random: their slots are fetched a few addresses ahead */
     for (size_t i = 0; i < a->addrs.n; i++) {
+        if (i + AHEAD < a->addrs.n)
+            seen_table_prefetch(&a->seen[i + AHEAD >= nsrc], a->addrs.v[i + AHEAD].addr, (int)a->addrs.v[i + AHEAD].ipv);
         int side = i >= nsrc;
         int rc = seen_table_add(&a->seen[side], a->addrs.v[i].addr, (int)a->addrs.v[i].ipv, interval);
         if (rc < 0) return -1;

@@ -101,6 +101,12 @@ int seen_table_add(struct seen_table *t, const uint8_t addr[16], int ipv, uint32
     return 1;
 }
 
+void seen_table_prefetch(const struct seen_table *t, const uint8_t addr[16], int ipv)
+{
+    if (ipv == 4) __builtin_prefetch(&t->v4[hash4(load32(addr + 12)) & t->mask4], 1);
+    else __builtin_prefetch(&t->v6[hash6(load64(addr), load64(addr + 8)) & t->mask6], 1);
+}
+
 static int by_address(const void *x, const void *y)
 {
     const struct tpp_seen *a = x, *b = y;
