@@ -172,7 +172,7 @@ static void add_address(const uint8_t addr[16], int ipv, uint64_t count, uint64_
     memcpy(e->addr, addr, 16);
     e->ipv = (uint64_t)ipv;
     e->count = count;
-    e->bytes = bytes;
+    e->bytes = a->feat & TPP_FEAT_HH ? bytes : 0; /* IPv6 slots sum their bytes anyway */
 }
 
 static int snapshot_addresses(struct tpp_agg *a)
