@@ -231,7 +231,15 @@ static void check_parse_state(void)
     o.delta_ns = 2 * s;
     o.flow_timeout_ns = 5 * s;
     char err[256];
+    /* with every group off: no state, tables of addresses only, no heavy hitters */
+    o.features = 0;
     struct tpp_result *r = tpp_parse(path, &o, NULL, err, sizeof err);
+    CHECK(r && r->nflow_head == 0 && r->nflow_tail == 0 && r->nseen[0] == 0 && r->nseen[1] == 0 && r->nhh == 0);
+    const struct tpp_addr_counts *t0 = r ? tpp_result_table(r, 0) : NULL;
+    CHECK(t0 && t0->nsrc == 1 && t0->e[0].bytes == 0 && t0->nflows == 0 && t0->nlens == 0 && t0->nport_bytes[1] == 0);
+    tpp_result_free(r);
+    o.features = TPP_FEAT_ALL;
+    r = tpp_parse(path, &o, NULL, err, sizeof err);
     unlink(path);
     CHECK(r && r->complete && r->nintervals == 16);
     if (!r) return;
@@ -269,6 +277,18 @@ static void check_parse_state(void)
     CHECK(first && first->nlens == 1 && first->lens[0].value == 28 && first->lens[0].count == 1);
     CHECK(last && last->nport_bytes[1] == 1 && last->port_bytes[1][0].value == 53 && last->port_bytes[1][0].count == 56);
     CHECK(last && last->nsrc == 2 && last->e[0].bytes == 28 && last->e[1].bytes == 28);
+    /* the heavy hitters get the bytes per address and per destination port: the last interval's two packets
+     * (10.0.0.1 and 10.0.0.3 to 10.0.0.2 and 10.0.0.4, UDP port 53, 28 bytes each) */
+    size_t nhh;
+    const struct tpp_hh *hh = tpp_result_hh(r, 15, &nhh);
+    int src = 0, dst = 0, port = 0;
+    for (size_t i = 0; i < nhh; i++) {
+        if (hh[i].dim == TPP_HH_SRC) src += hh[i].packets == 1 && hh[i].bytes == 28;
+        if (hh[i].dim == TPP_HH_DST) dst += hh[i].packets == 1 && hh[i].bytes == 28;
+        if (hh[i].dim == TPP_HH_UDP_DPORT) port += hh[i].port == 53 && hh[i].packets == 2 && hh[i].bytes == 56;
+        CHECK(hh[i].dim != TPP_HH_TCP_DPORT);
+    }
+    CHECK(src == 2 && dst == 2 && port == 1);
     tpp_result_free(r);
 }
 
