@@ -235,8 +235,9 @@ static void check_parse_state(void)
     o.features = 0;
     struct tpp_result *r = tpp_parse(path, &o, NULL, err, sizeof err);
     CHECK(r && r->nflow_head == 0 && r->nflow_tail == 0 && r->nseen[0] == 0 && r->nseen[1] == 0 && r->nhh == 0);
-    const struct tpp_addr_counts *t0 = r ? tpp_result_table(r, 0) : NULL;
-    CHECK(t0 && t0->nsrc == 1 && t0->e[0].bytes == 0 && t0->nflows == 0 && t0->nlens == 0 && t0->nport_bytes[1] == 0);
+    const struct tpp_addr_counts *none0 = r ? tpp_result_table(r, 0) : NULL;
+    CHECK(none0 && none0->nsrc == 1 && none0->e[0].bytes == 0 && none0->nflows == 0 && none0->nlens == 0 &&
+          none0->nport_bytes[1] == 0);
     tpp_result_free(r);
     o.features = TPP_FEAT_ALL;
     r = tpp_parse(path, &o, NULL, err, sizeof err);
