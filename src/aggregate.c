@@ -714,6 +714,26 @@ static int sorted_marks(struct tpp_agg *a, int first_only, struct tpp_flow_mark 
     return 0;
 }
 
+/* Once the last interval is closed, the buffers of one interval go before the state is sorted (the peak of
+ * memory is there). */
+static void release_interval_buffers(struct tpp_agg *a)
+{
+    addr_table_free(&a->src);
+    addr_table_free(&a->dst);
+    free(a->flow_list.v);
+    free(a->addrs.v);
+    free(a->len_counts.v);
+    free(a->sort_keys.v);
+    free(a->sort_tmp.v);
+    a->flow_list.v = NULL;
+    a->addrs.v = NULL;
+    a->len_counts.v = NULL;
+    a->sort_keys.v = NULL;
+    a->sort_tmp.v = NULL;
+    a->flow_list.n = a->flow_list.cap = a->addrs.n = a->addrs.cap = a->len_counts.n = a->len_counts.cap = 0;
+    a->sort_keys.n = a->sort_keys.cap = a->sort_tmp.n = a->sort_tmp.cap = 0;
+}
+
 /* The looking-back state a merge needs (tpp/result.h): the addresses seen with their first interval, the flows
  * of the head (each at its first packet) and of the tail (at its last packet), sorted. */
 static int finish_state(struct tpp_agg *a)
@@ -744,5 +764,6 @@ int tpp_agg_finish(struct tpp_agg *a)
     int rc = 0;
     if (!(a->stopped == 1 && limit_reached(a))) /* max_intervals: the partial one is not wanted */
         rc = close_interval(a, later(a->start, a->delta), 1, 1);
+    release_interval_buffers(a);
     return finish_state(a) != 0 ? -1 : rc;
 }
