@@ -40,14 +40,19 @@ static int64_t later(int64_t t, int64_t d)
 struct port_hist {
     uint32_t count[65536];
     uint64_t touched[65536 / 64];
+    uint32_t ntouched;         /* distinct ports: the size of the interval's list */
 };
 
 /* IP lengths: dense up to LEN_DENSE (every IPv4 length and IPv6 ones up to 40 + 65535 with room), the rare
- * longer ones (jumbograms, segmentation offload) in a sorted list. */
+ * longer ones (jumbograms, segmentation offload) in a sorted list.  The touched words are marked in a summary
+ * too: reading out an interval of a few packets then costs its packets, not 2048 words (a million 1 ms
+ * intervals would otherwise spend seconds there). */
 #define LEN_DENSE (1u << 17)
 struct len_hist {
     uint32_t count[LEN_DENSE];
     uint64_t touched[LEN_DENSE / 64];
+    uint64_t summary[LEN_DENSE / 64 / 64];
+    uint32_t ntouched;
     struct tpp_value_count *big;
     size_t nbig, big_cap;
 };
@@ -280,8 +285,8 @@ static int flush_ports(struct tpp_agg *a, int series)
     int counts = (a->feat & (TPP_FEAT_PORTS | TPP_FEAT_HH)) != 0;
     int b = a->port_bytes && (series == TPP_TCP_DST || series == TPP_UDP_DST) ? series == TPP_UDP_DST : -1;
     uint64_t *bytes = b >= 0 ? a->port_bytes[b] : NULL;
-    size_t touched = 0;
-    for (uint32_t w = 0; w < 65536 / 64; w++) touched += (size_t)__builtin_popcountll(h->touched[w]);
+    size_t touched = h->ntouched;
+    h->ntouched = 0;
     a->port_counts[series].n = 0;
     if (b >= 0) a->port_byte_counts[b].n = 0;
     if ((counts && RESERVE(a->port_counts[series], touched) != 0) ||
@@ -311,18 +316,23 @@ static int flush_ports(struct tpp_agg *a, int series)
 static int flush_lens(struct tpp_agg *a)
 {
     struct len_hist *h = a->lens;
-    size_t touched = h->nbig;
-    for (uint32_t w = 0; w < LEN_DENSE / 64; w++) touched += (size_t)__builtin_popcountll(h->touched[w]);
     a->len_counts.n = 0;
-    if (RESERVE(a->len_counts, touched) != 0) return -1;
-    for (uint32_t w = 0; w < LEN_DENSE / 64; w++) {
-        uint64_t bits = h->touched[w];
-        h->touched[w] = 0;
-        while (bits) {
-            uint32_t len = w * 64 + (uint32_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            a->len_counts.v[a->len_counts.n++] = (struct tpp_value_count){ len, h->count[len] };
-            h->count[len] = 0;
+    if (RESERVE(a->len_counts, (size_t)h->ntouched + h->nbig) != 0) return -1;
+    h->ntouched = 0;
+    for (uint32_t s = 0; s < LEN_DENSE / 64 / 64; s++) {
+        uint64_t words = h->summary[s];
+        h->summary[s] = 0;
+        while (words) {
+            uint32_t w = s * 64 + (uint32_t)__builtin_ctzll(words);
+            words &= words - 1;
+            uint64_t bits = h->touched[w];
+            h->touched[w] = 0;
+            while (bits) {
+                uint32_t len = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                a->len_counts.v[a->len_counts.n++] = (struct tpp_value_count){ len, h->count[len] };
+                h->count[len] = 0;
+            }
         }
     }
     if (h->nbig) memcpy(a->len_counts.v + a->len_counts.n, h->big, h->nbig * sizeof *h->big); /* all above LEN_DENSE */
@@ -538,7 +548,10 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         const uint16_t port[2] = { p->sport, p->dport };
         for (int k = 0; k < 2; k++) {
             struct port_hist *h = &a->ports[series + k];
-            if (h->count[port[k]]++ == 0) h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
+            if (h->count[port[k]]++ == 0) {
+                h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
+                h->ntouched++;
+            }
         }
         if (a->port_bytes) a->port_bytes[series == TPP_UDP_SRC][p->dport] += p->ip_len;
     }
@@ -548,7 +561,11 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         iv->ttl_sum += p->ttl;
         a->frag += (p->flags & (TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)) != 0;
         if (len < LEN_DENSE) {
-            if (h->count[len]++ == 0) h->touched[len >> 6] |= 1ull << (len & 63);
+            if (h->count[len]++ == 0) {
+                h->touched[len >> 6] |= 1ull << (len & 63);
+                h->summary[len >> 12] |= 1ull << ((len >> 6) & 63);
+                h->ntouched++;
+            }
         } else if (add_big_len(h, len) != 0) {
             a->stopped = -1;
         }
