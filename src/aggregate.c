@@ -534,8 +534,10 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         if (p->flags & TPP_PKT_TCP_FLAGS) {
             iv->syn += (p->tcp_flags & 0x02) != 0;
             iv->fin += (p->tcp_flags & 0x01) != 0;
-            a->synack += (p->tcp_flags & 0x12) == 0x12; /* reset per interval whether headers is on or not */
-            a->rst += (p->tcp_flags & 0x04) != 0;
+            if (a->lens) { /* the headers group */
+                a->synack += (p->tcp_flags & 0x12) == 0x12;
+                a->rst += (p->tcp_flags & 0x04) != 0;
+            }
         }
         if (p->flags & TPP_PKT_L4) { iv->tcp_port_packets++; series = TPP_TCP_SRC; }
         break;
