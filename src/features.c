@@ -154,6 +154,22 @@ static int hhh_qsort(const void *x, const void *y)
     return rank_cmp(a, b);
 }
 
+/* Sort heavy hitters by cmp: by insertion when they are few (a top k, an interval's handful of hierarchical
+ * heavy hitters), where qsort's set-up costs more than the sort. */
+static void sort_hh(struct tpp_hh *h, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > 32) {
+        qsort(h, n, sizeof *h, cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct tpp_hh x = h[i];
+        size_t j = i;
+        for (; j > 0 && cmp(&h[j - 1], &x) > 0; j--) h[j] = h[j - 1];
+        h[j] = x;
+    }
+}
+
 /* ---- top k by a bounded heap whose root is the worst kept ---- */
 
 struct topk {
@@ -199,7 +215,7 @@ static void topk_offer(struct topk *t, const struct tpp_hh *c)
 /* Write the kept entries to out in rank order; their number. */
 static size_t topk_emit(struct topk *t, struct tpp_hh *out)
 {
-    qsort(t->h, t->n, sizeof *t->h, rank_qsort);
+    sort_hh(t->h, t->n, rank_qsort);
     for (size_t i = 0; i < t->n; i++) out[i] = t->h[i];
     return t->n;
 }
@@ -427,7 +443,7 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
         for (int level = 1; level <= 3; level++)
             if (close_level(w, side, s, level) != 0) return -1;
     }
-    if (w->nhhh[side] > 1) qsort(w->hhh[side], w->nhhh[side], sizeof *w->hhh[side], hhh_qsort);
+    sort_hh(w->hhh[side], w->nhhh[side], hhh_qsort);
     return 0;
 }
 
