@@ -259,8 +259,9 @@ static int result_heavy_hitters(lua_State *L)
                                             (lua_Integer)r->nintervals, i));
     lua_Integer k = luaL_optinteger(L, 4, LUA_MAXINTEGER);
     luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
-    size_t n;
-    const struct tpp_hh *hh = tpp_result_hh(r, (size_t)i - 1, &n);
+    size_t n = 0;
+    /* a result without heavy hitters (the group off, an older dump) may have no offsets per row */
+    const struct tpp_hh *hh = r->nhh ? tpp_result_hh(r, (size_t)i - 1, &n) : NULL;
     const struct tpp_interval *iv = &r->iv[i - 1];
     char key[64];
     lua_newtable(L);

@@ -222,7 +222,7 @@ static int write_hh(const struct tpp_result *r, enum tpp_export_format format, F
     (void)format;
     char key[64], share[64];
     if (fputs("interval\tdim\tkey\tpackets\tbytes\tshare\n", f) == EOF) return -1;
-    for (size_t i = 0; i < r->nintervals; i++) {
+    for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
         size_t n;
         const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
         for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
