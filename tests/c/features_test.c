@@ -386,6 +386,21 @@ static size_t brute_prefixes(const struct tpp_addr_count *e, size_t n, int plen4
     return m;
 }
 
+static int by_address(const void *x, const void *y)
+{
+    const struct tpp_addr_count *a = x, *b = y;
+    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
+    return memcmp(a->addr, b->addr, 16);
+}
+
+static int by_flow(const void *x, const void *y) { return memcmp(x, y, sizeof(struct tpp_flow_key)); }
+
+static int by_value(const void *x, const void *y)
+{
+    const struct tpp_value_count *a = x, *b = y;
+    return (a->value > b->value) - (a->value < b->value);
+}
+
 static void test_random(void)
 {
     enum { NA = 600, NF = 900 };
@@ -502,6 +517,17 @@ static void test_random(void)
         CHECK(n == n0 && memcmp(buf, first, (size_t)n0 * sizeof *buf) == 0);
         CHECK(memcmp(&iv, &iv0, sizeof iv) == 0);
     }
+    /* The tables' own order (address order, flows by memcmp, histograms ascending): the same bits again. */
+    qsort(src, NA, sizeof src[0], by_address);
+    qsort(dst, NA, sizeof dst[0], by_address);
+    qsort(fl, NF, sizeof fl[0], by_flow);
+    qsort(lens, 300, sizeof lens[0], by_value);
+    for (int s = 0; s < TPP_NSERIES; s++) qsort(ports[s], 200, sizeof ports[s][0], by_value);
+    for (int k = 0; k < 2; k++) qsort(pbytes[k], 200, sizeof pbytes[k][0], by_value);
+    struct tpp_interval iv = { .ip_packets = ip_packets };
+    long n = features_finish(w, &iv, &t, &o, 0, buf);
+    CHECK(n == n0 && memcmp(buf, first, (size_t)n0 * sizeof *buf) == 0);
+    CHECK(memcmp(&iv, &iv0, sizeof iv) == 0);
     features_work_free(w);
 }
 
