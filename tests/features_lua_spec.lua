@@ -178,6 +178,15 @@ describe("heavy hitters from Lua", function()
     assert.are.equal(1, r:heavy_hitters("udp_dport", 1)[1].share)
   end)
 
+  it("prints a list as the REPL shows it, and tpp.type and help know it", function()
+    local top = r:heavy_hitters("src", 1, 2)
+    assert.are.equal("heavy_hitters", tpp.type(top))
+    assert.are.equal("10.0.0.1 (5 packets, 700 bytes, 38.46 %), 10.0.1.7 (3 packets, 234 bytes, 23.08 %)",
+                     tostring(top))
+    assert.are.equal("(no heavy hitters)", tostring(r:heavy_hitters("src", 3)))
+    assert.matches("A list of heavy hitters", require("tpp.help").text(top))
+  end)
+
   it("cuts the list at k and keeps the order", function()
     local all = r:heavy_hitters("src", 1)
     local two = r:heavy_hitters("src", 1, 2)
