@@ -3,8 +3,8 @@
  * (result.c, result_ports.c, result_summary.c, result_export.c); here they become Lua values and errors.
  *
  * Columns, interval records, top-port and heavy-hitter lists are plain Lua tables carrying the metatables
- * "tpp.column", "tpp.interval", "tpp.ports" and "tpp.heavy_hitters", created here and given their methods and string forms by lua/tpp/column.lua and
- * lua/tpp/result.lua (through core._meta), so that statistics and printing are Lua while the loops over intervals
+ * "tpp.column", "tpp.interval", "tpp.ports" and "tpp.heavy_hitters", created here and given their methods and
+ * string forms by lua/tpp/column.lua and lua/tpp/result.lua (through core._meta), so that statistics and printing are Lua while the loops over intervals
  * and ports stay in C.  tpp.parse and tpp.load load that Lua half before making a result (require_lua_half).
  */
 #include "ltpp.h"
@@ -580,8 +580,8 @@ void tpp_lresult_register(lua_State *L)
     lua_pushcclosure(L, result_index, 2);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "result");
-    static const char *const tables[][2] = { { COLUMN_MT, "column" }, { INTERVAL_MT, "interval" }, { PORTS_MT, "ports" },
-                                             { HH_MT, "heavy_hitters" } };
+    static const char *const tables[][2] = { { COLUMN_MT, "column" }, { INTERVAL_MT, "interval" },
+                                             { PORTS_MT, "ports" }, { HH_MT, "heavy_hitters" } };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         luaL_newmetatable(L, tables[i][0]);
         lua_setfield(L, -2, tables[i][1]);

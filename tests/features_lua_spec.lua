@@ -109,7 +109,9 @@ local function reference(k)
       return a.order < b.order
     end)
     local total = dim == "tcp_dport" and totals.tcp or dim == "udp_dport" and totals.udp or totals.ip
-    for i, e in ipairs(list) do list[i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total } end
+    for i, e in ipairs(list) do
+      list[i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total }
+    end
     out[dim] = list
   end
   return out
@@ -285,7 +287,7 @@ describe("the main job's heavy-hitter table", function()
     assert_tsv_matches(dir .. "/out/hh/known_hh.tsv", r)
   end)
 
-  it("follows --heavy-hitters and --hhh-phi, and writes no table without the group hh (removing a stale one)", function()
+  it("follows --heavy-hitters and --hhh-phi, and writes no table without hh (removing a stale one)", function()
     local _, err, status = exec(dir, "-q -f none -t 1 -o out --heavy-hitters 1 --hhh-phi 0.3 in")
     assert.are.equal(0, status, err)
     local _, rows = H.read_tsv(dir .. "/out/hh/known_hh.tsv")

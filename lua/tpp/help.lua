@@ -31,7 +31,8 @@ docs.tpp = {
   { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
   { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer | nil, msg — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
-  { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"heavy_hitters\" | \"writer\" | nil" },
+  { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"heavy_hitters\" | \"writer\" "
+            .. "| nil" },
   { "now", "tpp.now() -> seconds on a monotonic clock" },
   { "fingerprint", "tpp.fingerprint(path) -> r.source_fingerprint of a capture file, or nil, message" },
   { "check_filter", "tpp.check_filter(expr) -> true, or nil and why the BPF expression does not compile" },
