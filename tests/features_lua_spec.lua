@@ -335,6 +335,11 @@ describe("the main job's heavy-hitter table", function()
     local whole = assert(tpp.parse(dir .. "/in/known.pcap", { delta_t = 1 }))
     assert.is_true(whole:write_heavy_hitters(dir .. "/want.tsv"))
     assert.are.equal(H.read_file(dir .. "/want.tsv"), H.read_file(dir .. "/out/hh/day_hh.tsv"))
+    -- scripts/merge.lua, from the piece's dump, writes the same table
+    _, err, status = H.tpp_in(dir, q(H.ROOT .. "/scripts/merge.lua") .. " -q -f none -o merged --name day "
+      .. "out/mem_dump/known.tpd")
+    assert.are.equal(0, status, err)
+    assert.are.equal(H.read_file(dir .. "/want.tsv"), H.read_file(dir .. "/merged/hh/day_hh.tsv"))
   end)
 end)
 
