@@ -326,7 +326,7 @@ static int flush_lens(struct tpp_agg *a)
             h->count[len] = 0;
         }
     }
-    memcpy(a->len_counts.v + a->len_counts.n, h->big, h->nbig * sizeof *h->big); /* all above LEN_DENSE, sorted */
+    if (h->nbig) memcpy(a->len_counts.v + a->len_counts.n, h->big, h->nbig * sizeof *h->big); /* all above LEN_DENSE */
     a->len_counts.n += h->nbig;
     h->nbig = 0;
     return 0;

@@ -1,5 +1,5 @@
-/* flow_table.c — see flow_table.h.  Open addressing with linear probing; deletion by backward shift, so that a
- * sweep leaves no tombstones. */
+/* flow_table.c — see flow_table.h.  Open addressing with linear probing; a sweep places the
+ * live entries again, so that it leaves no tombstones. */
 #include "flow_table.h"
 
 #include <stdlib.h>
@@ -102,9 +102,10 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
 
 /* Sweep and grow, one function per family through a macro: the same steps on two slot types.
  *
- * Sweep: remove the expired entries in one pass, starting after an empty slot so that no run of occupied slots
- * wraps past the start; removing slot i shifts the later entries of its run back (each to no earlier than its
- * home), and slot i is looked at again. */
+ * Sweep: one pass in slot order, starting after an empty slot so that no run of occupied slots wraps past the
+ * start: an expired entry is emptied, a live one is placed again at the first free slot from its home (or stays).
+ * The slots between a live entry's home and its place were all visited before it, so it never lands behind a
+ * hole, and every later move only fills a hole or leaves one after the entries already placed. */
 #define DEFINE_SWEEP_GROW(FAM, SLOT, HOME, FIND_ARGS)                                                              \
     static void sweep##FAM(struct flow_table *t, int64_t cutoff)                                                    \
     {                                                                                                               \
@@ -113,20 +114,17 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
         while (s[start].rest) start++;                                                                              \
         for (uint64_t k = 1; k <= mask; k++) {                                                                      \
             uint64_t i = (start + k) & mask;                                                                        \
-            while (s[i].rest && expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                 \
-                uint64_t hole = i, j = i;                                                                           \
-                for (;;) {                                                                                          \
-                    j = (j + 1) & mask;                                                                             \
-                    if (!s[j].rest) break;                                                                          \
-                    uint64_t h = HOME(&s[j], mask);                                                                 \
-                    /* s[j] may move to the hole unless its home lies cyclically in (hole, j] */                    \
-                    int stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);                            \
-                    if (stays) continue;                                                                            \
-                    s[hole] = s[j];                                                                                 \
-                    hole = j;                                                                                       \
-                }                                                                                                   \
-                s[hole].rest = 0;                                                                                   \
+            if (!s[i].rest) continue;                                                                               \
+            if (expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                                 \
+                s[i].rest = 0;                                                                                      \
                 t->n##FAM--;                                                                                        \
+                continue;                                                                                           \
+            }                                                                                                       \
+            uint64_t j = HOME(&s[i], mask);                                                                         \
+            while (j != i && s[j].rest) j = (j + 1) & mask;                                                         \
+            if (j != i) {                                                                                           \
+                s[j] = s[i];                                                                                        \
+                s[i].rest = 0;                                                                                      \
             }                                                                                                       \
         }                                                                                                           \
     }                                                                                                               \
@@ -144,7 +142,9 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
         t->mask##FAM = cap - 1;                                                                                     \
         return 0;                                                                                                   \
     }                                                                                                               \
-    /* Room for one more entry: at three quarters full, sweep; grow when that left more than half. */               \
+    /* Room for one more entry: at three quarters full, sweep; grow when that left more than 60 %: the next sweep  \
+     * is then at least 15 % of the slots away, and a table holds up to 60 % live flows (memory matters: on a       \
+     * backbone trace nearly every packet is a flow of its own). */                                                 \
     static int make_room##FAM(struct flow_table *t, int64_t now)                                                    \
     {                                                                                                               \
         uint64_t cap = t->mask##FAM + 1;                                                                            \
@@ -152,7 +152,7 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
         int64_t cutoff;                                                                                             \
         if (__builtin_sub_overflow(now, t->timeout, &cutoff)) cutoff = INT64_MIN;                                   \
         sweep##FAM(t, cutoff);                                                                                      \
-        return t->n##FAM + 1 > cap / 2 ? grow##FAM(t) : 0;                                                          \
+        return t->n##FAM + 1 > cap / 10 * 6 ? grow##FAM(t) : 0;                                                     \
     }
 
 #define ARGS4(o) (o)->addrs, (o)->rest & KEY_BITS
