@@ -240,14 +240,23 @@ static void radix_sort_high(uint64_t *v, uint64_t *tmp, size_t n)
         }
         return;
     }
-    for (int shift = 32; shift < 64; shift += 8) {
-        size_t count[257] = { 0 };
-        for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
-        if (count[((v[0] >> shift) & 0xff) + 1] == n) continue;
-        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
+    /* Three digits of 11 bits: every digit's counts in one read, then a pass per digit that does not agree. */
+    static const int shift[3] = { 32, 43, 54 };
+    uint32_t count[3][2048 + 1];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 3; d++) count[d][((v[i] >> shift[d]) & 0x7ff) + 1]++;
+    uint64_t *from = v, *to = tmp;
+    for (int d = 0; d < 3; d++) {
+        uint32_t *c = count[d];
+        if (c[((v[0] >> shift[d]) & 0x7ff) + 1] == n) continue;
+        for (int b = 0; b < 2048; b++) c[b + 1] += c[b];
+        for (size_t i = 0; i < n; i++) to[c[(from[i] >> shift[d]) & 0x7ff]++] = from[i];
+        uint64_t *swap = from;
+        from = to;
+        to = swap;
     }
+    if (from != v) memcpy(v, from, n * sizeof *v);
 }
 
 /* The same for IPv6 items on their first 64 bits, then each run of equal first halves by the second. */
@@ -278,14 +287,15 @@ static int address_order(struct features_work *w, const struct tpp_addr_count *e
         grow(&w->keys, &w->keys_cap, n, sizeof *w->keys) != 0 || grow(&w->tmp, &w->tmp_cap, n, sizeof *w->tmp) != 0)
         return -1;
     size_t n4 = 0, n6 = 0, i;
-    for (i = 0; i < n; i++)
-        if (e[i].ipv == 4) w->keys[n4++] = (uint64_t)v4_of(e[i].addr) << 32 | i;
-    if (n4 < n) {
-        if (grow(&w->v6, &w->v6_cap, 2 * (n - n4), sizeof *w->v6) != 0) return -1;
-        for (i = 0; i < n; i++)
-            if (e[i].ipv != 4) w->v6[n6++] = (struct v6_item){ be64(e[i].addr), be64(e[i].addr + 8), (uint32_t)i };
-        radix_sort_v6(w->v6, w->v6 + n6, n6);
+    for (i = 0; i < n; i++) {
+        if (e[i].ipv == 4) {
+            w->keys[n4++] = (uint64_t)v4_of(e[i].addr) << 32 | i;
+        } else {
+            if (grow(&w->v6, &w->v6_cap, 2 * (n6 + 1), sizeof *w->v6) != 0) return -1; /* and room to sort */
+            w->v6[n6++] = (struct v6_item){ be64(e[i].addr), be64(e[i].addr + 8), (uint32_t)i };
+        }
     }
+    if (n6) radix_sort_v6(w->v6, w->v6 + n6, n6);
     if (n4) radix_sort_high(w->keys, w->tmp, n4);
     for (i = 0; i < n4; i++) w->order[i] = (uint32_t)w->keys[i];
     for (i = 0; i < n6; i++) w->order[n4 + i] = w->v6[i].idx;
@@ -367,6 +377,7 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
             if (j + 16 < n) __builtin_prefetch(&e[order[j + 16]]); /* a gather: hide its cache misses */
             x = &e[order[j]];
         }
+        if (x->count == 0) continue;
         int ipv = x->ipv == 4 ? 4 : 6;
         uint64_t k[4], addr, lo = 0;
         if (ipv == 4) {
@@ -381,7 +392,6 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
             (ipv < s->ipv || (ipv == s->ipv && (addr < last_addr || (addr == last_addr && lo < last_lo)))))
             return 1;
         last_addr = addr, last_lo = lo;
-        if (x->count == 0) continue;
         if (s->top && topk_wants(s->top, x->count)) {
             struct tpp_hh h;
             addr_hh(&h, s->dim_top, x);

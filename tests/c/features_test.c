@@ -105,9 +105,9 @@ static void test_prefixes(void)
      * 2001:db9:0; /32: 2001:db8, 2001:db9. */
     struct tpp_addr_count src[] = { v4(10, 0, 0, 1, 3, 0), v4(10, 0, 0, 2, 1, 0), v4(10, 0, 1, 1, 2, 0),
                                     v4(10, 1, 0, 1, 5, 0), v4(192, 168, 1, 1, 1, 0), v6(a, 2, 0), v6(b, 2, 0),
-                                    v6(c, 7, 0), v6(d, 1, 0) };
+                                    v6(c, 7, 0), v6(d, 1, 0), v4(172, 16, 0, 1, 0, 0) /* no packet: ignored */ };
     struct tpp_addr_count dst[] = { v4(10, 0, 0, 9, 24, 0) };
-    struct feature_tables t = { .src = src, .nsrc = 9, .dst = dst, .ndst = 1 };
+    struct feature_tables t = { .src = src, .nsrc = 10, .dst = dst, .ndst = 1 };
     struct tpp_interval iv = { .ip_packets = 24 };
     struct tpp_options o = options(TPP_FEAT_PREFIXES);
     CHECK(run(&iv, &t, &o, 0) == 0);
