@@ -5,11 +5,14 @@
  *    first in it with the previous packet's time, unknown) must be what the model says, through many sweeps and
  *    growths.  A flow may come back unknown only when its silence exceeded the timeout (it was swept).
  * 2. The generations wrap after 2^24 - 2 intervals without a flow seeming to be of the current interval.
- * 3. tpp_parse on a capture written here: the seen addresses with their first intervals, the flow head and tail
+ * 3. flow_sort's order is memcmp's (then interval, time) on keys of every kind: IPv4, IPv6 below and above the
+ *    IPv4-mapped range, IPv6 packets with mapped addresses, many sharing addresses.
+ * 4. tpp_parse on a capture written here: the seen addresses with their first intervals, the flow head and tail
  *    at their edges (exactly flow_timeout from the first / last packet is in, 1 ns more is out).
  */
 #include "tpp/parse.h"
 #include "tpp/result.h"
+#include "flow_sort.h"
 #include "flow_table.h"
 
 #include <stdio.h>
@@ -124,6 +127,61 @@ static void check_wrap(void)
     flow_table_free(&t);
 }
 
+static int mark_order(const void *x, const void *y)
+{
+    const struct tpp_flow_mark *a = x, *b = y;
+    int c = memcmp(&a->key, &b->key, sizeof a->key);
+    if (c) return c;
+    if (a->interval != b->interval) return a->interval < b->interval ? -1 : 1;
+    return (a->ns > b->ns) - (a->ns < b->ns);
+}
+
+static void random_address(uint8_t a[16], int kind)
+{
+    static const uint8_t prefixes[4][12] = {
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },   /* IPv4-mapped */
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe },   /* just below */
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
+        { 0x20, 0x01, 0x0d, 0xb8 },                     /* above */
+    };
+    memcpy(a, prefixes[kind], 12);
+    if (kind == 3) a[4] = (uint8_t)(rng() % 3);
+    uint32_t low = (uint32_t)(rng() % 3 == 0 ? rng() % 4 : rng() % 300); /* few values: many ties */
+    if (rng() % 4 == 0) low |= (uint32_t)(rng() % 3) << 24;
+    a[12] = (uint8_t)(low >> 24);
+    a[13] = 0;
+    a[14] = (uint8_t)(low >> 8);
+    a[15] = (uint8_t)low;
+}
+
+static void check_sort(void)
+{
+    enum { N = 20000 };
+    static struct tpp_flow_mark in[N], out[N], ref[N];
+    static struct tpp_flow_key kin[N], kout[N];
+    for (int i = 0; i < N; i++) {
+        struct tpp_flow_mark *m = &in[i];
+        memset(m, 0, sizeof *m);
+        int v4 = rng() % 2;
+        random_address(m->key.src, v4 ? 0 : (int)(rng() % 4));
+        random_address(m->key.dst, v4 ? 0 : (int)(rng() % 4));
+        m->key.sport[1] = (uint8_t)(rng() % 3);
+        m->key.dport[0] = (uint8_t)(rng() % 2);
+        m->key.proto = rng() % 2 ? 6 : 17;
+        m->key.ipv = v4 ? 4 : 6;
+        m->interval = (uint32_t)(rng() % 3);
+        m->ns = (int64_t)(rng() % 5) - 2;
+        kin[i] = m->key;
+    }
+    memcpy(ref, in, sizeof ref);
+    qsort(ref, N, sizeof *ref, mark_order);
+    CHECK(flow_sort_marks(in, N, out) == 0);
+    CHECK(memcmp(out, ref, sizeof ref) == 0);
+    CHECK(flow_sort_keys(kin, N, kout) == 0);
+    for (int i = 0; i < N; i++) CHECK(memcmp(&kout[i], &ref[i].key, sizeof kout[i]) == 0);
+    CHECK(flow_sort_marks(in, 1, out) == 0 && memcmp(out, in, sizeof *out) == 0);
+}
+
 /* A nanosecond pcap of raw IPv4 UDP packets. */
 static void put32(FILE *f, uint32_t v) { fwrite(&v, 4, 1, f); }
 
@@ -218,6 +276,7 @@ int main(void)
 {
     check_against_model();
     check_wrap();
+    check_sort();
     check_parse_state();
     if (failures) { fprintf(stderr, "collect_state: %d failures\n", failures); return 1; }
     printf("collect_state: ok\n");
