@@ -1,11 +1,11 @@
 /* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
- * formatter (tpp_format_cell) so that the three formats agree on every number. */
+ * formatter (tpp_format_cell) so that the three formats agree on every number; and the heavy-hitter table. */
 #include "tpp/result_export.h"
 #include "tpp/result_summary.h"
 #include "tpp/outfile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +170,18 @@ int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format,
     return write_lines(r, format, f, 0, r->nintervals);
 }
 
-/* A temporary file beside the target is renamed over it only when everything was written. */
-int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
-                           size_t errlen)
+/* Write `r` into `path` through write(r, f, format), atomically: a temporary file beside the target is renamed
+ * over it only when everything was written. */
+static int write_file(const struct tpp_result *r, enum tpp_export_format format,
+                      int (*write)(const struct tpp_result *, enum tpp_export_format, FILE *), const char *path,
+                      char *err, size_t errlen)
 {
     struct tpp_outfile out;
     if (tpp_outfile_open(&out, path, err, errlen) != 0) return -1;
     errno = 0;
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? tpp_result_export(r, format, f) : -1;
+    int rc = f ? write(r, format, f) : -1;
     int write_errno = errno; /* the first failure's reason (fclose may set another) */
     if (f && fclose(f) != 0) {
         if (rc == 0) write_errno = errno;
@@ -191,4 +193,111 @@ int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format fo
         return -1;
     }
     return tpp_outfile_commit(&out, err, errlen);
+}
+
+int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                           size_t errlen)
+{
+    return write_file(r, format, tpp_result_export, path, err, errlen);
+}
+
+/* ---- heavy hitters ---- */
+
+/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
+ * every number was most of its cost.) */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
+{
+    char text[INET6_ADDRSTRLEN + 8], *p = text;
+    if (e->ipv == 4) {
+        for (int k = 12; k < 16; k++) {
+            p = put_u64(p, e->key[k]);
+            *p++ = k < 15 ? '.' : '\0';
+        }
+        p--;
+    } else if (e->ipv == 6) {
+        if (!inet_ntop(AF_INET6, e->key, text, INET6_ADDRSTRLEN)) text[0] = '\0';
+        p = text + strlen(text);
+    } else {
+        p = put_u64(p, e->port);
+    }
+    if ((e->ipv == 4 && e->plen != 32) || (e->ipv == 6 && e->plen != 128)) {
+        *p++ = '/';
+        p = put_u64(p, e->plen);
+    }
+    *p = '\0';
+    snprintf(buf, len, "%s", text);
+    return buf;
+}
+
+/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
+ * over and over on a backbone trace), and finding the shortest spelling takes up to three printf and strtod. */
+struct share_cache {
+    struct { uint64_t packets, total; char text[32]; } e[64];
+};
+
+static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv)
+{
+    double s = tpp_hh_share(e, iv);
+    if (!isfinite(s)) return format_nonfinite(TPP_EXPORT_TSV, s);
+    uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
+                   : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+    size_t slot = (size_t)((e->packets * 0x9e3779b97f4a7c15ull) ^ total) % 64;
+    if (c->e[slot].total != total || c->e[slot].packets != e->packets || !c->e[slot].text[0]) {
+        c->e[slot].packets = e->packets;
+        c->e[slot].total = total;
+        format_real(c->e[slot].text, sizeof c->e[slot].text, s);
+    }
+    return c->e[slot].text;
+}
+
+static int write_hh(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
+{
+    (void)format;
+    struct share_cache cache;
+    memset(&cache, 0, sizeof cache);
+    char line[256];
+    if (fputs("interval\tdim\tkey\tpackets\tbytes\tshare\n", f) == EOF) return -1;
+    for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
+        size_t n;
+        const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
+        for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
+            for (size_t j = 0; j < n; j++) {
+                if (hh[j].dim != d) continue;
+                /* interval, dim, key, packets, bytes, share: each field well under its share of the line */
+                char *p = put_u64(line, i);
+                *p++ = '\t';
+                p = stpcpy(p, tpp_hh_dim_names[d]);
+                *p++ = '\t';
+                tpp_hh_key_text(p, 64, &hh[j]);
+                p += strlen(p);
+                *p++ = '\t';
+                p = put_u64(p, hh[j].packets);
+                *p++ = '\t';
+                p = put_u64(p, hh[j].bytes);
+                *p++ = '\t';
+                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i]));
+                *p++ = '\n';
+                if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) return -1;
+            }
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+int tpp_result_write_hh(const struct tpp_result *r, FILE *f)
+{
+    return write_hh(r, TPP_EXPORT_TSV, f);
+}
+
+int tpp_result_write_hh_file(const struct tpp_result *r, const char *path, char *err, size_t errlen)
+{
+    return write_file(r, TPP_EXPORT_TSV, write_hh, path, err, errlen);
 }
