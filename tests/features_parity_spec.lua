@@ -1,0 +1,363 @@
+-- Issue 16's feature columns and heavy hitters against an independent computation: tests/reference/features.py
+-- decodes the captures with tshark (not tpp's decoder) and aggregates them by the definitions of docs/lua-api.md.
+-- tpp's main job runs on the parity captures and on a capture written here with known answers; every new column
+-- and the heavy-hitter file must agree.  The reference itself is checked by hand on the known capture.
+local tpp = require "tpp"
+local H = require "tests.helper"
+
+local REFERENCE = H.ROOT .. "/tests/reference/features.py"
+local PARITY = H.ROOT .. "/tests/data/parity/"
+
+-- The 21 columns of issue 16; counts are compared exactly, the rest within relative 1e-12.
+local COLUMNS = { "entropy_tcp_src", "entropy_tcp_dst", "entropy_udp_src", "entropy_udp_dst",
+                  "src_p24", "dst_p24", "src_p16", "dst_p16", "entropy_src_p24", "entropy_dst_p24",
+                  "flows", "flows_new", "fanout_max", "new_src", "new_dst",
+                  "synack", "rst", "frag", "ttl_mean", "len_p50", "len_p95" }
+local REAL = { entropy_tcp_src = true, entropy_tcp_dst = true, entropy_udp_src = true, entropy_udp_dst = true,
+               entropy_src_p24 = true, entropy_dst_p24 = true, ttl_mean = true, share = true }
+local REL = 1e-12
+
+-- Run argv to its end (no shell); returns whether it exited 0 and its stderr.
+local function run(argv, timeout)
+  local p = assert(tpp.spawn(argv))
+  local err = {}
+  local deadline = tpp.now() + (timeout or 300)
+  while not p:eof() do
+    if tpp.now() > deadline then
+      p:kill()
+      error(argv[1] .. " did not finish in " .. (timeout or 300) .. " s")
+    end
+    tpp.poll({ p }, 1)
+    local _, e = p:read()
+    for _, l in ipairs(e) do err[#err + 1] = l end
+  end
+  local ok = p:wait()
+  return ok, table.concat(err, "\n")
+end
+
+-- The reference needs python3 and tshark: without them the spec fails and says so (it never skips).
+local function require_tools()
+  for _, tool in ipairs { "python3", "tshark" } do
+    local ok = run { "sh", "-c", 'command -v "$0" >/dev/null', tool }
+    assert(ok, tool .. " is not installed: the feature parity spec needs it (scripts/install-deps.sh installs it)")
+  end
+end
+
+-- "nan" -> NaN; numbers as numbers; anything else stays text.
+local function value(text)
+  if text == "nan" or text == "-nan" then return 0 / 0 end
+  return tonumber(text) or text
+end
+
+-- A TSV as a list of rows keyed by column name.
+local function read_rows(path)
+  local header, lists = H.read_tsv(path)
+  local rows = {}
+  for k, fields in ipairs(lists) do
+    rows[k] = {}
+    for c, name in ipairs(header) do rows[k][name] = fields[c] end
+  end
+  return rows, header
+end
+
+-- nil when equal under the rules above, else a description.
+local function differs(name, want, got)
+  if got == nil then return ("%s: want %s, tpp has no such column"):format(name, want) end
+  local w, g = value(want), value(got)
+  if w ~= w or g ~= g then
+    if (w ~= w) ~= (g ~= g) then return ("%s: want %s, got %s"):format(name, want, got) end
+    return nil
+  end
+  if type(w) ~= "number" or type(g) ~= "number" then
+    if want ~= got then return ("%s: want %s, got %s"):format(name, want, got) end
+    return nil
+  end
+  if not REAL[name] then
+    if w ~= g then return ("%s: want %s, got %s"):format(name, want, got) end
+    return nil
+  end
+  local diff = math.abs(w - g)
+  if diff == 0 or diff <= REL * math.max(math.abs(w), math.abs(g)) then return nil end
+  return ("%s: want %s, got %s (relative difference %.3g)"):format(name, want, got, diff / math.abs(w))
+end
+
+-- Run the reference on a capture; its critical rows and heavy-hitter rows.
+local function reference(capture, o, dir)
+  local crit, hh = dir .. "/ref_critical.tsv", dir .. "/ref_hh.tsv"
+  local argv = { "python3", REFERENCE, capture, "--delta-t", tostring(o.delta_t), "--ip", o.ip or "any",
+                 "--flow-timeout", tostring(o.flow_timeout or 60), "--hh-k", tostring(o.hh_k or 10),
+                 "--hhh-phi", tostring(o.hhh_phi or 0.05), "--critical", crit, "--hh", hh }
+  local ok, err = run(argv)
+  assert(ok, "the reference failed on " .. capture .. ": " .. err)
+  return (read_rows(crit)), (read_rows(hh))
+end
+
+-- The one file in dir/sub (the main job names it after the capture).
+local function only_file(dir, sub)
+  local names = H.list_dir(dir .. "/" .. sub)
+  assert(#names == 1, ("%s/%s: want one file, found %d"):format(dir, sub, #names))
+  return dir .. "/" .. sub .. "/" .. names[1]
+end
+
+-- Run tpp's main job on a capture with the same options; its critical rows and heavy-hitter rows.
+local function run_tpp(capture, o, dir)
+  local out = dir .. "/out"
+  local argv = { H.tpp_absolute(), H.ROOT .. "/scripts/exec.lua", "-q", "-j", "1", "-f", "none", "-o", out,
+                 "-t", tostring(o.delta_t), "--ip", o.ip or "any",
+                 "--flow-timeout", tostring(o.flow_timeout or 60), "--heavy-hitters", tostring(o.hh_k or 10),
+                 "--hhh-phi", tostring(o.hhh_phi or 0.05), capture }
+  local ok, err = run(argv)
+  assert(ok, "tpp's main job failed on " .. capture .. ": " .. err)
+  return (read_rows(only_file(out, "critical"))), (read_rows(only_file(out, "hh")))
+end
+
+-- Every reference row against tpp's row of the same start; returns the problems (at most `cap`).
+local function compare_columns(want, got)
+  local problems = {}
+  local by_start = {}
+  for _, row in ipairs(got) do by_start[row.start] = row end
+  local rows_with_packets = 0
+  for _, w in ipairs(want) do
+    local g = by_start[w.start]
+    if not g then
+      problems[#problems + 1] = ("interval starting %s: tpp has no row"):format(w.start)
+    else
+      if tonumber(w.ip_packets) > 0 then rows_with_packets = rows_with_packets + 1 end
+      for _, name in ipairs { "ip_packets", table.unpack(COLUMNS) } do
+        local d = differs(name, w[name], g[name])
+        if d then problems[#problems + 1] = ("interval %s (start %s) %s"):format(g.interval, w.start, d) end
+      end
+    end
+  end
+  if #got ~= #want then
+    problems[#problems + 1] = ("rows: reference %d, tpp %d"):format(#want, #got)
+  end
+  return problems, rows_with_packets
+end
+
+-- Heavy-hitter rows, interval by interval (matched by start), in order.
+local function compare_hh(want, got, want_crit, got_crit)
+  local function by_start(rows, crit)
+    local start = {}
+    for _, r in ipairs(crit) do start[r.interval] = r.start end
+    local out, order = {}, {}
+    for _, r in ipairs(rows) do
+      local s = start[r.interval] or ("interval " .. r.interval .. " with no critical row")
+      if not out[s] then out[s] = {}; order[#order + 1] = s end
+      table.insert(out[s], r)
+    end
+    return out, order
+  end
+  local w, order = by_start(want, want_crit)
+  local g, gorder = by_start(got, got_crit)
+  local problems = {}
+  for _, s in ipairs(gorder) do
+    if not w[s] then problems[#problems + 1] = ("start %s: tpp has heavy hitters, the reference none"):format(s) end
+  end
+  for _, s in ipairs(order) do
+    local wl, gl = w[s], g[s] or {}
+    for k = 1, math.max(#wl, #gl) do
+      local a, b = wl[k], gl[k]
+      if not a or not b then
+        local r = a or b
+        problems[#problems + 1] = ("start %s rank %d: only %s has %s %s %s %s"):format(s, k,
+          a and "the reference" or "tpp", r.dim, r.key, r.packets, r.bytes)
+      else
+        for _, name in ipairs { "dim", "key", "packets", "bytes", "share" } do
+          local d = differs(name, a[name], b[name])
+          if d then problems[#problems + 1] = ("start %s rank %d (%s %s) %s"):format(s, k, a.dim, a.key, d) end
+        end
+      end
+    end
+  end
+  return problems
+end
+
+-- At most the first 30 problems, so that a failure stays readable.
+local function shown(problems)
+  local out = {}
+  for k = 1, math.min(#problems, 30) do out[k] = problems[k] end
+  if #problems > 30 then out[#out + 1] = ("... and %d more"):format(#problems - 30) end
+  return out
+end
+
+local function check(capture, o)
+  local dir = H.tmpdir()
+  local ok, err = pcall(function()
+    local ref_crit, ref_hh = reference(capture, o, dir)
+    local tpp_crit, tpp_hh = run_tpp(capture, o, dir)
+    local problems, rows = compare_columns(ref_crit, tpp_crit)
+    assert(rows > 0, "the reference found no IP packet in " .. capture)
+    assert(#ref_hh > 0, "the reference found no heavy hitter in " .. capture)
+    assert.are.same({}, shown(problems))
+    assert.are.same({}, shown(compare_hh(ref_hh, tpp_hh, ref_crit, tpp_crit)))
+  end)
+  H.rmtree(dir)
+  if not ok then error(err, 0) end
+end
+
+---------------------------------------------------------------------------------------------------------------
+-- A capture with known answers: delta_t 10, flow_timeout 5, hh_k 2, hhh_phi 0.3.  Lengths are IP lengths.
+---------------------------------------------------------------------------------------------------------------
+local KNOWN = { delta_t = 10, flow_timeout = 5, hh_k = 2, hhh_phi = 0.3 }
+
+local function known_packets()
+  local P = {}
+  local function at(s, frame) P[#P + 1] = { ts_ns = H.T0 + math.floor(s * 1000) * 1000000, data = frame } end
+  local function tcp4(src, dst, sp, dp, flags, pay, ttl)
+    return H.eth4_tcp(src, dst, sp, dp, flags, string.rep("t", pay or 0), { ttl = ttl })
+  end
+  local function udp4(src, dst, sp, dp, pay)
+    return H.eth4_udp(src, dst, sp, dp, string.rep("u", pay))
+  end
+  -- interval 0 [0, 10): flows A (TCP 10.0.0.1:1000 -> 10.0.1.1:80), B (its reverse), C, D (UDP to port 53)
+  at(0, tcp4("10.0.0.1", "10.0.1.1", 1000, 80, H.SYN))                           -- A 40
+  at(1, tcp4("10.0.1.1", "10.0.0.1", 80, 1000, H.SYN | H.ACK, 0, 128))          -- B 40
+  at(2, tcp4("10.0.0.1", "10.0.1.1", 1000, 80, H.ACK, 10))                       -- A 50
+  at(3, udp4("10.0.0.1", "10.1.0.1", 5000, 53, 20))                              -- C 48
+  at(4, udp4("10.0.0.1", "192.168.0.1", 5000, 53, 100))                          -- D 128
+  at(5.5, H.ethernet(nil, nil, H.ETH_ARP, H.arp()))                              -- not IP
+  at(6, tcp4("10.0.1.1", "10.0.0.1", 80, 1000, H.RST, 0, 128))                  -- B 40
+  at(9, udp4("10.0.0.1", "192.168.0.1", 5000, 53, 100))                          -- D 128
+  -- interval 1 [10, 20): A after 10 s (new), D after exactly 5 s (not new), B after 9 s (new), an ICMP echo
+  at(12, tcp4("10.0.0.1", "10.0.1.1", 1000, 80, H.ACK, 10))                      -- A 50
+  at(14, udp4("10.0.0.1", "192.168.0.1", 5000, 53, 100))                         -- D 128
+  at(15, tcp4("10.0.1.1", "10.0.0.1", 80, 1000, H.ACK, 0, 128))                 -- B 40
+  at(16, H.eth4_icmp("10.0.0.9", "10.0.0.1", 8, 0, string.rep("i", 16)))         -- E 40
+  -- interval 2 [20, 30): empty.  Interval 3 [30, 40): IPv6 and fragments.
+  at(31, udp4("10.0.0.1", "10.1.0.1", 5000, 53, 20))                             -- C 48 (after 28 s: new)
+  at(32, H.eth6_tcp("2001:db8:1::1", "2001:db8:2::1", 4000, 443, H.SYN, "", { hop_limit = 60 }))      -- F 60
+  local g = H.udp(7000, 9000, string.rep("g", 16))
+  at(33, H.eth_ip(H.ipv4("10.0.0.1", "10.0.2.1", H.PROTO_UDP, g, { more_fragments = true, id = 7 })))  -- G1 44
+  at(34, H.eth_ip(H.ipv4("10.0.0.1", "10.0.2.1", H.PROTO_UDP, string.rep("h", 20),
+                         { frag_offset = 3, id = 7 })))                                                -- G2 40
+  at(35, H.eth_ip(H.ipv6("2001:db8:9::1", "2001:db8:3::1", H.PROTO_UDP, g,
+                         { ext = { { type = H.PROTO_FRAGMENT, more = true } } })))                     -- H1 72
+  at(36, H.eth_ip(H.ipv6("2001:db8:9::1", "2001:db8:3::1", H.PROTO_UDP, string.rep("h", 20),
+                         { ext = { { type = H.PROTO_FRAGMENT, offset = 3 } } })))                       -- H2 68
+  at(37, H.eth6_tcp("2001:db8:1::2", "2001:db8:2::1", 4001, 443, H.RST | H.ACK, "", { hop_limit = 60 })) -- I 60
+  return P
+end
+
+describe("the feature reference (tests/reference/features.py), checked by hand", function()
+  local dir, crit, hh
+  setup(function()
+    require_tools()
+    dir = H.tmpdir()
+    local capture = H.write_capture(dir .. "/known.pcap", "ethernet", known_packets())
+    crit, hh = reference(capture, KNOWN, dir)
+  end)
+  teardown(function() if dir then H.rmtree(dir) end end)
+
+  local function col(i, name) return value(crit[i + 1][name]) end
+
+  it("puts the packets on the epoch grid, empty intervals included", function()
+    assert.are.equal(4, #crit)
+    assert.are.equal("1700000030.000000000", crit[4].start)
+    assert.are.same({ 7, 4, 0, 7 }, { col(0, "ip_packets"), col(1, "ip_packets"), col(2, "ip_packets"),
+                                      col(3, "ip_packets") })
+  end)
+
+  it("computes interval 0 by hand", function()
+    -- sources 10.0.0.1 x5, 10.0.1.1 x2: one /16, two /24, entropy H(5/7, 2/7)
+    assert.are.same({ 2, 1, 4, 3 }, { col(0, "src_p24"), col(0, "src_p16"), col(0, "dst_p24"), col(0, "dst_p16") })
+    local h = -(5 / 7 * math.log(5 / 7, 2) + 2 / 7 * math.log(2 / 7, 2))
+    H.assert_close(col(0, "entropy_src_p24"), h, 1e-14, "entropy_src_p24")
+    -- destinations per /24: 10.0.1 x2, 10.0.0 x2, 10.1.0 x1, 192.168.0 x2
+    local hd = -(3 * (2 / 7) * math.log(2 / 7, 2) + 1 / 7 * math.log(1 / 7, 2)) / 2
+    H.assert_close(col(0, "entropy_dst_p24"), hd, 1e-14, "entropy_dst_p24")
+    -- TCP ports 1000 x2 / 80 x2 both ways: entropy 1; UDP 5000 -> 53 only: 0
+    assert.are.same({ 1, 1, 0, 0 }, { col(0, "entropy_tcp_src"), col(0, "entropy_tcp_dst"),
+                                      col(0, "entropy_udp_src"), col(0, "entropy_udp_dst") })
+    assert.are.same({ 4, 4, 3, 2, 4 }, { col(0, "flows"), col(0, "flows_new"), col(0, "fanout_max"),
+                                         col(0, "new_src"), col(0, "new_dst") })
+    assert.are.same({ 1, 1, 0 }, { col(0, "synack"), col(0, "rst"), col(0, "frag") })
+    H.assert_close(col(0, "ttl_mean"), 576 / 7, 1e-15, "ttl_mean")
+    -- lengths 40 40 40 48 50 128 128: rank ceil(3.5) = 4 -> 48, ceil(6.65) = 7 -> 128
+    assert.are.same({ 48, 128 }, { col(0, "len_p50"), col(0, "len_p95") })
+  end)
+
+  it("counts a flow new only after more than flow_timeout of silence, and addresses new only once", function()
+    assert.are.same({ 4, 3, 2, 1, 0 }, { col(1, "flows"), col(1, "flows_new"), col(1, "fanout_max"),
+                                         col(1, "new_src"), col(1, "new_dst") })
+    assert.are.same({ 0, 0, 0, 0 }, { col(2, "flows"), col(2, "flows_new"), col(2, "new_src"), col(2, "src_p24") })
+    for _, name in ipairs { "fanout_max", "ttl_mean", "len_p50", "entropy_src_p24", "entropy_tcp_src" } do
+      assert.is_true(col(2, name) ~= col(2, name), name .. " of an empty interval is NaN")
+    end
+  end)
+
+  it("counts fragments, IPv6 prefixes and ports of first fragments only", function()
+    -- C, F, G1 (ports), G2 (no ports), H1 (ports), H2 (no ports), I: 7 flows, all new (C after 28 s)
+    assert.are.same({ 7, 7, 2, 3, 3 }, { col(3, "flows"), col(3, "flows_new"), col(3, "fanout_max"),
+                                         col(3, "new_src"), col(3, "new_dst") })
+    assert.are.same({ 0, 1, 4 }, { col(3, "synack"), col(3, "rst"), col(3, "frag") })
+    -- 10.0.0/24, 2001:db8:1::/48, 2001:db8:9::/48; /16 and /32: 10.0, 2001:db8
+    assert.are.same({ 3, 2, 4, 3 }, { col(3, "src_p24"), col(3, "src_p16"), col(3, "dst_p24"), col(3, "dst_p16") })
+    H.assert_close(col(3, "ttl_mean"), 440 / 7, 1e-15, "ttl_mean")
+    assert.are.same({ 60, 72 }, { col(3, "len_p50"), col(3, "len_p95") })
+    -- UDP with ports: C (5000 -> 53), G1 and H1 (7000 -> 9000); TCP 4000, 4001 -> 443
+    local h = -(1 / 3 * math.log(1 / 3, 2) + 2 / 3 * math.log(2 / 3, 2))
+    H.assert_close(col(3, "entropy_udp_src"), h, 1e-14, "entropy_udp_src")
+    assert.are.same({ 1, 0 }, { col(3, "entropy_tcp_src"), col(3, "entropy_tcp_dst") })
+  end)
+
+  it("ranks heavy hitters by packets, then bytes, then key, and finds the hierarchical ones", function()
+    local rows = {}
+    for _, r in ipairs(hh) do
+      if r.interval == "0" or r.interval == "1" then
+        rows[#rows + 1] = table.concat({ r.interval, r.dim, r.key, r.packets, r.bytes }, " ")
+      end
+    end
+    assert.are.same({
+      "0 src 10.0.0.1 5 394", "0 src 10.0.1.1 2 80",
+      "0 dst 192.168.0.1 2 256", "0 dst 10.0.1.1 2 90",            -- 10.0.0.1 (2, 80) is third
+      "0 src_p24 10.0.0.0/24 5 394", "0 src_p24 10.0.1.0/24 2 80",
+      "0 dst_p24 192.168.0.0/24 2 256", "0 dst_p24 10.0.1.0/24 2 90",
+      "0 tcp_dport 80 2 90", "0 tcp_dport 1000 2 80",
+      "0 udp_dport 53 3 304",
+      "0 src_hhh 10.0.0.1/32 5 394",                                -- threshold 0.3 * 7 = 2.1 packets
+      "0 dst_hhh 10.0.0.0/16 4 170",                                -- 10.0.1.1 + 10.0.0.1: no /32 or /24 has 3
+      "1 src 10.0.0.1 2 178", "1 src 10.0.0.9 1 40",                -- ties 10.0.0.9 and 10.0.1.1 (1, 40): key
+      "1 dst 10.0.0.1 2 80", "1 dst 192.168.0.1 1 128",
+      "1 src_p24 10.0.0.0/24 3 218", "1 src_p24 10.0.1.0/24 1 40",
+      "1 dst_p24 10.0.0.0/24 2 80", "1 dst_p24 192.168.0.0/24 1 128",
+      "1 tcp_dport 80 1 50", "1 tcp_dport 1000 1 40",
+      "1 udp_dport 53 1 128",
+      "1 src_hhh 10.0.0.1/32 2 178", "1 src_hhh 10.0.0.0/16 2 80",  -- threshold 1.2
+      "1 dst_hhh 10.0.0.1/32 2 80",
+    }, rows)
+    local shares = {}
+    for _, r in ipairs(hh) do
+      if r.interval == "0" and (r.dim == "src" or r.dim == "udp_dport") then shares[#shares + 1] = value(r.share) end
+    end
+    assert.are.same({ 5 / 7, 2 / 7, 1 }, shares)
+  end)
+end)
+
+describe("tpp's feature columns and heavy hitters against the reference", function()
+  setup(require_tools)
+
+  it("agree on the capture with known answers", function()
+    local dir = H.tmpdir()
+    local capture = H.write_capture(dir .. "/known.pcap", "ethernet", known_packets())
+    local ok, err = pcall(check, capture, KNOWN)
+    H.rmtree(dir)
+    if not ok then error(err, 0) end
+  end)
+
+  local cases = {
+    { capture = "synth-a.pcap", o = { delta_t = 10 } },
+    { capture = "synth-a.pcap", o = { delta_t = 1, ip = "v4", flow_timeout = 2, hh_k = 3 } },
+    { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, hh_k = 20, hhh_phi = 0.01 } },
+    { capture = "afs.pcap", o = { delta_t = 10, flow_timeout = 30 } },
+    { capture = "modbusBig.pcap", o = { delta_t = 5, ip = "v4", hhh_phi = 0.2 } },
+    { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, hh_k = 5 } },
+  }
+  for _, c in ipairs(cases) do
+    local o = c.o
+    it(("agree on %s at delta_t %s, ip %s, flow_timeout %s, k %s, phi %s"):format(c.capture, o.delta_t,
+        o.ip or "any", o.flow_timeout or 60, o.hh_k or 10, o.hhh_phi or 0.05), function()
+      check(PARITY .. c.capture, o)
+    end)
+  end
+end)
