@@ -123,7 +123,8 @@ local function compare_columns(want, got)
       problems[#problems + 1] = ("interval starting %s: tpp has no row"):format(w.start)
     else
       if tonumber(w.ip_packets) > 0 then rows_with_packets = rows_with_packets + 1 end
-      for _, name in ipairs { "ip_packets", table.unpack(COLUMNS) } do
+      for _, name in ipairs { "ip_packets", "ip_bytes", "src_ips", "dst_ips", "tcp_port_packets",
+                              "udp_port_packets", table.unpack(COLUMNS) } do
         local d = differs(name, w[name], g[name])
         if d then problems[#problems + 1] = ("interval %s (start %s) %s"):format(g.interval, w.start, d) end
       end

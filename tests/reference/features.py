@@ -10,7 +10,8 @@ that tests/features_parity_spec.lua can compare tpp's output with it.
 
 Intervals sit on the epoch grid: interval k covers [t0 + k*D, t0 + (k+1)*D) with t0 = floor(first packet / D)*D,
 from the first packet's interval to the last packet's, empty ones included.  OUT critical TSV: interval, start
-(seconds, 9 decimals), ip_packets, then the 21 feature columns; OUT hh TSV: interval, dim, key, packets, bytes,
+(seconds, 9 decimals), six of tpp's older columns (ip_packets .. udp_port_packets: the decoding agrees), then the
+21 feature columns; OUT hh TSV: interval, dim, key, packets, bytes,
 share.  A NaN is written "nan".  Only the standard library is used.
 
 Not handled (the reference refuses the capture rather than guess): timestamps that step back, and IPv6 extension
@@ -44,6 +45,9 @@ COLUMNS = ["entropy_tcp_src", "entropy_tcp_dst", "entropy_udp_src", "entropy_udp
            "src_p24", "dst_p24", "src_p16", "dst_p16", "entropy_src_p24", "entropy_dst_p24",
            "flows", "flows_new", "fanout_max", "new_src", "new_dst",
            "synack", "rst", "frag", "ttl_mean", "len_p50", "len_p95"]
+
+# tpp's older columns that show whether tshark and tpp decoded the same packets.
+DECODED = ["ip_packets", "ip_bytes", "src_ips", "dst_ips", "tcp_port_packets", "udp_port_packets"]
 
 HH_DIMS = ["src", "dst", "src_p24", "dst_p24", "tcp_dport", "udp_dport", "src_hhh", "dst_hhh"]
 HHH_LEVELS = {4: [32, 24, 16, 8], 6: [128, 64, 48, 32]}
@@ -350,6 +354,11 @@ def columns(iv):
     return c
 
 
+def decoded(iv):
+    return [iv.ip_packets, sum(e[1] for e in iv.addr["src"].values()), len(iv.addr["src"]), len(iv.addr["dst"]),
+            iv.tcp_port_packets, iv.udp_port_packets]
+
+
 def sort_key(entry):
     """Rank order: packets descending, bytes descending, key ascending (ipv, then address bytes; or port)."""
     key, packets, nbytes = entry
@@ -437,11 +446,11 @@ def main(argv):
         print("features.py: %s: %s" % (a.capture, e), file=sys.stderr)
         return 1
     with open(a.critical, "w") as out:
-        out.write("\t".join(["interval", "start", "ip_packets"] + COLUMNS) + "\n")
+        out.write("\t".join(["interval", "start"] + DECODED + COLUMNS) + "\n")
         for k, iv in enumerate(rows):
             start = t0 + k * delta
             c = columns(iv)
-            cells = [str(k), "%d.%09d" % divmod(start, 1000000000), str(iv.ip_packets)]
+            cells = [str(k), "%d.%09d" % divmod(start, 1000000000)] + [str(v) for v in decoded(iv)]
             out.write("\t".join(cells + [fmt(c[name]) for name in COLUMNS]) + "\n")
     with open(a.hh, "w") as out:
         out.write("interval\tdim\tkey\tpackets\tbytes\tshare\n")
