@@ -240,6 +240,20 @@ local function known_packets()
   return P
 end
 
+-- 100 packets in one interval, 7 of them from one source, the 93 others from sources in 93 different /8s: with
+-- hhh_phi 0.07 the source holds exactly the threshold share (in doubles 0.07 * 100 is 7.000000000000001, so a
+-- comparison with the product rather than the share would miss it).
+local BOUNDARY = { delta_t = 10, hhh_phi = 0.07, hh_k = 1 }
+
+local function boundary_packets()
+  local P = {}
+  for k = 1, 100 do
+    local src = k <= 7 and "10.9.9.9" or ("%d.0.0.1"):format(92 + k)
+    P[k] = { ts_ns = H.T0 + k * 10000000, data = H.eth4_udp(src, "10.0.0.1", 1000 + k, 53, "q") }
+  end
+  return P
+end
+
 describe("the feature reference (tests/reference/features.py), checked by hand", function()
   local dir, crit, hh
   setup(function()
@@ -333,6 +347,16 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
     end
     assert.are.same({ 5 / 7, 2 / 7, 1 }, shares)
   end)
+
+  it("reports a hierarchical heavy hitter whose share is exactly phi", function()
+    local capture = H.write_capture(dir .. "/boundary.pcap", "ethernet", boundary_packets())
+    local _, rows = reference(capture, BOUNDARY, dir)
+    local got = {}
+    for _, r in ipairs(rows) do
+      if r.dim == "src_hhh" or r.dim == "src" then got[#got + 1] = table.concat({ r.dim, r.key, r.packets }, " ") end
+    end
+    assert.are.same({ "src 10.9.9.9 7", "src_hhh 10.9.9.9/32 7" }, got)
+  end)
 end)
 
 describe("tpp's feature columns and heavy hitters against the reference", function()
@@ -346,10 +370,19 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     if not ok then error(err, 0) end
   end)
 
+  it("agree on a hierarchical heavy hitter at exactly phi", function()
+    local dir = H.tmpdir()
+    local capture = H.write_capture(dir .. "/boundary.pcap", "ethernet", boundary_packets())
+    local ok, err = pcall(check, capture, BOUNDARY)
+    H.rmtree(dir)
+    if not ok then error(err, 0) end
+  end)
+
   local cases = {
     { capture = "synth-a.pcap", o = { delta_t = 10 } },
     { capture = "synth-a.pcap", o = { delta_t = 1, ip = "v4", flow_timeout = 2, hh_k = 3 } },
     { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, hh_k = 20, hhh_phi = 0.01 } },
+    { capture = "synth-b.pcap.gz", o = { delta_t = 10, ip = "v6" } },
     { capture = "afs.pcap", o = { delta_t = 10, flow_timeout = 30 } },
     { capture = "modbusBig.pcap", o = { delta_t = 5, ip = "v4", hhh_phi = 0.2 } },
     { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, hh_k = 5 } },
