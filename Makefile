@@ -12,10 +12,11 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats merge split \
+CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats features merge split \
           parse handoff result \
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
+CORE   += flow_table seen_table
 BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
@@ -123,7 +124,7 @@ build/decode_bounds: tests/c/decode_bounds.c src/packet.c $(HEADERS) | build
 CAPTURE_SRCS = src/capture.c src/gzindex.c src/fingerprint.c src/outfile.c src/pcap_records.c src/pcapng_records.c src/inflate.c src/zstd_xz.c src/handoff.c \
                src/packet.c src/linktype_names.c
 build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTURE_SRCS) $(HEADERS) | build
-	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/capture_readers.c $(CAPTURE_SRCS) $(PKG_LIBS) -pthread
 
 # The result core without Lua: the export cell formatter, port statistics, selections, summary fields.
 RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c \
@@ -131,9 +132,14 @@ RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_ex
 build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/result_core.c $(RESULT_SRCS) -lm
 
-test-c: build/decode_bounds build/capture_readers build/result_core
+# The per-interval features (features.c) on tables built by hand.
+build/features_test: tests/c/features_test.c src/features.c src/interval_stats.c $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -iquote src -o $@ tests/c/features_test.c src/features.c src/interval_stats.c -lm -pthread
+
+test-c: build/decode_bounds build/capture_readers build/result_core build/features_test
 	build/decode_bounds
 	build/result_core
+	build/features_test
 	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----
@@ -147,7 +153,7 @@ CORE_SRCS     = $(addprefix src/,$(addsuffix .c,$(CORE)))
 
 FUZZ_HEADERS  = $(wildcard tests/fuzz/*.h) tests/c/readers_agree.h
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRCS) $(HEADERS) $(FUZZ_HEADERS) | build/fuzz
-	$(FUZZ_CC) $(WARN) $(FUZZ_SAN) -O1 -g $(CPPFLAGS) -Isrc -Itests/c -o $@ $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+	$(FUZZ_CC) $(WARN) $(FUZZ_SAN) -O1 -g $(CPPFLAGS) -iquote src -Itests/c -o $@ $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
 
 build/fuzz:
 	mkdir -p $@
@@ -166,7 +172,7 @@ test-corpus: tpp build/tpp-asan build/capture_readers test-fuzz-replay
 
 # The fuzz targets without libFuzzer (gcc, ASan/UBSan): replay the regression inputs and the seeds in `make test`.
 build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(CORE_SRCS) $(HEADERS) $(FUZZ_HEADERS) | build/fuzz
-	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -Isrc -Itests/c -o $@ tests/fuzz/replay.c $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -Itests/c -o $@ tests/fuzz/replay.c $< $(CORE_SRCS) $(PKG_LIBS) -lm -pthread
 
 .PHONY: test-fuzz-replay
 test-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%)

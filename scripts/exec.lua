@@ -1,6 +1,6 @@
 -- tpp scripts/exec.lua [options] [PATH ...] — the main job: for every capture under PATH (default data/), parse it
 -- (or reuse its up-to-date dump) and write under -o DIR: mem_dump/<name>.tpd, critical/<name>_critical.tsv,
--- port_count/<name>_port_count.tsv and the figures in plot/.  `--help` lists the options; README.md, "The main
+-- port_count/<name>_port_count.tsv, hh/<name>_hh.tsv (with the feature group hh) and the figures in plot/.  `--help` lists the options; README.md, "The main
 -- job", describes the outputs, the naming of same-stem captures and the exit status.  With --series NAME the
 -- captures are pieces of one series: each is parsed (or reused) and dumped, and the other outputs are written once,
 -- for NAME, from their merge (run_series).  A run ends with plot/index.html, every capture and its status.
@@ -387,9 +387,7 @@ end
 
 local function run()
   -- The output root's own folders hold tpp's outputs, never its inputs: a walk of the root skips them.
-  local own = outputs.paths(settings.out, "x")
-  local captures, skipped = walk.captures(settings.paths, {
-    skip = { own.dump:match("^(.*)/"), own.critical:match("^(.*)/"), own.port_count:match("^(.*)/"), own.plot } })
+  local captures, skipped = walk.captures(settings.paths, { skip = outputs.own_dirs(settings.out) })
   for _, s in ipairs(skipped) do
     if s.loop then
       display:info(s.reason)

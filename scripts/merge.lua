@@ -1,7 +1,7 @@
 -- tpp scripts/merge.lua -o DIR --name NAME DUMP|DIR ...
 -- Merges dumps (mem_dump/*.tpd of the main job, or r:dump files; a DIR is walked for them) into one series and
 -- writes the main job's outputs for it under DIR, called NAME: mem_dump/NAME.tpd, critical/NAME_critical.tsv,
--- port_count/NAME_port_count.tsv and the figures in plot/ (tpp.job.write_outputs, as exec.lua).  Each dump is
+-- port_count/NAME_port_count.tsv, hh/NAME_hh.tsv (with the feature group hh) and the figures in plot/ (tpp.job.write_outputs, as exec.lua).  Each dump is
 -- loaded once to learn its first packet's time, then they are merged in that order, one at a time (tpp.stitch,
 -- tpp.merger), so memory holds the merged result and one dump.  A dump that does not load, or pieces tpp.merge
 -- refuses, are reported with the file and the reason and nothing is written.  Exit status: 0 when everything
@@ -20,7 +20,7 @@ local USAGE = "tpp scripts/merge.lua -o DIR --name NAME DUMP|DIR ..."
 
 -- The options: { names, ARG (nil for a flag), help, default }.  The parser and the help text are made from this.
 local OPTIONS = {
-  { "-o --out", "DIR", "Output root for mem_dump/, critical/, port_count/ and plot/.", "." },
+  { "-o --out", "DIR", "Output root for mem_dump/, critical/, port_count/, hh/ and plot/.", "." },
   { "--name", "NAME", "The name the outputs are called after (required)." },
   { "-f --figures", "LIST", "Figures to draw: e.g. 1,2,12-18 | all | none.", "all" },
   { "-j --jobs", "N", "gnuplot processes at once (default: the number of cores)." },

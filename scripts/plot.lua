@@ -1,5 +1,5 @@
 -- tpp scripts/plot.lua [options] DUMP|CAPTURE|DIR ...
--- Draws the 18 figures of each dump (mem_dump/<stem>.tpd, read with tpp.load) or capture (parsed with tpp.parse)
+-- Draws the 22 figures of each dump (mem_dump/<stem>.tpd, read with tpp.load) or capture (parsed with tpp.parse)
 -- with gnuplot, and a page per trace showing them: OUT/<stem>_<n>.png and OUT/<stem>.html.  Directories are
 -- walked as the main job walks them (tpp.walk); dumps are recognised by their signature, and a file that is
 -- neither a capture nor a dump is skipped with one line.  Exit status: 0 all drawn, 1 an input or a figure
@@ -42,7 +42,8 @@ local OPTIONS = {
 local EPILOG = [[
 Figures: 1 packet count, 2 distinct IPs, 3 F2, 4 average IAT, 5 average packet length, 6 protocol %,
 7 SYN & FIN, 8 IAT mean ± std, 9 IAT skew, 10 IAT kurtosis, 11 normalized entropy, 12-15 3D port distribution
-of TCP src, TCP dst, UDP src, UDP dst, 16 TCP src & dst, 17 UDP src & dst, 18 all four.
+of TCP src, TCP dst, UDP src, UDP dst, 16 TCP src & dst, 17 UDP src & dst, 18 all four; tpp's own:
+19 port entropy, 20 prefix cardinality (/24, /16), 21 flows and new flows, 22 heavy-hitter share of the top source.
 
 Size: fonts and lines scale with --dpi / 100, so the default 1600 x 900 at dpi 100 is a 16 x 9 in figure at
 100 dpi; the original tool's 16 x 9 in at 600 dpi is --width 9600 --height 5400 --dpi 600.
@@ -55,7 +56,7 @@ failed or gnuplot is missing, 2 on a usage error, 130 when interrupted.]]
 
 local parser = script_cli.parser {
   prog = "tpp scripts/plot.lua", usage = USAGE, options = OPTIONS, epilog = EPILOG,
-  summary = "Draw the 18 figures of traces (dumps or captures) with gnuplot, and a page per trace.",
+  summary = "Draw the 22 figures of traces (dumps or captures) with gnuplot, and a page per trace.",
   argument = { "DUMP|CAPTURE|DIR", "Dumps (.tpd), captures, or directories holding them (walked recursively)." },
 }
 

@@ -36,10 +36,11 @@ static uint32_t find6(const struct addr_slot6 *s, uint32_t mask, uint64_t hi, ui
     return i;
 }
 
-int addr_table_init(struct addr_table *t)
+int addr_table_init(struct addr_table *t, int with_bytes)
 {
     memset(t, 0, sizeof *t);
     t->v4 = calloc(INITIAL_CAPACITY, sizeof *t->v4);
+    if (with_bytes && !(t->bytes4 = calloc(INITIAL_CAPACITY, sizeof *t->bytes4))) { free(t->v4); return -1; }
     t->v6 = calloc(INITIAL_CAPACITY, sizeof *t->v6);
     t->used4 = malloc(INITIAL_CAPACITY / 2 * sizeof *t->used4);
     t->used6 = malloc(INITIAL_CAPACITY / 2 * sizeof *t->used6);
@@ -50,7 +51,7 @@ int addr_table_init(struct addr_table *t)
 
 void addr_table_free(struct addr_table *t)
 {
-    free(t->v4); free(t->v6); free(t->used4); free(t->used6);
+    free(t->v4); free(t->v6); free(t->used4); free(t->used6); free(t->bytes4);
     memset(t, 0, sizeof *t);
 }
 
@@ -60,15 +61,17 @@ static int grow4(struct addr_table *t)
     uint32_t cap = (t->mask4 + 1) * 2;
     struct addr_slot4 *s = calloc(cap, sizeof *s);
     uint32_t *used = malloc((size_t)cap / 2 * sizeof *used);
-    if (!s || !used) { free(s); free(used); return -1; }
+    uint64_t *bytes = t->bytes4 ? calloc(cap, sizeof *bytes) : NULL;
+    if (!s || !used || (t->bytes4 && !bytes)) { free(s); free(used); free(bytes); return -1; }
     for (uint32_t k = 0; k < t->nused4; k++) {
         const struct addr_slot4 *old = &t->v4[t->used4[k]];
         uint32_t i = find4(s, cap - 1, old->key);
         s[i] = *old;
+        if (bytes) bytes[i] = t->bytes4[t->used4[k]];
         used[k] = i;
     }
-    free(t->v4); free(t->used4);
-    t->v4 = s; t->used4 = used; t->mask4 = cap - 1;
+    free(t->v4); free(t->used4); free(t->bytes4);
+    t->v4 = s; t->used4 = used; t->mask4 = cap - 1; t->bytes4 = bytes;
     return 0;
 }
 
@@ -89,28 +92,33 @@ static int grow6(struct addr_table *t)
     return 0;
 }
 
-int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv)
+int addr_table_add(struct addr_table *t, const uint8_t addr[16], int ipv, uint32_t bytes)
 {
     if (ipv == 4) {
         uint32_t key = load32(addr + 12);
         uint32_t i = find4(t->v4, t->mask4, key);
-        if (t->v4[i].count) { t->v4[i].count++; return 0; }
+        if (t->v4[i].count) {
+            t->v4[i].count++;
+            if (t->bytes4) t->bytes4[i] += bytes;
+            return 0;
+        }
         if (t->nused4 + 1 > (t->mask4 + 1) / 2) {
             if (grow4(t) != 0) return -1;
             i = find4(t->v4, t->mask4, key);
         }
         t->v4[i] = (struct addr_slot4){ key, 1 };
+        if (t->bytes4) t->bytes4[i] = bytes;
         t->used4[t->nused4++] = i;
         return 0;
     }
     uint64_t hi = load64(addr), lo = load64(addr + 8);
     uint32_t i = find6(t->v6, t->mask6, hi, lo);
-    if (t->v6[i].count) { t->v6[i].count++; return 0; }
+    if (t->v6[i].count) { t->v6[i].count++; t->v6[i].bytes += bytes; return 0; }
     if (t->nused6 + 1 > (t->mask6 + 1) / 2) {
         if (grow6(t) != 0) return -1;
         i = find6(t->v6, t->mask6, hi, lo);
     }
-    t->v6[i] = (struct addr_slot6){ hi, lo, 1 };
+    t->v6[i] = (struct addr_slot6){ hi, lo, 1, bytes };
     t->used6[t->nused6++] = i;
     return 0;
 }
@@ -142,19 +150,20 @@ void addr_table_each(const struct addr_table *t, void (*fn)(uint64_t count, void
 }
 
 void addr_table_each_address(const struct addr_table *t,
-                             void (*fn)(const uint8_t addr[16], int ipv, uint64_t count, void *ud), void *ud)
+                             void (*fn)(const uint8_t addr[16], int ipv, uint64_t count, uint64_t bytes, void *ud),
+                             void *ud)
 {
     uint8_t addr[16] = { 0 };
     for (uint32_t k = 0; k < t->nused4; k++) {
         const struct addr_slot4 *s = &t->v4[t->used4[k]];
         memcpy(addr + 12, &s->key, 4);
-        fn(addr, 4, s->count, ud);
+        fn(addr, 4, s->count, t->bytes4 ? t->bytes4[t->used4[k]] : 0, ud);
     }
     for (uint32_t k = 0; k < t->nused6; k++) {
         const struct addr_slot6 *s = &t->v6[t->used6[k]];
         memcpy(addr, &s->hi, 8);
         memcpy(addr + 8, &s->lo, 8);
-        fn(addr, 6, s->count, ud);
+        fn(addr, 6, s->count, s->bytes, ud);
     }
 }
 

@@ -1,13 +1,20 @@
-/* aggregate.c — the one-pass aggregator: decoded packets in, rows and port histograms out.
+/* aggregate.c — the one-pass aggregator: decoded packets in, rows, port histograms and heavy hitters out.
  *
  * Per interval it keeps plain counters, two address tables, four 65536-entry port histograms reset through
- * their touched-port bitmaps, and streaming central moments of the inter-arrival times.  All of it is allocated in
- * tpp_agg_new(); adding a packet never allocates (the address tables may double, rarely).
+ * their touched-port bitmaps, and streaming central moments of the inter-arrival times; for the research
+ * features (the groups of options.features, each skipped entirely when off) an IP length histogram, bytes per
+ * destination port, the interval's list of flows, and across intervals the flow table (flow_table.h) and the
+ * addresses seen so far (seen_table.h).  At an interval's close the tables go to features_finish (features.h).
+ * All of it is allocated in tpp_agg_new() or grows by doubling; adding a packet never allocates otherwise.
  */
 #include "tpp/aggregate.h"
 #include "addr_table.h"
+#include "features.h"
+#include "flow_table.h"
 #include "interval_stats.h"
+#include "seen_table.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +41,19 @@ struct port_hist {
     uint64_t touched[65536 / 64];
 };
 
+/* IP lengths: dense up to LEN_DENSE (every IPv4 length and IPv6 ones up to 40 + 65535 with room), the rare
+ * longer ones (jumbograms, segmentation offload) in a sorted list. */
+#define LEN_DENSE (1u << 17)
+struct len_hist {
+    uint32_t count[LEN_DENSE];
+    uint64_t touched[LEN_DENSE / 64];
+    struct tpp_value_count *big;
+    size_t nbig, big_cap;
+};
+
+/* Growable arrays reused from interval to interval. */
+#define BUF(T) struct { T *v; size_t n, cap; }
+
 struct tpp_agg {
     struct tpp_result *r;
     int started, stopped;
@@ -45,7 +65,41 @@ struct tpp_agg {
     struct tpp_interval cur;
     struct addr_table src, dst;
     struct port_hist ports[TPP_NSERIES];
+
+    unsigned feat;               /* options.features */
+    int keep_state;              /* the result keeps the merge state (not in the packet mode: it never merges) */
+    uint64_t synack, rst, frag, flows_new; /* the current interval's counts */
+    struct len_hist *lens;       /* TPP_FEAT_HEADERS */
+    uint64_t (*port_bytes)[65536]; /* TPP_FEAT_HH: bytes per TCP [0] / UDP [1] destination port */
+    struct flow_table flows;     /* TPP_FEAT_FLOWS */
+    BUF(struct tpp_flow_key) flow_list; /* the current interval's flows, in the order first seen */
+    int64_t head_until;          /* flows first seen up to this time are the result's head */
+    struct seen_table seen[2];   /* TPP_FEAT_NOVELTY: sources, destinations */
+    struct features_work *work;
+    struct tpp_hh *hh;           /* features_hh_max() heavy hitters */
+    /* an interval's tables for features_finish, rebuilt at each close */
+    BUF(struct tpp_addr_count) addrs; /* sources, then destinations */
+    BUF(struct tpp_value_count) port_counts[TPP_NSERIES];
+    BUF(struct tpp_value_count) port_byte_counts[2];
+    BUF(struct tpp_value_count) len_counts;
+    BUF(uint64_t) sort_keys;
+    BUF(uint64_t) sort_tmp;
+    BUF(struct tpp_flow_mark) head;
 };
+
+/* Make room for `need` elements in a BUF; 0 on success. */
+#define RESERVE(b, need) reserve((void **)&(b).v, &(b).cap, (need), sizeof *(b).v)
+static int reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
 
 /* An empty row of segment `segment`: the earliest and latest packet start out of range, so that each packet's
  * min and max need no test for the first one. */
@@ -63,8 +117,19 @@ struct tpp_agg *tpp_agg_new(struct tpp_result *r)
     if (!a) return NULL;
     a->r = r;
     a->delta = r->opts.delta_ns;
+    a->feat = r->opts.features & TPP_FEAT_ALL;
+    a->keep_state = r->opts.boundary != TPP_BOUNDARY_PACKET;
     reset_row(&a->cur, 0);
-    if (addr_table_init(&a->src) != 0 || addr_table_init(&a->dst) != 0) {
+    int hh = (a->feat & TPP_FEAT_HH) != 0, ok = 1;
+    ok = addr_table_init(&a->src, hh) == 0 && ok;
+    ok = addr_table_init(&a->dst, hh) == 0 && ok;
+    ok = (a->work = features_work_new()) != NULL && ok;
+    ok = (a->hh = malloc((features_hh_max(&r->opts) + 1) * sizeof *a->hh)) != NULL && ok;
+    if (a->feat & TPP_FEAT_HEADERS) ok = (a->lens = calloc(1, sizeof *a->lens)) != NULL && ok;
+    if (hh) ok = (a->port_bytes = calloc(2, sizeof *a->port_bytes)) != NULL && ok;
+    if (a->feat & TPP_FEAT_FLOWS) ok = flow_table_init(&a->flows, r->opts.flow_timeout_ns) == 0 && ok;
+    if (a->feat & TPP_FEAT_NOVELTY) ok = seen_table_init(&a->seen[0]) == 0 && seen_table_init(&a->seen[1]) == 0 && ok;
+    if (!ok) {
         tpp_agg_free(a);
         return NULL;
     }
@@ -76,10 +141,47 @@ void tpp_agg_free(struct tpp_agg *a)
     if (!a) return;
     addr_table_free(&a->src);
     addr_table_free(&a->dst);
+    features_work_free(a->work);
+    free(a->hh);
+    if (a->lens) free(a->lens->big);
+    free(a->lens);
+    free(a->port_bytes);
+    if (a->flows.v4) flow_table_free(&a->flows);
+    free(a->flow_list.v);
+    for (int k = 0; k < 2; k++)
+        if (a->seen[k].v4) seen_table_free(&a->seen[k]);
+    free(a->addrs.v);
+    for (int s = 0; s < TPP_NSERIES; s++) free(a->port_counts[s].v);
+    free(a->port_byte_counts[0].v);
+    free(a->port_byte_counts[1].v);
+    free(a->len_counts.v);
+    free(a->sort_keys.v);
+    free(a->sort_tmp.v);
+    free(a->head.v);
     free(a);
 }
 
 static void add_count(uint64_t count, void *sums) { addr_sums_add(sums, count); }
+
+/* The interval's addresses, sources then destinations, in the tables' order (IPv4 ones first on each side). */
+static void add_address(const uint8_t addr[16], int ipv, uint64_t count, uint64_t bytes, void *ud)
+{
+    struct tpp_agg *a = ud;
+    struct tpp_addr_count *e = &a->addrs.v[a->addrs.n++];
+    memcpy(e->addr, addr, 16);
+    e->ipv = (uint64_t)ipv;
+    e->count = count;
+    e->bytes = bytes;
+}
+
+static int snapshot_addresses(struct tpp_agg *a)
+{
+    a->addrs.n = 0;
+    if (RESERVE(a->addrs, (size_t)addr_table_size(&a->src) + addr_table_size(&a->dst)) != 0) return -1;
+    addr_table_each_address(&a->src, add_address, a);
+    addr_table_each_address(&a->dst, add_address, a);
+    return 0;
+}
 
 /* Sorting the tables of the edge intervals is most of their cost on a backbone trace (hundreds of thousands of
  * addresses): IPv4 addresses, nearly all of them, are radix-sorted on their 32-bit value. */
@@ -89,80 +191,79 @@ static int by_address(const void *x, const void *y)
     return memcmp(a->addr, b->addr, 16);
 }
 
-struct snapshot {
-    uint64_t *v4, *tmp;        /* (address as a big-endian number) << 32 | count */
-    struct tpp_addr_count *v6;
-    uint32_t n4, n6;
-};
-
-static void add_entry(const uint8_t addr[16], int ipv, uint64_t count, void *ud)
-{
-    struct snapshot *s = ud;
-    if (ipv == 4) {
-        uint32_t key = (uint32_t)addr[12] << 24 | (uint32_t)addr[13] << 16 | (uint32_t)addr[14] << 8 | addr[15];
-        s->v4[s->n4++] = (uint64_t)key << 32 | count; /* an IPv4 slot's count is 32 bits */
-        return;
-    }
-    struct tpp_addr_count *e = &s->v6[s->n6++];
-    memcpy(e->addr, addr, 16);
-    e->ipv = 6;
-    e->count = count;
-}
-
 /* LSD radix sort of v[0..n) on bits 32..63, four passes of 8 bits. */
-static void radix_sort_keys(uint64_t *v, uint64_t *tmp, uint32_t n)
+static void radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
 {
     for (int shift = 32; shift < 64; shift += 8) {
-        uint32_t count[257] = { 0 };
-        for (uint32_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
         for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (uint32_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+        for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
         uint64_t *swap = v;
         v = tmp;
         tmp = swap;
     }
 }
 
-/* One side's table as sorted entries at out (IPv4 first, then IPv6, each in address order). */
-static void snapshot_side(const struct addr_table *t, struct snapshot *s, struct tpp_addr_count *out)
+/* One side's entries e[0..n) (IPv4 ones first, as snapshot_addresses gives them) sorted by (family, address)
+ * into out. */
+static int sort_side(struct tpp_agg *a, const struct tpp_addr_count *e, size_t n, struct tpp_addr_count *out)
 {
-    s->n4 = s->n6 = 0;
-    s->v6 = out + t->nused4;
-    addr_table_each_address(t, add_entry, s);
-    radix_sort_keys(s->v4, s->tmp, s->n4); /* an even number of passes: the result is back in v4 */
-    qsort(s->v6, s->n6, sizeof *s->v6, by_address);
-    for (uint32_t i = 0; i < s->n4; i++) {
-        struct tpp_addr_count *e = &out[i];
-        uint32_t key = (uint32_t)(s->v4[i] >> 32);
-        memset(e->addr, 0, 12);
-        e->addr[12] = (uint8_t)(key >> 24);
-        e->addr[13] = (uint8_t)(key >> 16);
-        e->addr[14] = (uint8_t)(key >> 8);
-        e->addr[15] = (uint8_t)key;
-        e->ipv = 4;
-        e->count = (uint32_t)s->v4[i];
+    size_t n4 = 0;
+    while (n4 < n && e[n4].ipv == 4) n4++;
+    if (RESERVE(a->sort_keys, n4 + 1) != 0 || RESERVE(a->sort_tmp, n4 + 1) != 0) return -1;
+    for (size_t i = 0; i < n4; i++) {
+        const uint8_t *x = e[i].addr + 12;
+        uint64_t key = (uint64_t)x[0] << 24 | (uint64_t)x[1] << 16 | (uint64_t)x[2] << 8 | x[3];
+        a->sort_keys.v[i] = key << 32 | i;  /* an interval holds fewer than 2^32 addresses per side */
     }
+    radix_sort_keys(a->sort_keys.v, a->sort_tmp.v, n4); /* an even number of passes: the result is back in keys */
+    for (size_t i = 0; i < n4; i++) out[i] = e[(uint32_t)a->sort_keys.v[i]];
+    memcpy(out + n4, e + n4, (n - n4) * sizeof *e);
+    qsort(out + n4, n - n4, sizeof *out, by_address);
+    return 0;
 }
 
-/* Keep the address counts of the interval being closed (it will be row `interval`) in the result. */
-static int keep_tables(struct tpp_agg *a, size_t interval)
+static int by_flow(const void *x, const void *y) { return memcmp(x, y, sizeof(struct tpp_flow_key)); }
+
+/* A copy of n elements of `size` bytes (NULL for none); *failed set when out of memory. */
+static void *copy_of(const void *p, size_t n, size_t size, int *failed)
 {
-    uint32_t nsrc = addr_table_size(&a->src), ndst = addr_table_size(&a->dst);
-    uint32_t most4 = a->src.nused4 > a->dst.nused4 ? a->src.nused4 : a->dst.nused4;
-    struct tpp_addr_counts t = { .interval = interval, .nsrc = nsrc, .ndst = ndst,
-                                 .e = malloc(((size_t)nsrc + ndst) * sizeof *t.e) };
-    struct snapshot s = { malloc(((size_t)most4 + 1) * 8), malloc(((size_t)most4 + 1) * 8), NULL, 0, 0 };
-    int rc = -1;
-    if (t.e && s.v4 && s.tmp) {
-        snapshot_side(&a->src, &s, t.e);
-        snapshot_side(&a->dst, &s, t.e + nsrc);
-        rc = tpp_result_push_table(a->r, &t);
-    } else {
-        free(t.e);
+    if (n == 0) return NULL;
+    void *q = malloc(n * size);
+    if (q) memcpy(q, p, n * size);
+    else *failed = 1;
+    return q;
+}
+
+/* Keep the full tables of the interval being closed (it will be row `interval`) in the result: the addresses
+ * with packets and bytes, the flows, the lengths, the destination ports' bytes, each sorted. */
+static int keep_tables(struct tpp_agg *a, size_t interval, const struct feature_tables *ft)
+{
+    struct tpp_addr_counts t = { .interval = interval, .nsrc = (uint32_t)ft->nsrc, .ndst = (uint32_t)ft->ndst };
+    int failed = 0;
+    t.e = malloc((ft->nsrc + ft->ndst + 1) * sizeof *t.e);
+    if (!t.e || sort_side(a, ft->src, ft->nsrc, t.e) != 0 || sort_side(a, ft->dst, ft->ndst, t.e + ft->nsrc) != 0)
+        failed = 1;
+    if (a->feat & TPP_FEAT_FLOWS) {
+        t.nflows = (uint32_t)ft->nflows;
+        t.flows = copy_of(ft->flows, ft->nflows, sizeof *ft->flows, &failed);
+        if (t.flows) qsort(t.flows, t.nflows, sizeof *t.flows, by_flow);
     }
-    free(s.v4);
-    free(s.tmp);
-    return rc;
+    if (a->feat & TPP_FEAT_HEADERS) {
+        t.nlens = (uint32_t)ft->nlens;
+        t.lens = copy_of(ft->lens, ft->nlens, sizeof *ft->lens, &failed);
+    }
+    if (a->feat & TPP_FEAT_HH)
+        for (int k = 0; k < 2; k++) {
+            t.nport_bytes[k] = (uint32_t)ft->nport_bytes[k];
+            t.port_bytes[k] = copy_of(ft->port_bytes[k], ft->nport_bytes[k], sizeof *ft->port_bytes[k], &failed);
+        }
+    if (failed) {
+        tpp_addr_counts_free(&t);
+        return -1;
+    }
+    return tpp_result_push_table(a->r, &t);
 }
 
 /* Add the ports the current interval touched to the whole-trace port sets. */
@@ -172,10 +273,21 @@ static void mark_seen_ports(struct tpp_agg *a)
         for (uint32_t w = 0; w < 65536 / 64; w++) a->r->seen_ports[s][w] |= a->ports[s].touched[w];
 }
 
-/* Move one port histogram into the result, ports ascending, and reset it. */
+/* Move one port histogram into the result, ports ascending, and reset it; also into port_counts when a feature
+ * group wants it, and a destination series' bytes into port_byte_counts. */
 static int flush_ports(struct tpp_agg *a, int series)
 {
     struct port_hist *h = &a->ports[series];
+    int counts = (a->feat & (TPP_FEAT_PORTS | TPP_FEAT_HH)) != 0;
+    int b = a->port_bytes && (series == TPP_TCP_DST || series == TPP_UDP_DST) ? series == TPP_UDP_DST : -1;
+    uint64_t *bytes = b >= 0 ? a->port_bytes[b] : NULL;
+    size_t touched = 0;
+    for (uint32_t w = 0; w < 65536 / 64; w++) touched += (size_t)__builtin_popcountll(h->touched[w]);
+    a->port_counts[series].n = 0;
+    if (b >= 0) a->port_byte_counts[b].n = 0;
+    if ((counts && RESERVE(a->port_counts[series], touched) != 0) ||
+        (bytes && RESERVE(a->port_byte_counts[b], touched) != 0))
+        return -1;
     int rc = 0;
     for (uint32_t w = 0; w < 65536 / 64; w++) {
         uint64_t bits = h->touched[w];
@@ -185,9 +297,129 @@ static int flush_ports(struct tpp_agg *a, int series)
             uint32_t port = w * 64 + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
+            if (counts) a->port_counts[series].v[a->port_counts[series].n++] = (struct tpp_value_count){ port, h->count[port] };
+            if (bytes) {
+                a->port_byte_counts[b].v[a->port_byte_counts[b].n++] = (struct tpp_value_count){ port, bytes[port] };
+                bytes[port] = 0;
+            }
             h->count[port] = 0;
         }
     }
+    return rc;
+}
+
+/* The length histogram as ascending (length, packets) into len_counts, and reset. */
+static int flush_lens(struct tpp_agg *a)
+{
+    struct len_hist *h = a->lens;
+    size_t touched = h->nbig;
+    for (uint32_t w = 0; w < LEN_DENSE / 64; w++) touched += (size_t)__builtin_popcountll(h->touched[w]);
+    a->len_counts.n = 0;
+    if (RESERVE(a->len_counts, touched) != 0) return -1;
+    for (uint32_t w = 0; w < LEN_DENSE / 64; w++) {
+        uint64_t bits = h->touched[w];
+        h->touched[w] = 0;
+        while (bits) {
+            uint32_t len = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            a->len_counts.v[a->len_counts.n++] = (struct tpp_value_count){ len, h->count[len] };
+            h->count[len] = 0;
+        }
+    }
+    memcpy(a->len_counts.v + a->len_counts.n, h->big, h->nbig * sizeof *h->big); /* all above LEN_DENSE, sorted */
+    a->len_counts.n += h->nbig;
+    h->nbig = 0;
+    return 0;
+}
+
+/* A length beyond the dense histogram: found or inserted in the sorted list (rare: jumbograms). */
+static int add_big_len(struct len_hist *h, uint32_t len)
+{
+    size_t lo = 0, hi = h->nbig;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->big[mid].value < len) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < h->nbig && h->big[lo].value == len) { h->big[lo].count++; return 0; }
+    if (reserve((void **)&h->big, &h->big_cap, h->nbig + 1, sizeof *h->big) != 0) return -1;
+    memmove(h->big + lo + 1, h->big + lo, (h->nbig - lo) * sizeof *h->big);
+    h->big[lo] = (struct tpp_value_count){ len, 1 };
+    h->nbig++;
+    return 0;
+}
+
+/* new_src / new_dst: the interval's addresses (sources from, destinations after nsrc) never seen before on their
+ * side, remembered from now on. */
+static int count_novel(struct tpp_agg *a, size_t nsrc, uint64_t novel[2])
+{
+    uint32_t interval = (uint32_t)a->r->nintervals;
+    novel[0] = novel[1] = 0;
+    for (size_t i = 0; i < a->addrs.n; i++) {
+        int side = i >= nsrc;
+        int rc = seen_table_add(&a->seen[side], a->addrs.v[i].addr, (int)a->addrs.v[i].ipv, interval);
+        if (rc < 0) return -1;
+        novel[side] += (uint64_t)rc;
+    }
+    return 0;
+}
+
+/* The research feature columns of the closing row and its heavy hitters (pushed into the result); its tables
+ * are kept when `keep`.  Empty intervals (no IP packet) have empty tables. */
+static int finish_features(struct tpp_agg *a, int keep, int original)
+{
+    struct tpp_interval *iv = &a->cur;
+    struct tpp_result *r = a->r;
+    struct feature_tables ft = { 0 };
+    int has_ip = iv->ip_packets > 0, rc = 0;
+    double none = original ? 0 : NAN;
+    uint64_t novel[2] = { 0, 0 };
+    if (has_ip && ((a->feat & (TPP_FEAT_PREFIXES | TPP_FEAT_HH | TPP_FEAT_NOVELTY)) || keep)) {
+        if (snapshot_addresses(a) != 0) return -1;
+        ft.src = a->addrs.v;
+        ft.nsrc = addr_table_size(&a->src);
+        ft.dst = a->addrs.v + ft.nsrc;
+        ft.ndst = addr_table_size(&a->dst);
+        if ((a->feat & TPP_FEAT_NOVELTY) && count_novel(a, ft.nsrc, novel) != 0) return -1;
+    }
+    if (has_ip && (a->feat & (TPP_FEAT_PORTS | TPP_FEAT_HH)))
+        for (int s = 0; s < TPP_NSERIES; s++) {
+            ft.ports[s] = a->port_counts[s].v;
+            ft.nports[s] = a->port_counts[s].n;
+        }
+    if (has_ip && (a->feat & TPP_FEAT_HH))
+        for (int k = 0; k < 2; k++) {
+            ft.port_bytes[k] = a->port_byte_counts[k].v;
+            ft.nport_bytes[k] = a->port_byte_counts[k].n;
+        }
+    if (a->feat & TPP_FEAT_HEADERS) {
+        if (flush_lens(a) != 0) return -1;
+        ft.lens = a->len_counts.v;
+        ft.nlens = a->len_counts.n;
+    }
+    if (a->feat & TPP_FEAT_FLOWS) {
+        ft.flows = a->flow_list.v;
+        ft.nflows = a->flow_list.n;
+    }
+    long nhh = features_finish(a->work, iv, &ft, &r->opts, original, a->hh);
+    if (nhh < 0) return -1;
+    for (long k = 0; k < nhh; k++) rc |= tpp_result_push_hh(r, &a->hh[k]);
+
+    double dn = (double)iv->ip_packets;
+    iv->flows_new = a->feat & TPP_FEAT_FLOWS ? (double)a->flows_new : none;
+    iv->new_src = a->feat & TPP_FEAT_NOVELTY ? (double)novel[0] : none;
+    iv->new_dst = a->feat & TPP_FEAT_NOVELTY ? (double)novel[1] : none;
+    iv->synack = iv->rst = iv->frag = iv->ttl_mean = none;
+    if (a->feat & TPP_FEAT_HEADERS) {
+        iv->synack = (double)a->synack;
+        iv->rst = (double)a->rst;
+        iv->frag = (double)a->frag;
+        if (has_ip) iv->ttl_mean = (double)iv->ttl_sum / dn;
+    }
+    if (has_ip && keep) rc |= keep_tables(a, r->nintervals, &ft);
+    a->synack = a->rst = a->frag = a->flows_new = 0;
+    a->flow_list.n = 0;
+    if (a->feat & TPP_FEAT_FLOWS) flow_table_next_interval(&a->flows);
     return rc;
 }
 
@@ -219,10 +451,10 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
     if (iv->ip_packets > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the scans */
         mark_seen_ports(a);
         for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
-        if (!original && (r->opts.keep_tables == TPP_TABLES_ALL || r->nintervals == 0 || last))
-            rc |= keep_tables(a, r->nintervals);
     }
-    rc |= tpp_result_push_interval(r, iv); /* also closes the port lists pushed above */
+    int keep = !original && (r->opts.keep_tables == TPP_TABLES_ALL || r->nintervals == 0 || last);
+    rc |= finish_features(a, keep, original);
+    rc |= tpp_result_push_interval(r, iv); /* also closes the port and heavy-hitter lists pushed above */
     /* covered is of the segment's earliest packet, wherever it came: as a merge of pieces computes it */
     if (recover && rc == 0) tpp_result_cover_segment(r, (size_t)iv->segment);
 
@@ -230,6 +462,25 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
     addr_table_clear(&a->src);
     addr_table_clear(&a->dst);
     return rc ? -1 : 0;
+}
+
+/* The flows group's part of a packet: one probe of the flow table says whether the flow is already in the
+ * interval's list, and whether it is new (no packet within flow_timeout before; strictly more is new). */
+static void count_flow(struct tpp_agg *a, const struct tpp_packet *p)
+{
+    int64_t prev = 0;
+    enum flow_seen seen = flow_table_touch(&a->flows, p, &prev);
+    if (seen == FLOW_AGAIN) return;
+    if (seen == FLOW_NO_MEMORY || RESERVE(a->flow_list, a->flow_list.n + 1) != 0) { a->stopped = -1; return; }
+    struct tpp_flow_key *k = &a->flow_list.v[a->flow_list.n++];
+    flow_key_of_packet(p, k);
+    if (seen == FLOW_UNKNOWN || span(prev, p->ts_ns) > a->r->opts.flow_timeout_ns) a->flows_new++;
+    /* The result's head: flows whose first packet is within flow_timeout of the first packet, or in interval 0
+     * (a flow swept from the table and seen again in interval 0 comes twice: tpp_agg_finish keeps the first). */
+    if (seen == FLOW_UNKNOWN && a->keep_state && (a->r->nintervals == 0 || p->ts_ns <= a->head_until)) {
+        if (RESERVE(a->head, a->head.n + 1) != 0) { a->stopped = -1; return; }
+        a->head.v[a->head.n++] = (struct tpp_flow_mark){ *k, (uint32_t)a->r->nintervals, p->ts_ns };
+    }
 }
 
 /* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat.  The
@@ -260,7 +511,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     iv->ip_bytes += p->ip_len;
     if (has_iat) moments_add(&iv->iat, iat);
     else r->first_is_ip = 1;
-    if (addr_table_add(&a->src, p->src, p->ipv) != 0 || addr_table_add(&a->dst, p->dst, p->ipv) != 0) a->stopped = -1;
+    if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
+        a->stopped = -1;
 
     int series = -1;
     switch (p->proto) {
@@ -270,6 +522,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
         if (p->flags & TPP_PKT_TCP_FLAGS) {
             iv->syn += (p->tcp_flags & 0x02) != 0;
             iv->fin += (p->tcp_flags & 0x01) != 0;
+            a->synack += (p->tcp_flags & 0x12) == 0x12; /* reset per interval whether headers is on or not */
+            a->rst += (p->tcp_flags & 0x04) != 0;
         }
         if (p->flags & TPP_PKT_L4) { iv->tcp_port_packets++; series = TPP_TCP_SRC; }
         break;
@@ -284,7 +538,20 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
             struct port_hist *h = &a->ports[series + k];
             if (h->count[port[k]]++ == 0) h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
         }
+        if (a->port_bytes) a->port_bytes[series == TPP_UDP_SRC][p->dport] += p->ip_len;
     }
+    if (a->lens) {
+        struct len_hist *h = a->lens;
+        uint32_t len = p->ip_len;
+        iv->ttl_sum += p->ttl;
+        a->frag += (p->flags & (TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)) != 0;
+        if (len < LEN_DENSE) {
+            if (h->count[len]++ == 0) h->touched[len >> 6] |= 1ull << (len & 63);
+        } else if (add_big_len(h, len) != 0) {
+            a->stopped = -1;
+        }
+    }
+    if (a->feat & TPP_FEAT_FLOWS) count_flow(a, p);
 }
 
 void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
@@ -292,6 +559,7 @@ void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
     if (p->ipv == 0) return;
     addr_table_prefetch(&a->src, p->src, p->ipv);
     addr_table_prefetch(&a->dst, p->dst, p->ipv);
+    if (a->feat & TPP_FEAT_FLOWS) flow_table_prefetch(&a->flows, p);
     if (!(p->flags & TPP_PKT_L4)) return;
     int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
     __builtin_prefetch(&a->ports[series].count[p->sport], 1);
@@ -357,6 +625,7 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
         a->seg_first = a->seg_first_used = INT64_MAX;
         a->seg_last = INT64_MIN;
         r->first_ns = ts;
+        a->head_until = later(ts, r->opts.flow_timeout_ns);
     }
     int64_t iat = span(a->prev_ts, ts);
     int backwards = iat < 0;
@@ -389,6 +658,75 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     return a->stopped < 0 ? -1 : a->stopped;
 }
 
+/* Flow marks ordered by key, then by interval and time: the first of a flow's marks is its earliest. */
+static int by_mark(const void *x, const void *y)
+{
+    const struct tpp_flow_mark *a = x, *b = y;
+    int c = memcmp(&a->key, &b->key, sizeof a->key);
+    if (c) return c;
+    if (a->interval != b->interval) return a->interval < b->interval ? -1 : 1;
+    return (a->ns > b->ns) - (a->ns < b->ns);
+}
+
+/* The row whose packets include time ns (the last one starting at or before it), for a flow whose generation no
+ * longer tells its interval. */
+static uint32_t row_at(const struct tpp_result *r, int64_t ns)
+{
+    size_t lo = 0, hi = r->nintervals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->iv[mid].start_ns <= ns) lo = mid + 1;
+        else hi = mid;
+    }
+    return (uint32_t)(lo ? lo - 1 : 0);
+}
+
+struct tail_walk {
+    struct tpp_agg *a;
+    int64_t since;             /* last_ns - flow_timeout */
+    uint32_t last;             /* the last interval */
+    size_t cap;
+    int failed;
+};
+
+static void add_to_tail(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud)
+{
+    struct tail_walk *w = ud;
+    struct tpp_result *r = w->a->r;
+    if (last_ns < w->since && interval != w->last) return;
+    if (reserve((void **)&r->flow_tail, &w->cap, r->nflow_tail + 1, sizeof *r->flow_tail) != 0) {
+        w->failed = 1;
+        return;
+    }
+    r->flow_tail[r->nflow_tail++] = (struct tpp_flow_mark){ *k, interval == UINT32_MAX ? row_at(r, last_ns) : interval,
+                                                            last_ns };
+}
+
+/* The looking-back state a merge needs (tpp/result.h): the addresses seen with their first interval, the flows
+ * of the head (each at its first packet) and of the tail (at its last packet), sorted. */
+static int finish_state(struct tpp_agg *a)
+{
+    struct tpp_result *r = a->r;
+    int rc = 0;
+    if (a->feat & TPP_FEAT_NOVELTY)
+        for (int k = 0; k < 2; k++) rc |= seen_table_export(&a->seen[k], &r->seen[k], &r->nseen[k]);
+    if (!(a->feat & TPP_FEAT_FLOWS) || r->nintervals == 0) return rc;
+    qsort(a->head.v, a->head.n, sizeof *a->head.v, by_mark);
+    size_t kept = 0;
+    for (size_t i = 0; i < a->head.n; i++)
+        if (kept == 0 || memcmp(&a->head.v[kept - 1].key, &a->head.v[i].key, sizeof a->head.v[i].key) != 0)
+            a->head.v[kept++] = a->head.v[i];
+    r->flow_head = a->head.v;
+    r->nflow_head = kept;
+    a->head.v = NULL; /* the result owns it */
+    a->head.n = a->head.cap = 0;
+    struct tail_walk w = { a, 0, (uint32_t)(r->nintervals - 1), 0, 0 };
+    if (__builtin_sub_overflow(r->last_ns, r->opts.flow_timeout_ns, &w.since)) w.since = INT64_MIN;
+    flow_table_each(&a->flows, add_to_tail, &w);
+    if (r->flow_tail) qsort(r->flow_tail, r->nflow_tail, sizeof *r->flow_tail, by_mark);
+    return rc | (w.failed ? -1 : 0);
+}
+
 int tpp_agg_finish(struct tpp_agg *a)
 {
     if (!a->started) return 0;
@@ -396,6 +734,8 @@ int tpp_agg_finish(struct tpp_agg *a)
         mark_seen_ports(a); /* the partial interval is dropped, but its ports were seen in the trace */
         return 0;
     }
-    if (a->stopped == 1 && limit_reached(a)) return 0; /* max_intervals: the partial one is not wanted */
-    return close_interval(a, later(a->start, a->delta), 1, 1);
+    int rc = 0;
+    if (!(a->stopped == 1 && limit_reached(a))) /* max_intervals: the partial one is not wanted */
+        rc = close_interval(a, later(a->start, a->delta), 1, 1);
+    return finish_state(a) != 0 ? -1 : rc;
 }

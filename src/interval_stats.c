@@ -107,3 +107,10 @@ void interval_finish(struct tpp_interval *iv, const struct addr_sums *src, const
     }
     interval_finish_iat(iv, original);
 }
+
+double addr_sums_entropy(const struct addr_sums *s, uint64_t n)
+{
+    if (s->distinct <= 1) return 0;
+    double dn = (double)n, sum_clogc = (double)((long double)s->clogc / (long double)(1ull << CLOGC_SHIFT));
+    return (log2(dn) - sum_clogc / dn) / log2((double)s->distinct);
+}

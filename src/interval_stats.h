@@ -15,6 +15,8 @@ struct addr_sums {
 };
 
 void addr_sums_add(struct addr_sums *s, uint64_t count);
+/* The normalised entropy H/log2(d) of the counts added to s, whose total is n > 0: 0 for one distinct count. */
+double addr_sums_entropy(const struct addr_sums *s, uint64_t n);
 
 /* Add one IAT (ns): Pébay's update, inline because it runs for every IP packet. */
 static inline void moments_add(struct tpp_moments *m, int64_t iat)

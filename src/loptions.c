@@ -12,7 +12,8 @@ static const char *const ip_names[] = { "any", "v4", "v6", NULL };
 static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
 static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in enum tpp_keep_tables' order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
-                                            "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index", NULL };
+                                            "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index",
+                                            "features", "flow_timeout", "heavy_hitters", "hhh_phi", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -37,6 +38,64 @@ static int opt_enum(lua_State *L, const char *key, const char *const names[], in
     return luaL_error(L, "option %s must be one of %s, got '%s'", key, known, luaL_tolstring(L, -1, NULL));
 }
 
+/* The feature group called name[0..len), or -1. */
+static int feature_bit(const char *name, size_t len)
+{
+    for (int i = 0; tpp_feature_names[i]; i++)
+        if (strlen(tpp_feature_names[i]) == len && memcmp(tpp_feature_names[i], name, len) == 0) return 1 << i;
+    return -1;
+}
+
+static void bad_feature(lua_State *L, const char *name, size_t len)
+{
+    char known[128] = "";
+    for (int i = 0; tpp_feature_names[i]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s, ", tpp_feature_names[i]);
+    luaL_error(L, "option features: unknown feature group '%s' (known: %sall, none)",
+               lua_pushlstring(L, name, len), known);
+}
+
+/* The groups of one name (a group, "all" or "none"). */
+static unsigned feature_word(lua_State *L, const char *name, size_t len)
+{
+    if (len == 3 && memcmp(name, "all", 3) == 0) return TPP_FEAT_ALL;
+    if (len == 4 && memcmp(name, "none", 4) == 0) return 0;
+    int bit = feature_bit(name, len);
+    if (bit < 0) bad_feature(L, name, len);
+    return (unsigned)bit;
+}
+
+/* features: "all", "none", a list "ports,flows" (commas, spaces allowed around names) or an array of names. */
+static unsigned opt_features(lua_State *L)
+{
+    if (lua_isnil(L, -1)) return TPP_FEAT_ALL;
+    unsigned bits = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n), *end = s + n;
+        while (s < end) {
+            while (s < end && (*s == ' ' || *s == ',')) s++;
+            const char *w = s;
+            while (s < end && *s != ',' && *s != ' ') s++;
+            if (s > w) bits |= feature_word(L, w, (size_t)(s - w));
+        }
+        return bits;
+    }
+    if (!lua_istable(L, -1))
+        luaL_error(L, "option features must be \"all\", \"none\", a list such as \"ports,flows\" or an array of "
+                   "group names, got %s", luaL_typename(L, -1));
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, -1, i);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option features: element %d is not a group name", (int)i);
+        size_t len;
+        const char *w = lua_tolstring(L, -1, &len);
+        bits |= feature_word(L, w, len);
+        lua_pop(L, 1);
+    }
+    return bits;
+}
+
 void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
 {
     tpp_options_default(o);
@@ -53,7 +112,8 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         for (int i = 0; key && option_names[i]; i++) known |= strcmp(key, option_names[i]) == 0;
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
-                       "max_intervals, max_gap, keep_tables, range, prev_ns, index)", luaL_tolstring(L, -1, NULL));
+                       "max_intervals, max_gap, keep_tables, range, prev_ns, index, features, flow_timeout, heavy_hitters, "
+                       "hhh_phi)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -130,6 +190,39 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         const char *f = lua_tolstring(L, -1, &len);
         if (!f || len >= sizeof o->filter) luaL_error(L, "option filter must be a string of under %d bytes", (int)sizeof o->filter);
         memcpy(o->filter, f, len + 1);
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, idx, "features");
+    o->features = opt_features(L);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "flow_timeout");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Number t = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(t > 0) || t > 9e9) luaL_error(L, "option flow_timeout must be a positive number of seconds");
+        o->flow_timeout_ns = (int64_t)llround(t * 1e9);
+        if (o->flow_timeout_ns < 1) luaL_error(L, "option flow_timeout is below one nanosecond");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "heavy_hitters");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Integer k = lua_tointegerx(L, -1, &ok);
+        if (!ok || k < 1 || k > 1000)
+            luaL_error(L, "option heavy_hitters must be an integer from 1 to 1000 (the top keys kept per interval), "
+                       "got %s", luaL_tolstring(L, -1, NULL));
+        o->hh_k = (uint32_t)k;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "hhh_phi");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Number phi = lua_tonumberx(L, -1, &ok);
+        if (!ok || !(phi > 0 && phi <= 1))
+            luaL_error(L, "option hhh_phi must be a number with 0 < phi <= 1 (the least residual share of a "
+                       "hierarchical heavy hitter), got %s", luaL_tolstring(L, -1, NULL));
+        o->hhh_phi = phi;
     }
     lua_pop(L, 1);
 

@@ -227,6 +227,62 @@ static int result_port_entropy(lua_State *L)
     return 1;
 }
 
+/* ---- heavy hitters (result.h: tpp_result_hh) --------------------------------------------------------------- */
+
+static int check_hh_dim(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    int d = tpp_hh_dim_find(name);
+    if (d < 0) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (int k = 0; k < TPP_HH_NDIMS; k++) {
+            if (k) luaL_addstring(&b, ", ");
+            luaL_addstring(&b, tpp_hh_dim_names[k]);
+        }
+        luaL_pushresult(&b);
+        luaL_argerror(L, idx, lua_pushfstring(L, "no heavy-hitter dimension '%s' (%s)", name, lua_tostring(L, -1)));
+    }
+    return d;
+}
+
+/* r:heavy_hitters(dim, i [, k]) -> list of { key, packets, bytes, share }: the heavy hitters of dimension dim in
+ * interval i (1-based), at most k (default: all kept), in rank order.  key is an address ("192.0.2.1"), a prefix
+ * ("10.0.0.0/24") or a port (an integer). */
+static int result_heavy_hitters(lua_State *L)
+{
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
+    int d = check_hh_dim(L, 2);
+    lua_Integer i = luaL_checkinteger(L, 3);
+    if (i < 1 || (size_t)i > r->nintervals)
+        luaL_argerror(L, 3, lua_pushfstring(L, "an interval index from 1 to %I expected, got %I",
+                                            (lua_Integer)r->nintervals, i));
+    lua_Integer k = luaL_optinteger(L, 4, LUA_MAXINTEGER);
+    luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
+    size_t n = 0;
+    /* a result without heavy hitters (the group off, an older dump) may have no offsets per row */
+    const struct tpp_hh *hh = r->nhh ? tpp_result_hh(r, (size_t)i - 1, &n) : NULL;
+    const struct tpp_interval *iv = &r->iv[i - 1];
+    char key[64];
+    lua_newtable(L);
+    lua_Integer m = 0;
+    for (size_t j = 0; j < n && m < k; j++) {
+        if (hh[j].dim != d) continue;
+        lua_createtable(L, 0, 4);
+        if (d == TPP_HH_TCP_DPORT || d == TPP_HH_UDP_DPORT) lua_pushinteger(L, hh[j].port);
+        else lua_pushstring(L, tpp_hh_key_text(key, sizeof key, &hh[j]));
+        lua_setfield(L, -2, "key");
+        lua_pushinteger(L, (lua_Integer)hh[j].packets);
+        lua_setfield(L, -2, "packets");
+        lua_pushinteger(L, (lua_Integer)hh[j].bytes);
+        lua_setfield(L, -2, "bytes");
+        lua_pushnumber(L, tpp_hh_share(&hh[j], iv));
+        lua_setfield(L, -2, "share");
+        lua_rawseti(L, -2, ++m);
+    }
+    return 1;
+}
+
 /* ---- selections (tpp_result_select) ------------------------------------------------------------------------- */
 
 /* r:select(indices) -> result of the intervals at the given 1-based indices (strictly ascending). */
@@ -272,6 +328,17 @@ static int result_write_critical(lua_State *L)
 {
     const struct tpp_result *r = tpp_lresult_check(L, 1);
     return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_TSV);
+}
+
+/* r:write_heavy_hitters(path) -> true | nil, message: the heavy-hitter table (hh/<name>_hh.tsv), atomically. */
+static int result_write_heavy_hitters(lua_State *L)
+{
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    char err[TPP_ERRBUF_SIZE];
+    if (tpp_result_write_hh_file(r, path, err, sizeof err) != 0) return tpp_push_fail(L, "%s", err);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* r:dump(path) -> true | nil, message.  Atomic, like every output. */
@@ -488,6 +555,7 @@ void tpp_lresult_register(lua_State *L)
         { "write_critical", result_write_critical }, { "dump", result_dump }, { "fields", result_fields },
         { "top_ports", result_top_ports }, { "port_entropy", result_port_entropy }, { "select", result_select },
         { "to_csv", result_to_csv }, { "to_json", result_to_json }, { "segment", result_segment },
+        { "heavy_hitters", result_heavy_hitters }, { "write_heavy_hitters", result_write_heavy_hitters },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {
@@ -527,4 +595,17 @@ void tpp_lresult_register(lua_State *L)
     lua_setfield(L, -2, "load");
     lua_pushcfunction(L, push_column_names); /* tpp.column_names(): without needing a result */
     lua_setfield(L, -2, "column_names");
+    /* tpp.feature_groups and tpp.hh_dims: C's lists, in their order (the options and r:heavy_hitters take them) */
+    lua_newtable(L);
+    for (int g = 0; tpp_feature_names[g]; g++) {
+        lua_pushstring(L, tpp_feature_names[g]);
+        lua_rawseti(L, -2, g + 1);
+    }
+    lua_setfield(L, -2, "feature_groups");
+    lua_createtable(L, TPP_HH_NDIMS, 0);
+    for (int d = 0; d < TPP_HH_NDIMS; d++) {
+        lua_pushstring(L, tpp_hh_dim_names[d]);
+        lua_rawseti(L, -2, d + 1);
+    }
+    lua_setfield(L, -2, "hh_dims");
 }

@@ -80,7 +80,10 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     p->proto = h[9];
     memset(p->src, 0, 10); p->src[10] = p->src[11] = 0xff; memcpy(p->src + 12, h + 12, 4);
     memset(p->dst, 0, 10); p->dst[10] = p->dst[11] = 0xff; memcpy(p->dst + 12, h + 16, 4);
-    if (get16(h + 6) & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
+    p->ttl = h[8];
+    unsigned frag = get16(h + 6);
+    if (frag & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
+    if (frag & 0x2000) p->flags |= TPP_PKT_FIRST_FRAGMENT; /* MF at offset 0: it carries the transport header */
     decode_transport(data, caplen, off + total, off + ihl, p);
 }
 
@@ -116,6 +119,7 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     const uint8_t *h = data + off;
     if (h[0] >> 4 != 6) return;
     p->ipv = 6;
+    p->ttl = h[7];
     uint32_t total = 40u + get16(h + 4);
     if (total == 40 && h[6] != 59) total = 40u + ipv6_unstated_payload(data, caplen, framelen, off);
     p->ip_len = ip_length(total, framelen, off);
@@ -140,6 +144,8 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
             if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
             p->proto = data[off];
             if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
+            /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header */
+            p->flags |= data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT : TPP_PKT_ATOMIC_FRAGMENT;
             next = data[off];
             off += 8;
             continue;
@@ -170,7 +176,7 @@ void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wir
     uint32_t framelen = wirelen > caplen ? wirelen : caplen;
     p->ip_len = 0;
     p->sport = p->dport = 0;
-    p->ipv = p->proto = p->tcp_flags = p->flags = 0;
+    p->ipv = p->proto = p->tcp_flags = p->flags = p->ttl = 0;
     uint32_t off = 0;
     unsigned type;
 

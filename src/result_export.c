@@ -1,11 +1,11 @@
 /* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
- * formatter (tpp_format_cell) so that the three formats agree on every number. */
+ * formatter (tpp_format_cell) so that the three formats agree on every number; and the heavy-hitter table. */
 #include "tpp/result_export.h"
 #include "tpp/result_summary.h"
 #include "tpp/outfile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +170,18 @@ int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format,
     return write_lines(r, format, f, 0, r->nintervals);
 }
 
-/* A temporary file beside the target is renamed over it only when everything was written. */
-int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
-                           size_t errlen)
+/* Write `r` into `path` through write(r, f, format), atomically: a temporary file beside the target is renamed
+ * over it only when everything was written. */
+static int write_file(const struct tpp_result *r, enum tpp_export_format format,
+                      int (*write)(const struct tpp_result *, enum tpp_export_format, FILE *), const char *path,
+                      char *err, size_t errlen)
 {
     struct tpp_outfile out;
     if (tpp_outfile_open(&out, path, err, errlen) != 0) return -1;
     errno = 0;
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? tpp_result_export(r, format, f) : -1;
+    int rc = f ? write(r, format, f) : -1;
     int write_errno = errno; /* the first failure's reason (fclose may set another) */
     if (f && fclose(f) != 0) {
         if (rc == 0) write_errno = errno;
@@ -191,4 +193,58 @@ int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format fo
         return -1;
     }
     return tpp_outfile_commit(&out, err, errlen);
+}
+
+int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                           size_t errlen)
+{
+    return write_file(r, format, tpp_result_export, path, err, errlen);
+}
+
+/* ---- heavy hitters ---- */
+
+const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
+{
+    if (e->ipv != 4 && e->ipv != 6) {
+        snprintf(buf, len, "%u", (unsigned)e->port);
+        return buf;
+    }
+    char addr[INET6_ADDRSTRLEN];
+    int v4 = e->ipv == 4;
+    if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? e->key + 12 : e->key, addr, sizeof addr)) addr[0] = '\0';
+    if (e->plen == (v4 ? 32 : 128)) snprintf(buf, len, "%s", addr);
+    else snprintf(buf, len, "%s/%u", addr, (unsigned)e->plen);
+    return buf;
+}
+
+static int write_hh(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
+{
+    (void)format;
+    char key[64], share[64];
+    if (fputs("interval\tdim\tkey\tpackets\tbytes\tshare\n", f) == EOF) return -1;
+    for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
+        size_t n;
+        const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
+        for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
+            for (size_t j = 0; j < n; j++) {
+                if (hh[j].dim != d) continue;
+                double s = tpp_hh_share(&hh[j], &r->iv[i]);
+                if (fprintf(f, "%zu\t%s\t%s\t%llu\t%llu\t%s\n", i, tpp_hh_dim_names[d],
+                            tpp_hh_key_text(key, sizeof key, &hh[j]), (unsigned long long)hh[j].packets,
+                            (unsigned long long)hh[j].bytes,
+                            isfinite(s) ? format_real(share, sizeof share, s) : format_nonfinite(TPP_EXPORT_TSV, s)) < 0)
+                    return -1;
+            }
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+int tpp_result_write_hh(const struct tpp_result *r, FILE *f)
+{
+    return write_hh(r, TPP_EXPORT_TSV, f);
+}
+
+int tpp_result_write_hh_file(const struct tpp_result *r, const char *path, char *err, size_t errlen)
+{
+    return write_file(r, TPP_EXPORT_TSV, write_hh, path, err, errlen);
 }

@@ -4,6 +4,7 @@
 #include "tpp/result_summary.h"
 
 #include <math.h>
+#include <stdio.h>
 
 static void set_int(struct tpp_value *v, int64_t i) { v->type = TPP_VALUE_INT; v->i = i; }
 static void set_bool(struct tpp_value *v, int b) { v->type = TPP_VALUE_BOOL; v->i = b != 0; }
@@ -13,6 +14,19 @@ static void set_string(struct tpp_value *v, const char *s, int empty_is_nil)
 {
     v->type = empty_is_nil && !s[0] ? TPP_VALUE_NIL : TPP_VALUE_STRING;
     v->s = s;
+}
+
+/* The feature groups as tpp.parse takes them: "all", "none" or the groups' names in their order, "ports,flows". */
+static void features_text(unsigned features, struct tpp_value *v)
+{
+    if ((features & TPP_FEAT_ALL) == TPP_FEAT_ALL) { set_string(v, "all", 0); return; }
+    if (!(features & TPP_FEAT_ALL)) { set_string(v, "none", 0); return; }
+    size_t len = 0;
+    v->buf[0] = '\0';
+    for (int g = 0; tpp_feature_names[g]; g++)
+        if (features & (1u << g))
+            len += (size_t)snprintf(v->buf + len, sizeof v->buf - len, "%s%s", len ? "," : "", tpp_feature_names[g]);
+    set_string(v, v->buf, 0);
 }
 
 #define FIELD(name, expr) static void get_##name(const struct tpp_result *r, struct tpp_value *v) { expr; }
@@ -44,6 +58,10 @@ FIELD(source_fingerprint,
       else v->type = TPP_VALUE_NIL)
 FIELD(max_gap, v->type = TPP_VALUE_REAL; v->d = r->opts.max_gap_ns == INT64_MAX ? HUGE_VAL : (double)r->opts.max_gap_ns / 1e9)
 FIELD(keep_tables, set_string(v, r->opts.keep_tables == TPP_TABLES_ALL ? "all" : "edges", 0))
+FIELD(features, features_text(r->opts.features, v))
+FIELD(flow_timeout, set_time(v, r->opts.flow_timeout_ns))
+FIELD(hh_k, set_int(v, r->opts.hh_k))
+FIELD(hhh_phi, v->type = TPP_VALUE_REAL; v->d = r->opts.hhh_phi)
 FIELD(segments, set_int(v, (int64_t)tpp_result_nsegments(r)))
 FIELD(pieces, set_int(v, (int64_t)r->pieces))
 FIELD(mergeable, set_bool(v, r->mergeable))
@@ -59,7 +77,7 @@ FIELD(warning, set_string(v, r->warning, 1))
 const struct tpp_summary_field tpp_summary_fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
-    F(intervals), F(segments), F(max_gap), F(keep_tables), F(pieces), F(mergeable), F(range_from), F(range_to),
+    F(intervals), F(segments), F(max_gap), F(keep_tables), F(features), F(flow_timeout), F(hh_k), F(hhh_phi), F(pieces), F(mergeable), F(range_from), F(range_to),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };

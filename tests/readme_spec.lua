@@ -142,7 +142,8 @@ describe("README.md", function()
     assert.are.equal(1, skipped)
     -- What the blocks promise: the main job's outputs here, the installed job's in a directory of its own.
     local w = setup()
-    for _, f in ipairs { "critical/sample_critical.tsv", "port_count/sample_port_count.tsv", "mem_dump/sample.tpd",
+    for _, f in ipairs { "critical/sample_critical.tsv", "port_count/sample_port_count.tsv", "hh/sample_hh.tsv",
+                         "mem_dump/sample.tpd",
                          "plot/sample.html", "out/critical/sample_critical.tsv", "figures/sample_12.svg" } do
       assert.is_truthy(io.open(w.copy .. "/" .. f), f)
     end

@@ -31,6 +31,7 @@ enum {
     TPP_PKT_TRUNCATED = 1 << 3, /* capture ended inside a header tpp wanted to read */
     TPP_PKT_MALFORMED = 1 << 4, /* an IPv4 header that cannot be (IHL < 5, total length < header): not IP */
     TPP_PKT_FIRST_FRAGMENT = 1 << 5, /* first fragment of a fragmented datagram (more fragments, offset 0) */
+    TPP_PKT_ATOMIC_FRAGMENT = 1 << 6, /* IPv6 Fragment header with offset 0 and no more fragments (RFC 6946) */
 };
 
 struct tpp_packet {

@@ -27,4 +27,16 @@ int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format fo
 int tpp_result_write_tsv(const struct tpp_result *r, FILE *f);
 int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n);
 
+/* A heavy hitter's key as text: an address ("192.0.2.1", "2001:db8::1"), a prefix with its length when it is
+ * shorter than the family's ("10.0.0.0/24", "2001:db8::/48"), or a port ("443").  64 bytes is enough; returns
+ * buf. */
+const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e);
+/* The heavy-hitter table (hh/<name>_hh.tsv): a header "interval dim key packets bytes share", then one row per
+ * heavy hitter, intervals ascending (0-based, as the critical table's interval column), dimensions in the order
+ * of enum tpp_hh_dim, each in rank order; share as the critical table spells reals (NaN "nan").  0 on success,
+ * -1 on a write error. */
+int tpp_result_write_hh(const struct tpp_result *r, FILE *f);
+/* The same into the file `path`, atomically, as tpp_result_export_file. */
+int tpp_result_write_hh_file(const struct tpp_result *r, const char *path, char *err, size_t errlen);
+
 #endif

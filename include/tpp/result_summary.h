@@ -14,7 +14,7 @@ struct tpp_value {
     int64_t i;                 /* TPP_VALUE_INT, TPP_VALUE_BOOL */
     double d;                  /* TPP_VALUE_REAL */
     const char *s;             /* TPP_VALUE_STRING */
-    char buf[24];
+    char buf[48];              /* a fingerprint's hex digits, the feature groups' names */
 };
 /* The summary fields (r.packets, r.source, ...), in the order of r:fields() and of the JSON export. */
 struct tpp_summary_field {

@@ -9,8 +9,10 @@
 --              with --list), finish (--finish): a run's split into tasks (tpp.shard, scripts/exec.lua),
 --              split = K or nil (--split), split_size = bytes or nil (--split-size): captures cut into chunks,
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
---                        max_gap, keep_tables } }   -- tpp.parse's opts (max_gap, keep_tables only when given:
---                                                   -- tpp.parse's defaults, 3600 and "edges", apply otherwise)
+--                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi } }
+--                        -- tpp.parse's opts (max_gap, keep_tables and the feature options only when given:
+--                        -- tpp.parse's defaults, 3600, "edges", "all", 60, 10 and 0.05, apply otherwise;
+--                        -- features as "all", "none" or the groups' names in tpp.feature_groups' order)
 --
 -- Precedence: command line, then the config file, then the defaults.  --compat stands for --boundary packet
 -- --ip v4 at its own level (a conflicting --boundary or --ip at the same level is an error).
@@ -18,13 +20,14 @@ local argparse = require "argparse"
 
 local cli = {}
 
-cli.NFIGURES = 18
+cli.NFIGURES = require("tpp.figures").count
 
 cli.DEFAULTS = {
   paths = { "data" }, out = ".", delta_t = 10, max_packets = 0, max_intervals = 0, figures = "all",
   boundary = "aligned", ip = "any", anchor = "epoch", filter = nil, compat = false, jobs = nil, -- jobs: the number of cores
   config = nil, print_critical = false, force = false, quiet = false,
   max_gap = nil, keep_tables = nil, series = nil,   -- nil: tpp.parse's defaults (3600 s, "edges"); no series
+  features = nil, flow_timeout = nil, heavy_hitters = nil, hhh_phi = nil,   -- nil: tpp.parse's ("all", 60, 10, 0.05)
 }
 
 -- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
@@ -106,8 +109,55 @@ local function output_name(v)
   return v
 end
 
+-- The feature groups (tpp.feature_groups, C's list): "all", "none", a list "ports,flows" (spaces allowed) or, in a
+-- config file, an array of names; the canonical form is "all", "none" or the names in C's order, each once.
+local function feature_groups(v)
+  local groups = require("tpp.core").feature_groups
+  local why = ("must be all, none or a comma-separated list of %s"):format(table.concat(groups, ", "))
+  local names = {}
+  if type(v) == "table" then
+    for i, name in ipairs(v) do
+      if type(name) ~= "string" then return nil, ("%s (item %d is %s)"):format(why, i, tostring(name)) end
+      names[i] = name
+    end
+  elseif type(v) == "string" then
+    local spec = v:lower():gsub("%s+", "")
+    if spec == "all" or spec == "none" then return spec end
+    for name in (spec .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
+  else
+    return nil, why
+  end
+  if #names == 0 then return nil, why end
+  local wanted = {}
+  for _, name in ipairs(names) do
+    local known = false
+    for _, g in ipairs(groups) do known = known or g == name end
+    if not known then return nil, ("%s ('%s' is none of them)"):format(why, name) end
+    wanted[name] = true
+  end
+  local out = {}
+  for _, g in ipairs(groups) do if wanted[g] then out[#out + 1] = g end end
+  return #out == #groups and "all" or table.concat(out, ",")
+end
+
 local CHECK = {
   out = text,
+  features = feature_groups,
+  flow_timeout = function(v)
+    local n = number_of(v)
+    if not n or not (n > 0) or n > 1e9 then return nil, "must be a positive number of seconds" end
+    return n
+  end,
+  heavy_hitters = function(v)
+    local n = math.tointeger(number_of(v))
+    if not n or n < 1 or n > 1000 then return nil, "must be an integer from 1 to 1000" end
+    return n
+  end,
+  hhh_phi = function(v)
+    local n = number_of(v)
+    if not n or not (n > 0) or n > 1 then return nil, "must be a number above 0 and at most 1" end
+    return n
+  end,
   series = output_name,
   max_gap = function(v)
     local n = number_of(v)
@@ -167,6 +217,7 @@ local FLAG_NAME = {
   figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", anchor = "--anchor",
   compat = "--compat", series = "--series", max_gap = "--max-gap", keep_tables = "--keep-tables",
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
+  features = "--features", flow_timeout = "--flow-timeout", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
   paths = "PATH",
 }
 
@@ -186,7 +237,8 @@ end
 function cli.parser()
   local p = argparse("tpp scripts/exec.lua",
     "Cut packet captures into time intervals and write, per capture, its per-interval features "
-    .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), a dump for "
+    .. "(critical/<stem>_critical.tsv), its distinct ports (port_count/<stem>_port_count.tsv), its heavy hitters "
+    .. "(hh/<stem>_hh.tsv), a dump for "
     .. "later runs (mem_dump/<stem>.tpd), figures (plot/) and the run's index (plot/index.html); with --series NAME, the captures are pieces of one "
     .. "series and all but the dumps are written once, for NAME.")
     :epilog("Captures are recognised by their magic bytes (pcap, pcapng, plain or compressed with gzip, zstd or xz), directories are "
@@ -196,7 +248,7 @@ function cli.parser()
       .. "130 when interrupted (Ctrl-C).")
     :help_max_width(100)
   p:argument("paths", "Capture files or directories, - for standard input (default: ./data, else the sample beside the scripts).", nil):args("*"):argname("PATH")
-  p:option("-o --out", "Output root for mem_dump/, critical/, port_count/ and plot/ (default .)."):argname("DIR")
+  p:option("-o --out", "Output root for mem_dump/, critical/, port_count/, hh/ and plot/ (default .)."):argname("DIR")
   p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
   p:option("--max-packets", "Stop each capture (with --series: the series) after N packets (0 = all)."):argname("N")
   p:option("--max-intervals", "Stop each capture (with --series: the series) after N intervals (0 = all)."):argname("N")
@@ -211,6 +263,14 @@ function cli.parser()
     .. "(default 3600)."):argname("SEC")
   p:option("--keep-tables", "Intervals that keep their address tables for an exact merge: edges (the first and "
     .. "last, default) | all (needed to merge overlapping captures)."):argname("WHICH")
+  p:option("--features", "Feature groups computed: all (default) | none | a list of "
+    .. table.concat(require("tpp.core").feature_groups, ", ") .. " (their columns are NaN when off; hh/ is "
+    .. "written with hh)."):argname("LIST")
+  p:option("--flow-timeout", "A flow's packet after a silence longer than SEC starts a new flow (flows_new; "
+    .. "default 60)."):argname("SEC")
+  p:option("--heavy-hitters", "Heavy hitters kept per interval and dimension (1-1000, default 10)."):argname("K")
+  p:option("--hhh-phi", "Hierarchical heavy hitters: the prefixes whose residual share of the interval's IP "
+    .. "packets is at least F (0 < F <= 1, default 0.05)."):argname("F")
   p:option("--series", "All the captures are pieces of one series: each is parsed and dumped, then they are "
     .. "merged and the outputs written once, as NAME."):argname("NAME")
   p:option("-j --jobs", "Captures processed in parallel (default: number of cores)."):argname("N")
@@ -375,6 +435,8 @@ function cli.resolve(argv)
     filter = filter ~= "" and filter or nil,
     max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
     max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
+    features = pick("features"), flow_timeout = pick("flow_timeout"), heavy_hitters = pick("heavy_hitters"),
+    hhh_phi = pick("hhh_phi"),
   }
   if (split.split or 1) > 1 or split.split_size then -- a chunk is a part of one pass: say before any work if not
     local cannot = require("tpp.split").unsplittable(parse)

@@ -1,16 +1,20 @@
--- tpp.figures: the original tool's 18 figures, each described as data (no drawing here; tpp.gnuplot draws).
+-- tpp.figures: the original tool's 18 figures and tpp's own 19-22 (the research features: port entropy, prefix
+-- cardinality, flows, the top source's heavy-hitter share), each described as data (no drawing here; tpp.gnuplot
+-- draws).
 --
 --   local figures = require "tpp.figures"
 --   local f = figures.get(12)         -- { number = 12, name = "12", kind = "ports", title = ..., series = ... }
 --
 -- A description has:
---   number    1..18, as the original tool numbered them
+--   number    1..18, as the original tool numbered them; 19..22 tpp's own, numbered on
 --   name      the file-name suffix: a capture's figure n is <stem>_<name>.<format>, as the original named them
 --   kind      "lines" (2D, columns over wall-clock time), "band" (2D, a mean with a ± std band) or
 --             "ports" (3D bars: x interval, y port 0..65535, z count / packets of that interval)
 --   title     the original's title; the drawing appends " (interval: N)", N the number of intervals drawn
 --   xlabel, ylabel, zlabel
---   series    "lines":  { column = result column, title = legend, scale = factor (default 1) }, ...
+--   series    "lines":  { column = result column, title = legend, scale = factor (default 1) }, ...; instead
+--                       of column, hh = dimension and rank = k: per interval, the share of the k-th heavy
+--                       hitter of that dimension (r:heavy_hitters; NaN where there is none)
 --             "band":   { { mean = column, std = column, title = legend of the mean, band = legend of the band } }
 --             "ports":  { ports = "tcp_src" | "tcp_dst" | "udp_src" | "udp_dst", title = legend }, ...
 --   overlay   "ports" only: which x-offset column of the series data the figure uses (1: none, 2: a pair,
@@ -82,11 +86,27 @@ local LIST = {
   ports(18, "3D Total Port Distribution (TCP vs. UDP)", {
     { ports = "tcp_src", title = "TCP Source" }, { ports = "tcp_dst", title = "TCP Destination" },
     { ports = "udp_src", title = "UDP Source" }, { ports = "udp_dst", title = "UDP Destination" } }, 3),
+  -- tpp's own: the research features (docs/lua-api.md defines the columns)
+  lines(19, "Port Entropy over Time", "Normalized Entropy", {
+    { column = "entropy_tcp_src", title = "TCP Source Port" },
+    { column = "entropy_tcp_dst", title = "TCP Destination Port" },
+    { column = "entropy_udp_src", title = "UDP Source Port" },
+    { column = "entropy_udp_dst", title = "UDP Destination Port" } }),
+  lines(20, "Prefix Cardinality over Time", "Distinct Prefixes", {
+    { column = "src_p24", title = "Source /24 (IPv6 /48)" },
+    { column = "dst_p24", title = "Destination /24 (IPv6 /48)" },
+    { column = "src_p16", title = "Source /16 (IPv6 /32)" },
+    { column = "dst_p16", title = "Destination /16 (IPv6 /32)" } }),
+  lines(21, "Flows & New Flows over Time", "Flow Count", {
+    { column = "flows", title = "Flows (distinct 5-tuples)" },
+    { column = "flows_new", title = "New Flows" } }),
+  lines(22, "Heavy-Hitter Share of the Top Source over Time", "% of IP Packets", {
+    { hh = "src", rank = 1, title = "Top Source Address", scale = 100 } }),
 }
 
 figures.count = #LIST
 
--- The description of figure n (1..18), or nil.
+-- The description of figure n (1..figures.count), or nil.
 function figures.get(n)
   return LIST[n]
 end

@@ -212,6 +212,19 @@ end
 
 local POINT_TYPES = { 7, 5, 9, 11, 13 }
 
+-- The values of one series of a "lines" figure for the first n intervals: a column, or the share of the heavy
+-- hitter of rank s.rank in dimension s.hh (NaN where the interval has none).  Only numbers come out: the keys
+-- (addresses from the capture) never reach a script.
+local function series_values(r, s, n)
+  if s.column then return r:column(s.column) end
+  local out = {}
+  for i = 1, n do
+    local e = r:heavy_hitters(s.hh, i, s.rank)[s.rank]
+    out[i] = e and e.share or 0 / 0
+  end
+  return out
+end
+
 -- A 2D figure ("lines" or "band"): its data file (time, then one column per drawn value) and its script.
 local function prepare_2d(fig, ctx, job)
   local r, n = ctx.r, ctx.n
@@ -234,7 +247,7 @@ local function prepare_2d(fig, ctx, job)
     job.clipped = clipped
   else
     for k, s in ipairs(fig.series) do
-      local v, scale = r:column(s.column), s.scale or 1
+      local v, scale = series_values(r, s, n), s.scale or 1
       local c = {}
       for i = 1, n do
         c[i] = v[i] * scale

@@ -40,6 +40,11 @@ docs.tpp = {
   { "gzip_backend", "tpp.gzip_backend — the library that decompresses gzip captures" },
   { "kind", "tpp.kind(path) -> \"pcap\" | \"pcapng\" | \"gzip\" | \"zstd\" | \"xz\" | \"dump\", or nil, msg — a file by its first bytes" },
   { "series", "tpp.series — the port series' names: tcp_src, tcp_dst, udp_src, udp_dst" },
+  { "feature_groups", "tpp.feature_groups — the feature groups of the option features: ports, prefixes, flows, "
+                      .. "novelty, headers, hh" },
+  { "hh_dims", "tpp.hh_dims — the heavy-hitter dimensions of r:heavy_hitters: src, dst, src_p24, dst_p24, "
+               .. "tcp_dport, udp_dport, src_hhh, dst_hhh" },
+  { "column_names", "tpp.column_names() -> the critical table's column names, in order (without a result)" },
   { "spawn", "tpp.spawn(argv) -> proc | nil, msg — run a program (proc:read, :wait, :kill)" },
   { "poll", "tpp.poll(procs, timeout) -> how many procs have output to read" },
   { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },
@@ -70,6 +75,10 @@ docs.result = {
   { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
   { "segment", "r:segment(k) -> { first, last (intervals, 1-based), first_packet, last_packet (s), first_ns, "
                 .. "last_ns } of segment k (1-based)" },
+  { "heavy_hitters", "r:heavy_hitters(dim, i [, k]) -> list of { key, packets, bytes, share }: the top keys of "
+                     .. "dimension dim (src, dst, src_p24, ..., src_hhh) in interval i (1-based), at most k" },
+  { "write_heavy_hitters", "r:write_heavy_hitters(path) -> true | nil, msg — the heavy-hitter TSV (interval, dim, "
+                           .. "key, packets, bytes, share)" },
 }
 
 docs.fields = {
@@ -78,6 +87,10 @@ docs.fields = {
   { "segments", "number of segments: runs of intervals split by gaps longer than max_gap (r:segment(k))" },
   { "max_gap", "seconds of silence that end a segment instead of empty intervals (default 3600)" },
   { "keep_tables", "\"edges\" or \"all\": which intervals keep their address tables, for exact merges" },
+  { "features", "the feature groups computed: \"all\", \"none\" or a list such as \"ports,flows\" (option features)" },
+  { "flow_timeout", "seconds of silence after which a flow's packet starts a new flow (flows_new; default 60)" },
+  { "hh_k", "heavy hitters kept per interval and dimension (option heavy_hitters; default 10)" },
+  { "hhh_phi", "hierarchical heavy hitters: the residual share a prefix needs (default 0.05)" },
   { "pieces", "parses merged into this result (1 for a parse)" },
   { "mergeable", "whether tpp.merge can take this result (false for an older dump or a selection)" },
   { "range_from", "first byte of the records parsed: a chunk of a split capture (0 with range_to 0: all)" },
@@ -131,34 +144,79 @@ docs.column = {
   { "+ - * /", "c + d, c - 1, 2 * c, c / d, -c -> column, element by element (columns of the same length)" },
 }
 
-docs.columns = {
-  { "interval", "interval number, 0-based (r:interval(i) is interval i-1)" },
-  { "start", "interval start, epoch seconds" },
-  { "end", "interval end, epoch seconds" },
-  { "packets", "packets in the interval (every packet read)" },
-  { "ip_packets", "packets of the analysed IP family" },
-  { "ip_bytes", "sum of the IP total lengths" },
-  { "src_ips", "distinct source addresses" },
-  { "dst_ips", "distinct destination addresses" },
-  { "f2_src", "Σc²/n² of the source-address counts" },
-  { "f2_dst", "Σc²/n² of the destination-address counts" },
-  { "iat_mean", "mean inter-arrival time (since the packet before, of any kind), seconds; NaN when undefined" },
-  { "iat_std", "inter-arrival time standard deviation (sample), seconds; NaN when undefined" },
-  { "iat_skew", "inter-arrival time skewness (NaN when undefined)" },
-  { "iat_kurt", "inter-arrival time excess kurtosis (NaN when undefined)" },
-  { "entropy_src", "source-address entropy, normalised to 0..1" },
-  { "entropy_dst", "destination-address entropy, normalised to 0..1" },
-  { "avg_len", "mean IP total length, bytes" },
-  { "icmp_frac", "share of ICMP/ICMPv6 packets" },
-  { "tcp_frac", "share of TCP packets" },
-  { "udp_frac", "share of UDP packets" },
-  { "syn", "TCP segments with SYN set" },
-  { "fin", "TCP segments with FIN set" },
-  { "tcp_port_packets", "TCP packets whose ports were decoded" },
-  { "udp_port_packets", "UDP packets whose ports were decoded" },
-  { "segment", "the interval's segment, 0-based: a gap longer than max_gap starts the next one" },
-  { "covered", "seconds of the interval between the first and the last packet of its segment" },
+-- What each column is, by name; the columns themselves, and their order, are C's (tpp.column_names()).  The
+-- formulas are in docs/lua-api.md.
+local COLUMN_DOCS = {
+  interval = "interval number, 0-based (r:interval(i) is interval i-1)",
+  start = "interval start, epoch seconds",
+  ["end"] = "interval end, epoch seconds",
+  packets = "packets in the interval (every packet read)",
+  ip_packets = "packets of the analysed IP family",
+  ip_bytes = "sum of the IP total lengths",
+  src_ips = "distinct source addresses",
+  dst_ips = "distinct destination addresses",
+  f2_src = "Σc²/n² of the source-address counts",
+  f2_dst = "Σc²/n² of the destination-address counts",
+  iat_mean = "mean inter-arrival time (since the packet before, of any kind), seconds; NaN when undefined",
+  iat_std = "inter-arrival time standard deviation (sample), seconds; NaN when undefined",
+  iat_skew = "inter-arrival time skewness (NaN when undefined)",
+  iat_kurt = "inter-arrival time excess kurtosis (NaN when undefined)",
+  entropy_src = "source-address entropy, normalised to 0..1",
+  entropy_dst = "destination-address entropy, normalised to 0..1",
+  avg_len = "mean IP total length, bytes",
+  icmp_frac = "share of ICMP/ICMPv6 packets",
+  tcp_frac = "share of TCP packets",
+  udp_frac = "share of UDP packets",
+  syn = "TCP segments with SYN set",
+  fin = "TCP segments with FIN set",
+  tcp_port_packets = "TCP packets whose ports were decoded",
+  udp_port_packets = "UDP packets whose ports were decoded",
+  segment = "the interval's segment, 0-based: a gap longer than max_gap starts the next one",
+  covered = "seconds of the interval between the first and the last packet of its segment",
+  entropy_tcp_src = "TCP source-port entropy (packets per port), normalised to 0..1; NaN without such a packet",
+  entropy_tcp_dst = "TCP destination-port entropy, normalised to 0..1; NaN without such a packet",
+  entropy_udp_src = "UDP source-port entropy, normalised to 0..1; NaN without such a packet",
+  entropy_udp_dst = "UDP destination-port entropy, normalised to 0..1; NaN without such a packet",
+  src_p24 = "distinct source /24 prefixes (IPv6: /48)",
+  dst_p24 = "distinct destination /24 prefixes (IPv6: /48)",
+  src_p16 = "distinct source /16 prefixes (IPv6: /32)",
+  dst_p16 = "distinct destination /16 prefixes (IPv6: /32)",
+  entropy_src_p24 = "entropy of the packets per source /24 (/48) prefix, normalised to 0..1",
+  entropy_dst_p24 = "entropy of the packets per destination /24 (/48) prefix, normalised to 0..1",
+  flows = "distinct 5-tuples (protocol, addresses, ports) with a packet in the interval",
+  flows_new = "flows whose first packet here came more than flow_timeout after their previous one, or first ever",
+  fanout_max = "the largest number of distinct destinations one source sent to",
+  new_src = "source addresses never seen as a source in an earlier interval",
+  new_dst = "destination addresses never seen as a destination in an earlier interval",
+  synack = "TCP packets with SYN and ACK set",
+  rst = "TCP packets with RST set",
+  frag = "IP fragments (first and later ones)",
+  ttl_mean = "mean IPv4 TTL / IPv6 hop limit",
+  len_p50 = "median IP length (nearest rank), bytes",
+  len_p95 = "95th percentile of the IP length (nearest rank), bytes",
 }
+
+-- One { name, text } per entry of a list C gives (names), described by `texts`.
+local function from_c(names, texts)
+  local out = {}
+  for i, name in ipairs(names) do out[i] = { name, texts[name] or "(not described yet)" } end
+  return out
+end
+
+docs.columns = from_c(tpp.column_names(), COLUMN_DOCS)
+
+-- The heavy-hitter dimensions of r:heavy_hitters and hh/<name>_hh.tsv, in C's order (tpp.hh_dims).
+docs.hh_dims = from_c(tpp.hh_dims, {
+  src = "source addresses (key \"192.0.2.1\"), by packets",
+  dst = "destination addresses, by packets",
+  src_p24 = "source /24 prefixes (IPv6: /48; key \"192.0.2.0/24\"), by packets",
+  dst_p24 = "destination /24 prefixes (IPv6: /48), by packets",
+  tcp_dport = "TCP destination ports (key 443), share of the TCP packets with ports",
+  udp_dport = "UDP destination ports (key 53), share of the UDP packets with ports",
+  src_hhh = "hierarchical heavy hitters: source prefixes /32 /24 /16 /8 (IPv6 /128 /64 /48 /32) with a residual "
+            .. "share >= hhh_phi (packets not under a longer one reported)",
+  dst_hhh = "hierarchical heavy hitters of the destination prefixes, as src_hhh",
+})
 
 docs.merger = {
   { "add", "m:add(r) -> true | nil, msg — the next piece, in order of r.first_ns (ties in any order)" },
@@ -253,6 +311,7 @@ local function overview()
   out[#out + 1] = "Which interval had the highest source-address entropy, and what were its top destination ports?"
   out[#out + 1] = ("  i = %s:column(\"entropy_src\"):argmax()"):format(r)
   out[#out + 1] = ("  %s:interval(i), %s:top_ports(\"tcp_dst\", i)"):format(r, r)
+  out[#out + 1] = ("Who sent most of it?  %s:heavy_hitters(\"src\", i, 3)  (help(\"heavy_hitters\"))"):format(r)
   out[#out + 1] = ("Tab completes names: %s:<Tab> lists the methods, help(%s) describes them."):format(r, r)
   local results = {}
   for _, e in ipairs(objects) do
@@ -280,6 +339,8 @@ local function about_result(r)
   out[#out + 1] = "Columns (r:column(name), r:interval(i).name):"
   out[#out + 1] = wrap(names_of(docs.columns), "  ")
   out[#out + 1] = "Port series: tcp_src tcp_dst udp_src udp_dst.  help(\"entropy_src\") etc. describes one name."
+  out[#out + 1] = "Heavy-hitter dimensions (r:heavy_hitters(dim, i [, k])):"
+  out[#out + 1] = wrap(names_of(docs.hh_dims), "  ")
   return table.concat(out, "\n")
 end
 
@@ -309,7 +370,7 @@ end
 
 local KINDS = {
   { "tpp", "tpp." }, { "result", "r:" }, { "fields", "r." }, { "column", "c:" }, { "columns", "column " },
-  { "series", "series " }, { "writer", "w:" }, { "merger", "m:" },
+  { "series", "series " }, { "hh_dims", "heavy-hitter dimension " }, { "writer", "w:" }, { "merger", "m:" },
 }
 
 -- Every entry named `name`, as lines.

@@ -194,8 +194,9 @@ function job.run(spec, hooks)
 end
 
 -- Write every output of the result `r` under spec.out, called after spec.name: the critical table, its
--- incomplete marker (when summary.status is "incomplete": summary.reason), the port counts, the dump (unless
--- how.dump is false) and spec.figures.  Adds what was written to summary.files (summary.figures: the figure
+-- incomplete marker (when summary.status is "incomplete": summary.reason), the port counts, the heavy hitters
+-- (with the feature group hh; else a table of an earlier run there is removed), the dump (unless how.dump is
+-- false) and spec.figures.  Adds what was written to summary.files (summary.figures: the figure
 -- files) and counts what failed in summary.problems, each failure said through how.message as "label: reason".
 -- how = { message = function(text), rows = function(tsv lines) or nil (given the rows of the table once it is
 -- written, all at once, as for a dump or a merge), label = how messages name the input, dump = boolean }.
@@ -224,6 +225,12 @@ function job.write_outputs(r, spec, summary, how)
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end
   record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
+  if outputs.has_hh(r) then
+    record(files.hh, r:write_heavy_hitters(files.hh))
+  elseif lfs.attributes(files.hh, "mode") == "file" then -- a table of an earlier run would pass for this one's
+    local removed, rerr = os.remove(files.hh)
+    if not removed then record(files.hh, nil, rerr) end
+  end
   if how.dump ~= false then record(files.dump, r:dump(files.dump)) end
 
   if #spec.figures > 0 then

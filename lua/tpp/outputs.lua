@@ -4,6 +4,8 @@
 --   DIR/critical/<name>_critical.tsv            per-interval features (r:write_critical)
 --   DIR/critical/<name>_critical.tsv.incomplete the reason, when the capture broke part-way (else absent)
 --   DIR/port_count/<name>_port_count.tsv        distinct ports per series over the trace, and their total
+--   DIR/hh/<name>_hh.tsv                        heavy hitters per interval (r:write_heavy_hitters), when the
+--                                               result has the feature group hh (outputs.has_hh)
 --   DIR/plot/                                   figures (tpp.plot)
 --   DIR/plot/index.html                         the run's index: every capture, its numbers and status
 local lfs = require "lfs"
@@ -23,6 +25,7 @@ function outputs.paths(out, name)
     critical = at("critical", name .. "_critical.tsv"),
     incomplete = at("critical", name .. "_critical.tsv.incomplete"),
     port_count = at("port_count", name .. "_port_count.tsv"),
+    hh = at("hh", name .. "_hh.tsv"),
     plot = at("plot"),
   }
 end
@@ -42,7 +45,7 @@ function outputs.collision(out, name, inputs)
     if a then ids[a.dev .. ":" .. a.ino] = path end
   end
   local p = outputs.paths(out, name)
-  for _, key in ipairs { "dump", "critical", "incomplete", "port_count" } do
+  for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh" } do
     local a = lfs.attributes(p[key])
     if a and ids[a.dev .. ":" .. a.ino] then return p[key], ids[a.dev .. ":" .. a.ino] end
   end
@@ -89,7 +92,7 @@ end
 -- true and the list of directories it created (for outputs.remove_empty), or nil, message.
 function outputs.prepare(out, with_plot, dumps_only)
   local p, created = outputs.paths(out, "x"), {}
-  for _, dir in ipairs(dumps_only and { p.dump } or { p.dump, p.critical, p.port_count }) do
+  for _, dir in ipairs(dumps_only and { p.dump } or { p.dump, p.critical, p.port_count, p.hh }) do
     local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"), created)
     if not ok then return nil, err end
   end
@@ -124,6 +127,19 @@ function outputs.port_count_text(r)
   end
   lines[#lines + 1] = ("total\t%d"):format(total)
   return table.concat(lines, "\n") .. "\n"
+end
+
+-- Whether the result `r` was computed with the feature group hh (its heavy-hitter table is an output then).
+function outputs.has_hh(r)
+  local f = r.features
+  return f == "all" or ("," .. tostring(f) .. ","):find(",hh,", 1, true) ~= nil
+end
+
+-- The directories of the output root `out` that hold outputs only (a walk of the root skips them).
+function outputs.own_dirs(out)
+  local p = outputs.paths(out, "x")
+  return { p.dump:match("^(.*)/"), p.critical:match("^(.*)/"), p.port_count:match("^(.*)/"), p.hh:match("^(.*)/"),
+           p.plot }
 end
 
 -- Write the incomplete-marker beside a critical table (reason = why reading stopped), or remove a stale one

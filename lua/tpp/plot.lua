@@ -1,5 +1,5 @@
--- tpp.plot: draws the original tool's 18 figures of a result (from tpp.parse or tpp.load) with gnuplot, and a
--- page that shows them with the trace's summary.
+-- tpp.plot: draws the figures of a result (from tpp.parse or tpp.load) with gnuplot — the original tool's 18 and
+-- tpp's own 19-22 (tpp.figures) — and a page that shows them with the trace's summary.
 --
 --   local plot = require "tpp.plot"
 --   local files, failures = plot.draw(r, { dir = "out/plot", stem = "2023", figures = { 1, 2, 12 } })
@@ -21,7 +21,7 @@
 -- A wrong option raises an error (misuse); failures of the world come back in `failures`.
 --
 -- opts (all optional):
---   dir ("plot")  stem (the capture's name without its extensions)  figures (list of numbers 1..18; default all)
+--   dir ("plot")  stem (the capture's name without its extensions)  figures (list of numbers 1..22; default all)
 --   format ("png" | "svg")  width (1600)  height (900)  dpi (100: fonts and lines scale with dpi / 100; the
 --     original's 16 x 9 in at 600 dpi is width 9600, height 5400, dpi 600)
 --   alpha (0.5, of the 3D bars)  dynamic_alpha (false: alpha proportional to the bar's height, floor 0.1)

@@ -73,10 +73,14 @@ local OPTIONS = {
   ["-t"] = "delta_t", ["--delta-t"] = "delta_t", ["--boundary"] = "boundary", ["--ip"] = "ip",
   ["--filter"] = "filter", ["--max-packets"] = "max_packets", ["--max-intervals"] = "max_intervals",
   ["--anchor"] = "anchor", ["--max-gap"] = "max_gap", ["--keep-tables"] = "keep_tables",
+  ["--features"] = "features", ["--flow-timeout"] = "flow_timeout", ["--heavy-hitters"] = "heavy_hitters",
+  ["--hhh-phi"] = "hhh_phi",
 }
-local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true, max_gap = true }
+local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true, max_gap = true, flow_timeout = true,
+                  heavy_hitters = true, hhh_phi = true }
 repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--anchor epoch|first] [--ip any|v4|v6] "
-  .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [--max-gap SEC] [--keep-tables edges|all] [FILE|DIR ...]"
+  .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [--max-gap SEC] [--keep-tables edges|all] "
+  .. "[--features LIST] [--flow-timeout SEC] [--heavy-hitters K] [--hhh-phi F] [FILE|DIR ...]"
 
 -- Split the arguments of `tpp -i` into the paths to load and the options of tpp.parse (nil when none); "--" ends
 -- the options, "--name=value" is accepted.  Returns paths, opts, or nil and what is wrong.
@@ -213,15 +217,16 @@ local function help_names()
   end
   return names
 end
+local function hh_dims() return table.move(require("tpp.core").hh_dims, 1, #require("tpp.core").hh_dims, 1, {}) end
 local STRING_ARGS = {
   column = columns, top_ports = series, port_entropy = series, ports = series, distinct_ports = series,
-  help = help_names,
+  port_series = series, heavy_hitters = hh_dims, help = help_names,
 }
 
 -- Candidates for a string being typed: `before` is the line up to (not including) its opening quote, `text` what
 -- follows the quote.  Returns the names that start with text when the string is the first argument of a call that
--- takes a name (r:column, r:top_ports, r:port_entropy, r:ports, r:distinct_ports, help), else nil (the REPL then
--- completes file names).
+-- takes a name (r:column, r:top_ports, r:port_entropy, r:ports, r:distinct_ports, r:port_series,
+-- r:heavy_hitters, help), else nil (the REPL then completes file names).
 function repl.complete_string(before, text)
   local fn = before:match("([%a_][%w_]*)%s*%(%s*$")
   local names = fn and STRING_ARGS[fn]

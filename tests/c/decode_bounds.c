@@ -111,6 +111,48 @@ static uint64_t rng(void)
 }
 
 /* Random frames whose first bytes are made plausible, so decoding goes deep. */
+/* TTL / hop limit and the fragment flags: IPv4 MF at offset 0 is a first fragment (ports decoded), an offset a
+ * later one; IPv6 the same by its Fragment header, and a Fragment header at offset 0 without M an atomic one. */
+static void check_fragments(void)
+{
+    struct tpp_packet p;
+    decode_exact(TPP_LINK_ETHERNET, eth_vlan_tcp, sizeof eth_vlan_tcp, &p);
+    CHECK(p.ttl == 64 && !(p.flags & (TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)));
+    uint8_t f4[sizeof eth_vlan_tcp];
+    memcpy(f4, eth_vlan_tcp, sizeof f4);
+    f4[18 + 8] = 7;                                   /* TTL */
+    f4[18 + 6] = 0x20;                                /* MF, offset 0 */
+    decode_exact(TPP_LINK_ETHERNET, f4, sizeof f4, &p);
+    CHECK(p.ttl == 7 && (p.flags & TPP_PKT_FIRST_FRAGMENT) && !(p.flags & TPP_PKT_FRAGMENT));
+    CHECK((p.flags & TPP_PKT_L4) && p.sport == 1234 && p.dport == 80);
+    f4[18 + 6] = 0x20; f4[18 + 7] = 0xb9;             /* MF, offset 185 x 8 */
+    decode_exact(TPP_LINK_ETHERNET, f4, sizeof f4, &p);
+    CHECK((p.flags & TPP_PKT_FRAGMENT) && !(p.flags & (TPP_PKT_FIRST_FRAGMENT | TPP_PKT_L4)) && p.sport == 0);
+    f4[18 + 6] = 0x00; f4[18 + 7] = 0x01;             /* the last fragment: no MF, offset 8 */
+    decode_exact(TPP_LINK_ETHERNET, f4, sizeof f4, &p);
+    CHECK((p.flags & TPP_PKT_FRAGMENT) && !(p.flags & TPP_PKT_FIRST_FRAGMENT) && p.ttl == 7);
+    f4[18 + 6] = 0x40; f4[18 + 7] = 0;                /* DF only: not a fragment */
+    decode_exact(TPP_LINK_ETHERNET, f4, sizeof f4, &p);
+    CHECK(!(p.flags & (TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)));
+    decode_exact(TPP_LINK_ETHERNET, f4, 18 + 8, &p);  /* cut before the TTL: truncated, nothing read */
+    CHECK(p.ipv == 0 && p.ttl == 0 && (p.flags & TPP_PKT_TRUNCATED));
+
+    decode_exact(TPP_LINK_RAW, raw_ipv6_udp, sizeof raw_ipv6_udp, &p);
+    CHECK(p.ttl == 64 && (p.flags & TPP_PKT_FIRST_FRAGMENT) && !(p.flags & TPP_PKT_FRAGMENT));
+    uint8_t f6[sizeof raw_ipv6_udp];
+    memcpy(f6, raw_ipv6_udp, sizeof f6);
+    f6[7] = 255;                                      /* hop limit */
+    f6[48 + 3] = 0;                                   /* offset 0, no M: atomic */
+    decode_exact(TPP_LINK_RAW, f6, sizeof f6, &p);
+    CHECK(p.ttl == 255 && (p.flags & TPP_PKT_ATOMIC_FRAGMENT) && !(p.flags & (TPP_PKT_FIRST_FRAGMENT | TPP_PKT_FRAGMENT)));
+    CHECK(p.sport == 53 && (p.flags & TPP_PKT_L4));
+    f6[48 + 2] = 0x05; f6[48 + 3] = 0x01;             /* offset 160, M */
+    decode_exact(TPP_LINK_RAW, f6, sizeof f6, &p);
+    CHECK((p.flags & TPP_PKT_FRAGMENT) && !(p.flags & (TPP_PKT_FIRST_FRAGMENT | TPP_PKT_L4)) && p.proto == 17);
+    decode_exact(TPP_LINK_RAW, raw_ipv6_udp, 48 + 4, &p); /* the Fragment header cut: no flag from it */
+    CHECK((p.flags & TPP_PKT_TRUNCATED) && !(p.flags & (TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)));
+}
+
 static void check_random(void)
 {
     const int linktypes[] = { TPP_LINK_NULL, TPP_LINK_ETHERNET, TPP_LINK_RAW, TPP_LINK_SLL, TPP_LINK_IPV6, TPP_LINK_SLL2 };
@@ -159,6 +201,7 @@ static void check_format(void)
 int main(void)
 {
     check_samples();
+    check_fragments();
     check_random();
     check_format();
     if (failures) { fprintf(stderr, "decode_bounds: %d failures\n", failures); return 1; }

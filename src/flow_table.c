@@ -1,0 +1,276 @@
+/* flow_table.c — see flow_table.h.  Open addressing with linear probing; deletion by backward shift, so that a
+ * sweep leaves no tombstones. */
+#include "flow_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL4 (1u << 12)
+#define INITIAL6 (1u << 10)
+/* Generations 1 .. FLOW_GENERATIONS number the intervals of one cycle; OLD marks every entry of an earlier cycle
+ * (set when a cycle ends), so that a generation never stands for two intervals. */
+#define FLOW_GENERATIONS ((1u << 24) - 2)
+#define OLD ((1u << 24) - 1)
+#define KEY_BITS 0xffffffffffull   /* rest without the generation */
+
+static uint64_t gen_of(uint64_t rest) { return rest >> 40; }
+
+static uint64_t load64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+static uint64_t hash4(uint64_t addrs, uint64_t rest)
+{
+    return mix(addrs * 0x9E3779B97F4A7C15ull ^ (rest & KEY_BITS) * 0xC2B2AE3D27D4EB4Full);
+}
+
+static uint64_t hash6(const uint64_t src[2], const uint64_t dst[2], uint64_t rest)
+{
+    uint64_t h = (src[0] ^ dst[1] * 0xC2B2AE3D27D4EB4Full) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ (src[1] + dst[0] * 0x165667B19E3779F9ull)) * 0xD6E8FEB86659FD93ull;
+    return mix(h ^ (rest & KEY_BITS) * 0x27D4EB2F165667C5ull);
+}
+
+static uint64_t rest_of(const struct tpp_packet *p)
+{
+    return (uint64_t)p->sport | (uint64_t)p->dport << 16 | (uint64_t)p->proto << 32;
+}
+
+static uint64_t addrs_of(const struct tpp_packet *p)
+{
+    return (uint64_t)load32(p->src + 12) | (uint64_t)load32(p->dst + 12) << 32;
+}
+
+int flow_table_init(struct flow_table *t, int64_t timeout_ns)
+{
+    memset(t, 0, sizeof *t);
+    t->v4 = calloc(INITIAL4, sizeof *t->v4);
+    t->v6 = calloc(INITIAL6, sizeof *t->v6);
+    t->mask4 = INITIAL4 - 1;
+    t->mask6 = INITIAL6 - 1;
+    t->gen = 1;
+    t->timeout = timeout_ns;
+    if (!t->v4 || !t->v6) { flow_table_free(t); return -1; }
+    return 0;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+    free(t->v4);
+    free(t->v6);
+    memset(t, 0, sizeof *t);
+}
+
+/* Probing, one function per family so that the IPv4 loop stays small. */
+static uint64_t find4(const struct flow_slot4 *s, uint64_t mask, uint64_t addrs, uint64_t rest)
+{
+    uint64_t i = hash4(addrs, rest) & mask;
+    while (s[i].rest && (s[i].addrs != addrs || (s[i].rest & KEY_BITS) != rest)) i = (i + 1) & mask;
+    return i;
+}
+
+static int same6(const struct flow_slot6 *s, const uint64_t src[2], const uint64_t dst[2], uint64_t rest)
+{
+    return s->src[0] == src[0] && s->src[1] == src[1] && s->dst[0] == dst[0] && s->dst[1] == dst[1] &&
+           (s->rest & KEY_BITS) == rest;
+}
+
+static uint64_t find6(const struct flow_slot6 *s, uint64_t mask, const uint64_t src[2], const uint64_t dst[2],
+                      uint64_t rest)
+{
+    uint64_t i = hash6(src, dst, rest) & mask;
+    while (s[i].rest && !same6(&s[i], src, dst, rest)) i = (i + 1) & mask;
+    return i;
+}
+
+static uint64_t home4(const struct flow_slot4 *s, uint64_t mask) { return hash4(s->addrs, s->rest) & mask; }
+static uint64_t home6(const struct flow_slot6 *s, uint64_t mask) { return hash6(s->src, s->dst, s->rest) & mask; }
+
+/* Is an entry expired: its last packet more than timeout before `now`, and not of the current interval (whose
+ * entries say which flows the interval already listed). */
+static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
+{
+    return last_ns < cutoff && gen_of(rest) != gen;
+}
+
+/* Sweep and grow, one function per family through a macro: the same steps on two slot types.
+ *
+ * Sweep: remove the expired entries in one pass, starting after an empty slot so that no run of occupied slots
+ * wraps past the start; removing slot i shifts the later entries of its run back (each to no earlier than its
+ * home), and slot i is looked at again. */
+#define DEFINE_SWEEP_GROW(FAM, SLOT, HOME, FIND_ARGS)                                                              \
+    static void sweep##FAM(struct flow_table *t, int64_t cutoff)                                                    \
+    {                                                                                                               \
+        struct SLOT *s = t->v##FAM;                                                                                 \
+        uint64_t mask = t->mask##FAM, start = 0;                                                                    \
+        while (s[start].rest) start++;                                                                              \
+        for (uint64_t k = 1; k <= mask; k++) {                                                                      \
+            uint64_t i = (start + k) & mask;                                                                        \
+            while (s[i].rest && expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                 \
+                uint64_t hole = i, j = i;                                                                           \
+                for (;;) {                                                                                          \
+                    j = (j + 1) & mask;                                                                             \
+                    if (!s[j].rest) break;                                                                          \
+                    uint64_t h = HOME(&s[j], mask);                                                                 \
+                    /* s[j] may move to the hole unless its home lies cyclically in (hole, j] */                    \
+                    int stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);                            \
+                    if (stays) continue;                                                                            \
+                    s[hole] = s[j];                                                                                 \
+                    hole = j;                                                                                       \
+                }                                                                                                   \
+                s[hole].rest = 0;                                                                                   \
+                t->n##FAM--;                                                                                        \
+            }                                                                                                       \
+        }                                                                                                           \
+    }                                                                                                               \
+    static int grow##FAM(struct flow_table *t)                                                                      \
+    {                                                                                                               \
+        uint64_t cap = (t->mask##FAM + 1) * 2;                                                                      \
+        struct SLOT *s = calloc(cap, sizeof *s);                                                                    \
+        if (!s) return -1;                                                                                          \
+        for (uint64_t i = 0; i <= t->mask##FAM; i++) {                                                              \
+            const struct SLOT *old = &t->v##FAM[i];                                                                 \
+            if (old->rest) s[find##FAM(s, cap - 1, FIND_ARGS(old))] = *old;                                         \
+        }                                                                                                           \
+        free(t->v##FAM);                                                                                            \
+        t->v##FAM = s;                                                                                              \
+        t->mask##FAM = cap - 1;                                                                                     \
+        return 0;                                                                                                   \
+    }                                                                                                               \
+    /* Room for one more entry: at three quarters full, sweep; grow when that left more than half. */               \
+    static int make_room##FAM(struct flow_table *t, int64_t now)                                                    \
+    {                                                                                                               \
+        uint64_t cap = t->mask##FAM + 1;                                                                            \
+        if (t->n##FAM + 1 <= cap / 4 * 3) return 0;                                                                 \
+        int64_t cutoff;                                                                                             \
+        if (__builtin_sub_overflow(now, t->timeout, &cutoff)) cutoff = INT64_MIN;                                   \
+        sweep##FAM(t, cutoff);                                                                                      \
+        return t->n##FAM + 1 > cap / 2 ? grow##FAM(t) : 0;                                                          \
+    }
+
+#define ARGS4(o) (o)->addrs, (o)->rest & KEY_BITS
+#define ARGS6(o) (o)->src, (o)->dst, (o)->rest & KEY_BITS
+DEFINE_SWEEP_GROW(4, flow_slot4, home4, ARGS4)
+DEFINE_SWEEP_GROW(6, flow_slot6, home6, ARGS6)
+
+/* The outcome for an entry found at `rest`/`last`, now touched by a packet at ts. */
+static enum flow_seen touch_entry(uint64_t *rest, int64_t *last, int64_t ts, uint64_t gen, int64_t *prev_ns)
+{
+    uint64_t was = gen_of(*rest);
+    *prev_ns = *last;
+    *last = ts;
+    if (was == gen) return FLOW_AGAIN;
+    *rest = (*rest & KEY_BITS) | gen << 40;
+    return FLOW_FIRST_IN_INTERVAL;
+}
+
+enum flow_seen flow_table_touch(struct flow_table *t, const struct tpp_packet *p, int64_t *prev_ns)
+{
+    uint64_t rest = rest_of(p);
+    if (p->ipv == 4) {
+        uint64_t addrs = addrs_of(p);
+        uint64_t i = find4(t->v4, t->mask4, addrs, rest);
+        struct flow_slot4 *s = &t->v4[i];
+        if (s->rest) return touch_entry(&s->rest, &s->last_ns, p->ts_ns, t->gen, prev_ns);
+        if (t->n4 + 1 > (t->mask4 + 1) / 4 * 3) {
+            if (make_room4(t, p->ts_ns) != 0) return FLOW_NO_MEMORY;
+            s = &t->v4[find4(t->v4, t->mask4, addrs, rest)];
+        }
+        *s = (struct flow_slot4){ addrs, rest | t->gen << 40, p->ts_ns };
+        t->n4++;
+        return FLOW_UNKNOWN;
+    }
+    uint64_t src[2] = { load64(p->src), load64(p->src + 8) }, dst[2] = { load64(p->dst), load64(p->dst + 8) };
+    uint64_t i = find6(t->v6, t->mask6, src, dst, rest);
+    struct flow_slot6 *s = &t->v6[i];
+    if (s->rest) return touch_entry(&s->rest, &s->last_ns, p->ts_ns, t->gen, prev_ns);
+    if (t->n6 + 1 > (t->mask6 + 1) / 4 * 3) {
+        if (make_room6(t, p->ts_ns) != 0) return FLOW_NO_MEMORY;
+        s = &t->v6[find6(t->v6, t->mask6, src, dst, rest)];
+    }
+    *s = (struct flow_slot6){ { src[0], src[1] }, { dst[0], dst[1] }, rest | t->gen << 40, p->ts_ns };
+    t->n6++;
+    return FLOW_UNKNOWN;
+}
+
+void flow_table_prefetch(const struct flow_table *t, const struct tpp_packet *p)
+{
+    uint64_t rest = rest_of(p);
+    if (p->ipv == 4) {
+        __builtin_prefetch(&t->v4[hash4(addrs_of(p), rest) & t->mask4], 1);
+        return;
+    }
+    uint64_t src[2] = { load64(p->src), load64(p->src + 8) }, dst[2] = { load64(p->dst), load64(p->dst + 8) };
+    __builtin_prefetch(&t->v6[hash6(src, dst, rest) & t->mask6], 1);
+}
+
+void flow_table_next_interval(struct flow_table *t)
+{
+    if (t->gen < FLOW_GENERATIONS) { t->gen++; return; }
+    /* A cycle ends: every entry becomes "an earlier cycle", then generations start again. */
+    for (uint64_t i = 0; i <= t->mask4; i++)
+        if (t->v4[i].rest) t->v4[i].rest = (t->v4[i].rest & KEY_BITS) | (uint64_t)OLD << 40;
+    for (uint64_t i = 0; i <= t->mask6; i++)
+        if (t->v6[i].rest) t->v6[i].rest = (t->v6[i].rest & KEY_BITS) | (uint64_t)OLD << 40;
+    t->base += FLOW_GENERATIONS;
+    t->gen = 1;
+}
+
+static void key_rest(uint64_t rest, struct tpp_flow_key *k)
+{
+    uint16_t sport = (uint16_t)rest, dport = (uint16_t)(rest >> 16);
+    k->sport[0] = (uint8_t)(sport >> 8);
+    k->sport[1] = (uint8_t)sport;
+    k->dport[0] = (uint8_t)(dport >> 8);
+    k->dport[1] = (uint8_t)dport;
+    k->proto = (uint8_t)(rest >> 32);
+}
+
+void flow_key_of_packet(const struct tpp_packet *p, struct tpp_flow_key *k)
+{
+    memcpy(k->src, p->src, 16);
+    memcpy(k->dst, p->dst, 16);
+    key_rest(rest_of(p), k);
+    k->ipv = p->ipv;
+}
+
+static uint32_t interval_of(const struct flow_table *t, uint64_t rest)
+{
+    uint64_t g = gen_of(rest);
+    return g == OLD ? UINT32_MAX : (uint32_t)(t->base + g - 1);
+}
+
+void flow_table_each(const struct flow_table *t,
+                     void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud)
+{
+    struct tpp_flow_key k;
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    memcpy(k.src, mapped, 12);
+    memcpy(k.dst, mapped, 12);
+    k.ipv = 4;
+    for (uint64_t i = 0; i <= t->mask4; i++) {
+        const struct flow_slot4 *s = &t->v4[i];
+        if (!s->rest) continue;
+        uint32_t src = (uint32_t)s->addrs, dst = (uint32_t)(s->addrs >> 32);
+        memcpy(k.src + 12, &src, 4);
+        memcpy(k.dst + 12, &dst, 4);
+        key_rest(s->rest, &k);
+        fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+    }
+    k.ipv = 6;
+    for (uint64_t i = 0; i <= t->mask6; i++) {
+        const struct flow_slot6 *s = &t->v6[i];
+        if (!s->rest) continue;
+        memcpy(k.src, s->src, 16);
+        memcpy(k.dst, s->dst, 16);
+        key_rest(s->rest, &k);
+        fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+    }
+}
