@@ -330,7 +330,7 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
       "0 dst_p24 192.168.0.0/24 2 256", "0 dst_p24 10.0.1.0/24 2 90",
       "0 tcp_dport 80 2 90", "0 tcp_dport 1000 2 80",
       "0 udp_dport 53 3 304",
-      "0 src_hhh 10.0.0.1/32 5 394",                                -- threshold 0.3 * 7 = 2.1 packets
+      "0 src_hhh 10.0.0.1 5 394",                                -- threshold 0.3 * 7 = 2.1 packets
       "0 dst_hhh 10.0.0.0/16 4 170",                                -- 10.0.1.1 + 10.0.0.1: no /32 or /24 has 3
       "1 src 10.0.0.1 2 178", "1 src 10.0.0.9 1 40",                -- ties 10.0.0.9 and 10.0.1.1 (1, 40): key
       "1 dst 10.0.0.1 2 80", "1 dst 192.168.0.1 1 128",
@@ -338,8 +338,8 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
       "1 dst_p24 10.0.0.0/24 2 80", "1 dst_p24 192.168.0.0/24 1 128",
       "1 tcp_dport 80 1 50", "1 tcp_dport 1000 1 40",
       "1 udp_dport 53 1 128",
-      "1 src_hhh 10.0.0.1/32 2 178", "1 src_hhh 10.0.0.0/16 2 80",  -- threshold 1.2
-      "1 dst_hhh 10.0.0.1/32 2 80",
+      "1 src_hhh 10.0.0.1 2 178", "1 src_hhh 10.0.0.0/16 2 80",  -- threshold 1.2
+      "1 dst_hhh 10.0.0.1 2 80",
     }, rows)
     local shares = {}
     for _, r in ipairs(hh) do
@@ -355,7 +355,7 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
     for _, r in ipairs(rows) do
       if r.dim == "src_hhh" or r.dim == "src" then got[#got + 1] = table.concat({ r.dim, r.key, r.packets }, " ") end
     end
-    assert.are.same({ "src 10.9.9.9 7", "src_hhh 10.9.9.9/32 7" }, got)
+    assert.are.same({ "src 10.9.9.9 7", "src_hhh 10.9.9.9 7" }, got)
   end)
 end)
 

@@ -239,8 +239,8 @@ def key_text(dim, key):
     if dim in ("tcp_dport", "udp_dport"):
         return str(key)
     ipv, addr, bits = key
-    if dim in ("src", "dst"):
-        return addr_text(ipv, addr)
+    if bits == (32 if ipv == 4 else 128):
+        return addr_text(ipv, addr)  # an address, also as a hierarchical heavy hitter (docs/lua-api.md)
     return "%s/%d" % (addr_text(ipv, addr), bits)
 
 
