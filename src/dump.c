@@ -9,6 +9,7 @@
 #include "tpp/outfile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,11 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_u64(b, r->opts.range_to);
     put_i64(b, r->opts.prev_ns);
     put_u8(b, (unsigned)r->opts.has_prev);
+    /* format 4: the research features' options */
+    put_u32(b, r->opts.features);
+    put_i64(b, r->opts.flow_timeout_ns);
+    put_u32(b, r->opts.hh_k);
+    put_f64(b, r->opts.hhh_phi);
     put_u64(b, r->nintervals);
 }
 
@@ -213,20 +219,179 @@ static void seen_payload(struct buf *b, const struct tpp_result *r)
         for (size_t w = 0; w < 65536 / 64; w++) put_u64(b, r->seen_ports[s][w]);
 }
 
-/* The address tables: per table its interval, source and destination counts, then the entries in their sorted
- * order, each a family byte, the address (4 or 16 bytes) and a varint count. */
+/* ---- format 4's compact encodings, shared by the writer and the reader ----------------------------------------
+ * Sorted keys are delta-coded: an IPv4 address as the gap to the previous IPv4 address of its list (a varint), an
+ * IPv6 address as the number of leading bytes it shares with the previous IPv6 address (a u8, 0..15) and the
+ * rest; a flow key likewise as the bytes it shares with the previous key of its family, in its compact form
+ * (IPv4: 13 bytes, IPv6: 37). */
+
+/* IPv4 addresses in tpp_addr_count, tpp_seen and tpp_hh keys: the last 4 bytes, the others 0.  In a flow key
+ * (as in tpp_packet): IPv4-mapped, ::ffff:a.b.c.d. */
+static const uint8_t MAPPED4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+struct addr_coder {
+    uint32_t prev4;
+    int any4;
+    uint8_t prev6[16];
+};
+
+static void put_addr(struct buf *b, struct addr_coder *k, int ipv, const uint8_t addr[16])
+{
+    if (ipv == 4) {
+        uint32_t v = (uint32_t)addr[12] << 24 | (uint32_t)addr[13] << 16 | (uint32_t)addr[14] << 8 | addr[15];
+        put_varint(b, k->any4 ? (uint64_t)(v - k->prev4 - 1) : v);
+        k->prev4 = v;
+        k->any4 = 1;
+        return;
+    }
+    unsigned shared = 0;
+    while (shared < 15 && addr[shared] == k->prev6[shared]) shared++;
+    put_u8(b, shared);
+    put(b, addr + shared, 16 - shared);
+    memcpy(k->prev6, addr, 16);
+}
+
+/* The IPv4 entries that lead a list sorted by family (4 before 6). */
+#define COUNT_V4(list, n, count)                                                                                  \
+    do {                                                                                                          \
+        count = 0;                                                                                                \
+        while (count < (n) && (list)[count].ipv == 4) count++;                                                    \
+    } while (0)
+
+static size_t flow_compact(const struct tpp_flow_key *f, uint8_t out[37])
+{
+    size_t alen = f->ipv == 4 ? 4 : 16, off = 16 - alen, n = 0;
+    memcpy(out + n, f->src + off, alen), n += alen;
+    memcpy(out + n, f->dst + off, alen), n += alen;
+    memcpy(out + n, f->sport, 2), n += 2;
+    memcpy(out + n, f->dport, 2), n += 2;
+    out[n++] = f->proto;
+    return n;
+}
+
+struct flow_coder {
+    uint8_t prev[2][37];       /* the previous compact key of each family (IPv4, IPv6) */
+};
+
+/* u8: bit 7 = IPv6, bits 0..6 = the bytes shared with the previous key of the family; then the rest. */
+static void put_flow(struct buf *b, struct flow_coder *k, const struct tpp_flow_key *f)
+{
+    uint8_t c[37];
+    size_t n = flow_compact(f, c);
+    int fam = f->ipv == 6;
+    unsigned shared = 0;
+    while (shared + 1 < n && c[shared] == k->prev[fam][shared]) shared++;
+    put_u8(b, (unsigned)fam << 7 | shared);
+    put(b, c + shared, n - shared);
+    memcpy(k->prev[fam], c, n);
+}
+
+/* A signed difference as an unsigned varint: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... */
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+/* Sorted value -> count pairs: varint n, then (gap to the previous value minus 1, or the first value; count). */
+static void put_values(struct buf *b, const struct tpp_value_count *v, uint32_t n)
+{
+    put_varint(b, n);
+    for (uint32_t j = 0; j < n; j++) {
+        put_varint(b, j ? v[j].value - v[j - 1].value - 1 : v[j].value);
+        put_varint(b, v[j].count);
+    }
+}
+
+/* The full tables: per table its interval, S and D, the addresses (with their packets, and bytes when the hh
+ * group is on), then the flows, the lengths and the port bytes of the groups that are on. */
 static void tabs_payload(struct buf *b, const struct tpp_result *r)
 {
+    unsigned feat = r->opts.features;
     put_u64(b, r->ntables);
     for (size_t k = 0; k < r->ntables; k++) {
         const struct tpp_addr_counts *t = &r->tables[k];
         put_varint(b, t->interval);
         put_varint(b, t->nsrc);
         put_varint(b, t->ndst);
-        for (uint32_t j = 0; j < t->nsrc + t->ndst; j++) {
-            put_u8(b, (unsigned)t->e[j].ipv);
-            put(b, t->e[j].ipv == 4 ? t->e[j].addr + 12 : t->e[j].addr, t->e[j].ipv == 4 ? 4 : 16);
-            put_varint(b, t->e[j].count);
+        for (int side = 0; side < 2; side++) {
+            const struct tpp_addr_count *e = side ? t->e + t->nsrc : t->e;
+            uint32_t n = side ? t->ndst : t->nsrc, n4;
+            struct addr_coder coder = { 0 };
+            COUNT_V4(e, n, n4);
+            put_varint(b, n4);
+            for (uint32_t j = 0; j < n; j++) {
+                put_addr(b, &coder, (int)e[j].ipv, e[j].addr);
+                put_varint(b, e[j].count);
+                if (feat & TPP_FEAT_HH) put_varint(b, e[j].bytes);
+            }
+        }
+        if (feat & TPP_FEAT_FLOWS) {
+            struct flow_coder coder = { 0 };
+            put_varint(b, t->nflows);
+            for (uint32_t j = 0; j < t->nflows; j++) put_flow(b, &coder, &t->flows[j]);
+        }
+        if (feat & TPP_FEAT_HEADERS) put_values(b, t->lens, t->nlens);
+        if (feat & TPP_FEAT_HH)
+            for (int p = 0; p < 2; p++) put_values(b, t->port_bytes[p], t->nport_bytes[p]);
+    }
+}
+
+/* Heavy hitters (hh group on; empty otherwise): per interval varint n, then n entries: u8 dim; a port dimension's
+ * varint port, or an address dimension's u8 family, u8 prefix length and the prefix's whole bytes; varint packets,
+ * varint bytes. */
+static void hh_payload(struct buf *b, const struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_HH)) return;
+    for (size_t i = 0; i < r->nintervals; i++) {
+        size_t n;
+        const struct tpp_hh *e = tpp_result_hh(r, i, &n);
+        put_varint(b, n);
+        for (size_t j = 0; j < n; j++) {
+            put_u8(b, e[j].dim);
+            if (e[j].dim == TPP_HH_TCP_DPORT || e[j].dim == TPP_HH_UDP_DPORT) {
+                put_varint(b, e[j].port);
+            } else {
+                put_u8(b, e[j].ipv);
+                put_u8(b, e[j].plen);
+                put(b, e[j].key + (e[j].ipv == 4 ? 12 : 0), (size_t)(e[j].plen + 7) / 8);
+            }
+            put_varint(b, e[j].packets);
+            put_varint(b, e[j].bytes);
+        }
+    }
+}
+
+/* The addresses seen (novelty group on; empty otherwise): per side (sources, destinations) varint n, varint n4 (the
+ * IPv4 ones, first), then each address and the varint interval of its first sighting. */
+static void novelty_payload(struct buf *b, const struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_NOVELTY)) return;
+    for (int side = 0; side < 2; side++) {
+        const struct tpp_seen *e = r->seen[side];
+        size_t n = r->nseen[side], n4;
+        struct addr_coder coder = { 0 };
+        COUNT_V4(e, n, n4);
+        put_varint(b, n);
+        put_varint(b, n4);
+        for (size_t j = 0; j < n; j++) {
+            put_addr(b, &coder, (int)e[j].ipv, e[j].addr);
+            put_varint(b, e[j].first);
+        }
+    }
+}
+
+/* The flows' head and tail (flows group on; empty otherwise): each a varint n, then n flow keys, each with its
+ * varint interval and the zigzag varint of its time minus the result's first packet time. */
+static void flows_payload(struct buf *b, const struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_FLOWS)) return;
+    for (int side = 0; side < 2; side++) {
+        const struct tpp_flow_mark *e = side ? r->flow_tail : r->flow_head;
+        size_t n = side ? r->nflow_tail : r->nflow_head;
+        struct flow_coder coder = { 0 };
+        put_varint(b, n);
+        for (size_t j = 0; j < n; j++) {
+            put_flow(b, &coder, &e[j].key);
+            put_varint(b, e[j].interval);
+            put_varint(b, zigzag((int64_t)((uint64_t)e[j].ns - (uint64_t)r->first_ns)));
         }
     }
 }
@@ -240,9 +405,10 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
     put_f64(&out, FLOAT_CHECK);
 
     void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload,
-                                                                     tabs_payload };
-    const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS" };
-    for (int k = 0; k < 5; k++) {
+                                                                     tabs_payload, hh_payload, novelty_payload,
+                                                                     flows_payload };
+    const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW" };
+    for (int k = 0; k < 8; k++) {
         payload.n = 0;
         if (k == 0) meta_payload(&payload, r, tpp_version);
         else fill[k](&payload, r);
@@ -427,8 +593,22 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
         r->opts.max_gap_ns = INT64_MAX;
         r->mergeable = 0;
     }
+    if (format >= 4) {
+        r->opts.features = get_u32(c);
+        r->opts.flow_timeout_ns = get_i64(c);
+        r->opts.hh_k = get_u32(c);
+        r->opts.hhh_phi = get_f64(c);
+    } else { /* the research features did not exist: their columns are NaN, and the result cannot be merged */
+        r->opts.features = 0;
+        r->mergeable = 0;
+    }
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
+    if ((r->opts.features & ~(unsigned)TPP_FEAT_ALL) || r->opts.flow_timeout_ns <= 0 || r->opts.hh_k < 1 ||
+        r->opts.hh_k > 1000 || !(r->opts.hhh_phi > 0 && r->opts.hhh_phi <= 1)) {
+        fail(rd, "section META holds impossible feature options");
+        return -1;
+    }
     if (keep > TPP_TABLES_ALL || r->opts.max_gap_ns < 0 || r->pieces == 0) {
         fail(rd, "section META holds impossible merge state");
         return -1;
@@ -449,7 +629,14 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
 static int added_in_format3(const struct tpp_column *c)
 {
     return c->offset == offsetof(struct tpp_interval, segment) || c->offset == offsetof(struct tpp_interval, covered_ns)
-        || strncmp(c->name, "state.", 6) == 0;
+        || (strncmp(c->name, "state.", 6) == 0 && c->offset != offsetof(struct tpp_interval, ttl_sum));
+}
+
+/* Fields a dump before format 4 lacks: the research features' columns (NaN there) and their state. */
+static int added_in_format4(const struct tpp_column *c)
+{
+    return (c->offset >= offsetof(struct tpp_interval, entropy_tcp_src) &&
+            c->offset <= offsetof(struct tpp_interval, len_p95)) || c->offset == offsetof(struct tpp_interval, ttl_sum);
 }
 
 static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals, uint32_t version)
@@ -474,7 +661,8 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     }
     if (c->bad) { fail(rd, "section COLS is cut short"); return -1; }
     for (size_t i = 0; stored_field(i); i++) {
-        int found = version < 3 && added_in_format3(stored_field(i));
+        int found = (version < 3 && added_in_format3(stored_field(i))) ||
+                    (version < 4 && added_in_format4(stored_field(i)));
         for (uint32_t k = 0; k < ncols; k++) found |= map[k] == stored_field(i);
         if (!found) { fail(rd, "section COLS lacks the column %s", stored_field(i)->name); return -1; }
     }
@@ -485,6 +673,17 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     r->iv = calloc(nintervals ? nintervals : 1, sizeof *r->iv);
     if (!r->iv) { fail(rd, "out of memory"); return -1; }
     r->cap = r->nintervals = nintervals;
+    uint64_t *hh_offsets = calloc(nintervals + 1, sizeof *hh_offsets); /* no heavy hitter until HHIT says */
+    if (!hh_offsets) { fail(rd, "out of memory"); return -1; }
+    free(r->hh_offsets);
+    r->hh_offsets = hh_offsets;
+    if (version < 4) /* the research columns are not known: NaN, as for a group switched off */
+        for (size_t f = 0; stored_field(f); f++)
+            if (added_in_format4(stored_field(f)) && stored_field(f)->type == TPP_COL_REAL)
+                for (uint64_t i = 0; i < nintervals; i++) {
+                    double nan = NAN;
+                    memcpy((char *)&r->iv[i] + stored_field(f)->offset, &nan, 8);
+                }
     for (uint32_t k = 0; k < ncols; k++)
         for (uint64_t i = 0; i < nintervals; i++) {
             uint64_t bits = get_u64(c);
@@ -541,7 +740,8 @@ static int read_seen(struct reader *rd, struct cur *c, struct tpp_result *r)
     return 0;
 }
 
-static int read_tabs(struct reader *rd, struct cur *c, struct tpp_result *r)
+/* Format 3's TABS: the address tables only, each entry a family byte, the address and a varint count. */
+static int read_tabs3(struct reader *rd, struct cur *c, struct tpp_result *r)
 {
     uint64_t n = get_u64(c);
     if (n > r->nintervals) { fail(rd, "section TABS claims %llu tables", (unsigned long long)n); return -1; }
@@ -582,6 +782,308 @@ static int read_tabs(struct reader *rd, struct cur *c, struct tpp_result *r)
         if (tpp_result_push_table(r, &t) != 0) { fail(rd, "out of memory"); return -1; }
     }
     if (c->off != c->n) { fail(rd, "section TABS has %zu bytes left over", c->n - c->off); return -1; }
+    return 0;
+}
+
+static int get_addr(struct cur *c, struct addr_coder *k, int ipv, uint8_t addr[16])
+{
+    memset(addr, 0, 16);
+    if (ipv == 4) {
+        uint64_t gap = get_varint(c);
+        if (c->bad || gap > UINT32_MAX) return -1;
+        uint64_t v = k->any4 ? (uint64_t)k->prev4 + 1 + gap : gap;
+        if (v > UINT32_MAX) return -1;
+        for (int b = 0; b < 4; b++) addr[12 + b] = (uint8_t)(v >> (24 - 8 * b));
+        k->prev4 = (uint32_t)v;
+        k->any4 = 1;
+        return 0;
+    }
+    unsigned shared = get_u8(c);
+    if (c->bad || shared > 15 || !have(c, 16 - shared)) return -1;
+    memcpy(addr, k->prev6, shared);
+    memcpy(addr + shared, c->p + c->off, 16 - shared);
+    c->off += 16 - shared;
+    memcpy(k->prev6, addr, 16);
+    return 0;
+}
+
+static int get_flow(struct cur *c, struct flow_coder *k, struct tpp_flow_key *f)
+{
+    unsigned tag = get_u8(c), fam = tag >> 7, shared = tag & 0x7f;
+    size_t n = fam ? 37 : 13, alen = fam ? 16 : 4, off = 16 - alen;
+    if (c->bad || shared >= n || !have(c, n - shared)) return -1;
+    uint8_t *key = k->prev[fam];
+    memcpy(key + shared, c->p + c->off, n - shared);
+    c->off += n - shared;
+    memset(f, 0, sizeof *f);
+    if (!fam) {
+        memcpy(f->src, MAPPED4, 12);
+        memcpy(f->dst, MAPPED4, 12);
+    }
+    memcpy(f->src + off, key, alen);
+    memcpy(f->dst + off, key + alen, alen);
+    memcpy(f->sport, key + 2 * alen, 2);
+    memcpy(f->dport, key + 2 * alen + 2, 2);
+    f->proto = key[2 * alen + 4];
+    f->ipv = fam ? 6 : 4;
+    return 0;
+}
+
+/* Sorted value -> count pairs (put_values), values <= max, counts >= 1, into a new array; *sum gets Σ count.
+ * 0 on success, -1 when malformed, -2 out of memory. */
+static int get_values(struct cur *c, uint64_t max, struct tpp_value_count **out, uint32_t *n, uint64_t *sum)
+{
+    uint64_t m = get_varint(c);
+    *out = NULL;
+    *n = 0;
+    *sum = 0;
+    if (c->bad || m > (c->n - c->off) / 2) return -1;
+    if (m == 0) return 0;
+    struct tpp_value_count *v = malloc(m * sizeof *v);
+    if (!v) return -2;
+    for (uint64_t j = 0; j < m; j++) {
+        uint64_t gap = get_varint(c), count = get_varint(c);
+        uint64_t value = j ? v[j - 1].value + 1 + gap : gap;
+        if (c->bad || gap > max || value > max || count == 0 || __builtin_add_overflow(*sum, count, sum)) {
+            free(v);
+            return -1;
+        }
+        v[j] = (struct tpp_value_count){ value, count };
+    }
+    *out = v;
+    *n = (uint32_t)m;
+    return 0;
+}
+
+/* One side of a format-4 table: n addresses (n4 IPv4 first), each with packets and (hh) bytes. */
+static int get_side(struct cur *c, struct tpp_addr_count *e, uint64_t n, int with_bytes, uint64_t sums[2])
+{
+    uint64_t n4 = get_varint(c);
+    struct addr_coder coder = { 0 };
+    sums[0] = sums[1] = 0;
+    if (c->bad || n4 > n) return -1;
+    for (uint64_t j = 0; j < n; j++) {
+        e[j].ipv = j < n4 ? 4 : 6;
+        if (get_addr(c, &coder, (int)e[j].ipv, e[j].addr) != 0) return -1;
+        if (j > n4 && memcmp(e[j].addr, e[j - 1].addr, 16) <= 0) return -1; /* IPv6: strictly ascending */
+        e[j].count = get_varint(c);
+        e[j].bytes = with_bytes ? get_varint(c) : 0;
+        if (c->bad || e[j].count == 0 || __builtin_add_overflow(sums[0], e[j].count, &sums[0]) ||
+            __builtin_add_overflow(sums[1], e[j].bytes, &sums[1]))
+            return -1;
+    }
+    return 0;
+}
+
+/* Format 4's TABS: the full tables (tabs_payload), each checked against its interval's columns. */
+static int read_tabs(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    unsigned feat = r->opts.features;
+    uint64_t n = get_u64(c);
+    if (n > r->nintervals) { fail(rd, "section TABS claims %llu tables", (unsigned long long)n); return -1; }
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t interval = get_varint(c), nsrc = get_varint(c), ndst = get_varint(c);
+        /* every address takes at least 2 bytes: counts beyond what is left cannot be real */
+        if (c->bad || interval >= r->nintervals || (k > 0 && interval <= r->tables[k - 1].interval) ||
+            nsrc > (c->n - c->off) / 2 || ndst > (c->n - c->off) / 2) {
+            fail(rd, "section TABS: bad table %llu", (unsigned long long)k);
+            return -1;
+        }
+        const struct tpp_interval *iv = &r->iv[interval];
+        struct tpp_addr_counts t = { .interval = interval, .nsrc = (uint32_t)nsrc, .ndst = (uint32_t)ndst };
+        const char *why = NULL;
+        int oom = 0;
+        t.e = calloc(nsrc + ndst ? nsrc + ndst : 1, sizeof *t.e);
+        uint64_t src[2], dst[2];
+        if (!t.e) oom = 1;
+        else if (get_side(c, t.e, nsrc, (feat & TPP_FEAT_HH) != 0, src) != 0 ||
+                 get_side(c, t.e + nsrc, ndst, (feat & TPP_FEAT_HH) != 0, dst) != 0)
+            why = "a bad address entry";
+        else if (nsrc != iv->src_ips || ndst != iv->dst_ips || src[0] != iv->ip_packets || dst[0] != iv->ip_packets ||
+                 ((feat & TPP_FEAT_HH) && (src[1] != iv->ip_bytes || dst[1] != iv->ip_bytes)))
+            why = "addresses that do not match its interval's counts";
+        if (!why && !oom && (feat & TPP_FEAT_FLOWS)) {
+            uint64_t nflows = get_varint(c);
+            if (c->bad || nflows > (c->n - c->off) / 2 || (double)nflows != iv->flows) {
+                why = "a flow count that does not match its interval's";
+            } else if (nflows && !(t.flows = malloc(nflows * sizeof *t.flows))) {
+                oom = 1;
+            } else {
+                struct flow_coder coder = { 0 };
+                t.nflows = (uint32_t)nflows;
+                for (uint32_t j = 0; j < t.nflows && !why; j++)
+                    if (get_flow(c, &coder, &t.flows[j]) != 0 ||
+                        (j > 0 && memcmp(&t.flows[j], &t.flows[j - 1], sizeof t.flows[j]) <= 0))
+                        why = "a bad flow";
+            }
+        }
+        uint64_t sum = 0;
+        if (!why && !oom && (feat & TPP_FEAT_HEADERS)) {
+            int rc = get_values(c, UINT32_MAX, &t.lens, &t.nlens, &sum);
+            if (rc == -2) oom = 1;
+            else if (rc != 0 || sum != iv->ip_packets) why = "a bad length histogram";
+        }
+        for (int p = 0; p < 2 && !why && !oom && (feat & TPP_FEAT_HH); p++) {
+            int rc = get_values(c, 65535, &t.port_bytes[p], &t.nport_bytes[p], &sum);
+            if (rc == -2) oom = 1;
+            else if (rc != 0) why = "bad port bytes";
+        }
+        if (why || oom) {
+            tpp_addr_counts_free(&t);
+            if (oom) fail(rd, "out of memory");
+            else fail(rd, "section TABS: table %llu has %s", (unsigned long long)k, why);
+            return -1;
+        }
+        if (tpp_result_push_table(r, &t) != 0) { fail(rd, "out of memory"); return -1; }
+    }
+    if (c->off != c->n) { fail(rd, "section TABS has %zu bytes left over", c->n - c->off); return -1; }
+    return 0;
+}
+
+static int hh_is_port(unsigned dim) { return dim == TPP_HH_TCP_DPORT || dim == TPP_HH_UDP_DPORT; }
+static int hh_is_hhh(unsigned dim) { return dim == TPP_HH_SRC_HHH || dim == TPP_HH_DST_HHH; }
+
+/* The prefix lengths a dimension's entries may have in family ipv. */
+static int hh_plen_ok(unsigned dim, unsigned ipv, unsigned plen)
+{
+    unsigned bits = ipv == 4 ? 32 : 128;
+    switch (dim) {
+    case TPP_HH_SRC: case TPP_HH_DST: return plen == bits;
+    case TPP_HH_SRC_P24: case TPP_HH_DST_P24: return plen == (ipv == 4 ? 24u : 48u);
+    default:
+        return ipv == 4 ? plen == 32 || plen == 24 || plen == 16 || plen == 8
+                        : plen == 128 || plen == 64 || plen == 48 || plen == 32;
+    }
+}
+
+/* The canonical order of one dimension's entries (tpp/result.h): < 0 when a ranks before b. */
+static int hh_rank(const struct tpp_hh *a, const struct tpp_hh *b)
+{
+    if (hh_is_hhh(a->dim) && a->plen != b->plen) return a->plen > b->plen ? -1 : 1;
+    if (a->packets != b->packets) return a->packets > b->packets ? -1 : 1;
+    if (a->bytes != b->bytes) return a->bytes > b->bytes ? -1 : 1;
+    if (hh_is_port(a->dim)) return a->port < b->port ? -1 : a->port > b->port;
+    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
+    return memcmp(a->key, b->key, 16);
+}
+
+static int read_hh(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_HH)) {
+        if (c->n != 0) { fail(rd, "section HHIT holds heavy hitters but the hh group is off"); return -1; }
+        return 0;
+    }
+    for (size_t i = 0; i < r->nintervals; i++) {
+        const struct tpp_interval *iv = &r->iv[i];
+        uint64_t n = get_varint(c);
+        if (c->bad || n > (c->n - c->off) / 4) {
+            fail(rd, "section HHIT: interval %zu claims %llu heavy hitters", i, (unsigned long long)n);
+            return -1;
+        }
+        uint64_t in_dim = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            struct tpp_hh e = { .dim = (uint8_t)get_u8(c) };
+            int ok = !c->bad && e.dim < TPP_HH_NDIMS;
+            if (ok && hh_is_port(e.dim)) {
+                uint64_t port = get_varint(c);
+                ok = !c->bad && port <= 65535;
+                e.port = (uint32_t)port;
+            } else if (ok) {
+                e.ipv = (uint8_t)get_u8(c);
+                e.plen = (uint8_t)get_u8(c);
+                ok = !c->bad && (e.ipv == 4 || e.ipv == 6) && hh_plen_ok(e.dim, e.ipv, e.plen) &&
+                     have(c, e.plen / 8u);
+                if (ok) {
+                    memcpy(e.key + (e.ipv == 4 ? 12 : 0), c->p + c->off, e.plen / 8u);
+                    c->off += e.plen / 8u;
+                }
+            }
+            e.packets = get_varint(c);
+            e.bytes = get_varint(c);
+            uint64_t total = e.dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
+                           : e.dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+            ok = ok && !c->bad && e.packets >= 1 && e.packets <= total;
+            const struct tpp_hh *prev = r->nhh > r->hh_offsets[i] ? &r->hh[r->nhh - 1] : NULL;
+            /* dimensions in order, each in its rank order, at most hh_k entries of a flat one */
+            in_dim = prev && prev->dim == e.dim ? in_dim + 1 : 1;
+            ok = ok && (!prev || prev->dim < e.dim || (prev->dim == e.dim && hh_rank(prev, &e) < 0)) &&
+                 (hh_is_hhh(e.dim) || in_dim <= r->opts.hh_k);
+            if (!ok) {
+                fail(rd, "section HHIT: bad heavy hitter %llu of interval %zu", (unsigned long long)j, i);
+                return -1;
+            }
+            if (tpp_result_push_hh(r, &e) != 0) { fail(rd, "out of memory"); return -1; }
+        }
+        r->hh_offsets[i + 1] = r->nhh;
+    }
+    if (c->off != c->n) { fail(rd, "section HHIT has %zu bytes left over", c->n - c->off); return -1; }
+    return 0;
+}
+
+static int read_novelty(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_NOVELTY)) {
+        if (c->n != 0) { fail(rd, "section NOVL holds addresses but the novelty group is off"); return -1; }
+        return 0;
+    }
+    for (int side = 0; side < 2; side++) {
+        const char *name = side ? "destination" : "source";
+        uint64_t n = get_varint(c), n4 = get_varint(c);
+        if (c->bad || n4 > n || n > (c->n - c->off) / 2) {
+            fail(rd, "section NOVL claims %llu %s addresses", (unsigned long long)n, name);
+            return -1;
+        }
+        struct tpp_seen *e = r->seen[side] = calloc(n ? n : 1, sizeof *e);
+        if (!e) { fail(rd, "out of memory"); return -1; }
+        r->nseen[side] = n;
+        struct addr_coder coder = { 0 };
+        for (uint64_t j = 0; j < n; j++) {
+            e[j].ipv = j < n4 ? 4 : 6;
+            int bad = get_addr(c, &coder, (int)e[j].ipv, e[j].addr) != 0 ||
+                      (j > n4 && memcmp(e[j].addr, e[j - 1].addr, 16) <= 0);
+            uint64_t first = get_varint(c);
+            if (bad || c->bad || first >= r->nintervals) {
+                fail(rd, "section NOVL: bad %s address %llu", name, (unsigned long long)j);
+                return -1;
+            }
+            e[j].first = (uint32_t)first;
+        }
+    }
+    if (c->off != c->n) { fail(rd, "section NOVL has %zu bytes left over", c->n - c->off); return -1; }
+    return 0;
+}
+
+static int read_flows(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    if (!(r->opts.features & TPP_FEAT_FLOWS)) {
+        if (c->n != 0) { fail(rd, "section FLOW holds flows but the flows group is off"); return -1; }
+        return 0;
+    }
+    for (int side = 0; side < 2; side++) {
+        const char *name = side ? "tail" : "head";
+        uint64_t n = get_varint(c);
+        if (c->bad || n > (c->n - c->off) / 4) {
+            fail(rd, "section FLOW claims %llu flows in its %s", (unsigned long long)n, name);
+            return -1;
+        }
+        struct tpp_flow_mark *e = calloc(n ? n : 1, sizeof *e);
+        if (!e) { fail(rd, "out of memory"); return -1; }
+        if (side) r->flow_tail = e, r->nflow_tail = n;
+        else r->flow_head = e, r->nflow_head = n;
+        struct flow_coder coder = { 0 };
+        for (uint64_t j = 0; j < n; j++) {
+            int bad = get_flow(c, &coder, &e[j].key) != 0 ||
+                      (j > 0 && memcmp(&e[j].key, &e[j - 1].key, sizeof e[j].key) <= 0);
+            uint64_t interval = get_varint(c);
+            e[j].ns = (int64_t)((uint64_t)r->first_ns + (uint64_t)unzigzag(get_varint(c)));
+            if (bad || c->bad || interval >= r->nintervals) {
+                fail(rd, "section FLOW: bad flow %llu of its %s", (unsigned long long)j, name);
+                return -1;
+            }
+            e[j].interval = (uint32_t)interval;
+        }
+    }
+    if (c->off != c->n) { fail(rd, "section FLOW has %zu bytes left over", c->n - c->off); return -1; }
     return 0;
 }
 
@@ -656,10 +1158,11 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
     tpp_options_default(&o);
     r = tpp_result_new(&o, "");
     if (!r) { fail(&rd, "out of memory"); goto out; }
-    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "TABS", "END " };
+    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "END " };
     uint64_t nintervals = 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 9; k++) {
         if (k == 4 && version < 3) continue; /* format 2 had no tables */
+        if (k >= 5 && k <= 7 && version < 4) continue; /* nor format 3 the research features' state */
         char tag[5];
         struct cur payload;
         free(owned);
@@ -669,7 +1172,10 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
                : k == 1 ? read_cols(&rd, &payload, r, nintervals, version)
                : k == 2 ? read_ports(&rd, &payload, r)
                : k == 3 ? read_seen(&rd, &payload, r)
-               : k == 4 ? read_tabs(&rd, &payload, r) : 0;
+               : k == 4 ? (version < 4 ? read_tabs3(&rd, &payload, r) : read_tabs(&rd, &payload, r))
+               : k == 5 ? read_hh(&rd, &payload, r)
+               : k == 6 ? read_novelty(&rd, &payload, r)
+               : k == 7 ? read_flows(&rd, &payload, r) : 0;
         if (rc != 0) goto fail;
     }
     if (file.off != file.n) { fail(&rd, "%zu unexpected bytes after the END section", file.n - file.off); goto fail; }

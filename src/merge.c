@@ -8,9 +8,11 @@
  */
 #include "tpp/merge.h"
 #include "tpp/result_export.h"
+#include "features.h"
 #include "interval_stats.h"
 #include "pcap_records.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +25,33 @@ struct tpp_merger {
      * max_intervals knew that its last segment went on. */
     uint64_t *joined;
     size_t njoined, joined_cap;
+    /* Recomputing a joined row's features: features.c's work space, its heavy hitters, its port histograms. */
+    struct features_work *work;
+    struct tpp_hh *hh;
+    size_t hh_cap;
+    struct tpp_value_count *ports[TPP_NSERIES];
+    size_t nports[TPP_NSERIES], ports_cap[TPP_NSERIES];
+    struct tpp_interval empty; /* the columns of a row without packets (make_empty_row) */
 };
 
-struct tpp_merger *tpp_merger_new(void) { return calloc(1, sizeof(struct tpp_merger)); }
+struct tpp_merger *tpp_merger_new(void)
+{
+    struct tpp_merger *g = calloc(1, sizeof *g);
+    if (g && !(g->work = features_work_new())) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
 
 void tpp_merger_free(struct tpp_merger *g)
 {
     if (!g) return;
     tpp_result_free(g->m);
     free(g->joined);
+    features_work_free(g->work);
+    free(g->hh);
+    for (int s = 0; s < TPP_NSERIES; s++) free(g->ports[s]);
     free(g);
 }
 
@@ -64,6 +84,18 @@ static void refuse(char *err, size_t errlen, const struct tpp_result *m, const s
     snprintf(err, errlen, "cannot merge %s with %s: %s", name_of(q), name_of(m), why);
 }
 
+/* The feature groups as tpp.parse takes them: "all", "none", or "ports,flows". */
+static const char *feature_list(unsigned features, char *buf, size_t len)
+{
+    if ((features & TPP_FEAT_ALL) == TPP_FEAT_ALL) return "all";
+    if (!(features & TPP_FEAT_ALL)) return "none";
+    size_t n = 0;
+    buf[0] = 0;
+    for (int k = 0; tpp_feature_names[k] && n < len; k++)
+        if (features & (1u << k)) n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", tpp_feature_names[k]);
+    return buf;
+}
+
 /* Whether q's options let it join m (whose options are the first piece's). */
 static int compatible(const struct tpp_result *m, const struct tpp_result *q, char *err, size_t errlen)
 {
@@ -85,6 +117,19 @@ static int compatible(const struct tpp_result *m, const struct tpp_result *q, ch
     else if (a->max_gap_ns != b->max_gap_ns)
         snprintf(why, sizeof why, "max_gap differs (%.9g s and %.9g s)", (double)a->max_gap_ns / 1e9,
                  (double)b->max_gap_ns / 1e9);
+    else if (a->features != b->features)
+    {
+        char fa[96], fb[96];
+        snprintf(why, sizeof why, "the features option differs (%s and %s)", feature_list(a->features, fa, sizeof fa),
+                 feature_list(b->features, fb, sizeof fb));
+    }
+    else if (a->flow_timeout_ns != b->flow_timeout_ns)
+        snprintf(why, sizeof why, "flow_timeout differs (%.9g s and %.9g s)", (double)a->flow_timeout_ns / 1e9,
+                 (double)b->flow_timeout_ns / 1e9);
+    else if (a->hh_k != b->hh_k)
+        snprintf(why, sizeof why, "heavy_hitters differs (%u and %u)", (unsigned)a->hh_k, (unsigned)b->hh_k);
+    else if (a->hhh_phi != b->hhh_phi)
+        snprintf(why, sizeof why, "hhh_phi differs (%.17g and %.17g)", a->hhh_phi, b->hhh_phi);
     else if (m->nintervals && q->nintervals &&
              (q->iv[0].start_ns - m->iv[0].start_ns) % a->delta_ns != 0)
         snprintf(why, sizeof why, "their interval grids do not coincide (anchor = \"first\" starts each piece's "
@@ -121,6 +166,14 @@ static void add_counters(struct tpp_interval *a, const struct tpp_interval *b)
     a->malformed += b->malformed;
     a->truncated += b->truncated;
     a->backwards += b->backwards;
+    a->ttl_sum += b->ttl_sum;
+    /* plain sums (NaN when the group is off); the looking-back counts are corrected by merge_state */
+    a->synack += b->synack;
+    a->rst += b->rst;
+    a->frag += b->frag;
+    a->flows_new += b->flows_new;
+    a->new_src += b->new_src;
+    a->new_dst += b->new_dst;
 }
 
 /* Push the port entries of interval x.i of x.r plus (when y.r) those of y.i of y.r, summed per port. */
@@ -154,7 +207,7 @@ static int push_ports(struct tpp_result *m, struct source_row x, struct source_r
     return 0;
 }
 
-/* The union of two sorted address lists, counts summed, appended at out[*n]. */
+/* The union of two sorted address lists, packets and bytes summed, appended at out[*n]. */
 static void union_side(const struct tpp_addr_count *a, uint32_t na, const struct tpp_addr_count *b, uint32_t nb,
                        struct tpp_addr_count *out, uint32_t *n)
 {
@@ -164,8 +217,53 @@ static void union_side(const struct tpp_addr_count *a, uint32_t na, const struct
               : a[i].ipv != b[j].ipv ? (a[i].ipv < b[j].ipv ? -1 : 1) : memcmp(a[i].addr, b[j].addr, 16);
         if (c < 0) out[(*n)++] = a[i++];
         else if (c > 0) out[(*n)++] = b[j++];
-        else { out[*n] = a[i++]; out[(*n)++].count += b[j++].count; }
+        else {
+            out[*n] = a[i++];
+            out[*n].count += b[j].count;
+            out[(*n)++].bytes += b[j++].bytes;
+        }
     }
+}
+
+/* The union of two sorted flow lists into a new array (*out NULL when both are empty); 0 on success. */
+static int union_flows(const struct tpp_flow_key *a, uint32_t na, const struct tpp_flow_key *b, uint32_t nb,
+                       struct tpp_flow_key **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (na + nb == 0) return 0;
+    struct tpp_flow_key *o = malloc(((size_t)na + nb) * sizeof *o);
+    if (!o) return -1;
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : memcmp(&a[i], &b[j], sizeof *a);
+        o[k++] = c <= 0 ? a[i] : b[j];
+        i += c <= 0;
+        j += c >= 0;
+    }
+    *out = o;
+    *n = k;
+    return 0;
+}
+
+/* The union of two sorted value -> count histograms, counts summed, into a new array; 0 on success. */
+static int union_values(const struct tpp_value_count *a, uint32_t na, const struct tpp_value_count *b, uint32_t nb,
+                        struct tpp_value_count **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (na + nb == 0) return 0;
+    struct tpp_value_count *o = malloc(((size_t)na + nb) * sizeof *o);
+    if (!o) return -1;
+    uint32_t i = 0, j = 0, k = 0;
+    while (i < na || j < nb) {
+        if (j == nb || (i < na && a[i].value < b[j].value)) o[k++] = a[i++];
+        else if (i == na || b[j].value < a[i].value) o[k++] = b[j++];
+        else { o[k] = a[i++]; o[k++].count += b[j++].count; }
+    }
+    *out = o;
+    *n = k;
+    return 0;
 }
 
 /* The table of the combined row: the union of ta and tb (either may be NULL: no IP packet on that side). */
@@ -175,14 +273,20 @@ static int combine_tables(const struct tpp_addr_counts *ta, const struct tpp_add
     static const struct tpp_addr_counts none = { .e = NULL };
     if (!ta) ta = &none;
     if (!tb) tb = &none;
+    *out = (struct tpp_addr_counts){ .e = NULL };
     size_t cap = (size_t)ta->nsrc + ta->ndst + tb->nsrc + tb->ndst;
     out->e = malloc((cap ? cap : 1) * sizeof *out->e);
     if (!out->e) return -1;
-    out->nsrc = out->ndst = 0;
     union_side(ta->e, ta->nsrc, tb->e, tb->nsrc, out->e, &out->nsrc);
     union_side(ta->e ? ta->e + ta->nsrc : NULL, ta->ndst, tb->e ? tb->e + tb->nsrc : NULL, tb->ndst,
                out->e + out->nsrc, &out->ndst);
-    return 0;
+    int rc = union_flows(ta->flows, ta->nflows, tb->flows, tb->nflows, &out->flows, &out->nflows);
+    rc |= union_values(ta->lens, ta->nlens, tb->lens, tb->nlens, &out->lens, &out->nlens);
+    for (int k = 0; k < 2; k++)
+        rc |= union_values(ta->port_bytes[k], ta->nport_bytes[k], tb->port_bytes[k], tb->nport_bytes[k],
+                           &out->port_bytes[k], &out->nport_bytes[k]);
+    if (rc) tpp_addr_counts_free(out);
+    return rc ? -1 : 0;
 }
 
 static void table_sums(const struct tpp_addr_counts *t, struct addr_sums *src, struct addr_sums *dst)
@@ -192,23 +296,127 @@ static void table_sums(const struct tpp_addr_counts *t, struct addr_sums *src, s
     for (uint32_t k = 0; t && k < t->nsrc + t->ndst; k++) addr_sums_add(k < t->nsrc ? src : dst, t->e[k].count);
 }
 
+static void *copy_array(const void *p, size_t n, size_t size, int *failed)
+{
+    if (!n) return NULL;
+    void *q = malloc(n * size);
+    if (q) memcpy(q, p, n * size);
+    else *failed = 1;
+    return q;
+}
+
 static int copy_table(const struct tpp_addr_counts *t, struct tpp_addr_counts *out)
 {
-    size_t n = (size_t)t->nsrc + t->ndst;
+    int failed = 0;
     *out = *t;
-    out->e = malloc((n ? n : 1) * sizeof *out->e);
-    if (!out->e) return -1;
-    memcpy(out->e, t->e, n * sizeof *out->e);
+    out->e = malloc(((size_t)t->nsrc + t->ndst ? (size_t)t->nsrc + t->ndst : 1) * sizeof *out->e);
+    if (out->e) memcpy(out->e, t->e, ((size_t)t->nsrc + t->ndst) * sizeof *out->e);
+    else failed = 1;
+    out->flows = copy_array(t->flows, t->nflows, sizeof *t->flows, &failed);
+    out->lens = copy_array(t->lens, t->nlens, sizeof *t->lens, &failed);
+    for (int k = 0; k < 2; k++) out->port_bytes[k] = copy_array(t->port_bytes[k], t->nport_bytes[k], sizeof *t->port_bytes[k], &failed);
+    if (failed) tpp_addr_counts_free(out);
+    return failed ? -1 : 0;
+}
+
+/* The port histograms of interval x.i of x.r plus (when y.r) y.i of y.r, summed per port, into g->ports. */
+static int merged_ports(struct tpp_merger *g, struct source_row x, struct source_row y)
+{
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        struct tpp_port_cursor a, b;
+        uint32_t pa = 0, ca = 0, pb = 0, cb = 0;
+        tpp_ports_open(x.r, s, x.i, &a);
+        int ha = tpp_ports_next(&a, &pa, &ca), hb = 0;
+        if (y.r) {
+            tpp_ports_open(y.r, s, y.i, &b);
+            hb = tpp_ports_next(&b, &pb, &cb);
+        }
+        g->nports[s] = 0;
+        while (ha || hb) {
+            struct tpp_value_count e;
+            if (ha && (!hb || pa <= pb)) {
+                e = (struct tpp_value_count){ pa, ca };
+                if (hb && pb == pa) { e.count += cb; hb = tpp_ports_next(&b, &pb, &cb); }
+                ha = tpp_ports_next(&a, &pa, &ca);
+            } else {
+                e = (struct tpp_value_count){ pb, cb };
+                hb = tpp_ports_next(&b, &pb, &cb);
+            }
+            if (g->nports[s] == g->ports_cap[s]) {
+                size_t cap = g->ports_cap[s] ? 2 * g->ports_cap[s] : 256;
+                struct tpp_value_count *p = realloc(g->ports[s], cap * sizeof *p);
+                if (!p) return -1;
+                g->ports[s] = p;
+                g->ports_cap[s] = cap;
+            }
+            g->ports[s][g->nports[s]++] = e;
+        }
+    }
     return 0;
+}
+
+/* The table-derived features of row iv from table t (NULL: no IP packet) and the port histograms in g->ports:
+ * features_finish, as the aggregator computes them; the heavy hitters go to g->hh.  Returns their number, or -1. */
+static long row_features(struct tpp_merger *g, struct tpp_interval *iv, const struct tpp_addr_counts *t,
+                         const struct tpp_options *o)
+{
+    size_t most = features_hh_max(o);
+    if (most > g->hh_cap) {
+        struct tpp_hh *p = realloc(g->hh, most * sizeof *p);
+        if (!p) return -1;
+        g->hh = p;
+        g->hh_cap = most;
+    }
+    struct feature_tables ft = { 0 };
+    if (t) {
+        ft.src = t->e;
+        ft.nsrc = t->nsrc;
+        ft.dst = t->e + t->nsrc;
+        ft.ndst = t->ndst;
+        ft.flows = t->flows;
+        ft.nflows = t->nflows;
+        ft.lens = t->lens;
+        ft.nlens = t->nlens;
+        for (int k = 0; k < 2; k++) {
+            ft.port_bytes[k] = t->port_bytes[k];
+            ft.nport_bytes[k] = t->nport_bytes[k];
+        }
+    }
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        ft.ports[s] = g->ports[s];
+        ft.nports[s] = g->nports[s];
+    }
+    iv->ttl_mean = (o->features & TPP_FEAT_HEADERS) && iv->ip_packets ? (double)iv->ttl_sum / (double)iv->ip_packets
+                                                                      : NAN;
+    return features_finish(g->work, iv, &ft, o, 0, g->hh);
 }
 
 /* ---- putting rows back -------------------------------------------------------------------------------------- */
 
-/* Append row `iv` (segment and empty rows before it decided here) with the ports of x (+ y) and the table t
- * (owned; NULL for none). */
-static int emit(struct tpp_result *m, struct tpp_interval *iv, struct source_row x, struct source_row y,
-                struct tpp_addr_counts *table)
+/* The columns of an interval without packets under options o, in g->empty (start, end, segment and covered
+ * are the caller's): what the aggregator writes for a gap inside a segment. */
+static int make_empty_row(struct tpp_merger *g, const struct tpp_options *o)
 {
+    struct tpp_interval *e = &g->empty;
+    struct addr_sums none = { 0 };
+    struct tpp_hh hh[1];
+    struct feature_tables ft = { 0 };
+    *e = (struct tpp_interval){ 0 };
+    interval_finish(e, &none, &none, 0);
+    if (features_finish(g->work, e, &ft, o, 0, hh) < 0) return -1; /* no packet: no heavy hitter */
+    e->ttl_mean = NAN;
+    e->synack = e->rst = e->frag = (o->features & TPP_FEAT_HEADERS) ? 0 : NAN;
+    e->flows_new = (o->features & TPP_FEAT_FLOWS) ? 0 : NAN;
+    e->new_src = e->new_dst = (o->features & TPP_FEAT_NOVELTY) ? 0 : NAN;
+    return 0;
+}
+
+/* Append row `iv` (segment and empty rows before it decided here) with the ports of x (+ y), the heavy hitters
+ * hh[0..nhh) and the table t (owned; NULL for none). */
+static int emit(struct tpp_merger *g, struct tpp_interval *iv, struct source_row x, struct source_row y,
+                const struct tpp_hh *hh, size_t nhh, struct tpp_addr_counts *table)
+{
+    struct tpp_result *m = g->m;
     int64_t delta = m->opts.delta_ns;
     iv->segment = 0;
     if (m->nintervals > 0) {
@@ -218,25 +426,25 @@ static int emit(struct tpp_result *m, struct tpp_interval *iv, struct source_row
         if (tpp_gap_ends_segment(skip, &m->opts)) iv->segment++;
         else
             for (int64_t k = 0; k < skip; k++) {
-                struct tpp_interval e = { 0 };
-                struct addr_sums none = { 0 };
+                struct tpp_interval e = g->empty;
                 e.start_ns = prev->start_ns + delta;
                 e.end_ns = e.start_ns + delta;
                 e.segment = prev->segment;
                 e.covered_ns = delta; /* between two rows of its segment with packets: wholly covered */
-                interval_finish(&e, &none, &none, 0);
                 if (tpp_result_push_interval(m, &e) != 0) goto oom;
                 prev = &m->iv[m->nintervals - 1];
             }
     }
     if (push_ports(m, x, y) != 0) goto oom;
+    for (size_t k = 0; k < nhh; k++)
+        if (tpp_result_push_hh(m, &hh[k]) != 0) goto oom;
     if (table) {
         table->interval = m->nintervals;
         if (tpp_result_push_table(m, table) != 0) return -1;
     }
     return tpp_result_push_interval(m, iv);
 oom:
-    if (table) free(table->e);
+    if (table) tpp_addr_counts_free(table);
     return -1;
 }
 
@@ -293,10 +501,15 @@ static int check_tables(const struct tpp_result *m, size_t p, const struct tpp_r
 }
 
 /* Put back the rows of `old` (m's tail, taken off) and of q in time order into m. */
-static int put_back(struct tpp_result *m, const struct tpp_result *old, const struct tpp_result *q, int consecutive,
+static int put_back(struct tpp_merger *g, const struct tpp_result *old, const struct tpp_result *q, int consecutive,
                     int64_t bridge, int has_bridge, int64_t lost_from, int64_t lost_to)
 {
+    struct tpp_result *m = g->m;
     struct walk wa = { old, 0 }, wb = { q, 0 };
+    /* Where the streams interleave, and for flow_timeout after, a flow's packets of one piece may follow the other
+     * piece's within the timeout: whether it is new cannot be known from the pieces. */
+    int64_t flows_lost_to;
+    if (__builtin_add_overflow(lost_to, m->opts.flow_timeout_ns, &flows_lost_to)) flows_lost_to = INT64_MAX;
     int after = 0; /* past rows of the interleaved span: the next row's first IAT came from the other stream */
     for (;;) {
         const struct tpp_interval *a = walk_peek(&wa), *b = walk_peek(&wb);
@@ -343,22 +556,35 @@ static int put_back(struct tpp_result *m, const struct tpp_result *old, const st
             after = combined || inside;
         }
         struct tpp_addr_counts table = { .e = NULL }, *keep = NULL;
-        if (combined) {
+        const struct tpp_hh *hh;
+        size_t nhh;
+        if (combined) { /* the joined row's features from its joined tables, as one pass computes them */
             if (combine_tables(ta, tb, &table) != 0) return -1;
             struct addr_sums src, dst;
             table_sums(&table, &src, &dst);
             interval_finish(&iv, &src, &dst, 0);
+            long n = merged_ports(g, x, y) != 0 ? -1 : row_features(g, &iv, &table, &m->opts);
+            if (n < 0) {
+                tpp_addr_counts_free(&table);
+                return -1;
+            }
+            hh = g->hh;
+            nhh = (size_t)n;
             if (iv.ip_packets) keep = &table;
             else tpp_addr_counts_free(&table);
         } else {
             if (iat_changed) interval_finish_iat(&iv, 0);
+            hh = tpp_result_hh(x.r, x.i, &nhh);
             const struct tpp_addr_counts *own = ta ? ta : tb;
             if (own) {
                 if (copy_table(own, &table) != 0) return -1;
                 keep = &table;
             }
         }
-        if (emit(m, &iv, x, y, keep) != 0) return -1;
+        if (!consecutive && (m->opts.features & TPP_FEAT_FLOWS) && iv.ip_packets && iv.end_ns > lost_from &&
+            iv.start_ns <= flows_lost_to)
+            iv.flows_new = NAN;
+        if (emit(g, &iv, x, y, hh, nhh, keep) != 0) return -1;
     }
 }
 
@@ -372,6 +598,10 @@ static struct tpp_result *take_tail(struct tpp_result *m, size_t p)
         const struct tpp_addr_counts *t = tpp_result_table(m, i);
         struct tpp_addr_counts copy;
         if (push_ports(old, (struct source_row){ m, i }, none) != 0) goto oom;
+        size_t nhh;
+        const struct tpp_hh *hh = tpp_result_hh(m, i, &nhh);
+        for (size_t k = 0; k < nhh; k++)
+            if (tpp_result_push_hh(old, &hh[k]) != 0) goto oom;
         if (t) {
             if (copy_table(t, &copy) != 0) goto oom;
             copy.interval = old->nintervals;
@@ -433,6 +663,152 @@ static void add_summary(struct tpp_result *m, const struct tpp_result *q, int co
     m->pieces += q->pieces;
 }
 
+/* ---- the looking-back state: addresses seen, flows' head and tail ---------------------------------------- */
+
+/* Row indices of the pieces in the merged result.  Rows with packets are all put back with their start, so a
+ * piece's row is found by its start; m's rows before p did not move. */
+struct renumber {
+    const struct tpp_result *m, *old, *q;
+    size_t p;
+};
+
+static size_t row_starting(const struct tpp_result *m, int64_t start_ns)
+{
+    size_t lo = 0, hi = m->nintervals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->iv[mid].start_ns < start_ns) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static size_t row_of_m(const struct renumber *n, size_t j) /* j: a row of m before the merge */
+{
+    return j < n->p ? j : row_starting(n->m, n->old->iv[j - n->p].start_ns);
+}
+
+static size_t row_of_q(const struct renumber *n, size_t j) { return row_starting(n->m, n->q->iv[j].start_ns); }
+
+static int seen_cmp(const struct tpp_seen *a, const struct tpp_seen *b)
+{
+    return a->ipv != b->ipv ? (a->ipv < b->ipv ? -1 : 1) : memcmp(a->addr, b->addr, 16);
+}
+
+/* The union of m's and q's addresses seen on one side (0 sources, 1 destinations), each at its earliest row; an
+ * address both saw was counted new twice: the later of its two rows (or their one row) loses it. */
+static int merge_seen(struct tpp_result *m, const struct renumber *n, int side)
+{
+    const struct tpp_seen *a = m->seen[side], *b = n->q->seen[side];
+    size_t na = m->nseen[side], nb = n->q->nseen[side], i = 0, j = 0, k = 0;
+    if (na + nb == 0) return 0;
+    struct tpp_seen *out = malloc((na + nb) * sizeof *out);
+    if (!out) return -1;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : seen_cmp(&a[i], &b[j]);
+        size_t ra = c <= 0 ? row_of_m(n, a[i].first) : 0, rb = c >= 0 ? row_of_q(n, b[j].first) : 0;
+        out[k] = c <= 0 ? a[i] : b[j];
+        out[k].first = (uint32_t)(c < 0 ? ra : c > 0 ? rb : ra < rb ? ra : rb);
+        if (c == 0) {
+            struct tpp_interval *later = &m->iv[ra > rb ? ra : rb];
+            if (side) later->new_dst -= 1;
+            else later->new_src -= 1;
+        }
+        k++;
+        i += c <= 0;
+        j += c >= 0;
+    }
+    free(m->seen[side]);
+    m->seen[side] = out;
+    m->nseen[side] = k;
+    return 0;
+}
+
+static int flow_cmp(const struct tpp_flow_mark *a, const struct tpp_flow_mark *b)
+{
+    return memcmp(&a->key, &b->key, sizeof a->key);
+}
+
+/* q's rows counted as new every flow of its head: those whose packet before, in m's tail, is at most flow_timeout
+ * earlier or in the same interval (the interval they share) were not (consecutive pieces). */
+static void correct_flows_new(struct tpp_result *m, const struct renumber *n)
+{
+    const struct tpp_flow_mark *a = m->flow_tail, *b = n->q->flow_head;
+    size_t na = m->nflow_tail, nb = n->q->nflow_head, i = 0, j = 0;
+    while (i < na && j < nb) {
+        int c = flow_cmp(&a[i], &b[j]);
+        if (c < 0) { i++; continue; }
+        if (c > 0) { j++; continue; }
+        size_t ra = row_of_m(n, a[i].interval), rb = row_of_q(n, b[j].interval);
+        int64_t gap;
+        if (ra == rb || (!__builtin_sub_overflow(b[j].ns, a[i].ns, &gap) && gap <= m->opts.flow_timeout_ns))
+            m->iv[rb].flows_new -= 1;
+        i++;
+        j++;
+    }
+}
+
+/* The merged head (first = 1: each flow's earliest mark, kept when within flow_timeout of the first packet or in
+ * row 0) or tail (first = 0: the latest, kept when within flow_timeout of the last packet or in the last row). */
+static int merge_marks(struct tpp_result *m, const struct renumber *n, int first)
+{
+    const struct tpp_flow_mark *a = first ? m->flow_head : m->flow_tail, *b = first ? n->q->flow_head : n->q->flow_tail;
+    size_t na = first ? m->nflow_head : m->nflow_tail, nb = first ? n->q->nflow_head : n->q->nflow_tail;
+    size_t i = 0, j = 0, k = 0;
+    struct tpp_flow_mark *out = NULL;
+    if (na + nb > 0 && !(out = malloc((na + nb) * sizeof *out))) return -1;
+    int64_t bound; /* first_ns + flow_timeout, or last_ns - flow_timeout */
+    if (first ? __builtin_add_overflow(m->first_ns, m->opts.flow_timeout_ns, &bound)
+              : __builtin_sub_overflow(m->last_ns, m->opts.flow_timeout_ns, &bound))
+        bound = first ? INT64_MAX : INT64_MIN;
+    size_t edge = first ? 0 : m->nintervals - 1;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : flow_cmp(&a[i], &b[j]);
+        struct tpp_flow_mark e;
+        if (c < 0) {
+            e = a[i];
+            e.interval = (uint32_t)row_of_m(n, a[i].interval);
+        } else if (c > 0) {
+            e = b[j];
+            e.interval = (uint32_t)row_of_q(n, b[j].interval);
+        } else {
+            int take_a = first ? a[i].ns <= b[j].ns : a[i].ns > b[j].ns;
+            e = take_a ? a[i] : b[j];
+            e.interval = (uint32_t)(take_a ? row_of_m(n, a[i].interval) : row_of_q(n, b[j].interval));
+        }
+        i += c <= 0;
+        j += c >= 0;
+        if (e.interval == edge || (first ? e.ns <= bound : e.ns >= bound)) out[k++] = e;
+    }
+    if (first) {
+        free(m->flow_head);
+        m->flow_head = out;
+        m->nflow_head = k;
+    } else {
+        free(m->flow_tail);
+        m->flow_tail = out;
+        m->nflow_tail = k;
+    }
+    return 0;
+}
+
+/* After q's rows were put back (m's rows p.. were `old`) and its summary added: the looking-back columns of q's
+ * rows corrected, and the merged seen addresses and flow marks. */
+static int merge_state(struct tpp_result *m, const struct tpp_result *old, size_t p, const struct tpp_result *q,
+                       int consecutive)
+{
+    struct renumber n = { m, old, q, p };
+    unsigned feat = m->opts.features;
+    if (feat & TPP_FEAT_NOVELTY)
+        for (int side = 0; side < 2; side++)
+            if (merge_seen(m, &n, side) != 0) return -1;
+    if (feat & TPP_FEAT_FLOWS) {
+        if (consecutive) correct_flows_new(m, &n); /* overlapping pieces: NaN there (put_back) */
+        if (merge_marks(m, &n, 1) != 0 || merge_marks(m, &n, 0) != 0) return -1;
+    }
+    return 0;
+}
+
 /* Whether the series already has its max_intervals rows, all before q's first interval. */
 static int past_limit(const struct tpp_result *m, const struct tpp_result *q)
 {
@@ -452,6 +828,12 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
         g->m->source_size = q->source_size;
         g->m->source_mtime_ns = q->source_mtime_ns;
         g->m->source_fingerprint = q->source_fingerprint;
+        if (make_empty_row(g, &q->opts) != 0) {
+            tpp_result_free(g->m);
+            g->m = NULL;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     }
     struct tpp_result *m = g->m;
     if ((q->opts.range_from || q->opts.range_to || q->opts.has_prev) && q->opts.range_to && !q->complete) {
@@ -498,7 +880,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     int64_t bridge = has_bridge ? q->first_ns - m->last_ns : 0;
     int64_t lost_to = q->last_ns < m->last_ns ? q->last_ns : m->last_ns;
     struct tpp_result *old = take_tail(m, p);
-    int failed = !old || put_back(m, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0;
+    int failed = !old || put_back(g, old, q, consecutive, bridge, has_bridge, q->first_ns, lost_to) != 0;
     if (!failed && m->nintervals > p) {
         /* The segments whose rows came from more than one piece: the one the first row put back continues or
          * shares with m's rows, or, for an overlap, every one from there on. */
@@ -506,13 +888,16 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
         int joins = (p > 0 && m->iv[p - 1].segment == first) || old->nintervals > 0 || !consecutive;
         if (joins && mark_joined(g, first, last) != 0) failed = 1;
     }
+    if (!failed) {
+        add_summary(m, q, consecutive);
+        failed = merge_state(m, old, p, q, consecutive) != 0;
+    }
     tpp_result_free(old);
     if (failed) {
         g->broken = 1;
         snprintf(err, errlen, "out of memory while merging %s", name_of(q));
         return -1;
     }
-    add_summary(m, q, consecutive);
     if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
     return 0;
 }
@@ -541,6 +926,32 @@ static void recount(struct tpp_result *m)
     }
 }
 
+/* The looking-back state of the rows a limit kept: addresses first seen and flow marks in rows cut off go, and the
+ * tail keeps its definition for the new last packet.  (The flows whose last packet before the cut came earlier
+ * than that are not known: a result stopped by a limit takes no piece after it, and never uses its tail.) */
+static void limit_state(struct tpp_result *m)
+{
+    size_t n = m->nintervals, k;
+    for (int side = 0; side < 2; side++) {
+        k = 0;
+        for (size_t j = 0; j < m->nseen[side]; j++)
+            if (m->seen[side][j].first < n) m->seen[side][k++] = m->seen[side][j];
+        m->nseen[side] = k;
+    }
+    k = 0;
+    for (size_t j = 0; j < m->nflow_head; j++)
+        if (m->flow_head[j].interval < n) m->flow_head[k++] = m->flow_head[j];
+    m->nflow_head = k;
+    int64_t bound;
+    if (__builtin_sub_overflow(m->last_ns, m->opts.flow_timeout_ns, &bound)) bound = INT64_MIN;
+    k = 0;
+    for (size_t j = 0; j < m->nflow_tail; j++) {
+        const struct tpp_flow_mark *e = &m->flow_tail[j];
+        if (e->interval < n && (e->interval + 1 == n || e->ns >= bound)) m->flow_tail[k++] = *e;
+    }
+    m->nflow_tail = k;
+}
+
 struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
 {
     struct tpp_result *m = g->m;
@@ -553,6 +964,7 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
     if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
         tpp_result_truncate(m, (size_t)max);
         recount(m);
+        limit_state(m);
         m->stopped_by_limit = 1;
         if (m->opts.keep_tables != TPP_TABLES_ALL) tpp_result_prune_tables(m);
     }

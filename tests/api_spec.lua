@@ -706,7 +706,7 @@ describe("the scripting API", function()
     end)
 
     it("completes column names, port series and help names inside strings", function()
-      assert.are.same({ "entropy_dst", "entropy_src" }, repl.complete_string('r:column(', "entr"))
+      assert.are.same({ "entropy_dst", "entropy_dst_p24" }, repl.complete_string('r:column(', "entropy_d"))
       assert.are.same({ "tcp_dst", "tcp_src" }, repl.complete_string('x:top_ports( ', "tcp"))
       assert.are.same({ "udp_dst" }, repl.complete_string('r:port_entropy(', "udp_d"))
       assert.are.same({ "top_ports" }, repl.complete_string('help(', "top_"))

@@ -15,18 +15,18 @@ describe("tpp.cli", function()
       assert.are.same({ 2, 4, 5, 6 }, cli.parse_figures(" 6, 2 ,4-5,5 "))
       assert.are.same({}, cli.parse_figures("none"))
       local all = cli.parse_figures("ALL")
-      assert.are.equal(18, #all)
-      for i = 1, 18 do assert.are.equal(i, all[i]) end
+      assert.are.equal(22, #all)                     -- the original's 18 and tpp's 19-22
+      for i = 1, 22 do assert.are.equal(i, all[i]) end
       assert.are.same({ 7, 9 }, cli.parse_figures({ 9, 7, 9 }))
     end)
 
     it("refuses anything else with a message naming the bad item", function()
-      for _, bad in ipairs { "", "0", "19", "3-1", "1,,2", "x", "1-", "-3", "1.5", "2-20" } do
+      for _, bad in ipairs { "", "0", "23", "3-1", "1,,2", "x", "1-", "-3", "1.5", "2-24" } do
         local list, err = cli.parse_figures(bad)
         assert.is_nil(list, bad)
         assert.is_truthy(err:match("^figure list '"), bad)
       end
-      assert.is_nil(cli.parse_figures({ 1, 19 }))
+      assert.is_nil(cli.parse_figures({ 1, 23 }))
       assert.is_nil(cli.parse_figures({ "1" }))
       assert.is_nil(cli.parse_figures(12))
     end)
@@ -39,7 +39,7 @@ describe("tpp.cli", function()
       assert.are.equal(".", s.out)
       assert.are.same({ delta_t = 10, boundary = "aligned", ip = "any", anchor = "epoch", max_packets = 0,
                         max_intervals = 0 }, s.parse)
-      assert.are.equal(18, #s.figures)
+      assert.are.equal(22, #s.figures)
       assert.is_true(s.jobs >= 1)
       assert.is_false(s.force)
       assert.is_false(s.quiet)
@@ -153,7 +153,7 @@ describe("tpp.outputs", function()
   it("places the outputs under the root", function()
     assert.are.same({ dump = "o/mem_dump/n.tpd", critical = "o/critical/n_critical.tsv",
                       incomplete = "o/critical/n_critical.tsv.incomplete", port_count = "o/port_count/n_port_count.tsv",
-                      plot = "o/plot" }, outputs.paths("o/", "n"))
+                      hh = "o/hh/n_hh.tsv", plot = "o/plot" }, outputs.paths("o/", "n"))
     assert.are.equal("/mem_dump/n.tpd", outputs.paths("/", "n").dump)
   end)
 

@@ -41,9 +41,9 @@ local function count_lines(path)
 end
 
 describe("tpp.figures", function()
-  it("describes 18 figures, numbered and named as the original tool's", function()
-    assert.are.equal(18, figures.count)
-    for n = 1, 18 do
+  it("describes 22 figures, numbered and named as the original tool's (and tpp's own 19-22)", function()
+    assert.are.equal(22, figures.count)
+    for n = 1, 22 do
       local f = figures.get(n)
       assert.are.equal(n, f.number)
       assert.are.equal(tostring(n), f.name)
@@ -51,22 +51,20 @@ describe("tpp.figures", function()
       assert.is_true(#f.series >= 1)
       assert.is_true(f.kind == "lines" or f.kind == "band" or f.kind == "ports")
     end
-    assert.is_nil(figures.get(19))
+    assert.is_nil(figures.get(23))
     assert.are.equal("Packet Count over Time", figures.get(1).title)
     assert.are.equal("3D Total Port Distribution (TCP vs. UDP)", figures.get(18).title)
     assert.are.equal(4, #figures.get(18).series)
   end)
 
   it("names only columns a result has", function()
-    local cols = {}
-    for _, c in ipairs({ "interval", "start", "end", "packets", "ip_packets", "ip_bytes", "src_ips", "dst_ips",
-                         "f2_src", "f2_dst", "iat_mean", "iat_std", "iat_skew", "iat_kurt", "entropy_src",
-                         "entropy_dst", "avg_len", "icmp_frac", "tcp_frac", "udp_frac", "syn", "fin" }) do
-      cols[c] = true
-    end
-    for n = 1, 18 do
+    local cols, dims = {}, {}
+    for _, c in ipairs(tpp.column_names()) do cols[c] = true end
+    for _, d in ipairs(tpp.hh_dims) do dims[d] = true end
+    for n = 1, figures.count do
       for _, s in ipairs(figures.get(n).series) do
         if s.column then assert.is_true(cols[s.column], s.column) end
+        if s.hh then assert.is_true(dims[s.hh] and math.type(s.rank) == "integer", s.hh) end
         if s.mean then assert.is_true(cols[s.mean] and cols[s.std]) end
         if s.ports then assert.is_string(figures.colors[s.ports]) end
       end
@@ -98,10 +96,10 @@ describe("tpp.plot.draw", function()
                                              workdir = work, quiet = true })
     end)
 
-    it_gp("draws all 18 figures as PNG of the requested size", function()
+    it_gp("draws all 22 figures as PNG of the requested size", function()
       assert.are.same({}, failures)
-      assert.are.equal(19, #files)
-      for n = 1, 18 do
+      assert.are.equal(23, #files)
+      for n = 1, 22 do
         local path = ("%s/small_%d.png"):format(out, n)
         assert.are.equal(path, files[n])
         assert.is_true(exists(path), path)
@@ -109,8 +107,8 @@ describe("tpp.plot.draw", function()
         assert.are.equal(1000, w, path .. ": " .. tostring(h))
         assert.are.equal(560, h, path)
       end
-      assert.are.equal(out .. "/small.html", files[19])
-      assert.are.equal(files[19], info.html)
+      assert.are.equal(out .. "/small.html", files[23])
+      assert.are.equal(files[23], info.html)
     end)
 
     it_gp("leaves no partial or temporary file beside the figures", function()
@@ -121,7 +119,7 @@ describe("tpp.plot.draw", function()
     end)
 
     it_gp("writes scripts with the original titles, the interval count and every series", function()
-      for n = 1, 18 do
+      for n = 1, figures.count do
         local fig = figures.get(n)
         local gp = H.read_file(("%s/fig_%d.gp"):format(work, n))
         assert.is_truthy(gp:find(("%s (interval: %d)"):format(fig.title, #r), 1, true), "figure " .. n)
@@ -190,7 +188,7 @@ describe("tpp.plot.draw", function()
       local html = H.read_file(out .. "/small.html")
       assert.matches("<!DOCTYPE html>", html)
       assert.is_truthy(html:find(tostring(r.packets), 1, true))
-      for n = 1, 18 do
+      for n = 1, figures.count do
         assert.is_truthy(html:find(('src="small_%d.png"'):format(n), 1, true), "figure " .. n)
         assert.is_truthy(html:find(figures.get(n).title:gsub("&", "&amp;"), 1, true), "title " .. n)
       end
@@ -294,7 +292,7 @@ describe("tpp.plot.draw", function()
       local work = dir .. "/work-even"
       local files, failures = plot.draw(er, { dir = dir .. "/even", workdir = work, quiet = true })
       assert.are.same({}, failures)
-      assert.are.equal(19, #files)
+      assert.are.equal(23, #files)
       local nan = 0
       for l in io.lines(work .. "/fig_9.dat") do
         local v = l:match("^%S+ (%S+)$")
@@ -313,7 +311,7 @@ describe("tpp.plot.draw", function()
       assert.are.equal(0, #er)
       local files, failures = plot.draw(er, { dir = dir .. "/empty", quiet = true })
       assert.are.same({}, failures)
-      assert.are.equal(19, #files)
+      assert.are.equal(23, #files)
     end)
   end)
 
@@ -389,7 +387,8 @@ sleep 1
       assert.are.equal(1, #failures)        -- one failure for the drawing, not one per figure
       assert.are.equal("missing gnuplot", failures[1].kind)
       assert.are.equal("gnuplot not found: install the Debian package gnuplot-nox", failures[1].reason)
-      assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18 }, failures[1].figures)
+      assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22 },
+                      failures[1].figures)
       assert.are.same({ out .. "/m.html" }, files)
     end)
   end)
@@ -397,8 +396,8 @@ sleep 1
   describe("misuse", function()
     it("raises for a wrong option", function()
       assert.has_error(function() plot.draw(r, { figure = { 1 } }) end, 'tpp.plot: unknown option "figure"')
-      assert.has_error(function() plot.draw(r, { figures = { 19 } }) end,
-        "tpp.plot: no figure 19 (figures are numbered 1 to 18)")
+      assert.has_error(function() plot.draw(r, { figures = { 23 } }) end,
+        "tpp.plot: no figure 23 (figures are numbered 1 to 22)")
       assert.has_error(function() plot.draw(r, { format = "jpg" }) end)
       assert.has_error(function() plot.draw(r, { width = -5 }) end)
       assert.has_error(function() plot.draw(r, { stem = "a/b" }) end)

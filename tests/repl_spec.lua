@@ -221,9 +221,9 @@ describe("the REPL", function()
       end
       assert.is_nil(screen:find("trace:packets", 1, true))      -- fields are not offered after ':'
       session:send("C-u")
-      session:type('c = trace:column("entropy_s')
+      session:type('c = trace:column("f2_s')                     -- (entropy_s: entropy_src and entropy_src_p24)
       session:send("Tab")
-      session:wait('> c = trace:column%("entropy_src"$')
+      session:wait('> c = trace:column%("f2_src"$')
       session:type(")")
       session:send("Enter")
       session:type("c:arg")
