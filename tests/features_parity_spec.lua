@@ -4,6 +4,7 @@
 -- and the heavy-hitter file must agree.  The reference itself is checked by hand on the known capture.
 local tpp = require "tpp"
 local H = require "tests.helper"
+local lfs = require "lfs"
 
 local REFERENCE = H.ROOT .. "/tests/reference/features.py"
 local PARITY = H.ROOT .. "/tests/data/parity/"
@@ -99,15 +100,52 @@ local function only_file(dir, sub)
   return dir .. "/" .. sub .. "/" .. names[1]
 end
 
--- Run tpp's main job on a capture with the same options; its critical rows and heavy-hitter rows.
+-- Cut a capture into pieces dir/piece-1.pcap ... before the packets numbered in `cuts` (1-based, ascending):
+-- the pieces of one series, as a trace cut into files.
+local function cut(capture, dir, cuts)
+  assert(lfs.mkdir(dir))
+  local n, piece, w = 0, 0, nil
+  for p in tpp.packets(capture, { bytes = true }) do
+    n = n + 1
+    if not w or n == cuts[piece] then
+      if w then assert(w:close()) end
+      piece = piece + 1
+      w = assert(tpp.pcap_writer(("%s/piece-%d.pcap"):format(dir, piece), p.linktype))
+    end
+    w:write_ns(p.ts_ns, p.bytes, p.wirelen)
+  end
+  assert(w:close())
+  assert(piece == #cuts + 1, "the capture has fewer packets than the cuts")
+end
+
+-- Run tpp's main job on a capture with the same options (o.split: as chunks merged; o.cuts: as the pieces of a
+-- series); its critical rows and heavy-hitter rows.
 local function run_tpp(capture, o, dir)
   local out = dir .. "/out"
-  local argv = { H.tpp_absolute(), H.ROOT .. "/scripts/exec.lua", "-q", "-j", "1", "-f", "none", "-o", out,
+  local argv = { H.tpp_absolute(), H.ROOT .. "/scripts/exec.lua", "-q", "-j", "2", "-f", "none", "-o", out,
                  "-t", tostring(o.delta_t), "--ip", o.ip or "any",
                  "--flow-timeout", tostring(o.flow_timeout or 60), "--heavy-hitters", tostring(o.hh_k or 10),
-                 "--hhh-phi", tostring(o.hhh_phi or 0.05), capture }
+                 "--hhh-phi", tostring(o.hhh_phi or 0.05) }
+  if o.split then
+    argv[#argv + 1] = "--split"
+    argv[#argv + 1] = tostring(o.split)
+  end
+  if o.cuts then
+    cut(capture, dir .. "/pieces", o.cuts)
+    argv[#argv + 1] = "--series"
+    argv[#argv + 1] = "whole"
+    capture = dir .. "/pieces"
+  end
+  argv[#argv + 1] = capture
   local ok, err = run(argv)
   assert(ok, "tpp's main job failed on " .. capture .. ": " .. err)
+  -- Chunks and pieces were parsed apart and merged (each has its dump), not parsed whole.
+  local dumps = 0
+  for _, name in ipairs(H.list_dir(out .. "/mem_dump")) do
+    if name:match("%.tpd$") then dumps = dumps + 1 end
+  end
+  if o.split then assert.are.equal(o.split + 1, dumps, "dumps of the chunks and of the merge") end
+  if o.cuts then assert.are.equal(#o.cuts + 2, dumps, "dumps of the pieces and of the series") end
   return (read_rows(only_file(out, "critical"))), (read_rows(only_file(out, "hh")))
 end
 
@@ -378,6 +416,15 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     if not ok then error(err, 0) end
   end)
 
+  it("agree on the capture with known answers cut into three pieces of one series", function()
+    local dir = H.tmpdir()
+    local capture = H.write_capture(dir .. "/known.pcap", "ethernet", known_packets())
+    local o = setmetatable({ cuts = { 4, 11 } }, { __index = KNOWN }) -- after 2 s and after 14 s
+    local ok, err = pcall(check, capture, o)
+    H.rmtree(dir)
+    if not ok then error(err, 0) end
+  end)
+
   local cases = {
     { capture = "synth-a.pcap", o = { delta_t = 10 } },
     { capture = "synth-a.pcap", o = { delta_t = 1, ip = "v4", flow_timeout = 2, hh_k = 3 } },
@@ -386,11 +433,18 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     { capture = "afs.pcap", o = { delta_t = 10, flow_timeout = 30 } },
     { capture = "modbusBig.pcap", o = { delta_t = 5, ip = "v4", hhh_phi = 0.2 } },
     { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, hh_k = 5 } },
+    -- the merge: chunks of one capture, pieces of a series (cut inside intervals)
+    { capture = "synth-a.pcap", o = { delta_t = 1, flow_timeout = 2, split = 3 } },
+    { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, hhh_phi = 0.01, split = 4 } },
+    { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, cuts = { 20001, 40001 } } },
+    { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, cuts = { 3000 } } },
   }
   for _, c in ipairs(cases) do
     local o = c.o
-    it(("agree on %s at delta_t %s, ip %s, flow_timeout %s, k %s, phi %s"):format(c.capture, o.delta_t,
-        o.ip or "any", o.flow_timeout or 60, o.hh_k or 10, o.hhh_phi or 0.05), function()
+    local how = o.split and (", split into %d chunks"):format(o.split)
+      or o.cuts and (", as a series of %d pieces"):format(#o.cuts + 1) or ""
+    it(("agree on %s at delta_t %s, ip %s, flow_timeout %s, k %s, phi %s%s"):format(c.capture, o.delta_t,
+        o.ip or "any", o.flow_timeout or 60, o.hh_k or 10, o.hhh_phi or 0.05, how), function()
       check(PARITY .. c.capture, o)
     end)
   end
