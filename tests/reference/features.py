@@ -14,8 +14,9 @@ from the first packet's interval to the last packet's, empty ones included.  OUT
 21 feature columns; OUT hh TSV: interval, dim, key, packets, bytes,
 share.  A NaN is written "nan".  Only the standard library is used.
 
-Not handled (the reference refuses the capture rather than guess): timestamps that step back, and IPv6 extension
-headers other than hop-by-hop, routing, destination options, fragment and AH.
+Not handled (the reference refuses the capture rather than guess): timestamps that step back, IPv6 extension
+headers other than hop-by-hop, routing, destination options, fragment and AH, and TCP headers that tshark does not
+show flags for although tpp reads them (cut after the flags byte, or a header length under 20).
 """
 
 import argparse
@@ -132,6 +133,7 @@ def decode(row):
         if first(f["ipv6.version"]) != "6" or first(f["ipv6.src"]) is None:
             return p, False
         p.ipv = 6
+        ihl = 40  # unused: the IPv6 path refuses a TCP header without flags outright
         p.src = ipaddress.IPv6Address(first(f["ipv6.src"])).packed
         p.dst = ipaddress.IPv6Address(first(f["ipv6.dst"])).packed
         p.ttl = int(first(f["ipv6.hlim"]))
@@ -178,7 +180,17 @@ def decode(row):
             p.dport = int(first(f[name + ".dstport"]))
             if p.proto == 6 and first(f["tcp.flags"]) is not None:
                 p.flags = int(first(f["tcp.flags"]), 16)
+            elif p.proto == 6 and (layer == "ipv6" or tcp_bytes(f, off, ihl, total) >= 14):
+                # tshark gives the flags only with a whole, sane TCP header; tpp reads the flags byte when the
+                # first 14 bytes are there.  Refuse rather than guess.
+                raise RefError("frame at %d ns: a TCP header cut or bogus after its flags byte (tshark shows no "
+                               "flags): not handled by the reference" % p.ns)
     return p, True
+
+
+def tcp_bytes(f, off, ihl, total):
+    """The bytes of an IPv4 packet's TCP header that are both captured and inside the datagram."""
+    return min(int(f["frame.cap_len"]) - off - ihl, total - ihl)
 
 
 def read_packets(path):
