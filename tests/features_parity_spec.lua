@@ -292,6 +292,51 @@ local function boundary_packets()
   return P
 end
 
+-- Interval 0 (delta_t 60, phi 0.1, 20 packets of 48 bytes: threshold 2 packets): hierarchical heavy hitters at
+-- every level of both families.  Interval 1: headers at the edges of decoding.
+local EDGES = { delta_t = 60, hhh_phi = 0.1, hh_k = 3 }
+
+local function edges_packets()
+  local P = {}
+  local function at(s, frame, wirelen) P[#P + 1] = { ts_ns = H.T0 + s * H.NS, data = frame, wirelen = wirelen } end
+  local sources = { "2001:db8:1:1::1", "2001:db8:1:1::1", "2001:db8:1:1::1",     -- /128 (3)
+                    "2001:db8:1:1::2", "2001:db8:1:1::3",                        -- /64 (2)
+                    "2001:db8:1:2::1", "2001:db8:1:3::1",                        -- /48 (2)
+                    "2001:db8:2::1", "2001:db8:3::1",                            -- /32 (2)
+                    "10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3",              -- /32 (2), /24 (2)
+                    "10.1.0.1", "10.2.0.1",                                      -- /8 (2)
+                    "192.0.2.1", "198.51.100.1", "203.0.113.1", "100.64.0.1", "172.16.0.1" }
+  for k, src in ipairs(sources) do
+    if src:find(":") then
+      at(k, H.eth6_udp(src, "2001:db8:ff::1", 5000, 53, ""))   -- 48 bytes
+    else
+      at(k, H.eth4_udp(src, "10.255.0.1", 5000, 53, string.rep("u", 20)))   -- 48 bytes
+    end
+  end
+  -- interval 1 [60, 120)
+  at(61, H.eth_ip(H.ipv4("10.5.0.1", "10.5.0.2", H.PROTO_TCP, H.tcp(1, 22, H.SYN | H.ACK),
+                         { ttl = 255, options = "\1\1\1\1" })))                               -- options: 44
+  local long = H.ipv4("10.5.0.1", "10.5.0.3", H.PROTO_TCP, H.tcp(2, 8080, H.ACK), { total_length = 1000 })
+  at(62, H.eth_ip(long))                                                                       -- 40 of 1000
+  local tso = H.ipv4("10.5.0.1", "10.5.0.3", H.PROTO_TCP, H.tcp(2, 8080, H.ACK, "xxxx"), { total_length = 0 })
+  at(63, H.eth_ip(tso))                                                                        -- 0: 44
+  at(64, H.eth_ip(H.ipv6("2001:db8:5::1", "2001:db8:5::2", H.PROTO_TCP, H.tcp(3, 22, H.RST),
+                         { ext = { { type = H.PROTO_HOPOPT }, { type = H.PROTO_DSTOPTS, len = 16 } } })))  -- 84
+  at(65, H.eth_ip(H.ipv6("2001:db8:5::1", "2001:db8:5::2", H.PROTO_UDP, H.udp(4, 4),
+                         { ext = { { type = H.PROTO_FRAGMENT } } })))                          -- atomic fragment: 56
+  local cut = H.eth4_tcp("10.5.0.9", "10.5.0.2", 7, 7, H.SYN, string.rep("c", 50))
+  at(66, cut:sub(1, 14 + 20 + 3), #cut)                                                        -- ports cut: 90
+  local bad = H.ipv4("10.5.0.1", "10.5.0.2", H.PROTO_UDP, H.udp(9, 9))
+  at(67, H.eth_ip(string.char(0x44) .. bad:sub(2)))                                            -- IHL 4: not IP
+  at(68, H.eth4_udp("10.5.0.1", "10.5.0.2", 9, 9, "", { ttl = 0 }))                            -- 28
+  at(69, H.ethernet_qinq(5, 6, H.ETH_IPV4, H.ipv4("10.5.0.4", "10.5.0.2", H.PROTO_UDP, H.udp(10, 53))))  -- 28
+  local inner = H.ipv4("10.5.0.2", "10.5.0.1", H.PROTO_TCP, H.tcp(22, 1, H.SYN | H.ACK))
+  at(70, H.eth4_icmp("10.5.0.7", "10.5.0.1", 3, 3, "\0\0\0\0" .. inner:sub(1, 28)))          -- ICMP error: 56
+  at(71, H.eth_ip(H.ipv4("10.5.0.8", "10.5.0.1", H.PROTO_GRE, "\0\0\8\0" .. inner)))        -- GRE: 64
+  at(72, H.eth4_tcp("10.5.0.1", "10.5.0.3", 2, 8080, H.ACK))                                    -- 40
+  return P
+end
+
 describe("the feature reference (tests/reference/features.py), checked by hand", function()
   local dir, crit, hh
   setup(function()
@@ -386,6 +431,29 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
     assert.are.same({ 5 / 7, 2 / 7, 1 }, shares)
   end)
 
+  it("orders hierarchical heavy hitters longest prefix first, across both families", function()
+    local capture = H.write_capture(dir .. "/edges.pcap", "ethernet", edges_packets())
+    local c, rows = reference(capture, EDGES, dir)
+    local got = {}
+    for _, r in ipairs(rows) do
+      if r.interval == "0" and r.dim == "src_hhh" then got[#got + 1] = r.key .. " " .. r.packets end
+    end
+    assert.are.same({ "2001:db8:1:1::1 3", "2001:db8:1:1::/64 2", "2001:db8:1::/48 2",
+                      "10.0.0.1 2", "2001:db8::/32 2",      -- plen 32 both: packets, bytes tie, IPv4 first
+                      "10.0.0.0/24 2", "10.0.0.0/8 2" }, got)
+    -- interval 1: 12 frames, 11 of them IP (IHL 4 is not); the SYN+ACK inside the ICMP error and the GRE tunnel
+    -- are not the outer header's; the atomic fragment is a fragment
+    local i1 = c[2]
+    assert.are.same({ "11", "1", "1", "1" }, { i1.ip_packets, i1.synack, i1.rst, i1.frag })
+    -- lengths 44 40 (of 1000 claimed) 44 (TSO) 84 56 90 (cut) 28 28 56 64 40, sorted 28 28 40 40 44 44 56 56 64
+    -- 84 90: ranks 6 and 11
+    assert.are.same({ "44", "90" }, { i1.len_p50, i1.len_p95 })
+    H.assert_close(value(i1.ttl_mean), (255 + 9 * 64 + 0) / 11, 1e-15, "ttl_mean")
+    -- flows: 11 packets, 10.5.0.1:2 -> 10.5.0.3:8080 three times; the cut frame and the ICMP and GRE packets
+    -- have ports 0.  10.5.0.1 sends to 10.5.0.2 and 10.5.0.3.
+    assert.are.same({ "9", "2" }, { i1.flows, i1.fanout_max })
+  end)
+
   it("reports a hierarchical heavy hitter whose share is exactly phi", function()
     local capture = H.write_capture(dir .. "/boundary.pcap", "ethernet", boundary_packets())
     local _, rows = reference(capture, BOUNDARY, dir)
@@ -412,6 +480,14 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     local dir = H.tmpdir()
     local capture = H.write_capture(dir .. "/boundary.pcap", "ethernet", boundary_packets())
     local ok, err = pcall(check, capture, BOUNDARY)
+    H.rmtree(dir)
+    if not ok then error(err, 0) end
+  end)
+
+  it("agree on hierarchical heavy hitters of both families and on headers at the edges of decoding", function()
+    local dir = H.tmpdir()
+    local capture = H.write_capture(dir .. "/edges.pcap", "ethernet", edges_packets())
+    local ok, err = pcall(check, capture, EDGES)
     H.rmtree(dir)
     if not ok then error(err, 0) end
   end)

@@ -40,7 +40,7 @@ TSHARK_PREFS = ["ip.defragment:FALSE", "ipv6.defragment:FALSE", "tcp.desegment_t
                 "tcp.analyze_sequence_numbers:FALSE", "tcp.check_checksum:FALSE", "udp.check_checksum:FALSE"]
 
 # Layers that may come before the outermost IP header in a frame tpp decodes, and their bytes.
-LINK_BYTES = {"eth": 14, "ethertype": 0, "vlan": 4, "null": 4, "loop": 4, "raw": 0, "sll": 16}
+LINK_BYTES = {"eth": 14, "ethertype": 0, "vlan": 4, "ieee8021ad": 4, "null": 4, "loop": 4, "raw": 0, "sll": 16}
 
 COLUMNS = ["entropy_tcp_src", "entropy_tcp_dst", "entropy_udp_src", "entropy_udp_dst",
            "src_p24", "dst_p24", "src_p16", "dst_p16", "entropy_src_p24", "entropy_dst_p24",
