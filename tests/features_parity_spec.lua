@@ -1,7 +1,10 @@
 -- Issue 16's feature columns and heavy hitters against an independent computation: tests/reference/features.py
 -- decodes the captures with tshark (not tpp's decoder) and aggregates them by the definitions of docs/lua-api.md.
--- tpp's main job runs on the parity captures and on a capture written here with known answers; every new column
--- and the heavy-hitter file must agree.  The reference itself is checked by hand on the known capture.
+-- tpp's main job runs on the parity captures and on captures written here with known answers (flow timeouts,
+-- fragments, IPv6 prefixes, heavy-hitter ties, headers at the edges of decoding), whole, split into chunks and cut
+-- into the pieces of a series; every new column and the heavy-hitter file must agree, and so must six older
+-- columns (ip_packets .. udp_port_packets) that show whether tshark and tpp decoded the same packets.  The
+-- reference itself is checked by hand on the written captures.
 local tpp = require "tpp"
 local H = require "tests.helper"
 local lfs = require "lfs"
