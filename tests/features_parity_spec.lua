@@ -337,6 +337,10 @@ local function edges_packets()
   at(70, H.eth4_icmp("10.5.0.7", "10.5.0.1", 3, 3, "\0\0\0\0" .. inner:sub(1, 28)))          -- ICMP error: 56
   at(71, H.eth_ip(H.ipv4("10.5.0.8", "10.5.0.1", H.PROTO_GRE, "\0\0\8\0" .. inner)))        -- GRE: 64
   at(72, H.eth4_tcp("10.5.0.1", "10.5.0.3", 2, 8080, H.ACK))                                    -- 40
+  -- interval 2 [120, 180): an IPv4 address and its IPv4-mapped IPv6 twin are two addresses, of equal packets
+  -- and bytes: IPv4 ranks first
+  at(121, H.eth6_udp("::ffff:10.5.0.1", "::ffff:10.5.0.2", 1, 2, ""))                          -- 48
+  at(122, H.eth4_udp("10.5.0.1", "10.5.0.2", 1, 2, string.rep("m", 20)))                       -- 48
   return P
 end
 
@@ -455,6 +459,15 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
     -- flows: 11 packets, 10.5.0.1:2 -> 10.5.0.3:8080 three times; the cut frame and the ICMP and GRE packets
     -- have ports 0.  10.5.0.1 sends to 10.5.0.2 and 10.5.0.3.
     assert.are.same({ "9", "2" }, { i1.flows, i1.fanout_max })
+    local mapped = {}
+    for _, r in ipairs(rows) do
+      if r.interval == "2" then mapped[#mapped + 1] = table.concat({ r.dim, r.key, r.packets, r.bytes }, " ") end
+    end
+    assert.are.same({ "src 10.5.0.1 1 48", "src ::ffff:10.5.0.1 1 48", "dst 10.5.0.2 1 48", "dst ::ffff:10.5.0.2 1 48",
+                      "src_p24 10.5.0.0/24 1 48", "src_p24 ::/48 1 48", "dst_p24 10.5.0.0/24 1 48",
+                      "dst_p24 ::/48 1 48", "udp_dport 2 2 96",
+                      "src_hhh ::ffff:10.5.0.1 1 48", "src_hhh 10.5.0.1 1 48",   -- /128 before /32
+                      "dst_hhh ::ffff:10.5.0.2 1 48", "dst_hhh 10.5.0.2 1 48" }, mapped)
   end)
 
   it("reports a hierarchical heavy hitter whose share is exactly phi", function()

@@ -244,7 +244,13 @@ def nearest_rank(lens, num, den):
 
 
 def addr_text(ipv, addr):
-    return str(ipaddress.IPv4Address(addr) if ipv == 4 else ipaddress.IPv6Address(addr))
+    """Dotted quad; RFC 5952 for IPv6, with the mixed notation of its section 5 for IPv4-mapped addresses."""
+    if ipv == 4:
+        return str(ipaddress.IPv4Address(addr))
+    v6 = ipaddress.IPv6Address(addr)
+    if v6.ipv4_mapped is not None:
+        return "::ffff:" + str(v6.ipv4_mapped)
+    return str(v6)
 
 
 def key_text(dim, key):
