@@ -91,6 +91,7 @@ local function reference(capture, o, dir)
   local argv = { "python3", REFERENCE, capture, "--delta-t", tostring(o.delta_t), "--ip", o.ip or "any",
                  "--flow-timeout", tostring(o.flow_timeout or 60), "--hh-k", tostring(o.hh_k or 10),
                  "--hhh-phi", tostring(o.hhh_phi or 0.05), "--critical", crit, "--hh", hh }
+  if o.compat then argv[#argv + 1] = "--compat" end
   local ok, err = run(argv)
   assert(ok, "the reference failed on " .. capture .. ": " .. err)
   return (read_rows(crit)), (read_rows(hh))
@@ -126,7 +127,7 @@ end
 local function run_tpp(capture, o, dir)
   local out = dir .. "/out"
   local argv = { H.tpp_absolute(), H.ROOT .. "/scripts/exec.lua", "-q", "-j", "2", "-f", "none", "-o", out,
-                 "-t", tostring(o.delta_t), "--ip", o.ip or "any",
+                 "-t", tostring(o.delta_t), o.compat and "--compat" or "--ip=" .. (o.ip or "any"),
                  "--flow-timeout", tostring(o.flow_timeout or 60), "--heavy-hitters", tostring(o.hh_k or 10),
                  "--hhh-phi", tostring(o.hhh_phi or 0.05) }
   if o.split then
@@ -525,6 +526,9 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     { capture = "afs.pcap", o = { delta_t = 10, flow_timeout = 30 } },
     { capture = "modbusBig.pcap", o = { delta_t = 5, ip = "v4", hhh_phi = 0.2 } },
     { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, hh_k = 5 } },
+    -- the original tool's intervals (--compat: packet boundary, IPv4, 0 for undefined)
+    { capture = "synth-a.pcap", o = { delta_t = 1, compat = true, flow_timeout = 2 } },
+    { capture = "cwd-navigation.pcap", o = { delta_t = 60, compat = true, flow_timeout = 30 } },
     -- the merge: chunks of one capture, pieces of a series (cut inside intervals)
     { capture = "synth-a.pcap", o = { delta_t = 1, flow_timeout = 2, split = 3 } },
     { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, hhh_phi = 0.01, split = 4 } },
@@ -534,7 +538,7 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
   for _, c in ipairs(cases) do
     local o = c.o
     local how = o.split and (", split into %d chunks"):format(o.split)
-      or o.cuts and (", as a series of %d pieces"):format(#o.cuts + 1) or ""
+      or o.cuts and (", as a series of %d pieces"):format(#o.cuts + 1) or o.compat and ", --compat" or ""
     it(("agree on %s at delta_t %s, ip %s, flow_timeout %s, k %s, phi %s%s"):format(c.capture, o.delta_t,
         o.ip or "any", o.flow_timeout or 60, o.hh_k or 10, o.hhh_phi or 0.05, how), function()
       check(PARITY .. c.capture, o)

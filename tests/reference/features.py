@@ -5,11 +5,12 @@ It shares no code with tpp: the packets are decoded by tshark (fields, reassembl
 exact integer and rational arithmetic, following the definitions in docs/lua-api.md (issue 16's contract), so
 that tests/features_parity_spec.lua can compare tpp's output with it.
 
-    features.py CAPTURE --delta-t SEC [--ip any|v4|v6] [--flow-timeout SEC] [--hh-k K] [--hhh-phi F]
+    features.py CAPTURE --delta-t SEC [--ip any|v4|v6] [--compat] [--flow-timeout SEC] [--hh-k K] [--hhh-phi F]
                 --critical OUT.tsv --hh OUT.tsv
 
 Intervals sit on the epoch grid: interval k covers [t0 + k*D, t0 + (k+1)*D) with t0 = floor(first packet / D)*D,
-from the first packet's interval to the last packet's, empty ones included.  OUT critical TSV: interval, start
+from the first packet's interval to the last packet's, empty ones included; with --compat they are the original
+tool's (packet boundary, IPv4, 0 for an undefined value).  OUT critical TSV: interval, start
 (seconds, 9 decimals), six of tpp's older columns (ip_packets .. udp_port_packets: the decoding agrees), then the
 21 feature columns; OUT hh TSV: interval, dim, key, packets, bytes,
 share.  A NaN is written "nan".  Only the standard library is used.
@@ -285,20 +286,60 @@ def bump(table, key, size):
     entry[1] += size
 
 
-def aggregate(packets, delta, family, timeout):
+class EpochGrid:
+    """Interval k covers [t0 + k*D, t0 + (k+1)*D), t0 = floor(first packet / D)*D; empty ones included."""
+
+    def __init__(self, delta):
+        self.delta, self.t0 = delta, None
+
+    def place(self, ns):
+        if self.t0 is None:
+            self.t0 = ns // self.delta * self.delta
+        return (ns - self.t0) // self.delta
+
+    def starts(self, n):
+        return [self.t0 + k * self.delta for k in range(n)]
+
+    def closed(self, n):
+        return n
+
+
+class PacketBoundary:
+    """The original tool's intervals (--compat): one starts at a packet's time and ends with the first packet at
+    least D after that; the packet that ends it belongs to it, and the next interval starts at its time.  The
+    trailing interval, never ended, is not written."""
+
+    def __init__(self, delta):
+        self.delta, self.start, self.k, self.begins = delta, None, 0, []
+
+    def place(self, ns):
+        if self.start is None:
+            self.start = ns
+            self.begins.append(ns)
+        k = self.k
+        if ns - self.start >= self.delta:
+            self.k += 1
+            self.start = ns
+            self.begins.append(ns)
+        return k
+
+    def starts(self, n):
+        return self.begins[:n]
+
+    def closed(self, n):
+        return self.k  # intervals 0 .. k-1 were ended by a packet
+
+
+def aggregate(packets, grid, family, timeout):
     intervals = {}
     flow_last = {}   # flow -> ns of its latest packet so far
-    seen = {"src": set(), "dst": set()}
     first_interval = {"src": {}, "dst": {}}  # address -> the interval it was first seen in
-    t0 = None
     prev_ns = None
     for p, is_ip in packets:
         if prev_ns is not None and p.ns < prev_ns:
             raise RefError("timestamps step back (%d after %d): not handled by the reference" % (p.ns, prev_ns))
         prev_ns = p.ns
-        if t0 is None:
-            t0 = p.ns // delta * delta
-        k = (p.ns - t0) // delta
+        k = grid.place(p.ns)
         iv = intervals.setdefault(k, Interval())
         if not is_ip or (family == "v4" and p.ipv != 4) or (family == "v6" and p.ipv != 6):
             continue
@@ -335,14 +376,15 @@ def aggregate(packets, delta, family, timeout):
             iv.frag += 1
         iv.ttl_sum += p.ttl
         iv.lens.append(p.ip_len)
-    if t0 is None:
-        return t0, []
-    last_k = max(intervals)
-    rows = [intervals.get(k, Interval()) for k in range(last_k + 1)]
+    if not intervals:
+        return []
+    n = grid.closed(max(intervals) + 1)
+    rows = [intervals.get(k, Interval()) for k in range(n)]
     for side in ("src", "dst"):
         for k in first_interval[side].values():
-            rows[k].new[side] += 1
-    return t0, rows
+            if k < n:
+                rows[k].new[side] += 1
+    return list(zip(grid.starts(n), rows))
 
 
 def columns(iv):
@@ -434,10 +476,10 @@ def hhh(table, n, phi):
     return reported
 
 
-def fmt(v):
+def fmt(v, compat=False):
     if isinstance(v, float):
         if math.isnan(v):
-            return "nan"
+            return "0" if compat else "nan"  # the original tool's convention
         if v == int(v) and abs(v) < 2 ** 53:
             return str(int(v))
         return repr(v)
@@ -449,6 +491,8 @@ def main(argv):
     ap.add_argument("capture")
     ap.add_argument("--delta-t", required=True)
     ap.add_argument("--ip", choices=["any", "v4", "v6"], default="any")
+    ap.add_argument("--compat", action="store_true",
+                    help="the original tool's intervals (packet boundary), IPv4 only, 0 for undefined values")
     ap.add_argument("--flow-timeout", default="60")
     ap.add_argument("--hh-k", type=int, default=10)
     ap.add_argument("--hhh-phi", default="0.05")
@@ -459,24 +503,25 @@ def main(argv):
         delta = seconds_to_ns(a.delta_t)
         timeout = seconds_to_ns(a.flow_timeout)
         phi = Fraction(a.hhh_phi)
-        t0, rows = aggregate(read_packets(a.capture), delta, a.ip, timeout)
+        grid = PacketBoundary(delta) if a.compat else EpochGrid(delta)
+        rows = aggregate(read_packets(a.capture), grid, "v4" if a.compat else a.ip, timeout)
     except RefError as e:
         print("features.py: %s: %s" % (a.capture, e), file=sys.stderr)
         return 1
     with open(a.critical, "w") as out:
         out.write("\t".join(["interval", "start"] + DECODED + COLUMNS) + "\n")
-        for k, iv in enumerate(rows):
-            start = t0 + k * delta
+        for k, (start, iv) in enumerate(rows):
             c = columns(iv)
             cells = [str(k), "%d.%09d" % divmod(start, 1000000000)] + [str(v) for v in decoded(iv)]
-            out.write("\t".join(cells + [fmt(c[name]) for name in COLUMNS]) + "\n")
+            out.write("\t".join(cells + [fmt(c[name], a.compat) for name in COLUMNS]) + "\n")
     with open(a.hh, "w") as out:
         out.write("interval\tdim\tkey\tpackets\tbytes\tshare\n")
-        for k, iv in enumerate(rows):
+        for k, (_, iv) in enumerate(rows):
             if iv.ip_packets == 0:
                 continue
             for dim, key, packets, nbytes, share in heavy_hitters(iv, a.hh_k, phi):
-                out.write("%d\t%s\t%s\t%d\t%d\t%s\n" % (k, dim, key_text(dim, key), packets, nbytes, fmt(share)))
+                out.write("%d\t%s\t%s\t%d\t%d\t%s\n" % (k, dim, key_text(dim, key), packets, nbytes,
+                                                          fmt(share, a.compat)))
     return 0
 
 
