@@ -32,7 +32,7 @@ FIELDS = [
     "ip.version", "ip.hdr_len", "ip.len", "ip.ttl", "ip.proto", "ip.flags.mf", "ip.frag_offset", "ip.src", "ip.dst",
     "ipv6.version", "ipv6.plen", "ipv6.nxt", "ipv6.hlim", "ipv6.src", "ipv6.dst", "ipv6.opt.jumbo",
     "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.dstopts.nxt", "ipv6.fraghdr.nxt", "ipv6.fraghdr.offset",
-    "ah.next_header",
+    "ah.next_header", "sll.ifindex",
     "tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport",
 ]
 
@@ -87,7 +87,7 @@ class Packet:
     __slots__ = ("ns", "ipv", "src", "dst", "proto", "ttl", "ip_len", "frag", "ports", "sport", "dport", "flags")
 
 
-def ip_offset(layers):
+def ip_offset(layers, sll2):
     """Bytes before the outermost IP header, and which one it is ('ip' or 'ipv6'); None when tpp sees no IP."""
     off = 0
     for layer in layers:
@@ -95,17 +95,17 @@ def ip_offset(layers):
             return off, layer
         if layer not in LINK_BYTES:
             return None  # MPLS, PPPoE, LLC/SNAP...: tpp does not look inside
-        off += LINK_BYTES[layer]
+        off += 20 if layer == "sll" and sll2 else LINK_BYTES[layer]
     return None
 
 
 def decode(row):
-    """One tshark line -> Packet, or None when tpp does not count the frame as IP."""
+    """One tshark line -> (Packet, whether tpp counts the frame as IP)."""
     f = dict(zip(FIELDS, row))
     p = Packet()
     p.ns = to_ns(f["frame.time_epoch"])
     framelen = max(int(f["frame.len"]), int(f["frame.cap_len"]))
-    where = ip_offset(f["frame.protocols"].split(":"))
+    where = ip_offset(f["frame.protocols"].split(":"), f["sll.ifindex"] != "")  # tshark names SLL2 "sll" too
     if where is None:
         return p, False
     off, layer = where
