@@ -16,7 +16,7 @@ CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd
           parse handoff result \
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
-CORE   += flow_table seen_table
+CORE   += flow_table flow_sort seen_table
 BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
@@ -136,10 +136,16 @@ build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
 build/features_test: tests/c/features_test.c src/features.c src/interval_stats.c $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -iquote src -o $@ tests/c/features_test.c src/features.c src/interval_stats.c -lm -pthread
 
-test-c: build/decode_bounds build/capture_readers build/result_core build/features_test
+# The one pass's looking-back state: the flow table against a model, and a parse's seen addresses, head and tail.
+build/collect_state: tests/c/collect_state.c $(addprefix src/,$(addsuffix .c,$(CORE))) $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/collect_state.c \
+		$(addprefix src/,$(addsuffix .c,$(CORE))) $(PKG_LIBS) -lm -pthread
+
+test-c: build/decode_bounds build/capture_readers build/result_core build/features_test build/collect_state
 	build/decode_bounds
 	build/result_core
 	build/features_test
+	build/collect_state
 	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----

@@ -12,7 +12,8 @@ if mode == "generate" then
   local capture = dir .. "/day.pcap"
   for day = 1, DAYS do
     local dump = ("%s/day%03d.tpd"):format(dir, day)
-    if not tpp.load(dump) then -- missing, or written by another tpp
+    local d = tpp.load(dump)
+    if not (d and d.mergeable) then -- missing, written by another tpp, or of an older format (not mergeable)
       assert(synth.generate(capture, { packets = 20000, duration = 900, start = START + (day - 1) * 86400, seed = day }))
       local r = assert(tpp.parse(capture, { delta_t = 10 }))
       assert(r:dump(dump))

@@ -32,6 +32,8 @@ GZ=$(./tpp bench/alternate.lua "$RUNS" \
 PCAP=$(./tpp bench/alternate.lua "$RUNS" \
     "pcap_next_ex loop (libpcap, bench/pcap_loop.c)=build/pcap_loop $T5" \
     "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5")")
+# What each research feature group costs: a parse with none, each group alone, and all (bench/features.lua).
+FEATURES=$(./tpp bench/features.lua "$T5" "$RUNS")
 SHARK=$(./tpp bench/alternate.lua 3 \
     "tshark -q -z io,stat,10 (5 columns)=tshark -q -z '$TSHARK_Z' -r $T1" \
     "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T1")")
@@ -83,6 +85,14 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "## Uncompressed: the 5M-packet .pcap"
     echo
     echo "$PCAP"
+    echo
+    echo "## The research features: the cost of each group (the 5M-packet .pcap)"
+    echo
+    echo "tpp.parse at dt 10 s with \`features\` = \"none\", each group alone and \"all\" (the default), each parse in a"
+    echo "process of its own (peak memory is its own), the eight run alternately, $RUNS times each after a warm-up; the"
+    echo "cost is a median's excess over \"none\" (bench/features.lua)."
+    echo
+    echo "$FEATURES"
     echo
     echo "## tshark: the 1M-packet .pcap"
     echo

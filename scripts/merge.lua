@@ -1,10 +1,11 @@
 -- tpp scripts/merge.lua -o DIR --name NAME DUMP|DIR ...
 -- Merges dumps (mem_dump/*.tpd of the main job, or r:dump files; a DIR is walked for them) into one series and
 -- writes the main job's outputs for it under DIR, called NAME: mem_dump/NAME.tpd, critical/NAME_critical.tsv,
--- port_count/NAME_port_count.tsv, hh/NAME_hh.tsv (with the feature group hh) and the figures in plot/ (tpp.job.write_outputs, as exec.lua).  Each dump is
--- loaded once to learn its first packet's time, then they are merged in that order, one at a time (tpp.stitch,
--- tpp.merger), so memory holds the merged result and one dump.  A dump that does not load, or pieces tpp.merge
--- refuses, are reported with the file and the reason and nothing is written.  Exit status: 0 when everything
+-- port_count/NAME_port_count.tsv, hh/NAME_hh.tsv (with the feature group hh) and the figures in plot/
+-- (tpp.job.write_outputs, as exec.lua).  Each dump is loaded once to learn its first packet's time, then they are
+-- merged in that order, one at a time (tpp.stitch, tpp.merger), so memory holds the merged result and one dump.
+-- A dump that does not load, or pieces tpp.merge refuses, are reported with the file and the reason and nothing
+-- is written.  Exit status: 0 when everything
 -- was written, 1 when an input, the merge or an output failed (or a piece was incomplete), 2 on a usage
 -- error, 130 when interrupted.
 local lfs = require "lfs"

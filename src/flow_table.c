@@ -1,9 +1,10 @@
-/* flow_table.c — see flow_table.h.  Open addressing with linear probing; deletion by backward shift, so that a
- * sweep leaves no tombstones. */
+/* flow_table.c — see flow_table.h.  Open addressing with linear probing; a sweep places the
+ * live entries again, so that it leaves no tombstones. */
 #include "flow_table.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define INITIAL4 (1u << 12)
 #define INITIAL6 (1u << 10)
@@ -48,11 +49,35 @@ static uint64_t addrs_of(const struct tpp_packet *p)
     return (uint64_t)load32(p->src + 12) | (uint64_t)load32(p->dst + 12) << 32;
 }
 
+/* Zeroed slots.  A large table is its own mapping on 2 MB boundaries, marked for huge pages: every packet probes
+ * it at random, and with 4 KB pages nearly every probe would also miss the TLB. */
+#define HUGE_PAGE (2u << 20)
+static void *slots_alloc(size_t bytes)
+{
+    if (bytes < 2 * HUGE_PAGE) return calloc(1, bytes);
+    uint8_t *m = mmap(NULL, bytes + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    size_t lead = (HUGE_PAGE - (uintptr_t)m % HUGE_PAGE) % HUGE_PAGE;
+    if (lead) munmap(m, lead);
+    munmap(m + lead + bytes, HUGE_PAGE - lead);
+#ifdef MADV_HUGEPAGE
+    madvise(m + lead, bytes, MADV_HUGEPAGE);
+#endif
+    return m + lead;
+}
+
+static void slots_free(void *p, size_t bytes)
+{
+    if (!p) return;
+    if (bytes < 2 * HUGE_PAGE) free(p);
+    else munmap(p, bytes);
+}
+
 int flow_table_init(struct flow_table *t, int64_t timeout_ns)
 {
     memset(t, 0, sizeof *t);
-    t->v4 = calloc(INITIAL4, sizeof *t->v4);
-    t->v6 = calloc(INITIAL6, sizeof *t->v6);
+    t->v4 = slots_alloc(INITIAL4 * sizeof *t->v4);
+    t->v6 = slots_alloc(INITIAL6 * sizeof *t->v6);
     t->mask4 = INITIAL4 - 1;
     t->mask6 = INITIAL6 - 1;
     t->gen = 1;
@@ -63,8 +88,8 @@ int flow_table_init(struct flow_table *t, int64_t timeout_ns)
 
 void flow_table_free(struct flow_table *t)
 {
-    free(t->v4);
-    free(t->v6);
+    slots_free(t->v4, (t->mask4 + 1) * sizeof *t->v4);
+    slots_free(t->v6, (t->mask6 + 1) * sizeof *t->v6);
     memset(t, 0, sizeof *t);
 }
 
@@ -102,9 +127,10 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
 
 /* Sweep and grow, one function per family through a macro: the same steps on two slot types.
  *
- * Sweep: remove the expired entries in one pass, starting after an empty slot so that no run of occupied slots
- * wraps past the start; removing slot i shifts the later entries of its run back (each to no earlier than its
- * home), and slot i is looked at again. */
+ * Sweep: one pass in slot order, starting after an empty slot so that no run of occupied slots wraps past the
+ * start: an expired entry is emptied, a live one is placed again at the first free slot from its home (or stays).
+ * The slots between a live entry's home and its place were all visited before it, so it never lands behind a
+ * hole, and every later move only fills a hole or leaves one after the entries already placed. */
 #define DEFINE_SWEEP_GROW(FAM, SLOT, HOME, FIND_ARGS)                                                              \
     static void sweep##FAM(struct flow_table *t, int64_t cutoff)                                                    \
     {                                                                                                               \
@@ -113,38 +139,37 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
         while (s[start].rest) start++;                                                                              \
         for (uint64_t k = 1; k <= mask; k++) {                                                                      \
             uint64_t i = (start + k) & mask;                                                                        \
-            while (s[i].rest && expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                 \
-                uint64_t hole = i, j = i;                                                                           \
-                for (;;) {                                                                                          \
-                    j = (j + 1) & mask;                                                                             \
-                    if (!s[j].rest) break;                                                                          \
-                    uint64_t h = HOME(&s[j], mask);                                                                 \
-                    /* s[j] may move to the hole unless its home lies cyclically in (hole, j] */                    \
-                    int stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);                            \
-                    if (stays) continue;                                                                            \
-                    s[hole] = s[j];                                                                                 \
-                    hole = j;                                                                                       \
-                }                                                                                                   \
-                s[hole].rest = 0;                                                                                   \
+            if (!s[i].rest) continue;                                                                               \
+            if (expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                                 \
+                s[i].rest = 0;                                                                                      \
                 t->n##FAM--;                                                                                        \
+                continue;                                                                                           \
+            }                                                                                                       \
+            uint64_t j = HOME(&s[i], mask);                                                                         \
+            while (j != i && s[j].rest) j = (j + 1) & mask;                                                         \
+            if (j != i) {                                                                                           \
+                s[j] = s[i];                                                                                        \
+                s[i].rest = 0;                                                                                      \
             }                                                                                                       \
         }                                                                                                           \
     }                                                                                                               \
     static int grow##FAM(struct flow_table *t)                                                                      \
     {                                                                                                               \
         uint64_t cap = (t->mask##FAM + 1) * 2;                                                                      \
-        struct SLOT *s = calloc(cap, sizeof *s);                                                                    \
+        struct SLOT *s = slots_alloc(cap * sizeof *s);                                                              \
         if (!s) return -1;                                                                                          \
         for (uint64_t i = 0; i <= t->mask##FAM; i++) {                                                              \
             const struct SLOT *old = &t->v##FAM[i];                                                                 \
             if (old->rest) s[find##FAM(s, cap - 1, FIND_ARGS(old))] = *old;                                         \
         }                                                                                                           \
-        free(t->v##FAM);                                                                                            \
+        slots_free(t->v##FAM, (t->mask##FAM + 1) * sizeof *s);                                                      \
         t->v##FAM = s;                                                                                              \
         t->mask##FAM = cap - 1;                                                                                     \
         return 0;                                                                                                   \
     }                                                                                                               \
-    /* Room for one more entry: at three quarters full, sweep; grow when that left more than half. */               \
+    /* Room for one more entry: at three quarters full, sweep; grow when that left more than 60 %: the next sweep  \
+     * is then at least 15 % of the slots away, and a table holds up to 60 % live flows (memory matters: on a       \
+     * backbone trace nearly every packet is a flow of its own). */                                                 \
     static int make_room##FAM(struct flow_table *t, int64_t now)                                                    \
     {                                                                                                               \
         uint64_t cap = t->mask##FAM + 1;                                                                            \
@@ -152,7 +177,7 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
         int64_t cutoff;                                                                                             \
         if (__builtin_sub_overflow(now, t->timeout, &cutoff)) cutoff = INT64_MIN;                                   \
         sweep##FAM(t, cutoff);                                                                                      \
-        return t->n##FAM + 1 > cap / 2 ? grow##FAM(t) : 0;                                                          \
+        return t->n##FAM + 1 > cap / 10 * 6 ? grow##FAM(t) : 0;                                                     \
     }
 
 #define ARGS4(o) (o)->addrs, (o)->rest & KEY_BITS
@@ -204,7 +229,9 @@ void flow_table_prefetch(const struct flow_table *t, const struct tpp_packet *p)
 {
     uint64_t rest = rest_of(p);
     if (p->ipv == 4) {
-        __builtin_prefetch(&t->v4[hash4(addrs_of(p), rest) & t->mask4], 1);
+        const struct flow_slot4 *s = &t->v4[hash4(addrs_of(p), rest) & t->mask4];
+        __builtin_prefetch(s, 1);
+        __builtin_prefetch((const char *)s + 64, 1); /* a probe at 60-75 % load runs on over a few slots */
         return;
     }
     uint64_t src[2] = { load64(p->src), load64(p->src + 8) }, dst[2] = { load64(p->dst), load64(p->dst + 8) };

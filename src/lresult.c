@@ -2,9 +2,9 @@
  * result userdata.  Glue only: the statistics, selections, summary fields and output formats are the core's
  * (result.c, result_ports.c, result_summary.c, result_export.c); here they become Lua values and errors.
  *
- * Columns, interval records and top-port lists are plain Lua tables carrying the metatables "tpp.column",
- * "tpp.interval" and "tpp.ports", created here and given their methods and string forms by lua/tpp/column.lua and
- * lua/tpp/result.lua (through core._meta), so that statistics and printing are Lua while the loops over intervals
+ * Columns, interval records, top-port and heavy-hitter lists are plain Lua tables carrying the metatables
+ * "tpp.column", "tpp.interval", "tpp.ports" and "tpp.heavy_hitters", created here and given their methods and
+ * string forms by lua/tpp/column.lua and lua/tpp/result.lua (through core._meta), so that statistics and printing are Lua while the loops over intervals
  * and ports stay in C.  tpp.parse and tpp.load load that Lua half before making a result (require_lua_half).
  */
 #include "ltpp.h"
@@ -31,6 +31,7 @@
 #define COLUMN_MT "tpp.column"
 #define INTERVAL_MT "tpp.interval"
 #define PORTS_MT "tpp.ports"
+#define HH_MT "tpp.heavy_hitters"
 
 typedef struct { struct tpp_result *r; } LResult;
 
@@ -280,6 +281,7 @@ static int result_heavy_hitters(lua_State *L)
         lua_setfield(L, -2, "share");
         lua_rawseti(L, -2, ++m);
     }
+    luaL_setmetatable(L, HH_MT);
     return 1;
 }
 
@@ -578,7 +580,8 @@ void tpp_lresult_register(lua_State *L)
     lua_pushcclosure(L, result_index, 2);
     lua_setfield(L, -2, "__index");
     lua_setfield(L, -2, "result");
-    static const char *const tables[][2] = { { COLUMN_MT, "column" }, { INTERVAL_MT, "interval" }, { PORTS_MT, "ports" } };
+    static const char *const tables[][2] = { { COLUMN_MT, "column" }, { INTERVAL_MT, "interval" },
+                                             { PORTS_MT, "ports" }, { HH_MT, "heavy_hitters" } };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         luaL_newmetatable(L, tables[i][0]);
         lua_setfield(L, -2, tables[i][1]);

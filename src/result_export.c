@@ -203,24 +203,68 @@ int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format fo
 
 /* ---- heavy hitters ---- */
 
+/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
+ * every number was most of its cost.) */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
 const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
 {
-    if (e->ipv != 4 && e->ipv != 6) {
-        snprintf(buf, len, "%u", (unsigned)e->port);
-        return buf;
+    char text[INET6_ADDRSTRLEN + 8], *p = text;
+    if (e->ipv == 4) {
+        for (int k = 12; k < 16; k++) {
+            p = put_u64(p, e->key[k]);
+            *p++ = k < 15 ? '.' : '\0';
+        }
+        p--;
+    } else if (e->ipv == 6) {
+        if (!inet_ntop(AF_INET6, e->key, text, INET6_ADDRSTRLEN)) text[0] = '\0';
+        p = text + strlen(text);
+    } else {
+        p = put_u64(p, e->port);
     }
-    char addr[INET6_ADDRSTRLEN];
-    int v4 = e->ipv == 4;
-    if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? e->key + 12 : e->key, addr, sizeof addr)) addr[0] = '\0';
-    if (e->plen == (v4 ? 32 : 128)) snprintf(buf, len, "%s", addr);
-    else snprintf(buf, len, "%s/%u", addr, (unsigned)e->plen);
+    if ((e->ipv == 4 && e->plen != 32) || (e->ipv == 6 && e->plen != 128)) {
+        *p++ = '/';
+        p = put_u64(p, e->plen);
+    }
+    *p = '\0';
+    snprintf(buf, len, "%s", text);
     return buf;
+}
+
+/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
+ * over and over on a backbone trace), and finding the shortest spelling takes up to three printf and strtod. */
+struct share_cache {
+    struct { uint64_t packets, total; char text[32]; } e[64];
+};
+
+static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv)
+{
+    double s = tpp_hh_share(e, iv);
+    if (!isfinite(s)) return format_nonfinite(TPP_EXPORT_TSV, s);
+    uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
+                   : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+    size_t slot = (size_t)((e->packets * 0x9e3779b97f4a7c15ull) ^ total) % 64;
+    if (c->e[slot].total != total || c->e[slot].packets != e->packets || !c->e[slot].text[0]) {
+        c->e[slot].packets = e->packets;
+        c->e[slot].total = total;
+        format_real(c->e[slot].text, sizeof c->e[slot].text, s);
+    }
+    return c->e[slot].text;
 }
 
 static int write_hh(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
 {
     (void)format;
-    char key[64], share[64];
+    struct share_cache cache;
+    memset(&cache, 0, sizeof cache);
+    char line[256];
     if (fputs("interval\tdim\tkey\tpackets\tbytes\tshare\n", f) == EOF) return -1;
     for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
         size_t n;
@@ -228,12 +272,21 @@ static int write_hh(const struct tpp_result *r, enum tpp_export_format format, F
         for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
             for (size_t j = 0; j < n; j++) {
                 if (hh[j].dim != d) continue;
-                double s = tpp_hh_share(&hh[j], &r->iv[i]);
-                if (fprintf(f, "%zu\t%s\t%s\t%llu\t%llu\t%s\n", i, tpp_hh_dim_names[d],
-                            tpp_hh_key_text(key, sizeof key, &hh[j]), (unsigned long long)hh[j].packets,
-                            (unsigned long long)hh[j].bytes,
-                            isfinite(s) ? format_real(share, sizeof share, s) : format_nonfinite(TPP_EXPORT_TSV, s)) < 0)
-                    return -1;
+                /* interval, dim, key, packets, bytes, share: each field well under its share of the line */
+                char *p = put_u64(line, i);
+                *p++ = '\t';
+                p = stpcpy(p, tpp_hh_dim_names[d]);
+                *p++ = '\t';
+                tpp_hh_key_text(p, 64, &hh[j]);
+                p += strlen(p);
+                *p++ = '\t';
+                p = put_u64(p, hh[j].packets);
+                *p++ = '\t';
+                p = put_u64(p, hh[j].bytes);
+                *p++ = '\t';
+                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i]));
+                *p++ = '\n';
+                if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) return -1;
             }
     }
     return ferror(f) ? -1 : 0;

@@ -77,7 +77,8 @@ FIELD(warning, set_string(v, r->warning, 1))
 const struct tpp_summary_field tpp_summary_fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
-    F(intervals), F(segments), F(max_gap), F(keep_tables), F(features), F(flow_timeout), F(hh_k), F(hhh_phi), F(pieces), F(mergeable), F(range_from), F(range_to),
+    F(intervals), F(segments), F(max_gap), F(keep_tables), F(features), F(flow_timeout), F(hh_k), F(hhh_phi),
+    F(pieces), F(mergeable), F(range_from), F(range_to),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),
     F(complete), F(stopped_by_limit), F(error), F(warning),
 };

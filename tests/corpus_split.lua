@@ -1,6 +1,7 @@
 -- tests/corpus_split.lua [CORPUS_DIR] — `make test-corpus`: every capture of the corpus that tpp.split_plan cuts
 -- (classic pcap with interval boundaries at 100 ms and 10 ms) is parsed whole and chunk by chunk, and the merge of the chunks
--- must be the single pass byte for byte in the critical TSV, or be refused (a capture whose clock steps back, a
+-- must be the single pass byte for byte in the critical TSV (the research columns included) and the heavy-hitter
+-- table, or be refused (a capture whose clock steps back, a
 -- chunk that does not end at a record boundary): never a different result.  Without the corpus it says so.
 local tpp = require "tpp"
 local lfs = require "lfs"
@@ -16,9 +17,15 @@ local function tsv(r, path)
   local f = assert(io.open(path, "rb"))
   local text = f:read("a")
   f:close()
+  assert(r:write_heavy_hitters(path))
+  f = assert(io.open(path, "rb"))
+  text = text .. "\n-- heavy hitters --\n" .. f:read("a")
+  f:close()
   return text
 end
 
+-- A flow_timeout of a few intervals: flows come back after it within the corpus's short captures.
+local FLOW_TIMEOUT = 0.25
 local tmp = os.tmpname()
 local files, planned, equal, refused, differ = 0, 0, 0, 0, {}
 local names = {}
@@ -30,12 +37,12 @@ for _, name in ipairs(names) do
     files = files + 1
     for _, dt in ipairs { 0.1, 0.01 } do
       local plan = tpp.split_plan(path, { delta_t = dt, chunks = 4 })
-      local whole = plan and #plan > 1 and tpp.parse(path, { delta_t = dt })
+      local whole = plan and #plan > 1 and tpp.parse(path, { delta_t = dt, flow_timeout = FLOW_TIMEOUT })
       if whole then
         planned = planned + 1
         local parts = {}
         for k, c in ipairs(plan) do
-          parts[k] = tpp.parse(path, { delta_t = dt, range = { c.from, c.to }, prev_ns = c.prev_ns })
+          parts[k] = tpp.parse(path, { delta_t = dt, range = { c.from, c.to }, prev_ns = c.prev_ns, flow_timeout = FLOW_TIMEOUT })
         end
         local merged = #parts == #plan and tpp.merge(parts)
         if not merged then refused = refused + 1

@@ -129,7 +129,7 @@ describe("dumps", function()
     local function read_documented(bytes)
       assert.are.equal("\x89TPD\r\n\x1a\n", bytes:sub(1, 8))
       local version, endian, fcheck = string.unpack("<I4I4d", bytes, 9)
-      assert.are.same({ 3, 0x01020304, 370.5 }, { version, endian, fcheck })
+      assert.are.same({ 4, 0x01020304, 370.5 }, { version, endian, fcheck })
       assert.are.equal(crc32(bytes:sub(1, -5)), string.unpack("<I4", bytes, #bytes - 3))
       local pos, sections = 25, {}
       while true do
@@ -146,8 +146,8 @@ describe("dumps", function()
       local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 30, boundary = "packet", filter = "udp" }))
       assert(r:dump(dir .. "/afs.tpd"))
       local s = read_documented(H.read_file(dir .. "/afs.tpd"))
-      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "END " },
-        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag })
+      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "END " },
+        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag, s[7].tag, s[8].tag, s[9].tag })
       assert.are.same({ 0, 0, 0 }, { s[1].flags, s[2].flags, s[3].flags })
 
       local m, p = s[1].data, 1
@@ -158,10 +158,13 @@ describe("dumps", function()
         { version, source, size, ("%016x"):format(fingerprint), linktype, delta, boundary, ip, anchor, filter })
       assert.are.equal(r.source_mtime, mtime / 1e9)
       local packets, ip_packets, _, _, _, _, first, last, complete, _, err, warn, max_gap, keep, _, pieces,
-        mergeable, range_from, range_to, _, has_prev, n = string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8I8i8BI8", m, p)
-      assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", 3600e9, 0, 1, 1, 0, 0, 0, #r },
+        mergeable, range_from, range_to, _, has_prev, features, flow_timeout, hh_k, hhh_phi, n, meta_end =
+        string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8I8i8BI4i8I4dI8", m, p)
+      assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", 3600e9, 0, 1, 1, 0, 0, 0, 63, 60e9,
+                        10, 0.05, #r },
         { packets, ip_packets, first, last, complete, err, warn, max_gap, keep, pieces, mergeable, range_from,
-          range_to, has_prev, n })
+          range_to, has_prev, features, flow_timeout, hh_k, hhh_phi, n })
+      assert.are.equal(#m + 1, meta_end)
 
       local c, q = s[2].data, 1
       local ncols
@@ -183,7 +186,7 @@ describe("dumps", function()
         end
       end
       assert.are.equal(#c + 1, q)
-      assert.are.same({ #tpp.column_names() - 1, 16 }, { ncols - state, state })
+      assert.are.same({ #tpp.column_names() - 1, 17 }, { ncols - state, state })
 
       local function varint(data, at)
         local v, shift = 0, 0
@@ -216,7 +219,34 @@ describe("dumps", function()
       assert.are.same(want, got)
       assert.are.equal(32768, s[4].raw)
       assert.are.equal(string.pack("<I8", 0), s[5].data) -- the packet mode keeps no address tables
-      assert.are.equal(0, s[6].raw)
+      -- heavy hitters: per interval a count, then its entries (checked against r:heavy_hitters in
+      -- merge_features_spec through whole and merged dumps); the addresses seen and the flow marks
+      local hh_at, hh_rows = 1, 0
+      for i = 1, n do
+        local count
+        count, hh_at = varint(s[6].data, hh_at)
+        assert.are.equal(#r:heavy_hitters("src", i) + #r:heavy_hitters("dst", i) + #r:heavy_hitters("src_p24", i)
+          + #r:heavy_hitters("dst_p24", i) + #r:heavy_hitters("tcp_dport", i) + #r:heavy_hitters("udp_dport", i)
+          + #r:heavy_hitters("src_hhh", i) + #r:heavy_hitters("dst_hhh", i), count)
+        hh_rows = hh_rows + count
+        for _ = 1, count do
+          local dim = s[6].data:byte(hh_at)
+          hh_at = hh_at + 1
+          if dim == 4 or dim == 5 then
+            _, hh_at = varint(s[6].data, hh_at)
+          else
+            local ipv, plen = s[6].data:byte(hh_at, hh_at + 1)
+            assert.is_true(ipv == 4 or ipv == 6)
+            hh_at = hh_at + 2 + plen // 8
+          end
+          _, hh_at = varint(s[6].data, hh_at)
+          _, hh_at = varint(s[6].data, hh_at)
+        end
+      end
+      assert.is_true(hh_rows > 0)
+      assert.are.equal(#s[6].data + 1, hh_at)
+      assert.is_true(#s[7].data > 0 and #s[8].data > 0)
+      assert.are.equal(0, s[9].raw)
     end)
   end)
 

@@ -76,8 +76,8 @@ describe("tpp scripts/exec.lua", function()
       local out, err, status = exec(dir, "-o out -f none in")
       assert.are.equal(0, status, err)
       assert.are.equal("", out)
-      assert.are.same({ "critical/one_critical.tsv", "critical/two_critical.tsv", "mem_dump/one.tpd",
-                        "mem_dump/two.tpd", "plot/index.html", "port_count/one_port_count.tsv",
+      assert.are.same({ "critical/one_critical.tsv", "critical/two_critical.tsv", "hh/one_hh.tsv", "hh/two_hh.tsv",
+                        "mem_dump/one.tpd", "mem_dump/two.tpd", "plot/index.html", "port_count/one_port_count.tsv",
                         "port_count/two_port_count.tsv" },
         tree(dir .. "/out"))
       for _, name in ipairs { "one", "two" } do
@@ -129,7 +129,7 @@ describe("tpp scripts/exec.lua", function()
       assert.are.equal(ra.packets + rb.packets, tonumber(packets))
       assert.are.equal(#ra + #rb, tonumber(intervals))
       assert.is_true(tonumber(secs) >= 0)
-      assert.are.equal(7, tonumber(files))   -- 3 per capture and the run's index, plot/index.html
+      assert.are.equal(9, tonumber(files))   -- 4 per capture (with hh/) and the run's index, plot/index.html
     end)
 
     it("draws the selected figures only", function()
@@ -285,7 +285,7 @@ describe("tpp scripts/exec.lua", function()
     end)
 
     it("rejects bad values with a message and status 2", function()
-      for _, args in ipairs { "-t 0", "-t abc", "--max-packets -1", "-j 0", "-f 1,19", "-f x", "--boundary diagonal",
+      for _, args in ipairs { "-t 0", "-t abc", "--max-packets -1", "-j 0", "-f 1,23", "-f x", "--boundary diagonal",
                               "--ip v5", "--no-such-option" } do
         local out, err, status = exec(dir, args .. " c.pcap")
         assert.are.equal(2, status, args)
@@ -475,7 +475,7 @@ describe("tpp scripts/exec.lua", function()
       _, err, status = exec(dir, "-f none -j 2 -o two in")
       assert.are.equal(0, status, err)
       local files = tree(dir .. "/one")
-      assert.are.equal(13, #files)   -- 3 per capture and plot/index.html
+      assert.are.equal(17, #files)   -- 4 per capture (with hh/) and plot/index.html
       assert.are.same(files, tree(dir .. "/two"))
       for _, f in ipairs(files) do
         if not f:match("%.tpd$") then   -- the tables and the index

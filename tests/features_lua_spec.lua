@@ -109,7 +109,9 @@ local function reference(k)
       return a.order < b.order
     end)
     local total = dim == "tcp_dport" and totals.tcp or dim == "udp_dport" and totals.udp or totals.ip
-    for i, e in ipairs(list) do list[i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total } end
+    for i, e in ipairs(list) do
+      list[i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total }
+    end
     out[dim] = list
   end
   return out
@@ -176,6 +178,15 @@ describe("heavy hitters from Lua", function()
     assert.are.equal("integer", math.type(tcp[1].key))
     assert.are.equal(5 / 8, tcp[1].share)                 -- of the TCP packets with ports
     assert.are.equal(1, r:heavy_hitters("udp_dport", 1)[1].share)
+  end)
+
+  it("prints a list as the REPL shows it, and tpp.type and help know it", function()
+    local top = r:heavy_hitters("src", 1, 2)
+    assert.are.equal("heavy_hitters", tpp.type(top))
+    assert.are.equal("10.0.0.1 (5 packets, 700 bytes, 38.46 %), 10.0.1.7 (3 packets, 234 bytes, 23.08 %)",
+                     tostring(top))
+    assert.are.equal("(no heavy hitters)", tostring(r:heavy_hitters("src", 3)))
+    assert.matches("A list of heavy hitters", require("tpp.help").text(top))
   end)
 
   it("cuts the list at k and keeps the order", function()
@@ -276,7 +287,7 @@ describe("the main job's heavy-hitter table", function()
     assert_tsv_matches(dir .. "/out/hh/known_hh.tsv", r)
   end)
 
-  it("follows --heavy-hitters and --hhh-phi, and writes no table without the group hh (removing a stale one)", function()
+  it("follows --heavy-hitters and --hhh-phi, and writes no table without hh (removing a stale one)", function()
     local _, err, status = exec(dir, "-q -f none -t 1 -o out --heavy-hitters 1 --hhh-phi 0.3 in")
     assert.are.equal(0, status, err)
     local _, rows = H.read_tsv(dir .. "/out/hh/known_hh.tsv")
@@ -324,6 +335,11 @@ describe("the main job's heavy-hitter table", function()
     local whole = assert(tpp.parse(dir .. "/in/known.pcap", { delta_t = 1 }))
     assert.is_true(whole:write_heavy_hitters(dir .. "/want.tsv"))
     assert.are.equal(H.read_file(dir .. "/want.tsv"), H.read_file(dir .. "/out/hh/day_hh.tsv"))
+    -- scripts/merge.lua, from the piece's dump, writes the same table
+    _, err, status = H.tpp_in(dir, q(H.ROOT .. "/scripts/merge.lua") .. " -q -f none -o merged --name day "
+      .. "out/mem_dump/known.tpd")
+    assert.are.equal(0, status, err)
+    assert.are.equal(H.read_file(dir .. "/want.tsv"), H.read_file(dir .. "/merged/hh/day_hh.tsv"))
   end)
 end)
 

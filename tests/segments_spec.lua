@@ -81,7 +81,17 @@ local function tsv_rows(r, dir, names)
   local pattern = "^" .. table.concat(parts, "\t") .. "$"
   local rows = {}
   for line in lines do
-    local values = { line:match(pattern) }
+    local values
+    if #captured > 32 then -- more than a Lua pattern captures: split the line
+      values = {}
+      local c = 0
+      for v in (line .. "\t"):gmatch("([^\t]*)\t") do
+        c = c + 1
+        if wanted[header[c]] then values[#values + 1] = v end
+      end
+    else
+      values = { line:match(pattern) }
+    end
     assert(#values == #captured, "not a row of " .. #header .. " columns: " .. line)
     local row = {}
     for j, name in ipairs(captured) do row[name] = values[j] end
@@ -172,10 +182,11 @@ describe("issue 14: segments", function()
   local STEPS = { 0.25, 1.5, 2.75, 10.5, 11.25, 30.125 }
 
   describe("max_gap", function()
-    it("adds the columns segment and covered, last", function()
+    it("adds the columns segment and covered after the original tool's (issue 16's research features follow)", function()
       local names = tpp.column_names()
-      assert.are.equal("segment", names[#names - 1])
-      assert.are.equal("covered", names[#names])
+      assert.are.equal("udp_port_packets", names[24])
+      assert.are.equal("segment", names[25])
+      assert.are.equal("covered", names[26])
     end)
 
     it("defaults to an hour: short silences stay empty intervals of one segment", function()

@@ -136,7 +136,7 @@ describe("exec.lua in shards", function()
     local names = assert_same_tree(dir .. "/local", dir .. "/cl")
     assert.are.same({ "critical/c_critical.tsv", "critical/c_critical.tsv.incomplete", "critical/d_critical.tsv" },
       { names[1], names[2], names[3] })
-    assert.are.equal(5 * 3 + 2, #names)   -- dump, table and port counts of each, the marker and the index
+    assert.are.equal(5 * 4 + 2, #names)   -- dump, table, port counts and hh table of each, the marker, the index
   end)
 
   it("gives the same files whatever order the shards run in, each writing only its share", function()
@@ -185,7 +185,7 @@ describe("exec.lua in shards", function()
     assert(synth.generate(dir .. "/in/two.pcap", { packets = 300, duration = 5, seed = 2 }))
     local _, err, status = exec(dir, "-j 1 -f none -o cl --shard 1/3 in")
     assert.are.equal(0, status, err)
-    assert.truthy(err:find("\ntpp: shard 1/3: 1 capture, 500 packets, %d+ intervals?, [%d.]+ s, 3 files written\n$"), err)
+    assert.truthy(err:find("\ntpp: shard 1/3: 1 capture, 500 packets, %d+ intervals?, [%d.]+ s, 4 files written\n$"), err)
     _, err, status = exec(dir, "-j 1 -f none -o empty --shard 3/3 in")
     assert.are.equal(0, status, err)
     assert.truthy(err:find("shard 3/3: no capture (the 2 captures went to the other shards)", 1, true), err)
@@ -331,7 +331,7 @@ describe("exec.lua in shards", function()
     assert.are.equal(0, status, err)
     local names = assert_same_tree(dir .. "/local", dir .. "/cl")
     assert.truthy(H.read_file(dir .. "/cl/critical/day_critical.tsv"))
-    assert.are.equal(4 + 1 + 2 + 1, #names)   -- the pieces' dumps; the series' dump, table, port counts; the index
+    assert.are.equal(4 + 1 + 3 + 1, #names)   -- the pieces' dumps; the series' dump, table, port counts, hh; the index
     local index = H.read_file(dir .. "/cl/plot/index.html")
     assert.truthy(index:find("<h2>Series</h2>", 1, true), index)
 

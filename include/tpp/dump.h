@@ -13,7 +13,9 @@
 
 #include "tpp/result.h"
 
-/* 2: the aligned grid's anchor, the malformed-packet count and the source fingerprint; NaN for undefined statistics (a format-1 dump is
+/* 4: the research features (their options, columns, full tables, heavy hitters, addresses seen, flow head and tail;
+ * a format-3 or format-2 dump loads with those columns NaN and is not mergeable).  2: the aligned grid's anchor,
+ * the malformed-packet count and the source fingerprint; NaN for undefined statistics (a format-1 dump is
  * refused: its numbers follow the older conventions). */
 #define TPP_DUMP_FORMAT 4
 

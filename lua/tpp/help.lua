@@ -31,7 +31,8 @@ docs.tpp = {
   { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
   { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer | nil, msg — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
-  { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"writer\" | nil" },
+  { "type", "tpp.type(x) -> \"result\" | \"column\" | \"interval\" | \"ports\" | \"heavy_hitters\" | \"writer\" "
+            .. "| nil" },
   { "now", "tpp.now() -> seconds on a monotonic clock" },
   { "fingerprint", "tpp.fingerprint(path) -> r.source_fingerprint of a capture file, or nil, message" },
   { "check_filter", "tpp.check_filter(expr) -> true, or nil and why the BPF expression does not compile" },
@@ -234,6 +235,12 @@ docs.ports = {
   { "#", "#list — how many ports (at most the k asked for)" },
 }
 
+docs.heavy_hitters = {
+  { "[k]", "list[k].key, .packets, .bytes, .share — the k-th heavy hitter: an address, \"10.0.0.0/24\" or a port; "
+           .. "its packets, bytes (Σ IP length) and share of the interval's packets" },
+  { "#", "#list — how many (at most the k asked for)" },
+}
+
 docs.writer = {
   { "write", "w:write(ts, bytes [, wirelen]) — a record at ts seconds" },
   { "write_ns", "w:write_ns(ns, bytes [, wirelen]) — a record at integer nanoseconds" },
@@ -411,6 +418,11 @@ function help.text(x)
   if kind == "ports" then
     local out = { tostring(x), "A list of the busiest ports, most packets first:" }
     section(out, nil, docs.ports)
+    return table.concat(out, "\n")
+  end
+  if kind == "heavy_hitters" then
+    local out = { tostring(x), "A list of heavy hitters (r:heavy_hitters), first rank first:" }
+    section(out, nil, docs.heavy_hitters)
     return table.concat(out, "\n")
   end
   if kind == "writer" then

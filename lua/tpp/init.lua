@@ -16,7 +16,7 @@ function tpp.dump_path(capture, outdir)
 end
 
 tpp.open = result.open           -- tpp.open(path [, opts [, progress]]): load a dump or parse a capture
-tpp.type = result.type           -- tpp.type(x): "result", "column", "interval", "ports", "writer" or nil
+tpp.type = result.type           -- tpp.type(x): "result", "column", "interval", "ports", "heavy_hitters", "writer"
 tpp.column = column.new          -- tpp.column(t): the sequence t as a column (its metatable set)
 tpp.utc = result.format_utc      -- tpp.utc(t [, fmt]): epoch seconds as UTC text, "2023-01-01 00:00:10.250"
 

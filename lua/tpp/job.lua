@@ -28,6 +28,27 @@ local job = {}
 
 -- tpp.parse's defaults of the options the main job passes only when given (tpp.cli), for job.dump_matches.
 job.MAX_GAP, job.KEEP_TABLES = 3600, "edges"
+job.FLOW_TIMEOUT, job.HEAVY_HITTERS, job.HHH_PHI = 60, 10, 0.05
+
+-- The feature groups of a tpp.parse option (nil, "all", "none", "ports,flows" or an array of names) as a result
+-- reports them (r.features): "all", "none", or the groups in tpp.feature_groups' order.
+local function feature_text(v)
+  if v == nil then return "all" end
+  local names = {}
+  if type(v) == "table" then
+    names = v
+  else
+    local spec = tostring(v):lower():gsub("%s+", "")
+    if spec == "all" or spec == "none" then return spec end
+    for name in (spec .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
+  end
+  local wanted, out = {}, {}
+  for _, name in ipairs(names) do wanted[name] = true end
+  for _, g in ipairs(tpp.feature_groups) do if wanted[g] then out[#out + 1] = g end end
+  return #out == #tpp.feature_groups and "all" or #out == 0 and "none" or table.concat(out, ",")
+end
+
+local function ns(seconds) return math.floor(seconds * 1e9 + 0.5) end
 
 -- Does the dump `d` (a loaded result) describe the capture as it is now (`source`: { path = its absolute path
 -- (tpp.walk.absolute), fingerprint = tpp.fingerprint of it }), computed with the options `opts`?  Returns true, or
@@ -54,11 +75,17 @@ function job.dump_matches(d, opts, source, range)
   if d.max_packets ~= (opts.max_packets or 0) then return false, "max_packets differs" end
   if d.max_intervals ~= (opts.max_intervals or 0) then return false, "max_intervals differs" end
   -- the options of issue 14: a dump without merge state is of an older format, whose numbers and outputs differ
-  if d.mergeable == false then return false, "it is of an older format (without merge state)" end
+  -- (format 3 and before: no merge state of the research features, whose columns it does not hold)
+  if d.mergeable == false then return false, "it is of an older format (without merge state or research features)" end
   if math.floor((d.max_gap or -1) * 1e9 + 0.5) ~= math.floor((opts.max_gap or job.MAX_GAP) * 1e9 + 0.5) then
     return false, "max_gap differs"
   end
   if d.keep_tables ~= (opts.keep_tables or job.KEEP_TABLES) then return false, "keep_tables differs" end
+  -- the options of issue 16
+  if d.features ~= feature_text(opts.features) then return false, "features differs" end
+  if ns(d.flow_timeout or -1) ~= ns(opts.flow_timeout or job.FLOW_TIMEOUT) then return false, "flow_timeout differs" end
+  if d.hh_k ~= (opts.heavy_hitters or job.HEAVY_HITTERS) then return false, "heavy_hitters differs" end
+  if d.hhh_phi ~= (opts.hhh_phi or job.HHH_PHI) then return false, "hhh_phi differs" end
   if d.error == "interrupted" then return false, "it was interrupted" end
   return true
 end

@@ -292,6 +292,17 @@ local function ports_tostring(list)
   return table.concat(out, ", ")
 end
 
+-- "10.0.0.1 (5 packets, 700 bytes, 38.46 %), ..." a heavy-hitter list, first rank first.
+local function heavy_hitters_tostring(list)
+  if #list == 0 then return "(no heavy hitters)" end
+  local out = {}
+  for i, e in ipairs(list) do
+    out[i] = ("%s (%d packet%s, %d bytes, %s %%)"):format(walk.printable(tostring(e.key)), e.packets,
+      e.packets == 1 and "" or "s", e.bytes, fmt(100 * e.share))
+  end
+  return table.concat(out, ", ")
+end
+
 ---------------------------------------------------------------------------------------------------------------
 -- Registration: the one place this module adds to the type lresult.c created
 ---------------------------------------------------------------------------------------------------------------
@@ -304,6 +315,7 @@ local function register(meta)
   meta.result.__tostring = result_tostring
   meta.interval.__tostring = interval_tostring
   meta.ports.__tostring = ports_tostring
+  meta.heavy_hitters.__tostring = heavy_hitters_tostring
   local names = {}
   for _, field in ipairs(meta.fields) do names[field] = true end
   meta.result.__complete = setmetatable(names, { __index = methods })
@@ -337,7 +349,8 @@ function M.open(path, opts, progress)
   return core.parse(path, opts, progress)
 end
 
--- tpp.type(x) -> "result", "column", "interval", "ports", "writer" (a tpp.pcap_writer), or nil for anything else.
+-- tpp.type(x) -> "result", "column", "interval", "ports", "heavy_hitters", "writer" (a tpp.pcap_writer), or nil for
+-- anything else.
 function M.type(x)
   local mt = getmetatable(x)
   if mt == nil then return nil end
@@ -345,6 +358,7 @@ function M.type(x)
   if mt == meta.column then return "column" end
   if mt == meta.interval then return "interval" end
   if mt == meta.ports then return "ports" end
+  if mt == meta.heavy_hitters then return "heavy_hitters" end
   if type(x) == "userdata" and type(mt) == "table" and mt.__name == "tpp.pcap_writer" then return "writer" end
   return nil
 end

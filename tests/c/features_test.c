@@ -105,9 +105,9 @@ static void test_prefixes(void)
      * 2001:db9:0; /32: 2001:db8, 2001:db9. */
     struct tpp_addr_count src[] = { v4(10, 0, 0, 1, 3, 0), v4(10, 0, 0, 2, 1, 0), v4(10, 0, 1, 1, 2, 0),
                                     v4(10, 1, 0, 1, 5, 0), v4(192, 168, 1, 1, 1, 0), v6(a, 2, 0), v6(b, 2, 0),
-                                    v6(c, 7, 0), v6(d, 1, 0) };
+                                    v6(c, 7, 0), v6(d, 1, 0), v4(172, 16, 0, 1, 0, 0) /* no packet: ignored */ };
     struct tpp_addr_count dst[] = { v4(10, 0, 0, 9, 24, 0) };
-    struct feature_tables t = { .src = src, .nsrc = 9, .dst = dst, .ndst = 1 };
+    struct feature_tables t = { .src = src, .nsrc = 10, .dst = dst, .ndst = 1 };
     struct tpp_interval iv = { .ip_packets = 24 };
     struct tpp_options o = options(TPP_FEAT_PREFIXES);
     CHECK(run(&iv, &t, &o, 0) == 0);
@@ -386,6 +386,21 @@ static size_t brute_prefixes(const struct tpp_addr_count *e, size_t n, int plen4
     return m;
 }
 
+static int by_address(const void *x, const void *y)
+{
+    const struct tpp_addr_count *a = x, *b = y;
+    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
+    return memcmp(a->addr, b->addr, 16);
+}
+
+static int by_flow(const void *x, const void *y) { return memcmp(x, y, sizeof(struct tpp_flow_key)); }
+
+static int by_value(const void *x, const void *y)
+{
+    const struct tpp_value_count *a = x, *b = y;
+    return (a->value > b->value) - (a->value < b->value);
+}
+
 static void test_random(void)
 {
     enum { NA = 600, NF = 900 };
@@ -502,6 +517,17 @@ static void test_random(void)
         CHECK(n == n0 && memcmp(buf, first, (size_t)n0 * sizeof *buf) == 0);
         CHECK(memcmp(&iv, &iv0, sizeof iv) == 0);
     }
+    /* The tables' own order (address order, flows by memcmp, histograms ascending): the same bits again. */
+    qsort(src, NA, sizeof src[0], by_address);
+    qsort(dst, NA, sizeof dst[0], by_address);
+    qsort(fl, NF, sizeof fl[0], by_flow);
+    qsort(lens, 300, sizeof lens[0], by_value);
+    for (int s = 0; s < TPP_NSERIES; s++) qsort(ports[s], 200, sizeof ports[s][0], by_value);
+    for (int k = 0; k < 2; k++) qsort(pbytes[k], 200, sizeof pbytes[k][0], by_value);
+    struct tpp_interval iv = { .ip_packets = ip_packets };
+    long n = features_finish(w, &iv, &t, &o, 0, buf);
+    CHECK(n == n0 && memcmp(buf, first, (size_t)n0 * sizeof *buf) == 0);
+    CHECK(memcmp(&iv, &iv0, sizeof iv) == 0);
     features_work_free(w);
 }
 

@@ -4,7 +4,7 @@
  * CRC-32 of everything before them, so that mutations get past the checksum and reach the section parsers
  * (otherwise nearly every mutation is refused at the CRC).  The file goes into a memfd opened by its
  * /proc/self/fd path.  A dump that loads must be consistent, write as TSV, and survive tpp_dump_write +
- * tpp_dump_read unchanged.
+ * tpp_dump_read unchanged, merge state (tables, heavy hitters, addresses seen, flow marks) included.
  */
 #include "tpp/dump.h"
 #include "tpp/result.h"
@@ -28,9 +28,41 @@ static void check_result(const struct tpp_result *r)
     check_port_histograms(r);
     FILE *devnull = fopen("/dev/null", "w");
     if (devnull) {
-        if (tpp_result_write_tsv(r, devnull) != 0) abort();
+        if (tpp_result_write_tsv(r, devnull) != 0 || tpp_result_write_hh(r, devnull) != 0) abort();
         fclose(devnull);
     }
+}
+
+static int same_bytes(const void *a, const void *b, size_t n) { return n == 0 || memcmp(a, b, n) == 0; }
+
+/* The merge state of format 4: the full tables, heavy hitters, addresses seen and flow marks. */
+static void same_state(const struct tpp_result *a, const struct tpp_result *b)
+{
+    if (a->opts.features != b->opts.features || a->opts.flow_timeout_ns != b->opts.flow_timeout_ns ||
+        a->opts.hh_k != b->opts.hh_k || a->opts.hhh_phi != b->opts.hhh_phi || a->mergeable != b->mergeable)
+        abort();
+    if (a->ntables != b->ntables) abort();
+    for (size_t k = 0; k < a->ntables; k++) {
+        const struct tpp_addr_counts *x = &a->tables[k], *y = &b->tables[k];
+        if (x->interval != y->interval || x->nsrc != y->nsrc || x->ndst != y->ndst || x->nflows != y->nflows ||
+            x->nlens != y->nlens || x->nport_bytes[0] != y->nport_bytes[0] || x->nport_bytes[1] != y->nport_bytes[1])
+            abort();
+        if (!same_bytes(x->e, y->e, ((size_t)x->nsrc + x->ndst) * sizeof *x->e) ||
+            !same_bytes(x->flows, y->flows, x->nflows * sizeof *x->flows) ||
+            !same_bytes(x->lens, y->lens, x->nlens * sizeof *x->lens) ||
+            !same_bytes(x->port_bytes[0], y->port_bytes[0], x->nport_bytes[0] * sizeof *x->port_bytes[0]) ||
+            !same_bytes(x->port_bytes[1], y->port_bytes[1], x->nport_bytes[1] * sizeof *x->port_bytes[1]))
+            abort();
+    }
+    if (a->nhh != b->nhh || !same_bytes(a->hh, b->hh, a->nhh * sizeof *a->hh) ||
+        !same_bytes(a->hh_offsets, b->hh_offsets, (a->nintervals + 1) * sizeof *a->hh_offsets))
+        abort();
+    for (int side = 0; side < 2; side++)
+        if (a->nseen[side] != b->nseen[side] || !same_bytes(a->seen[side], b->seen[side], a->nseen[side] * sizeof *a->seen[side]))
+            abort();
+    if (a->nflow_head != b->nflow_head || !same_bytes(a->flow_head, b->flow_head, a->nflow_head * sizeof *a->flow_head) ||
+        a->nflow_tail != b->nflow_tail || !same_bytes(a->flow_tail, b->flow_tail, a->nflow_tail * sizeof *a->flow_tail))
+        abort();
 }
 
 static void same_result(const struct tpp_result *a, const struct tpp_result *b)
@@ -51,6 +83,7 @@ static void same_result(const struct tpp_result *a, const struct tpp_result *b)
         if (a->ports[s].nbytes && memcmp(a->ports[s].bytes, b->ports[s].bytes, a->ports[s].nbytes) != 0) abort();
         if (memcmp(a->ports[s].offsets, b->ports[s].offsets, (a->nintervals + 1) * sizeof(uint64_t)) != 0) abort();
     }
+    same_state(a, b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -158,7 +158,9 @@ local plain = dump("incomplete.tpd", "cut.pcap", { delta_t = 0.0001, max_packets
 put("dump", "incomplete-raw-crc.tpd", "\0" .. plain)
 -- Enough intervals for a compressed COLS section (payload >= 4096 bytes).
 dump("compressed-cols.tpd", "eth.pcap", { delta_t = 0.00002 })
--- Address tables of every interval (the TABS section of format 3), and a dump of a merge.
+-- Some feature groups only (format 4 writes the state of the groups that are on).
+dump("features-some.tpd", "eth.pcap", { delta_t = 0.001, features = "flows,headers", flow_timeout = 0.0005 })
+-- Full tables of every interval (TABS, with flows, lengths and port bytes in format 4), and a dump of a merge.
 dump("tables-all.tpd", "eth.pcap", { delta_t = 0.001, keep_tables = "all" })
 do
   local path = ROOT .. "capture/eth.pcap"
@@ -170,7 +172,20 @@ do
     end
     assert(parts[1]:dump(dir .. "/chunk.tpd"))
     put("dump", "chunk.tpd", "\1" .. H.read_file(dir .. "/chunk.tpd"))
+
   end
+end
+
+-- A merge of two pieces of a capture (its merge state rebuilt by tpp.merge).
+do
+  local list = {}
+  for k, range in ipairs { { 1, 6 }, { 7, 12 } } do
+    list[k] = dir .. "/part" .. k .. ".pcap"
+    H.write_capture(list[k], "ethernet", { table.unpack(mixed, range[1], range[2]) })
+  end
+  local parts = { assert(tpp.parse(list[1], { delta_t = 0.001 })), assert(tpp.parse(list[2], { delta_t = 0.001 })) }
+  assert(assert(tpp.merge(parts)):dump(dir .. "/merged.tpd"))
+  put("dump", "merged.tpd", "\1" .. H.read_file(dir .. "/merged.tpd"))
 end
 
 H.rmtree(dir)
