@@ -497,6 +497,22 @@ describe("the feature reference (tests/reference/features.py), checked by hand",
                       "dst_hhh ::ffff:10.5.0.2 1 48", "dst_hhh 10.5.0.2 1 48" }, mapped)
   end)
 
+  it("refuses what it cannot decode as tpp does, saying why", function()
+    local function refused(name, packets)
+      local capture = H.write_capture(dir .. "/" .. name, "ethernet", packets)
+      local ok, err = run { "python3", REFERENCE, capture, "--delta-t", "1", "--critical", dir .. "/x.tsv",
+                            "--hh", dir .. "/y.tsv" }
+      assert.is_nil(ok, name)
+      return err
+    end
+    local f = H.eth4_tcp("10.0.0.1", "10.0.0.2", 1, 2, H.SYN, string.rep("x", 40))
+    -- the flags byte captured, the rest of the TCP header not: tpp reads the flags, tshark shows none
+    local err = refused("cut-tcp.pcap", { { ts_ns = H.T0, data = f:sub(1, 14 + 20 + 14), wirelen = #f } })
+    assert.is_truthy(err:find("cut-tcp.pcap: frame at 1700000000000000000 ns: a TCP header cut", 1, true), err)
+    err = refused("back.pcap", { { ts_ns = H.T0 + H.NS, data = f }, { ts_ns = H.T0, data = f } })
+    assert.is_truthy(err:find("timestamps step back", 1, true), err)
+  end)
+
   it("reports a hierarchical heavy hitter whose share is exactly phi", function()
     local capture = H.write_capture(dir .. "/boundary.pcap", "ethernet", boundary_packets())
     local _, rows = reference(capture, BOUNDARY, dir)
@@ -531,6 +547,18 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     local dir = H.tmpdir()
     local capture = H.write_capture(dir .. "/edges.pcap", "ethernet", edges_packets())
     local ok, err = pcall(check, capture, EDGES)
+    H.rmtree(dir)
+    if not ok then error(err, 0) end
+  end)
+
+  it("agree on a synthetic trace with 40 % IPv6 cut at 60 bytes (IPv6 TCP headers without their flags)", function()
+    local dir = H.tmpdir()
+    local capture = dir .. "/cut60.pcap"
+    local ok, err = pcall(function()
+      assert(require("tpp.synth").generate(capture, { packets = 20000, duration = 30, ipv6 = 0.4, snaplen = 60,
+                                                      seed = 16 }))
+      check(capture, { delta_t = 2, flow_timeout = 3, hh_k = 5, hhh_phi = 0.02 })
+    end)
     H.rmtree(dir)
     if not ok then error(err, 0) end
   end)

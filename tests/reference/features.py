@@ -32,7 +32,8 @@ FIELDS = [
     "ip.version", "ip.hdr_len", "ip.len", "ip.ttl", "ip.proto", "ip.flags.mf", "ip.frag_offset", "ip.src", "ip.dst",
     "ipv6.version", "ipv6.plen", "ipv6.nxt", "ipv6.hlim", "ipv6.src", "ipv6.dst", "ipv6.opt.jumbo",
     "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.dstopts.nxt", "ipv6.fraghdr.nxt", "ipv6.fraghdr.offset",
-    "ah.next_header", "sll.ifindex",
+    "ah.next_header", "ah.length", "ipv6.hopopts.len_oct", "ipv6.routing.len_oct", "ipv6.dstopts.len_oct",
+    "sll.ifindex",
     "tcp.srcport", "tcp.dstport", "tcp.flags", "udp.srcport", "udp.dstport",
 ]
 
@@ -130,11 +131,11 @@ def decode(row):
         offset = int(first(f["ip.frag_offset"]))
         p.frag = mf or offset > 0
         later_fragment = offset > 0
+        transport = off + ihl
     else:
         if first(f["ipv6.version"]) != "6" or first(f["ipv6.src"]) is None:
             return p, False
         p.ipv = 6
-        ihl = 40  # unused: the IPv6 path refuses a TCP header without flags outright
         p.src = ipaddress.IPv6Address(first(f["ipv6.src"])).packed
         p.dst = ipaddress.IPv6Address(first(f["ipv6.dst"])).packed
         p.ttl = int(first(f["ipv6.hlim"]))
@@ -145,16 +146,19 @@ def decode(row):
             room = max(framelen - off - 40, 0)
             total = 40 + (min(int(jumbo), room) if jumbo is not None else room)
         # Walk the extension headers of the outermost IPv6 header: each kind's occurrences come outer first.
-        queues = {name: occurrences(f[name]) for name in
-                  ("ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.dstopts.nxt", "ipv6.fraghdr.nxt",
-                   "ipv6.fraghdr.offset", "ah.next_header")}
-        by_type = {0: "ipv6.hopopts.nxt", 43: "ipv6.routing.nxt", 60: "ipv6.dstopts.nxt", 51: "ah.next_header"}
+        queues = {name: occurrences(f[name]) for name in FIELDS if name.startswith(("ipv6.", "ah."))}
+        # next header field and length field (None: in bytes; "ah": AH's 4-byte units minus 2) of each kind
+        by_type = {0: ("ipv6.hopopts.nxt", "ipv6.hopopts.len_oct"), 43: ("ipv6.routing.nxt", "ipv6.routing.len_oct"),
+                   60: ("ipv6.dstopts.nxt", "ipv6.dstopts.len_oct"), 51: ("ah.next_header", "ah.length")}
         later_fragment = False
+        transport = off + 40
         for _ in range(16):
             if nxt in by_type:
-                q = queues[by_type[nxt]]
-                if not q:
+                q, lengths = queues[by_type[nxt][0]], queues[by_type[nxt][1]]
+                if not q or not lengths:
                     break  # the header was not captured: tpp stops at it too
+                length = int(lengths.pop(0))
+                transport += (length + 2) * 4 if nxt == 51 else length
                 nxt = int(q.pop(0))
                 continue
             if nxt == 44:
@@ -163,6 +167,7 @@ def decode(row):
                     break
                 p.frag = True
                 nxt = int(q.pop(0))
+                transport += 8
                 if int(queues["ipv6.fraghdr.offset"].pop(0)) != 0:
                     later_fragment = True
                     break
@@ -181,17 +186,12 @@ def decode(row):
             p.dport = int(first(f[name + ".dstport"]))
             if p.proto == 6 and first(f["tcp.flags"]) is not None:
                 p.flags = int(first(f["tcp.flags"]), 16)
-            elif p.proto == 6 and (layer == "ipv6" or tcp_bytes(f, off, ihl, total) >= 14):
+            elif p.proto == 6 and min(int(f["frame.cap_len"]), off + total) - transport >= 14:
                 # tshark gives the flags only with a whole, sane TCP header; tpp reads the flags byte when the
                 # first 14 bytes are there.  Refuse rather than guess.
                 raise RefError("frame at %d ns: a TCP header cut or bogus after its flags byte (tshark shows no "
                                "flags): not handled by the reference" % p.ns)
     return p, True
-
-
-def tcp_bytes(f, off, ihl, total):
-    """The bytes of an IPv4 packet's TCP header that are both captured and inside the datagram."""
-    return min(int(f["frame.cap_len"]) - off - ihl, total - ihl)
 
 
 def read_packets(path):
