@@ -141,6 +141,19 @@ local function cut(capture, dir, cuts)
   assert(piece == #cuts + 1, "the capture has fewer packets than the cuts")
 end
 
+-- Deal a capture's packets in turn to k pieces dir/piece-1.pcap ...: pieces that overlap in time all along.
+local function deal(capture, dir, k)
+  assert(lfs.mkdir(dir))
+  local w, n = {}, 0
+  for p in tpp.packets(capture, { bytes = true }) do
+    local i = n % k + 1
+    w[i] = w[i] or assert(tpp.pcap_writer(("%s/piece-%d.pcap"):format(dir, i), p.linktype))
+    w[i]:write_ns(p.ts_ns, p.bytes, p.wirelen)
+    n = n + 1
+  end
+  for i = 1, k do assert(w[i]:close()) end
+end
+
 -- Run tpp's main job on a capture with the same options (o.split: as chunks merged; o.cuts: as the pieces of a
 -- series); its critical rows and heavy-hitter rows.
 local function run_tpp(capture, o, dir)
@@ -153,10 +166,9 @@ local function run_tpp(capture, o, dir)
     argv[#argv + 1] = "--split"
     argv[#argv + 1] = tostring(o.split)
   end
-  if o.cuts then
-    cut(capture, dir .. "/pieces", o.cuts)
-    argv[#argv + 1] = "--series"
-    argv[#argv + 1] = "whole"
+  if o.cuts or o.deal then
+    if o.cuts then cut(capture, dir .. "/pieces", o.cuts) else deal(capture, dir .. "/pieces", o.deal) end
+    for _, a in ipairs { "--series", "whole", "--keep-tables", o.deal and "all" or "edges" } do argv[#argv + 1] = a end
     capture = dir .. "/pieces"
   end
   argv[#argv + 1] = capture
@@ -169,6 +181,7 @@ local function run_tpp(capture, o, dir)
   end
   if o.split then assert.are.equal(o.split + 1, dumps, "dumps of the chunks and of the merge") end
   if o.cuts then assert.are.equal(#o.cuts + 2, dumps, "dumps of the pieces and of the series") end
+  if o.deal then assert.are.equal(o.deal + 1, dumps, "dumps of the pieces and of the series") end
   local hh = lfs.attributes(out .. "/hh") and read_rows(only_file(out, "hh")) or nil
   return (read_rows(only_file(out, "critical"))), hh
 end
@@ -189,6 +202,8 @@ local function compare_columns(want, got, o)
                               "udp_port_packets", table.unpack(COLUMNS) } do
         local expected = w[name]
         if GROUP[name] and not group_on(o, GROUP[name]) then expected = "nan" end
+        -- Pieces that overlap cannot tell which flow came back after flow_timeout: NaN where they interleave.
+        if name == "flows_new" and o.deal and tonumber(w.ip_packets) > 0 then expected = "nan" end
         local d = differs(name, expected, g[name])
         if d then problems[#problems + 1] = ("interval %s (start %s) %s"):format(g.interval, w.start, d) end
       end
@@ -617,11 +632,14 @@ describe("tpp's feature columns and heavy hitters against the reference", functi
     { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, hhh_phi = 0.01, split = 4 } },
     { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, cuts = { 20001, 40001 } } },
     { capture = "cwd-navigation.pcap", o = { delta_t = 60, flow_timeout = 30, cuts = { 3000 } } },
+    { capture = "synth-b.pcap.gz", o = { delta_t = 5, flow_timeout = 10, deal = 2 } },
+    { capture = "modbusBig.pcap", o = { delta_t = 1, deal = 3, hh_k = 3 } },
   }
   for _, c in ipairs(cases) do
     local o = c.o
     local how = o.split and (", split into %d chunks"):format(o.split)
       or o.cuts and (", as a series of %d pieces"):format(#o.cuts + 1) or o.compat and ", --compat"
+      or o.deal and (", dealt to %d overlapping pieces"):format(o.deal)
       or o.features and ", features " .. o.features or ""
     it(("agree on %s at delta_t %s, ip %s, flow_timeout %s, k %s, phi %s%s"):format(c.capture, o.delta_t,
         o.ip or "any", o.flow_timeout or 60, o.hh_k or 10, o.hhh_phi or 0.05, how), function()
