@@ -383,6 +383,11 @@ local function edges_packets()
   -- and bytes: IPv4 ranks first
   at(121, H.eth6_udp("::ffff:10.5.0.1", "::ffff:10.5.0.2", 1, 2, ""))                          -- 48
   at(122, H.eth4_udp("10.5.0.1", "10.5.0.2", 1, 2, string.rep("m", 20)))                       -- 48
+  -- interval 3 [180, 240): TCP behind an IPv6 Authentication Header (24 bytes), whole and cut before its flags
+  local ah = string.pack(">BBI2I4I4", H.PROTO_TCP, 4, 0, 0x100, 1) .. string.rep("\0", 12)
+  local frame = H.eth_ip(H.ipv6("2001:db8:7::1", "2001:db8:7::2", 51, ah .. H.tcp(5, 6, H.SYN | H.ACK)))
+  at(181, frame)
+  at(182, frame:sub(1, 14 + 40 + 24 + 13), #frame)
   return P
 end
 
