@@ -213,7 +213,7 @@ int tpp_result_push_hh(struct tpp_result *r, const struct tpp_hh *e)
 const struct tpp_hh *tpp_result_hh(const struct tpp_result *r, size_t i, size_t *n)
 {
     *n = (size_t)(r->hh_offsets[i + 1] - r->hh_offsets[i]);
-    return r->hh + r->hh_offsets[i];
+    return *n ? r->hh + r->hh_offsets[i] : r->hh; /* r->hh is NULL until the first heavy hitter */
 }
 
 double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv)
