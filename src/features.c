@@ -326,7 +326,7 @@ static const int plen4[4] = { 32, 24, 16, 8 }, plen6[4] = { 128, 64, 48, 32 };
 
 struct side_scan {
     int hhh, dim;              /* hhh: find the hierarchical heavy hitters (of dimension dim) */
-    double thr;                /* their residual threshold */
+    double phi, n;             /* their residual share and the interval's IP packets */
     struct topk *top, *top24;  /* the top addresses and /24 (/48) prefixes, or NULL */
     int dim_top, dim24;
     int ipv;                   /* the current address's family and prefixes at levels 1..3 */
@@ -342,6 +342,13 @@ static int hhh_push(struct features_work *w, int side, const struct tpp_hh *h)
     if (grow(&w->hhh[side], &w->hhh_cap[side], w->nhhh[side] + 1, sizeof *w->hhh[side]) != 0) return -1;
     w->hhh[side][w->nhhh[side]++] = *h;
     return 0;
+}
+
+/* Whether a residual of p packets is a share of at least phi: compared as a share, so that a residual of exactly
+ * phi·n (7 of 100 at 0.07, where 0.07 * 100 rounds above 7) is reported, as the share the hh file prints. */
+static inline int hhh_reaches(const struct side_scan *s, uint64_t p)
+{
+    return (double)p / s->n >= s->phi;
 }
 
 /* The current /24 (/48) prefix is complete. */
@@ -365,7 +372,7 @@ static inline int close_level(struct features_work *w, int side, struct side_sca
     uint64_t p = s->res_packets[level], b = s->res_bytes[level];
     if (p == 0) return 0;
     s->res_packets[level] = s->res_bytes[level] = 0;
-    if ((double)p >= s->thr) {
+    if (hhh_reaches(s, p)) {
         struct tpp_hh h;
         prefix_hh(&h, s->dim, s->ipv, s->key[level], s->ipv == 4 ? plen4[level] : plen6[level], p, b);
         return hhh_push(w, side, &h);
@@ -429,7 +436,7 @@ static int scan_side(struct features_work *w, int side, const struct tpp_addr_co
         s->g_packets += x->count;
         s->g_bytes += x->bytes;
         if (!s->hhh) continue;
-        if ((double)x->count >= s->thr) {
+        if (hhh_reaches(s, x->count)) {
             struct tpp_hh h;
             addr_hh(&h, s->dim, x);
             if (hhh_push(w, side, &h) != 0) return -1;
@@ -689,7 +696,7 @@ long features_finish(struct features_work *w, struct tpp_interval *iv, const str
                 topk_begin(&top[d], w->heap + d * k, k);
                 topk_begin(&top24[d], w->heap + (2 + d) * k, k);
                 s = (struct side_scan){ .hhh = want_hh, .dim = d ? TPP_HH_DST_HHH : TPP_HH_SRC_HHH,
-                                        .thr = o->hhh_phi * (double)iv->ip_packets,
+                                        .phi = o->hhh_phi, .n = (double)iv->ip_packets,
                                         .top = want_hh ? &top[d] : NULL, .dim_top = d ? TPP_HH_DST : TPP_HH_SRC,
                                         .top24 = want_hh ? &top24[d] : NULL,
                                         .dim24 = d ? TPP_HH_DST_P24 : TPP_HH_SRC_P24 };
