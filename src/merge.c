@@ -11,6 +11,7 @@
 #include "features.h"
 #include "interval_stats.h"
 #include "pcap_records.h"
+#include "seen_table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,13 +33,20 @@ struct tpp_merger {
     struct tpp_value_count *ports[TPP_NSERIES];
     size_t nports[TPP_NSERIES], ports_cap[TPP_NSERIES];
     struct tpp_interval empty; /* the columns of a row without packets (make_empty_row) */
+    /* The addresses seen by the pieces so far, with the row of their first sighting (m->seen is empty until
+     * tpp_merger_finish): a piece adds its own addresses in time proportional to their number, not to all the
+     * series' (a year of daily traces has millions). */
+    struct seen_table seen[2];
 };
 
 struct tpp_merger *tpp_merger_new(void)
 {
     struct tpp_merger *g = calloc(1, sizeof *g);
-    if (g && !(g->work = features_work_new())) {
-        free(g);
+    if (!g) return NULL;
+    g->work = features_work_new();
+    int ok = g->work && seen_table_init(&g->seen[0]) == 0 && seen_table_init(&g->seen[1]) == 0;
+    if (!ok) {
+        tpp_merger_free(g);
         return NULL;
     }
     return g;
@@ -50,6 +58,8 @@ void tpp_merger_free(struct tpp_merger *g)
     tpp_result_free(g->m);
     free(g->joined);
     features_work_free(g->work);
+    seen_table_free(&g->seen[0]);
+    seen_table_free(&g->seen[1]);
     free(g->hh);
     for (int s = 0; s < TPP_NSERIES; s++) free(g->ports[s]);
     free(g);
@@ -724,6 +734,40 @@ static int merge_seen(struct tpp_result *m, const struct renumber *n, int side)
     return 0;
 }
 
+/* Consecutive pieces: m's rows kept their indices, and q's rows come at or after them, so an address q saw that
+ * m had seen was first seen in m's rows and counted new again in q's row. */
+static int add_seen(struct tpp_merger *g, const struct renumber *n, int side)
+{
+    const struct tpp_seen *b = n->q->seen[side];
+    for (size_t j = 0; j < n->q->nseen[side]; j++) {
+        size_t row = row_of_q(n, b[j].first);
+        int rc = seen_table_add(&g->seen[side], b[j].addr, (int)b[j].ipv, (uint32_t)row);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            if (side) g->m->iv[row].new_dst -= 1;
+            else g->m->iv[row].new_src -= 1;
+        }
+    }
+    return 0;
+}
+
+/* Overlapping pieces: m's rows may have moved, and either piece may have seen an address first; the sorted union
+ * (merge_seen), then the table again. */
+static int merge_seen_overlapping(struct tpp_merger *g, const struct renumber *n, int side)
+{
+    struct tpp_result *m = g->m;
+    if (seen_table_export(&g->seen[side], &m->seen[side], &m->nseen[side]) != 0 || merge_seen(m, n, side) != 0)
+        return -1;
+    seen_table_free(&g->seen[side]);
+    int rc = seen_table_init(&g->seen[side]);
+    for (size_t j = 0; rc == 0 && j < m->nseen[side]; j++)
+        rc = seen_table_add(&g->seen[side], m->seen[side][j].addr, (int)m->seen[side][j].ipv, m->seen[side][j].first) < 0;
+    free(m->seen[side]);
+    m->seen[side] = NULL;
+    m->nseen[side] = 0;
+    return rc ? -1 : 0;
+}
+
 static int flow_cmp(const struct tpp_flow_mark *a, const struct tpp_flow_mark *b)
 {
     return memcmp(&a->key, &b->key, sizeof a->key);
@@ -794,14 +838,15 @@ static int merge_marks(struct tpp_result *m, const struct renumber *n, int first
 
 /* After q's rows were put back (m's rows p.. were `old`) and its summary added: the looking-back columns of q's
  * rows corrected, and the merged seen addresses and flow marks. */
-static int merge_state(struct tpp_result *m, const struct tpp_result *old, size_t p, const struct tpp_result *q,
+static int merge_state(struct tpp_merger *g, const struct tpp_result *old, size_t p, const struct tpp_result *q,
                        int consecutive)
 {
+    struct tpp_result *m = g->m;
     struct renumber n = { m, old, q, p };
     unsigned feat = m->opts.features;
     if (feat & TPP_FEAT_NOVELTY)
         for (int side = 0; side < 2; side++)
-            if (merge_seen(m, &n, side) != 0) return -1;
+            if ((consecutive ? add_seen(g, &n, side) : merge_seen_overlapping(g, &n, side)) != 0) return -1;
     if (feat & TPP_FEAT_FLOWS) {
         if (consecutive) correct_flows_new(m, &n); /* overlapping pieces: NaN there (put_back) */
         if (merge_marks(m, &n, 1) != 0 || merge_marks(m, &n, 0) != 0) return -1;
@@ -890,7 +935,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     }
     if (!failed) {
         add_summary(m, q, consecutive);
-        failed = merge_state(m, old, p, q, consecutive) != 0;
+        failed = merge_state(g, old, p, q, consecutive) != 0;
     }
     tpp_result_free(old);
     if (failed) {
@@ -959,6 +1004,17 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
     if (g->broken) { tpp_result_free(m); return NULL; }
     if (!m) return NULL;
     for (size_t k = 0; k < g->njoined; k++) tpp_result_cover_segment(m, (size_t)g->joined[k]); /* before a limit cuts them, as one pass does */
+    int failed = 0;
+    for (int side = 0; side < 2; side++) { /* the merger starts again empty */
+        failed |= seen_table_export(&g->seen[side], &m->seen[side], &m->nseen[side]) != 0;
+        seen_table_free(&g->seen[side]);
+        failed |= seen_table_init(&g->seen[side]) != 0;
+    }
+    if (failed) {
+        g->broken = 1;
+        tpp_result_free(m);
+        return NULL;
+    }
     g->njoined = 0;
     uint64_t max = m->opts.max_intervals;
     if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
