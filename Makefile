@@ -16,7 +16,7 @@ CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd
           parse handoff result \
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
-CORE   += flow_table seen_table
+CORE   += flow_table flow_sort seen_table
 BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)

@@ -10,6 +10,7 @@
 #include "tpp/aggregate.h"
 #include "addr_table.h"
 #include "features.h"
+#include "flow_sort.h"
 #include "flow_table.h"
 #include "interval_stats.h"
 #include "seen_table.h"
@@ -88,7 +89,7 @@ struct tpp_agg {
 };
 
 /* Make room for `need` elements in a BUF; 0 on success. */
-#define RESERVE(b, need) reserve((void **)&(b).v, &(b).cap, (need), sizeof *(b).v)
+#define RESERVE(b, need) ((need) <= (b).cap ? 0 : reserve((void **)&(b).v, &(b).cap, (need), sizeof *(b).v))
 static int reserve(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap) return 0;
@@ -171,7 +172,7 @@ static void add_address(const uint8_t addr[16], int ipv, uint64_t count, uint64_
     memcpy(e->addr, addr, 16);
     e->ipv = (uint64_t)ipv;
     e->count = count;
-    e->bytes = bytes;
+    e->bytes = a->feat & TPP_FEAT_HH ? bytes : 0; /* IPv6 slots sum their bytes anyway */
 }
 
 static int snapshot_addresses(struct tpp_agg *a)
@@ -224,8 +225,6 @@ static int sort_side(struct tpp_agg *a, const struct tpp_addr_count *e, size_t n
     return 0;
 }
 
-static int by_flow(const void *x, const void *y) { return memcmp(x, y, sizeof(struct tpp_flow_key)); }
-
 /* A copy of n elements of `size` bytes (NULL for none); *failed set when out of memory. */
 static void *copy_of(const void *p, size_t n, size_t size, int *failed)
 {
@@ -247,8 +246,8 @@ static int keep_tables(struct tpp_agg *a, size_t interval, const struct feature_
         failed = 1;
     if (a->feat & TPP_FEAT_FLOWS) {
         t.nflows = (uint32_t)ft->nflows;
-        t.flows = copy_of(ft->flows, ft->nflows, sizeof *ft->flows, &failed);
-        if (t.flows) qsort(t.flows, t.nflows, sizeof *t.flows, by_flow);
+        t.flows = ft->nflows ? malloc(ft->nflows * sizeof *t.flows) : NULL;
+        if (ft->nflows && (!t.flows || flow_sort_keys(ft->flows, ft->nflows, t.flows) != 0)) failed = 1;
     }
     if (a->feat & TPP_FEAT_HEADERS) {
         t.nlens = (uint32_t)ft->nlens;
@@ -355,7 +354,10 @@ static int count_novel(struct tpp_agg *a, size_t nsrc, uint64_t novel[2])
 {
     uint32_t interval = (uint32_t)a->r->nintervals;
     novel[0] = novel[1] = 0;
+    enum { AHEAD = 8 }; /* the seen tables are probed at random: their slots are fetched a few addresses ahead */
     for (size_t i = 0; i < a->addrs.n; i++) {
+        if (i + AHEAD < a->addrs.n)
+            seen_table_prefetch(&a->seen[i + AHEAD >= nsrc], a->addrs.v[i + AHEAD].addr, (int)a->addrs.v[i + AHEAD].ipv);
         int side = i >= nsrc;
         int rc = seen_table_add(&a->seen[side], a->addrs.v[i].addr, (int)a->addrs.v[i].ipv, interval);
         if (rc < 0) return -1;
@@ -658,16 +660,6 @@ int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
     return a->stopped < 0 ? -1 : a->stopped;
 }
 
-/* Flow marks ordered by key, then by interval and time: the first of a flow's marks is its earliest. */
-static int by_mark(const void *x, const void *y)
-{
-    const struct tpp_flow_mark *a = x, *b = y;
-    int c = memcmp(&a->key, &b->key, sizeof a->key);
-    if (c) return c;
-    if (a->interval != b->interval) return a->interval < b->interval ? -1 : 1;
-    return (a->ns > b->ns) - (a->ns < b->ns);
-}
-
 /* The row whose packets include time ns (the last one starting at or before it), for a flow whose generation no
  * longer tells its interval. */
 static uint32_t row_at(const struct tpp_result *r, int64_t ns)
@@ -685,21 +677,41 @@ struct tail_walk {
     struct tpp_agg *a;
     int64_t since;             /* last_ns - flow_timeout */
     uint32_t last;             /* the last interval */
-    size_t cap;
     int failed;
 };
 
 static void add_to_tail(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud)
 {
     struct tail_walk *w = ud;
-    struct tpp_result *r = w->a->r;
+    struct tpp_agg *a = w->a;
     if (last_ns < w->since && interval != w->last) return;
-    if (reserve((void **)&r->flow_tail, &w->cap, r->nflow_tail + 1, sizeof *r->flow_tail) != 0) {
+    if (RESERVE(a->head, a->head.n + 1) != 0) {
         w->failed = 1;
         return;
     }
-    r->flow_tail[r->nflow_tail++] = (struct tpp_flow_mark){ *k, interval == UINT32_MAX ? row_at(r, last_ns) : interval,
-                                                            last_ns };
+    a->head.v[a->head.n++] = (struct tpp_flow_mark){ *k, interval == UINT32_MAX ? row_at(a->r, last_ns) : interval,
+                                                     last_ns };
+}
+
+/* The marks of a->head sorted into a new array *out (NULL when none); with `first_only`, a flow's first mark
+ * alone.  The buffer is emptied.  0 on success. */
+static int sorted_marks(struct tpp_agg *a, int first_only, struct tpp_flow_mark **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (a->head.n == 0) return 0;
+    struct tpp_flow_mark *m = malloc(a->head.n * sizeof *m);
+    if (!m || flow_sort_marks(a->head.v, a->head.n, m) != 0) {
+        free(m);
+        return -1;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < a->head.n; i++) /* by key, then interval and time: a flow's first mark is its earliest */
+        if (!first_only || kept == 0 || memcmp(&m[kept - 1].key, &m[i].key, sizeof m[i].key) != 0) m[kept++] = m[i];
+    *out = m;
+    *n = kept;
+    a->head.n = 0;
+    return 0;
 }
 
 /* The looking-back state a merge needs (tpp/result.h): the addresses seen with their first interval, the flows
@@ -711,20 +723,15 @@ static int finish_state(struct tpp_agg *a)
     if (a->feat & TPP_FEAT_NOVELTY)
         for (int k = 0; k < 2; k++) rc |= seen_table_export(&a->seen[k], &r->seen[k], &r->nseen[k]);
     if (!(a->feat & TPP_FEAT_FLOWS) || r->nintervals == 0) return rc;
-    qsort(a->head.v, a->head.n, sizeof *a->head.v, by_mark);
-    size_t kept = 0;
-    for (size_t i = 0; i < a->head.n; i++)
-        if (kept == 0 || memcmp(&a->head.v[kept - 1].key, &a->head.v[i].key, sizeof a->head.v[i].key) != 0)
-            a->head.v[kept++] = a->head.v[i];
-    r->flow_head = a->head.v;
-    r->nflow_head = kept;
-    a->head.v = NULL; /* the result owns it */
-    a->head.n = a->head.cap = 0;
-    struct tail_walk w = { a, 0, (uint32_t)(r->nintervals - 1), 0, 0 };
+    /* The head's marks came in as the flows appeared; the table goes once the tail is read from it (memory: both
+     * can hold a million flows). */
+    if (sorted_marks(a, 1, &r->flow_head, &r->nflow_head) != 0) return -1;
+    struct tail_walk w = { a, 0, (uint32_t)(r->nintervals - 1), 0 };
     if (__builtin_sub_overflow(r->last_ns, r->opts.flow_timeout_ns, &w.since)) w.since = INT64_MIN;
     flow_table_each(&a->flows, add_to_tail, &w);
-    if (r->flow_tail) qsort(r->flow_tail, r->nflow_tail, sizeof *r->flow_tail, by_mark);
-    return rc | (w.failed ? -1 : 0);
+    flow_table_free(&a->flows);
+    if (w.failed || sorted_marks(a, 0, &r->flow_tail, &r->nflow_tail) != 0) return -1;
+    return rc;
 }
 
 int tpp_agg_finish(struct tpp_agg *a)

@@ -101,13 +101,34 @@ int seen_table_add(struct seen_table *t, const uint8_t addr[16], int ipv, uint32
     return 1;
 }
 
+void seen_table_prefetch(const struct seen_table *t, const uint8_t addr[16], int ipv)
+{
+    if (ipv == 4) __builtin_prefetch(&t->v4[hash4(load32(addr + 12)) & t->mask4], 1);
+    else __builtin_prefetch(&t->v6[hash6(load64(addr), load64(addr + 8)) & t->mask6], 1);
+}
+
 static int by_address(const void *x, const void *y)
 {
     const struct tpp_seen *a = x, *b = y;
-    if (a->ipv != b->ipv) return a->ipv < b->ipv ? -1 : 1;
     return memcmp(a->addr, b->addr, 16);
 }
 
+/* LSD radix sort of v[0..n) on bits 32..63, four passes of 8 bits; the result is back in v. */
+static void radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t count[257] = { 0 };
+        for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+        uint64_t *swap = v;
+        v = tmp;
+        tmp = swap;
+    }
+}
+
+/* IPv4 addresses first (ipv 4 < 6), radix-sorted as (address << 32 | first interval); then IPv6 ones, sorted by
+ * comparison (few of them on most traces). */
 int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t *n)
 {
     *out = NULL;
@@ -115,15 +136,28 @@ int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t 
     size_t total = (size_t)(t->n4 + t->n6), k = 0;
     if (total == 0) return 0;
     struct tpp_seen *e = malloc(total * sizeof *e);
-    if (!e) return -1;
+    uint64_t *v = malloc((t->n4 + 1) * sizeof *v), *tmp = malloc((t->n4 + 1) * sizeof *tmp);
+    if (!e || !v || !tmp) { free(e); free(v); free(tmp); return -1; }
     for (uint64_t i = 0; i <= t->mask4; i++) {
         if (!t->v4[i].first1) continue;
-        struct tpp_seen *x = &e[k++];
-        memset(x->addr, 0, 12);
-        memcpy(x->addr + 12, &t->v4[i].key, 4);
-        x->ipv = 4;
-        x->first = t->v4[i].first1 - 1;
+        const uint8_t *a = (const uint8_t *)&t->v4[i].key;
+        uint64_t key = (uint64_t)a[0] << 24 | (uint64_t)a[1] << 16 | (uint64_t)a[2] << 8 | a[3];
+        v[k++] = key << 32 | (t->v4[i].first1 - 1);
     }
+    radix_sort_keys(v, tmp, k);
+    for (size_t i = 0; i < k; i++) {
+        struct tpp_seen *x = &e[i];
+        uint32_t key = (uint32_t)(v[i] >> 32);
+        memset(x->addr, 0, 12);
+        x->addr[12] = (uint8_t)(key >> 24);
+        x->addr[13] = (uint8_t)(key >> 16);
+        x->addr[14] = (uint8_t)(key >> 8);
+        x->addr[15] = (uint8_t)key;
+        x->ipv = 4;
+        x->first = (uint32_t)v[i];
+    }
+    free(v);
+    free(tmp);
     for (uint64_t i = 0; i <= t->mask6; i++) {
         if (!t->v6[i].first1) continue;
         struct tpp_seen *x = &e[k++];
@@ -132,7 +166,7 @@ int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t 
         x->ipv = 6;
         x->first = t->v6[i].first1 - 1;
     }
-    qsort(e, total, sizeof *e, by_address);
+    qsort(e + t->n4, (size_t)t->n6, sizeof *e, by_address);
     *out = e;
     *n = total;
     return 0;

@@ -25,6 +25,8 @@ void seen_table_free(struct seen_table *t);
 /* Note that `addr` (as in tpp/result.h's tables: IPv4 in the last 4 bytes) was seen in `interval`: 1 when it is
  * new, 0 when it was seen before, -1 when out of memory. */
 int seen_table_add(struct seen_table *t, const uint8_t addr[16], int ipv, uint32_t interval);
+/* Start loading the slot of `addr`: it is about to be added. */
+void seen_table_prefetch(const struct seen_table *t, const uint8_t addr[16], int ipv);
 /* Every address with its first interval, sorted by (ipv, addr), in a new array (*out NULL when empty); 0 on
  * success. */
 int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t *n);

@@ -5,11 +5,14 @@
  *    first in it with the previous packet's time, unknown) must be what the model says, through many sweeps and
  *    growths.  A flow may come back unknown only when its silence exceeded the timeout (it was swept).
  * 2. The generations wrap after 2^24 - 2 intervals without a flow seeming to be of the current interval.
- * 3. tpp_parse on a capture written here: the seen addresses with their first intervals, the flow head and tail
+ * 3. flow_sort's order is memcmp's (then interval, time) on keys of every kind: IPv4, IPv6 below and above the
+ *    IPv4-mapped range, IPv6 packets with mapped addresses, many sharing addresses.
+ * 4. tpp_parse on a capture written here: the seen addresses with their first intervals, the flow head and tail
  *    at their edges (exactly flow_timeout from the first / last packet is in, 1 ns more is out).
  */
 #include "tpp/parse.h"
 #include "tpp/result.h"
+#include "flow_sort.h"
 #include "flow_table.h"
 
 #include <stdio.h>
@@ -124,6 +127,61 @@ static void check_wrap(void)
     flow_table_free(&t);
 }
 
+static int mark_order(const void *x, const void *y)
+{
+    const struct tpp_flow_mark *a = x, *b = y;
+    int c = memcmp(&a->key, &b->key, sizeof a->key);
+    if (c) return c;
+    if (a->interval != b->interval) return a->interval < b->interval ? -1 : 1;
+    return (a->ns > b->ns) - (a->ns < b->ns);
+}
+
+static void random_address(uint8_t a[16], int kind)
+{
+    static const uint8_t prefixes[4][12] = {
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },   /* IPv4-mapped */
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xfe },   /* just below */
+        { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
+        { 0x20, 0x01, 0x0d, 0xb8 },                     /* above */
+    };
+    memcpy(a, prefixes[kind], 12);
+    if (kind == 3) a[4] = (uint8_t)(rng() % 3);
+    uint32_t low = (uint32_t)(rng() % 3 == 0 ? rng() % 4 : rng() % 300); /* few values: many ties */
+    if (rng() % 4 == 0) low |= (uint32_t)(rng() % 3) << 24;
+    a[12] = (uint8_t)(low >> 24);
+    a[13] = 0;
+    a[14] = (uint8_t)(low >> 8);
+    a[15] = (uint8_t)low;
+}
+
+static void check_sort(void)
+{
+    enum { N = 20000 };
+    static struct tpp_flow_mark in[N], out[N], ref[N];
+    static struct tpp_flow_key kin[N], kout[N];
+    for (int i = 0; i < N; i++) {
+        struct tpp_flow_mark *m = &in[i];
+        memset(m, 0, sizeof *m);
+        int v4 = rng() % 2;
+        random_address(m->key.src, v4 ? 0 : (int)(rng() % 4));
+        random_address(m->key.dst, v4 ? 0 : (int)(rng() % 4));
+        m->key.sport[1] = (uint8_t)(rng() % 3);
+        m->key.dport[0] = (uint8_t)(rng() % 2);
+        m->key.proto = rng() % 2 ? 6 : 17;
+        m->key.ipv = v4 ? 4 : 6;
+        m->interval = (uint32_t)(rng() % 3);
+        m->ns = (int64_t)(rng() % 5) - 2;
+        kin[i] = m->key;
+    }
+    memcpy(ref, in, sizeof ref);
+    qsort(ref, N, sizeof *ref, mark_order);
+    CHECK(flow_sort_marks(in, N, out) == 0);
+    CHECK(memcmp(out, ref, sizeof ref) == 0);
+    CHECK(flow_sort_keys(kin, N, kout) == 0);
+    for (int i = 0; i < N; i++) CHECK(memcmp(&kout[i], &ref[i].key, sizeof kout[i]) == 0);
+    CHECK(flow_sort_marks(in, 1, out) == 0 && memcmp(out, in, sizeof *out) == 0);
+}
+
 /* A nanosecond pcap of raw IPv4 UDP packets. */
 static void put32(FILE *f, uint32_t v) { fwrite(&v, 4, 1, f); }
 
@@ -173,7 +231,16 @@ static void check_parse_state(void)
     o.delta_ns = 2 * s;
     o.flow_timeout_ns = 5 * s;
     char err[256];
+    /* with every group off: no state, tables of addresses only, no heavy hitters */
+    o.features = 0;
     struct tpp_result *r = tpp_parse(path, &o, NULL, err, sizeof err);
+    CHECK(r && r->nflow_head == 0 && r->nflow_tail == 0 && r->nseen[0] == 0 && r->nseen[1] == 0 && r->nhh == 0);
+    const struct tpp_addr_counts *none0 = r ? tpp_result_table(r, 0) : NULL;
+    CHECK(none0 && none0->nsrc == 1 && none0->e[0].bytes == 0 && none0->nflows == 0 && none0->nlens == 0 &&
+          none0->nport_bytes[1] == 0);
+    tpp_result_free(r);
+    o.features = TPP_FEAT_ALL;
+    r = tpp_parse(path, &o, NULL, err, sizeof err);
     unlink(path);
     CHECK(r && r->complete && r->nintervals == 16);
     if (!r) return;
@@ -211,6 +278,18 @@ static void check_parse_state(void)
     CHECK(first && first->nlens == 1 && first->lens[0].value == 28 && first->lens[0].count == 1);
     CHECK(last && last->nport_bytes[1] == 1 && last->port_bytes[1][0].value == 53 && last->port_bytes[1][0].count == 56);
     CHECK(last && last->nsrc == 2 && last->e[0].bytes == 28 && last->e[1].bytes == 28);
+    /* the heavy hitters get the bytes per address and per destination port: the last interval's two packets
+     * (10.0.0.1 and 10.0.0.3 to 10.0.0.2 and 10.0.0.4, UDP port 53, 28 bytes each) */
+    size_t nhh;
+    const struct tpp_hh *hh = tpp_result_hh(r, 15, &nhh);
+    int src = 0, dst = 0, port = 0;
+    for (size_t i = 0; i < nhh; i++) {
+        if (hh[i].dim == TPP_HH_SRC) src += hh[i].packets == 1 && hh[i].bytes == 28;
+        if (hh[i].dim == TPP_HH_DST) dst += hh[i].packets == 1 && hh[i].bytes == 28;
+        if (hh[i].dim == TPP_HH_UDP_DPORT) port += hh[i].port == 53 && hh[i].packets == 2 && hh[i].bytes == 56;
+        CHECK(hh[i].dim != TPP_HH_TCP_DPORT);
+    }
+    CHECK(src == 2 && dst == 2 && port == 1);
     tpp_result_free(r);
 }
 
@@ -218,6 +297,7 @@ int main(void)
 {
     check_against_model();
     check_wrap();
+    check_sort();
     check_parse_state();
     if (failures) { fprintf(stderr, "collect_state: %d failures\n", failures); return 1; }
     printf("collect_state: ok\n");

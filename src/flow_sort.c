@@ -1,0 +1,140 @@
+/* flow_sort.c — see flow_sort.h. */
+#include "flow_sort.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+/* memcmp's order of two keys: the addresses as big-endian words decide nearly always. */
+static int key_cmp(const struct tpp_flow_key *a, const struct tpp_flow_key *b)
+{
+    const uint8_t *x = a->src, *y = b->src;   /* src[16] and dst[16] are the first 32 bytes */
+    for (int i = 0; i < 32; i += 8) {
+        uint64_t u = be64(x + i), v = be64(y + i);
+        if (u != v) return u < v ? -1 : 1;
+    }
+    return memcmp(a->sport, b->sport, sizeof *a - 32);
+}
+
+static int mark_cmp(const struct tpp_flow_mark *a, const struct tpp_flow_mark *b)
+{
+    int c = key_cmp(&a->key, &b->key);
+    if (c) return c;
+    if (a->interval != b->interval) return a->interval < b->interval ? -1 : 1;
+    return (a->ns > b->ns) - (a->ns < b->ns);
+}
+
+/* A 64-bit rank that never decreases along memcmp's order of keys, exact for the source of an IPv4 flow and
+ * nearly so for its destination: sorting the ranks (radix, 8 passes) orders nearly everything; the runs of equal
+ * ranks (the same addresses) are then sorted by the full comparison. */
+static const uint8_t MAPPED[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static uint64_t rank_of(const struct tpp_flow_key *k)
+{
+    int s = memcmp(k->src, MAPPED, 12);
+    if (s != 0) /* an IPv6 source below or above the mapped ones: its first 62 bits, the rest to the full order */
+        return (uint64_t)(s < 0 ? 0 : 2) << 62 | be64(k->src) >> 2;
+    int d = memcmp(k->dst, MAPPED, 12);
+    uint64_t dst = d == 0 ? 1ull << 28 | be32(k->dst + 12) >> 4 : d < 0 ? be32(k->dst) >> 4 : 2ull << 28 | be32(k->dst) >> 4;
+    return 1ull << 62 | (uint64_t)be32(k->src + 12) << 30 | dst;
+}
+
+struct ref {
+    uint64_t rank;
+    size_t idx;
+};
+
+struct elements {
+    const unsigned char *base;
+    size_t size;
+    int (*cmp)(const void *, const void *);
+};
+
+static int by_element(const void *x, const void *y, void *ud)
+{
+    const struct ref *a = x, *b = y;
+    const struct elements *e = ud;
+    return e->cmp(e->base + a->idx * e->size, e->base + b->idx * e->size);
+}
+
+static int key_cmp_any(const void *a, const void *b) { return key_cmp(a, b); }
+static int mark_cmp_any(const void *a, const void *b) { return mark_cmp(a, b); }
+
+/* LSD radix sort of r[0..n) on rank: six digits of 11 bits, all counted in one read; a digit that is the same in
+ * every rank is skipped.  Sorts between r and tmp; returns the one holding the result. */
+enum { DIGIT = 11, DIGITS = 6, BUCKETS = 1 << DIGIT };
+static struct ref *radix_sort(struct ref *r, struct ref *tmp, size_t n, size_t (*count)[BUCKETS])
+{
+    memset(count, 0, DIGITS * sizeof *count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < DIGITS; d++) count[d][(r[i].rank >> (d * DIGIT)) & (BUCKETS - 1)]++;
+    for (int d = 0; d < DIGITS; d++) {
+        int shift = d * DIGIT;
+        if (count[d][(r[0].rank >> shift) & (BUCKETS - 1)] == n) continue;
+        size_t sum = 0;
+        for (int b = 0; b < BUCKETS; b++) {
+            size_t c = count[d][b];
+            count[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) tmp[count[d][(r[i].rank >> shift) & (BUCKETS - 1)]++] = r[i];
+        struct ref *swap = r;
+        r = tmp;
+        tmp = swap;
+    }
+    return r;
+}
+
+/* out[0..n) := in[0..n) sorted; in and out do not overlap. */
+static int sort_by_rank(const void *in, size_t n, size_t size, void *out, uint64_t (*rank)(const void *),
+                        int (*cmp)(const void *, const void *))
+{
+    const unsigned char *b = in;
+    unsigned char *o = out;
+    if (n < 2) {
+        if (n) memcpy(out, in, size);
+        return 0;
+    }
+    struct ref *r = malloc(n * sizeof *r), *tmp = malloc(n * sizeof *tmp);
+    size_t (*count)[BUCKETS] = malloc(DIGITS * sizeof *count);
+    if (!r || !tmp || !count) { free(r); free(tmp); free(count); return -1; }
+    for (size_t i = 0; i < n; i++) r[i] = (struct ref){ rank(b + i * size), i };
+    struct ref *sorted = radix_sort(r, tmp, n, count);
+    free(count);
+    struct elements e = { b, size, cmp };
+    for (size_t i = 0, j; i < n; i = j) { /* runs of equal ranks */
+        for (j = i + 1; j < n && sorted[j].rank == sorted[i].rank; j++) {}
+        if (j - i > 1) qsort_r(sorted + i, j - i, sizeof *sorted, by_element, &e);
+    }
+    /* gather: the loads are independent, and the ones a few places ahead are already on their way */
+    enum { AHEAD = 8 };
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) __builtin_prefetch(b + sorted[i + AHEAD].idx * size);
+        memcpy(o + i * size, b + sorted[i].idx * size, size);
+    }
+    free(r);
+    free(tmp);
+    return 0;
+}
+
+static uint64_t key_rank(const void *k) { return rank_of(k); }
+static uint64_t mark_rank(const void *m) { return rank_of(&((const struct tpp_flow_mark *)m)->key); }
+
+int flow_sort_keys(const struct tpp_flow_key *in, size_t n, struct tpp_flow_key *out)
+{
+    return sort_by_rank(in, n, sizeof *in, out, key_rank, key_cmp_any);
+}
+
+int flow_sort_marks(const struct tpp_flow_mark *in, size_t n, struct tpp_flow_mark *out)
+{
+    return sort_by_rank(in, n, sizeof *in, out, mark_rank, mark_cmp_any);
+}
