@@ -34,10 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!tpp_linktype_supported(linktype) && (p.ipv || p.flags)) abort();
     if (p.ipv != 0 && p.ipv != 4 && p.ipv != 6) abort();
     if (p.ip_len > caplen || (p.ipv == 0 && p.ip_len != 0)) abort(); /* the IP length never exceeds the frame */
-    if (p.ipv == 0 && (p.flags & (TPP_PKT_L4 | TPP_PKT_TCP_FLAGS | TPP_PKT_FRAGMENT))) abort();
+    if (p.ipv == 0 && (p.flags & (TPP_PKT_L4 | TPP_PKT_TCP_FLAGS | TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT |
+                                  TPP_PKT_ATOMIC_FRAGMENT))) abort();
+    if (p.ipv == 0 && p.ttl != 0) abort();
+    /* a packet is at most one kind of fragment */
+    if (__builtin_popcount(p.flags & (TPP_PKT_FRAGMENT | TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)) > 1) abort();
     if ((p.flags & TPP_PKT_TCP_FLAGS) && !(p.flags & TPP_PKT_L4)) abort();
     if ((p.flags & TPP_PKT_L4) && p.proto != 6 && p.proto != 17) abort();
-    if (p.flags & ~(TPP_PKT_L4 | TPP_PKT_TCP_FLAGS | TPP_PKT_FRAGMENT | TPP_PKT_TRUNCATED | TPP_PKT_MALFORMED)) abort();
+    if (p.flags & ~(TPP_PKT_L4 | TPP_PKT_TCP_FLAGS | TPP_PKT_FRAGMENT | TPP_PKT_TRUNCATED | TPP_PKT_MALFORMED |
+                    TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT)) abort();
     if (p.ipv) {
         char buf[64];
         tpp_addr_format(p.src, buf, sizeof buf);
