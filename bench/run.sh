@@ -18,7 +18,10 @@ TX5=$OUT/bench5m-x5.pcap    # every packet of T5 five times: 5x the packets, the
 [ -s "$T25" ] || ./tpp scripts/synth.lua -q --packets 25000000 --duration 300 --seed 7 "$T25"
 [ -s "$TX5" ] || ./tpp bench/repeat.lua "$T5" 5 "$TX5"
 
-tpp_parse() { echo "./tpp -e 'local r = assert(require[[tpp]].parse([[$1]])) assert(r.complete, r.error)'"; }
+# A parse with the default options, or with the given Lua option fields ($2, e.g. "features = [[none]]").
+tpp_parse() { echo "./tpp -e 'local r = assert(require[[tpp]].parse([[$1]], { ${2:-} })) assert(r.complete, r.error)'"; }
+NOFLOWS='features = [[ports,prefixes,novelty,headers,hh]]'
+NONE='features = [[none]]'
 TSHARK_Z='io,stat,10,COUNT(ip.src)ip.src,COUNT(tcp.flags.syn)tcp.flags.syn==1,COUNT(tcp.flags.fin)tcp.flags.fin==1,AVG(ip.len)ip.len'
 
 # Peak resident memory (KB) of a shell command and all it runs.
@@ -28,7 +31,9 @@ GZ=$(./tpp bench/alternate.lua "$RUNS" \
     "zcat FILE > /dev/null (gzip's inflate)=zcat $T5.gz" \
     "igzip -dc FILE > /dev/null (ISA-L)=igzip -dc $T5.gz" \
     "tracertstats -i 10 (libtrace: counts and bytes only)=tracertstats -i 10 pcapfile:$T5.gz" \
-    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5.gz")")
+    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5.gz")" \
+    "tpp: every feature group but flows=$(tpp_parse "$T5.gz" "$NOFLOWS")" \
+    "tpp: no research feature (features none)=$(tpp_parse "$T5.gz" "$NONE")")
 PCAP=$(./tpp bench/alternate.lua "$RUNS" \
     "pcap_next_ex loop (libpcap, bench/pcap_loop.c)=build/pcap_loop $T5" \
     "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5")")
@@ -43,7 +48,8 @@ MEM="| command | peak RSS (MB) |
 for row in "zcat, 5M .pcap.gz|zcat $T5.gz" "igzip -dc, 5M .pcap.gz|igzip -dc $T5.gz" \
            "tracertstats -i 10, 5M .pcap.gz|tracertstats -i 10 pcapfile:$T5.gz" \
            "pcap_next_ex loop, 5M .pcap|build/pcap_loop $T5" "tpp, 5M .pcap.gz|$(tpp_parse "$T5.gz")" \
-           "tpp, 5M .pcap|$(tpp_parse "$T5")" "tpp, 25M .pcap (5x the packets, the same 30 intervals)|$(tpp_parse "$T25")" \
+           "tpp, 5M .pcap|$(tpp_parse "$T5")" "tpp, 5M .pcap, every group but flows|$(tpp_parse "$T5" "$NOFLOWS")" \
+           "tpp, 5M .pcap, features none|$(tpp_parse "$T5" "$NONE")" "tpp, 25M .pcap (5x the packets, the same 30 intervals)|$(tpp_parse "$T25")" \
            "tpp, 25M .pcap (the 5M trace's packets 5 times each: the same addresses and ports)|$(tpp_parse "$TX5")" \
            "tshark -q -z io,stat,10, 1M .pcap|tshark -q -z '$TSHARK_Z' -r $T1"; do
     kb=$(peak_kb "${row#*|} > /dev/null")
@@ -51,6 +57,7 @@ for row in "zcat, 5M .pcap.gz|zcat $T5.gz" "igzip -dc, 5M .pcap.gz|igzip -dc $T5
 | ${row%%|*} | $((kb / 1024)) |"
 done
 DUMP=$(./tpp bench/dump.lua "$T5.gz" 5)
+DUMPF=$(./tpp bench/dump_features.lua "$T5.gz")
 mkdir -p "$OUT/year"
 ./tpp bench/merge.lua generate "$OUT/year"   # once: 365 dumps of generated daily traces
 MERGE_KB=$(peak_kb "./tpp bench/merge.lua merge $OUT/year")
@@ -107,6 +114,10 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "| result | size | write | load |"
     echo "| --- | --- | ---: | ---: |"
     echo "$DUMP"
+    echo
+    echo "What each feature group adds to the dump (bench/dump_features.lua; sections in docs/dump-format.md):"
+    echo
+    echo "$DUMPF"
     echo
     echo "## Merge: a year of daily traces (bench/merge.lua)"
     echo
