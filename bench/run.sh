@@ -36,7 +36,9 @@ GZ=$(./tpp bench/alternate.lua "$RUNS" \
     "tpp: no research feature (features none)=$(tpp_parse "$T5.gz" "$NONE")")
 PCAP=$(./tpp bench/alternate.lua "$RUNS" \
     "pcap_next_ex loop (libpcap, bench/pcap_loop.c)=build/pcap_loop $T5" \
-    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5")")
+    "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T5")" \
+    "tpp: every feature group but flows=$(tpp_parse "$T5" "$NOFLOWS")" \
+    "tpp: no research feature (features none)=$(tpp_parse "$T5" "$NONE")")
 # What each research feature group costs: a parse with none, each group alone, and all (bench/features.lua).
 FEATURES=$(./tpp bench/features.lua "$T5" "$RUNS")
 SHARK=$(./tpp bench/alternate.lua 3 \

@@ -14,6 +14,7 @@
 #include "flow_table.h"
 #include "interval_stats.h"
 #include "seen_table.h"
+#include "radix_sort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -197,20 +198,6 @@ static int by_address(const void *x, const void *y)
     return memcmp(a->addr, b->addr, 16);
 }
 
-/* LSD radix sort of v[0..n) on bits 32..63, four passes of 8 bits. */
-static void radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
-{
-    for (int shift = 32; shift < 64; shift += 8) {
-        size_t count[257] = { 0 };
-        for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
-        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-        uint64_t *swap = v;
-        v = tmp;
-        tmp = swap;
-    }
-}
-
 /* One side's entries e[0..n) (IPv4 ones first, as snapshot_addresses gives them) sorted by (family, address)
  * into out. */
 static int sort_side(struct tpp_agg *a, const struct tpp_addr_count *e, size_t n, struct tpp_addr_count *out)
@@ -223,7 +210,7 @@ static int sort_side(struct tpp_agg *a, const struct tpp_addr_count *e, size_t n
         uint64_t key = (uint64_t)x[0] << 24 | (uint64_t)x[1] << 16 | (uint64_t)x[2] << 8 | x[3];
         a->sort_keys.v[i] = key << 32 | i;  /* an interval holds fewer than 2^32 addresses per side */
     }
-    radix_sort_keys(a->sort_keys.v, a->sort_tmp.v, n4); /* an even number of passes: the result is back in keys */
+    radix_sort_high32(a->sort_keys.v, a->sort_tmp.v, n4); /* an even number of passes: the result is back in keys */
     for (size_t i = 0; i < n4; i++) out[i] = e[(uint32_t)a->sort_keys.v[i]];
     memcpy(out + n4, e + n4, (n - n4) * sizeof *e);
     qsort(out + n4, n - n4, sizeof *out, by_address);

@@ -1,5 +1,6 @@
 /* seen_table.c — see seen_table.h. */
 #include "seen_table.h"
+#include "radix_sort.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,20 +114,6 @@ static int by_address(const void *x, const void *y)
     return memcmp(a->addr, b->addr, 16);
 }
 
-/* LSD radix sort of v[0..n) on bits 32..63, four passes of 8 bits; the result is back in v. */
-static void radix_sort_keys(uint64_t *v, uint64_t *tmp, size_t n)
-{
-    for (int shift = 32; shift < 64; shift += 8) {
-        size_t count[257] = { 0 };
-        for (size_t i = 0; i < n; i++) count[((v[i] >> shift) & 0xff) + 1]++;
-        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
-        uint64_t *swap = v;
-        v = tmp;
-        tmp = swap;
-    }
-}
-
 /* IPv4 addresses first (ipv 4 < 6), radix-sorted as (address << 32 | first interval); then IPv6 ones, sorted by
  * comparison (few of them on most traces). */
 int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t *n)
@@ -144,7 +131,7 @@ int seen_table_export(const struct seen_table *t, struct tpp_seen **out, size_t 
         uint64_t key = (uint64_t)a[0] << 24 | (uint64_t)a[1] << 16 | (uint64_t)a[2] << 8 | a[3];
         v[k++] = key << 32 | (t->v4[i].first1 - 1);
     }
-    radix_sort_keys(v, tmp, k);
+    radix_sort_high32(v, tmp, k);
     for (size_t i = 0; i < k; i++) {
         struct tpp_seen *x = &e[i];
         uint32_t key = (uint32_t)(v[i] >> 32);
