@@ -605,7 +605,7 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
     if ((r->opts.features & ~(unsigned)TPP_FEAT_ALL) || r->opts.flow_timeout_ns <= 0 || r->opts.hh_k < 1 ||
-        r->opts.hh_k > 1000 || !(r->opts.hhh_phi > 0 && r->opts.hhh_phi <= 1)) {
+        r->opts.hh_k > 1000 || !(r->opts.hhh_phi >= 1e-4 && r->opts.hhh_phi <= 1)) {
         fail(rd, "section META holds impossible feature options");
         return -1;
     }

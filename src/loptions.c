@@ -219,8 +219,9 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     if (!lua_isnil(L, -1)) {
         int ok;
         lua_Number phi = lua_tonumberx(L, -1, &ok);
-        if (!ok || !(phi > 0 && phi <= 1))
-            luaL_error(L, "option hhh_phi must be a number with 0 < phi <= 1 (the least residual share of a "
+        /* at most 1/phi prefixes a side and interval: 1e-4 bounds the buffer of one interval to about 1 MB */
+        if (!ok || !(phi >= 1e-4 && phi <= 1))
+            luaL_error(L, "option hhh_phi must be a number with 0.0001 <= phi <= 1 (the least residual share of a "
                        "hierarchical heavy hitter), got %s", luaL_tolstring(L, -1, NULL));
         o->hhh_phi = phi;
     }

@@ -360,7 +360,7 @@ describe("the feature options on the command line", function()
     { "--flow-timeout soon", "got 'soon'" },
     { "--heavy-hitters 1001", "option %-%-heavy%-hitters must be an integer from 1 to 1000, got '1001'" },
     { "--heavy-hitters 2.5", "got '2.5'" },
-    { "--hhh-phi 0", "option %-%-hhh%-phi must be a number above 0 and at most 1, got '0'" },
+    { "--hhh-phi 0.00005", "option %-%-hhh%-phi must be a number from 0%.0001 to 1, got .0%.00005." },
     { "--hhh-phi 1.5", "got '1.5'" },
   } do
     it("refuses " .. case[1] .. " naming the value, exit 2, nothing written", function()

@@ -155,7 +155,7 @@ local CHECK = {
   end,
   hhh_phi = function(v)
     local n = number_of(v)
-    if not n or not (n > 0) or n > 1 then return nil, "must be a number above 0 and at most 1" end
+    if not n or not (n >= 1e-4) or n > 1 then return nil, "must be a number from 0.0001 to 1" end
     return n
   end,
   series = output_name,
