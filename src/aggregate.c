@@ -683,45 +683,43 @@ struct tail_walk {
     struct tpp_agg *a;
     int64_t since;             /* last_ns - flow_timeout */
     uint32_t last;             /* the last interval */
-    int failed;
+    struct tpp_flow_mark *out; /* NULL: only count */
+    size_t n;
 };
 
 static void add_to_tail(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud)
 {
     struct tail_walk *w = ud;
-    struct tpp_agg *a = w->a;
     if (last_ns < w->since && interval != w->last) return;
-    if (RESERVE(a->head, a->head.n + 1) != 0) {
-        w->failed = 1;
-        return;
-    }
-    a->head.v[a->head.n++] = (struct tpp_flow_mark){ *k, interval == UINT32_MAX ? row_at(a->r, last_ns) : interval,
-                                                     last_ns };
+    if (w->out)
+        w->out[w->n] = (struct tpp_flow_mark){ *k, interval == UINT32_MAX ? row_at(w->a->r, last_ns) : interval,
+                                               last_ns };
+    w->n++;
 }
 
-/* The marks of a->head sorted into a new array *out (NULL when none); with `first_only`, a flow's first mark
- * alone.  The buffer is emptied.  0 on success. */
-static int sorted_marks(struct tpp_agg *a, int first_only, struct tpp_flow_mark **out, size_t *n)
+/* The marks m[0..n) sorted in place into *out (NULL when none), shrunk to fit; with `first_only`, a flow's first
+ * mark alone.  m is then the caller's no more (freed on failure too).  0 on success. */
+static int sorted_marks(struct tpp_flow_mark *m, size_t n, int first_only, struct tpp_flow_mark **out, size_t *nout)
 {
     *out = NULL;
-    *n = 0;
-    if (a->head.n == 0) return 0;
-    struct tpp_flow_mark *m = malloc(a->head.n * sizeof *m);
-    if (!m || flow_sort_marks(a->head.v, a->head.n, m) != 0) {
+    *nout = 0;
+    struct tpp_flow_mark *fit = n ? realloc(m, n * sizeof *m) : NULL; /* the room to grow goes before sorting */
+    if (fit) m = fit;
+    if (n == 0 || flow_sort_marks_in_place(m, n) != 0) {
         free(m);
-        return -1;
+        return n == 0 ? 0 : -1;
     }
     size_t kept = 0;
-    for (size_t i = 0; i < a->head.n; i++) /* by key, then interval and time: a flow's first mark is its earliest */
+    for (size_t i = 0; i < n; i++) /* by key, then interval and time: a flow's first mark is its earliest */
         if (!first_only || kept == 0 || memcmp(&m[kept - 1].key, &m[i].key, sizeof m[i].key) != 0) m[kept++] = m[i];
-    *out = m;
-    *n = kept;
-    a->head.n = 0;
+    fit = realloc(m, kept * sizeof *m);
+    *out = fit ? fit : m;
+    *nout = kept;
     return 0;
 }
 
-/* Once the last interval is closed, the buffers of one interval go before the state is sorted (the peak of
- * memory is there). */
+/* Once the last interval is closed, the buffers of one interval and the features' scratch go before the state is
+ * sorted (the peak of memory is there). */
 static void release_interval_buffers(struct tpp_agg *a)
 {
     addr_table_free(&a->src);
@@ -731,6 +729,8 @@ static void release_interval_buffers(struct tpp_agg *a)
     free(a->len_counts.v);
     free(a->sort_keys.v);
     free(a->sort_tmp.v);
+    features_work_free(a->work);
+    a->work = NULL;
     a->flow_list.v = NULL;
     a->addrs.v = NULL;
     a->len_counts.v = NULL;
@@ -747,16 +747,28 @@ static int finish_state(struct tpp_agg *a)
     struct tpp_result *r = a->r;
     int rc = 0;
     if (a->feat & TPP_FEAT_NOVELTY)
-        for (int k = 0; k < 2; k++) rc |= seen_table_export(&a->seen[k], &r->seen[k], &r->nseen[k]);
+        for (int k = 0; k < 2; k++) {
+            rc |= seen_table_export(&a->seen[k], &r->seen[k], &r->nseen[k]);
+            seen_table_free(&a->seen[k]); /* before the flows' state is sorted */
+        }
     if (!(a->feat & TPP_FEAT_FLOWS) || r->nintervals == 0) return rc;
-    /* The head's marks came in as the flows appeared; the table goes once the tail is read from it (memory: both
-     * can hold a million flows). */
-    if (sorted_marks(a, 1, &r->flow_head, &r->nflow_head) != 0) return -1;
-    struct tail_walk w = { a, 0, (uint32_t)(r->nintervals - 1), 0 };
+    /* The head's marks came in as the flows appeared; they are sorted where they are.  The tail is counted, then
+     * read into an array of its exact size while the table is freed as it is read (memory: the head, the tail and
+     * the table can each hold a million flows). */
+    struct tpp_flow_mark *head = a->head.v;
+    size_t nhead = a->head.n;
+    a->head.v = NULL;
+    a->head.n = a->head.cap = 0;
+    if (sorted_marks(head, nhead, 1, &r->flow_head, &r->nflow_head) != 0) return -1;
+    struct tail_walk w = { a, 0, (uint32_t)(r->nintervals - 1), NULL, 0 };
     if (__builtin_sub_overflow(r->last_ns, r->opts.flow_timeout_ns, &w.since)) w.since = INT64_MIN;
     flow_table_each(&a->flows, add_to_tail, &w);
-    flow_table_free(&a->flows);
-    if (w.failed || sorted_marks(a, 0, &r->flow_tail, &r->nflow_tail) != 0) return -1;
+    struct tpp_flow_mark *tail = w.n ? malloc(w.n * sizeof *tail) : NULL;
+    if (w.n && !tail) return -1;
+    w.out = tail;
+    w.n = 0;
+    flow_table_drain(&a->flows, add_to_tail, &w);
+    if (sorted_marks(tail, w.n, 0, &r->flow_tail, &r->nflow_tail) != 0) return -1;
     return rc;
 }
 

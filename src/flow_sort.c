@@ -34,16 +34,22 @@ static int mark_cmp(const struct tpp_flow_mark *a, const struct tpp_flow_mark *b
 /* A 64-bit rank that never decreases along memcmp's order of keys, exact for the source of an IPv4 flow and
  * nearly so for its destination: sorting the ranks (radix, 8 passes) orders nearly everything; the runs of equal
  * ranks (the same addresses) are then sorted by the full comparison. */
-static const uint8_t MAPPED[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* memcmp(a, ::ffff:0:0/96's 12 bytes, 12) as -1, 0, 1, without a call: a rank makes two. */
+static int vs_mapped(const uint8_t *a)
+{
+    if (be64(a) != 0) return 1;
+    uint32_t mid = be32(a + 8);
+    return mid < 0xffff ? -1 : mid > 0xffff;
+}
 
 static uint64_t rank_of(const struct tpp_flow_key *k)
 {
-    int s = memcmp(k->src, MAPPED, 12);
+    int s = vs_mapped(k->src);
     if (s != 0) /* an IPv6 source below or above the mapped ones: its first 62 bits, the rest to the full order */
         return (uint64_t)(s < 0 ? 0 : 2) << 62 | be64(k->src) >> 2;
-    int d = memcmp(k->dst, MAPPED, 12);
+    int d = vs_mapped(k->dst);
     uint64_t dst = d == 0 ? 1ull << 28 | be32(k->dst + 12) >> 4 : d < 0 ? be32(k->dst) >> 4 : 2ull << 28 | be32(k->dst) >> 4;
     return 1ull << 62 | (uint64_t)be32(k->src + 12) << 30 | dst;
 }
@@ -94,6 +100,25 @@ static struct ref *radix_sort(struct ref *r, struct ref *tmp, size_t n, size_t (
     return r;
 }
 
+/* The references of b[0..n) (n >= 2) in sorted order, in a new array (NULL when out of memory). */
+static struct ref *sorted_refs(const unsigned char *b, size_t n, size_t size, uint64_t (*rank)(const void *),
+                               int (*cmp)(const void *, const void *))
+{
+    struct ref *r = malloc(n * sizeof *r), *tmp = malloc(n * sizeof *tmp);
+    size_t (*count)[BUCKETS] = malloc(DIGITS * sizeof *count);
+    if (!r || !tmp || !count) { free(r); free(tmp); free(count); return NULL; }
+    for (size_t i = 0; i < n; i++) r[i] = (struct ref){ rank(b + i * size), i };
+    struct ref *sorted = radix_sort(r, tmp, n, count);
+    free(count);
+    free(sorted == r ? tmp : r);
+    struct elements e = { b, size, cmp };
+    for (size_t i = 0, j; i < n; i = j) { /* runs of equal ranks */
+        for (j = i + 1; j < n && sorted[j].rank == sorted[i].rank; j++) {}
+        if (j - i > 1) qsort_r(sorted + i, j - i, sizeof *sorted, by_element, &e);
+    }
+    return sorted;
+}
+
 /* out[0..n) := in[0..n) sorted; in and out do not overlap. */
 static int sort_by_rank(const void *in, size_t n, size_t size, void *out, uint64_t (*rank)(const void *),
                         int (*cmp)(const void *, const void *))
@@ -104,25 +129,15 @@ static int sort_by_rank(const void *in, size_t n, size_t size, void *out, uint64
         if (n) memcpy(out, in, size);
         return 0;
     }
-    struct ref *r = malloc(n * sizeof *r), *tmp = malloc(n * sizeof *tmp);
-    size_t (*count)[BUCKETS] = malloc(DIGITS * sizeof *count);
-    if (!r || !tmp || !count) { free(r); free(tmp); free(count); return -1; }
-    for (size_t i = 0; i < n; i++) r[i] = (struct ref){ rank(b + i * size), i };
-    struct ref *sorted = radix_sort(r, tmp, n, count);
-    free(count);
-    struct elements e = { b, size, cmp };
-    for (size_t i = 0, j; i < n; i = j) { /* runs of equal ranks */
-        for (j = i + 1; j < n && sorted[j].rank == sorted[i].rank; j++) {}
-        if (j - i > 1) qsort_r(sorted + i, j - i, sizeof *sorted, by_element, &e);
-    }
+    struct ref *sorted = sorted_refs(b, n, size, rank, cmp);
+    if (!sorted) return -1;
     /* gather: the loads are independent, and the ones a few places ahead are already on their way */
     enum { AHEAD = 8 };
     for (size_t i = 0; i < n; i++) {
         if (i + AHEAD < n) __builtin_prefetch(b + sorted[i + AHEAD].idx * size);
         memcpy(o + i * size, b + sorted[i].idx * size, size);
     }
-    free(r);
-    free(tmp);
+    free(sorted);
     return 0;
 }
 
@@ -137,4 +152,67 @@ int flow_sort_keys(const struct tpp_flow_key *in, size_t n, struct tpp_flow_key 
 int flow_sort_marks(const struct tpp_flow_mark *in, size_t n, struct tpp_flow_mark *out)
 {
     return sort_by_rank(in, n, sizeof *in, out, mark_rank, mark_cmp_any);
+}
+
+/* In place: an MSD radix sort on the rank, one byte a level (the American flag sort: each bucket's elements are
+ * swapped into place, the buckets filled from their starts), with the small buckets and the runs of equal ranks
+ * finished by the full comparison.  Each bucket is written in sequence, so its next place is fetched ahead. */
+enum { SMALL = 32 };
+
+static unsigned digit_of(const struct tpp_flow_mark *m, int level)
+{
+    return (unsigned)(rank_of(&m->key) >> (56 - 8 * level)) & 0xff;
+}
+
+static void insertion_sort(struct tpp_flow_mark *m, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct tpp_flow_mark x = m[i];
+        size_t j = i;
+        for (; j > 0 && mark_cmp(&m[j - 1], &x) > 0; j--) m[j] = m[j - 1];
+        m[j] = x;
+    }
+}
+
+static void flag_sort(struct tpp_flow_mark *m, size_t n, int level)
+{
+    if (n <= SMALL) {
+        insertion_sort(m, n);
+        return;
+    }
+    if (level == 8) { /* equal ranks */
+        qsort(m, n, sizeof *m, mark_cmp_any);
+        return;
+    }
+    size_t count[256] = { 0 }, next[256], end[256];
+    for (size_t i = 0; i < n; i++) count[digit_of(&m[i], level)]++;
+    size_t sum = 0;
+    for (int b = 0; b < 256; b++) {
+        next[b] = sum;
+        sum += count[b];
+        end[b] = sum;
+    }
+    for (unsigned b = 0; b < 256; b++) {
+        while (next[b] < end[b]) {
+            struct tpp_flow_mark v = m[next[b]];
+            unsigned d = digit_of(&v, level);
+            while (d != b) { /* v belongs in bucket d: put it there, and carry on with the mark it displaces */
+                size_t at = next[d]++;
+                if (at + 2 < end[d]) __builtin_prefetch(&m[at + 2], 1);
+                struct tpp_flow_mark t = m[at];
+                m[at] = v;
+                v = t;
+                d = digit_of(&v, level);
+            }
+            m[next[b]++] = v;
+        }
+    }
+    for (size_t b = 0, from = 0; b < 256; from = end[b], b++)
+        if (end[b] - from > 1) flag_sort(m + from, end[b] - from, level + 1);
+}
+
+int flow_sort_marks_in_place(struct tpp_flow_mark *m, size_t n)
+{
+    flag_sort(m, n, 0);
+    return 0;
 }

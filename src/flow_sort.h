@@ -15,5 +15,7 @@
 int flow_sort_keys(const struct tpp_flow_key *in, size_t n, struct tpp_flow_key *out);
 /* out[0..n) := the marks in[0..n) by key, then interval, then time; 0 on success, -1 when out of memory. */
 int flow_sort_marks(const struct tpp_flow_mark *in, size_t n, struct tpp_flow_mark *out);
+/* The same within m[0..n), without a second copy (memory: the head and tail of a trace are a million marks). */
+int flow_sort_marks_in_place(struct tpp_flow_mark *m, size_t n);
 
 #endif

@@ -274,30 +274,71 @@ static uint32_t interval_of(const struct flow_table *t, uint64_t rest)
     return g == OLD ? UINT32_MAX : (uint32_t)(t->base + g - 1);
 }
 
-void flow_table_each(const struct flow_table *t,
-                     void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud)
+/* The walk of flow_table_each, also giving the table's memory back as it goes: a large table is its own mapping,
+ * and the part already read is unmapped 2 MB at a time (at the end the caller may hold a million flows that the
+ * walk copied out, while the table held them too). */
+struct release { uint8_t *base; size_t bytes, done; };
+
+static void release_upto(struct release *r, size_t upto)
+{
+    if (r->bytes < 2 * HUGE_PAGE) return;         /* calloc'ed: freed whole at the end */
+    while (upto - r->done >= HUGE_PAGE) {
+        munmap(r->base + r->done, HUGE_PAGE);
+        r->done += HUGE_PAGE;
+    }
+}
+
+static void walk(struct flow_table *t, int drain,
+                 void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud)
 {
     struct tpp_flow_key k;
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
     memcpy(k.src, mapped, 12);
     memcpy(k.dst, mapped, 12);
     k.ipv = 4;
+    struct release r = { (uint8_t *)t->v4, (t->mask4 + 1) * sizeof *t->v4, 0 };
     for (uint64_t i = 0; i <= t->mask4; i++) {
         const struct flow_slot4 *s = &t->v4[i];
-        if (!s->rest) continue;
-        uint32_t src = (uint32_t)s->addrs, dst = (uint32_t)(s->addrs >> 32);
-        memcpy(k.src + 12, &src, 4);
-        memcpy(k.dst + 12, &dst, 4);
-        key_rest(s->rest, &k);
-        fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+        if (s->rest) {
+            uint32_t src = (uint32_t)s->addrs, dst = (uint32_t)(s->addrs >> 32);
+            memcpy(k.src + 12, &src, 4);
+            memcpy(k.dst + 12, &dst, 4);
+            key_rest(s->rest, &k);
+            fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+        }
+        if (drain) release_upto(&r, (i + 1) * sizeof *s);
+    }
+    if (drain && r.bytes >= 2 * HUGE_PAGE) {
+        if (r.bytes > r.done) munmap(r.base + r.done, r.bytes - r.done);
+        t->v4 = NULL;
     }
     k.ipv = 6;
+    r = (struct release){ (uint8_t *)t->v6, (t->mask6 + 1) * sizeof *t->v6, 0 };
     for (uint64_t i = 0; i <= t->mask6; i++) {
         const struct flow_slot6 *s = &t->v6[i];
-        if (!s->rest) continue;
-        memcpy(k.src, s->src, 16);
-        memcpy(k.dst, s->dst, 16);
-        key_rest(s->rest, &k);
-        fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+        if (s->rest) {
+            memcpy(k.src, s->src, 16);
+            memcpy(k.dst, s->dst, 16);
+            key_rest(s->rest, &k);
+            fn(&k, s->last_ns, interval_of(t, s->rest), ud);
+        }
+        if (drain) release_upto(&r, (i + 1) * sizeof *s);
     }
+    if (drain && r.bytes >= 2 * HUGE_PAGE) {
+        if (r.bytes > r.done) munmap(r.base + r.done, r.bytes - r.done);
+        t->v6 = NULL;
+    }
+    if (drain) flow_table_free(t);
+}
+
+void flow_table_each(const struct flow_table *t,
+                     void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud)
+{
+    walk((struct flow_table *)t, 0, fn, ud);
+}
+
+void flow_table_drain(struct flow_table *t,
+                      void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud)
+{
+    walk(t, 1, fn, ud);
 }

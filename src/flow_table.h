@@ -51,4 +51,8 @@ void flow_key_of_packet(const struct tpp_packet *p, struct tpp_flow_key *k);
 void flow_table_each(const struct flow_table *t,
                      void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud);
 
+/* The same walk, freeing the table as it goes (flow_table_free() is done). */
+void flow_table_drain(struct flow_table *t,
+                      void (*fn)(const struct tpp_flow_key *k, int64_t last_ns, uint32_t interval, void *ud), void *ud);
+
 #endif
