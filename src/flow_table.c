@@ -136,15 +136,18 @@ static int expired(uint64_t rest, int64_t last_ns, int64_t cutoff, uint64_t gen)
     {                                                                                                               \
         struct SLOT *s = t->v##FAM;                                                                                 \
         uint64_t mask = t->mask##FAM, start = 0;                                                                    \
+        int holes = 0;             /* a slot of the current run was emptied: the entries after it may move */       \
         while (s[start].rest) start++;                                                                              \
         for (uint64_t k = 1; k <= mask; k++) {                                                                      \
             uint64_t i = (start + k) & mask;                                                                        \
-            if (!s[i].rest) continue;                                                                               \
+            if (!s[i].rest) { holes = 0; continue; }                                                                \
             if (expired(s[i].rest, s[i].last_ns, cutoff, t->gen)) {                                                 \
                 s[i].rest = 0;                                                                                      \
                 t->n##FAM--;                                                                                        \
+                holes = 1;                                                                                          \
                 continue;                                                                                           \
             }                                                                                                       \
+            if (!holes) continue;  /* every slot from its home to here is still taken */                            \
             uint64_t j = HOME(&s[i], mask);                                                                         \
             while (j != i && s[j].rest) j = (j + 1) & mask;                                                         \
             if (j != i) {                                                                                           \
