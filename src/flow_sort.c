@@ -197,6 +197,10 @@ static void flag_sort(struct tpp_flow_mark *m, size_t n, int level)
     }
     size_t count[256] = { 0 }, next[256], end[256];
     for (size_t i = 0; i < n; i++) count[digit_of(&m[i], level)]++;
+    if (count[digit_of(&m[0], level)] == n) { /* one bucket (addresses of one /8, say): nothing moves */
+        flag_sort(m, n, level + 1);
+        return;
+    }
     size_t sum = 0;
     for (int b = 0; b < 256; b++) {
         next[b] = sum;
