@@ -74,12 +74,7 @@ end
 
 -- A TSV as a list of rows keyed by column name.
 local function read_rows(path)
-  local header, lists = H.read_tsv(path)
-  local rows = {}
-  for k, fields in ipairs(lists) do
-    rows[k] = {}
-    for c, name in ipairs(header) do rows[k][name] = fields[c] end
-  end
+  local header, rows = H.read_tsv_rows(path)
   return rows, header
 end
 

@@ -377,6 +377,17 @@ function H.read_tsv(path)
     return header, rows
 end
 
+-- A TSV as its header and its rows keyed by column name.
+function H.read_tsv_rows(path)
+    local header, lists = H.read_tsv(path)
+    local rows = {}
+    for k, fields in ipairs(lists) do
+        rows[k] = {}
+        for c, name in ipairs(header) do rows[k][name] = fields[c] end
+    end
+    return header, rows
+end
+
 -- Write a capture with tpp.pcap_writer.  packets: list of { ts_ns = integer, data = bytes, wirelen = n? }
 -- (or { ts = seconds, ... }).  opts go to the writer (format, nanosecond, gzip, snaplen).  Returns path.
 function H.write_capture(path, linktype, packets, opts)

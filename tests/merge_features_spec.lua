@@ -69,17 +69,8 @@ local function assert_same(got, want, dir, what, opts)
   assert.is_true(#d == 0, what .. ":\n  " .. table.concat(d, "\n  "))
 end
 
-local function parse_each(paths, opts)
-  local rs = {}
-  for k, path in ipairs(paths) do rs[k] = assert(tpp.parse(path, opts)) end
-  return rs
-end
+local parse_each, merge = pieces.parse_each, pieces.merge
 
-local function merge(results)
-  local m, err = tpp.merge(results)
-  assert.is_truthy(m, "tpp.merge refused: " .. tostring(err))
-  return m
-end
 
 local function opts_text(opts)
   local keys, parts = {}, {}

@@ -101,11 +101,7 @@ end
 -- Pieces and merging
 ---------------------------------------------------------------------------------------------------------------
 
-local function parse_each(paths, opts)
-  local rs = {}
-  for k, path in ipairs(paths) do rs[k] = assert(tpp.parse(path, opts)) end
-  return rs
-end
+local parse_each, merge = pieces.parse_each, pieces.merge
 
 local function reversed(list)
   local out = {}
@@ -126,11 +122,6 @@ local function shuffled(list, seed)
 end
 
 -- tpp.merge that must succeed.
-local function merge(results)
-  local m, err = tpp.merge(results)
-  assert.is_truthy(m, "tpp.merge refused: " .. tostring(err))
-  return m
-end
 
 -- shuffled, but pieces that begin and end at the same instants keep their order: nothing in them tells which
 -- came first (two pieces of one packet each, stamped alike), so tpp.merge takes them in the order given.

@@ -5,16 +5,7 @@ local H = require "tests.helper"
 
 local DATA = "tests/data/parity/"
 
--- A TSV as its header and its rows keyed by column name.
-local function read_tsv(path)
-  local header, lists = H.read_tsv(path)
-  local rows = {}
-  for k, fields in ipairs(lists) do
-    rows[k] = {}
-    for c, name in ipairs(header) do rows[k][name] = fields[c] end
-  end
-  return header, rows
-end
+local read_tsv = H.read_tsv_rows
 
 -- "1674709210.001074" -> integer nanoseconds, exactly.
 local function to_ns(text)

@@ -98,6 +98,20 @@ end
 
 -- The capture cut where new pieces start: cuts are 1-based packet indices, ascending, each in 2..n.  Writes
 -- dir/<stem>-pieceNN.pcap (#cuts + 1 of them, in time order) and returns their paths, or nil, "path: reason".
+-- Each path parsed with opts (a parse that fails raises).
+function M.parse_each(paths, opts)
+  local rs = {}
+  for k, path in ipairs(paths) do rs[k] = assert(tpp.parse(path, opts)) end
+  return rs
+end
+
+-- tpp.merge of the results; a refusal raises with its reason.
+function M.merge(results)
+  local m, err = tpp.merge(results)
+  if not m then error("tpp.merge refused: " .. tostring(err), 2) end
+  return m
+end
+
 function M.cut(src, dir, cuts)
   assert(type(cuts) == "table", "pieces.cut: cuts must be a list of packet indices")
   local cap, err = loaded(src)
