@@ -45,34 +45,35 @@ local function ports(number, title, series, overlay)
 end
 
 local LIST = {
-  lines(1, "Packet Count over Time", "Count", {
+  lines(1, "Packet Count over Time", "Packets per interval", {
     { column = "packets", title = "Packet Count" },
     { column = "ip_packets", title = "IP Packet Count" } }),
-  lines(2, "Distinct Source & Dest IP Count over Time", "Count", {
+  lines(2, "Distinct Source & Dest IP Count over Time", "Distinct addresses per interval", {
     { column = "dst_ips", title = "Distinct Destination IP Count" },
     { column = "src_ips", title = "Distinct Source IP Count" } }),
-  lines(3, "F2 of Src & Dest IP Count over Time", "F2", {
+  lines(3, "F2 of Src & Dest IP Count over Time", "F2 (sum over addresses of packets squared)", {
     { column = "f2_dst", title = "F2 Destination IP Count" },
     { column = "f2_src", title = "F2 Source IP Count" } }),
-  lines(4, "Average IAT over Time", "Sec", {
+  lines(4, "Average IAT over Time", "Seconds", {
     { column = "iat_mean", title = "Average IAT" } }),
-  lines(5, "Average PKT Length over Time", "Bytes", {
+  lines(5, "Average PKT Length over Time", "Bytes (IP length)", {
     { column = "avg_len", title = "Average PKT Length" } }),
-  lines(6, "Protocol Percentage over Time", "%", {
+  lines(6, "Protocol Percentage over Time", "% of IP packets", {
     { column = "icmp_frac", title = "ICMP", scale = 100 },
     { column = "tcp_frac", title = "TCP", scale = 100 },
-    { column = "udp_frac", title = "UDP", scale = 100 } }),
-  lines(7, "SYN & FIN over Time", "Packet Count", {
+    { column = "udp_frac", title = "UDP", scale = 100 },
+    { rest_of = { "icmp_frac", "tcp_frac", "udp_frac" }, title = "Other", scale = 100 } }),
+  lines(7, "SYN & FIN over Time", "Packets per interval", {
     { column = "syn", title = "SYN" },
     { column = "fin", title = "FIN" } }),
   { number = 8, name = "8", kind = "band", title = "IAT Mean ± Std over Time", xlabel = TIME,
-    ylabel = "Sec", series = { { mean = "iat_mean", std = "iat_std", title = "Mean IAT",
+    ylabel = "Seconds", series = { { mean = "iat_mean", std = "iat_std", title = "Mean IAT",
                                  band = "Mean ± Std" } } },
-  lines(9, "IAT Skew over Time", "IAT Skew", {
+  lines(9, "IAT Skew over Time", "IAT skewness (no unit)", {
     { column = "iat_skew", title = "Skew" } }),
-  lines(10, "IAT Kurts over Time", "IAT Kurtosis (excess)", {
+  lines(10, "IAT Kurts over Time", "IAT excess kurtosis (no unit)", {
     { column = "iat_kurt", title = "Kurts" } }),
-  lines(11, "Normalized Entropy over Time", "Entropy", {
+  lines(11, "Normalized Entropy over Time", "Normalized entropy (0 to 1)", {
     { column = "entropy_src", title = "Source IP" },
     { column = "entropy_dst", title = "Destination IP" } }),
   ports(12, "3D TCP Source Port Distribution", { { ports = "tcp_src", title = "TCP Source" } }, 1),
@@ -87,17 +88,17 @@ local LIST = {
     { ports = "tcp_src", title = "TCP Source" }, { ports = "tcp_dst", title = "TCP Destination" },
     { ports = "udp_src", title = "UDP Source" }, { ports = "udp_dst", title = "UDP Destination" } }, 3),
   -- tpp's own: the research features (docs/lua-api.md defines the columns)
-  lines(19, "Port Entropy over Time", "Normalized Entropy", {
+  lines(19, "Port Entropy over Time", "Normalized entropy (0 to 1)", {
     { column = "entropy_tcp_src", title = "TCP Source Port" },
     { column = "entropy_tcp_dst", title = "TCP Destination Port" },
     { column = "entropy_udp_src", title = "UDP Source Port" },
     { column = "entropy_udp_dst", title = "UDP Destination Port" } }),
-  lines(20, "Prefix Cardinality over Time", "Distinct Prefixes", {
+  lines(20, "Prefix Cardinality over Time", "Distinct prefixes per interval", {
     { column = "src_p24", title = "Source /24 (IPv6 /48)" },
     { column = "dst_p24", title = "Destination /24 (IPv6 /48)" },
     { column = "src_p16", title = "Source /16 (IPv6 /32)" },
     { column = "dst_p16", title = "Destination /16 (IPv6 /32)" } }),
-  lines(21, "Flows & New Flows over Time", "Flow Count", {
+  lines(21, "Flows & New Flows over Time", "Flows per interval", {
     { column = "flows", title = "Flows (distinct 5-tuples)" },
     { column = "flows_new", title = "New Flows" } }),
   lines(22, "Heavy-Hitter Share of the Top Source over Time", "% of IP Packets", {

@@ -84,6 +84,13 @@ end
 -- The drawing context
 ---------------------------------------------------------------------------------------------------------------
 
+-- Above this many intervals a 3D port figure is drawn as a heatmap (port x interval): its bars, a few pixels
+-- apart at most, could no longer be told apart.
+M.MAX_BAR_INTERVALS = 200
+-- A 3D port figure whose bars would leave out more than this share of its packets (bars below one pixel) is drawn
+-- as a heatmap too: the bars would misstate the distribution.
+M.MAX_HIDDEN_SHARE = 0.25
+
 -- Port bins of the heatmap: port 0 alone, then four bins per octave (bin edges floor(2^(k/4)), duplicates
 -- dropped).  Returns the lower edges (edges[b + 1] is the first port of bin b) and a port -> bin table.
 local function log_bins()
@@ -112,7 +119,9 @@ local function time_axis(r, n, delta)
   local first, last = xs[1], xs[n]
   ax.min, ax.max = first - delta / 2, last + delta / 2
   local d1, d2 = os.date("!%Y-%m-%d", floor(first - delta)), os.date("!%Y-%m-%d", floor(last))
-  local sec = delta < 0.1 and "%.3S" or (delta % 1 ~= 0 and "%.1S" or "%S")
+  -- seconds with the decimals that the tick spacing (about a tenth of the span) needs, not the interval's
+  local span = last - first + delta
+  local sec = span < 2 and "%.3S" or span < 20 and "%.1S" or "%S"
   if d1 ~= d2 then
     ax.format = "%Y-%m-%d %H:%M"
     if last - first < 3 * 86400 then ax.format = delta >= 60 and "%m-%d %H:%M" or ("%m-%d %H:%M:" .. sec) end
@@ -131,8 +140,10 @@ function M.context(r, opts)
   local ctx = { r = r, opts = opts, workdir = opts.workdir, n = opts.n, cache = {} }
   ctx.delta = r.delta_t or 1
   ctx.packets = r:column("packets")
+  ctx.covered = r:column("covered")
   ctx.time = time_axis(r, ctx.n, ctx.delta)
-  if opts.heatmap then ctx.bin_edges, ctx.bin = log_bins() end
+  ctx.port_heatmaps = ctx.n > M.MAX_BAR_INTERVALS   -- 3D bars cannot be told apart: the port figures are heatmaps
+  ctx.bin_edges, ctx.bin = log_bins()
   return ctx
 end
 
@@ -153,6 +164,19 @@ local function terminal(opts, output)
       :format(opts.width, opts.height, 12 * s, s)
   end
   return { t, "set encoding utf8", "set pointsize " .. num(s), "set output " .. gq(output) }
+end
+
+-- What a figure says about itself besides its title (values left out, reductions), on a line under the title.
+local function notes_label(L, notes, ctx, three_d)
+  if #notes == 0 then return end
+  if three_d then
+    L[#L + 1] = ("set label 11 %s at screen 0.5, screen 0.92 center font ',%g'")
+      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+  else
+    L[#L + 1] = "set tmargin 4.5"
+    L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,1 font ',%g'")
+      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+  end
 end
 
 local function title(text, ctx)
@@ -185,10 +209,15 @@ end
 local function y_range(lo, hi)
   if lo == huge then return "[0:1]" end
   if lo == hi then
-    local pad = lo == 0 and 1 or math.abs(lo) * 0.1
-    return ("[%s:%s]"):format(num(lo - pad), num(hi + pad))
+    if lo == 0 then return "[0:1]" end     -- an all-zero series: no negative counts on the axis
+    local pad = math.abs(lo) * 0.1
+    local from = lo - pad
+    if lo > 0 and from < 0 then from = 0 end
+    return ("[%s:%s]"):format(num(from), num(hi + pad))
   end
-  return nil
+  -- a margin of 4 % on each side: the extreme points (and the 0 % and 100 % lines) are not drawn on the frame
+  local pad = (hi - lo) * 0.04
+  return ("[%.10g:%.10g]"):format(lo - pad, hi + pad)
 end
 
 local function x_axis_2d(ctx, lines)
@@ -217,12 +246,80 @@ local POINT_TYPES = { 7, 5, 9, 11, 13 }
 -- (addresses from the capture) never reach a script.
 local function series_values(r, s, n)
   if s.column then return r:column(s.column) end
+  if s.rest_of then   -- 1 minus the sum of the columns: the share the others leave
+    local out, parts = {}, {}
+    for k, c in ipairs(s.rest_of) do parts[k] = r:column(c) end
+    for i = 1, n do
+      local v = 1
+      for _, c in ipairs(parts) do v = v - c[i] end
+      out[i] = v < 1e-12 and v > -1e-12 and 0 or v    -- rounding of shares that add up to 1
+    end
+    return out
+  end
   local out = {}
   for i = 1, n do
     local e = r:heavy_hitters(s.hh, i, s.rank)[s.rank]
     out[i] = e and e.share or 0 / 0
   end
   return out
+end
+
+-- The plot area's width in pixels, about: a time series with more than twice as many intervals is drawn reduced,
+-- one point per pixel column.
+function M.pixel_columns(opts)
+  return math.max(100, floor(opts.width * 0.85))
+end
+
+-- Writes the per-pixel-column envelopes of the columns `cols` (each a list of n values) to f: the intervals are
+-- grouped by time into `ncol` equal spans of the x range; a row per span that holds intervals: the span's middle,
+-- then for each column its mean, min and max over the span's defined values (NaN when it has none).  A span without
+-- intervals (a gap between segments) breaks the lines.  Returns the smallest and largest value written.
+local function write_envelopes(f, ctx, cols, ncol)
+  local xs, n = ctx.time.xs, ctx.n
+  local x0, x1 = ctx.time.min, ctx.time.max
+  local width = (x1 - x0) / ncol
+  local lo, hi = huge, -huge
+  local i, broke = 1, false
+  for b = 0, ncol - 1 do
+    local upto = b == ncol - 1 and huge or x0 + (b + 1) * width
+    local first = i
+    while i <= n and xs[i] < upto do i = i + 1 end
+    if i == first then
+      if not broke and first > 1 then f:write("\n"); broke = true end
+    else
+      broke = false
+      f:write(("%.6f"):format(x0 + (b + 0.5) * width))
+      for _, c in ipairs(cols) do
+        local sum, cnt, mn, mx = 0, 0, huge, -huge
+        for k = first, i - 1 do
+          local v = c[k]
+          if finite(v) then
+            sum, cnt = sum + v, cnt + 1
+            if v < mn then mn = v end
+            if v > mx then mx = v end
+          end
+        end
+        if cnt == 0 then
+          f:write(" NaN NaN NaN")
+        else
+          if mn < lo then lo = mn end
+          if mx > hi then hi = mx end
+          f:write(" ", num(sum / cnt), " ", num(mn), " ", num(mx))
+        end
+      end
+      f:write("\n")
+    end
+  end
+  return lo, hi
+end
+
+-- Whether two columns hold the same first n values (NaN equal to NaN).
+local function same_values(a, b, n)
+  for i = 1, n do
+    local x, y = a[i], b[i]
+    if x ~= y and (x == x or y == y) then return false end
+  end
+  return n > 0
 end
 
 -- A 2D figure ("lines" or "band"): its data file (time, then one column per drawn value) and its script.
@@ -234,17 +331,25 @@ local function prepare_2d(fig, ctx, job)
   if fig.kind == "band" then
     local s = fig.series[1]
     local mean, std = r:column(s.mean), r:column(s.std)
-    local m, lo, hi = {}, {}, {}
-    local clipped = false
+    local m, lo, hi, sd = {}, {}, {}, {}
+    local clipped, defined = 0, 0
     for i = 1, n do
       local a, d = mean[i], std[i]
-      m[i], hi[i] = a, a + d
+      m[i], hi[i], sd[i] = a, a + d, d
       lo[i] = a - d
-      if finite(lo[i]) and lo[i] < 0 then lo[i] = 0; clipped = true end   -- an inter-arrival time is >= 0
-      if not finite(a) then undefined = undefined + 1 end
+      if finite(lo[i]) and lo[i] < 0 then lo[i] = 0; clipped = clipped + 1 end   -- an inter-arrival time is >= 0
+      if not finite(a) then undefined = undefined + 1 else defined = defined + 1 end
     end
-    cols = { m, lo, hi }
-    job.clipped = clipped
+    if clipped > 0.1 * defined then
+      -- bursty traffic: the std passes the mean, and a band cut at 0 says nothing; mean and std as lines on a
+      -- log scale show both
+      job.band_as_lines, job.log_y = true, true
+      cols = { m, sd }
+      job.clipped_count = clipped
+    else
+      cols = { m, lo, hi }
+      job.clipped = clipped > 0
+    end
   else
     for k, s in ipairs(fig.series) do
       local v, scale = series_values(r, s, n), s.scale or 1
@@ -256,31 +361,83 @@ local function prepare_2d(fig, ctx, job)
       cols[k] = c
     end
   end
-  local lo, hi = huge, -huge
-  local f = open_data(data)
-  local segment = ctx.time.segment
-  for i = 1, n do
-    -- an empty line ends a data block: gnuplot breaks lines, points joined and filled bands there
-    if i > 1 and segment[i] ~= segment[i - 1] then f:write("\n") end
-    f:write(("%.6f"):format(ctx.time.xs[i]))
-    for _, c in ipairs(cols) do
-      local v = c[i]
-      if finite(v) then
-        if v < lo then lo = v end
-        if v > hi then hi = v end
+  -- a series equal to an earlier one all along would be drawn under it, invisible yet in the legend: it is drawn
+  -- once, with both names
+  local titles, hidden = {}, {}
+  if fig.kind ~= "band" then
+    for k, s in ipairs(fig.series) do
+      titles[k] = s.title
+      for j = 1, k - 1 do
+        if not hidden[j] and same_values(cols[j], cols[k], n) then
+          hidden[k] = true
+          titles[j] = titles[j] .. " = " .. s.title
+          break
+        end
       end
-      f:write(" ", num(v))
     end
-    f:write("\n")
+  end
+  local lo, hi = huge, -huge
+  local columns = M.pixel_columns(ctx.opts)
+  job.reduced = n > 2 * columns and columns or nil
+  local f = open_data(data)
+  if job.reduced then
+    lo, hi = write_envelopes(f, ctx, cols, columns)
+  else
+    local segment = ctx.time.segment
+    for i = 1, n do
+      -- an empty line ends a data block: gnuplot breaks lines, points joined and filled bands there
+      if i > 1 and segment[i] ~= segment[i - 1] then f:write("\n") end
+      f:write(("%.6f"):format(ctx.time.xs[i]))
+      for _, c in ipairs(cols) do
+        local v = c[i]
+        if finite(v) then
+          if v < lo then lo = v end
+          if v > hi then hi = v end
+        end
+        f:write(" ", num(v))
+      end
+      f:write("\n")
+    end
   end
   close_data(f, data)
+  local files = { data }
+  -- intervals that their segment covers only in part (the capture's last one, say): a spike or a cliff there is
+  -- the cut, not the traffic, so they are ringed
+  local partial_name
+  if not job.reduced and n > 0 then
+    local covered, delta, rows = ctx.covered, ctx.delta, {}
+    for i = 1, n do
+      if covered[i] == covered[i] and covered[i] < delta * (1 - 1e-9) then rows[#rows + 1] = i end
+    end
+    if #rows > 0 then
+      partial_name = "fig_" .. fig.name .. "_partial.dat"
+      local path = ctx.workdir .. "/" .. partial_name
+      local pf = open_data(path)
+      for _, i in ipairs(rows) do
+        pf:write(("%.6f"):format(ctx.time.xs[i]))
+        for _, c in ipairs(cols) do pf:write(" ", num(c[i])) end
+        pf:write("\n")
+      end
+      close_data(pf, path)
+      files[#files + 1] = path
+      job.partial = #rows
+    end
+  end
 
   local L = terminal(ctx.opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   x_axis_2d(ctx, L)
   L[#L + 1] = "set ylabel " .. gq(fig.ylabel)
-  local yr = y_range(lo, hi)
-  if yr then L[#L + 1] = "set yrange " .. yr end
+  -- a series spanning orders of magnitude reads on a log scale (where every drawn value is positive)
+  if not job.log_y and fig.kind ~= "band" and lo > 0 and hi / lo >= 1000 then job.log_y = true end
+  if job.log_y then
+    L[#L + 1] = "set logscale y"
+    L[#L + 1] = "set format y '%g'"
+    if lo > 0 and lo < huge then L[#L + 1] = ("set yrange [%s:%s]"):format(num(lo / 1.5), num(hi * 1.5)) end
+  else
+    local yr = y_range(lo, hi)
+    if yr then L[#L + 1] = "set yrange " .. yr end
+  end
   if n > 0 and lo == huge then
     L[#L + 1] = "set label 10 " .. gq("no defined values in these intervals") .. " at graph 0.5, 0.5 center"
   end
@@ -289,9 +446,17 @@ local function prepare_2d(fig, ctx, job)
     notes[#notes + 1] = ("%d undefined value%s (NaN) not drawn"):format(undefined, undefined == 1 and "" or "s")
   end
   if job.clipped then notes[#notes + 1] = "band clipped at 0 below" end
-  if #notes > 0 then
-    L[#L + 1] = "set label 11 " .. gq(table.concat(notes, "; ")) .. " at screen 0.01, 0.97 left"
+  if job.band_as_lines then
+    notes[#notes + 1] = ("mean - std < 0 in %s intervals: mean and std drawn as lines on a log scale")
+      :format(thousands(job.clipped_count))
+  elseif job.log_y then
+    notes[#notes + 1] = "log scale: the values span orders of magnitude"
   end
+  if job.reduced then
+    notes[#notes + 1] = ("%s intervals drawn as %d pixel columns: line = mean, band = min to max of each column")
+      :format(thousands(n), job.reduced)
+  end
+  notes_label(L, notes, ctx)
   L[#L + 1] = "set grid"
   L[#L + 1] = "set rmargin 6"
   L[#L + 1] = "set key below horizontal width 2 height 1"
@@ -304,6 +469,33 @@ local function prepare_2d(fig, ctx, job)
       plots[#plots + 1] = ("keyentry with linespoints lw %g pt %d lc rgb %s title %s")
         :format(lw, POINT_TYPES[k], gq(figures.palette[k]), gq(s.title))
     end
+  elseif job.band_as_lines then
+    local s = fig.series[1]
+    local c0 = job.reduced and { 2, 5 } or { 2, 3 }
+    plots[1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
+      :format(src, c0[1], lw, gq(figures.palette[1]), gq(s.title))
+    plots[2] = ("%s using 1:%d with lines lw %g dt 2 lc rgb %s title %s")
+      :format(src, c0[2], lw, gq(figures.palette[2]), gq("Std IAT"))
+  elseif job.reduced and fig.kind == "band" then
+    -- per pixel column: mean − std to mean + std averaged, the mean's range, the mean of the means
+    local s, colour = fig.series[1], gq(figures.palette[1])
+    plots[1] = ("%s using 1:5:8 with filledcurves fc rgb %s fs transparent solid 0.15 noborder title %s")
+      :format(src, colour, gq(s.band))
+    plots[2] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.35 noborder title %s")
+      :format(src, colour, gq(s.title .. ": min to max"))
+    plots[3] = ("%s using 1:2 with lines lw %g lc rgb %s title %s"):format(src, lw, colour, gq(s.title .. ": mean"))
+  elseif job.reduced then
+    -- per pixel column: the mean as a line, min to max as a band of the same colour (a spike stays visible)
+    for k in ipairs(fig.series) do
+      if not hidden[k] then
+        local c = 1 + 3 * (k - 1)
+        local colour = gq(figures.palette[k])
+        plots[#plots + 1] = ("%s using 1:%d:%d with filledcurves fc rgb %s fs transparent solid 0.3 noborder notitle")
+          :format(src, c + 2, c + 3, colour)
+        plots[#plots + 1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
+          :format(src, c + 1, lw, colour, gq(titles[k]))
+      end
+    end
   elseif fig.kind == "band" then
     local s = fig.series[1]
     plots[1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.25 noborder title %s")
@@ -311,108 +503,223 @@ local function prepare_2d(fig, ctx, job)
     plots[2] = ("%s using 1:2 with linespoints lw %g pt 7 lc rgb %s title %s")
       :format(src, lw, gq(figures.palette[1]), gq(s.title))
   else
-    for k, s in ipairs(fig.series) do
-      plots[k] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
-        :format(src, k + 1, lw, POINT_TYPES[k], gq(figures.palette[k]), gq(s.title))
+    for k in ipairs(fig.series) do
+      if not hidden[k] then
+        plots[#plots + 1] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
+          :format(src, k + 1, lw, POINT_TYPES[k], gq(figures.palette[k]), gq(titles[k]))
+      end
     end
   end
+  if partial_name then
+    local ring = ("%s using 1:%%d with points pt 6 ps 2.5 lc rgb '#555555' notitle"):format(gq(partial_name))
+    if fig.kind == "band" then
+      plots[#plots + 1] = ring:format(2)
+    else
+      for k in ipairs(fig.series) do
+        if not hidden[k] then plots[#plots + 1] = ring:format(k + 1) end
+      end
+    end
+    plots[#plots + 1] = ("keyentry with points pt 6 ps 2.5 lc rgb '#555555' title %s")
+      :format(gq(job.partial == 1 and "partial interval (covered < interval)" or "partial intervals (covered < interval)"))
+  end
   L[#L + 1] = "plot " .. table.concat(plots, ", \\\n     ")
-  return L, { data }
+  return L, files
 end
 
 -- The x offsets of a port series in the overlay columns: pairs (figures 16, 17) and the four of figure 18.
 local PAIR = { tcp_src = -0.15, tcp_dst = 0.15, udp_src = -0.15, udp_dst = 0.15 }
 local QUAD = { tcp_src = -0.3, tcp_dst = -0.1, udp_src = 0.1, udp_dst = 0.3 }
 
--- Writes the data file of one port series (once per drawing; the figures that show it share it):
--- columns x, x with the pair offset, x with the four-series offset, port (port + 1 on a log port axis), share,
--- colour as 0xAARRGGBB (AA = transparency).  Returns { path, max, total, kept } and, with ctx.opts.heatmap, the
--- heatmap file.
-local function port_data(ctx, series)
-  if ctx.cache[series] then return ctx.cache[series] end
-  local r, n, packets, opts = ctx.r, ctx.n, ctx.packets, ctx.opts
-  local max, total = 0, 0
-  local hm, bin, nbins = nil, ctx.bin, ctx.bin_edges and #ctx.bin_edges
-  if opts.heatmap then hm = {} end
-  for i, port, count in r:ports(series) do
+-- What the figures showing one port series need to know first, in one pass over its histograms (once per
+-- drawing): the highest share of a bar (count / packets of its interval), the number of bars and their packets,
+-- the packets of each port; then, in a second pass, the bars that any figure could draw (a figure's cut-off is at
+-- least this series' highest share times min_share), as flat lists.
+local function port_stats(ctx, series)
+  local key = "stats " .. series
+  if ctx.cache[key] then return ctx.cache[key] end
+  local n, packets, r = ctx.n, ctx.packets, ctx.r
+  local max, bars, counted = 0, 0, 0
+  for i, _, count in r:ports(series) do
     if i > n then break end
     local p = packets[i]
     if p > 0 then
       local s = count / p
-      total = total + 1
+      bars, counted = bars + 1, counted + count
       if s > max then max = s end
-      if hm then
-        local k = (i - 1) * nbins + bin[port]
-        hm[k] = (hm[k] or 0) + s
+    end
+  end
+  local floor_share = max * ctx.opts.min_share
+  local xi, xport, xcount, xshare = {}, {}, {}, {}
+  if bars > 0 then
+    for i, port, count in r:ports(series) do
+      if i > n then break end
+      local p = packets[i]
+      local s = p > 0 and count / p or 0
+      if p > 0 and s >= floor_share then
+        local k = #xi + 1
+        xi[k], xport[k], xcount[k], xshare[k] = i, port, count, s
       end
     end
   end
-  local threshold = max * opts.min_share
-  local name = series .. ".dat"
+  ctx.cache[key] = { max = max, bars = bars, packets = counted,
+                     i = xi, port = xport, count = xcount, share = xshare }
+  return ctx.cache[key]
+end
+
+-- Writes the data file of the bars of one port series whose share is at least `threshold` (the figure's cut-off:
+-- a thinner bar is below one pixel of its z axis), shared by the figures with the same cut-off: columns x, x with
+-- the pair offset, x with the four-series offset, port (port + 1 on a log port axis), share, colour as 0xAARRGGBB
+-- (AA = transparency).  Returns { name, path, kept = bars written, kept_packets = their packets }.
+local function port_data(ctx, series, threshold)
+  local key = ("bars %s %.17g"):format(series, threshold)
+  if ctx.cache[key] then return ctx.cache[key] end
+  local opts, st = ctx.opts, port_stats(ctx, series)
+  ctx.files = (ctx.files or 0) + 1
+  local name = ("%s_%d.dat"):format(series, ctx.files)
   local path = ctx.workdir .. "/" .. name
   local f = open_data(path)
   local rgb = tonumber(figures.colors[series]:sub(2), 16)
-  local alpha, dynamic = opts.alpha, opts.dynamic_alpha
+  local alpha, dynamic, max = opts.alpha, opts.dynamic_alpha, st.max
   local static_colour = (floor((1 - alpha) * 255 + 0.5) << 24) | rgb
   local dp, dq = PAIR[series], QUAD[series]
   local yoff = opts.log_ports and 1 or 0
-  local kept = 0
+  local kept, kept_packets = 0, 0
   local fmt = "%d %.2f %.2f %d %.6g %d\n"
-  if total > 0 then
-    for i, port, count in r:ports(series) do
-      if i > n then break end
-      local s = count / packets[i]
-      if s >= threshold then
-        local colour = static_colour
-        if dynamic then
-          local a = s / max * alpha
-          if a < M.MIN_ALPHA then a = M.MIN_ALPHA end
-          colour = (floor((1 - a) * 255 + 0.5) << 24) | rgb
-        end
-        f:write(fmt:format(i, i + dp, i + dq, port + yoff, s, colour))
-        kept = kept + 1
+  for k = 1, #st.i do
+    local i, s = st.i[k], st.share[k]
+    if s >= threshold then
+      local colour = static_colour
+      if dynamic then
+        local a = s / max * alpha
+        if a < M.MIN_ALPHA then a = M.MIN_ALPHA end
+        colour = (floor((1 - a) * 255 + 0.5) << 24) | rgb
       end
+      f:write(fmt:format(i, i + dp, i + dq, st.port[k] + yoff, s, colour))
+      kept, kept_packets = kept + 1, kept_packets + st.count[k]
     end
   end
   close_data(f, path)
-  local info = { name = name, path = path, max = max, total = total, kept = kept }
-  if hm then
-    info.heatmap_name = series .. "_heatmap.dat"
-    info.heatmap = ctx.workdir .. "/" .. info.heatmap_name
-    local h = open_data(info.heatmap)
-    local lo, hi = huge, 0
-    for i = 1, n do
-      for b = 0, nbins - 1 do
-        local v = hm[(i - 1) * nbins + b]
-        if v then
-          if v < lo then lo = v end
-          if v > hi then hi = v end
-        end
-        h:write(i, " ", b, " ", v and ("%.6g"):format(v) or "NaN", "\n")
+  ctx.cache[key] = { name = name, path = path, kept = kept, kept_packets = kept_packets }
+  return ctx.cache[key]
+end
+
+-- The heatmap grid of one port series (once per drawing): the intervals grouped into at most one column per pixel
+-- (`cols` columns of `per` intervals, the last maybe fewer), ports into the log bins of the context; a cell is the
+-- share of the column's packets that went to ports of its bin.  Writes "x bin share" rows (NaN: none) with x the
+-- middle of the column in interval numbers.  Returns { name, path, lo, hi, total = bars seen, cols }.
+local function port_grid(ctx, series)
+  local key = "grid " .. series
+  if ctx.cache[key] then return ctx.cache[key] end
+  local r, n, packets = ctx.r, ctx.n, ctx.packets
+  local bin, nbins = ctx.bin, #ctx.bin_edges
+  local ncol = math.min(n, M.pixel_columns(ctx.opts))
+  local per = ncol > 0 and n / ncol or 1
+  local col_of = function(i) return math.min(ncol, floor((i - 1) / per) + 1) end
+  local sums, denom, total = {}, {}, 0
+  for i = 1, n do
+    local c = col_of(i)
+    denom[c] = (denom[c] or 0) + packets[i]
+  end
+  for i, port, count in r:ports(series) do
+    if i > n then break end
+    local k = (col_of(i) - 1) * nbins + bin[port]
+    sums[k] = (sums[k] or 0) + count
+    total = total + 1
+  end
+  ctx.files = (ctx.files or 0) + 1
+  local name = ("%s_grid_%d.dat"):format(series, ctx.files)
+  local path = ctx.workdir .. "/" .. name
+  local h = open_data(path)
+  local lo, hi = huge, 0
+  for c = 1, ncol do
+    local x, d = (c - 0.5) * per + 0.5, denom[c]
+    for b = 0, nbins - 1 do
+      local v = sums[(c - 1) * nbins + b]
+      if v and d > 0 then
+        v = v / d
+        if v < lo then lo = v end
+        if v > hi then hi = v end
+        h:write(("%.6f %d %.6g\n"):format(x, b, v))
+      else
+        h:write(("%.6f %d NaN\n"):format(x, b))
       end
     end
-    close_data(h, info.heatmap)
-    info.hm_lo, info.hm_hi = lo, hi
   end
-  ctx.cache[series] = info
-  return info
+  close_data(h, path)
+  ctx.cache[key] = { name = name, path = path, lo = lo, hi = hi, total = total, cols = ncol, per = per }
+  return ctx.cache[key]
 end
 
 local function pct(x)
   return (("%.3f"):format(x * 100):gsub("0+$", ""):gsub("%.$", ""))
 end
 
--- A 3D port figure: impulses from the shared series files, legends through keyentry.
+-- The top ports of a series over the drawn intervals, as "443 (35 %)" labels: which lines of a figure are which.
+local function top_port_labels(ctx, series, k)
+  local key = "top " .. series
+  if not ctx.cache[key] then
+    local total, list = port_stats(ctx, series).packets, nil
+    if ctx.n == #ctx.r then
+      list = ctx.r:top_ports(series, nil, 5)        -- the whole trace: counted in C
+    else
+      local by_port = {}
+      for i, port, count in ctx.r:ports(series) do
+        if i > ctx.n then break end
+        by_port[port] = (by_port[port] or 0) + count
+      end
+      list = {}
+      for port, c in pairs(by_port) do list[#list + 1] = { port = port, count = c } end
+      table.sort(list, function(x, y) return x.count > y.count or (x.count == y.count and x.port < y.port) end)
+    end
+    local out = {}
+    for i = 1, math.min(5, #list) do out[i] = { port = list[i].port, share = list[i].count / total } end
+    ctx.cache[key] = out
+  end
+  return table.move(ctx.cache[key], 1, k, 1, {})
+end
+
+-- ": busiest 443 (23.7 %), 80 (12 %)": the busiest ports of a series, for its legend or panel title, so that
+-- the ports of lines drawn close together can be told apart.
+local function top_ports_text(ctx, series, k)
+  local parts = {}
+  for i, t in ipairs(top_port_labels(ctx, series, k)) do
+    parts[i] = ("%d (%s %%)"):format(t.port, ("%.3g"):format(100 * t.share))
+  end
+  return #parts > 0 and (": busiest " .. table.concat(parts, ", ")) or ""
+end
+
+-- The share of a 3D port figure's packets that its bars would leave out (its cut-off: min_share of its highest bar).
+local function hidden_share(fig, ctx)
+  local zmax, packets, kept = 0, 0, 0
+  for _, s in ipairs(fig.series) do zmax = math.max(zmax, port_stats(ctx, s.ports).max) end
+  for _, s in ipairs(fig.series) do
+    local st = port_stats(ctx, s.ports)
+    packets = packets + st.packets
+    for k = 1, #st.share do
+      if st.share[k] >= zmax * ctx.opts.min_share then kept = kept + st.count[k] end
+    end
+  end
+  return packets > 0 and (packets - kept) / packets or 0
+end
+
+-- A 3D port figure: impulses from the series files, legends through keyentry.  One cut-off for the figure: bars
+-- below min_share of its highest bar are left out, and the figure says what share of the packets they carried.
 local function prepare_ports(fig, ctx, job)
   local opts, n = ctx.opts, ctx.n
-  local infos, zmax, total, kept, empty = {}, 0, 0, 0, {}
+  local stats, zmax, empty = {}, 0, {}
   for k, s in ipairs(fig.series) do
-    local info = port_data(ctx, s.ports)
-    infos[k] = info
-    if info.max > zmax then zmax = info.max end
-    total, kept = total + info.total, kept + info.kept
-    if info.total == 0 then empty[#empty + 1] = figures.port_series_names[s.ports] end
+    stats[k] = port_stats(ctx, s.ports)
+    if stats[k].max > zmax then zmax = stats[k].max end
+    if stats[k].bars == 0 then empty[#empty + 1] = figures.port_series_names[s.ports] end
   end
+  local threshold = zmax * opts.min_share
+  local infos, bars, kept, packets, kept_packets = {}, 0, 0, 0, 0
+  for k, s in ipairs(fig.series) do
+    infos[k] = port_data(ctx, s.ports, threshold)
+    bars, kept = bars + stats[k].bars, kept + infos[k].kept
+    packets, kept_packets = packets + stats[k].packets, kept_packets + infos[k].kept_packets
+  end
+  job.dropped_bars, job.dropped_packets = bars - kept, packets - kept_packets
   local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   L[#L + 1] = "set xlabel " .. gq(fig.xlabel) .. " offset 0,-1"
@@ -435,19 +742,15 @@ local function prepare_ports(fig, ctx, job)
   L[#L + 1] = "set key top right opaque box width 1"
   if n <= 20 then L[#L + 1] = "set xtics 1" end
   local notes = {}
-  if kept < total then
-    notes[#notes + 1] = ("not drawn: %s of %s bars, each below %s %% of the highest bar (one pixel)%s")
-      :format(thousands(total - kept), thousands(total), pct(opts.min_share),
-        not opts.heatmap and "" or (#fig.series == 1 and "; the heatmap shows them"
-          or "; the heatmaps of figures 12-15 show them"))
+  if kept < bars then
+    notes[#notes + 1] = ("not drawn: %s of %s bars, below %s %% of the highest (one pixel), carrying %s %% of the packets")
+      :format(thousands(bars - kept), thousands(bars), pct(opts.min_share), pct(job.dropped_packets / packets))
   end
   if #empty > 0 and n > 0 then
     notes[#notes + 1] = "no " .. table.concat(empty, " or ") .. " ports in these intervals"
   end
   if n == 0 then notes[#notes + 1] = "no intervals to draw" end
-  if #notes > 0 then
-    L[#L + 1] = "set label 11 " .. gq(table.concat(notes, "; ")) .. " at screen 0.01, 0.9 left"
-  end
+  notes_label(L, notes, ctx, true)
   local lw = opts.bar_width
   local plots, keys = {}, {}
   local files = {}
@@ -457,49 +760,76 @@ local function prepare_ports(fig, ctx, job)
     plots[k] = ("%s using %d:4:5:6 with impulses lw %g lc rgb variable notitle")
       :format(gq(info.name), fig.overlay, lw)
     keys[k] = ("keyentry with impulses lw 4 lc rgb %s title %s")
-      :format(gq(figures.colors[s.ports]), gq(s.title))
+      :format(gq(figures.colors[s.ports]), gq(s.title .. top_ports_text(ctx, s.ports, #fig.series == 1 and 5 or 3)))
   end
   for _, k in ipairs(keys) do plots[#plots + 1] = k end
   L[#L + 1] = "splot " .. table.concat(plots, ", \\\n      ")
   return L, files
 end
 
--- The heatmap of one port series: intervals across, log-binned port ranges up, colour = share of the
--- interval's packets in that range (log scale), blank where there were none.
-local function prepare_heatmap(fig, ctx, job)
+-- The heatmap form of a port figure: per series a panel with intervals across (grouped per pixel column when
+-- there are more), log-binned port ranges up, colour = share of the packets in that range (log scale), blank where
+-- there were none; the busiest ports named on the right.  `auto`: drawn instead of the 3D bars, which could not be
+-- told apart (the title says so).
+local function prepare_heatmap(fig, ctx, job, auto)
   local opts, n = ctx.opts, ctx.n
-  local s = fig.series[1]
-  local info = port_data(ctx, s.ports)
   local edges = ctx.bin_edges
+  local grids, lo, hi = {}, huge, 0
+  for k, s in ipairs(fig.series) do
+    grids[k] = port_grid(ctx, s.ports)
+    if grids[k].total > 0 then
+      lo, hi = math.min(lo, grids[k].lo), math.max(hi, grids[k].hi)
+    end
+  end
+  if lo == huge then lo, hi = 1e-6, 1 elseif lo >= hi then lo, hi = lo / 10, hi * 10 end
   local L = terminal(opts, job.product_name)
-  L[#L + 1] = title(fig.title:gsub("^3D ", "") .. ", ports binned on a log scale", ctx)
-  L[#L + 1] = "set xlabel 'Interval'"
-  L[#L + 1] = "set ylabel " .. gq("Port (4 bins per octave; white: no packets)")
-  L[#L + 1] = "set cblabel " .. gq("Share of the interval's packets (log scale)")
-  L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
-  L[#L + 1] = ("set yrange [-0.5:%s]"):format(num(#edges - 0.5))
+  local name = fig.title:gsub("^3D ", "")
+  local heading = auto == "intervals" and ("%s: heatmap, %s intervals are too many for 3D bars"):format(name, thousands(n))
+    or auto == "hidden" and ("%s: heatmap, 3D bars would leave out %s %% of the packets"):format(name,
+      ("%.3g"):format(100 * hidden_share(fig, ctx)))
+    or (name .. ", ports binned on a log scale")
+  if #fig.series > 1 then heading = heading .. "; colour: share of the packets (log scale)" end
   local tics = {}
   for b = 0, #edges - 1 do
-    local lo = edges[b + 1]
-    if lo == 0 or (lo & (lo - 1)) == 0 then tics[#tics + 1] = ("%s %d"):format(gq(tostring(lo)), b) end
+    local e = edges[b + 1]
+    -- 0, then powers of 4: the bins of the lowest ports are a pixel or two high
+    if e == 0 or (e & (e - 1)) == 0 and (e == 1 or (e & 0x55555555) ~= 0) then
+      tics[#tics + 1] = ("%s %d"):format(gq(tostring(e)), b)
+    end
   end
+  local panels = #fig.series
+  L[#L + 1] = ("set multiplot layout %d,1 title %s font ',%g'"):format(panels,
+    gq(("%s (interval: %d)"):format(heading, n)), 15 * opts.dpi / 100)
+  L[#L + 1] = "set ylabel " .. gq("Port (log bins)")
+  if panels == 1 then L[#L + 1] = "set cblabel " .. gq("Share of the packets (log scale)") end
+  L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
+  L[#L + 1] = ("set yrange [-0.5:%s]"):format(num(#edges - 0.5))
   L[#L + 1] = "set ytics (" .. table.concat(tics, ", ") .. ")"
   L[#L + 1] = "set logscale cb"
   L[#L + 1] = "set format cb '%g'"
-  local lo, hi = info.hm_lo, info.hm_hi
-  if info.total == 0 then lo, hi = 1e-6, 1 elseif lo >= hi then lo, hi = lo / 10, hi * 10 end
   L[#L + 1] = ("set cbrange [%s:%s]"):format(num(lo), num(hi))
   L[#L + 1] = "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')"
   if n <= 20 then L[#L + 1] = "set xtics 1" end
-  if info.total == 0 or n == 0 then
-    L[#L + 1] = "set label 11 " .. gq(n == 0 and "no intervals to draw"
-      or ("no " .. figures.port_series_names[s.ports] .. " ports in these intervals"))
-      .. " at screen 0.01, 0.015 left"
-    L[#L + 1] = "plot NaN notitle"
-  else
-    L[#L + 1] = "plot " .. gq(info.heatmap_name) .. " using 1:2:3 with image notitle"
+  local files = {}
+  for k, s in ipairs(fig.series) do
+    local g = grids[k]
+    files[#files + 1] = g.path
+    L[#L + 1] = "unset label"
+    local sub = figures.port_series_names[s.ports]
+    if g.cols < n then sub = sub .. (" (%s intervals per column)"):format(num(floor(g.per * 10 + 0.5) / 10)) end
+    sub = sub .. top_ports_text(ctx, s.ports, panels > 2 and 3 or 5)
+    L[#L + 1] = "set title " .. gq(sub)
+    L[#L + 1] = "set xlabel " .. gq(k == panels and "Interval" or "")
+    if g.total == 0 or n == 0 then
+      L[#L + 1] = "set label 11 " .. gq(n == 0 and "no intervals to draw"
+        or ("no " .. figures.port_series_names[s.ports] .. " ports in these intervals")) .. " at graph 0.5, 0.5 center"
+      L[#L + 1] = "plot NaN notitle"
+    else
+      L[#L + 1] = "plot " .. gq(g.name) .. " using 1:2:3 with image notitle"
+    end
   end
-  return L, { info.heatmap }
+  L[#L + 1] = "unset multiplot"
+  return L, files
 end
 
 -- Writes the data files and the script of one figure.  fig: a description from tpp.figures (kind "heatmap" for
@@ -515,15 +845,19 @@ function M.prepare(fig, ctx, out)
   local lines, data
   if out.heatmap then
     lines, data = prepare_heatmap(fig, ctx, job)
+  elseif fig.kind == "ports" and (ctx.port_heatmaps or hidden_share(fig, ctx) > M.MAX_HIDDEN_SHARE) then
+    job.auto_heatmap = true
+    lines, data = prepare_heatmap(fig, ctx, job, ctx.port_heatmaps and "intervals" or "hidden")
   elseif fig.kind == "ports" then
     lines, data = prepare_ports(fig, ctx, job)
   else
     lines, data = prepare_2d(fig, ctx, job)
   end
-  -- run as `gnuplot -c script WORKDIR`: the directory arrives as a string value, never as script text
-  table.insert(lines, 1, "if (ARGC > 0) cd ARG1")
+  -- loaded by a batch script (M.run) run as `gnuplot -c batch WORKDIR`, which changes to the work directory given
+  -- as a string value, never as script text
   lines[#lines + 1] = "unset output"
-  job.script = ctx.workdir .. "/" .. base .. ".gp"
+  job.script_name = base .. ".gp"
+  job.script = ctx.workdir .. "/" .. job.script_name
   job.data = data
   write_file(job.script, table.concat(lines, "\n") .. "\n")
   return job
@@ -601,29 +935,80 @@ local function conclude(job, how, code, dir)
   if not job.ok then os.remove(job.product) end
 end
 
--- Runs gnuplot on each job's script, up to opts.jobs processes at a time (spawned with an argv, watched with
--- tpp.poll), and checks each: exit status 0, nothing fatal on stderr, a non-empty figure, which is then moved to
--- job.output.  opts: gnuplot (the program, as M.find returns it), jobs, dir (the work directory holding the
--- scripts), on_done(job) called as each job finishes (in completion order).  Sets on each job: ok, reason (when
--- not ok), warning (stderr of a successful run, if any).  Returns the jobs.
+-- A batch: one gnuplot process drawing several figures in turn from a script of its own (batch_<k>.gp) that loads
+-- each figure's script and then prints a mark on stderr, so that a figure costs its drawing, not a process.  gnuplot
+-- stops at a script's first error: the figure being drawn failed, and the rest of the batch goes on in a new
+-- process.
+local batches_made = 0
+
+local function batch_script(dir, jobs)
+  batches_made = batches_made + 1
+  local name = ("batch_%d.gp"):format(batches_made)
+  local L = { "if (ARGC > 0) cd ARG1" }
+  for k, job in ipairs(jobs) do
+    L[#L + 1] = "reset"
+    L[#L + 1] = "load " .. gq(job.script_name)
+    L[#L + 1] = "print " .. gq(("tpp-figure-done %d"):format(k))
+  end
+  write_file(dir .. "/" .. name, table.concat(L, "\n") .. "\n")
+  return dir .. "/" .. name
+end
+
+-- Runs the jobs' scripts in at most opts.jobs gnuplot processes at a time (each drawing a batch of figures; spawned
+-- with an argv, watched with tpp.poll), and checks each figure: drawn without an error, a non-empty file, which is
+-- then moved to job.output.  opts: gnuplot (the program, as M.find returns it), jobs, dir (the work directory holding
+-- the scripts), on_done(job) called as each job finishes (in completion order).  Sets on each job: ok, reason (when
+-- not ok), warning (what gnuplot said on stderr while drawing a good figure, if anything).  Returns the jobs.
 -- An error or an interrupt kills and reaps the running gnuplot processes, removes what they wrote, and is raised
 -- again.
 function M.run(jobs, opts)
   local dir = opts.dir
-  local ok, err = pcall(pool.run, jobs, opts.jobs, {
-    start = function(job)
-      job.stderr = {}
-      local proc, serr = tpp.spawn { opts.gnuplot, "-c", argv_path(job.script), argv_path(dir) }
+  local tasks = {}
+  local nproc = math.max(1, math.min(opts.jobs or 1, #jobs))
+  for k = 1, nproc do tasks[k] = { jobs = {} } end
+  for i, job in ipairs(jobs) do
+    local t = tasks[(i - 1) % nproc + 1].jobs
+    t[#t + 1] = job
+  end
+  local function finish(job, how, code)
+    conclude(job, how, code, dir)
+    if opts.on_done then opts.on_done(job) end
+  end
+  local ok, err = pcall(pool.run, tasks, nproc, {
+    start = function(task)
+      task.done, task.lines = 0, {}
+      local script = batch_script(dir, task.jobs)
+      local proc, serr = tpp.spawn { opts.gnuplot, "-c", argv_path(script), argv_path(dir) }
       if not proc then
-        job.ok, job.reason = false, "cannot run gnuplot: " .. tostring(serr)
-        if opts.on_done then opts.on_done(job) end
+        for _, job in ipairs(task.jobs) do
+          job.stderr = {}
+          job.ok, job.reason = false, "cannot run gnuplot: " .. tostring(serr)
+          if opts.on_done then opts.on_done(job) end
+        end
       end
       return proc
     end,
-    stderr = function(job, line) job.stderr[#job.stderr + 1] = line end,
-    done = function(job, how, code)
-      conclude(job, how, code, dir)
-      if opts.on_done then opts.on_done(job) end
+    stderr = function(task, line)
+      local k = tonumber(line:match("^tpp%-figure%-done (%d+)%s*$"))
+      if k and k == task.done + 1 then
+        local job = task.jobs[k]
+        job.stderr, task.lines = task.lines, {}
+        task.done = k
+        finish(job, "exit", 0)
+      else
+        task.lines[#task.lines + 1] = line
+      end
+    end,
+    done = function(task, how, code)
+      if task.done >= #task.jobs then return end
+      -- the figure being drawn when gnuplot stopped failed; the ones after it go on in a new process
+      local job = task.jobs[task.done + 1]
+      job.stderr = task.lines
+      if how == "exit" and code == 0 then how, code = "exit", 1 end  -- ended early without a word: a failure
+      finish(job, how, code)
+      if task.done + 2 <= #task.jobs then
+        tasks[#tasks + 1] = { jobs = table.move(task.jobs, task.done + 2, #task.jobs, 1, {}) }
+      end
     end,
     tick = 1,
   })

@@ -13,7 +13,8 @@
 --             { kind = "missing gnuplot", reason = "gnuplot not found: install the Debian package gnuplot-nox",
 --             figures = the figures not drawn } (no `figure`), and the page is still written.
 --   info      { html = page path, warnings = { { figure = n, text = gnuplot's stderr of a good run } ... },
---               seconds = wall time, dropped = { [series] = bars not drawn }, missing_gnuplot = reason or nil }
+--               seconds = wall time, dropped = { [figure] = { bars = n, packets = n } not drawn of a 3D port figure },
+--               missing_gnuplot = reason or nil }
 -- A figure that fails never stops the others.  Names from outside (dir, stem, the result's source) never reach
 -- gnuplot: it runs in a private work directory and writes fig_<n>.png there, which is moved to its real name only
 -- when the run succeeded (tpp.gnuplot); the page escapes every such string.  An error or an interrupt while
@@ -315,7 +316,11 @@ function plot.draw(r, opts)
         add(fig, false)
         if o.heatmap and fig.kind == "ports" and #fig.series == 1 then add(fig, true) end
       end
-      for series, d in pairs(ctx.cache) do info.dropped[series] = d.total - d.kept end
+      for _, job in ipairs(jobs) do
+        if job.dropped_bars then
+          info.dropped[job.figure] = { bars = job.dropped_bars, packets = job.dropped_packets }
+        end
+      end
     end)
     local function on_done(job)
       if not job.ok then
