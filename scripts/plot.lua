@@ -25,6 +25,7 @@ local OPTIONS = {
   { "--dynamic-alpha", nil, "Opacity of each 3D bar proportional to its height (floor 0.1)." },
   { "--log-ports", nil, "Log-scaled port axis in the 3D figures." },
   { "--heatmap", nil, "Also draw figures 12-15 as heatmaps of log-binned ports (OUT/<stem>_<n>_heatmap)." },
+  { "--ports", "VIEW", "Port figures 12-18: auto | bars | heatmap (auto: heatmaps past 200 intervals or when bars would leave out more than 25 % of the packets).", "auto" },
   { "--min-share", "X", "Leave out 3D bars below this fraction of the highest bar.", "0.002" },
   { "--max-intervals", "N", "Draw (and parse) only the first N intervals (0 = all).", "0" },
   { "-j --jobs", "N", "gnuplot processes at once (default: the number of cores)." },
@@ -47,8 +48,11 @@ of TCP src, TCP dst, UDP src, UDP dst, 16 TCP src & dst, 17 UDP src & dst, 18 al
 
 Size: fonts and lines scale with --dpi / 100, so the default 1600 x 900 at dpi 100 is a 16 x 9 in figure at
 100 dpi; the original tool's 16 x 9 in at 600 dpi is --width 9600 --height 5400 --dpi 600.
-3D bars below --min-share of the highest bar (one pixel of the z axis) are left out and counted in the figure;
---heatmap also draws figures 12-15 as heatmaps of log-binned ports, which show that tail.
+3D bars below --min-share of the highest bar (one pixel of the z axis) are left out, and the figure says what
+share of the packets they carried; when that passes 25 %, or past 200 intervals, the port figures are drawn as
+heatmaps (port bins x intervals, log colour scale) instead (--ports bars keeps the bars); --heatmap also draws
+figures 12-15 as heatmaps beside the bars.  Past about two intervals per pixel, the time series are drawn per
+pixel column: the mean as a line, min to max as a band.
 Needs gnuplot (Debian package gnuplot-nox).
 
 Exit status: 0 when every figure of every input was drawn, 1 when an input could not be read, a figure
@@ -93,6 +97,7 @@ local function one_of(name, ...)
   die(("--%s must be one of %s, got '%s'"):format(name, table.concat({ ... }, ", "), tostring(args[name])))
 end
 local format = one_of("format", "png", "svg")
+local port_view = one_of("ports", "auto", "bars", "heatmap")
 local parse_opts = { delta_t = delta_t, boundary = one_of("boundary", "aligned", "packet"),
                      ip = one_of("ip", "any", "v4", "v6"), filter = args.filter, max_packets = max_packets,
                      max_intervals = max_intervals }
@@ -189,6 +194,7 @@ local function main()
       local files, failures = plot.draw(r, {
         dir = args.out, stem = stem, figures = list, format = format, width = width, height = height, dpi = dpi,
         alpha = alpha, dynamic_alpha = args.dynamic_alpha, log_ports = args.log_ports, heatmap = args.heatmap,
+        port_view = port_view,
         min_share = min_share, max_intervals = max_intervals, jobs = jobs, gnuplot = args.gnuplot, quiet = true })
       for _, f in ipairs(failures) do
         say(("%s: %s%s"):format(printable(input.path), f.figure and ("figure " .. tostring(f.figure) .. ": ") or "",

@@ -142,7 +142,10 @@ function M.context(r, opts)
   ctx.packets = r:column("packets")
   ctx.covered = r:column("covered")
   ctx.time = time_axis(r, ctx.n, ctx.delta)
-  ctx.port_heatmaps = ctx.n > M.MAX_BAR_INTERVALS   -- 3D bars cannot be told apart: the port figures are heatmaps
+  -- 3D bars cannot be told apart: the port figures are heatmaps (port_view "auto"), or as asked
+  local view = opts.port_view or "auto"
+  ctx.port_heatmaps = view == "heatmap" or (view == "auto" and ctx.n > M.MAX_BAR_INTERVALS)
+  ctx.port_bars = view == "bars"
   ctx.bin_edges, ctx.bin = log_bins()
   return ctx
 end
@@ -173,7 +176,8 @@ local function notes_label(L, notes, ctx, three_d)
     L[#L + 1] = ("set label 11 %s at screen 0.5, screen 0.92 center font ',%g'")
       :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
   else
-    L[#L + 1] = "set tmargin 4.5"
+    L[#L + 1] = "set tmargin 5.5"
+    L[#L + 1] = "set title offset 0,0.6"
     L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,1 font ',%g'")
       :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
   end
@@ -313,6 +317,20 @@ local function write_envelopes(f, ctx, cols, ncol)
   return lo, hi
 end
 
+-- Tics of a log axis from `from` to `to`: the decades, and 2 and 5 times them when there are few decades (a range
+-- within one decade would otherwise get a single tic or none).
+local function log_tics(from, to)
+  local steps = math.log(to / from, 10) < 3 and { 1, 2, 5 } or { 1 }
+  local out = {}
+  for e = floor(math.log(from, 10)) - 1, floor(math.log(to, 10)) + 1 do
+    for _, m in ipairs(steps) do
+      local v = m * 10.0 ^ e
+      if v >= from and v <= to then out[#out + 1] = ("'%s' %s"):format(("%g"):format(v), ("%.17g"):format(v)) end
+    end
+  end
+  return out
+end
+
 -- Whether two columns hold the same first n values (NaN equal to NaN).
 local function same_values(a, b, n)
   for i = 1, n do
@@ -433,7 +451,11 @@ local function prepare_2d(fig, ctx, job)
   if job.log_y then
     L[#L + 1] = "set logscale y"
     L[#L + 1] = "set format y '%g'"
-    if lo > 0 and lo < huge then L[#L + 1] = ("set yrange [%s:%s]"):format(num(lo / 1.5), num(hi * 1.5)) end
+    if lo > 0 and lo < huge then
+      local from, to = lo / 1.5, hi * 1.5
+      L[#L + 1] = ("set yrange [%s:%s]"):format(num(from), num(to))
+      L[#L + 1] = "set ytics (" .. table.concat(log_tics(from, to), ", ") .. ")"
+    end
   else
     local yr = y_range(lo, hi)
     if yr then L[#L + 1] = "set yrange " .. yr end
@@ -787,6 +809,7 @@ local function prepare_heatmap(fig, ctx, job, auto)
   local heading = auto == "intervals" and ("%s: heatmap, %s intervals are too many for 3D bars"):format(name, thousands(n))
     or auto == "hidden" and ("%s: heatmap, 3D bars would leave out %s %% of the packets"):format(name,
       ("%.3g"):format(100 * hidden_share(fig, ctx)))
+    or auto == "asked" and (name .. ": heatmap")
     or (name .. ", ports binned on a log scale")
   if #fig.series > 1 then heading = heading .. "; colour: share of the packets (log scale)" end
   local tics = {}
@@ -845,9 +868,11 @@ function M.prepare(fig, ctx, out)
   local lines, data
   if out.heatmap then
     lines, data = prepare_heatmap(fig, ctx, job)
-  elseif fig.kind == "ports" and (ctx.port_heatmaps or hidden_share(fig, ctx) > M.MAX_HIDDEN_SHARE) then
+  elseif fig.kind == "ports" and not ctx.port_bars
+      and (ctx.port_heatmaps or hidden_share(fig, ctx) > M.MAX_HIDDEN_SHARE) then
     job.auto_heatmap = true
-    lines, data = prepare_heatmap(fig, ctx, job, ctx.port_heatmaps and "intervals" or "hidden")
+    local why = ctx.opts.port_view == "heatmap" and "asked" or ctx.port_heatmaps and "intervals" or "hidden"
+    lines, data = prepare_heatmap(fig, ctx, job, why)
   elseif fig.kind == "ports" then
     lines, data = prepare_ports(fig, ctx, job)
   else
@@ -939,11 +964,8 @@ end
 -- each figure's script and then prints a mark on stderr, so that a figure costs its drawing, not a process.  gnuplot
 -- stops at a script's first error: the figure being drawn failed, and the rest of the batch goes on in a new
 -- process.
-local batches_made = 0
-
-local function batch_script(dir, jobs)
-  batches_made = batches_made + 1
-  local name = ("batch_%d.gp"):format(batches_made)
+local function batch_script(dir, jobs, number)
+  local name = ("batch_%d.gp"):format(number)
   local L = { "if (ARGC > 0) cd ARG1" }
   for k, job in ipairs(jobs) do
     L[#L + 1] = "reset"
@@ -970,6 +992,7 @@ function M.run(jobs, opts)
     local t = tasks[(i - 1) % nproc + 1].jobs
     t[#t + 1] = job
   end
+  local batches = 0
   local function finish(job, how, code)
     conclude(job, how, code, dir)
     if opts.on_done then opts.on_done(job) end
@@ -977,7 +1000,8 @@ function M.run(jobs, opts)
   local ok, err = pcall(pool.run, tasks, nproc, {
     start = function(task)
       task.done, task.lines = 0, {}
-      local script = batch_script(dir, task.jobs)
+      batches = batches + 1
+      local script = batch_script(dir, task.jobs, batches)
       local proc, serr = tpp.spawn { opts.gnuplot, "-c", argv_path(script), argv_path(dir) }
       if not proc then
         for _, job in ipairs(task.jobs) do

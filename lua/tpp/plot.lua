@@ -29,6 +29,8 @@
 --   log_ports (false: log-scaled port axis)  max_intervals (0 = all: draw only the first N intervals)
 --   min_share (0.002: 3D bars below this fraction of the series' highest bar are left out and counted in the figure)
 --   heatmap (false: also dir/<stem>_<n>_heatmap.<format> for figures 12-15, ports binned on a log scale)
+--   port_view ("auto": the port figures 12-18 as 3D bars, or as heatmaps when there are more than 200 intervals or
+--     the bars would leave out more than 25 % of the packets, saying so in the title; "bars"; "heatmap")
 --   jobs (tpp.cpus(): gnuplot processes run at once)  quiet (false: a line per failure or gnuplot
 --     warning and a summary line on stderr)
 --   gnuplot ("gnuplot": the program, looked up in $PATH unless it holds a '/')
@@ -53,7 +55,7 @@ plot.stem = stem_of
 local KNOWN = { dir = true, stem = true, figures = true, format = true, width = true, height = true, dpi = true,
                 alpha = true, dynamic_alpha = true, log_ports = true, max_intervals = true, jobs = true,
                 quiet = true, gnuplot = true, workdir = true, min_share = true, heatmap = true,
-                bar_width = true }
+                bar_width = true, port_view = true }
 
 local function check_number(o, name, default, lo, hi, integer)
   local v = o[name]
@@ -96,6 +98,10 @@ local function check_options(r, opts)
   o.dynamic_alpha = opts.dynamic_alpha and true or false
   o.log_ports = opts.log_ports and true or false
   o.heatmap = opts.heatmap and true or false
+  o.port_view = opts.port_view or "auto"
+  if o.port_view ~= "auto" and o.port_view ~= "bars" and o.port_view ~= "heatmap" then
+    error(("tpp.plot: option port_view must be \"auto\", \"bars\" or \"heatmap\", got %q"):format(tostring(o.port_view)), 3)
+  end
   o.quiet = opts.quiet and true or false
   o.gnuplot = opts.gnuplot or "gnuplot"
   if type(o.gnuplot) ~= "string" then error("tpp.plot: option gnuplot must be a command name or path", 3) end
