@@ -570,21 +570,28 @@ local function port_stats(ctx, series)
       if s > max then max = s end
     end
   end
-  local floor_share = max * ctx.opts.min_share
+  ctx.cache[key] = { max = max, bars = bars, packets = counted }
+  return ctx.cache[key]
+end
+
+-- The bars of a series that a 3D figure could draw (its cut-off is at least this series' highest share times
+-- min_share), as flat lists i, port, count, share (once per drawing, and only for figures drawn as bars).
+local function port_candidates(ctx, series)
+  local key = "candidates " .. series
+  if ctx.cache[key] then return ctx.cache[key] end
+  local n, packets = ctx.n, ctx.packets
+  local floor_share = port_stats(ctx, series).max * ctx.opts.min_share
   local xi, xport, xcount, xshare = {}, {}, {}, {}
-  if bars > 0 then
-    for i, port, count in r:ports(series) do
-      if i > n then break end
-      local p = packets[i]
-      local s = p > 0 and count / p or 0
-      if p > 0 and s >= floor_share then
-        local k = #xi + 1
-        xi[k], xport[k], xcount[k], xshare[k] = i, port, count, s
-      end
+  for i, port, count in ctx.r:ports(series) do
+    if i > n then break end
+    local p = packets[i]
+    local s = p > 0 and count / p or 0
+    if p > 0 and s >= floor_share then
+      local k = #xi + 1
+      xi[k], xport[k], xcount[k], xshare[k] = i, port, count, s
     end
   end
-  ctx.cache[key] = { max = max, bars = bars, packets = counted,
-                     i = xi, port = xport, count = xcount, share = xshare }
+  ctx.cache[key] = { i = xi, port = xport, count = xcount, share = xshare }
   return ctx.cache[key]
 end
 
@@ -595,13 +602,13 @@ end
 local function port_data(ctx, series, threshold)
   local key = ("bars %s %.17g"):format(series, threshold)
   if ctx.cache[key] then return ctx.cache[key] end
-  local opts, st = ctx.opts, port_stats(ctx, series)
+  local opts, st = ctx.opts, port_candidates(ctx, series)
   ctx.files = (ctx.files or 0) + 1
   local name = ("%s_%d.dat"):format(series, ctx.files)
   local path = ctx.workdir .. "/" .. name
   local f = open_data(path)
   local rgb = tonumber(figures.colors[series]:sub(2), 16)
-  local alpha, dynamic, max = opts.alpha, opts.dynamic_alpha, st.max
+  local alpha, dynamic, max = opts.alpha, opts.dynamic_alpha, port_stats(ctx, series).max
   local static_colour = (floor((1 - alpha) * 255 + 0.5) << 24) | rgb
   local dp, dq = PAIR[series], QUAD[series]
   local yoff = opts.log_ports and 1 or 0
@@ -636,15 +643,15 @@ local function port_grid(ctx, series)
   local bin, nbins = ctx.bin, #ctx.bin_edges
   local ncol = math.min(n, M.pixel_columns(ctx.opts))
   local per = ncol > 0 and n / ncol or 1
-  local col_of = function(i) return math.min(ncol, floor((i - 1) / per) + 1) end
-  local sums, denom, total = {}, {}, 0
+  local base, denom, sums, total = {}, {}, {}, 0    -- base[i]: where interval i's column starts in sums
   for i = 1, n do
-    local c = col_of(i)
+    local c = math.min(ncol, floor((i - 1) / per) + 1)
+    base[i] = (c - 1) * nbins
     denom[c] = (denom[c] or 0) + packets[i]
   end
   for i, port, count in r:ports(series) do
     if i > n then break end
-    local k = (col_of(i) - 1) * nbins + bin[port]
+    local k = base[i] + bin[port]
     sums[k] = (sums[k] or 0) + count
     total = total + 1
   end
@@ -680,7 +687,10 @@ end
 local function top_port_labels(ctx, series, k)
   local key = "top " .. series
   if not ctx.cache[key] then
-    local total, list = port_stats(ctx, series).packets, nil
+    -- every packet of a series is counted once in its protocol's port packets
+    local per_interval = ctx.r:column(series:match("^tcp") and "tcp_port_packets" or "udp_port_packets")
+    local total, list = 0, nil
+    for i = 1, ctx.n do total = total + per_interval[i] end
     if ctx.n == #ctx.r then
       list = ctx.r:top_ports(series, nil, 5)        -- the whole trace: counted in C
     else
@@ -715,8 +725,8 @@ local function hidden_share(fig, ctx)
   local zmax, packets, kept = 0, 0, 0
   for _, s in ipairs(fig.series) do zmax = math.max(zmax, port_stats(ctx, s.ports).max) end
   for _, s in ipairs(fig.series) do
-    local st = port_stats(ctx, s.ports)
-    packets = packets + st.packets
+    local st = port_candidates(ctx, s.ports)
+    packets = packets + port_stats(ctx, s.ports).packets
     for k = 1, #st.share do
       if st.share[k] >= zmax * ctx.opts.min_share then kept = kept + st.count[k] end
     end

@@ -1,0 +1,123 @@
+-- tpp bench/figures.lua CAPTURE [RUNS] — what drawing costs: all 22 figures (tpp.plot.draw from a dump: the parse
+-- is not timed) of CAPTURE at three sizes — 30,000 intervals (dt = span / 30,000), 90 intervals, and a one-interval
+-- capture of two packets — each drawing in a fresh process, the three run alternately RUNS times (default 3) after a
+-- warm-up round.  Prints a Markdown table of median wall times and the peak memory of tpp and its gnuplot processes
+-- together (their resident sizes summed, sampled every 20 ms), and how much of it is the loaded result (the dump
+-- of a parse with every feature group on: the heavy hitters of 30,000 intervals are most of it).
+--
+-- tpp bench/figures.lua --one DUMP DIR draws one dump's figures into DIR.
+local tpp = require "tpp"
+local lfs = require "lfs"
+
+if arg[1] == "--one" then
+  local plot = require "tpp.plot"
+  local r = assert(tpp.load(arg[2]))
+  local kb = 0
+  for line in io.lines("/proc/self/status") do kb = tonumber(line:match("^VmRSS:%s*(%d+)")) or kb end
+  local _, failures = plot.draw(r, { dir = arg[3], quiet = true })
+  if #failures > 0 then error(failures[1].reason, 0) end
+  print(kb)   -- the loaded result's share of the peak
+  return
+end
+
+local capture, runs = arg[1], math.tointeger(tonumber(arg[2] or "3"))
+if not capture or not runs or runs < 1 then
+  io.stderr:write("usage: tpp bench/figures.lua CAPTURE [RUNS]\n")
+  os.exit(2)
+end
+
+-- Resident KB of process `pid` and of every process descending from it (/proc/*/stat: pid, ppid; status: VmRSS).
+local function tree_kb(pid)
+  local parent, rss = {}, {}
+  for name in lfs.dir("/proc") do
+    local p = tonumber(name)
+    if p then
+      local f = io.open("/proc/" .. name .. "/stat")
+      local stat = f and f:read("l")
+      if f then f:close() end
+      local ppid = stat and tonumber(stat:match("^%d+ %b() %S+ (%d+)"))
+      if ppid then
+        parent[p] = ppid
+        local s = io.open("/proc/" .. name .. "/status")
+        if s then
+          for line in s:lines() do
+            local kb = line:match("^VmRSS:%s*(%d+)")
+            if kb then rss[p] = tonumber(kb) end
+          end
+          s:close()
+        end
+      end
+    end
+  end
+  local total = 0
+  for p, kb in pairs(rss) do
+    local q = p
+    while q and q ~= pid and q > 1 do q = parent[q] end
+    if q == pid then total = total + kb end
+  end
+  return total
+end
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(lfs.mkdir(tmp))
+
+-- The three dumps to draw.
+local r = assert(tpp.parse(capture, { delta_t = 10, features = "none" }))
+local span = r.last_ts - r.first_ts
+local dumps = {}
+for _, size in ipairs({ 30000, 90 }) do
+  local d = tmp .. "/n" .. size .. ".tpd"
+  local rr = assert(tpp.parse(capture, { delta_t = span / size, anchor = "first" }))
+  assert(rr:dump(d))
+  dumps[#dumps + 1] = { name = ("%s intervals"):format(#rr), path = d }
+end
+do
+  local synth = require "tpp.synth"
+  local c = tmp .. "/one.pcap"
+  synth.generate(c, { packets = 2, duration = 0.5 })
+  local one = assert(tpp.parse(c))
+  assert(one:dump(tmp .. "/one.tpd"))
+  dumps[#dumps + 1] = { name = ("%d interval, %d packets"):format(#one, one.packets), path = tmp .. "/one.tpd" }
+end
+
+local function measure(d, k)
+  local out = ("%s/out-%d"):format(tmp, k)
+  local t0 = tpp.now()
+  local p = assert(tpp.spawn { arg[-1], arg[0], "--one", d.path, out })
+  local peak, err, loaded = 0, {}, 0
+  repeat
+    peak = math.max(peak, tree_kb(p:pid()))
+    tpp.poll({ p }, 0.02)
+    local o, e = p:read()
+    for _, l in ipairs(e) do err[#err + 1] = l end
+    for _, l in ipairs(o) do loaded = tonumber(l) or loaded end
+  until p:eof()
+  local ok = p:wait()
+  local dt = tpp.now() - t0
+  if not ok then error(d.name .. ": the drawing failed: " .. table.concat(err, "\n"), 0) end
+  os.execute("rm -rf '" .. out .. "'")
+  return dt, peak, loaded
+end
+
+local times, peaks, loads = {}, {}, {}
+for round = 0, runs do
+  for k, d in ipairs(dumps) do
+    local dt, kb, loaded = measure(d, k)
+    if round > 0 then
+      times[k] = times[k] or {}
+      times[k][#times[k] + 1] = dt
+      peaks[k] = math.max(peaks[k] or 0, kb)
+      loads[k] = math.max(loads[k] or 0, loaded)
+    end
+  end
+end
+os.execute("rm -rf '" .. tmp .. "'")
+
+print("| drawing (all 22 figures, 1600 x 900 PNG) | median time (s) | peak memory, tpp + gnuplot (MB) |"
+  .. " of which the loaded result (MB) |")
+print("| --- | ---: | ---: | ---: |")
+for k, d in ipairs(dumps) do
+  table.sort(times[k])
+  print(("| %s | %.2f | %d | %d |"):format(d.name, times[k][(#times[k] + 1) // 2], peaks[k] // 1024, loads[k] // 1024))
+end
