@@ -41,6 +41,8 @@ PCAP=$(./tpp bench/alternate.lua "$RUNS" \
     "tpp: no research feature (features none)=$(tpp_parse "$T5" "$NONE")")
 # What each research feature group costs: a parse with none, each group alone, and all (bench/features.lua).
 FEATURES=$(./tpp bench/features.lua "$T5" "$RUNS")
+# Drawing all 22 figures at 30,000 and 90 intervals and of a one-interval capture (bench/figures.lua).
+FIGURES=$(./tpp bench/figures.lua "$T5" 3)
 SHARK=$(./tpp bench/alternate.lua 3 \
     "tshark -q -z io,stat,10 (5 columns)=tshark -q -z '$TSHARK_Z' -r $T1" \
     "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T1")")
@@ -102,6 +104,14 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "cost is a median's excess over \"none\" (bench/features.lua)."
     echo
     echo "$FEATURES"
+    echo
+    echo "## Figures (the 5M-packet trace's dumps; docs/figures.md)"
+    echo
+    echo "All 22 figures with tpp.plot.draw from a dump (the parse is not timed), each drawing in a fresh process,"
+    echo "the three run alternately 3 times after a warm-up; peak memory of tpp and its gnuplot processes summed,"
+    echo "sampled every 20 ms (bench/figures.lua)."
+    echo
+    echo "$FIGURES"
     echo
     echo "## tshark: the 1M-packet .pcap"
     echo
