@@ -459,6 +459,8 @@ local function prepare_2d(fig, ctx, job)
   else
     local yr = y_range(lo, hi)
     if yr then L[#L + 1] = "set yrange " .. yr end
+    -- large counts as "1.5 M", not "1.5e+06"
+    if lo >= 0 and hi >= 1e5 and hi < huge then L[#L + 1] = "set format y '%.1s %c'" end
   end
   if n > 0 and lo == huge then
     L[#L + 1] = "set label 10 " .. gq("no defined values in these intervals") .. " at graph 0.5, 0.5 center"
