@@ -12,6 +12,7 @@
 local core = require "tpp.core"
 local column = require "tpp.column"
 local walk = require "tpp.walk"
+local score = require "tpp.score"
 
 local meta = core._meta
 local methods = meta.result_methods
@@ -312,6 +313,7 @@ end
 local function register(meta)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
   methods.slice, methods.where, methods.port_series = slice, where, port_series
+  methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   meta.result.__tostring = result_tostring
   meta.interval.__tostring = interval_tostring
   meta.ports.__tostring = ports_tostring
