@@ -59,6 +59,7 @@ print(" ".join(out))
 -- and the TCP destination-port histogram of each interval (1-based), as written.
 local dir, path, hist
 local SCAN = 35
+local SAMPLE_MISSING = "/nonexistent/no-such.pcap"
 local function capture()
   if path then return path, hist end
   dir = H.tmpdir()
@@ -539,5 +540,40 @@ describe("scripts/score.lua", function()
     local list = assert(parse_admd('<a><anomaly type="anomalous" value="' .. report.xml_attr("x\"<&'\n\tz")
                                    .. '"></anomaly></a>'))
     assert.are.equal("x\"<&'\n\tz", list[1].value)
+  end)
+end)
+
+describe("scripts/examples/score_alarms.lua", function()
+  it("puts the two highest robust-z alarms of a synthetic trace on its port scan and its address sweep", function()
+    local tmp = H.tmpdir()
+    local trace = tmp .. "/two_scans.pcap.gz"
+    local summary = require("tpp.synth").generate(trace, { packets = 40000, duration = 120 })
+    local out, err, status = H.sh(H.tpp_binary() .. " scripts/examples/score_alarms.lua " .. H.shell_quote(trace)
+                                  .. " --delta-t 2 --window 10")
+    assert.are.equal(0, status, err)
+    local runs = {}
+    for a, b, peak in out:gmatch("\nrobust_z\t(%d+)\t(%d+)\t[^\t]+\t([^\t]+)\t") do
+      runs[#runs + 1] = { first = tonumber(a), last = tonumber(b), peak = tonumber(peak) }
+    end
+    assert.truthy(out:find("\n# %d+ alarms?\n$"), out)
+    table.sort(runs, function(x, y) return x.peak > y.peak end)
+    assert.is_true(#runs >= 2, out)
+    assert.are.equal(2, #summary.scans)
+    local t0 = summary.scans[1].start_ns // NS
+    local r = assert(tpp.parse(trace, { delta_t = 2 }))
+    H.rmtree(tmp)
+    local starts = r:column("start")
+    for _, scan in ipairs(summary.scans) do
+      local hit = false
+      for k = 1, 2 do
+        local run = runs[k]
+        hit = hit or (starts[run.first + 1] * 1e9 < scan.end_ns and (starts[run.last + 1] + 2) * 1e9 > scan.start_ns)
+      end
+      assert.is_true(hit, ("the %s scan at %d s is one of the two highest alarms\n%s"):format(scan.kind,
+                     scan.start_ns // NS - t0, out))
+    end
+    local _, err2, status2 = H.sh(H.tpp_binary() .. " scripts/examples/score_alarms.lua " .. SAMPLE_MISSING)
+    assert.are.equal(1, status2)
+    assert.truthy(err2:find("no-such.pcap", 1, true), err2)
   end)
 end)
