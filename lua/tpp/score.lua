@@ -34,35 +34,59 @@ local KL_SERIES = { tcp_src = true, tcp_dst = true, udp_src = true, udp_dst = tr
 -- Small statistics
 ---------------------------------------------------------------------------------------------------------------
 
--- Median of the numbers in list (sorted in place), nil for an empty list.
-local function median_of(list)
-  local n = #list
-  if n == 0 then return nil end
-  table.sort(list)
-  if n % 2 == 1 then return list[(n + 1) // 2] end
-  return (list[n // 2] + list[n // 2 + 1]) / 2
+-- The first index of the sorted list s (of n values) whose value is >= v (n + 1 when none is).
+local function lower_bound(s, n, v)
+  local lo, hi = 1, n + 1
+  while lo < hi do
+    local mid = (lo + hi) // 2
+    if s[mid] < v then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+
+-- Median and MAD of the sorted list s of m > 0 values.  The deviations from the median grow leftwards from
+-- s[m // 2] and rightwards from s[m // 2 + 1]: merging the two runs gives the middle deviations without sorting.
+local function median_mad(s, m)
+  local q = m // 2
+  local med = m % 2 == 1 and s[q + 1] or (s[q] + s[q + 1]) / 2
+  local k1, k2 = (m + 1) // 2, m // 2 + 1           -- the middle ranks (equal when m is odd)
+  local l, r, d1, d2 = q, q + 1, nil, nil
+  for rank = 1, k2 do
+    local dl = l >= 1 and med - s[l] or math.huge
+    local dr = r <= m and s[r] - med or math.huge
+    local d
+    if dl <= dr then d, l = dl, l - 1 else d, r = dr, r + 1 end
+    if rank == k1 then d1 = d end
+    if rank == k2 then d2 = d end
+  end
+  return med, (d1 + d2) / 2
 end
 
 -- Robust z-scores of col against a trailing window: z_i = (x_i - med) / (1.4826 MAD) over the finite values of
 -- the `w` intervals before i.  NaN for the first w intervals (incomplete window), for a window without a finite
 -- value, for a NaN x_i, and where MAD is 0 (more than half the window equal: no scale to measure a distance by).
+-- The window is kept sorted as it slides (one value out, one in), so each interval costs O(w), not a sort.
 function score.robust_z(col, w)
-  local out = {}
+  local out, sorted, m = {}, {}, 0
   for i = 1, #col do
-    local z = NAN
-    local x = col[i]
-    if i > w and finite(x) then
-      local win = {}
-      for j = i - w, i - 1 do
-        if finite(col[j]) then win[#win + 1] = col[j] end
+    if i > w + 1 then                                   -- col[i - w - 1] leaves the window
+      local old = col[i - w - 1]
+      if finite(old) then
+        table.remove(sorted, lower_bound(sorted, m, old))
+        m = m - 1
       end
-      local med = median_of(win)
-      if med then
-        local dev = {}
-        for k, v in ipairs(win) do dev[k] = math.abs(v - med) end
-        local mad = median_of(dev)
-        if mad > 0 then z = (x - med) / (1.4826 * mad) end
+    end
+    if i > 1 then                                       -- col[i - 1] enters it
+      local new = col[i - 1]
+      if finite(new) then
+        table.insert(sorted, lower_bound(sorted, m, new), new)
+        m = m + 1
       end
+    end
+    local z, x = NAN, col[i]
+    if i > w and m > 0 and finite(x) then
+      local med, mad = median_mad(sorted, m)
+      if mad > 0 then z = (x - med) / (1.4826 * mad) end
     end
     out[i] = z
   end

@@ -74,11 +74,13 @@ function report.xml_attr(v)
 end
 local attr = report.xml_attr
 
--- Epoch seconds t as admd's sec and usec (rounded to the microsecond, carried into the seconds).
-local function sec_usec(t)
+-- Epoch seconds t as admd's sec and usec (rounded to the microsecond, carried into the seconds), `back`
+-- microseconds earlier.
+local function sec_usec(t, back)
   local sec = math.floor(t)
-  local usec = math.floor((t - sec) * 1e6 + 0.5)
+  local usec = math.floor((t - sec) * 1e6 + 0.5) - (back or 0)
   if usec >= 1000000 then sec, usec = sec + 1, usec - 1000000 end
+  if usec < 0 then sec, usec = sec - 1, usec + 1000000 end
   return ("%d"):format(sec), ("%d"):format(usec)
 end
 
@@ -91,8 +93,9 @@ end
 -- The admd XML of the alarms of several results: list of { r = result, s = score table }, opts.filters = how many
 -- heavy hitters of `src` and of `dst` become filters (default 1).  One <anomaly type="anomalous"> per run of
 -- consecutive alarm intervals of a score, value "<score>,<peak>,<cause>,unknown" (the peak score of the run, the
--- column or series behind it, and the taxonomy last as MAWILab's values have it), from/to the run's first start
--- and last end; filters: the top heavy hitters of the run's first interval (one filter per address), or one empty
+-- column or series behind it, and the taxonomy last as MAWILab's values have it), from the run's first start to
+-- the last microsecond before its end (intervals are half-open, admd's bounds inclusive, so that the alarm read
+-- back as a label covers the run's intervals and no other); filters: the top heavy hitters of the run's first interval (one filter per address), or one empty
 -- filter (anything) when the result has none.
 function report.admd_text(list, opts)
   local k = (opts and opts.filters) or 1
@@ -124,7 +127,7 @@ function report.admd_text(list, opts)
         end
         if filters == 0 then out[#out + 1] = "      <filter/>\n" end
         local fs, fu = sec_usec(starts[run[1]])
-        local ts, tu = sec_usec(ends[run[2]])
+        local ts, tu = sec_usec(ends[run[2]], 1)
         out[#out + 1] = ('      <from sec="%s" usec="%s"/>\n      <to sec="%s" usec="%s"/>\n    </slice>\n'
                          .. '  </anomaly>\n'):format(fs, fu, ts, tu)
       end
