@@ -577,3 +577,31 @@ describe("scripts/examples/score_alarms.lua", function()
     assert.truthy(err2:find("no-such.pcap", 1, true), err2)
   end)
 end)
+
+describe("the HTML page of a result (tpp.plot)", function()
+  teardown(cleanup)
+
+  it("lists the alarm runs of the z-scores and the subspace method, escaped", function()
+    local r = assert(tpp.parse((capture()), { delta_t = 1 }))
+    local out = H.tmpdir()
+    local _, _, info = require("tpp.plot").draw(r, { dir = out, stem = "scan", gnuplot = "tpp-spec-no-such-gnuplot",
+                                                     quiet = true })
+    local page = H.read_file(info.html)
+    H.rmtree(out)
+    local s = r:score { methods = report.PAGE_METHODS }
+    local rows = report.alarm_rows(s)
+    assert.truthy(page:find(("<h2>Alarms</h2>\n<p>%d runs? of alarm"):format(#rows)), page)
+    local listed = {}
+    for name, span in page:gmatch("<tr><td>([%w_]+)</td><td>([%d to]+)</td>") do
+      listed[#listed + 1] = name .. " " .. span
+    end
+    local want = {}
+    for k, row in ipairs(rows) do
+      want[k] = row.name .. " " .. (row.first == row.last and tostring(row.first - 1)
+                                    or ("%d to %d"):format(row.first - 1, row.last - 1))
+    end
+    assert.are.same(want, listed)
+    assert.truthy(page:find(("<tr><td>robust_z</td><td>%d</td>"):format(SCAN), 1, true), page)
+    assert.is_nil(page:find("kl_tcp_dst", 1, true))                 -- the page leaves the port histograms out
+  end)
+end)

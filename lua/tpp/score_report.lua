@@ -95,8 +95,8 @@ end
 -- consecutive alarm intervals of a score, value "<score>,<peak>,<cause>,unknown" (the peak score of the run, the
 -- column or series behind it, and the taxonomy last as MAWILab's values have it), from the run's first start to
 -- the last microsecond before its end (intervals are half-open, admd's bounds inclusive, so that the alarm read
--- back as a label covers the run's intervals and no other); filters: the top heavy hitters of the run's first interval (one filter per address), or one empty
--- filter (anything) when the result has none.
+-- back as a label covers the run's intervals and no other); filters: the top heavy hitters of the run's first
+-- interval (one filter per address), or one empty filter (anything) when the result has none.
 function report.admd_text(list, opts)
   local k = (opts and opts.filters) or 1
   local out = { '<?xml version="1.0" encoding="UTF-8"?>\n',
@@ -106,35 +106,85 @@ function report.admd_text(list, opts)
     local r, s = item.r, item.s
     local starts, ends = r:column("start"), r:column("end")
     local hh = has_hh(r)
-    for _, name in ipairs(s.names) do
-      for _, run in ipairs(report.runs(s.alarm[name])) do
-        local peak, cause = -math.huge, nil
-        for i = run[1], run[2] do
-          local v = s[name][i]
-          if v == v and v > peak then peak, cause = v, s.detail.cause[name][i] end
-        end
-        count = count + 1
-        out[#out + 1] = ('  <anomaly type="anomalous" value="%s">\n    <slice>\n')
-                        :format(attr(("%s,%s,%s,unknown"):format(name, real(peak), cause or "-")))
-        local filters = 0
-        if hh then
-          for _, dim in ipairs { "src", "dst" } do
-            for _, e in ipairs(r:heavy_hitters(dim, run[1], k)) do
-              out[#out + 1] = ('      <filter %s_ip="%s"/>\n'):format(dim, attr(e.key))
-              filters = filters + 1
-            end
+    for _, row in ipairs(report.alarm_rows(s)) do
+      count = count + 1
+      out[#out + 1] = ('  <anomaly type="anomalous" value="%s">\n    <slice>\n')
+                      :format(attr(("%s,%s,%s,unknown"):format(row.name, real(row.peak), row.cause or "-")))
+      local filters = 0
+      if hh then
+        for _, dim in ipairs { "src", "dst" } do
+          for _, e in ipairs(r:heavy_hitters(dim, row.first, k)) do
+            out[#out + 1] = ('      <filter %s_ip="%s"/>\n'):format(dim, attr(e.key))
+            filters = filters + 1
           end
         end
-        if filters == 0 then out[#out + 1] = "      <filter/>\n" end
-        local fs, fu = sec_usec(starts[run[1]])
-        local ts, tu = sec_usec(ends[run[2]], 1)
-        out[#out + 1] = ('      <from sec="%s" usec="%s"/>\n      <to sec="%s" usec="%s"/>\n    </slice>\n'
-                         .. '  </anomaly>\n'):format(fs, fu, ts, tu)
       end
+      if filters == 0 then out[#out + 1] = "      <filter/>\n" end
+      local fs, fu = sec_usec(starts[row.first])
+      local ts, tu = sec_usec(ends[row.last], 1)
+      out[#out + 1] = ('      <from sec="%s" usec="%s"/>\n      <to sec="%s" usec="%s"/>\n    </slice>\n'
+                       .. '  </anomaly>\n'):format(fs, fu, ts, tu)
     end
   end
   out[#out + 1] = "</admd:annotation>\n"
   return table.concat(out), count
+end
+
+-- The alarm runs of the scores of s, as rows { name, first, last (1-based), peak, cause }, score by score.
+function report.alarm_rows(s)
+  local rows = {}
+  for _, name in ipairs(s.names) do
+    for _, run in ipairs(report.runs(s.alarm[name])) do
+      local peak, cause = -math.huge, nil
+      for i = run[1], run[2] do
+        local v = s[name][i]
+        if v == v and v > peak then peak, cause = v, s.detail.cause[name][i] end
+      end
+      rows[#rows + 1] = { name = name, first = run[1], last = run[2], peak = peak, cause = cause or nil }
+    end
+  end
+  return rows
+end
+
+-- The methods the HTML page runs: those that read only the critical table's columns, cheap for any length of
+-- series (the KL divergence reads every port of every interval: scripts/score.lua computes it).
+report.PAGE_METHODS = { "robust_z", "ewma_z", "pca_spe" }
+local PAGE_ROWS = 100
+
+-- The "Alarms" section of a result's HTML page (tpp.plot): r:score with PAGE_METHODS and the default options,
+-- one row per run of alarm intervals (at most PAGE_ROWS, then how many more).  `escape` makes text HTML.  An
+-- empty string when the result cannot be scored (no interval).
+function report.alarms_html(r, escape)
+  if #r == 0 then return "" end
+  local ok, s = pcall(r.score, r, { methods = report.PAGE_METHODS })
+  if not ok then return "" end
+  local o = s.options
+  local rows = report.alarm_rows(s)
+  local out = { ("<h2>Alarms</h2>\n<p>%d run%s of alarm intervals: robust and EWMA z-scores (λ %s) of %d columns "
+    .. "against the %d intervals before, alarm above %s; Lakhina's subspace method, alarm above Q at α = %s "
+    .. "(<code>r:score</code>). <code>tpp scripts/score.lua</code> writes every score, with the KL divergence of "
+    .. "the port histograms and, with labels, their evaluation.</p>\n"):format(#rows, #rows == 1 and "" or "s",
+    real(o.lambda), #s.columns, o.window, real(o.z), real(o.alpha)) }
+  if #rows > 0 then
+    local starts, ends = r:column("start"), r:column("end")
+    local iv = r:column("interval")
+    out[#out + 1] = "<table>\n<tr><th>score</th><th>intervals</th><th>from (UTC)</th><th>to (UTC)</th>"
+                    .. "<th>peak</th><th>column</th></tr>\n"
+    local utc = require("tpp.result").utc
+    for k, row in ipairs(rows) do
+      if k > PAGE_ROWS then
+        out[#out + 1] = ("<tr><td colspan=\"6\">and %d more</td></tr>\n"):format(#rows - PAGE_ROWS)
+        break
+      end
+      local span = row.first == row.last and tostring(iv[row.first])
+                   or ("%s to %s"):format(iv[row.first], iv[row.last])
+      out[#out + 1] = ("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n"):format(
+        escape(row.name), span, escape(utc(starts[row.first], 3)), escape(utc(ends[row.last], 3)),
+        ("%.4g"):format(row.peak), escape(row.cause or "-"))
+    end
+    out[#out + 1] = "</table>\n"
+  end
+  return table.concat(out)
 end
 
 return report
