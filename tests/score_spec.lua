@@ -605,3 +605,61 @@ describe("the HTML page of a result (tpp.plot)", function()
     assert.is_nil(page:find("kl_tcp_dst", 1, true))                 -- the page leaves the port histograms out
   end)
 end)
+
+-- End to end with real labels: needs the labels half of issue 17 (tpp.labels, tpp.parse{labels = ...}); pending
+-- without it.
+describe("scripts/score.lua with --labels", function()
+  local have_labels = package.searchpath("tpp.labels", package.path) ~= nil
+  teardown(cleanup)
+
+  local function admd(anomalies)
+    local out = { '<?xml version="1.0"?>\n<admd:annotation xmlns:admd="http://www.fukuda-lab.org/mawilab/admd/">\n' }
+    for _, a in ipairs(anomalies) do
+      out[#out + 1] = ('<anomaly type="anomalous" value="x,%s"><slice><filter src_ip="%s"/>'
+                       .. '<from sec="%d" usec="0"/><to sec="%d" usec="999999"/></slice></anomaly>\n')
+                      :format(a.taxonomy, a.src, a.from, a.to)
+    end
+    out[#out + 1] = "</admd:annotation>\n"
+    return table.concat(out)
+  end
+
+  it("evaluates every score against the intervals with an anomalous event, and reads its own alarms back", function()
+    if not have_labels then pending("needs tpp.labels (issue 17, labels)"); return end
+    local p = capture()
+    local out = H.tmpdir()
+    local labels = out .. "/labels.xml"
+    -- the scan (interval 35) and a labelled source in interval 20 (10.0.2.x sends there: 20 % 3 == 2)
+    H.write_file(labels, admd { { taxonomy = "portScan", src = "10.9.9.9", from = T0 + SCAN, to = T0 + SCAN },
+                                { taxonomy = "unknown", src = "10.0.2.1", from = T0 + 20, to = T0 + 20 } })
+    local xml = out .. "/alarms.xml"
+    local _, err, status = H.sh(("%s scripts/score.lua -o %s -t 1 -w 10 --labels %s --admd-out %s %s"):format(
+      H.tpp_binary(), H.shell_quote(out), H.shell_quote(labels), H.shell_quote(xml), H.shell_quote(p)))
+    assert.are.equal(0, status, err)
+    local r = assert(tpp.parse(p, { delta_t = 1, labels = { labels } }))
+    local truth = score.truth(r)
+    assert.are.equal(2, truth:sum())
+    assert.are.equal(1, truth[SCAN + 1])
+    assert.are.equal(1, truth[21])
+    local s = r:score { window = 10 }
+    local _, rows = H.read_tsv_rows(out .. "/eval/scan_eval.tsv")
+    assert.are.equal(#s.names, #rows)
+    for k, name in ipairs(s.names) do
+      local e = score.evaluate(s[name], truth, s.alarm[name])
+      assert.are.equal(name, rows[k].score)
+      for _, f in ipairs { "precision", "recall", "fpr", "roc_auc", "pr_auc" } do
+        near(e[f], tonumber(rows[k][f]) or NAN, 0, name .. " " .. f)
+      end
+    end
+    assert.are.equal(2, score.evaluate(s.robust_z, truth).positives)   -- both after the first window
+    assert.are.equal(1, s.alarm.robust_z[SCAN + 1])
+    -- the alarms as labels: every alarmed interval is anomalous and no other, so each score's precision is 1
+    _, err, status = H.sh(("%s scripts/score.lua -q -o %s -t 1 -w 10 --labels %s %s"):format(
+      H.tpp_binary(), H.shell_quote(out .. "/back"), H.shell_quote(xml), H.shell_quote(p)))
+    assert.are.equal(0, status, err)
+    _, rows = H.read_tsv_rows(out .. "/back/eval/scan_eval.tsv")
+    for k, name in ipairs(s.names) do
+      if s.alarm[name]:sum() > 0 then assert.are.equal("1", rows[k].precision, name) end
+    end
+    H.rmtree(out)
+  end)
+end)
