@@ -33,6 +33,7 @@ local OPTIONS = {
   { "--variance", "V", "Share of the variance the principal subspace covers.", "0.9" },
   { "--alpha", "A", "False-alarm rate of the Q threshold of the subspace method.", "0.001" },
   { "-z --threshold", "Z", "Alarm when a z-score exceeds Z (robust_z, ewma_z, and the robust z of the KL).", "3" },
+  { "--per-column", nil, "Also write each column's robust and EWMA z-score (robust_z_<column>, ewma_z_<column>)." },
   { "--admd-out", "FILE", "Write the alarms of every input as admd XML to FILE." },
   { "--filters", "K", "Heavy hitters of src and of dst per alarm as admd filters.", "1" },
   { "-q --quiet", nil, "Only problems on stderr." },
@@ -157,7 +158,7 @@ local function main()
       local okd, derr = outputs.mkdir(files.scores:match("^(.*)/"), created)
       if okd and truth then okd, derr = outputs.mkdir(files.eval:match("^(.*)/"), created) end
       if not okd then say(derr); bad = bad + 1; goto next end
-      local ok, werr = tpp.write_atomic(files.scores, report.scores_text(r, s))
+      local ok, werr = tpp.write_atomic(files.scores, report.scores_text(r, s, args.per_column))
       if not ok then say(werr); bad = bad + 1; goto next end
       local alarms = {}
       for _, n in ipairs(s.names) do alarms[#alarms + 1] = ("%s %d"):format(n, s.alarm[n]:sum()) end

@@ -456,7 +456,7 @@ describe("scripts/score.lua", function()
   it("writes scores/<name>_scores.tsv with a score and an alarm column per method, and the alarms as admd", function()
     local p = capture()
     local xml = out .. "/alarms.xml"
-    local _, err, status = run(("-o %s -t 1 -w 10 --admd-out %s %s"):format(H.shell_quote(out),
+    local _, err, status = run(("-o %s -t 1 -w 10 --per-column --admd-out %s %s"):format(H.shell_quote(out),
                                H.shell_quote(xml), H.shell_quote(p)))
     assert.are.equal(0, status, err)
     assert.truthy(err:find("no labels: no evaluation", 1, true), err)
@@ -470,6 +470,10 @@ describe("scripts/score.lua", function()
         local v = tonumber(row[name]) or (row[name] == "nan" and NAN)
         near(s[name][i], v, 0, name)                               -- spelt so that it reads back exactly
         assert.are.equal(tostring(s.alarm[name][i]), row[name .. "_alarm"])
+      end
+      for _, c in ipairs(s.columns) do                              -- --per-column
+        near(s.detail.robust_z[c][i], tonumber(row["robust_z_" .. c]) or NAN, 0, c)
+        near(s.detail.ewma_z[c][i], tonumber(row["ewma_z_" .. c]) or NAN, 0, c)
       end
     end
     assert.is_nil(io.open(out .. "/eval"))                         -- no labels, no evaluation

@@ -21,18 +21,31 @@ end
 local real = report.real
 
 -- The scores table: a header `interval start <score> <score>_alarm ...` (interval 0-based as in the critical
--- table, start in epoch seconds to the microsecond), then one row per interval.
-function report.scores_text(r, s)
-  local head = { "interval", "start" }
-  for _, name in ipairs(s.names) do head[#head + 1] = name; head[#head + 1] = name .. "_alarm" end
+-- table, start in epoch seconds to the microsecond), then one row per interval.  With `per_column`, the z-scores
+-- of each column follow: `robust_z_<column>`, `ewma_z_<column>` (signed; the score is the largest |z|).
+function report.scores_text(r, s, per_column)
+  local head, cols = { "interval", "start" }, {}
+  for _, name in ipairs(s.names) do
+    head[#head + 1] = name
+    head[#head + 1] = name .. "_alarm"
+    cols[#cols + 1] = s[name]
+    cols[#cols + 1] = s.alarm[name]
+  end
+  if per_column then
+    for _, name in ipairs(s.names) do
+      if name == "robust_z" or name == "ewma_z" then
+        for _, c in ipairs(s.columns) do
+          head[#head + 1] = name .. "_" .. c
+          cols[#cols + 1] = s.detail[name][c]
+        end
+      end
+    end
+  end
   local lines = { table.concat(head, "\t") }
   local iv, start = r:column("interval"), r:column("start")
   for i = 1, #r do
     local row = { tostring(iv[i]), ("%.6f"):format(start[i]) }
-    for _, name in ipairs(s.names) do
-      row[#row + 1] = real(s[name][i])
-      row[#row + 1] = tostring(s.alarm[name][i])
-    end
+    for k, c in ipairs(cols) do row[k + 2] = real(c[i]) end
     lines[#lines + 1] = table.concat(row, "\t")
   end
   return table.concat(lines, "\n") .. "\n"
