@@ -21,7 +21,7 @@ local USAGE = "tpp scripts/score.lua [options] DUMP|CAPTURE ..."
 local OPTIONS = {
   { "-o --out", "DIR", "Output root for scores/ and eval/.", "." },
   { "--name", "NAME", "The name the outputs are called after (one input only; default: the input's file name)." },
-  { "-t --delta-t", "SEC", "Interval length for captures (dumps keep theirs).", "10" },
+  { "-t --delta-t", "SEC", "Interval length for captures; dumps keep theirs.", "10" },
   { "--labels", "FILE", "admd XML (or MAWILab CSV) labels for the captures, as the main job's --labels", nil, "many" },
   { "--truth-share", "X", "Truth: anomalous_pkts / ip_packets > X instead of anomalous_events > 0." },
   { "-c --columns", "LIST", "Columns to score, comma-separated (default: the entropies, distinct counts, packets, "
@@ -89,6 +89,10 @@ local opts = {
   methods = args.methods,
   columns = args.columns,
 }
+do
+  local ok, why_not = pcall(score.method_names, args.methods)
+  if not ok then die("option --methods: " .. tostring(why_not):gsub("^.-%((.*)%)$", "%1")) end
+end
 local share = args.truth_share and number("--truth-share", args.truth_share, function(v) return v >= 0 and v < 1 end,
                                           "a share from 0 to 1")
 local filters = math.tointeger(number("--filters", args.filters, function(v) return math.tointeger(v) and v >= 0 end,

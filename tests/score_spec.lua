@@ -520,7 +520,7 @@ describe("scripts/score.lua", function()
     assert.are.equal(2, status)
     assert.truthy(err:find("--lambda", 1, true), err)
     _, err, status = run(("-o %s -m robust_z,lof %s"):format(H.shell_quote(out), H.shell_quote(capture())))
-    assert.are.equal(1, status)
+    assert.are.equal(2, status)
     assert.truthy(err:find("unknown method 'lof'", 1, true), err)
     assert.is_nil(io.open(out .. "/scores/scan_scores.tsv"))
 

@@ -373,8 +373,9 @@ local function number_opt(opts, key, ok, what)
   return v
 end
 
--- The method names to compute from opts.methods (nil: all), "kl" expanded.
-local function method_names(list)
+-- The method names to compute from a list (or a comma-separated string; nil: all), "kl" expanded.  An unknown
+-- name raises (at the caller's caller: the one who gave the option).
+function score.method_names(list)
   list = list or score.METHODS
   if type(list) == "string" then
     local t = {}
@@ -422,7 +423,7 @@ local function column_names(r, list)
   return list
 end
 
--- score.compute(r [, opts]) -> a score table (see docs/lua-api.md, "Scores"):
+-- score.compute(r [, opts]) -> a score table (see docs/lua-api.md, "Scores and evaluation"):
 --   { names = { "robust_z", ... }, [name] = column, alarm = { [name] = column of 0/1 }, threshold = { [name] = n },
 --     columns = { the columns scored }, options = { window, lambda, variance, alpha, z, epsilon },
 --     detail = { robust_z = { [column] = z column }, ewma_z = { ... }, pca = { k, columns, eigenvalues, rows },
@@ -448,7 +449,7 @@ function score.compute(r, opts)
     epsilon = number_opt(opts, "epsilon", function(v) return v > 0 and finite(v) end, "a positive number"),
   }
   o.window = math.tointeger(o.window)
-  local methods = method_names(opts.methods)
+  local methods = score.method_names(opts.methods)
   local names = column_names(r, opts.columns)
   local n = #r
   local cols = {}
