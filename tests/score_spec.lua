@@ -379,6 +379,17 @@ describe("tpp.score", function()
       assert.is_true(isnan(e.precision) and isnan(e.recall) and isnan(e.fpr))   -- no alarms given
     end)
 
+    it("gives exactly 1 for a score that ranks every positive first, and 0.5 for a constant score", function()
+      local sc, truth = {}, {}
+      for i = 1, 120 do sc[i], truth[i] = (i % 11 == 0) and 50 + i / 7 or i / 13, (i % 11 == 0) and 1 or 0 end
+      local e = score.evaluate(column.new(sc), column.new(truth))
+      assert.are.equal(1, e.roc_auc)
+      assert.are.equal(1, e.pr_auc)
+      local flat = score.evaluate(column.new(truth):map(function() return 2 end), column.new(truth))
+      assert.are.equal(0.5, flat.roc_auc)
+      near(10 / 120, flat.pr_auc)                                   -- one threshold: precision P / n
+    end)
+
     it("is NaN where undefined: no positives, no negatives, no alarm", function()
       local e = score.evaluate(column.new { 1, 2, 3 }, column.new { 0, 0, 0 }, column.new { 0, 0, 0 })
       assert.is_true(isnan(e.recall) and isnan(e.roc_auc) and isnan(e.pr_auc) and isnan(e.precision))

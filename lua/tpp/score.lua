@@ -549,13 +549,14 @@ function score.evaluate(sc, truth, alarm)
       if pairs_[k][2] then gtp = gtp + 1 else gfp = gfp + 1 end
       k = k + 1
     end
-    -- one step of the curves: from (cfp, ctp) to (cfp + gfp, ctp + gtp)
-    if P > 0 and N > 0 then roc = roc + (gfp / N) * ((ctp + ctp + gtp) / 2 / P) end
+    -- one step of the curves: from (cfp, ctp) to (cfp + gfp, ctp + gtp).  The ROC area is summed in integers
+    -- (twice the trapezoids, in units of 1/(P N)) and divided once, so that a perfect score gives exactly 1.
+    roc = roc + gfp * (2 * ctp + gtp)
     ctp, cfp = ctp + gtp, cfp + gfp
-    if P > 0 and gtp > 0 then ap = ap + (gtp / P) * (ctp / (ctp + cfp)) end
+    if gtp > 0 then ap = ap + gtp * ctp / (ctp + cfp) end
   end
-  e.roc_auc = (P > 0 and N > 0) and roc or NAN
-  e.pr_auc = P > 0 and ap or NAN
+  e.roc_auc = (P > 0 and N > 0) and roc / (2 * P * N) or NAN
+  e.pr_auc = P > 0 and ap / P or NAN
   return e
 end
 
