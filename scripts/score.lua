@@ -104,6 +104,22 @@ for _, path in ipairs(labels) do
   f:close()
 end
 
+-- --admd-out replaces its target: it must not be one of the inputs or label files (compared by device and
+-- inode, so links and other spellings count).
+if args.admd_out then
+  local lfs = require "lfs"
+  local target = lfs.attributes(args.admd_out)
+  if target then
+    local given = table.move(labels, 1, #labels, #args.inputs + 1, table.move(args.inputs, 1, #args.inputs, 1, {}))
+    for _, p in ipairs(given) do
+      local a = lfs.attributes(p)
+      if a and a.dev == target.dev and a.ino == target.ino then
+        die(("--admd-out %s is the input %s, which score.lua never replaces"):format(args.admd_out, p))
+      end
+    end
+  end
+end
+
 local function say(text) io.stderr:write("score: ", printable(text), "\n") end
 local function info(text) if not args.quiet then say(text) end end
 

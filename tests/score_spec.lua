@@ -550,6 +550,23 @@ describe("scripts/score.lua", function()
     assert.truthy(err:find("none.xml", 1, true), err)
   end)
 
+  it("never writes its admd output over an input or a label file", function()
+    local p = capture()
+    local copy = out .. "/scan.pcap"
+    H.write_file(copy, H.read_file(p))
+    local labels = out .. "/labels.xml"
+    H.write_file(labels, "<a/>\n")
+    for _, target in ipairs { copy, labels } do
+      local _, err, status = run(("-o %s --labels %s --admd-out %s %s %s"):format(H.shell_quote(out),
+        H.shell_quote(labels), H.shell_quote(out .. "/./" .. target:match("[^/]+$")), H.shell_quote(p),
+        H.shell_quote(copy)))
+      assert.are.equal(2, status, err)
+      assert.truthy(err:find("never replaces", 1, true), err)
+    end
+    assert.are.equal(H.read_file(p), H.read_file(copy))
+    assert.are.equal("<a/>\n", H.read_file(labels))
+  end)
+
   it("escapes what it writes into admd attributes", function()
     assert.are.equal("a&amp;b&lt;c&gt;&quot;&apos;&#10;\239\191\189", report.xml_attr("a&b<c>\"'\n\1"))
     local list = assert(parse_admd('<a><anomaly type="anomalous" value="' .. report.xml_attr("x\"<&'\n\tz")
