@@ -66,6 +66,9 @@ docs.result = {
   { "ports", "r:ports(series) -> iterator — for i, port, count in r:ports(\"tcp_dst\") do ... end" },
   { "distinct_ports", "r:distinct_ports(series) -> number of distinct ports over the whole trace" },
   { "port_series", "r:port_series(series, port) -> column — one port's packets per interval" },
+  { "score", "r:score{columns=, methods=, window=30, lambda=0.1, variance=0.9, alpha=0.001, z=3} -> s: s.names, "
+             .. "s[name] (a column), s.alarm[name] (0/1), s.threshold[name], s.detail — anomaly scores robust_z, "
+             .. "ewma_z, pca_spe, kl_tcp_dst, kl_udp_dst (help(\"robust_z\") etc.)" },
   { "slice", "r:slice(t1, t2) -> result of the intervals starting in [t1, t2) (epoch s or \"YYYY-MM-DD HH:MM:SS\")" },
   { "where", "r:where(function(iv, i) ... end) -> result of the intervals for which the function is true" },
   { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
@@ -80,9 +83,6 @@ docs.result = {
                      .. "dimension dim (src, dst, src_p24, ..., src_hhh) in interval i (1-based), at most k" },
   { "write_heavy_hitters", "r:write_heavy_hitters(path) -> true | nil, msg — the heavy-hitter TSV (interval, dim, "
                            .. "key, packets, bytes, share)" },
-  { "score", "r:score{columns=, methods=, window=30, lambda=0.1, variance=0.9, alpha=0.001, z=3} -> s: s.names, "
-             .. "s[name] (a column), s.alarm[name] (0/1), s.threshold[name], s.detail — anomaly scores robust_z, "
-             .. "ewma_z, pca_spe, kl_tcp_dst, kl_udp_dst (help(\"robust_z\") etc.)" },
 }
 
 docs.fields = {

@@ -311,9 +311,9 @@ end
 -- The methods above join the C ones in one methods table (r:slice beside r:column, both completed by the REPL);
 -- the string forms are the type's only __tostring; __complete lists the names offered after `r.` and `r:`.
 local function register(meta)
+  methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
   methods.slice, methods.where, methods.port_series = slice, where, port_series
-  methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   meta.result.__tostring = result_tostring
   meta.interval.__tostring = interval_tostring
   meta.ports.__tostring = ports_tostring
