@@ -164,16 +164,16 @@ end
 report.PAGE_METHODS = { "robust_z", "ewma_z", "pca_spe" }
 local PAGE_ROWS = 100
 
--- The "Alarms" section of a result's HTML page (tpp.plot): r:score with PAGE_METHODS and the default options,
--- one row per run of alarm intervals (at most PAGE_ROWS, then how many more).  `escape` makes text HTML.  An
--- empty string when the result cannot be scored (no interval).
-function report.alarms_html(r, escape)
-  if #r == 0 then return "" end
+-- The body of the "Alarms" section of a result's HTML page (tpp.plot; the caller writes the heading): r:score with
+-- PAGE_METHODS and the default options, one row per run of alarm intervals (at most PAGE_ROWS, then how many
+-- more).  `escape` makes text HTML.  nil when the result cannot be scored (no interval).
+function report.alarms_body(r, escape)
+  if #r == 0 then return nil end
   local ok, s = pcall(r.score, r, { methods = report.PAGE_METHODS })
-  if not ok then return "" end
+  if not ok then return nil end
   local o = s.options
   local rows = report.alarm_rows(s)
-  local out = { ("<h2>Alarms</h2>\n<p>%d run%s of alarm intervals: robust and EWMA z-scores (λ %s) of %d columns "
+  local out = { ("<p>%d run%s of alarm intervals: robust and EWMA z-scores (λ %s) of %d columns "
     .. "against the %d intervals before, alarm above %s; Lakhina's subspace method, alarm above Q at α = %s "
     .. "(<code>r:score</code>). <code>tpp scripts/score.lua</code> writes every score, with the KL divergence of "
     .. "the port histograms and, with labels, their evaluation.</p>\n"):format(#rows, #rows == 1 and "" or "s",
