@@ -66,6 +66,9 @@ docs.result = {
   { "ports", "r:ports(series) -> iterator — for i, port, count in r:ports(\"tcp_dst\") do ... end" },
   { "distinct_ports", "r:distinct_ports(series) -> number of distinct ports over the whole trace" },
   { "port_series", "r:port_series(series, port) -> column — one port's packets per interval" },
+  { "score", "r:score{columns=, methods=, window=30, lambda=0.1, variance=0.9, alpha=0.001, z=3} -> s: s.names, "
+             .. "s[name] (a column), s.alarm[name] (0/1), s.threshold[name], s.detail — anomaly scores robust_z, "
+             .. "ewma_z, pca_spe, kl_tcp_dst, kl_udp_dst (help(\"robust_z\") etc.)" },
   { "slice", "r:slice(t1, t2) -> result of the intervals starting in [t1, t2) (epoch s or \"YYYY-MM-DD HH:MM:SS\")" },
   { "where", "r:where(function(iv, i) ... end) -> result of the intervals for which the function is true" },
   { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
@@ -219,6 +222,22 @@ docs.hh_dims = from_c(tpp.hh_dims, {
   dst_hhh = "hierarchical heavy hitters of the destination prefixes, as src_hhh",
 })
 
+-- The scores of r:score and the functions of the module tpp.score (score = require "tpp.score").
+docs.score = {
+  { "robust_z", "robust_z — per column (x - median) / (1.4826 MAD) of the `window` intervals before; the score is the "
+                .. "largest |z| over the columns, alarm above z (3); NaN for the first window and where MAD is 0" },
+  { "ewma_z", "ewma_z — per column (x - m) / sqrt(v), m and v the EWMA mean and variance (lambda) before the "
+              .. "interval, started from the first `window` values; the largest |z| over the columns, alarm above z" },
+  { "pca_spe", "pca_spe — Lakhina's subspace method: squared prediction error of the z-scored columns off the k "
+               .. "principal components covering `variance` (0.9); alarm above the Jackson-Mudholkar Q at alpha" },
+  { "kl_tcp_dst", "kl_tcp_dst — KL divergence (nats) of the interval's TCP destination-port histogram from the one "
+                  .. "before, +1 smoothing on their union; alarm when its robust z exceeds z (also kl_udp_dst, ...)" },
+  { "evaluate", "score.evaluate(score, truth [, alarm]) -> { precision, recall, fpr, roc_auc, pr_auc, positives, "
+                .. "negatives } against a 0/1 truth column (alarm: 0/1 column or a threshold)" },
+  { "truth", "score.truth(r [, share]) -> 0/1 column: anomalous_events > 0 (or anomalous_pkts / ip_packets > "
+             .. "share); nil without labels" },
+}
+
 docs.merger = {
   { "add", "m:add(r) -> true | nil, msg — the next piece, in order of r.first_ns (ties in any order)" },
   { "result", "m:result() -> the merged result (the merger is spent after it)" },
@@ -319,6 +338,7 @@ local function overview()
   out[#out + 1] = ("  i = %s:column(\"entropy_src\"):argmax()"):format(r)
   out[#out + 1] = ("  %s:interval(i), %s:top_ports(\"tcp_dst\", i)"):format(r, r)
   out[#out + 1] = ("Who sent most of it?  %s:heavy_hitters(\"src\", i, 3)  (help(\"heavy_hitters\"))"):format(r)
+  out[#out + 1] = ("Anything unusual?  s = %s:score{}; s.alarm.robust_z  (help(\"score\"))"):format(r)
   out[#out + 1] = ("Tab completes names: %s:<Tab> lists the methods, help(%s) describes them."):format(r, r)
   local results = {}
   for _, e in ipairs(objects) do
@@ -378,6 +398,7 @@ end
 local KINDS = {
   { "tpp", "tpp." }, { "result", "r:" }, { "fields", "r." }, { "column", "c:" }, { "columns", "column " },
   { "series", "series " }, { "hh_dims", "heavy-hitter dimension " }, { "writer", "w:" }, { "merger", "m:" },
+  { "score", "score." },
 }
 
 -- Every entry named `name`, as lines.

@@ -226,6 +226,8 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
   end
   w("</ul>\n")
   if missing_gnuplot then w("<p class=\"fail\">No figure drawn: ", html_escape(missing_gnuplot), "</p>\n") end
+  local alarms = require("tpp.score_report").alarms_body(r, html_escape)   -- the anomaly scores' alarms (issue 17)
+  if alarms then w("<h2>Alarms</h2>\n", alarms) end
   for _, job in ipairs(jobs) do
     local d = figures.get(job.figure)
     w("<figure id=\"fig", job.figure, job.heatmap and "h" or "", "\">\n")

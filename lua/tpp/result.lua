@@ -12,6 +12,7 @@
 local core = require "tpp.core"
 local column = require "tpp.column"
 local walk = require "tpp.walk"
+local score = require "tpp.score"
 
 local meta = core._meta
 local methods = meta.result_methods
@@ -310,6 +311,7 @@ end
 -- The methods above join the C ones in one methods table (r:slice beside r:column, both completed by the REPL);
 -- the string forms are the type's only __tostring; __complete lists the names offered after `r.` and `r:`.
 local function register(meta)
+  methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
   methods.slice, methods.where, methods.port_series = slice, where, port_series
   meta.result.__tostring = result_tostring

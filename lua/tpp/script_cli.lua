@@ -5,7 +5,8 @@
 --     prog = "tpp scripts/x.lua", usage = "tpp scripts/x.lua [options] FILE ...", summary = "What it does.",
 --     argument = { "FILE", "What the arguments are." }, epilog = "Exit status: ...",
 --     options = { { "-o --out", "DIR", "Where outputs go.", "." }, { "-q --quiet", nil, "Quiet." }, ... },
---   }                       -- each option: names, ARG (nil for a flag), help, default; "-h --help" prints the text
+--   }                       -- each option: names, ARG (nil for a flag), help, default; "-h --help" prints the text;
+--                           -- a fifth field "many" makes an option repeatable (its value a list, {} when absent)
 local argparse = require "argparse"
 
 local script_cli = {}
@@ -19,6 +20,7 @@ function script_cli.help_text(spec)
     local label = table.concat(names, ", ") .. (o[2] and (" " .. o[2]) or "")
     if #names == 1 and names[1]:sub(2, 2) == "-" then label = "    " .. label end
     local text = o[4] and (o[3]:gsub("%.$", "") .. " (default " .. o[4] .. ").") or o[3]
+    if o[5] == "many" then text = text:gsub("%.$", "") .. " (repeatable)." end
     rows[#rows + 1] = { label, text }
     if #label > width then width = #label end
   end
@@ -37,6 +39,8 @@ function script_cli.parser(spec)
   for _, o in ipairs(spec.options) do
     if o[1] == "-h --help" then
       parser:flag(o[1]):action(function() io.stdout:write(script_cli.help_text(spec)); os.exit(0) end)
+    elseif o[2] and o[5] == "many" then
+      parser:option(o[1], o[3]):count("*")
     elseif o[2] then
       parser:option(o[1], o[3], o[4])
     else
