@@ -45,6 +45,7 @@ page.html_escape = esc
 local JSON_ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["<"] = "\\u003c", [">"] = "\\u003e", ["&"] = "\\u0026" }
 local function json_string(s)
   s = tostring(s)
+  if not s:find('[%c"\\<>&\128-\255]') then return '"' .. s .. '"' end   -- the cells of a column: nothing to do
   if not utf8.len(s) then s = walk.printable(s) end
   s = s:gsub('[%c"\\<>&]', function(c) return JSON_ESC[c] or ("\\u%04x"):format(c:byte()) end)
   s = s:gsub("\226\128\168", "\\u2028"):gsub("\226\128\169", "\\u2029")
@@ -256,14 +257,15 @@ local function heavy_hitters(r, n)
     local index, keys, parts = {}, {}, {}
     local function each(i)
       local list = r:heavy_hitters(dim, i, k)
-      local pairs_ = {}
-      for e, h in ipairs(list) do
-        local key = tostring(h.key)
+      local line = ""
+      for e = 1, #list do
+        local h = list[e]
+        local key = h.key
         local x = index[key]
-        if not x then keys[#keys + 1] = key; x = #keys - 1; index[key] = x end
-        pairs_[e] = ("%d:%d"):format(x, h.packets)
+        if not x then keys[#keys + 1] = tostring(key); x = #keys - 1; index[key] = x end
+        line = e == 1 and (x .. ":" .. h.packets) or (line .. "," .. x .. ":" .. h.packets)
       end
-      parts[#parts + 1] = table.concat(pairs_, ",")
+      parts[#parts + 1] = line
     end
     if rows then for _, i in ipairs(rows) do each(i) end else for i = 1, n do each(i) end end
     hh.keys[dim] = #keys > 0 and keys or page.EMPTY_LIST
@@ -286,13 +288,19 @@ local function port_charts(r, n)
       local total = r:column(PORT_TOTAL[series])
       local rest = {}
       for i = 1, n do rest[i] = total[i] end
-      local ports, counts = {}, {}
+      local ports, cols, which = {}, {}, {}
       for j, p in ipairs(top) do
-        ports[j] = p.port
-        local col = r:port_series(series, p.port)
-        for i = 1, n do rest[i] = rest[i] - col[i] end
-        counts[j] = table.concat(col, ",")
+        ports[j], which[p.port] = p.port, j
+        local col = {}
+        for i = 1, n do col[i] = 0 end
+        cols[j] = col
       end
+      for i, port, count in r:ports(series) do   -- one pass over the series for all its top ports
+        local j = which[port]
+        if j then cols[j][i] = count; rest[i] = rest[i] - count end
+      end
+      local counts = {}
+      for j = 1, #cols do counts[j] = table.concat(cols[j], ",") end
       for i = 1, n do rest[i] = ("%d"):format(rest[i]) end
       out[#out + 1] = { series = series, ports = ports, counts = counts, other = table.concat(rest, ",") }
     end
@@ -337,9 +345,10 @@ local function duration(seconds)
   if seconds ~= seconds then return "?" end
   if seconds < 1 then return ("%.3g ms"):format(seconds * 1000) end
   if seconds < 120 then return ("%.3f s"):format(seconds):gsub("%.?0+ s$", " s") end
-  local h, m, s = seconds // 3600, seconds % 3600 // 60, seconds % 60
-  if h > 0 then return ("%d h %02d min %02.0f s"):format(h, m, s) end
-  return ("%d min %02.0f s"):format(m, s)
+  local whole = math.floor(seconds + 0.5)
+  local h, m, s = whole // 3600, whole % 3600 // 60, whole % 60
+  if h > 0 then return ("%d h %02d min %02d s"):format(h, m, s) end
+  return ("%d min %02d s"):format(m, s)
 end
 page.duration = duration
 
@@ -687,7 +696,8 @@ local SCRIPT = [==[
         labels: ["time"].concat(names), labelsUTC: true, labelsDiv: leg, legend: "always",
         labelsSeparateLines: false, showRangeSelector: !!first, rangeSelectorHeight: 30, connectSeparatedPoints: false,
         drawPoints: n <= 200, strokeWidth: 1.2, highlightSeriesOpts: null, underlayCallback: shade,
-        axes: { x: { valueFormatter: function (ms) { return day(ms) + " " + clock(ms) + " UTC"; } },
+        axes: { x: { valueFormatter: function (ms) { return day(ms) + " " + clock(ms) + " UTC"; },
+                     pixelsPerLabel: 90, axisLabelWidth: 80 },
                 y: { valueFormatter: fmt, axisLabelWidth: 70 } },
         highlightCallback: function (e, x, pts, row) {
           if (syncing) return;
@@ -748,8 +758,11 @@ function page.html(r, opts)
   for j, name in ipairs(names) do data.data[name] = encode_column(cells[j]) end
   data.charts, data.off = chart_list(names, cells)
   if #data.off == 0 then data.off = page.EMPTY_LIST end
+  local t = tpp.now()
   data.hh = heavy_hitters(r, n)
+  if os.getenv("TPP_PAGE_TIMES") then io.stderr:write("hh ", tpp.now() - t, "\n") t = tpp.now() end
   data.ports = port_charts(r, n)
+  if os.getenv("TPP_PAGE_TIMES") then io.stderr:write("ports ", tpp.now() - t, "\n") t = tpp.now() end
   if type(r.labels) == "table" then
     data.labels = {}
     for _, l in ipairs(r.labels) do
