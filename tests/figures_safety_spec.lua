@@ -69,7 +69,7 @@ local function url_decode(s)
 end
 
 -- Checks a page drawn for `name`: the name appears only escaped (control characters shown as escapes, as in
--- messages), no script but the page's own three, and every image source is a percent-encoded relative URL naming
+-- messages), no script but the page's own four, and every image source is a percent-encoded relative URL naming
 -- one of `want` (file names).
 local function check_page(html, name, want)
   if name:find("[<>\"'&]") then assert.is_nil(html:find(name, 1, true), "raw name in the page: " .. name) end
@@ -78,9 +78,9 @@ local function check_page(html, name, want)
   assert.is_nil(html:find("<script>", 1, true))
   local scripts = {}
   for tag in html:gmatch("<script[^>]*>") do scripts[#scripts + 1] = tag end
-  local own = { '<script type="application/json" id="tpp-data">', '<script id="tpp-dygraphs">',
-                '<script id="tpp-page">' }
-  assert.are.same(#scripts == 3 and own or { own[1], own[3] }, scripts)
+  local own = { '<script id="tpp-guard">', '<script type="application/json" id="tpp-data">',
+                '<script id="tpp-dygraphs">', '<script id="tpp-page">' }
+  assert.are.same(#scripts == 4 and own or { own[1], own[2], own[4] }, scripts)
   local srcs = {}
   for src in html:gmatch('<img src="([^"]*)"') do
     assert.matches("^[%w%-%._~%%]+$", src)

@@ -560,13 +560,6 @@ local SCRIPT = [==[
 (function () {
   "use strict";
   var status = document.getElementById("tpp-status");
-  window.onerror = function (msg, src, line) {
-    status.setAttribute("data-ok", "0");
-    status.setAttribute("data-error", String(msg) + " (line " + line + ")");
-  };
-  document.addEventListener("securitypolicyviolation", function (e) {
-    status.setAttribute("data-blocked", (status.getAttribute("data-blocked") || "") + e.blockedURI + " ");
-  });
   var D = JSON.parse(document.getElementById("tpp-data").textContent);
   var n = D.n;
   function el(tag, text, cls) {
@@ -746,6 +739,22 @@ local SCRIPT = [==[
 ]==]
 page.SCRIPT = SCRIPT
 
+-- The first script of the page, before anything can fail or fetch: a script error anywhere (dygraphs' too) and
+-- every request the CSP blocks are written into the status element, which the specs read.
+local GUARD = [==[
+(function () {
+  "use strict";
+  var status = document.getElementById("tpp-status");
+  window.onerror = function (msg, src, line) {
+    status.setAttribute("data-ok", "0");
+    status.setAttribute("data-error", String(msg) + " (line " + line + ")");
+  };
+  document.addEventListener("securitypolicyviolation", function (e) {
+    status.setAttribute("data-blocked", (status.getAttribute("data-blocked") || "") + e.blockedURI + " ");
+  });
+})();
+]==]
+
 -- html(r, opts) -> the page's text, or nil and a message (the critical table could not be read).
 function page.html(r, opts)
   opts = opts or {}
@@ -783,7 +792,8 @@ function page.html(r, opts)
     "style-src 'unsafe-inline'; img-src 'self' file: data:\">\n",
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
     "<title>tpp: ", title, "</title>\n<style>\n", STYLE, dy and dy.css or "", "\n</style>\n</head>\n<body>\n",
-    "<div id=\"tpp-status\" hidden></div>\n<h1>", title, "</h1>\n<nav>")
+    "<div id=\"tpp-status\" hidden></div>\n<script id=\"tpp-guard\">", GUARD, "</script>\n<h1>", title,
+    "</h1>\n<nav>")
   local bodies = {}
   for _, s in ipairs(page.sections) do
     local body = s.render(ctx)
