@@ -549,7 +549,7 @@ nav a{margin-right:1em}.hint{color:#555;font-size:90%}.fail{color:#b00}
 .chart{margin:.6em 0 1.2em}.chart h3{font-size:95%;margin:0 0 .2em}.chart .g{width:100%;height:180px}
 .chart .leg{font-size:80%;min-height:1.3em;color:#333}.chart.first .g{height:240px}
 .cursor{position:sticky;top:0;background:#fffbe6;border:1px solid #eed;padding:3px 8px;z-index:10;font-size:90%}
-.hh{display:flex;flex-wrap:wrap;gap:1em}.hh table{font-size:85%}.hh caption{font-weight:bold;text-align:left}
+.hh{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.hh table{font-size:85%}.hh caption{font-weight:bold;text-align:left}
 figure{margin:2em 0}img{max-width:100%;height:auto;border:1px solid #eee}
 ]]
 
@@ -628,8 +628,15 @@ local SCRIPT = [==[
   function showRow(row) {
     if (row === null || row < 0 || row >= n) return;
     if (cursorBox) {
+      // the top heavy hitter of each dimension on the sticky line too, in sight while the pointer is on a chart
+      var tops = !D.hh ? [] : D.hh.dims.map(function (dim) {
+        var l = hhOf(dim, row), denom = values[D.hh.denominator[dim]][row];
+        return l && l.length ? dim + " " + l[0][0] + (denom ? " (" + (100 * l[0][1] / denom).toFixed(1) + " %)" : "")
+          : null;
+      }).filter(function (x) { return x; });
       cursorBox.textContent = "interval " + text.interval[row] + ": " + day(times[row].getTime()) + " " +
-        clock(times[row].getTime()) + " UTC, " + fmt(values.packets[row]) + " packets";
+        clock(times[row].getTime()) + " UTC, " + fmt(values.packets[row]) + " packets" +
+        (tops.length ? "; top: " + tops.join(", ") : "");
     }
     if (!hhBox || !D.hh) return;
     hhBox.textContent = "";
