@@ -149,22 +149,28 @@ local function encode_column(cells)
   return table.concat(cells, ",")
 end
 
--- The columns of the TSV text: names (header order) and cells by name.
-local function parse_tsv(text)
-  local lines = {}
-  for line in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+-- The columns of the TSV text, encoded (encode_column): names in header order, encoded columns by name, and the
+-- number of rows.  One column's cells are alive at a time (a cursor per line), not the whole table's: a
+-- 30,000-interval table is 1.4 million cells.
+local function tsv_columns(text)
+  local header = text:match("^([^\n]*)\n")
+  if not header then return {}, {}, 0 end
   local names = {}
-  for name in (lines[1] or ""):gmatch("[^\t]+") do names[#names + 1] = name end
-  local cells = {}
-  for j = 1, #names do cells[j] = {} end
-  for i = 2, #lines do
-    local j = 0
-    for cell in (lines[i] .. "\t"):gmatch("([^\t]*)\t") do
-      j = j + 1
-      if cells[j] then cells[j][i - 1] = cell end
+  for name in header:gmatch("[^\t]+") do names[#names + 1] = name end
+  local lines, pos = {}, {}
+  for line in text:gmatch("\n([^\n]+)") do lines[#lines + 1] = line; pos[#lines] = 1 end
+  local encoded = {}
+  for _, name in ipairs(names) do
+    local cells = {}
+    for i = 1, #lines do
+      local p = pos[i]
+      local stop = lines[i]:find("\t", p, true)
+      cells[i] = lines[i]:sub(p, (stop or 0) - 1)
+      pos[i] = stop and stop + 1 or #lines[i] + 1
     end
+    encoded[name] = encode_column(cells)
   end
-  return names, cells, #lines - 1
+  return names, encoded, #lines
 end
 
 ---------------------------------------------------------------------------------------------------------------
@@ -200,13 +206,11 @@ local NOT_CHARTED = { interval = true, start = true, ["end"] = true }
 
 -- The charts of a result: page.CHARTS' columns that exist, then each other column alone; a column of NaN only
 -- (its feature group off) is left out and named in `off`.
-local function chart_list(names, cells)
+local function chart_list(names, encoded)
   local have, all_nan = {}, {}
-  for j, name in ipairs(names) do
+  for _, name in ipairs(names) do
     have[name] = true
-    local nan = true
-    for _, c in ipairs(cells[j]) do if c ~= "nan" then nan = false break end end
-    all_nan[name] = nan and #cells[j] > 0
+    all_nan[name] = type(encoded[name]) == "table" and encoded[name].same == "nan"
   end
   local charts, used, off = {}, {}, {}
   local function add(title, columns, unit)
@@ -768,17 +772,14 @@ function page.html(r, opts)
   local n = #r
   local text, err = critical_text(r)
   if not text then return nil, err end
-  local names, cells, rows = parse_tsv(text)
+  local names, encoded, rows = tsv_columns(text)
+  text = nil -- luacheck: ignore (let the collector have the table's text)
   if rows ~= n then return nil, ("the critical table has %d rows for %d intervals"):format(rows, n) end
-  local data = { n = n, columns = names, data = {}, name = opts.name or "" }
-  for j, name in ipairs(names) do data.data[name] = encode_column(cells[j]) end
-  data.charts, data.off = chart_list(names, cells)
+  local data = { n = n, columns = names, data = encoded, name = opts.name or "" }
+  data.charts, data.off = chart_list(names, encoded)
   if #data.off == 0 then data.off = page.EMPTY_LIST end
-  local t = tpp.now()
   data.hh = heavy_hitters(r, n)
-  if os.getenv("TPP_PAGE_TIMES") then io.stderr:write("hh ", tpp.now() - t, "\n") t = tpp.now() end
   data.ports = port_charts(r, n)
-  if os.getenv("TPP_PAGE_TIMES") then io.stderr:write("ports ", tpp.now() - t, "\n") t = tpp.now() end
   if type(r.labels) == "table" then
     data.labels = {}
     for _, l in ipairs(r.labels) do
