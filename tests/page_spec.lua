@@ -119,6 +119,7 @@ describe("tpp.page in headless Chromium", function()
         if #r:top_ports(s, nil, 1) > 0 then want = want + 1 end
       end
       assert.are.equal(tostring(want), st["data-charts"])
+      assert.are.equal("1", st["data-synced"])   -- a zoom of the first chart reached every other one
       assert.is_truthy(text:find('class="dygraph-rangesel-fgcanvas"', 1, true) or
                        text:find("dygraph-rangesel", 1, true), "no range selector")
     end

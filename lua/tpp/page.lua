@@ -737,14 +737,24 @@ local SCRIPT = [==[
     var portBox = document.getElementById("tpp-ports");
     if (portBox && D.ports) {
       D.ports.forEach(function (p) {
-        var names = p.ports.map(function (x) { return "port " + x; }).concat(["other"]);
-        var series = p.counts.map(function (c) { return c.split(",").map(Number); });
-        series.push(p.other.split(",").map(Number));
+        // "other" first, so that the named ports are drawn over it
+        var names = ["other"].concat(p.ports.map(function (x) { return "port " + x; }));
+        var series = [p.other.split(",").map(Number)].concat(p.counts.map(function (c) {
+          return c.split(",").map(Number); }));
         make(portBox, p.series, "packets", names, series, false);
       });
     }
   }
   status.setAttribute("data-charts", String(charts.length));
+  if (location.hash === "#selftest" && charts.length > 1 && n > 3) {
+    // a zoom of the first chart reaches every other one
+    var want = [times[1].getTime(), times[n - 2].getTime()];
+    charts[0].updateOptions({ dateWindow: want });
+    status.setAttribute("data-synced", charts.every(function (c) {
+      var got = c.xAxisRange();
+      return got[0] === want[0] && got[1] === want[1];
+    }) ? "1" : "0");
+  }
   if (!status.hasAttribute("data-error")) status.setAttribute("data-ok", "1");
 })();
 ]==]
