@@ -223,6 +223,25 @@ describe("tpp.page in headless Chromium", function()
   end)
 end)
 
+describe("tpp.page of tiny results", function()
+  local dir
+  setup(function() dir = H.tmpdir() end)
+  teardown(function() if dir then H.rmtree(dir) end end)
+
+  it_cr("loads for a capture without packets and for one of a single packet", function()
+    local one = H.ethernet(nil, nil, H.ETH_IPV4, H.ipv4("10.0.0.1", "10.0.0.2", H.PROTO_UDP, H.udp(5000, 53, "q")))
+    for name, packets in pairs({ none = {}, single = { { ts_ns = H.T0 + 123456789, data = one } } }) do
+      local r = assert(tpp.parse(H.write_capture(dir .. "/" .. name .. ".pcap", H.LINKTYPE.ETHERNET, packets)))
+      assert.are.equal(#packets, #r)
+      local path = dir .. "/" .. name .. ".html"
+      assert(tpp.write_atomic(path, assert(page.html(r, { name = name }))))
+      local text = dom(dir, path, "#selftest")
+      assert_clean(status(text))
+      assert.are.equal(critical(r, dir), unescape(text:match('<pre id="tpp%-selftest"[^>]*>(.-)</pre>')), name)
+    end
+  end)
+end)
+
 describe("tpp.page of many intervals", function()
   local dir
   setup(function() dir = H.tmpdir() end)
