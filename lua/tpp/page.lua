@@ -685,11 +685,31 @@ local SCRIPT = [==[
         ctx.fillRect(x0, area.y, Math.max(1, x1 - x0), area.h);
       });
     };
+    // charts far below the window are drawn when they come near it (a 30,000-interval page opens in about a
+    // second); the self-test draws them all at once
+    var shownWindow = null, boxes = 0, lazy = new Map(), observer = null;
+    if (typeof IntersectionObserver !== "undefined" && location.hash !== "#selftest") {
+      observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          var build = lazy.get(e.target);
+          if (!e.isIntersecting || !build) return;
+          lazy.delete(e.target);
+          observer.unobserve(e.target);
+          build();
+        });
+      }, { rootMargin: "800px 0px" });
+    }
     var make = function (parent, title, unit, names, series, first) {
       var box = el("div", null, "chart" + (first ? " first" : ""));
       box.appendChild(el("h3", title + (unit ? " (" + unit + ")" : "")));
       var g = el("div", null, "g"), leg = el("div", null, "leg");
       box.appendChild(g); box.appendChild(leg); parent.appendChild(box);
+      boxes++;
+      if (observer && boxes > 3) { lazy.set(box, function () { build(g, leg, names, series, first); });
+                                   observer.observe(box); }
+      else build(g, leg, names, series, first);
+    };
+    var build = function (g, leg, names, series, first) {
       var rows = new Array(n);
       for (var r = 0; r < n; r++) {
         var row = [times[r]];
@@ -720,6 +740,7 @@ local SCRIPT = [==[
           if (syncing || initial) return;
           syncing = true;
           var range = me.xAxisRange();
+          shownWindow = range;
           charts.forEach(function (c) {
             if (c === me) return;
             var o = c.xAxisRange();
@@ -729,6 +750,11 @@ local SCRIPT = [==[
         }
       });
       charts.push(chart);
+      if (shownWindow) {   // a chart drawn late shows the window the others show
+        syncing = true;
+        chart.updateOptions({ dateWindow: shownWindow });
+        syncing = false;
+      }
     };
     var parent = document.getElementById("tpp-charts");
     D.charts.forEach(function (c, k) {
@@ -745,7 +771,7 @@ local SCRIPT = [==[
       });
     }
   }
-  status.setAttribute("data-charts", String(charts.length));
+  status.setAttribute("data-charts", String(typeof boxes === "number" ? boxes : 0));
   if (location.hash === "#selftest" && charts.length > 1 && n > 3) {
     // a zoom of the first chart reaches every other one
     var want = [times[1].getTime(), times[n - 2].getTime()];
