@@ -223,6 +223,17 @@ describe("tpp.page in headless Chromium", function()
   end)
 end)
 
+describe("tpp.page.json_string", function()
+  it("keeps a string inside <script>: no tag, no comment, no line separator can form", function()
+    local s = "a</script><!--\226\128\168\226\128\169\"\\\n\0&"
+    local j = page.json_string(s)
+    assert.is_nil(j:find("[<>&\n%z]"))
+    assert.is_nil(j:find("\226\128\168", 1, true))
+    assert.is_nil(j:find("\226\128\169", 1, true))
+    assert.are.equal('"a\\u003c/script\\u003e\\u003c!--\\u2028\\u2029\\"\\\\\\u000a\\u0000\\u0026"', j)
+  end)
+end)
+
 describe("tpp.page of tiny results", function()
   local dir
   setup(function() dir = H.tmpdir() end)

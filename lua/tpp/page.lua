@@ -809,7 +809,7 @@ function page.html(r, opts)
   local text, err = critical_text(r)
   if not text then return nil, err end
   local names, encoded, rows = tsv_columns(text)
-  text = nil -- luacheck: ignore (let the collector have the table's text)
+  text = nil   -- the collector may have the table's text now
   if rows ~= n then return nil, ("the critical table has %d rows for %d intervals"):format(rows, n) end
   local data = { n = n, columns = names, data = encoded, name = opts.name or "" }
   data.charts, data.off = chart_list(names, encoded)
