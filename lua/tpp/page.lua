@@ -718,7 +718,7 @@ local SCRIPT = [==[
       }
       var chart = new Dygraph(g, rows, {
         labels: ["time"].concat(names), labelsUTC: true, labelsDiv: leg, legend: "always",
-        labelsSeparateLines: false, showRangeSelector: !!first, rangeSelectorHeight: 30, connectSeparatedPoints: false,
+        labelsSeparateLines: false, labelsKMB: true, showRangeSelector: !!first, rangeSelectorHeight: 30, connectSeparatedPoints: false,
         drawPoints: n <= 200, strokeWidth: 1.2, highlightSeriesOpts: null, underlayCallback: shade,
         axes: { x: { valueFormatter: function (ms) { return day(ms) + " " + clock(ms) + " UTC"; },
                      pixelsPerLabel: 90, axisLabelWidth: 80 },
