@@ -291,7 +291,9 @@ local function write_index(out)
     end
     return { name = name, path = path == "-" and "-" or walk.absolute(path), status = summary.status,
              reason = summary.reason, packets = not failed and summary.packets or nil,
-             intervals = not failed and summary.intervals or nil, page = page }
+             intervals = not failed and summary.intervals or nil, page = page,
+             first_ns = not failed and summary.last_ns and summary.first_ns or nil,
+             last_ns = not failed and summary.first_ns and summary.last_ns or nil }
   end
   local rows = {}
   for _, r in ipairs(index_rows) do

@@ -68,13 +68,19 @@ local function url_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- Checks a page drawn for `name`: the name appears only escaped, and every image source is a percent-encoded
--- relative URL naming one of `want` (file names).
+-- Checks a page drawn for `name`: the name appears only escaped (control characters shown as escapes, as in
+-- messages), no script but the page's own four, and every image source is a percent-encoded relative URL naming
+-- one of `want` (file names).
 local function check_page(html, name, want)
   if name:find("[<>\"'&]") then assert.is_nil(html:find(name, 1, true), "raw name in the page: " .. name) end
-  assert.is_truthy(html:find("<h1>" .. escaped(name) .. "</h1>", 1, true), name)
+  assert.is_truthy(html:find("<h1>" .. escaped(walk.printable(name)) .. "</h1>", 1, true), name)
   assert.is_nil(html:find("<img src=x", 1, true))
   assert.is_nil(html:find("<script>", 1, true))
+  local scripts = {}
+  for tag in html:gmatch("<script[^>]*>") do scripts[#scripts + 1] = tag end
+  local own = { '<script id="tpp-guard">', '<script type="application/json" id="tpp-data">',
+                '<script id="tpp-dygraphs">', '<script id="tpp-page">' }
+  assert.are.same(#scripts == 4 and own or { own[1], own[2], own[4] }, scripts)
   local srcs = {}
   for src in html:gmatch('<img src="([^"]*)"') do
     assert.matches("^[%w%-%._~%%]+$", src)
@@ -144,7 +150,7 @@ describe("figures of captures named like code", function()
     assert.is_true(is_png(files[1]))
     local html = H.read_file(files[2])
     check_page(html, INJECT, { INJECT .. "_4.png" })
-    assert.is_truthy(html:find(escaped(path), 1, true))
+    assert.is_truthy(html:find(escaped(walk.printable(path)), 1, true))
     assert.are.same({}, pwned(dir))
   end)
 

@@ -429,11 +429,17 @@ describe("the run's index, plot/index.html", function()
     assert.is_truthy(b.error)
     local rows = {}
     for row in index:gmatch("<tr><td>(.-)</tr>") do rows[#rows + 1] = row end
+    -- the span from the first packet to the last (UTC start, length), and the mean packet rate over it
+    local function span(r)
+      local seconds = (r.last_ns - r.first_ns) / 1e9
+      return ("<td>%s UTC, %s</td><td class=\"n\">%.1f</td>"):format(os.date("!%Y-%m-%d %H:%M:%S",
+        r.first_ns // 1000000000), require("tpp.page").duration(seconds), r.packets / seconds)
+    end
     assert.are.same({   -- "<" sorts before "b"
       ("&lt;i&gt;&amp;&quot;q&#39;</td><td>%s/&lt;i&gt;&amp;&quot;q&#39;.pcap</td><td class=\"n\">400</td>"
-        .. "<td class=\"n\">%d</td><td class=\"ok\">complete</td>"):format(abs, #a),
-      ("b</td><td>%s/b.pcap</td><td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"incomplete\">incomplete: %s</td>")
-        :format(abs, b.packets, #b, b.error),
+        .. "<td class=\"n\">%d</td>%s<td class=\"ok\">complete</td>"):format(abs, #a, span(a)),
+      ("b</td><td>%s/b.pcap</td><td class=\"n\">%d</td><td class=\"n\">%d</td>%s<td class=\"incomplete\">incomplete: %s</td>")
+        :format(abs, b.packets, #b, span(b), b.error),
     }, rows)
     assert.truthy(index:find(("<p>1 complete, 1 incomplete, 0 failed; %d packets, %d intervals.</p>"):format(
       400 + b.packets, #a + #b), 1, true), index)

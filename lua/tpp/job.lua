@@ -11,7 +11,8 @@
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
---             problems = number of outputs that failed, first_ns = the result's first packet (integer ns),
+--             problems = number of outputs that failed, first_ns, last_ns = the result's first and last packet
+--             (integer ns; last_ns once the outputs are written),
 --             dump = the dump's path when it was written or reused, segments = { { first_ns, last_ns }... },
 --             stopped_by_limit (these three dump_only) }
 --
@@ -239,6 +240,7 @@ function job.write_outputs(r, spec, summary, how)
       message(err)
     end
   end
+  if #r > 0 then summary.first_ns, summary.last_ns = r.first_ns, r.last_ns end   -- the run's index shows the span
   record(files.critical, r:write_critical(files.critical))
   if how.rows then -- the rows of the table just written, all at once
     local f = io.open(files.critical)

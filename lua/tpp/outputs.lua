@@ -156,7 +156,8 @@ end
 -- The run's index page, plot/index.html: one row per capture (and one for the series), sorted by capture path,
 -- each its output name (linked to its page when that was drawn), the capture, packets, intervals and status.
 -- `captures` and `series` (or nil) are { name, path (absolute; "-" for standard input), packets, intervals,
--- status = "ok" | "incomplete" | "failed", reason, page = whether plot/<name>.html was written }, series with
+-- first_ns, last_ns (the first and last packet, or nil), status = "ok" | "incomplete" | "failed", reason,
+-- page = whether plot/<name>.html was written }, series with
 -- `pieces`, its number of captures.  Every outside string is escaped, and nothing depends on the moment or the
 -- machine (no date, no timing, no version): a run split into tasks and a run on one machine write the same bytes.
 function outputs.index_html(captures, series)
@@ -185,6 +186,14 @@ function outputs.index_html(captures, series)
                                                  c.reason and (": " .. text(c.reason)) or "")
   end
   local function number(v) return v and ("%d"):format(v) or "-" end
+  -- the span from the first packet to the last, and the mean packet rate over it
+  local function span_cells(c)
+    if not (c.first_ns and c.last_ns) then return "<td>-</td><td class=\"n\">-</td>" end
+    local seconds = (c.last_ns - c.first_ns) / 1e9
+    return ("<td>%s UTC, %s</td><td class=\"n\">%s</td>"):format(
+      os.date("!%Y-%m-%d %H:%M:%S", c.first_ns // 1000000000), text(require("tpp.page").duration(seconds)),
+      seconds > 0 and c.packets and ("%.1f"):format(c.packets / seconds) or "-")
+  end
   local title = count(#rows, "capture")
   w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>tpp: ", title, "</title>\n",
     "<style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}",
@@ -194,15 +203,17 @@ function outputs.index_html(captures, series)
     " failed; ", count(packets, "packet"), ", ", count(intervals, "interval"), ".</p>\n")
   if series then
     w("<h2>Series</h2>\n<table>\n<tr><th>name</th><th>captures</th><th>packets</th><th>intervals</th>",
-      "<th>status</th></tr>\n<tr><td>", name_cell(series), "</td><td class=\"n\">", number(series.pieces),
-      "</td><td class=\"n\">", number(series.packets), "</td><td class=\"n\">", number(series.intervals), "</td>",
-      status_cell(series), "</tr>\n</table>\n<h2>Captures</h2>\n")
+      "<th>span (first to last packet)</th><th>packets/s</th><th>status</th></tr>\n<tr><td>", name_cell(series),
+      "</td><td class=\"n\">", number(series.pieces), "</td><td class=\"n\">", number(series.packets),
+      "</td><td class=\"n\">", number(series.intervals), "</td>", span_cells(series), status_cell(series),
+      "</tr>\n</table>\n<h2>Captures</h2>\n")
   end
-  w("<table>\n<tr><th>name</th><th>capture</th><th>packets</th><th>intervals</th><th>status</th></tr>\n")
+  w("<table>\n<tr><th>name</th><th>capture</th><th>packets</th><th>intervals</th>",
+    "<th>span (first to last packet)</th><th>packets/s</th><th>status</th></tr>\n")
   for _, c in ipairs(rows) do
     w("<tr><td>", name_cell(c), "</td><td>", c.path == "-" and "standard input" or text(c.path),
       "</td><td class=\"n\">", number(c.packets), "</td><td class=\"n\">", number(c.intervals), "</td>",
-      status_cell(c), "</tr>\n")
+      span_cells(c), status_cell(c), "</tr>\n")
   end
   w("</table>\n</body>\n</html>\n")
   return table.concat(out)

@@ -5,8 +5,8 @@
 --   local files, failures = plot.draw(r, { dir = "out/plot", stem = "2023", figures = { 1, 2, 12 } })
 --   for _, f in ipairs(failures) do io.stderr:write("figure ", f.figure, ": ", f.reason, "\n") end
 --
--- draw(r, opts) writes dir/<stem>_<n>.<format> for each figure n, and dir/<stem>.html (the summary and all
--- figures on one page).  Returns
+-- draw(r, opts) writes dir/<stem>_<n>.<format> for each figure n, and dir/<stem>.html (the interactive page of
+-- tpp.page: the summary, every column as a chart, and all figures).  Returns
 --   files     every path written: the figures (and heatmaps) in figure order, then the page
 --   failures  a list of { figure = n, kind = "figure", reason = text } (figure = "html", kind = "page" for the
 --             page); empty when all went well.  When gnuplot is missing it holds a single failure
@@ -180,72 +180,25 @@ local function url_escape(s)
 end
 plot.url_escape = url_escape
 
-local function fmt_value(v)
-  if type(v) == "number" then
-    if math.type(v) == "integer" then return tostring(v) end
-    if v == math.floor(v) and math.abs(v) < 1e15 then return ("%d"):format(v) end
-    return ("%.6f"):format(v):gsub("0+$", ""):gsub("%.$", "")
-  end
-  return tostring(v)
-end
-
--- The page: the summary of the result and every figure of this drawing (a failed one as its reason).
+-- The page (tpp.page): the summary, the charts and every figure of this drawing (a failed one with its reason).
 local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
-  local out = {}
-  local function w(...) for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end end
-  local name = html_escape(o.stem)
-  w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>tpp: ", name, "</title>\n",
-    "<style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:collapse}",
-    "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}figure{margin:2em 0}",
-    "img{max-width:100%;height:auto;border:1px solid #eee}.fail{color:#b00}</style>\n</head>\n<body>\n")
-  w("<h1>", name, "</h1>\n<p>", html_escape(tostring(r)), "</p>\n")
-  if r.first_ts and #r > 0 then
-    w("<p>", html_escape(os.date("!%Y-%m-%d %H:%M:%S", math.floor(r.first_ts))), " to ",
-      html_escape(os.date("!%Y-%m-%d %H:%M:%S UTC", math.floor(r.last_ts))), "; ", o.n, " of ", #r,
-      " intervals drawn.</p>\n")
-  end
-  w("<table>\n")
-  local ok_fields, fields = pcall(function() return r:fields() end)
-  if ok_fields and type(fields) == "table" then
-    for _, f in ipairs(fields) do
-      local v = r[f]
-      if v ~= nil then w("<tr><th>", html_escape(f), "</th><td>", html_escape(fmt_value(v)), "</td></tr>\n") end
-    end
-  end
-  w("</table>\n<h2>Figures</h2>\n<ul>\n")
+  local figs = {}
   for _, job in ipairs(jobs) do
-    local d = figures.get(job.figure)
-    w("<li><a href=\"#fig", job.figure, job.heatmap and "h" or "", "\">", job.figure, job.heatmap and " (heatmap)" or "",
-      ". ", html_escape(d.title), "</a>", job.ok and "" or " <span class=\"fail\">(failed)</span>", "</li>\n")
+    figs[#figs + 1] = { number = job.figure, title = figures.get(job.figure).title, heatmap = job.heatmap,
+                        file = job.ok and job.output:match("([^/]+)$") or nil, own = true,
+                        reason = job.reason or "unknown reason", width = o.width, height = o.height }
   end
   for _, n in ipairs(o.figures) do
     if failures_by[n] and not failures_by[n].listed then
-      w("<li class=\"fail\">", n, ". ", html_escape(figures.get(n).title), ": ", html_escape(failures_by[n].reason),
-        "</li>\n")
+      figs[#figs + 1] = { number = n, title = figures.get(n).title, reason = failures_by[n].reason }
     end
   end
-  w("</ul>\n")
-  if missing_gnuplot then w("<p class=\"fail\">No figure drawn: ", html_escape(missing_gnuplot), "</p>\n") end
-  local alarms = require("tpp.score_report").alarms_body(r, html_escape)   -- the anomaly scores' alarms (issue 17)
-  if alarms then w("<h2>Alarms</h2>\n", alarms) end
-  for _, job in ipairs(jobs) do
-    local d = figures.get(job.figure)
-    w("<figure id=\"fig", job.figure, job.heatmap and "h" or "", "\">\n")
-    if job.ok then
-      local file = job.output:match("([^/]+)$")
-      w("<img src=\"", url_escape(file), "\" alt=\"figure ", job.figure, ": ", html_escape(d.title), "\" width=\"",
-        o.width, "\" height=\"", o.height, "\" loading=\"lazy\">\n")
-    else
-      w("<p class=\"fail\">Not drawn: ", html_escape(job.reason or "unknown reason"), "</p>\n")
-    end
-    w("<figcaption>Figure ", job.figure, job.heatmap and " (heatmap)" or "", ": ", html_escape(d.title), "</figcaption>\n",
-      "</figure>\n")
-  end
-  w("<p><small>Drawn by tpp ", html_escape(tpp.version or ""), " with gnuplot.</small></p>\n",
-    "</body>\n</html>\n")
+  local html, err = require("tpp.page").html(r, { name = o.stem, figures = figs,
+    note = missing_gnuplot and ("No figure drawn: " .. missing_gnuplot) or nil })
+  if not html then return nil, err end
   -- atomic, as every output of tpp (tpp.write_atomic: an unnamed temporary beside the page, fsync'ed and renamed
   -- over it; nothing is left behind by a failure or a kill, and a stale temporary of a dead writer is removed)
-  return tpp.write_atomic(path, table.concat(out))
+  return tpp.write_atomic(path, html)
 end
 
 -- A name for a message line: control characters (a newline in a file name) shown as escapes.
