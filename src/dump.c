@@ -605,10 +605,12 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
         r->opts.features = 0;
         r->mergeable = 0;
     }
-    unsigned encap = TPP_ENCAP_OUTER; /* before format 5: the outermost header, tunnels not counted */
+    unsigned encap = TPP_ENCAP_OUTER;
     if (format >= 5) {
         encap = get_u8(c);
         r->encapsulated_packets = get_u64(c);
+    } else { /* decoded before PPPoE, MPLS and tunnels were: its numbers cannot join a newer piece's */
+        r->mergeable = 0;
     }
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
