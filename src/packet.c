@@ -196,8 +196,8 @@ static void decode_raw(const uint8_t *data, uint32_t caplen, uint32_t framelen, 
 /* PPP protocol numbers of IPv4 and IPv6 (RFC 1332, RFC 5072). */
 enum { PPP_IPV4 = 0x0021, PPP_IPV6 = 0x0057 };
 
-/* A PPP frame as a tunnel carries it (PPTP): an optional HDLC address and control (ff 03), a protocol field of one
- * byte when odd (RFC 1661 compression) or two. */
+/* A PPP frame as PPPoE or a tunnel (PPTP) carries it: an optional HDLC address and control (ff 03), a protocol
+ * field of one byte when odd (RFC 1661 compression) or two. */
 static void decode_ppp(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
                        struct l4at *at)
 {
@@ -220,12 +220,9 @@ __attribute__((noinline)) static void decode_framing(const uint8_t *data, uint32
                                                      struct l4at *at)
 {
     if (type == ETH_PPPOE) {
-        if (!HAVE(8)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        if (!HAVE(6)) { p->flags |= TPP_PKT_TRUNCATED; return; }
         if (data[off] != 0x11 || data[off + 1] != 0) return; /* not session data */
-        unsigned proto = get16(data + off + 6);
-        off += 8;
-        if (proto == PPP_IPV4) decode_ipv4(data, caplen, framelen, off, p, at);
-        else if (proto == PPP_IPV6) decode_ipv6(data, caplen, framelen, off, p, at);
+        decode_ppp(data, caplen, framelen, off + 6, p, at);
         return;
     }
     for (int bottom = 0; !bottom;) {
@@ -530,7 +527,7 @@ static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, ui
             if (!NEED(14)) { layer = S_DONE; break; }
             type = get16(data + off + 12);
             off += 14;
-            layer = type <= 1500 ? S_LLC : S_ETHERTYPE; /* 802.3 length: LLC follows */
+            layer = type <= 1500 || type == 0x8870 ? S_LLC : S_ETHERTYPE; /* 802.3 length, or jumbo LLC */
             break;
         case S_LLC: /* SNAP (aa aa 03, OUI) and the ethertypes scapy binds below it */
             if (!NEED(8) || data[off] != 0xaa || data[off + 1] != 0xaa || data[off + 2] != 3) { layer = S_DONE; break; }
