@@ -157,7 +157,9 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
             if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
             p->proto = data[off];
             if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
-            /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header */
+            /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header; a
+             * second Fragment header (which no sender writes) says it again */
+            p->flags &= (uint16_t)~(TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT);
             p->flags |= data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT : TPP_PKT_ATOMIC_FRAGMENT;
             next = data[off];
             off += 8;
@@ -626,8 +628,11 @@ static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, ui
                 } else if (next == 44) { /* fragment: only the first one's payload is dissected */
                     if (!NEED(8)) { next = 256; break; }
                     int later = (get16(data + off + 2) & 0xfff8) != 0;
-                    if (record) p->flags |= later ? TPP_PKT_FRAGMENT : data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT
-                                                                                      : TPP_PKT_ATOMIC_FRAGMENT;
+                    if (record) {
+                        p->flags &= (uint16_t)~(TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT);
+                        p->flags |= later ? TPP_PKT_FRAGMENT : data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT
+                                                                              : TPP_PKT_ATOMIC_FRAGMENT;
+                    }
                     next = later ? 256 : data[off];
                     off += 8;
                     if (later) break;
