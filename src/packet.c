@@ -156,10 +156,10 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
         case 44: /* fragment */
             if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
             p->proto = data[off];
-            if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
-            /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header; a
-             * second Fragment header (which no sender writes) says it again */
+            /* a second Fragment header (which no sender writes) says it again: the last one tells */
             p->flags &= (uint16_t)~(TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT);
+            if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
+            /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header */
             p->flags |= data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT : TPP_PKT_ATOMIC_FRAGMENT;
             next = data[off];
             off += 8;
