@@ -27,11 +27,12 @@ static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 enum { ETH_IPV4 = 0x0800, ETH_IPV6 = 0x86dd, ETH_VLAN = 0x8100, ETH_QINQ = 0x88a8, ETH_QINQ_OLD = 0x9100,
        ETH_PPPOE = 0x8864, ETH_MPLS = 0x8847, ETH_MPLS_MC = 0x8848, ETH_TEB = 0x6558 };
 
-/* Where the transport header of the decoded IP packet starts and where its datagram ends (the IP length, cut to
- * the frame); off is 0 when there is none to look at (a non-first fragment, a header cut short). */
-struct l4at {
-    uint32_t off, end;
-};
+/* The decoders of the network layer return where the transport header of a decoded IP packet that may be a
+ * tunnel starts and where its datagram ends (the IP length, cut to the frame), packed in one word that stays in a
+ * register; 0 for any other packet. */
+static inline uint64_t tunnel_at(uint32_t off, uint32_t end) { return (uint64_t)end << 32 | off; }
+#define AT_OFF(at) ((uint32_t)(at))
+#define AT_END(at) ((uint32_t)((at) >> 32))
 
 int tpp_linktype_supported(int linktype)
 {
@@ -44,48 +45,60 @@ int tpp_linktype_supported(int linktype)
     return 0;
 }
 
+/* UDP destination ports of the tunnels tpp opens (IANA; 8472 is Linux's VXLAN default), and Teredo's (either
+ * port: its server answers from it). */
+enum { PORT_VXLAN = 4789, PORT_VXLAN_LINUX = 8472, PORT_GENEVE = 6081, PORT_GTPU = 2152, PORT_TEREDO = 3544 };
+
+static inline int tunnel_port(unsigned sport, unsigned dport)
+{
+    return dport == PORT_VXLAN || dport == PORT_VXLAN_LINUX || dport == PORT_GENEVE || dport == PORT_GTPU ||
+           dport == PORT_TEREDO || sport == PORT_TEREDO;
+}
+
 /* Transport header at data[off..]: ports for TCP/UDP, flags for TCP.  `end` is where the IP datagram ends by its
  * own length: bytes past it (Ethernet padding, a trailer) are not its transport header, so a header cut there is
- * not decoded (the packet is still IP), while one cut by the capture (caplen) marks the packet truncated. */
-static void decode_transport(const uint8_t *data, uint32_t caplen, uint32_t end, uint32_t off, struct tpp_packet *p)
+ * not decoded (the packet is still IP), while one cut by the capture (caplen) marks the packet truncated.  Returns
+ * 1 when the packet may be a tunnel (IP in IP, GRE, UDP to a tunnel's port), for follow_tunnels to look at; ICMP
+ * never is: an error quotes a header, it does not carry one. */
+static int decode_transport(const uint8_t *data, uint32_t caplen, uint32_t end, uint32_t off, struct tpp_packet *p)
 {
 #define IN_DATAGRAM(n) (off <= end && (uint32_t)(n) <= end - off)
-    switch (p->proto) {
-    case 6: /* TCP */
-        if (!IN_DATAGRAM(4)) return;
-        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (p->proto == 6) { /* TCP, the most of most traces: first */
+        if (!IN_DATAGRAM(4)) return 0;
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         p->sport = get16(data + off);
         p->dport = get16(data + off + 2);
         p->flags |= TPP_PKT_L4;
-        if (!IN_DATAGRAM(14)) return;
-        if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        if (!IN_DATAGRAM(14)) return 0;
+        if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         p->tcp_flags = data[off + 13];
         p->flags |= TPP_PKT_TCP_FLAGS;
-        return;
-    case 17: /* UDP */
-        if (!IN_DATAGRAM(4)) return;
-        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        return 0;
+    }
+    if (p->proto == 17) { /* UDP */
+        if (!IN_DATAGRAM(4)) return 0;
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         p->sport = get16(data + off);
         p->dport = get16(data + off + 2);
         p->flags |= TPP_PKT_L4 | TPP_PKT_L4_UDP;
-        return;
+        return tunnel_port(p->sport, p->dport);
     }
+    return p->proto == 4 || p->proto == 41 || p->proto == 47; /* IPv4 in IP, IPv6 in IP, GRE */
 #undef IN_DATAGRAM
 }
 
-static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
-                        struct l4at *at)
+static uint64_t decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
-    if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     const uint8_t *h = data + off;
-    if (h[0] >> 4 != 4) return;
+    if (h[0] >> 4 != 4) return 0;
     uint32_t ihl = (uint32_t)(h[0] & 0x0f) * 4, total = get16(h + 2);
     /* A total length of 0 is a segmentation offload's packet (Linux BIG TCP writes 0 above 64 KiB), captured on
      * its sender: its length is the frame's, as tcpdump and Wireshark take it. */
     if (total == 0) total = framelen > off ? framelen - off : 0;
     /* No IPv4 packet has a header under 20 bytes or a total length shorter than its header: this one is noise or
      * an attack, and counting it as IP would put its "protocol" and "addresses" among the real ones. */
-    if (ihl < 20 || total < ihl) { p->flags |= TPP_PKT_MALFORMED; return; }
+    if (ihl < 20 || total < ihl) { p->flags |= TPP_PKT_MALFORMED; return 0; }
     p->ipv = 4;
     p->ip_len = ip_length(total, framelen, off);
     p->proto = h[9];
@@ -93,10 +106,9 @@ static void decode_ipv4(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     memset(p->dst, 0, 10); p->dst[10] = p->dst[11] = 0xff; memcpy(p->dst + 12, h + 16, 4);
     p->ttl = h[8];
     unsigned frag = get16(h + 6);
-    if (frag & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return; }
+    if (frag & 0x1fff) { p->flags |= TPP_PKT_FRAGMENT; return 0; }
     if (frag & 0x2000) p->flags |= TPP_PKT_FIRST_FRAGMENT; /* MF at offset 0: it carries the transport header */
-    decode_transport(data, caplen, off + total, off + ihl, p);
-    *at = (struct l4at){ off + ihl, off + p->ip_len };
+    return decode_transport(data, caplen, off + total, off + ihl, p) ? tunnel_at(off + ihl, off + p->ip_len) : 0;
 }
 
 /* The payload length of an IPv6 header at `off` whose payload length field is 0 although a payload follows: a
@@ -125,12 +137,11 @@ static uint32_t ipv6_unstated_payload(const uint8_t *data, uint32_t caplen, uint
 }
 
 /* IPv6: walk extension headers to the transport header. */
-static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
-                        struct l4at *at)
+static uint64_t decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
-    if (!HAVE(40)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(40)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     const uint8_t *h = data + off;
-    if (h[0] >> 4 != 6) return;
+    if (h[0] >> 4 != 6) return 0;
     p->ipv = 6;
     p->ttl = h[7];
     uint32_t total = 40u + get16(h + 4);
@@ -144,21 +155,21 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
     for (int hops = 0; hops < 16; hops++) {
         switch (next) {
         case 0: case 43: case 60: case 135: case 139: case 140: /* hop-by-hop, routing, dest opts, mobility, HIP, shim6 */
-            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return 0; }
             next = data[off];
             off += 8u + (uint32_t)data[off + 1] * 8;
             continue;
         case 51: /* AH: length in 4-byte units, minus 2 */
-            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            if (!HAVE(2)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return 0; }
             next = data[off];
             off += ((uint32_t)data[off + 1] + 2) * 4;
             continue;
         case 44: /* fragment */
-            if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return; }
+            if (!HAVE(8)) { p->proto = next; p->flags |= TPP_PKT_TRUNCATED; return 0; }
             p->proto = data[off];
             /* a second Fragment header (which no sender writes) says it again: the last one tells */
             p->flags &= (uint16_t)~(TPP_PKT_FIRST_FRAGMENT | TPP_PKT_ATOMIC_FRAGMENT);
-            if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return; }
+            if (get16(data + off + 2) & 0xfff8) { p->flags |= TPP_PKT_FRAGMENT; return 0; }
             /* offset 0: the first fragment (M set), or a whole datagram that still has a Fragment header */
             p->flags |= data[off + 3] & 1 ? TPP_PKT_FIRST_FRAGMENT : TPP_PKT_ATOMIC_FRAGMENT;
             next = data[off];
@@ -168,31 +179,31 @@ static void decode_ipv6(const uint8_t *data, uint32_t caplen, uint32_t framelen,
         break;
     }
     p->proto = next;
-    decode_transport(data, caplen, end, off, p);
-    *at = (struct l4at){ off, start + p->ip_len };
+    return decode_transport(data, caplen, end, off, p) ? tunnel_at(off, start + p->ip_len) : 0;
 }
 
-static void decode_framing(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, unsigned type,
-                           struct tpp_packet *p, struct l4at *at);
+static uint64_t decode_framing(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, unsigned type,
+                               struct tpp_packet *p);
 
 /* The network layer after an ethertype: IP at once; PPPoE and MPLS, framing that carries IP, out of line. */
-static inline void decode_ethertype(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off,
-                                    unsigned type, struct tpp_packet *p, struct l4at *at)
+static inline uint64_t decode_ethertype(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off,
+                                        unsigned type, struct tpp_packet *p)
 {
-    if (type == ETH_IPV4) decode_ipv4(data, caplen, framelen, off, p, at);
-    else if (type == ETH_IPV6) decode_ipv6(data, caplen, framelen, off, p, at);
+    if (type == ETH_IPV4) return decode_ipv4(data, caplen, framelen, off, p);
+    else if (type == ETH_IPV6) return decode_ipv6(data, caplen, framelen, off, p);
     else if (type == ETH_PPPOE || type == ETH_MPLS || type == ETH_MPLS_MC)
-        decode_framing(data, caplen, framelen, off, type, p, at);
+        return decode_framing(data, caplen, framelen, off, type, p);
+    return 0;
 }
 
 /* Raw IP: the version nibble says which. */
-static void decode_raw(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
-                       struct l4at *at)
+static uint64_t decode_raw(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
-    if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     unsigned v = data[off] >> 4;
-    if (v == 4) decode_ipv4(data, caplen, framelen, off, p, at);
-    else if (v == 6) decode_ipv6(data, caplen, framelen, off, p, at);
+    if (v == 4) return decode_ipv4(data, caplen, framelen, off, p);
+    else if (v == 6) return decode_ipv6(data, caplen, framelen, off, p);
+    return 0;
 }
 
 /* PPP protocol numbers of IPv4 and IPv6 (RFC 1332, RFC 5072). */
@@ -200,116 +211,92 @@ enum { PPP_IPV4 = 0x0021, PPP_IPV6 = 0x0057 };
 
 /* A PPP frame as PPPoE or a tunnel (PPTP) carries it: an optional HDLC address and control (ff 03), a protocol
  * field of one byte when odd (RFC 1661 compression) or two. */
-static void decode_ppp(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
-                       struct l4at *at)
+static uint64_t decode_ppp(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p)
 {
-    if (!HAVE(2)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(2)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     if (data[off] == 0xff && data[off + 1] == 0x03) off += 2;
-    if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(1)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     unsigned proto = data[off];
     if (proto & 1) off += 1;
-    else if (!HAVE(2)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    else if (!HAVE(2)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     else { proto = get16(data + off); off += 2; }
-    if (proto == PPP_IPV4) decode_ipv4(data, caplen, framelen, off, p, at);
-    else if (proto == PPP_IPV6) decode_ipv6(data, caplen, framelen, off, p, at);
+    if (proto == PPP_IPV4) return decode_ipv4(data, caplen, framelen, off, p);
+    else if (proto == PPP_IPV6) return decode_ipv6(data, caplen, framelen, off, p);
+    return 0;
 }
 
 /* PPPoE session data (RFC 2516: version 1, type 1, code 0, then a PPP protocol) and MPLS label stacks (RFC 3032:
  * labels until the bottom of the stack, then IPv4 or IPv6 by the version nibble; a pseudowire's control word, whose
  * first nibble is 0, is not IP).  Framing, not tunnels: the IP packet inside is the packet. */
-__attribute__((noinline)) static void decode_framing(const uint8_t *data, uint32_t caplen, uint32_t framelen,
-                                                     uint32_t off, unsigned type, struct tpp_packet *p,
-                                                     struct l4at *at)
+__attribute__((noinline)) static uint64_t decode_framing(const uint8_t *data, uint32_t caplen, uint32_t framelen,
+                                                         uint32_t off, unsigned type, struct tpp_packet *p)
 {
     if (type == ETH_PPPOE) {
-        if (!HAVE(6)) { p->flags |= TPP_PKT_TRUNCATED; return; }
-        if (data[off] != 0x11 || data[off + 1] != 0) return; /* not session data */
-        decode_ppp(data, caplen, framelen, off + 6, p, at);
-        return;
+        if (!HAVE(6)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
+        if (data[off] != 0x11 || data[off + 1] != 0) return 0; /* not session data */
+        return decode_ppp(data, caplen, framelen, off + 6, p);
     }
     for (int bottom = 0; !bottom;) {
-        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         bottom = data[off + 2] & 1;
         off += 4;
     }
-    decode_raw(data, caplen, framelen, off, p, at);
+    return decode_raw(data, caplen, framelen, off, p);
 }
 
 /* An Ethernet frame at `off`: its VLAN tags, then the ethertype's network layer. */
-static void decode_ether(const uint8_t *data, uint32_t caplen, uint32_t framelen, uint32_t off, struct tpp_packet *p,
-                         struct l4at *at)
+static inline __attribute__((always_inline)) uint64_t decode_ether(const uint8_t *data, uint32_t caplen,
+                                                                   uint32_t framelen, uint32_t off,
+                                                                   struct tpp_packet *p)
 {
-    if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+    if (!HAVE(14)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
     unsigned type = get16(data + off + 12);
     off += 14;
     while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
-        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         type = get16(data + off + 2);
         off += 4;
     }
-    decode_ethertype(data, caplen, framelen, off, type, p, at);
+    return decode_ethertype(data, caplen, framelen, off, type, p);
 }
 
-static void decode_link(int linktype, const uint8_t *data, uint32_t caplen, uint32_t framelen, struct tpp_packet *p,
-                        struct l4at *at)
+static inline __attribute__((always_inline)) uint64_t decode_link(int linktype, const uint8_t *data, uint32_t caplen,
+                                                              uint32_t framelen, struct tpp_packet *p)
 {
     uint32_t off = 0;
     switch (linktype) {
     case TPP_LINK_ETHERNET:
-        decode_ether(data, caplen, framelen, 0, p, at);
-        return;
+        return decode_ether(data, caplen, framelen, 0, p);
     case TPP_LINK_SLL:
-        if (!HAVE(16)) { p->flags |= TPP_PKT_TRUNCATED; return; }
-        decode_ethertype(data, caplen, framelen, 16, get16(data + 14), p, at);
-        return;
+        if (!HAVE(16)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
+        return decode_ethertype(data, caplen, framelen, 16, get16(data + 14), p);
     case TPP_LINK_SLL2:
-        if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return; }
-        decode_ethertype(data, caplen, framelen, 20, get16(data), p, at);
-        return;
+        if (!HAVE(20)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
+        return decode_ethertype(data, caplen, framelen, 20, get16(data), p);
     case TPP_LINK_NULL: case TPP_LINK_LOOP: {
-        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return; }
+        if (!HAVE(4)) { p->flags |= TPP_PKT_TRUNCATED; return 0; }
         /* The family is in the writer's byte order (NULL) or network order (LOOP): accept either. */
         uint32_t le = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
         uint32_t be = (uint32_t)data[3] | (uint32_t)data[2] << 8 | (uint32_t)data[1] << 16 | (uint32_t)data[0] << 24;
         uint32_t fam = le < 256 ? le : be;
-        if (fam == 2) decode_ipv4(data, caplen, framelen, 4, p, at);
-        else if (fam == 24 || fam == 28 || fam == 30) decode_ipv6(data, caplen, framelen, 4, p, at);
-        return;
+        if (fam == 2) return decode_ipv4(data, caplen, framelen, 4, p);
+        else if (fam == 24 || fam == 28 || fam == 30) return decode_ipv6(data, caplen, framelen, 4, p);
+        return 0;
     }
     case TPP_LINK_RAW: case TPP_LINK_DLT_RAW_ALT: case TPP_LINK_DLT_RAW_ALT2:
-        decode_raw(data, caplen, framelen, 0, p, at);
-        return;
+        return decode_raw(data, caplen, framelen, 0, p);
     case TPP_LINK_IPV4:
-        decode_ipv4(data, caplen, framelen, 0, p, at);
-        return;
+        return decode_ipv4(data, caplen, framelen, 0, p);
     case TPP_LINK_IPV6:
-        decode_ipv6(data, caplen, framelen, 0, p, at);
-        return;
+        return decode_ipv6(data, caplen, framelen, 0, p);
     }
+    return 0;
 }
 
 /* ---- Tunnels (outer and inner modes) ---- */
 
-/* UDP destination ports of the tunnels tpp opens (IANA; 8472 is Linux's VXLAN default), and Teredo's (either
- * port: its server answers from it). */
-enum { PORT_VXLAN = 4789, PORT_VXLAN_LINUX = 8472, PORT_GENEVE = 6081, PORT_GTPU = 2152, PORT_TEREDO = 3544 };
-
 /* What a tunnel carries. */
 enum inner { INNER_NONE, INNER_IPV4, INNER_IPV6, INNER_IP, INNER_ETHER, INNER_MPLS, INNER_PPP };
-
-/* Could the decoded IP packet be a tunnel?  (ICMP never is: an error quotes a header, it does not carry one.) */
-static inline int may_carry_tunnel(const struct tpp_packet *p)
-{
-    switch (p->proto) {
-    case 4: case 41: case 47:
-        return 1;
-    case 17:
-        return (p->flags & TPP_PKT_L4) &&
-               (p->dport == PORT_VXLAN || p->dport == PORT_VXLAN_LINUX || p->dport == PORT_GENEVE ||
-                p->dport == PORT_GTPU || p->dport == PORT_TEREDO || p->sport == PORT_TEREDO);
-    }
-    return 0;
-}
 
 /* The ethertype-like protocol of a GRE or Geneve payload as an inner kind. */
 static int inner_of_type(unsigned type)
@@ -352,12 +339,12 @@ static uint32_t teredo_payload(const uint8_t *data, uint32_t off, uint32_t end)
     return off;
 }
 
-/* The payload of the tunnel that the decoded IP packet p is (its transport header at at->off): its kind, and its
+/* The payload of the tunnel that the decoded IP packet p is (its transport header at AT_OFF(at)): its kind, and its
  * offset in *inner.  Only what the captured datagram holds is read. */
-static int tunnel_payload(const uint8_t *data, uint32_t caplen, const struct tpp_packet *p, const struct l4at *at,
+static int tunnel_payload(const uint8_t *data, uint32_t caplen, const struct tpp_packet *p, uint64_t at,
                           uint32_t *inner)
 {
-    uint32_t off = at->off, end = at->end < caplen ? at->end : caplen;
+    uint32_t off = AT_OFF(at), end = AT_END(at) < caplen ? AT_END(at) : caplen;
     switch (p->proto) {
     case 4: *inner = off; return INNER_IPV4;
     case 41: *inner = off; return INNER_IPV6;
@@ -403,26 +390,26 @@ static void reset_packet(struct tpp_packet *p)
  * innermost one's analysis replaces p's, up to TPP_MAX_TUNNELS deep.  A tunnel's packet lives in its datagram:
  * the bytes past that datagram's end are not its. */
 __attribute__((noinline)) static void follow_tunnels(enum tpp_decode_mode mode, const uint8_t *data, uint32_t caplen,
-                                                     struct tpp_packet *p, struct l4at at)
+                                                     struct tpp_packet *p, uint64_t at)
 {
-    for (int depth = 0; depth < TPP_MAX_TUNNELS && at.off && may_carry_tunnel(p); depth++) {
-        uint32_t off = 0;
-        int kind = tunnel_payload(data, caplen, p, &at, &off);
+    for (int depth = 0; depth < TPP_MAX_TUNNELS && at; depth++) {
+        uint32_t off = 0, end = AT_END(at);
+        int kind = tunnel_payload(data, caplen, p, at, &off);
         if (kind == INNER_NONE) return;
         struct tpp_packet q;
-        struct l4at next = { 0, 0 };
-        uint32_t lim = at.end < caplen ? at.end : caplen;
+        uint64_t next = 0;
+        uint32_t lim = end < caplen ? end : caplen;
         reset_packet(&q);
         switch (kind) {
-        case INNER_IPV4: decode_ipv4(data, lim, at.end, off, &q, &next); break;
-        case INNER_IPV6: decode_ipv6(data, lim, at.end, off, &q, &next); break;
-        case INNER_IP: decode_raw(data, lim, at.end, off, &q, &next); break;
-        case INNER_ETHER: decode_ether(data, lim, at.end, off, &q, &next); break;
-        case INNER_MPLS: decode_framing(data, lim, at.end, off, ETH_MPLS, &q, &next); break;
-        case INNER_PPP: decode_ppp(data, lim, at.end, off, &q, &next); break;
+        case INNER_IPV4: next = decode_ipv4(data, lim, end, off, &q); break;
+        case INNER_IPV6: next = decode_ipv6(data, lim, end, off, &q); break;
+        case INNER_IP: next = decode_raw(data, lim, end, off, &q); break;
+        case INNER_ETHER: next = decode_ether(data, lim, end, off, &q); break;
+        case INNER_MPLS: next = decode_framing(data, lim, end, off, ETH_MPLS, &q); break;
+        case INNER_PPP: next = decode_ppp(data, lim, end, off, &q); break;
         }
         if (q.ipv == 0) { /* not a tunnel after all, or its packet was cut by the capture */
-            if ((q.flags & TPP_PKT_TRUNCATED) && at.end > caplen) p->flags |= TPP_PKT_TRUNCATED;
+            if ((q.flags & TPP_PKT_TRUNCATED) && end > caplen) p->flags |= TPP_PKT_TRUNCATED;
             return;
         }
         p->flags |= TPP_PKT_ENCAPSULATED;
@@ -483,7 +470,7 @@ struct scapy_l4 {
     uint8_t flags;
 };
 
-static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, uint32_t framelen, struct tpp_packet *p)
+__attribute__((noinline)) static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, uint32_t framelen, struct tpp_packet *p)
 {
     uint32_t off = 0, end = framelen; /* the current header, and the end of the datagram that holds it */
     unsigned type = 0;
@@ -744,23 +731,29 @@ static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, ui
     if (encapsulated) p->flags |= TPP_PKT_ENCAPSULATED;
 }
 
+/* The outer and inner modes: the link, its framing and IP, then the tunnels when the protocol may be one. */
+static inline __attribute__((always_inline)) void decode_frame(enum tpp_decode_mode mode, int linktype,
+                                                               const uint8_t *data, uint32_t caplen,
+                                                               uint32_t framelen, struct tpp_packet *p)
+{
+    uint64_t at = decode_link(linktype, data, caplen, framelen, p);
+    if (at) follow_tunnels(mode, data, caplen, p, at);
+}
+
 void tpp_decode_as(enum tpp_decode_mode mode, int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
                    struct tpp_packet *p)
 {
     uint32_t framelen = wirelen > caplen ? wirelen : caplen;
     reset_packet(p);
-    if (mode == TPP_DECODE_COMPAT) {
-        decode_compat(linktype, data, caplen, framelen, p);
-        return;
-    }
-    struct l4at at = { 0, 0 };
-    decode_link(linktype, data, caplen, framelen, p, &at);
-    if (at.off && may_carry_tunnel(p)) follow_tunnels(mode, data, caplen, p, at);
+    if (mode == TPP_DECODE_COMPAT) decode_compat(linktype, data, caplen, framelen, p);
+    else decode_frame(mode, linktype, data, caplen, framelen, p);
 }
 
 void tpp_decode(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen, struct tpp_packet *p)
 {
-    tpp_decode_as(TPP_DECODE_OUTER, linktype, data, caplen, wirelen, p);
+    uint32_t framelen = wirelen > caplen ? wirelen : caplen;
+    reset_packet(p);
+    decode_frame(TPP_DECODE_OUTER, linktype, data, caplen, framelen, p);
 }
 
 void tpp_addr_format(const uint8_t a[16], char *buf, unsigned buflen)
