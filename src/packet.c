@@ -352,7 +352,10 @@ static int tunnel_payload(const uint8_t *data, uint32_t caplen, const struct tpp
         if (!FITS(4)) return INNER_NONE;
         unsigned fl = get16(data + off), type = get16(data + off + 2);
         if (fl & 0x4000) return INNER_NONE; /* RFC 1701 source routing: not followed */
-        if ((fl & 7) == 1 && type == 0x880b) { *inner = off + 8 + (fl & 0x1000 ? 4 : 0) + (fl & 0x0080 ? 4 : 0); return INNER_PPP; }
+        if ((fl & 7) == 1 && type == 0x880b) { /* PPTP: payload length and call id, sequence and ack as flagged */
+            *inner = off + 8 + (fl & 0x1000 ? 4 : 0) + (fl & 0x0080 ? 4 : 0);
+            return INNER_PPP;
+        }
         if ((fl & 7) != 0) return INNER_NONE;
         *inner = off + 4 + (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
         return inner_of_type(type);
@@ -470,7 +473,8 @@ struct scapy_l4 {
     uint8_t flags;
 };
 
-__attribute__((noinline)) static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen, uint32_t framelen, struct tpp_packet *p)
+__attribute__((noinline)) static void decode_compat(int linktype, const uint8_t *data, uint32_t caplen,
+                                                    uint32_t framelen, struct tpp_packet *p)
 {
     uint32_t off = 0, end = framelen; /* the current header, and the end of the datagram that holds it */
     unsigned type = 0;

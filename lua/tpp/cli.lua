@@ -219,7 +219,8 @@ local FLAG_NAME = {
   figures = "--figures", filter = "--filter", boundary = "--boundary", ip = "--ip", anchor = "--anchor",
   compat = "--compat", series = "--series", max_gap = "--max-gap", keep_tables = "--keep-tables",
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
-  features = "--features", flow_timeout = "--flow-timeout", encap = "--encap", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
+  features = "--features", flow_timeout = "--flow-timeout", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
+  encap = "--encap",
   paths = "PATH",
 }
 
