@@ -411,8 +411,9 @@ __attribute__((noinline)) static void follow_tunnels(enum tpp_decode_mode mode, 
         case INNER_MPLS: next = decode_framing(data, lim, end, off, ETH_MPLS, &q); break;
         case INNER_PPP: next = decode_ppp(data, lim, end, off, &q); break;
         }
-        if (q.ipv == 0) { /* not a tunnel after all, or its packet was cut by the capture */
-            if ((q.flags & TPP_PKT_TRUNCATED) && end > caplen) p->flags |= TPP_PKT_TRUNCATED;
+        if (q.ipv == 0) { /* not a tunnel after all, or (in the inner mode: truncated) its packet was cut short */
+            if (mode == TPP_DECODE_INNER && (q.flags & TPP_PKT_TRUNCATED) && end > caplen)
+                p->flags |= TPP_PKT_TRUNCATED;
             return;
         }
         p->flags |= TPP_PKT_ENCAPSULATED;

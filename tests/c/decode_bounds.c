@@ -235,8 +235,10 @@ static void check_tunnels(void)
     for (int m = 0; m < 3; m++) {
         mode = (enum tpp_decode_mode)m;
         for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
-        decode_wire(TPP_LINK_ETHERNET, f, 14 + 20 + 4 + 15, len, &p); /* snapped in the middle header: the outer stays */
-        CHECK(p.ipv == 4 && p.src[15] == 1 && (m == TPP_DECODE_COMPAT || (p.flags & TPP_PKT_TRUNCATED)));
+        /* snapped in the middle header: the outer stays, truncated only where the inner header was wanted */
+        decode_wire(TPP_LINK_ETHERNET, f, 14 + 20 + 4 + 15, len, &p);
+        CHECK(p.ipv == 4 && p.src[15] == 1 && !(p.flags & TPP_PKT_ENCAPSULATED));
+        CHECK(!(p.flags & TPP_PKT_TRUNCATED) == (m == TPP_DECODE_OUTER));
     }
 
     /* QinQ, PPPoE session, PPP IPv4 (two-byte protocol), TCP: IP in every mode */
