@@ -105,10 +105,13 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
             pl->linktype = f.linktype;
             pl->supported = tpp_linktype_supported(f.linktype);
         }
-        if (pl->supported) tpp_decode_as(pl->mode, f.linktype, f.data, f.caplen, f.wirelen, p);
-        else {
+        if (!pl->supported) {
             memset(p, 0, sizeof *p);
             count_undecoded(pl, f.linktype);
+        } else if (pl->mode == TPP_DECODE_OUTER) { /* the common case, on tpp_decode's own straight path */
+            tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, p);
+        } else {
+            tpp_decode_as(pl->mode, f.linktype, f.data, f.caplen, f.wirelen, p);
         }
         p->ts_ns = f.ts_ns;
     }
