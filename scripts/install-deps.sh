@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages tpp needs to build, test and run; only those missing, with sudo when not root.
-# tshark and python3 run the independent reference of the feature parity spec (tests/reference/features.py).
+# tshark and python3 run the independent reference of the feature parity spec (tests/reference/features.py);
+# python3-scapy writes the encapsulation specs' captures and their reference layer view (tests/reference/encap.py).
 # libjs-dygraphs draws the charts of the interactive page (inlined into it); chromium checks that page in the specs.
 # `install-deps.sh bench` adds the peers that `make bench` measures tpp against.
 set -e
@@ -8,7 +9,7 @@ PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev librea
           zstd xz-utils lua-busted lua-filesystem lua-argparse gnuplot-nox clang libclang-rt-14-dev tcpdump tmux
           slurm-wlm munge parallel
           python3-pandas r-base-core
-          python3 tshark
+          python3 tshark python3-scapy
           libjs-dygraphs chromium"
 [ "${1:-}" = bench ] && PACKAGES="$PACKAGES isal libtrace-tools"
 missing=""

@@ -482,6 +482,20 @@ static void count_flow(struct tpp_agg *a, const struct tpp_packet *p)
     }
 }
 
+/* One packet's ports in a source series and the destination series after it. */
+static inline void count_ports(struct tpp_agg *a, int series, uint16_t sport, uint16_t dport, uint32_t ip_len)
+{
+    const uint16_t port[2] = { sport, dport };
+    for (int k = 0; k < 2; k++) {
+        struct port_hist *h = &a->ports[series + k];
+        if (h->count[port[k]]++ == 0) {
+            h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
+            h->ntouched++;
+        }
+    }
+    if (a->port_bytes) a->port_bytes[series == TPP_UDP_SRC][dport] += ip_len;
+}
+
 /* Count packet `p` into the current interval; `iat` is its inter-arrival time, counted when has_iat.  The
  * oddities are counted per interval too, so that a merge cut at an interval limit can count them. */
 static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t iat, int has_iat, int backwards)
@@ -495,6 +509,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     r->packets++;
     if (backwards) { iv->backwards++; r->backwards_packets++; }
     if (p->flags & TPP_PKT_TRUNCATED) { iv->truncated++; r->truncated_packets++; }
+    if (p->flags & TPP_PKT_ENCAPSULATED) { iv->encapsulated++; r->encapsulated_packets++; }
     if (p->ipv == 0) {
         int malformed = (p->flags & TPP_PKT_MALFORMED) != 0;
         iv->non_ip++;
@@ -513,36 +528,30 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
         a->stopped = -1;
 
-    int series = -1;
+    /* The shares follow the IP header's protocol; flags and ports the transport header the decoder found, which in
+     * compat mode may lie deeper than that header (and be both a TCP and a UDP one, tpp/packet.h). */
     switch (p->proto) {
     case 1: case 58: iv->icmp++; break;
-    case 6:
-        iv->tcp++;
-        if (p->flags & TPP_PKT_TCP_FLAGS) {
-            iv->syn += (p->tcp_flags & 0x02) != 0;
-            iv->fin += (p->tcp_flags & 0x01) != 0;
-            if (a->lens) { /* the headers group */
-                a->synack += (p->tcp_flags & 0x12) == 0x12;
-                a->rst += (p->tcp_flags & 0x04) != 0;
-            }
-        }
-        if (p->flags & TPP_PKT_L4) { iv->tcp_port_packets++; series = TPP_TCP_SRC; }
-        break;
-    case 17:
-        iv->udp++;
-        if (p->flags & TPP_PKT_L4) { iv->udp_port_packets++; series = TPP_UDP_SRC; }
-        break;
+    case 6: iv->tcp++; break;
+    case 17: iv->udp++; break;
     }
-    if (series >= 0) { /* series + 1 is the matching destination series */
-        const uint16_t port[2] = { p->sport, p->dport };
-        for (int k = 0; k < 2; k++) {
-            struct port_hist *h = &a->ports[series + k];
-            if (h->count[port[k]]++ == 0) {
-                h->touched[port[k] >> 6] |= 1ull << (port[k] & 63);
-                h->ntouched++;
-            }
+    if (p->flags & TPP_PKT_TCP_FLAGS) {
+        iv->syn += (p->tcp_flags & 0x02) != 0;
+        iv->fin += (p->tcp_flags & 0x01) != 0;
+        if (a->lens) { /* the headers group */
+            a->synack += (p->tcp_flags & 0x12) == 0x12;
+            a->rst += (p->tcp_flags & 0x04) != 0;
         }
-        if (a->port_bytes) a->port_bytes[series == TPP_UDP_SRC][p->dport] += p->ip_len;
+    }
+    if (p->flags & TPP_PKT_L4) {
+        int udp = (p->flags & TPP_PKT_L4_UDP) != 0;
+        if (udp) iv->udp_port_packets++;
+        else iv->tcp_port_packets++;
+        count_ports(a, udp ? TPP_UDP_SRC : TPP_TCP_SRC, p->sport, p->dport, p->ip_len);
+    }
+    if (p->flags & TPP_PKT_UDP_TOO) {
+        iv->udp_port_packets++;
+        count_ports(a, TPP_UDP_SRC, p->udp_sport, p->udp_dport, p->ip_len);
     }
     if (a->lens) {
         struct len_hist *h = a->lens;
@@ -569,7 +578,7 @@ void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
     addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (a->feat & TPP_FEAT_FLOWS) flow_table_prefetch(&a->flows, p);
     if (!(p->flags & TPP_PKT_L4)) return;
-    int series = p->proto == 6 ? TPP_TCP_SRC : TPP_UDP_SRC;
+    int series = p->flags & TPP_PKT_L4_UDP ? TPP_UDP_SRC : TPP_TCP_SRC;
     __builtin_prefetch(&a->ports[series].count[p->sport], 1);
     __builtin_prefetch(&a->ports[series + 1].count[p->dport], 1);
 }

@@ -155,6 +155,9 @@ static void meta_payload(struct buf *b, const struct tpp_result *r, const char *
     put_i64(b, r->opts.flow_timeout_ns);
     put_u32(b, r->opts.hh_k);
     put_f64(b, r->opts.hhh_phi);
+    /* format 5: tunnels */
+    put_u8(b, (unsigned)r->opts.encap);
+    put_u64(b, r->encapsulated_packets);
     put_u64(b, r->nintervals);
 }
 
@@ -602,6 +605,13 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
         r->opts.features = 0;
         r->mergeable = 0;
     }
+    unsigned encap = TPP_ENCAP_OUTER;
+    if (format >= 5) {
+        encap = get_u8(c);
+        r->encapsulated_packets = get_u64(c);
+    } else { /* decoded before PPPoE, MPLS and tunnels were: its numbers cannot join a newer piece's */
+        r->mergeable = 0;
+    }
     *nintervals = get_u64(c);
     if (c->bad) { fail(rd, "section META is cut short"); return -1; }
     if ((r->opts.features & ~(unsigned)TPP_FEAT_ALL) || r->opts.flow_timeout_ns <= 0 || r->opts.hh_k < 1 ||
@@ -615,13 +625,15 @@ static int read_meta(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     }
     r->opts.keep_tables = (enum tpp_keep_tables)keep;
     if (!r->source) { fail(rd, "out of memory"); return -1; }
-    if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6 || anchor > TPP_ANCHOR_FIRST) {
+    if (r->opts.delta_ns <= 0 || boundary > TPP_BOUNDARY_PACKET || ip > TPP_IP_V6 || anchor > TPP_ANCHOR_FIRST ||
+        encap > TPP_ENCAP_INNER) {
         fail(rd, "section META holds impossible options");
         return -1;
     }
     r->opts.boundary = (enum tpp_boundary)boundary;
     r->opts.ip = (enum tpp_ipmode)ip;
     r->opts.anchor = (enum tpp_anchor)anchor;
+    r->opts.encap = (enum tpp_encap)encap;
     return 0;
 }
 
@@ -637,6 +649,12 @@ static int added_in_format4(const struct tpp_column *c)
 {
     return (c->offset >= offsetof(struct tpp_interval, entropy_tcp_src) &&
             c->offset <= offsetof(struct tpp_interval, len_p95)) || c->offset == offsetof(struct tpp_interval, ttl_sum);
+}
+
+/* Fields a dump before format 5 lacks: the per-interval count of packets with a tunnel (0 there). */
+static int added_in_format5(const struct tpp_column *c)
+{
+    return c->offset == offsetof(struct tpp_interval, encapsulated);
 }
 
 static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals, uint32_t version)
@@ -662,7 +680,8 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     if (c->bad) { fail(rd, "section COLS is cut short"); return -1; }
     for (size_t i = 0; stored_field(i); i++) {
         int found = (version < 3 && added_in_format3(stored_field(i))) ||
-                    (version < 4 && added_in_format4(stored_field(i)));
+                    (version < 4 && added_in_format4(stored_field(i))) ||
+                    (version < 5 && added_in_format5(stored_field(i)));
         for (uint32_t k = 0; k < ncols; k++) found |= map[k] == stored_field(i);
         if (!found) { fail(rd, "section COLS lacks the column %s", stored_field(i)->name); return -1; }
     }

@@ -11,9 +11,10 @@ static const char *const boundary_names[] = { "aligned", "packet", NULL };
 static const char *const ip_names[] = { "any", "v4", "v6", NULL };
 static const char *const anchor_names[] = { "epoch", "first", NULL }; /* in enum tpp_anchor's order */
 static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in enum tpp_keep_tables' order */
+static const char *const encap_names[] = { "outer", "inner", NULL }; /* in enum tpp_encap's order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
                                             "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index",
-                                            "features", "flow_timeout", "heavy_hitters", "hhh_phi", NULL };
+                                            "features", "flow_timeout", "heavy_hitters", "hhh_phi", "encap", NULL };
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -113,7 +114,7 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
                        "max_intervals, max_gap, keep_tables, range, prev_ns, index, features, flow_timeout, heavy_hitters, "
-                       "hhh_phi)", luaL_tolstring(L, -1, NULL));
+                       "hhh_phi, encap)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");
@@ -132,6 +133,9 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
     lua_pop(L, 1);
     lua_getfield(L, idx, "ip");
     o->ip = (enum tpp_ipmode)opt_enum(L, "ip", ip_names, (int)o->ip);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "encap");
+    o->encap = (enum tpp_encap)opt_enum(L, "encap", encap_names, (int)o->encap);
     lua_pop(L, 1);
     lua_getfield(L, idx, "anchor");
     o->anchor = (enum tpp_anchor)opt_enum(L, "anchor", anchor_names, (int)o->anchor);

@@ -4,6 +4,7 @@
 #include "loptions.h"
 #include "tpp/capture.h"
 #include "tpp/packet.h"
+#include "tpp/parse.h"
 #include "tpp/result.h"
 
 #include <lauxlib.h>
@@ -19,6 +20,7 @@ typedef struct {
     int64_t from_ns, to_ns;    /* the window [from_ns, to_ns) */
     int linktype, supported;
     int bytes;                 /* yield each frame's captured bytes too */
+    enum tpp_decode_mode mode; /* as tpp.parse with the same options decodes (encap, --compat) */
 } LPackets; /* user value 1: the path, for error messages */
 
 static int packets_close(lua_State *L)
@@ -64,7 +66,7 @@ static int packets_next(lua_State *L)
         u->linktype = f.linktype;
         u->supported = tpp_linktype_supported(f.linktype);
     }
-    if (u->supported) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, &p);
+    if (u->supported) tpp_decode_as(u->mode, f.linktype, f.data, f.caplen, f.wirelen, &p);
 
     lua_createtable(L, 0, 18);
     lua_pushnumber(L, (lua_Number)f.ts_ns / 1e9);
@@ -79,6 +81,8 @@ static int packets_next(lua_State *L)
     }
     lua_pushboolean(L, (p.flags & TPP_PKT_TRUNCATED) != 0);
     lua_setfield(L, -2, "truncated");
+    lua_pushboolean(L, (p.flags & TPP_PKT_ENCAPSULATED) != 0);
+    lua_setfield(L, -2, "encapsulated");
     if (p.ipv == 0) return 1;
     set_int(L, "ipv", p.ipv);
     set_addr(L, "src", p.src);
@@ -90,6 +94,12 @@ static int packets_next(lua_State *L)
     if (p.flags & TPP_PKT_L4) {
         set_int(L, "sport", p.sport);
         set_int(L, "dport", p.dport);
+        lua_pushstring(L, p.flags & TPP_PKT_L4_UDP ? "udp" : "tcp");
+        lua_setfield(L, -2, "transport");
+    }
+    if (p.flags & TPP_PKT_UDP_TOO) { /* compat: a UDP header besides the TCP one */
+        set_int(L, "udp_sport", p.udp_sport);
+        set_int(L, "udp_dport", p.udp_dport);
     }
     int has_flags = (p.flags & TPP_PKT_TCP_FLAGS) != 0;
     if (has_flags) set_int(L, "flags", p.tcp_flags);
@@ -170,6 +180,7 @@ static int l_packets(lua_State *L)
     u->linktype = tpp_capture_linktype(u->cap);
     u->supported = tpp_linktype_supported(u->linktype);
     u->max = o.max_packets;
+    u->mode = tpp_decode_mode_of(&o);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
     lua_pushcfunction(L, packets_next);

@@ -124,6 +124,9 @@ static int compatible(const struct tpp_result *m, const struct tpp_result *q, ch
         snprintf(why, sizeof why, "delta_t differs (%.9g s and %.9g s)", (double)a->delta_ns / 1e9,
                  (double)b->delta_ns / 1e9);
     else if (a->ip != b->ip) snprintf(why, sizeof why, "the ip option differs");
+    else if (a->encap != b->encap)
+        snprintf(why, sizeof why, "the encap option differs (%s and %s)", a->encap == TPP_ENCAP_INNER ? "inner" : "outer",
+                 b->encap == TPP_ENCAP_INNER ? "inner" : "outer");
     else if (strcmp(a->filter, b->filter) != 0)
         snprintf(why, sizeof why, "the filter differs (\"%.200s\" and \"%.200s\")", a->filter, b->filter);
     else if (a->max_gap_ns != b->max_gap_ns)
@@ -178,6 +181,7 @@ static void add_counters(struct tpp_interval *a, const struct tpp_interval *b)
     a->malformed += b->malformed;
     a->truncated += b->truncated;
     a->backwards += b->backwards;
+    a->encapsulated += b->encapsulated;
     a->ttl_sum += b->ttl_sum;
     /* plain sums (NaN when the group is off); the looking-back counts are corrected by merge_state */
     a->synack += b->synack;
@@ -665,6 +669,7 @@ static void add_summary(struct tpp_result *m, const struct tpp_result *q, int co
     m->malformed_packets += q->malformed_packets;
     m->truncated_packets += q->truncated_packets;
     m->backwards_packets += q->backwards_packets;
+    m->encapsulated_packets += q->encapsulated_packets;
     m->complete = m->complete && q->complete;
     m->stopped_by_limit = m->stopped_by_limit || q->stopped_by_limit;
     if (!m->error[0]) memcpy(m->error, q->error, sizeof m->error);
@@ -953,7 +958,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
 static void recount(struct tpp_result *m)
 {
     m->packets = m->ip_packets = m->non_ip_packets = m->malformed_packets = 0;
-    m->truncated_packets = m->backwards_packets = 0;
+    m->truncated_packets = m->backwards_packets = m->encapsulated_packets = 0;
     memset(m->seen_ports, 0, sizeof m->seen_ports);
     for (size_t i = 0; i < m->nintervals; i++) {
         const struct tpp_interval *iv = &m->iv[i];
@@ -963,6 +968,7 @@ static void recount(struct tpp_result *m)
         m->malformed_packets += iv->malformed;
         m->truncated_packets += iv->truncated;
         m->backwards_packets += iv->backwards;
+        m->encapsulated_packets += iv->encapsulated;
         if (iv->packets) m->last_ns = iv->last_ns;
         for (int s = 0; s < TPP_NSERIES; s++) {
             struct tpp_port_cursor c;

@@ -43,6 +43,7 @@ struct pipeline {
     struct handoff handoff;
     struct tpp_capture *cap;
     int linktype, supported;     /* of the last frame: the next is most likely of the same */
+    enum tpp_decode_mode mode;
     struct undecoded undecoded[MAX_UNDECODED];
     int nundecoded;
     uint64_t undecoded_other;    /* frames of link types beyond the first MAX_UNDECODED */
@@ -83,6 +84,15 @@ static void warn_undecoded(const struct pipeline *pl, struct tpp_result *r)
         snprintf(r->warning + at, len - at, ", others: %llu", (unsigned long long)pl->undecoded_other);
 }
 
+/* The decoding of a parse: the innermost header when asked; else the original tool's classification in its own
+ * semantics (the packet boundary with IPv4 only: --compat); else the outermost header. */
+enum tpp_decode_mode tpp_decode_mode_of(const struct tpp_options *o)
+{
+    if (o->encap == TPP_ENCAP_INNER) return TPP_DECODE_INNER;
+    if (o->boundary == TPP_BOUNDARY_PACKET && o->ip == TPP_IP_V4) return TPP_DECODE_COMPAT;
+    return TPP_DECODE_OUTER;
+}
+
 /* Fill one batch from the capture; returns (and sets b->last) 1 when reading is over. */
 static int fill_batch(struct pipeline *pl, struct batch *b)
 {
@@ -95,14 +105,15 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
             pl->linktype = f.linktype;
             pl->supported = tpp_linktype_supported(f.linktype);
         }
-        if (pl->supported) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, p);
-        else {
+        if (!pl->supported) {
             memset(p, 0, sizeof *p);
             count_undecoded(pl, f.linktype);
+        } else if (pl->mode == TPP_DECODE_OUTER) { /* the common case, on tpp_decode's own straight path */
+            tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, p);
+        } else {
+            tpp_decode_as(pl->mode, f.linktype, f.data, f.caplen, f.wirelen, p);
         }
         p->ts_ns = f.ts_ns;
-        p->caplen = f.caplen;
-        p->wirelen = f.wirelen;
     }
     if (rc < 0) {
         pl->failed = 1;
@@ -221,6 +232,7 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     pl->cap = cap;
     pl->linktype = r->linktype;
     pl->supported = tpp_linktype_supported(r->linktype);
+    pl->mode = tpp_decode_mode_of(opts);
 
     handoff_init(&pl->handoff, NBATCH);
     pthread_t reader;

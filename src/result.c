@@ -67,6 +67,7 @@ const struct tpp_column tpp_state_fields[] = {
     STATE("iat_lost", iat_lost, TPP_COL_COUNT), STATE("non_ip", non_ip, TPP_COL_COUNT),
     STATE("malformed", malformed, TPP_COL_COUNT), STATE("truncated", truncated, TPP_COL_COUNT),
     STATE("backwards", backwards, TPP_COL_COUNT), STATE("ttl_sum", ttl_sum, TPP_COL_COUNT),
+    STATE("encapsulated", encapsulated, TPP_COL_COUNT),
 };
 #undef STATE
 #undef COL
@@ -292,6 +293,7 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
     out->source_mtime_ns = r->source_mtime_ns;
     out->non_ip_packets = r->non_ip_packets;
     out->malformed_packets = r->malformed_packets;
+    out->encapsulated_packets = r->encapsulated_packets;
     out->truncated_packets = r->truncated_packets;
     out->backwards_packets = r->backwards_packets;
     out->complete = r->complete;

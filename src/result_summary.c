@@ -45,6 +45,8 @@ FIELD(non_ip_packets, set_int(v, (int64_t)r->non_ip_packets))
 FIELD(malformed_packets, set_int(v, (int64_t)r->malformed_packets))
 FIELD(truncated_packets, set_int(v, (int64_t)r->truncated_packets))
 FIELD(backwards_packets, set_int(v, (int64_t)r->backwards_packets))
+FIELD(encapsulated_packets, set_int(v, (int64_t)r->encapsulated_packets))
+FIELD(encap, set_string(v, r->opts.encap == TPP_ENCAP_INNER ? "inner" : "outer", 0))
 FIELD(intervals, set_int(v, (int64_t)r->nintervals))
 FIELD(first_ts, set_time(v, r->first_ns))
 FIELD(last_ts, set_time(v, r->last_ns))
@@ -77,6 +79,7 @@ FIELD(warning, set_string(v, r->warning, 1))
 const struct tpp_summary_field tpp_summary_fields[] = {
     F(source), F(delta_t), F(delta_ns), F(boundary), F(ip), F(anchor), F(filter), F(max_packets), F(max_intervals),
     F(packets), F(ip_packets), F(non_ip_packets), F(malformed_packets), F(truncated_packets), F(backwards_packets),
+    F(encapsulated_packets), F(encap),
     F(intervals), F(segments), F(max_gap), F(keep_tables), F(features), F(flow_timeout), F(hh_k), F(hhh_phi),
     F(pieces), F(mergeable), F(range_from), F(range_to),
     F(first_ts), F(last_ts), F(first_ns), F(last_ns), F(linktype), F(source_size), F(source_mtime), F(source_fingerprint),

@@ -113,6 +113,22 @@ local function check(path)
     if ok and parsed.complete and n ~= parsed.packets then
       fail("packets", ("tpp.packets gave %d packets, tpp.parse %d"):format(n, parsed.packets))
     end
+    -- the tunnels' decodings (tpp/packet.h): the inner mode and the original's classification see every packet too
+    for name, opts in pairs { inner = { encap = "inner" }, compat = { boundary = "packet", ip = "v4" } } do
+      local r = tpp.parse(path, opts)
+      if r and parsed.complete and (r.packets ~= parsed.packets or r.encapsulated_packets > r.packets) then
+        fail(name, ("%d packets, %d encapsulated; the aligned parse had %d"):format(r.packets,
+          r.encapsulated_packets, parsed.packets))
+      end
+      local m, tunnels = 0, 0
+      ok, err = pcall(function()
+        for p in tpp.packets(path, opts) do m, tunnels = m + 1, tunnels + (p.encapsulated and 1 or 0) end
+      end)
+      if ok and r and r.complete and (m ~= r.packets or tunnels ~= r.encapsulated_packets) then
+        fail(name, ("tpp.packets gave %d packets (%d encapsulated), tpp.parse %d (%d)"):format(m, tunnels,
+          r.packets, r.encapsulated_packets))
+      end
+    end
   end
 end
 

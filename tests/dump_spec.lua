@@ -129,7 +129,7 @@ describe("dumps", function()
     local function read_documented(bytes)
       assert.are.equal("\x89TPD\r\n\x1a\n", bytes:sub(1, 8))
       local version, endian, fcheck = string.unpack("<I4I4d", bytes, 9)
-      assert.are.same({ 4, 0x01020304, 370.5 }, { version, endian, fcheck })
+      assert.are.same({ 5, 0x01020304, 370.5 }, { version, endian, fcheck })
       assert.are.equal(crc32(bytes:sub(1, -5)), string.unpack("<I4", bytes, #bytes - 3))
       local pos, sections = 25, {}
       while true do
@@ -158,12 +158,12 @@ describe("dumps", function()
         { version, source, size, ("%016x"):format(fingerprint), linktype, delta, boundary, ip, anchor, filter })
       assert.are.equal(r.source_mtime, mtime / 1e9)
       local packets, ip_packets, _, _, _, _, first, last, complete, _, err, warn, max_gap, keep, _, pieces,
-        mergeable, range_from, range_to, _, has_prev, features, flow_timeout, hh_k, hhh_phi, n, meta_end =
-        string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8I8i8BI4i8I4dI8", m, p)
+        mergeable, range_from, range_to, _, has_prev, features, flow_timeout, hh_k, hhh_phi, encap, encapsulated, n,
+        meta_end = string.unpack("<I8I8I8I8I8I8i8i8BBs4s4i8BBI8BI8I8i8BI4i8I4dBI8I8", m, p)
       assert.are.same({ r.packets, r.ip_packets, r.first_ns, r.last_ns, 1, "", "", 3600e9, 0, 1, 1, 0, 0, 0, 63, 60e9,
-                        10, 0.05, #r },
+                        10, 0.05, 0, 0, #r },
         { packets, ip_packets, first, last, complete, err, warn, max_gap, keep, pieces, mergeable, range_from,
-          range_to, has_prev, features, flow_timeout, hh_k, hhh_phi, n })
+          range_to, has_prev, features, flow_timeout, hh_k, hhh_phi, encap, encapsulated, n })
       assert.are.equal(#m + 1, meta_end)
 
       local c, q = s[2].data, 1
@@ -186,7 +186,7 @@ describe("dumps", function()
         end
       end
       assert.are.equal(#c + 1, q)
-      assert.are.same({ #tpp.column_names() - 1, 17 }, { ncols - state, state })
+      assert.are.same({ #tpp.column_names() - 1, 18 }, { ncols - state, state })
 
       local function varint(data, at)
         local v, shift = 0, 0

@@ -414,22 +414,22 @@ describe("issue 16: the research features merge exactly", function()
   end)
 
   describe("dumps of format 3", function()
-    -- A format-4 dump rewritten as format 3 wrote it: META without the research options, COLS without the
-    -- research columns and state.ttl_sum, TABS without tables (K = 0, as format 3 allows), no HHIT, NOVL, FLOW.
+    -- A current dump rewritten as format 3 wrote it: META without the research options and format 5's encap fields,
+    -- COLS without the research columns, state.ttl_sum and state.encapsulated, TABS without tables (K = 0, as format 3 allows), no HHIT, NOVL, FLOW.
     local function as_format3(bytes)
       local pos, out = 25, { bytes:sub(1, 8), string.pack("<I4", 3), bytes:sub(13, 24) }
       local research = {}
       for _, c in ipairs { "entropy_tcp_src", "entropy_tcp_dst", "entropy_udp_src", "entropy_udp_dst", "src_p24",
                            "dst_p24", "src_p16", "dst_p16", "entropy_src_p24", "entropy_dst_p24", "flows", "flows_new",
                            "fanout_max", "new_src", "new_dst", "synack", "rst", "frag", "ttl_mean", "len_p50",
-                           "len_p95", "state.ttl_sum" } do research[c] = true end
+                           "len_p95", "state.ttl_sum", "state.encapsulated" } do research[c] = true end
       while true do
         local tag, flags, stored, raw, at = string.unpack("<c4I4I8I8", bytes, pos)
         local data, section = bytes:sub(at, at + stored - 1), bytes:sub(pos, at + stored - 1)
         pos = at + stored
         if tag == "META" or tag == "COLS" then assert.are.equal(0, flags, "a small dump: META and COLS plain") end
-        if tag == "META" then  -- the 24 bytes of research options sit before the interval count
-          data = data:sub(1, -33) .. data:sub(-8)
+        if tag == "META" then  -- the 24 bytes of research options and 9 of encap sit before the interval count
+          data = data:sub(1, -42) .. data:sub(-8)
         elseif tag == "COLS" then
           local ncols, q = string.unpack("<I4", data)
           local names, types = {}, {}

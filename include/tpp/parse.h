@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tpp/packet.h"
 #include "tpp/result.h"
 
 /* Whole pipeline: open, decode, aggregate.  Returns a result (check ->complete / ->error) or NULL with `err`
@@ -21,5 +22,9 @@ struct tpp_parse_hooks {
 };
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
                              char *err, size_t errlen);
+
+/* How a parse with these options decodes packets: TPP_DECODE_INNER for encap inner; else TPP_DECODE_COMPAT for the
+ * packet boundary with ip v4 (--compat, the original tool's classification); else TPP_DECODE_OUTER. */
+enum tpp_decode_mode tpp_decode_mode_of(const struct tpp_options *o);
 
 #endif

@@ -17,6 +17,10 @@ enum tpp_anchor { TPP_ANCHOR_EPOCH, TPP_ANCHOR_FIRST };
 /* Which intervals keep their per-address counts (what an exact merge needs): the first and last interval, where
  * consecutive pieces of a trace meet, or every interval, for pieces that overlap in time. */
 enum tpp_keep_tables { TPP_TABLES_EDGES, TPP_TABLES_ALL };
+/* Which IP header of a tunnelled packet (GRE, IP in IP, VXLAN, Geneve, GTP-U, Teredo) is analysed: the outermost,
+ * as the link carries it, or the innermost.  The packet boundary mode with ip v4 (--compat) classifies as the
+ * original tool did instead, whatever this says (tpp/packet.h). */
+enum tpp_encap { TPP_ENCAP_OUTER, TPP_ENCAP_INNER };
 
 struct tpp_options {
     int64_t delta_ns;          /* interval length, nanoseconds, > 0 */
@@ -27,6 +31,7 @@ struct tpp_options {
     uint64_t max_intervals;    /* 0 = all */
     int64_t max_gap_ns;        /* a longer run of empty intervals ends a segment instead of being emitted */
     enum tpp_keep_tables keep_tables;
+    enum tpp_encap encap;
     /* A chunk of a split capture (tpp/split.h): the records in bytes [range_from, range_to) of a classic pcap
      * (0, 0: the whole file; in a result, range_to 0 when the chunk ran to the end of the file), and the time of
      * the record before them, which gives the first one its inter-arrival time as one pass would (has_prev). */
@@ -107,6 +112,7 @@ struct tpp_interval {
     struct tpp_moments iat;
     uint64_t iat_lost;         /* 1 when interleaved streams were merged here: the IAT moments cannot be known */
     uint64_t non_ip, malformed, truncated, backwards; /* the summary's counters, per interval */
+    uint64_t encapsulated;     /* packets that had a tunnel (the summary's encapsulated_packets), per interval */
     uint64_t ttl_sum;          /* Σ TTL / hop limit of the IP packets (ttl_mean's numerator) */
 };
 
@@ -239,6 +245,7 @@ struct tpp_result {
     uint64_t malformed_packets; /* IPv4 headers that cannot be (IHL < 5, total length < header length) */
     uint64_t truncated_packets;
     uint64_t backwards_packets; /* timestamps earlier than the previous packet's */
+    uint64_t encapsulated_packets; /* packets with a tunnel that had an IP packet inside (tpp/packet.h) */
     int64_t first_ns, last_ns; /* timestamps of the first and last packet read; 0 when none */
     int first_is_ip;           /* the first packet counts in the IAT statistics: merged after another piece, the
                                 * time since that piece's last packet joins its interval's moments */

@@ -9,7 +9,7 @@
 --              with --list), finish (--finish): a run's split into tasks (tpp.shard, scripts/exec.lua),
 --              split = K or nil (--split), split_size = bytes or nil (--split-size): captures cut into chunks,
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
---                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi } }
+--                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi, encap } }
 --                        -- tpp.parse's opts (max_gap, keep_tables and the feature options only when given:
 --                        -- tpp.parse's defaults, 3600, "edges", "all", 60, 10 and 0.05, apply otherwise;
 --                        -- features as "all", "none" or the groups' names in tpp.feature_groups' order)
@@ -28,6 +28,7 @@ cli.DEFAULTS = {
   config = nil, print_critical = false, force = false, quiet = false,
   max_gap = nil, keep_tables = nil, series = nil,   -- nil: tpp.parse's defaults (3600 s, "edges"); no series
   features = nil, flow_timeout = nil, heavy_hitters = nil, hhh_phi = nil,   -- nil: tpp.parse's ("all", 60, 10, 0.05)
+  encap = nil,                                                               -- nil: tpp.parse's ("outer")
 }
 
 -- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
@@ -165,6 +166,7 @@ local CHECK = {
     return n
   end,
   keep_tables = one_of("edges", "all"),
+  encap = one_of("outer", "inner"),
   config = text,
   filter = function(v)
     if type(v) ~= "string" then return nil, "must be a string (a BPF expression)" end
@@ -218,6 +220,7 @@ local FLAG_NAME = {
   compat = "--compat", series = "--series", max_gap = "--max-gap", keep_tables = "--keep-tables",
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
   features = "--features", flow_timeout = "--flow-timeout", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
+  encap = "--encap",
   paths = "PATH",
 }
 
@@ -258,7 +261,10 @@ function cli.parser()
   p:option("--ip", "IP family analysed: any | v4 | v6 (default any)."):argname("FAMILY")
   p:option("--anchor", "Aligned intervals start at: epoch (multiples of -t since the epoch, default) | first "
     .. "(the first packet)."):argname("WHERE")
-  p:flag("--compat", "The original tool's semantics: --boundary packet --ip v4.")
+  p:flag("--compat", "The original tool's semantics: --boundary packet --ip v4 (and its classification of "
+    .. "encapsulated packets).")
+  p:option("--encap", "Tunnelled packets (GRE, IP in IP, VXLAN, Geneve, GTP-U, Teredo) are analysed by their: "
+    .. "outer (default) | inner IP header."):argname("WHICH")
   p:option("--max-gap", "A run of empty intervals longer than SEC ends a segment instead of being written "
     .. "(default 3600)."):argname("SEC")
   p:option("--keep-tables", "Intervals that keep their address tables for an exact merge: edges (the first and "
@@ -319,6 +325,10 @@ end
 -- Expand compat at one level (command line or config) into boundary and ip.
 local function expand_compat(level, where)
   if not level.compat then return true end
+  if level.encap == "inner" then
+    return nil, ("%s: --compat classifies packets as the original tool did, which conflicts with --encap inner")
+      :format(where)
+  end
   for key, want in pairs { boundary = "packet", ip = "v4" } do
     if level[key] ~= nil and level[key] ~= want then
       return nil, ("%s: --compat means --boundary packet --ip v4, which conflicts with %s %s")
@@ -436,7 +446,7 @@ function cli.resolve(argv)
     max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
     max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
     features = pick("features"), flow_timeout = pick("flow_timeout"), heavy_hitters = pick("heavy_hitters"),
-    hhh_phi = pick("hhh_phi"),
+    hhh_phi = pick("hhh_phi"), encap = pick("encap"),
   }
   if (split.split or 1) > 1 or split.split_size then -- a chunk is a part of one pass: say before any work if not
     local cannot = require("tpp.split").unsplittable(parse)

@@ -27,7 +27,8 @@ docs.tpp = {
   { "gzindex", "tpp.gzindex(capture.pcap.gz, index.tpx) -> true | nil, msg — checkpoints to read its chunks from" },
   { "dump_path", "tpp.dump_path(capture [, outdir]) -> path — where a capture's dump goes (mem_dump/<stem>.tpd)" },
   { "packets", "tpp.packets(path [, opts]) -> iterator — for p in tpp.packets(path) do ... p.src, p.dport ... end; "
-                .. "opts.from, opts.to: only [from, to) (epoch s)" },
+                .. "opts.from, opts.to: only [from, to) (epoch s); decoded as tpp.parse with the same options "
+                .. "decodes (encap, --compat)" },
   { "utc", "tpp.utc(t [, fmt]) -> \"2023-01-01 00:00:10.250\" — epoch seconds as UTC (fmt: digits or %Y-%m-%d %3f)" },
   { "pcap_writer", "tpp.pcap_writer(path, linktype [, opts]) -> writer | nil, msg — write a capture" },
   { "column", "tpp.column(t) -> column — a sequence of numbers given the column methods" },
@@ -105,6 +106,7 @@ docs.fields = {
   { "malformed_packets", "IPv4 headers that cannot be (IHL < 5, total length < header): counted as non-IP" },
   { "truncated_packets", "packets cut short before their headers ended" },
   { "backwards_packets", "packets stamped earlier than the one before" },
+  { "encapsulated_packets", "packets with a tunnel (GRE, IP in IP, VXLAN, ...) that had an IP packet inside" },
   { "first_ts", "first packet's time, epoch seconds (first_ns: integer nanoseconds)" },
   { "last_ts", "last packet's time, epoch seconds (last_ns: integer nanoseconds)" },
   { "first_ns", "first packet's time, integer nanoseconds" },
@@ -113,6 +115,7 @@ docs.fields = {
   { "delta_ns", "interval length, integer nanoseconds" },
   { "boundary", "\"aligned\" or \"packet\"" },
   { "ip", "\"any\", \"v4\" or \"v6\": the IP family analysed" },
+  { "encap", "\"outer\" or \"inner\": which IP header of a tunnelled packet was analysed (option encap)" },
   { "anchor", "\"epoch\" (aligned intervals at multiples of delta_t since the epoch) or \"first\" (at the first packet)" },
   { "filter", "the BPF filter, or nil" },
   { "max_packets", "packet limit of the parse (0: none)" },

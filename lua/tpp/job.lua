@@ -71,6 +71,7 @@ function job.dump_matches(d, opts, source, range)
   if have_ns ~= want_ns then return false, "delta_t differs" end
   if d.boundary ~= (opts.boundary or "aligned") then return false, "boundary differs" end
   if d.ip ~= (opts.ip or "any") then return false, "ip differs" end
+  if d.encap ~= (opts.encap or "outer") then return false, "encap differs" end
   if d.anchor ~= (opts.anchor or "epoch") then return false, "anchor differs" end
   if (d.filter or "") ~= (opts.filter or "") then return false, "filter differs" end
   if d.max_packets ~= (opts.max_packets or 0) then return false, "max_packets differs" end

@@ -74,13 +74,13 @@ local OPTIONS = {
   ["--filter"] = "filter", ["--max-packets"] = "max_packets", ["--max-intervals"] = "max_intervals",
   ["--anchor"] = "anchor", ["--max-gap"] = "max_gap", ["--keep-tables"] = "keep_tables",
   ["--features"] = "features", ["--flow-timeout"] = "flow_timeout", ["--heavy-hitters"] = "heavy_hitters",
-  ["--hhh-phi"] = "hhh_phi",
+  ["--hhh-phi"] = "hhh_phi", ["--encap"] = "encap",
 }
 local NUMBERS = { delta_t = true, max_packets = true, max_intervals = true, max_gap = true, flow_timeout = true,
                   heavy_hitters = true, hhh_phi = true }
 repl.USAGE = "usage: tpp -i [-t SEC] [--boundary aligned|packet] [--anchor epoch|first] [--ip any|v4|v6] "
   .. "[--filter EXPR] [--max-packets N] [--max-intervals N] [--max-gap SEC] [--keep-tables edges|all] "
-  .. "[--features LIST] [--flow-timeout SEC] [--heavy-hitters K] [--hhh-phi F] [FILE|DIR ...]"
+  .. "[--features LIST] [--flow-timeout SEC] [--heavy-hitters K] [--hhh-phi F] [--encap outer|inner] [FILE|DIR ...]"
 
 -- Split the arguments of `tpp -i` into the paths to load and the options of tpp.parse (nil when none); "--" ends
 -- the options, "--name=value" is accepted.  Returns paths, opts, or nil and what is wrong.

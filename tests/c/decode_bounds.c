@@ -3,7 +3,8 @@
  * Built with ASan: every packet is copied into a heap block of exactly its captured length, so one byte read
  * too far is a reported error.  Each sample frame is decoded at every truncation length, and a deterministic
  * stream of random frames (with plausible headers, to get past the first checks) is decoded under every
- * supported link type.  Also checks a few decoded fields, so the test fails if decoding itself breaks.
+ * supported link type, in every decoding mode (outer, inner, compat), tunnels and framing included.  Also checks a
+ * few decoded fields, so the test fails if decoding itself breaks.
  */
 #include "tpp/packet.h"
 
@@ -14,12 +15,14 @@
 static int failures;
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
 
+static enum tpp_decode_mode mode = TPP_DECODE_OUTER; /* of decode_wire */
+
 /* Decode the first `len` bytes of a frame that was `wirelen` bytes on the wire (0: as long as it is captured). */
 static void decode_wire(int linktype, const uint8_t *frame, uint32_t len, uint32_t wirelen, struct tpp_packet *p)
 {
     uint8_t *copy = malloc(len ? len : 1);
     memcpy(copy, frame, len);
-    tpp_decode(linktype, copy, len, wirelen ? wirelen : len, p);
+    tpp_decode_as(mode, linktype, copy, len, wirelen ? wirelen : len, p);
     free(copy);
 }
 
@@ -171,13 +174,130 @@ static void check_random(void)
         if (lt == TPP_LINK_IPV6) v6 = 1;
         frame[off] = (uint8_t)((v6 ? 0x60 : 0x40) | (frame[off] & 0x0f));
         if (v6) frame[off + 6] = (uint8_t[]){ 0, 6, 17, 43, 44, 51, 58, 60 }[rng() % 8];
-        else { frame[off + 9] = (uint8_t[]){ 1, 6, 17, 47 }[rng() % 4]; frame[off + 6] &= (rng() & 1) ? 0xff : 0x40; frame[off + 7] = 0; }
+        else { frame[off + 9] = (uint8_t[]){ 1, 6, 17, 47, 4, 41 }[rng() % 6]; frame[off + 6] &= (rng() & 1) ? 0xff : 0x40; frame[off + 7] = 0; }
+        if (!v6 && frame[off + 9] == 17) { /* a tunnel's UDP port, then a plausible tunnel header */
+            uint32_t u = off + (uint32_t)(frame[off] & 0x0f) * 4;
+            uint16_t port = (uint16_t[]){ 4789, 6081, 2152, 3544, 1701, 8472 }[rng() % 6];
+            if (u + 12 < sizeof frame) { frame[u + 2] = (uint8_t)(port >> 8); frame[u + 3] = (uint8_t)port; frame[u + 8] = (uint8_t[]){ 0x08, 0x00, 0x34, 0x60 }[rng() % 4]; }
+        }
+        mode = (enum tpp_decode_mode)(rng() % 3);
         uint32_t len = (uint32_t)(rng() % (sizeof frame + 1));
         uint32_t wire = (rng() & 1) ? len : len + (uint32_t)(rng() % 2000);
         decode_wire(lt, frame, len, wire, &p);
         CHECK(p.ipv == 0 || p.ipv == 4 || p.ipv == 6);
         CHECK(p.ip_len <= wire && (p.ipv != 0 || p.ip_len == 0));
     }
+    mode = TPP_DECODE_OUTER;
+}
+
+/* Build a frame: Ethernet, then `n` bytes of `body`. */
+static uint32_t ether(uint8_t *f, unsigned type, const uint8_t *body, uint32_t n)
+{
+    memset(f, 0, 12);
+    f[12] = (uint8_t)(type >> 8); f[13] = (uint8_t)type;
+    memcpy(f + 14, body, n);
+    return 14 + n;
+}
+
+/* An IPv4 header of protocol `proto` from 10.0.0.`a` to 10.0.0.`b` with `payload` bytes after it, at f. */
+static uint32_t ipv4(uint8_t *f, uint8_t proto, uint8_t a, uint8_t b, uint32_t payload)
+{
+    const uint8_t h[20] = { 0x45, 0, (uint8_t)((20 + payload) >> 8), (uint8_t)(20 + payload), 0, 0, 0, 0, 64, proto,
+                            0, 0, 10, 0, 0, a, 10, 0, 0, b };
+    memcpy(f, h, 20);
+    return 20;
+}
+
+/* Tunnels and framing: the fields of each mode, every truncation in every mode, and a depth bomb. */
+static void check_tunnels(void)
+{
+    struct tpp_packet p;
+    uint8_t body[600], f[700];
+    /* GRE in GRE: 10.0.0.1 -> 2 GRE, 10.0.0.3 -> 4 GRE (key), 10.0.0.5 -> 6 UDP 520 -> 520 */
+    uint32_t n = 0;
+    n += ipv4(body + n, 47, 1, 2, 4 + 20 + 8 + 20 + 8);
+    memcpy(body + n, "\x00\x00\x08\x00", 4); n += 4;
+    n += ipv4(body + n, 47, 3, 4, 8 + 20 + 8);
+    memcpy(body + n, "\x20\x00\x08\x00\x00\x00\x00\x07", 8); n += 8;
+    n += ipv4(body + n, 17, 5, 6, 8);
+    memcpy(body + n, "\x02\x08\x02\x08\x00\x08\x00\x00", 8); n += 8;
+    uint32_t len = ether(f, 0x0800, body, n);
+    mode = TPP_DECODE_OUTER;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.proto == 47 && p.src[15] == 1 && (p.flags & TPP_PKT_ENCAPSULATED) && !(p.flags & TPP_PKT_L4));
+    mode = TPP_DECODE_INNER;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.proto == 17 && p.src[15] == 5 && p.sport == 520 && (p.flags & TPP_PKT_ENCAPSULATED));
+    CHECK(p.ip_len == 28 && (p.flags & TPP_PKT_L4_UDP));
+    mode = TPP_DECODE_COMPAT;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.proto == 47 && p.src[15] == 1 && p.dport == 520 && (p.flags & TPP_PKT_L4_UDP));
+    for (int m = 0; m < 3; m++) {
+        mode = (enum tpp_decode_mode)m;
+        for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
+        /* snapped in the middle header: the outer stays, truncated only where the inner header was wanted */
+        decode_wire(TPP_LINK_ETHERNET, f, 14 + 20 + 4 + 15, len, &p);
+        CHECK(p.ipv == 4 && p.src[15] == 1 && !(p.flags & TPP_PKT_ENCAPSULATED));
+        CHECK(!(p.flags & TPP_PKT_TRUNCATED) == (m == TPP_DECODE_OUTER));
+    }
+
+    /* QinQ, PPPoE session, PPP IPv4 (two-byte protocol), TCP: IP in every mode */
+    n = 0;
+    memcpy(body, "\x0e\x78\x81\x00\x09\xaa\x88\x64\x11\x00\x0f\x07\x00\x1c\x00\x21", 16); n = 16;
+    n += ipv4(body + n, 6, 1, 2, 20);
+    memcpy(body + n, "\x03\xfb\x01\xbb\0\0\0\0\0\0\0\0\x50\x02\0\0\0\0\0\0", 20); n += 20;
+    len = ether(f, 0x8100, body, n);
+    for (int m = 0; m < 3; m++) {
+        mode = (enum tpp_decode_mode)m;
+        decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+        CHECK(p.ipv == 4 && p.proto == 6 && p.sport == 1019 && p.dport == 443 && p.tcp_flags == 2);
+        CHECK(!(p.flags & TPP_PKT_ENCAPSULATED));
+        for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
+    }
+
+    /* MPLS, two labels, then IPv4 UDP: framing for tpp, opaque to the original */
+    memcpy(body, "\x00\x06\x40\xff\x00\x06\x51\xff", 8); n = 8;
+    n += ipv4(body + n, 17, 1, 2, 8);
+    memcpy(body + n, "\x00\x35\x00\x35\x00\x08\x00\x00", 8); n += 8;
+    len = ether(f, 0x8847, body, n);
+    for (int m = 0; m < 3; m++) {
+        mode = (enum tpp_decode_mode)m;
+        decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+        CHECK(m == TPP_DECODE_COMPAT ? p.ipv == 0 : (p.ipv == 4 && p.sport == 53));
+        for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
+    }
+
+    /* VXLAN carrying Ethernet, IPv4, TCP: inner mode sees the TCP; compat both TCP and UDP */
+    n = ipv4(body, 17, 1, 2, 8 + 8 + 14 + 20 + 20);
+    memcpy(body + n, "\xc0\x00\x12\xb5\x00\x4a\x00\x00\x08\x00\x00\x00\x00\x00\x2a\x00", 16); n += 16;
+    memset(body + n, 0, 12); body[n + 12] = 0x08; body[n + 13] = 0; n += 14;
+    n += ipv4(body + n, 6, 3, 4, 20);
+    memcpy(body + n, "\x0f\xa0\x00\x50\0\0\0\0\0\0\0\0\x50\x12\0\0\0\0\0\0", 20); n += 20;
+    len = ether(f, 0x0800, body, n);
+    mode = TPP_DECODE_INNER;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.src[15] == 3 && p.sport == 4000 && !(p.flags & TPP_PKT_L4_UDP) && (p.flags & TPP_PKT_ENCAPSULATED));
+    mode = TPP_DECODE_COMPAT;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.src[15] == 1 && p.sport == 4000 && (p.flags & TPP_PKT_UDP_TOO) && p.udp_dport == 4789);
+    for (int m = 0; m < 3; m++) {
+        mode = (enum tpp_decode_mode)m;
+        for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
+    }
+
+    /* A depth bomb: 20 nested IPv4-in-IPv4 headers.  The inner mode stops after TPP_MAX_TUNNELS of them. */
+    n = 0;
+    for (int k = 0; k < 20; k++) n += ipv4(body + n, k < 19 ? 4 : 6, (uint8_t)(k + 1), 200, (uint32_t)(19 - k) * 20 + 20);
+    memcpy(body + n, "\x0f\xa0\x00\x50\0\0\0\0\0\0\0\0\x50\x02\0\0\0\0\0\0", 20); n += 20;
+    len = ether(f, 0x0800, body, n);
+    mode = TPP_DECODE_INNER;
+    decode_exact(TPP_LINK_ETHERNET, f, len, &p);
+    CHECK(p.ipv == 4 && p.src[15] == TPP_MAX_TUNNELS + 1 && p.proto == 4 && (p.flags & TPP_PKT_ENCAPSULATED));
+    for (int m = 0; m < 3; m++) {
+        mode = (enum tpp_decode_mode)m;
+        for (uint32_t cut = 0; cut <= len; cut++) decode_exact(TPP_LINK_ETHERNET, f, cut, &p);
+    }
+    mode = TPP_DECODE_OUTER;
 }
 
 static void check_format(void)
@@ -202,6 +322,7 @@ int main(void)
 {
     check_samples();
     check_fragments();
+    check_tunnels();
     check_random();
     check_format();
     if (failures) { fprintf(stderr, "decode_bounds: %d failures\n", failures); return 1; }

@@ -83,8 +83,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&p, 0, sizeof p);
         if (tpp_linktype_supported(f.linktype)) tpp_decode(f.linktype, f.data, f.caplen, f.wirelen, &p);
         p.ts_ns = f.ts_ns;
-        p.caplen = f.caplen;
-        p.wirelen = f.wirelen;
         for (int m = 0; m < 2; m++)
             if (!stopped[m]) stopped[m] = tpp_agg_add(a[m], &p);
         if (stopped[0] && stopped[1]) break;

@@ -29,6 +29,7 @@ local ip6_frag = H.ipv6(A6, B6, H.PROTO_TCP, tcp, { ext = { { type = H.PROTO_FRA
 local ip6_tcp = H.ipv6(B6, A6, H.PROTO_TCP, H.tcp(80, 51000, H.FIN))
 
 -- fuzz_decode: byte 0 indexes fuzz_decode.c's table (NULL, ETHERNET, RAW, LOOP, SLL, IPV4, IPV6, SLL2, 12, 14).
+-- The tun_* seeds (tunnels, framing, cut inner headers) are frames of the captures tests/reference/encap.py writes.
 local LT = { null = 0, ethernet = 1, raw = 2, loop = 3, sll = 4, ipv4 = 5, ipv6 = 6, sll2 = 7, raw12 = 8 }
 local frames = {
   eth4_tcp = { LT.ethernet, H.eth_ip(ip4_tcp) },
