@@ -37,7 +37,7 @@ for _, dt in ipairs { 1, 0.01, 0.001 } do
     n = #r
     t.critical[k] = timed(function() assert(r:write_critical(scratch .. "/critical.tsv")) end)
     t.dump[k] = timed(function() assert(r:dump(scratch .. "/dump.tpd")) end)
-    t.ports[k] = timed(function() assert(outputs.write_port_count(r, scratch .. "/port_count.tsv")) end)
+    t.ports[k] = timed(function() assert(r:write_port_count(scratch .. "/port_count.tsv")) end)
     t.hh[k] = timed(function() assert(r:write_heavy_hitters(scratch .. "/hh.tsv")) end)
     r = nil
     collectgarbage()
