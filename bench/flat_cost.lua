@@ -47,26 +47,42 @@ for _, dt in ipairs { 1, 0.01, 0.001 } do
 end
 print()
 
--- The whole main job, fresh outputs each run, the four commands alternately (run 0 warms the page cache).
-local jobs = {}
+-- The whole main job, fresh outputs each run (removed before the clock starts), the four commands alternately
+-- (run 0 warms the page cache); wall time and CPU time (user + system, by /usr/bin/time).
+local jobs, sizes = {}, {}
+local out, timefile = scratch .. "/job", scratch .. "/time"
 for _, features in ipairs { "all", "none" } do
   for _, dt in ipairs { "1", "0.001" } do
-    local out = scratch .. "/job"
-    jobs[#jobs + 1] = { features = features, dt = dt, times = {},
-      cmd = ("rm -rf %s && ./tpp scripts/exec.lua -q -f none -j 1 --features %s -t %s -o %s %s"):format(
-        sh_quote(out), features, dt, sh_quote(out), sh_quote(capture)) }
+    jobs[#jobs + 1] = { features = features, dt = dt, wall = {}, cpu = {},
+      cmd = ("/usr/bin/time -f '%%e %%U %%S' -o %s ./tpp scripts/exec.lua -q -f none -j 1 --features %s -t %s -o %s %s")
+        :format(sh_quote(timefile), features, dt, sh_quote(out), sh_quote(capture)) }
   end
 end
 for run = 0, runs do
   for _, j in ipairs(jobs) do
-    local dt = timed(function() assert(os.execute(j.cmd .. " >/dev/null"), j.cmd) end)
-    if run > 0 then j.times[#j.times + 1] = dt end
+    os.execute("rm -rf " .. sh_quote(out))
+    assert(os.execute(j.cmd .. " >/dev/null"), j.cmd)
+    local f = assert(io.open(timefile))
+    local wall, user, sys = f:read("n", "n", "n")
+    f:close()
+    if run > 0 then j.wall[#j.wall + 1], j.cpu[#j.cpu + 1] = wall, user + sys end
+    if j.features == "all" and j.dt == "0.001" then -- what it wrote
+      for k, sub in ipairs { "critical", "hh", "mem_dump" } do
+        local p = io.popen("du -sm " .. sh_quote(out .. "/" .. sub) .. " 2>/dev/null")
+        sizes[k] = ("%s/ %s MB"):format(sub, (p:read("l") or "?"):match("^(%d+)") or "?")
+        p:close()
+      end
+    end
   end
 end
 os.execute("rm -rf " .. sh_quote(scratch))
-print(("| main job (`-f none -j 1`) | -t 1 | -t 0.001 | ratio |"))
-print("| --- | ---: | ---: | ---: |")
+print("| main job (`-f none -j 1`) | -t 1: wall | CPU | -t 0.001: wall | CPU | ratio wall | ratio CPU |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for k = 1, #jobs, 2 do
-  local a, b = median(jobs[k].times), median(jobs[k + 1].times)
-  print(("| --features %s | %.2f s | %.2f s | %.2f |"):format(jobs[k].features, a, b, b / a))
+  local a, b = jobs[k], jobs[k + 1]
+  local aw, ac, bw, bc = median(a.wall), median(a.cpu), median(b.wall), median(b.cpu)
+  print(("| --features %s | %.2f s | %.2f s | %.2f s | %.2f s | %.2f | %.2f |"):format(a.features, aw, ac, bw, bc,
+    bw / aw, bc / ac))
 end
+print()
+print(("What the main job writes at -t 0.001 with every feature group: %s."):format(table.concat(sizes, ", ")))
