@@ -21,9 +21,6 @@ local SHAPE = { tsv = { sep = "\t", eol = "\n" }, csv = { sep = ",", eol = "\r\n
 -- Whether `format` is one of tables.FORMATS.
 function tables.is_format(format) return SHAPE[format] ~= nil end
 
--- The file extension of a format ("tsv", "csv", "ndjson").
-function tables.extension(format) return format end
-
 -- A string as a field of a delimited line: quoted (quotes doubled) when it holds the separator, a quote or a line
 -- end, else as it is.
 local function delimited(s, sep)
