@@ -80,6 +80,17 @@ static void put_str(struct buf *b, const char *s)
     put(b, s, n);
 }
 
+/* LEB128 at p (at most 10 bytes); returns the end.  The encoding of put_varint. */
+static uint8_t *varint_at(uint8_t *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7) *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* The most bytes one heavy hitter takes in the dump: dim, family, length, 16 key bytes, two varints. */
+#define HH_ENTRY_MAX (3 + 16 + 10 + 10)
+
 /* LEB128: 7 bits per byte, low bits first, high bit = more bytes follow. */
 static void put_varint(struct buf *b, uint64_t v)
 {
@@ -392,19 +403,26 @@ static void hh_payload(struct buf *b, const struct tpp_result *r)
     for (size_t i = 0; i < r->nintervals; i++) {
         size_t n;
         const struct tpp_hh *e = tpp_result_hh(r, i, &n);
-        put_varint(b, n);
+        /* written in place: at 1 ms intervals this is tens of millions of entries */
+        uint8_t *start = reserve(b, 10 + n * HH_ENTRY_MAX), *p = start;
+        if (!p) return;
+        p = varint_at(p, n);
         for (size_t j = 0; j < n; j++) {
-            put_u8(b, e[j].dim);
+            *p++ = e[j].dim;
             if (e[j].dim == TPP_HH_TCP_DPORT || e[j].dim == TPP_HH_UDP_DPORT) {
-                put_varint(b, e[j].port);
+                p = varint_at(p, e[j].port);
             } else {
-                put_u8(b, e[j].ipv);
-                put_u8(b, e[j].plen);
-                put(b, e[j].key + (e[j].ipv == 4 ? 12 : 0), (size_t)(e[j].plen + 7) / 8);
+                size_t len = (size_t)(e[j].plen + 7) / 8, off = e[j].ipv == 4 ? 12 : 0;
+                if (len > 16 - off) len = 16 - off;
+                *p++ = e[j].ipv;
+                *p++ = e[j].plen;
+                memcpy(p, e[j].key + off, len);
+                p += len;
             }
-            put_varint(b, e[j].packets);
-            put_varint(b, e[j].bytes);
+            p = varint_at(p, e[j].packets);
+            p = varint_at(p, e[j].bytes);
         }
+        b->n += (size_t)(p - start);
     }
 }
 
