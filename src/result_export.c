@@ -261,13 +261,13 @@ static const struct tpp_column *spec_column(const struct table_spec *t, size_t k
 static int write_table(const struct tpp_result *r, const void *spec, FILE *f)
 {
     const struct table_spec *t = spec;
-    struct sink *s = malloc(sizeof *s);
+    size_t row_max = 4; /* a row is assembled in the sink's buffer: it must fit */
+    for (size_t k = 0; k < t->ncols; k++) row_max += strlen(spec_column(t, k)->name) + 48;
+    struct sink *s = row_max <= sizeof s->buf ? malloc(sizeof *s) : NULL;
     if (!s) return -1;
     s->f = f, s->n = 0, s->failed = 0;
     const char *sep = separator(t->format), *eol = line_end(t->format);
     int json = t->format == TPP_EXPORT_NDJSON;
-    size_t row_max = 4;
-    for (size_t k = 0; k < t->ncols; k++) row_max += strlen(spec_column(t, k)->name) + 48;
     if (t->header && !json)
         for (size_t k = 0; k < t->ncols; k++) {
             sink_put(s, spec_column(t, k)->name);
