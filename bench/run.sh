@@ -71,6 +71,9 @@ MERGE=$(./tpp bench/merge.lua merge "$OUT/year")
 SPLIT=$(./tpp bench/alternate.lua "$RUNS" \
     "exec.lua -j 1 (whole)=rm -rf $OUT/split1 && ./tpp scripts/exec.lua -q -f none -j 1 -o $OUT/split1 $T5" \
     "exec.lua -j 2 --split 2=rm -rf $OUT/split2 && ./tpp scripts/exec.lua -q -f none -j 2 --split 2 -o $OUT/split2 $T5")
+# Output at the speed of parsing (issue 19): parse, critical table, dump, port counts and heavy hitters timed apart
+# as the intervals get shorter, and the whole main job at -t 0.001 against -t 1.
+FLAT=$(./tpp bench/flat_cost.lua "$T5" 3 "$OUT")
 GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     "tpp: parse of the .pcap.gz=$(tpp_parse "$T5.gz")" \
     "tpp.gzindex: the index pass=./tpp -e 'assert(require[[tpp]].gzindex([[$T5.gz]], [[$OUT/bench5m.tpx]]))'")
@@ -139,6 +142,15 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "| pieces | result | time |"
     echo "| --- | --- | ---: |"
     echo "$MERGE"
+    echo
+    echo "## Flat cost in the number of intervals (the 5M-packet .pcap)"
+    echo
+    echo "What the work after the parse costs as delta_t shrinks (bench/flat_cost.lua; medians of 3, all feature"
+    echo "groups; each step writes its file as the main job does, atomically, fsync included). Then the whole main"
+    echo "job, \`-f none -j 1\`, at -t 0.001 against -t 1 (alternately, medians of 3): wall time, and CPU time (user +"
+    echo "system), which the disk's speed does not hide."
+    echo
+    echo "$FLAT"
     echo
     echo "## Splitting one capture (the 5M-packet trace)"
     echo

@@ -79,7 +79,7 @@ local function report(summary)
         :format(summary.path, summary.reason))
     else
       fail(("%s: incomplete: %s (its outputs hold the intervals up to there; marked by %s)")
-        :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name).incomplete))
+        :format(summary.path, summary.reason, outputs.paths(settings.out, summary.name, settings.format).incomplete))
     end
   end
   if (summary.problems or 0) > 0 then failures = failures + 1 end
@@ -168,7 +168,7 @@ local function run_series(captures, names, figures)
       return
     end
   end
-  local output, input = outputs.collision(settings.out, name, captures)
+  local output, input = outputs.collision(settings.out, name, captures, settings.format)
   if output then
     fail(("%s: not merged: its output %s is the input %s, which tpp never replaces"):format(label, output, input))
     return
@@ -261,14 +261,15 @@ local function run_series(captures, names, figures)
   end
   local warning = job.warning(r)
   if warning then display:message(("%s: %s"):format(label, warning)) end
-  job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs }, summary, {
+  job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs,
+                         format = settings.format, columns = settings.columns }, summary, {
     message = function(text) display:message(text) end, label = label,
     rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
   totals.files = totals.files + #summary.files
   series_row = { name = name, pieces = #pieces, summary = summary }
   if summary.status == "incomplete" then
     fail(("%s: incomplete: %s (marked by %s)"):format(label, summary.reason,
-      outputs.paths(settings.out, name).incomplete))
+      outputs.paths(settings.out, name, settings.format).incomplete))
   end
   if summary.problems > 0 then failures = failures + 1 end
   display:info(("%s -> %s: %s of %s, %s, %s, merged in %.2f s%s"):format(label, name,
@@ -378,7 +379,8 @@ finish_split = function(path, name, n, figures)
     if not r.complete then summary.status, summary.reason = "incomplete", r.error or "stopped early" end
     local warning = job.warning(r)
     if warning then display:message(("%s: %s"):format(path, warning)) end
-    job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs }, summary, {
+    job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs,
+                         format = settings.format, columns = settings.columns }, summary, {
       message = function(text) display:message(text) end, label = path, dump = true,
       rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
   end
@@ -466,7 +468,7 @@ local function run()
   created_dirs = perr
 
   for i, path in ipairs(captures) do
-    local output, input = outputs.collision(settings.out, names[i], all)
+    local output, input = outputs.collision(settings.out, names[i], all, settings.format)
     if output then
       fail(("%s: not processed: its output %s is the input %s, which tpp never replaces"):format(path, output, input))
       captures[i] = false
@@ -491,6 +493,7 @@ local function run()
       specs[#specs + 1] = { path = path, name = names[i], out = settings.out, parse = settings.parse,
                    figures = figures, force = settings.force, rows = settings.print_critical,
                    stream = walk.is_stream(path), reuse_only = settings.finish,
+                   format = settings.format, columns = settings.columns,
                    plot_jobs = parallel and math.max(1, settings.jobs // math.min(settings.jobs, #whole + #my_chunks))
                      or settings.jobs }
     end

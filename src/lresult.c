@@ -325,21 +325,80 @@ static int write_output(lua_State *L, const struct tpp_result *r, const char *pa
     return 1;
 }
 
-/* r:write_critical(path) -> true | nil, message. */
+/* The table formats by name, as the main job's --format spells them. */
+static const char *const TABLE_FORMATS[] = { "tsv", "csv", "ndjson", NULL };
+static const enum tpp_export_format TABLE_FORMAT_OF[] = { TPP_EXPORT_TSV, TPP_EXPORT_CSV, TPP_EXPORT_NDJSON };
+
+static enum tpp_export_format check_table_format(lua_State *L, int arg)
+{
+    return TABLE_FORMAT_OF[luaL_checkoption(L, arg, "tsv", TABLE_FORMATS)];
+}
+
+/* The column names of the list at `arg` as indices into tpp_columns (a userdata on the stack keeps them); raises
+ * for an unknown or repeated name, listing the names there are. */
+static size_t *check_column_list(lua_State *L, int arg, size_t *n)
+{
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_Integer len = luaL_len(L, arg);
+    luaL_argcheck(L, len >= 1 && (size_t)len <= tpp_ncolumns, arg, "a list of column names expected");
+    size_t *cols = lua_newuserdatauv(L, (size_t)len * sizeof *cols, 0);
+    for (lua_Integer k = 1; k <= len; k++) {
+        lua_geti(L, arg, k);
+        const char *name = lua_tostring(L, -1);
+        const struct tpp_column *c = name ? tpp_column_find(name) : NULL;
+        if (!c) {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (size_t i = 0; i < tpp_ncolumns; i++) {
+                luaL_addstring(&b, i ? ", " : "");
+                luaL_addstring(&b, tpp_columns[i].name);
+            }
+            luaL_pushresult(&b);
+            return luaL_error(L, "unknown column '%s' (the columns are %s)", name ? name : luaL_typename(L, -2),
+                              lua_tostring(L, -1)), NULL;
+        }
+        cols[k - 1] = (size_t)(c - tpp_columns);
+        for (lua_Integer j = 1; j < k; j++)
+            if (cols[j - 1] == cols[k - 1]) return luaL_error(L, "column '%s' listed twice", name), NULL;
+        lua_pop(L, 1);
+    }
+    *n = (size_t)len;
+    return cols;
+}
+
+/* r:write_critical(path [, format [, columns]]) -> true | nil, message: the critical table as "tsv" (default),
+ * "csv" or "ndjson", of the given columns in their order (default all). */
 static int result_write_critical(lua_State *L)
 {
     const struct tpp_result *r = tpp_lresult_check(L, 1);
-    return write_output(L, r, luaL_checkstring(L, 2), TPP_EXPORT_TSV);
+    const char *path = luaL_checkstring(L, 2);
+    enum tpp_export_format format = check_table_format(L, 3);
+    size_t ncols = 0, *cols = lua_isnoneornil(L, 4) ? NULL : check_column_list(L, 4, &ncols);
+    char err[TPP_ERRBUF_SIZE];
+    if (tpp_result_write_table_file(r, format, cols, ncols, path, err, sizeof err) != 0)
+        return tpp_push_fail(L, "%s", err);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
-/* r:write_heavy_hitters(path) -> true | nil, message: the heavy-hitter table (hh/<name>_hh.tsv), atomically. */
+/* r:write_heavy_hitters(path [, format]) -> true | nil, message: the heavy-hitter table (hh/<name>_hh.tsv),
+ * atomically. */
 static int result_write_heavy_hitters(lua_State *L)
 {
     const struct tpp_result *r = tpp_lresult_check(L, 1);
     const char *path = luaL_checkstring(L, 2);
+    enum tpp_export_format format = check_table_format(L, 3);
     char err[TPP_ERRBUF_SIZE];
-    if (tpp_result_write_hh_file(r, path, err, sizeof err) != 0) return tpp_push_fail(L, "%s", err);
+    if (tpp_result_write_hh_file(r, format, path, err, sizeof err) != 0) return tpp_push_fail(L, "%s", err);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* tpp.format_real(x) -> string: a number as the tables spell reals (shortest round-trip text, "nan", "inf"). */
+static int l_format_real(lua_State *L)
+{
+    char buf[64];
+    lua_pushstring(L, tpp_format_real(buf, sizeof buf, luaL_checknumber(L, 1)));
     return 1;
 }
 
@@ -596,6 +655,8 @@ void tpp_lresult_register(lua_State *L)
     lua_setfield(L, -2, "parse");
     lua_pushcfunction(L, l_load);
     lua_setfield(L, -2, "load");
+    lua_pushcfunction(L, l_format_real);
+    lua_setfield(L, -2, "format_real");
     lua_pushcfunction(L, push_column_names); /* tpp.column_names(): without needing a result */
     lua_setfield(L, -2, "column_names");
     /* tpp.feature_groups and tpp.hh_dims: C's lists, in their order (the options and r:heavy_hitters take them) */

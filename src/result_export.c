@@ -1,5 +1,6 @@
-/* result_export.c — the result's text outputs: the critical TSV, CSV and JSON, all spelling cells through one
- * formatter (tpp_format_cell) so that the three formats agree on every number; and the heavy-hitter table. */
+/* result_export.c — the result's text outputs: the critical table as TSV, CSV or NDJSON (any columns, in any
+ * order), the JSON of r:to_json and the heavy-hitter table, all spelling numbers through one formatter so that the
+ * formats agree on every number. */
 #include "tpp/result_export.h"
 #include "tpp/result_summary.h"
 #include "tpp/outfile.h"
@@ -11,81 +12,311 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Shortest "%.Ng" that reads back as the same double (as Python's repr does); v is finite. */
-static const char *format_real(char *buf, size_t len, double v)
+/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
+ * every number was most of its cost.) */
+static char *put_u64(char *p, uint64_t v)
 {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
+    while (n) *p++ = tmp[--n];
+    return p;
 }
+
+/* ---- reals: the shortest "%.Ng" (N = 15, 16, 17) that reads back as the same double ---------------------------
+ * As Python's repr does, and as the loop slow_real below spells it: printf at 15, 16 and 17 digits, each read
+ * back with strtod.  That loop was most of the cost of a table (issue 19), so the common doubles take an exact
+ * integer path of the same result: for 1e-5 <= |v| < 1e15, v = m / 2^s with m < 2^53 and 3 <= s <= 69, so
+ * v * 10^p (p <= 22) is m * 10^p / 2^s, whose quotient and remainder fit 128 bits.  The quotient rounded half to
+ * even is printf's digits; the remainder says exactly whether those digits read back as v (the decimal must lie
+ * within half an ulp of v, ties going to the even mantissa, as strtod rounds).  Whole numbers below 1e15 are
+ * their own shortest text. */
+__extension__ typedef unsigned __int128 u128;
+
+static const uint64_t POW10[20] = { 1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull };
+
+static u128 pow10_wide(int p) { return p < 20 ? POW10[p] : (u128)POW10[19] * POW10[p - 19]; }
+
+/* The text of v by printf and strtod, for the doubles the integer path does not cover. */
+static size_t slow_real(char *out, size_t len, double v)
+{
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, len, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    return (size_t)n;
+}
+
+/* "%.<prec>g" of the prec-digit integer q times 10^(x - prec + 1), negative when neg: printf's choice between
+ * fixed and exponent notation, trailing zeros of the fraction dropped. */
+static size_t g_text(char *out, int neg, uint64_t q, int prec, int x)
+{
+    char d[20];
+    for (int i = prec - 1; i >= 0; i--, q /= 10) d[i] = (char)('0' + q % 10);
+    int nd = prec;
+    while (nd > 1 && d[nd - 1] == '0') nd--;
+    char *p = out;
+    if (neg) *p++ = '-';
+    if (x < -4 || x >= prec) {
+        *p++ = d[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, d + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        int ax = x < 0 ? -x : x;
+        *p++ = 'e';
+        *p++ = x < 0 ? '-' : '+';
+        if (ax >= 100) *p++ = (char)('0' + ax / 100);
+        *p++ = (char)('0' + ax / 10 % 10);
+        *p++ = (char)('0' + ax % 10);
+    } else if (x >= 0) {
+        memcpy(p, d, (size_t)x + 1);
+        p += x + 1;
+        if (nd > x + 1) {
+            *p++ = '.';
+            memcpy(p, d + x + 1, (size_t)(nd - x - 1));
+            p += nd - x - 1;
+        }
+    } else {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = 0; i < -x - 1; i++) *p++ = '0';
+        memcpy(p, d, (size_t)nd);
+        p += nd;
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+/* The text of v (finite) into out (32 bytes), its length. */
+static size_t real_text(char *out, size_t len, double v)
+{
+    double a = fabs(v);
+    if (a < 1e15 && a == (double)(int64_t)a && !(a == 0 && signbit(v))) {
+        uint64_t u = (uint64_t)a;
+        char *p = out;
+        if (v < 0) *p++ = '-';
+        p = put_u64(p, u);
+        *p = '\0';
+        return (size_t)(p - out);
+    }
+    if (!(a >= 1e-5 && a < 1e15)) return slow_real(out, len, v);
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    int s = 1075 - (int)(bits >> 52);
+    /* e: the decimal exponent of a, log10's guess corrected by the 17 digits it gives */
+    int e = (int)floor(log10(a));
+    for (;;) {
+        u128 t = ((u128)m * pow10_wide(16 - e)) >> s;
+        if (t < POW10[16]) e--;
+        else if (t >= POW10[17]) e++;
+        else break;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        u128 p10 = pow10_wide(prec - 1 - e), n = (u128)m * p10;
+        u128 q = n >> s, rem = n & (((u128)1 << s) - 1), half = (u128)1 << (s - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        u128 qs = q << s, dist = qs >= n ? qs - n : n - qs;
+        /* below a power of two the next double down is half an ulp away: the interval is half as wide there */
+        u128 twice = dist << (qs < n && m == (1ull << 52) ? 2 : 1);
+        if (prec < 17 && !(twice < p10 || (twice == p10 && (m & 1) == 0))) continue;
+        int x = e;
+        if (q == POW10[prec]) { q /= 10; x++; }
+        return g_text(out, v < 0, (uint64_t)q, prec, x);
+    }
+    return slow_real(out, len, v); /* not reached: 17 digits always read back */
+}
+/* ---- cells ---------------------------------------------------------------------------------------------------- */
 
 /* NaN and infinities, which each format spells its own way. */
 static const char *format_nonfinite(enum tpp_export_format format, double v)
 {
-    if (format == TPP_EXPORT_JSON) return "null";
+    if (format == TPP_EXPORT_JSON || format == TPP_EXPORT_NDJSON) return "null";
     if (isnan(v)) return format == TPP_EXPORT_CSV ? "" : "nan";
     return v > 0 ? "inf" : "-inf";
 }
 
-/* Sign and magnitude, so that the text reads back as the time: -1.5 s is "-1.500000000", not "-2.500000000". */
+const char *tpp_format_real(char *buf, size_t len, double v)
+{
+    if (isfinite(v)) real_text(buf, len, v);
+    else snprintf(buf, len, "%s", format_nonfinite(TPP_EXPORT_TSV, v));
+    return buf;
+}
+
+/* A time in ns as "seconds.nanoseconds", sign and magnitude, so that the text reads back as the time: -1.5 s is
+ * "-1.500000000", not "-2.500000000".  Returns the end. */
+static char *put_time(char *p, int64_t ns)
+{
+    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns, frac = mag % 1000000000u;
+    if (ns < 0) *p++ = '-';
+    p = put_u64(p, mag / 1000000000u);
+    *p++ = '.';
+    for (int i = 8; i >= 0; i--, frac /= 10) p[i] = (char)('0' + frac % 10);
+    return p + 9;
+}
+
 const char *tpp_format_time(char *buf, size_t len, int64_t ns)
 {
-    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-    snprintf(buf, len, "%s%llu.%09llu", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000000000u),
-             (unsigned long long)(mag % 1000000000u));
+    char text[32];
+    *put_time(text, ns) = '\0';
+    snprintf(buf, len, "%s", text);
     return buf;
+}
+
+/* The cell of column c in interval iv (row `index`) at p, as `format` spells it; returns the end (at most 40
+ * bytes further). */
+static char *put_cell(char *p, enum tpp_export_format format, const struct tpp_column *c,
+                      const struct tpp_interval *iv, size_t index)
+{
+    const char *base = (const char *)iv + c->offset;
+    switch (c->type) {
+    case TPP_COL_INDEX: return put_u64(p, index);
+    case TPP_COL_TIME: return put_time(p, *(const int64_t *)base);
+    case TPP_COL_COUNT: return put_u64(p, *(const uint64_t *)base);
+    case TPP_COL_REAL: {
+        double v = *(const double *)base;
+        return isfinite(v) ? p + real_text(p, 40, v) : stpcpy(p, format_nonfinite(format, v));
+    }
+    }
+    return p;
 }
 
 const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format, const struct tpp_column *c,
                             const struct tpp_interval *iv, size_t index)
 {
-    const char *base = (const char *)iv + c->offset;
-    switch (c->type) {
-    case TPP_COL_INDEX: snprintf(buf, len, "%zu", index); break;
-    case TPP_COL_TIME: tpp_format_time(buf, len, *(const int64_t *)base); break;
-    case TPP_COL_COUNT: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)base); break;
-    case TPP_COL_REAL: {
-        double v = *(const double *)base;
-        return isfinite(v) ? format_real(buf, len, v) : format_nonfinite(format, v);
-    }
-    }
+    char text[64];
+    *put_cell(text, format, c, iv, index) = '\0';
+    snprintf(buf, len, "%s", text);
     return buf;
 }
 
-/* ---- TSV and CSV: a header of the column names, then one line per interval ---- */
+/* ---- a buffered stream: rows are assembled in place and written 64 KB at a time ------------------------------ */
 
-static int write_header(FILE *f, const char *sep, const char *eol)
+struct sink {
+    FILE *f;
+    size_t n;
+    int failed;
+    char buf[1 << 16];
+};
+
+static void sink_flush(struct sink *s)
 {
-    for (size_t c = 0; c < tpp_ncolumns; c++)
-        if (fputs(tpp_columns[c].name, f) == EOF || fputs(c + 1 < tpp_ncolumns ? sep : eol, f) == EOF) return -1;
-    return 0;
+    if (s->n && fwrite(s->buf, 1, s->n, s->f) != s->n) s->failed = 1;
+    s->n = 0;
 }
 
-static int write_lines(const struct tpp_result *r, enum tpp_export_format format, FILE *f, size_t first, size_t n)
+/* Where the next `need` bytes go (need <= sizeof buf); sink_end says where they ended. */
+static char *sink_room(struct sink *s, size_t need)
 {
-    const char *sep = format == TPP_EXPORT_CSV ? "," : "\t", *eol = format == TPP_EXPORT_CSV ? "\r\n" : "\n";
-    char buf[64];
-    for (size_t i = first; i < first + n && i < r->nintervals; i++)
-        for (size_t c = 0; c < tpp_ncolumns; c++) {
-            const char *cell = tpp_format_cell(buf, sizeof buf, format, &tpp_columns[c], &r->iv[i], i);
-            if (fputs(cell, f) == EOF || fputs(c + 1 < tpp_ncolumns ? sep : eol, f) == EOF) return -1;
+    if (s->n + need > sizeof s->buf) sink_flush(s);
+    return s->buf + s->n;
+}
+
+static void sink_end(struct sink *s, const char *end) { s->n = (size_t)(end - s->buf); }
+
+static void sink_put(struct sink *s, const char *text)
+{
+    size_t len = strlen(text);
+    if (len > sizeof s->buf) { /* not one of ours: names and cells are short */
+        sink_flush(s);
+        if (fwrite(text, 1, len, s->f) != len) s->failed = 1;
+        return;
+    }
+    char *p = sink_room(s, len);
+    memcpy(p, text, len);
+    sink_end(s, p + len);
+}
+
+static int sink_close(struct sink *s)
+{
+    sink_flush(s);
+    return s->failed || ferror(s->f) ? -1 : 0;
+}
+
+static const char *separator(enum tpp_export_format format) { return format == TPP_EXPORT_CSV ? "," : "\t"; }
+static const char *line_end(enum tpp_export_format format) { return format == TPP_EXPORT_CSV ? "\r\n" : "\n"; }
+
+/* ---- the critical table: TSV, CSV (a header of the column names, then one line per interval) or NDJSON (one
+ * object per interval) ---- */
+
+struct table_spec {
+    enum tpp_export_format format;
+    const size_t *cols; /* indices into tpp_columns; NULL: all of them */
+    size_t ncols;
+    size_t first, n;    /* the rows written */
+    int header;
+};
+
+static const struct tpp_column *spec_column(const struct table_spec *t, size_t k)
+{
+    return &tpp_columns[t->cols ? t->cols[k] : k];
+}
+
+static int write_table(const struct tpp_result *r, const void *spec, FILE *f)
+{
+    const struct table_spec *t = spec;
+    size_t row_max = 4; /* a row is assembled in the sink's buffer: it must fit */
+    for (size_t k = 0; k < t->ncols; k++) row_max += strlen(spec_column(t, k)->name) + 48;
+    struct sink *s = row_max <= sizeof s->buf ? malloc(sizeof *s) : NULL;
+    if (!s) return -1;
+    s->f = f, s->n = 0, s->failed = 0;
+    const char *sep = separator(t->format), *eol = line_end(t->format);
+    int json = t->format == TPP_EXPORT_NDJSON;
+    if (t->header && !json)
+        for (size_t k = 0; k < t->ncols; k++) {
+            sink_put(s, spec_column(t, k)->name);
+            sink_put(s, k + 1 < t->ncols ? sep : eol);
         }
-    return ferror(f) ? -1 : 0;
+    for (size_t i = t->first; i < t->first + t->n && i < r->nintervals; i++) {
+        char *p = sink_room(s, row_max);
+        if (json) *p++ = '{';
+        for (size_t k = 0; k < t->ncols; k++) {
+            const struct tpp_column *c = spec_column(t, k);
+            if (json) {
+                if (k) *p++ = ',';
+                *p++ = '"';
+                p = stpcpy(p, c->name);
+                *p++ = '"';
+                *p++ = ':';
+            } else if (k) {
+                *p++ = *sep;
+            }
+            p = put_cell(p, t->format, c, &r->iv[i], i);
+        }
+        if (json) *p++ = '}';
+        p = stpcpy(p, json ? "\n" : eol);
+        sink_end(s, p);
+    }
+    int rc = sink_close(s);
+    free(s);
+    return rc;
+}
+
+int tpp_result_write_table(const struct tpp_result *r, enum tpp_export_format format, const size_t *cols,
+                           size_t ncols, FILE *f)
+{
+    struct table_spec t = { format, cols, cols ? ncols : tpp_ncolumns, 0, r->nintervals, 1 };
+    return write_table(r, &t, f);
 }
 
 int tpp_result_write_rows(const struct tpp_result *r, FILE *f, size_t first, size_t n)
 {
-    return write_lines(r, TPP_EXPORT_TSV, f, first, n);
+    struct table_spec t = { TPP_EXPORT_TSV, NULL, tpp_ncolumns, first, n, 0 };
+    return write_table(r, &t, f);
 }
 
 int tpp_result_write_tsv(const struct tpp_result *r, FILE *f)
 {
-    return tpp_result_export(r, TPP_EXPORT_TSV, f);
+    return tpp_result_write_table(r, TPP_EXPORT_TSV, NULL, 0, f);
 }
 
-/* ---- JSON ---- */
+/* ---- JSON (r:to_json): the summary fields and the records in one object ---- */
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when there is none: JSON text is UTF-8. */
 static size_t utf8_sequence(const unsigned char *s, size_t n)
@@ -131,10 +362,11 @@ static void json_value(FILE *f, const struct tpp_value *v)
     case TPP_VALUE_NIL: fputs("null", f); break;
     case TPP_VALUE_BOOL: fputs(v->i ? "true" : "false", f); break;
     case TPP_VALUE_INT: fprintf(f, "%lld", (long long)v->i); break;
-    case TPP_VALUE_REAL: fputs(isfinite(v->d) ? format_real(buf, sizeof buf, v->d) : "null", f); break;
+    case TPP_VALUE_REAL: fputs(isfinite(v->d) ? tpp_format_real(buf, sizeof buf, v->d) : "null", f); break;
     case TPP_VALUE_STRING: json_string(f, v->s); break;
     }
 }
+
 
 static int write_json(const struct tpp_result *r, FILE *f)
 {
@@ -165,23 +397,25 @@ static int write_json(const struct tpp_result *r, FILE *f)
 int tpp_result_export(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
 {
     if (format == TPP_EXPORT_JSON) return write_json(r, f);
-    const char *sep = format == TPP_EXPORT_CSV ? "," : "\t", *eol = format == TPP_EXPORT_CSV ? "\r\n" : "\n";
-    if (write_header(f, sep, eol) != 0) return -1;
-    return write_lines(r, format, f, 0, r->nintervals);
+    return tpp_result_write_table(r, format, NULL, 0, f);
 }
 
-/* Write `r` into `path` through write(r, f, format), atomically: a temporary file beside the target is renamed
- * over it only when everything was written. */
-static int write_file(const struct tpp_result *r, enum tpp_export_format format,
-                      int (*write)(const struct tpp_result *, enum tpp_export_format, FILE *), const char *path,
-                      char *err, size_t errlen)
+static int write_export(const struct tpp_result *r, const void *spec, FILE *f)
+{
+    return tpp_result_export(r, *(const enum tpp_export_format *)spec, f);
+}
+
+/* Write `r` into `path` through write(r, spec, f), atomically: a temporary file beside the target is renamed over
+ * it only when everything was written. */
+static int write_file(const struct tpp_result *r, int (*write)(const struct tpp_result *, const void *, FILE *),
+                      const void *spec, const char *path, char *err, size_t errlen)
 {
     struct tpp_outfile out;
     if (tpp_outfile_open(&out, path, err, errlen) != 0) return -1;
     errno = 0;
     int fd = dup(out.fd);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int rc = f ? write(r, format, f) : -1;
+    int rc = f ? write(r, spec, f) : -1;
     int write_errno = errno; /* the first failure's reason (fclose may set another) */
     if (f && fclose(f) != 0) {
         if (rc == 0) write_errno = errno;
@@ -198,34 +432,30 @@ static int write_file(const struct tpp_result *r, enum tpp_export_format format,
 int tpp_result_export_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
                            size_t errlen)
 {
-    return write_file(r, format, tpp_result_export, path, err, errlen);
+    return write_file(r, write_export, &format, path, err, errlen);
+}
+
+int tpp_result_write_table_file(const struct tpp_result *r, enum tpp_export_format format, const size_t *cols,
+                                size_t ncols, const char *path, char *err, size_t errlen)
+{
+    struct table_spec t = { format, cols, cols ? ncols : tpp_ncolumns, 0, r->nintervals, 1 };
+    return write_file(r, write_table, &t, path, err, errlen);
 }
 
 /* ---- heavy hitters ---- */
 
-/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
- * every number was most of its cost.) */
-static char *put_u64(char *p, uint64_t v)
+/* A heavy hitter's key at p (at most INET6_ADDRSTRLEN + 4 bytes); returns the end. */
+static char *put_hh_key(char *p, const struct tpp_hh *e)
 {
-    char tmp[20];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
-    while (n) *p++ = tmp[--n];
-    return p;
-}
-
-const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
-{
-    char text[INET6_ADDRSTRLEN + 8], *p = text;
     if (e->ipv == 4) {
         for (int k = 12; k < 16; k++) {
             p = put_u64(p, e->key[k]);
-            *p++ = k < 15 ? '.' : '\0';
+            *p++ = '.';
         }
         p--;
     } else if (e->ipv == 6) {
-        if (!inet_ntop(AF_INET6, e->key, text, INET6_ADDRSTRLEN)) text[0] = '\0';
-        p = text + strlen(text);
+        if (!inet_ntop(AF_INET6, e->key, p, INET6_ADDRSTRLEN)) *p = '\0';
+        p += strlen(p);
     } else {
         p = put_u64(p, e->port);
     }
@@ -233,71 +463,97 @@ const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
         *p++ = '/';
         p = put_u64(p, e->plen);
     }
-    *p = '\0';
+    return p;
+}
+
+const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
+{
+    char text[INET6_ADDRSTRLEN + 8];
+    *put_hh_key(text, e) = '\0';
     snprintf(buf, len, "%s", text);
     return buf;
 }
 
 /* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
- * over and over on a backbone trace), and finding the shortest spelling takes up to three printf and strtod. */
+ * over and over on a backbone trace). */
 struct share_cache {
     struct { uint64_t packets, total; char text[32]; } e[64];
 };
 
-static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv)
+static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv,
+                              enum tpp_export_format format)
 {
     double s = tpp_hh_share(e, iv);
-    if (!isfinite(s)) return format_nonfinite(TPP_EXPORT_TSV, s);
+    if (!isfinite(s)) return format_nonfinite(format, s);
     uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
                    : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
     size_t slot = (size_t)((e->packets * 0x9e3779b97f4a7c15ull) ^ total) % 64;
     if (c->e[slot].total != total || c->e[slot].packets != e->packets || !c->e[slot].text[0]) {
         c->e[slot].packets = e->packets;
         c->e[slot].total = total;
-        format_real(c->e[slot].text, sizeof c->e[slot].text, s);
+        real_text(c->e[slot].text, sizeof c->e[slot].text, s);
     }
     return c->e[slot].text;
 }
 
-static int write_hh(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
+static const char *const HH_COLUMNS[] = { "interval", "dim", "key", "packets", "bytes", "share" };
+#define HH_NCOLUMNS (sizeof HH_COLUMNS / sizeof *HH_COLUMNS)
+
+static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
 {
-    (void)format;
+    enum tpp_export_format format = *(const enum tpp_export_format *)spec;
+    int json = format == TPP_EXPORT_NDJSON;
+    const char *sep = separator(format), *eol = line_end(format);
     struct share_cache cache;
     memset(&cache, 0, sizeof cache);
-    char line[256];
-    if (fputs("interval\tdim\tkey\tpackets\tbytes\tshare\n", f) == EOF) return -1;
+    struct sink *s = malloc(sizeof *s);
+    if (!s) return -1;
+    s->f = f, s->n = 0, s->failed = 0;
+    for (size_t k = 0; !json && k < HH_NCOLUMNS; k++) {
+        sink_put(s, HH_COLUMNS[k]);
+        sink_put(s, k + 1 < HH_NCOLUMNS ? sep : eol);
+    }
+    /* In NDJSON the key is always a string (a port too), so that the column has one type. */
+    const char *names[HH_NCOLUMNS] = { "{\"interval\":", ",\"dim\":\"", "\",\"key\":\"", "\",\"packets\":",
+                                       ",\"bytes\":", ",\"share\":" };
+    if (!json)
+        for (size_t k = 0; k < HH_NCOLUMNS; k++) names[k] = k ? sep : "";
     for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
         size_t n;
         const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
         for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
             for (size_t j = 0; j < n; j++) {
                 if (hh[j].dim != d) continue;
-                /* interval, dim, key, packets, bytes, share: each field well under its share of the line */
-                char *p = put_u64(line, i);
-                *p++ = '\t';
+                /* each field well under its share of the 256 bytes */
+                char *p = sink_room(s, 256);
+                p = stpcpy(p, names[0]);
+                p = put_u64(p, i);
+                p = stpcpy(p, names[1]);
                 p = stpcpy(p, tpp_hh_dim_names[d]);
-                *p++ = '\t';
-                tpp_hh_key_text(p, 64, &hh[j]);
-                p += strlen(p);
-                *p++ = '\t';
+                p = stpcpy(p, names[2]);
+                p = put_hh_key(p, &hh[j]);
+                p = stpcpy(p, names[3]);
                 p = put_u64(p, hh[j].packets);
-                *p++ = '\t';
+                p = stpcpy(p, names[4]);
                 p = put_u64(p, hh[j].bytes);
-                *p++ = '\t';
-                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i]));
-                *p++ = '\n';
-                if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) return -1;
+                p = stpcpy(p, names[5]);
+                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i], format));
+                p = stpcpy(p, json ? "}\n" : eol);
+                sink_end(s, p);
             }
     }
-    return ferror(f) ? -1 : 0;
+    int rc = sink_close(s);
+    free(s);
+    return rc;
 }
 
-int tpp_result_write_hh(const struct tpp_result *r, FILE *f)
+int tpp_result_write_hh(const struct tpp_result *r, enum tpp_export_format format, FILE *f)
 {
-    return write_hh(r, TPP_EXPORT_TSV, f);
+    return write_hh(r, &format, f);
 }
 
-int tpp_result_write_hh_file(const struct tpp_result *r, const char *path, char *err, size_t errlen)
+int tpp_result_write_hh_file(const struct tpp_result *r, enum tpp_export_format format, const char *path, char *err,
+                             size_t errlen)
 {
-    return write_file(r, TPP_EXPORT_TSV, write_hh, path, err, errlen);
+    return write_file(r, write_hh, &format, path, err, errlen);
 }

@@ -8,6 +8,8 @@
 --              shard = { index = I, count = N } or nil (--shard I/N), list (--list), shards = N or nil (--shards,
 --              with --list), finish (--finish): a run's split into tasks (tpp.shard, scripts/exec.lua),
 --              split = K or nil (--split), split_size = bytes or nil (--split-size): captures cut into chunks,
+--              format = "tsv" | "csv" | "ndjson" (--format: every table's), columns = list of critical-table
+--              column names or nil (--columns: all),
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
 --                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi, encap } }
 --                        -- tpp.parse's opts (max_gap, keep_tables and the feature options only when given:
@@ -29,6 +31,7 @@ cli.DEFAULTS = {
   max_gap = nil, keep_tables = nil, series = nil,   -- nil: tpp.parse's defaults (3600 s, "edges"); no series
   features = nil, flow_timeout = nil, heavy_hitters = nil, hhh_phi = nil,   -- nil: tpp.parse's ("all", 60, 10, 0.05)
   encap = nil,                                                               -- nil: tpp.parse's ("outer")
+  format = "tsv", columns = nil,   -- columns nil: every column of the critical table
 }
 
 -- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
@@ -101,8 +104,8 @@ local function text(v)
 end
 
 -- A name that outputs are called after (the series' NAME): one file-name component that leaves room for the
--- longest output suffix ("_critical.tsv.incomplete"), neither "." nor "..".
-local OUTPUT_NAME_MAX = 255 - #"_critical.tsv.incomplete"
+-- longest output suffix ("_critical.ndjson.incomplete"), neither "." nor "..".
+local OUTPUT_NAME_MAX = 255 - #"_critical.ndjson.incomplete"
 local function output_name(v)
   if type(v) ~= "string" or v == "" then return nil, "must be a non-empty name" end
   if v == "." or v == ".." or v:find("[/%z]") then return nil, "must be a file name without '/' (not . or ..)" end
@@ -141,8 +144,39 @@ local function feature_groups(v)
   return #out == #groups and "all" or table.concat(out, ",")
 end
 
+-- The critical table's columns to write: a list "interval,start,packets" (spaces allowed) or, in a config file, an
+-- array of names; each a column of tpp.column_names(), once.  Returns the list of names, in the user's order.
+local function column_list(v)
+  local known = require("tpp.core").column_names()
+  local why = "must be a comma-separated list of column names"
+  local names = {}
+  if type(v) == "table" then
+    for i, name in ipairs(v) do
+      if type(name) ~= "string" then return nil, ("%s (item %d is %s)"):format(why, i, tostring(name)) end
+      names[i] = name
+    end
+  elseif type(v) == "string" then
+    for name in (v:gsub("%s+", "") .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
+  else
+    return nil, why
+  end
+  if #names == 0 or (#names == 1 and names[1] == "") then return nil, why end
+  local valid, seen = {}, {}
+  for _, name in ipairs(known) do valid[name] = true end
+  for _, name in ipairs(names) do
+    if not valid[name] then
+      return nil, ("%s ('%s' is none of them; the columns are %s)"):format(why, name, table.concat(known, ", "))
+    end
+    if seen[name] then return nil, ("%s, each once ('%s' is listed twice)"):format(why, name) end
+    seen[name] = true
+  end
+  return names
+end
+
 local CHECK = {
   out = text,
+  format = one_of("tsv", "csv", "ndjson"),
+  columns = column_list,
   features = feature_groups,
   flow_timeout = function(v)
     local n = number_of(v)
@@ -221,7 +255,7 @@ local FLAG_NAME = {
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
   features = "--features", flow_timeout = "--flow-timeout", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
   encap = "--encap",
-  paths = "PATH",
+  format = "--format", columns = "--columns", paths = "PATH",
 }
 
 -- argparse puts each alias of an option with a value on a line of its own, right-aligned ("   -o DIR," over
@@ -256,6 +290,10 @@ function cli.parser()
   p:option("--max-packets", "Stop each capture (with --series: the series) after N packets (0 = all)."):argname("N")
   p:option("--max-intervals", "Stop each capture (with --series: the series) after N intervals (0 = all)."):argname("N")
   p:option("-f --figures", "Figures to draw: e.g. 1,2,12-18 | all | none (default all)."):argname("LIST")
+  p:option("--format", "Format of every table (critical, port_count, hh): tsv (default) | csv | ndjson (one JSON "
+    .. "object per row, NaN as null); the extension follows it."):argname("FMT")
+  p:option("--columns", "Columns of the critical table, in this order: e.g. interval,start,packets (default all; "
+    .. "the dump keeps every column)."):argname("LIST")
   p:option("--filter", "BPF filter (libpcap syntax)."):argname("EXPR")
   p:option("--boundary", "Interval boundaries: aligned | packet (default aligned)."):argname("MODE")
   p:option("--ip", "IP family analysed: any | v4 | v6 (default any)."):argname("FAMILY")
@@ -461,7 +499,7 @@ function cli.resolve(argv)
     paths = pick("paths"), out = pick("out"), jobs = jobs, figures = figures,
     print_critical = pick("print_critical"), force = pick("force"), quiet = pick("quiet"), config = given.config,
     series = series, shard = split.shard, list = split.list, shards = split.shards, finish = split.finish,
-    split = split.split, split_size = split.split_size,
+    split = split.split, split_size = split.split_size, format = pick("format"), columns = pick("columns"),
     parse = parse,
   }
 end

@@ -38,6 +38,8 @@ docs.tpp = {
   { "fingerprint", "tpp.fingerprint(path) -> r.source_fingerprint of a capture file, or nil, message" },
   { "check_filter", "tpp.check_filter(expr) -> true, or nil and why the BPF expression does not compile" },
   { "write_atomic", "tpp.write_atomic(path, text) -> true, or nil, message: written as every output is (atomically)" },
+  { "format_real", "tpp.format_real(x) -> text — a number as the tables spell it: the shortest that reads back "
+                   .. "exactly (\"nan\", \"inf\")" },
   { "version", "tpp.version — the version string" },
   { "gzip_backend", "tpp.gzip_backend — the library that decompresses gzip captures" },
   { "kind", "tpp.kind(path) -> \"pcap\" | \"pcapng\" | \"gzip\" | \"zstd\" | \"xz\" | \"dump\", or nil, msg — a file by its first bytes" },
@@ -75,15 +77,18 @@ docs.result = {
   { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
   { "to_csv", "r:to_csv(path) -> true | nil, msg — CSV for pandas/R (NaN as an empty field)" },
   { "to_json", "r:to_json(path) -> true | nil, msg — JSON: summary fields and \"records\" (NaN as null)" },
-  { "write_critical", "r:write_critical(path) -> true | nil, msg — the critical TSV" },
+  { "write_critical", "r:write_critical(path [, format [, columns]]) -> true | nil, msg — the critical table as "
+                      .. "\"tsv\" (default), \"csv\" or \"ndjson\", of the listed columns in that order (default all)" },
+  { "write_port_count", "r:write_port_count(path [, format]) -> true | nil, msg — distinct ports per series and "
+                        .. "their total, as tsv, csv or ndjson" },
   { "dump", "r:dump(path) -> true | nil, msg — a binary dump that tpp.load reads back" },
   { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
   { "segment", "r:segment(k) -> { first, last (intervals, 1-based), first_packet, last_packet (s), first_ns, "
                 .. "last_ns } of segment k (1-based)" },
   { "heavy_hitters", "r:heavy_hitters(dim, i [, k]) -> list of { key, packets, bytes, share }: the top keys of "
                      .. "dimension dim (src, dst, src_p24, ..., src_hhh) in interval i (1-based), at most k" },
-  { "write_heavy_hitters", "r:write_heavy_hitters(path) -> true | nil, msg — the heavy-hitter TSV (interval, dim, "
-                           .. "key, packets, bytes, share)" },
+  { "write_heavy_hitters", "r:write_heavy_hitters(path [, format]) -> true | nil, msg — the heavy-hitter table "
+                           .. "(interval, dim, key, packets, bytes, share) as tsv, csv or ndjson" },
 }
 
 docs.fields = {

@@ -7,7 +7,8 @@
 --           (gnuplot processes at once), stream = the path is "-" or a FIFO (tpp.walk.is_stream): read once, its
 --           dump never reused, dump_only = a piece of a series (exec.lua --series): the dump is its only output,
 --           reuse_only = never parse (exec.lua --finish): a capture without a usable dump fails, "no usable dump
---           (did its task fail?)" }
+--           (did its task fail?)", format = the tables' format ("tsv" by default, "csv", "ndjson"), columns = the
+--           critical table's columns (a list of names; nil: all) }
 -- hooks = { progress = function(bytes_read, size, packets) end, message = function(text) end }  (both optional)
 -- summary = { path, name, status = "ok" | "incomplete" | "failed", reason (incomplete, failed), reused (boolean),
 --             packets, intervals, seconds, files = { paths written }, figures = files written by tpp.plot,
@@ -133,7 +134,7 @@ function job.run(spec, hooks)
   local message = hooks.message or function() end
   local path = spec.path
   local label = path == "-" and "stdin" or path -- how messages name the capture
-  local files = outputs.paths(spec.out, spec.name)
+  local files = outputs.paths(spec.out, spec.name, spec.format)
   if spec.chunk then files.dump = spec.chunk.dump end -- a chunk of a split capture (tpp.split): its own dump
   local summary = { path = label, name = spec.name, status = "ok", reused = false, packets = 0, intervals = 0,
                     files = {}, figures = 0, problems = 0 }
@@ -222,17 +223,17 @@ function job.run(spec, hooks)
   return finish()
 end
 
--- Write every output of the result `r` under spec.out, called after spec.name: the critical table, its
--- incomplete marker (when summary.status is "incomplete": summary.reason), the port counts, the heavy hitters
--- (with the feature group hh; else a table of an earlier run there is removed), the dump (unless how.dump is
--- false) and spec.figures.  Adds what was written to summary.files (summary.figures: the figure
+-- Write every output of the result `r` under spec.out, called after spec.name: the critical table (spec.columns
+-- of it, in spec.format), its incomplete marker (when summary.status is "incomplete": summary.reason), the port
+-- counts, the heavy hitters (with the feature group hh; else a table of an earlier run there is removed), the dump
+-- (unless how.dump is false) and spec.figures.  Adds what was written to summary.files (summary.figures: the figure
 -- files) and counts what failed in summary.problems, each failure said through how.message as "label: reason".
 -- how = { message = function(text), rows = function(tsv lines) or nil (given the rows of the table once it is
 -- written, all at once, as for a dump or a merge), label = how messages name the input, dump = boolean }.
 -- The main job's captures and series and scripts/merge.lua all write their outputs here.
 function job.write_outputs(r, spec, summary, how)
   local message, label = how.message or function() end, how.label or spec.name
-  local files = outputs.paths(spec.out, spec.name)
+  local files = outputs.paths(spec.out, spec.name, spec.format)
   local function record(file, ok, err)
     if ok then
       summary.files[#summary.files + 1] = file
@@ -242,21 +243,27 @@ function job.write_outputs(r, spec, summary, how)
     end
   end
   if #r > 0 then summary.first_ns, summary.last_ns = r.first_ns, r.last_ns end   -- the run's index shows the span
-  record(files.critical, r:write_critical(files.critical))
-  if how.rows then -- the rows of the table just written, all at once
-    local f = io.open(files.critical)
+  record(files.critical, r:write_critical(files.critical, spec.format, spec.columns))
+  if how.rows then -- the rows of the table just written, all at once, as TSV lines of every column
+    local tsv = files.critical
+    if (spec.format or "tsv") ~= "tsv" or spec.columns then
+      tsv = os.tmpname()
+      if not r:write_critical(tsv) then tsv = nil end
+    end
+    local f = tsv and io.open(tsv)
     if f then
       f:read("l")
       how.rows(f:read("a"))
       f:close()
     end
+    if tsv and tsv ~= files.critical then os.remove(tsv) end
   end
   local incomplete = summary.status == "incomplete" and summary.reason or nil
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)
   if incomplete or not ok then record(files.incomplete, ok, err) end
-  record(files.port_count, outputs.write_atomic(files.port_count, outputs.port_count_text(r)))
+  record(files.port_count, r:write_port_count(files.port_count, spec.format))
   if outputs.has_hh(r) then
-    record(files.hh, r:write_heavy_hitters(files.hh))
+    record(files.hh, r:write_heavy_hitters(files.hh, spec.format))
   elseif lfs.attributes(files.hh, "mode") == "file" then -- a table of an earlier run would pass for this one's
     local removed, rerr = os.remove(files.hh)
     if not removed then record(files.hh, nil, rerr) end

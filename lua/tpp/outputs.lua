@@ -4,8 +4,10 @@
 --   DIR/critical/<name>_critical.tsv            per-interval features (r:write_critical)
 --   DIR/critical/<name>_critical.tsv.incomplete the reason, when the capture broke part-way (else absent)
 --   DIR/port_count/<name>_port_count.tsv        distinct ports per series over the trace, and their total
+--                                               (r:write_port_count)
 --   DIR/hh/<name>_hh.tsv                        heavy hitters per interval (r:write_heavy_hitters), when the
 --                                               result has the feature group hh (outputs.has_hh)
+-- The tables' extension is their format's (--format: .tsv, .csv or .ndjson).
 --   DIR/plot/                                   figures (tpp.plot)
 --   DIR/plot/index.html                         the run's index: every capture, its numbers and status
 local lfs = require "lfs"
@@ -15,17 +17,19 @@ local outputs = {}
 
 outputs.SERIES = tpp.series
 
--- The output paths of the capture named `name` under the output root `out`.
-function outputs.paths(out, name)
+-- The output paths of the capture named `name` under the output root `out`, the tables in `format` ("tsv", the
+-- default, "csv" or "ndjson").
+function outputs.paths(out, name, format)
+  local ext = "." .. (format or "tsv")
   out = out:gsub("/+$", "")
   if out == "" then out = "/" end
   local function at(sub, file) return (out == "/" and "" or out) .. "/" .. sub .. (file and ("/" .. file) or "") end
   return {
     dump = at("mem_dump", name .. ".tpd"),
-    critical = at("critical", name .. "_critical.tsv"),
-    incomplete = at("critical", name .. "_critical.tsv.incomplete"),
-    port_count = at("port_count", name .. "_port_count.tsv"),
-    hh = at("hh", name .. "_hh.tsv"),
+    critical = at("critical", name .. "_critical" .. ext),
+    incomplete = at("critical", name .. "_critical" .. ext .. ".incomplete"),
+    port_count = at("port_count", name .. "_port_count" .. ext),
+    hh = at("hh", name .. "_hh" .. ext),
     plot = at("plot"),
   }
 end
@@ -35,16 +39,16 @@ function outputs.index_path(out)
   return outputs.paths(out, "index").plot .. "/index.html"
 end
 
--- The first output path of the capture named `name` that is the same file as one of `inputs` (compared by device
--- and inode, so links and other spellings count), and that input; nil when there is none.  Outputs replace their
--- targets, and an input must never be replaced.
-function outputs.collision(out, name, inputs)
+-- The first output path of the capture named `name` (its tables in `format`) that is the same file as one of
+-- `inputs` (compared by device and inode, so links and other spellings count), and that input; nil when there is
+-- none.  Outputs replace their targets, and an input must never be replaced.
+function outputs.collision(out, name, inputs, format)
   local ids = {}
   for _, path in ipairs(inputs) do
     local a = lfs.attributes(path)
     if a then ids[a.dev .. ":" .. a.ino] = path end
   end
-  local p = outputs.paths(out, name)
+  local p = outputs.paths(out, name, format)
   for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh" } do
     local a = lfs.attributes(p[key])
     if a and ids[a.dev .. ":" .. a.ino] then return p[key], ids[a.dev .. ":" .. a.ino] end
@@ -116,17 +120,17 @@ function outputs.write_atomic(path, text)
   return tpp.write_atomic(path, text)
 end
 
--- The port-count table of a result: a header (series, distinct_ports), one row per series with the number of
--- distinct ports it used over the whole trace, and their total.
-function outputs.port_count_text(r)
-  local lines, total = { "series\tdistinct_ports" }, 0
+-- The port-count table of a result as text (r:write_port_count writes it): a header (series, distinct_ports),
+-- one row per series with the number of distinct ports it used over the whole trace, and their total.
+function outputs.port_count_text(r, format)
+  local rows, total = {}, 0
   for _, series in ipairs(outputs.SERIES) do
     local n = r:distinct_ports(series)
     total = total + n
-    lines[#lines + 1] = ("%s\t%d"):format(series, n)
+    rows[#rows + 1] = { series = series, distinct_ports = n }
   end
-  lines[#lines + 1] = ("total\t%d"):format(total)
-  return table.concat(lines, "\n") .. "\n"
+  rows[#rows + 1] = { series = "total", distinct_ports = total }
+  return require("tpp.tables").text({ "series", "distinct_ports" }, rows, format)
 end
 
 -- Whether the result `r` was computed with the feature group hh (its heavy-hitter table is an output then).

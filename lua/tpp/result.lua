@@ -242,6 +242,16 @@ local function port_series(r, series, port)
   return column.new(out)
 end
 
+-- r:write_port_count(path [, format]) -> true | nil, "path: reason": the port-count table (port_count/), atomically,
+-- as "tsv" (default), "csv" or "ndjson" (tpp.tables).
+local function write_port_count(r, path, format)
+  if type(path) ~= "string" then error("bad argument #1 to 'write_port_count' (a path expected)", 2) end
+  if format ~= nil and not require("tpp.tables").is_format(format) then
+    error(("bad argument #2 to 'write_port_count' (tsv, csv or ndjson expected, got %s)"):format(tostring(format)), 2)
+  end
+  return core.write_atomic(path, require("tpp.outputs").port_count_text(r, format))  -- required late: it needs tpp
+end
+
 ---------------------------------------------------------------------------------------------------------------
 -- String forms
 ---------------------------------------------------------------------------------------------------------------
@@ -314,6 +324,7 @@ local function register(meta)
   methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
   methods.slice, methods.where, methods.port_series = slice, where, port_series
+  methods.write_port_count = write_port_count
   meta.result.__tostring = result_tostring
   meta.interval.__tostring = interval_tostring
   meta.ports.__tostring = ports_tostring

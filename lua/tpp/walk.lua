@@ -187,8 +187,9 @@ local function fnv1a(s)
   return ("%08x"):format(h)
 end
 
--- The longest name an output file adds to a capture's name ("_critical.tsv.incomplete"), and NAME_MAX.
-local LONGEST_SUFFIX, NAME_MAX = #"_critical.tsv.incomplete", 255
+-- The longest name an output file adds to a capture's name ("_critical.ndjson.incomplete", --format ndjson), and
+-- NAME_MAX.
+local LONGEST_SUFFIX, NAME_MAX = #"_critical.ndjson.incomplete", 255
 
 -- The name a capture's outputs start from: its stem; "stdin" for "-"; "fdN" for /dev/fd/N (bash's <(...)).
 local function base_name(path)
