@@ -21,5 +21,10 @@ struct tpp_parse_hooks {
 };
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
                              char *err, size_t errlen);
+/* The same with ground-truth labels (tpp/labels.h; NULL for none): the result gets a copy of them with what the
+ * parse found, and the label columns. */
+struct tpp_labels;
+struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options *opts, const struct tpp_labels *labels,
+                                      const struct tpp_parse_hooks *hooks, char *err, size_t errlen);
 
 #endif
