@@ -17,7 +17,7 @@ CORE    = packet labels linktype_names capture pcap_records pcapng_records infla
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
 CORE   += flow_table flow_sort seen_table
-BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
+BINDING = ltpp lfail loptions llabels lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)

@@ -309,8 +309,17 @@ end
 
 -- The methods above join the C ones in one methods table (r:slice beside r:column, both completed by the REPL);
 -- the string forms are the type's only __tostring; __complete lists the names offered after `r.` and `r:`.
+-- r:write_labels(path) -> true | nil, "path: reason": the per-anomaly table (tpp.labels.table_text), atomically;
+-- an error when r has no labels.
+local function write_labels(r, path)
+  if type(path) ~= "string" then error("bad argument #1 to 'write_labels' (string expected, got " .. type(path) .. ")", 2) end
+  if not r.labels then error("write_labels: the result has no labels (parse with the labels option)", 2) end
+  return core.write_atomic(path, require("tpp.labels").table_text(r))
+end
+
 local function register(meta)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
+  methods.write_labels = write_labels
   methods.slice, methods.where, methods.port_series = slice, where, port_series
   meta.result.__tostring = result_tostring
   meta.interval.__tostring = interval_tostring
