@@ -6,6 +6,8 @@
 --   DIR/port_count/<name>_port_count.tsv        distinct ports per series over the trace, and their total
 --   DIR/hh/<name>_hh.tsv                        heavy hitters per interval (r:write_heavy_hitters), when the
 --                                               result has the feature group hh (outputs.has_hh)
+--   DIR/labels/<name>_labels.tsv                one row per anomaly of the labels (r:write_labels), when the
+--                                               run has labels (--labels)
 --   DIR/plot/                                   figures (tpp.plot)
 --   DIR/plot/index.html                         the run's index: every capture, its numbers and status
 local lfs = require "lfs"
@@ -26,6 +28,7 @@ function outputs.paths(out, name)
     incomplete = at("critical", name .. "_critical.tsv.incomplete"),
     port_count = at("port_count", name .. "_port_count.tsv"),
     hh = at("hh", name .. "_hh.tsv"),
+    labels = at("labels", name .. "_labels.tsv"),
     plot = at("plot"),
   }
 end
@@ -45,7 +48,7 @@ function outputs.collision(out, name, inputs)
     if a then ids[a.dev .. ":" .. a.ino] = path end
   end
   local p = outputs.paths(out, name)
-  for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh" } do
+  for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh", "labels" } do
     local a = lfs.attributes(p[key])
     if a and ids[a.dev .. ":" .. a.ino] then return p[key], ids[a.dev .. ":" .. a.ino] end
   end
@@ -88,11 +91,13 @@ function outputs.mkdir(dir, created)
   return true
 end
 
--- Create the output directories under `out` (plot/ only when `with_plot`; mem_dump/ alone when `dumps_only`).
--- true and the list of directories it created (for outputs.remove_empty), or nil, message.
-function outputs.prepare(out, with_plot, dumps_only)
+-- Create the output directories under `out` (plot/ only when `with_plot`; mem_dump/ alone when `dumps_only`;
+-- labels/ when `with_labels`).  true and the list of directories it created (for outputs.remove_empty), or nil,
+-- message.
+function outputs.prepare(out, with_plot, dumps_only, with_labels)
   local p, created = outputs.paths(out, "x"), {}
-  for _, dir in ipairs(dumps_only and { p.dump } or { p.dump, p.critical, p.port_count, p.hh }) do
+  local dirs = dumps_only and { p.dump } or { p.dump, p.critical, p.port_count, p.hh, with_labels and p.labels or nil }
+  for _, dir in ipairs(dirs) do
     local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"), created)
     if not ok then return nil, err end
   end
