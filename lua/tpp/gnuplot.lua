@@ -225,6 +225,31 @@ local function series_values(r, s, n)
   return out
 end
 
+-- The labelled windows (r.labels, issue 17) of each type, shaded behind the 2D figures: one data file per type
+-- (written once per drawing), each row a window as boxxyerror takes it (x, y, x from, x to, y from, y to; epoch
+-- seconds clipped to the drawn span, y in [0, 1] on the second y axis).  Returns the list of { type, name } with
+-- at least one window in view (empty without labels).
+M.LABEL_COLORS = { anomalous = "#e41a1c", suspicious = "#ff9f1c", notice = "#8c8c8c" }
+local function label_windows(ctx)
+  if ctx.labels then return ctx.labels end
+  local out, ax = {}, ctx.time
+  ctx.labels = out
+  if ctx.n == 0 or not ctx.r.labels_fingerprint then return out end
+  for _, group in ipairs(require("tpp.labels").by_type(ctx.r)) do
+    local rows = {}
+    for _, a in ipairs(group.anomalies) do
+      local from, to = math.max(a.from_ns / 1e9, ax.min), math.min(a.to_ns / 1e9, ax.max)
+      if from <= to then rows[#rows + 1] = ("%.6f 0.5 %.6f %.6f 0 1\n"):format((from + to) / 2, from, to) end
+    end
+    if #rows > 0 then
+      local name = "labels_" .. group.type .. ".dat"
+      write_file(ctx.workdir .. "/" .. name, table.concat(rows))
+      out[#out + 1] = { type = group.type, name = name, count = #rows }
+    end
+  end
+  return out
+end
+
 -- A 2D figure ("lines" or "band"): its data file (time, then one column per drawn value) and its script.
 local function prepare_2d(fig, ctx, job)
   local r, n = ctx.r, ctx.n
@@ -304,20 +329,34 @@ local function prepare_2d(fig, ctx, job)
       plots[#plots + 1] = ("keyentry with linespoints lw %g pt %d lc rgb %s title %s")
         :format(lw, POINT_TYPES[k], gq(figures.palette[k]), gq(s.title))
     end
+  end
+  local shaded = n > 0 and label_windows(ctx) or {}
+  if #shaded > 0 then -- behind the lines: drawn first, on a y axis of their own so that the data's range stands
+    L[#L + 1] = "set y2range [0:1]"
+    L[#L + 1] = "unset y2tics"
+    for _, w in ipairs(shaded) do
+      plots[#plots + 1] = ("%s using 1:2:3:4:5:6 axes x1y2 with boxxyerror fc rgb %s fs transparent solid 0.18 "
+        .. "noborder title %s"):format(gq(w.name), gq(M.LABEL_COLORS[w.type]), gq(w.type .. " (labels)"))
+    end
+  end
+  if n == 0 then
+    -- nothing more
   elseif fig.kind == "band" then
     local s = fig.series[1]
-    plots[1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.25 noborder title %s")
+    plots[#plots + 1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.25 noborder title %s")
       :format(src, gq(figures.palette[1]), gq(s.band))
-    plots[2] = ("%s using 1:2 with linespoints lw %g pt 7 lc rgb %s title %s")
+    plots[#plots + 1] = ("%s using 1:2 with linespoints lw %g pt 7 lc rgb %s title %s")
       :format(src, lw, gq(figures.palette[1]), gq(s.title))
   else
     for k, s in ipairs(fig.series) do
-      plots[k] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
+      plots[#plots + 1] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
         :format(src, k + 1, lw, POINT_TYPES[k], gq(figures.palette[k]), gq(s.title))
     end
   end
   L[#L + 1] = "plot " .. table.concat(plots, ", \\\n     ")
-  return L, { data }
+  local files = { data }
+  for _, w in ipairs(shaded) do files[#files + 1] = ctx.workdir .. "/" .. w.name end
+  return L, files
 end
 
 -- The x offsets of a port series in the overlay columns: pairs (figures 16, 17) and the four of figure 18.

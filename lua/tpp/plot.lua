@@ -183,6 +183,27 @@ local function fmt_value(v)
 end
 
 -- The page: the summary of the result and every figure of this drawing (a failed one as its reason).
+-- The anomalies of a result with labels (issue 17): one row each, every text from the label file escaped.
+local function write_labels_table(w, r)
+  local list = r.labels_fingerprint and r.labels
+  if not list then return end
+  local function when(ns)
+    if ns == math.mininteger or ns == math.maxinteger then return "(unbounded)" end
+    return tpp.utc(ns / 1e9, 3)
+  end
+  w("<h2>Labels</h2>\n<p>", #list, " anomal", #list == 1 and "y" or "ies",
+    "; the figures shade their windows by type.</p>\n<table>\n<tr><th>id</th><th>type</th><th>taxonomy</th>",
+    "<th>from (UTC)</th><th>to (UTC)</th><th>packets</th><th>intervals (0-based)</th></tr>\n")
+  for _, a in ipairs(list) do
+    local intervals = a.first_interval and (a.first_interval == a.last_interval and tostring(a.first_interval)
+      or ("%d to %d"):format(a.first_interval, a.last_interval)) or "none"
+    w("<tr><td>", html_escape(a.id), "</td><td>", html_escape(a.type), "</td><td>", html_escape(a.taxonomy),
+      "</td><td>", html_escape(when(a.from_ns)), "</td><td>", html_escape(when(a.to_ns)), "</td><td>", a.packets,
+      "</td><td>", intervals, "</td></tr>\n")
+  end
+  w("</table>\n")
+end
+
 local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
   local out = {}
   local function w(...) for i = 1, select("#", ...) do out[#out + 1] = select(i, ...) end end
@@ -205,7 +226,9 @@ local function write_html(path, r, o, jobs, failures_by, missing_gnuplot)
       if v ~= nil then w("<tr><th>", html_escape(f), "</th><td>", html_escape(fmt_value(v)), "</td></tr>\n") end
     end
   end
-  w("</table>\n<h2>Figures</h2>\n<ul>\n")
+  w("</table>\n")
+  write_labels_table(w, r)
+  w("<h2>Figures</h2>\n<ul>\n")
   for _, job in ipairs(jobs) do
     local d = figures.get(job.figure)
     w("<li><a href=\"#fig", job.figure, job.heatmap and "h" or "", "\">", job.figure, job.heatmap and " (heatmap)" or "",
