@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages tpp needs to build, test and run; only those missing, with sudo when not root.
-# lua-expat reads the MAWILab label files (--labels).  tshark and python3 run the independent reference of the feature parity spec (tests/reference/features.py).
+# lua-expat reads the MAWILab label files (--labels).  tshark and python3 run the independent reference of the
+# feature parity spec (tests/reference/features.py).
 # `install-deps.sh bench` adds the peers that `make bench` measures tpp against.
 set -e
 PACKAGES="gcc make pkg-config liblua5.4-dev lua5.4 libpcap-dev zlib1g-dev libreadline-dev libisal-dev libzstd-dev liblzma-dev
