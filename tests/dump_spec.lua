@@ -129,7 +129,7 @@ describe("dumps", function()
     local function read_documented(bytes)
       assert.are.equal("\x89TPD\r\n\x1a\n", bytes:sub(1, 8))
       local version, endian, fcheck = string.unpack("<I4I4d", bytes, 9)
-      assert.are.same({ 4, 0x01020304, 370.5 }, { version, endian, fcheck })
+      assert.are.same({ 5, 0x01020304, 370.5 }, { version, endian, fcheck })
       assert.are.equal(crc32(bytes:sub(1, -5)), string.unpack("<I4", bytes, #bytes - 3))
       local pos, sections = 25, {}
       while true do
@@ -146,8 +146,9 @@ describe("dumps", function()
       local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 30, boundary = "packet", filter = "udp" }))
       assert(r:dump(dir .. "/afs.tpd"))
       local s = read_documented(H.read_file(dir .. "/afs.tpd"))
-      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "END " },
-        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag, s[7].tag, s[8].tag, s[9].tag })
+      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL", "END " },
+        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag, s[7].tag, s[8].tag, s[9].tag, s[10].tag })
+      assert.are.equal("\0", s[9].data)   -- no labels
       assert.are.same({ 0, 0, 0 }, { s[1].flags, s[2].flags, s[3].flags })
 
       local m, p = s[1].data, 1

@@ -144,7 +144,7 @@ end
 function outputs.own_dirs(out)
   local p = outputs.paths(out, "x")
   return { p.dump:match("^(.*)/"), p.critical:match("^(.*)/"), p.port_count:match("^(.*)/"), p.hh:match("^(.*)/"),
-           p.plot }
+           p.labels:match("^(.*)/"), p.plot }
 end
 
 -- Write the incomplete-marker beside a critical table (reason = why reading stopped), or remove a stale one
