@@ -247,7 +247,7 @@ describe("dumps", function()
       assert.is_true(hh_rows > 0)
       assert.are.equal(#s[6].data + 1, hh_at)
       assert.is_true(#s[7].data > 0 and #s[8].data > 0)
-      assert.are.equal(0, s[9].raw)
+      assert.are.equal(0, s[10].raw)
     end)
   end)
 
