@@ -1,10 +1,10 @@
 -- tpp bench/labels.lua CAPTURE N OUT.xml — N anomalies made up from CAPTURE's traffic, written as a MAWILab admd
 -- file, for `make bench` to time a parse with them against one without (issue 17: at most 20 % slower with
 -- 2,000).  The anomalies look like MAWILab's: windows of 1 s to 5 min around a packet of the capture, types in
--- MAWILab's proportions, and filters of one to three attributes taken from that packet (a source, a destination,
--- a source with a destination port, a port alone, a host pair), with one anomaly in a hundred having a filter
--- without attributes (all the traffic of its window, which is then 10 s long).  Reproducible: the generator is
--- seeded.
+-- MAWILab's proportions, one or two filters each, taken from that packet (and another): a host with or without one of its ports
+-- (a source, a destination, a source with its source or destination port, a destination with its port, a host
+-- pair), as MAWILab's rules name hosts; one anomaly in a hundred has a port alone, one in a hundred a filter without
+-- attributes (all the traffic of its window, then 10 s long).  Reproducible: the generator is seeded.
 local tpp = require "tpp"
 
 local capture, n, out = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
@@ -26,13 +26,19 @@ assert(#samples > 0, "no IP packet in " .. capture)
 math.randomseed(17)
 local function pick(list) return list[math.random(#list)] end
 local TYPES = { "anomalous", "anomalous", "suspicious", "suspicious", "notice" }
-local FORMS = {
+local HOSTS = {
   function(p) return { src_ip = p.src } end,
   function(p) return { dst_ip = p.dst } end,
+  function(p) return { src_ip = p.src, dst_ip = p.dst } end,
+}
+local HOST_PORTS = {
   function(p) return { src_ip = p.src, dst_port = p.dport } end,
+  function(p) return { src_ip = p.src, src_port = p.sport } end,
+  function(p) return { dst_ip = p.dst, dst_port = p.dport } end,
+}
+local PORTS = {
   function(p) return { dst_port = p.dport } end,
   function(p) return { src_port = p.sport } end,
-  function(p) return { src_ip = p.src, dst_ip = p.dst } end,
 }
 
 local lines = { '<?xml version="1.0" encoding="UTF-8"?>',
@@ -45,8 +51,10 @@ for k = 1, n do
   local from, to = centre - half, centre + half
   lines[#lines + 1] = ('  <anomaly type="%s" value="%d,0.5,3,bench_%d">'):format(pick(TYPES), k, k % 17)
   lines[#lines + 1] = "    <slice>"
-  for _ = 1, math.random(1, 2) do
-    local f = all and {} or pick(p.dport and FORMS or { FORMS[1], FORMS[2], FORMS[6] })(p)
+  for f = 1, math.random(1, 2) do
+    if f > 1 then p = pick(samples) end   -- another host of the same anomaly
+    local forms = not p.dport and HOSTS or k % 100 == 50 and PORTS or math.random(2) == 1 and HOSTS or HOST_PORTS
+    local f = all and {} or pick(forms)(p)
     local attrs = {}
     for _, key in ipairs { "src_ip", "dst_ip", "src_port", "dst_port" } do
       if f[key] then attrs[#attrs + 1] = ('%s="%s"'):format(key, f[key]) end

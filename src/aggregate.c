@@ -581,6 +581,7 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
 void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
 {
     if (p->ipv == 0) return;
+    if (a->labels) tpp_label_prefetch(a->labels, p);
     addr_table_prefetch(&a->src, p->src, p->ipv);
     addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (a->feat & TPP_FEAT_FLOWS) flow_table_prefetch(&a->flows, p);
@@ -790,6 +791,7 @@ static int finish_state(struct tpp_agg *a)
 
 int tpp_agg_finish(struct tpp_agg *a)
 {
+    if (a->labels) tpp_label_index_finish(a->labels);
     if (!a->started) return 0;
     if (a->r->opts.boundary == TPP_BOUNDARY_PACKET) {
         mark_seen_ports(a); /* the partial interval is dropped, but its ports were seen in the trace */

@@ -156,27 +156,69 @@ void tpp_labels_add_counts(struct tpp_labels *a, const struct tpp_labels *b)
 enum { KEY_SRC, KEY_DST, KEY_SPORT, KEY_DPORT, NKEYS };
 
 struct entry {
-    uint8_t kind, key[16];     /* the filter's key (ports in key[0..2), big-endian) */
     int64_t from, to;
-    uint32_t anomaly, filter;
+    uint32_t anomaly;
+    uint8_t kind, key[16];     /* the filter's key (ports in key[0..2), big-endian) */
+    uint8_t swept;             /* counted by the sweep (below) */
+    uint8_t type;              /* the anomaly's */
+    struct tpp_label_filter f; /* a copy: a packet's checks stay in one place of memory */
+};
+
+/* What the parse finds of one anomaly, kept together (the labels' own fields are far apart). */
+struct found {
+    uint64_t stamp;            /* the serial of the last packet counted: a packet counts once */
+    uint64_t packets;
+    int64_t first, last;       /* valid when seen */
+    uint8_t seen;
+};
+
+/* A filter with no attribute beyond its key, of an anomaly whose filters are all such, of one kind, with distinct
+ * keys (sweepable): every packet of its group within the window matches it and no other of the anomaly's, so its
+ * packets are the group's count when its window ends minus the count when it began (the anomaly's, the sum of its
+ * filters').  Packets
+ * in time order cost one step of the sweep whatever the number of such anomalies; one that goes back in time is
+ * checked against each of them and corrects their counts (adjust). */
+struct sweep {
+    int64_t from, to;
+    uint32_t anomaly;
+    uint8_t state;             /* 0 not begun, 1 counting, 2 ended */
+    uint64_t base;             /* the group's count when it began */
+    int64_t adjust;
 };
 
 struct group {
-    size_t begin, end;         /* entries[begin, end), ascending by from */
+    uint8_t kind, key[16];     /* what its packets carry (as in struct entry) */
+    size_t begin, end;         /* the checked entries e[begin, end), ascending by from */
     int64_t longest;           /* the longest window among them (to - from, saturated) */
+    size_t pbegin, pend;       /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
+    size_t next_start, next_end;
+    uint64_t count;            /* the group's packets so far */
+    int64_t latest;            /* the latest of their times */
+    uint32_t active[TPP_LABEL_NTYPES]; /* swept anomalies of each type counting now */
+};
+
+/* A slot of the hash table holds its group's key: a probe reads one place of memory. */
+struct slot {
+    uint8_t key[16];
+    uint32_t group;            /* 0: empty (group 0 is never hashed) */
+    uint32_t kind;
 };
 
 struct tpp_label_index {
     struct tpp_labels *l;
     struct entry *e;
-    size_t ne;
+    struct sweep *p;
+    uint32_t *ends;
     struct group *groups;      /* groups[0]: the filters without attributes */
     size_t ngroups;
-    uint32_t *slots;           /* open addressing: group index, 0 for empty (group 0 is never hashed) */
+    struct slot *slots;        /* open addressing on the groups' keys */
     size_t mask;
+    /* per kind, one bit per 16-bit value of a key's hash (its top bits): a packet's key whose bit is clear has no
+     * group, which is what most keys of most packets find out, without probing the table */
+    uint64_t present[NKEYS][65536 / 64];
     unsigned kinds;            /* bit k: some filter is keyed by kind k */
-    uint64_t serial;           /* packets matched so far: an anomaly counts a packet once */
-    uint64_t *stamp;           /* per anomaly, the serial of the last packet counted */
+    uint64_t serial;           /* packets matched so far */
+    struct found *found;       /* per anomaly */
     /* the windows by type, sorted: starts and ends, for the events of an interval */
     int64_t *from[TPP_LABEL_NTYPES], *to[TPP_LABEL_NTYPES];
     size_t ntype[TPP_LABEL_NTYPES];
@@ -223,13 +265,17 @@ static unsigned key_of(const struct tpp_label_filter *f, uint8_t key[16])
     return f->has & TPP_LF_SRC_PORT ? KEY_SPORT : f->has & TPP_LF_DST_PORT ? KEY_DPORT : NKEYS;
 }
 
+static const uint8_t KIND_BIT[NKEYS + 1] = { TPP_LF_SRC_IP, TPP_LF_DST_IP, TPP_LF_SRC_PORT, TPP_LF_DST_PORT, 0 };
+
 void tpp_label_index_free(struct tpp_label_index *x)
 {
     if (!x) return;
     free(x->e);
+    free(x->p);
+    free(x->ends);
     free(x->groups);
     free(x->slots);
-    free(x->stamp);
+    free(x->found);
     for (int t = 0; t < TPP_LABEL_NTYPES; t++) free(x->from[t]), free(x->to[t]);
     free(x);
 }
@@ -254,69 +300,159 @@ static int build_events(struct tpp_label_index *x)
     return 0;
 }
 
+/* ends[g->pbegin, g->pend) sorted by the swept entries' ends (an insertion sort on a copy of the keys would do as
+ * well; qsort needs the keys beside the indices). */
+struct end_ref { int64_t to; uint32_t i; };
+static int end_cmp(const void *x, const void *y)
+{
+    const struct end_ref *a = x, *b = y;
+    return a->to < b->to ? -1 : a->to > b->to ? 1 : (a->i > b->i) - (a->i < b->i);
+}
+
+static int sort_ends(struct tpp_label_index *x, const struct group *g)
+{
+    size_t n = g->pend - g->pbegin;
+    if (n == 0) return 0;
+    struct end_ref *r = malloc(n * sizeof *r);
+    if (!r) return -1;
+    for (size_t i = 0; i < n; i++) r[i] = (struct end_ref){ x->p[g->pbegin + i].to, (uint32_t)(g->pbegin + i) };
+    qsort(r, n, sizeof *r, end_cmp);
+    for (size_t i = 0; i < n; i++) x->ends[g->pbegin + i] = r[i].i;
+    free(r);
+    return 0;
+}
+
+/* One run of entries of the same key, all[i, j), into group g: the swept ones to p, the others to e. */
+static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
+                       size_t *ne, size_t *np)
+{
+    *g = (struct group){ .kind = all[i].kind, .begin = *ne, .pbegin = *np };
+    memcpy(g->key, all[i].key, 16);
+    for (size_t k = i; k < j; k++) {
+        if (all[k].swept) {
+            x->p[(*np)++] = (struct sweep){ all[k].from, all[k].to, all[k].anomaly, 0, 0, 0 };
+        } else {
+            x->e[(*ne)++] = all[k];
+            if (window(all[k].from, all[k].to) > g->longest) g->longest = window(all[k].from, all[k].to);
+        }
+    }
+    g->end = *ne;
+    g->pend = *np;
+    g->next_start = g->next_end = g->pbegin;
+}
+
+/* Whether anomaly a can be swept: its filters have no attribute beyond their key, all of one kind, with keys that
+ * differ (a packet then matches at most one of them: the anomaly's packets are the sum of theirs). */
+static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
+{
+    if (a->nfilters == 0 || a->nfilters > 64) return 0;
+    uint8_t key[16], other[16];
+    unsigned kind = key_of(&l->filters[a->first_filter], key);
+    for (size_t f = 0; f < a->nfilters; f++) {
+        const struct tpp_label_filter *x = &l->filters[a->first_filter + f];
+        if (key_of(x, key) != kind || x->has != KIND_BIT[kind] || (kind == NKEYS && a->nfilters > 1)) return 0;
+        for (size_t g = 0; g < f; g++) {
+            key_of(&l->filters[a->first_filter + g], other);
+            if (memcmp(key, other, 16) == 0) return 0;
+        }
+    }
+    return 1;
+}
+
 struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
 {
     struct tpp_label_index *x = calloc(1, sizeof *x);
+    struct entry *all = NULL;
     if (!x) return NULL;
     x->l = l;
-    x->e = malloc((l->nfilters + 1) * sizeof *x->e);
-    x->stamp = calloc(l->n + 1, sizeof *x->stamp);
-    x->groups = malloc((l->nfilters + 1) * sizeof *x->groups);
-    if (!x->e || !x->stamp || !x->groups || build_events(x) != 0) goto oom;
-    /* the filters without attributes first (kind NKEYS sorts last: they are moved to group 0 below) */
+    size_t nf = l->nfilters + 1;
+    all = malloc(nf * sizeof *all);
+    x->e = malloc(nf * sizeof *x->e);
+    x->p = malloc(nf * sizeof *x->p);
+    x->ends = malloc(nf * sizeof *x->ends);
+    x->found = calloc(l->n + 1, sizeof *x->found);
+    x->groups = malloc((nf + 1) * sizeof *x->groups);
+    if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || build_events(x) != 0) goto oom;
+    size_t n = 0;
     for (size_t k = 0; k < l->n; k++) {
         const struct tpp_anomaly *a = &l->a[k];
         for (size_t f = 0; f < a->nfilters; f++) {
-            struct entry *e = &x->e[x->ne++];
-            e->kind = (uint8_t)key_of(&l->filters[a->first_filter + f], e->key);
+            const struct tpp_label_filter *flt = &l->filters[a->first_filter + f];
+            struct entry *e = &all[n++];
+            e->kind = (uint8_t)key_of(flt, e->key);
+            e->swept = sweepable(l, a);
             e->from = a->from_ns;
             e->to = a->to_ns;
             e->anomaly = (uint32_t)k;
-            e->filter = (uint32_t)(a->first_filter + f);
+            e->type = (uint8_t)a->type;
+            e->f = *flt;
         }
     }
-    qsort(x->e, x->ne, sizeof *x->e, entry_cmp);
-    size_t keyed = 0;
-    while (keyed < x->ne && x->e[keyed].kind != NKEYS) keyed++;
-    x->groups[0] = (struct group){ keyed, x->ne, 0 };
-    for (size_t i = keyed; i < x->ne; i++)
-        if (window(x->e[i].from, x->e[i].to) > x->groups[0].longest) x->groups[0].longest = window(x->e[i].from, x->e[i].to);
+    qsort(all, n, sizeof *all, entry_cmp);
+    size_t ne = 0, np = 0;
+    x->groups[0] = (struct group){ 0 };
     x->ngroups = 1;
-    for (size_t i = 0; i < keyed;) {
+    for (size_t i = 0; i < n;) {
         size_t j = i;
-        int64_t longest = 0;
-        while (j < keyed && x->e[j].kind == x->e[i].kind && memcmp(x->e[j].key, x->e[i].key, 16) == 0) {
-            if (window(x->e[j].from, x->e[j].to) > longest) longest = window(x->e[j].from, x->e[j].to);
-            j++;
-        }
-        x->groups[x->ngroups++] = (struct group){ i, j, longest };
-        x->kinds |= 1u << x->e[i].kind;
+        while (j < n && all[j].kind == all[i].kind && memcmp(all[j].key, all[i].key, 16) == 0) j++;
+        struct group *g = all[i].kind == NKEYS ? &x->groups[0] : &x->groups[x->ngroups++];
+        fill_group(x, all, i, j, g, &ne, &np);
+        if (sort_ends(x, g) != 0) goto oom;
+        if (all[i].kind != NKEYS) x->kinds |= 1u << all[i].kind;
         i = j;
     }
+    free(all);
+    all = NULL;
     size_t cap = 16;
     while (cap < 2 * x->ngroups) cap *= 2;
     x->slots = calloc(cap, sizeof *x->slots);
     if (!x->slots) goto oom;
     x->mask = cap - 1;
     for (uint32_t g = 1; g < x->ngroups; g++) {
-        const struct entry *e = &x->e[x->groups[g].begin];
-        size_t s = hash_key(e->kind, e->key) & x->mask;
-        while (x->slots[s]) s = (s + 1) & x->mask;
-        x->slots[s] = g;
+        const struct group *gr = &x->groups[g];
+        uint64_t h = hash_key(gr->kind, gr->key);
+        x->present[gr->kind][h >> 54] |= 1ull << (h >> 48 & 63);
+        size_t at = h & x->mask;
+        while (x->slots[at].group) at = (at + 1) & x->mask;
+        x->slots[at].group = g;
+        x->slots[at].kind = gr->kind;
+        memcpy(x->slots[at].key, gr->key, 16);
     }
     return x;
 oom:
+    free(all);
     tpp_label_index_free(x);
     return NULL;
 }
-
-static const struct group *find_group(const struct tpp_label_index *x, unsigned kind, const uint8_t key[16])
+static struct group *find_group(struct tpp_label_index *x, unsigned kind, const uint8_t key[16])
 {
-    for (size_t s = hash_key(kind, key) & x->mask; x->slots[s]; s = (s + 1) & x->mask) {
-        const struct entry *e = &x->e[x->groups[x->slots[s]].begin];
-        if (e->kind == kind && memcmp(e->key, key, 16) == 0) return &x->groups[x->slots[s]];
+    uint64_t h = hash_key(kind, key);
+    if (!(x->present[kind][h >> 54] & 1ull << (h >> 48 & 63))) return NULL;
+    for (size_t s = h & x->mask; x->slots[s].group; s = (s + 1) & x->mask) {
+        const struct slot *e = &x->slots[s];
+        if (e->kind == kind && memcmp(e->key, key, 16) == 0) return &x->groups[e->group];
     }
     return NULL;
+}
+
+/* Start loading what matching p will read of the table (called some packets ahead, as the aggregator does). */
+static void prefetch_key(const struct tpp_label_index *x, unsigned kind, const uint8_t key[16])
+{
+    uint64_t h = hash_key(kind, key);
+    __builtin_prefetch(&x->present[kind][h >> 54]);
+    __builtin_prefetch(&x->slots[h & x->mask]);
+}
+
+void tpp_label_prefetch(const struct tpp_label_index *x, const struct tpp_packet *p)
+{
+    if (x->kinds & (1u << KEY_SRC)) prefetch_key(x, KEY_SRC, p->src);
+    if (x->kinds & (1u << KEY_DST)) prefetch_key(x, KEY_DST, p->dst);
+    if (!(p->flags & TPP_PKT_L4) || !(x->kinds & (1u << KEY_SPORT | 1u << KEY_DPORT))) return;
+    uint8_t key[16] = { 0 };
+    key[0] = (uint8_t)(p->sport >> 8), key[1] = (uint8_t)p->sport;
+    if (x->kinds & (1u << KEY_SPORT)) prefetch_key(x, KEY_SPORT, key);
+    key[0] = (uint8_t)(p->dport >> 8), key[1] = (uint8_t)p->dport;
+    if (x->kinds & (1u << KEY_DPORT)) prefetch_key(x, KEY_DPORT, key);
 }
 
 static int filter_matches(const struct tpp_label_filter *f, const struct tpp_packet *p, int ports)
@@ -328,7 +464,19 @@ static int filter_matches(const struct tpp_label_filter *f, const struct tpp_pac
     return 1;
 }
 
-/* The entries of group g that may hold time ts: those starting in [ts - longest, ts]. */
+/* A packet at ts is one of an anomaly's: its first and last packet. */
+static void note_time(struct found *a, int64_t ts)
+{
+    if (!a->seen) {
+        a->seen = 1;
+        a->first = a->last = ts;
+        return;
+    }
+    if (ts < a->first) a->first = ts;
+    if (ts > a->last) a->last = ts;
+}
+
+/* The checked entries of group g that may hold time ts: those starting in [ts - longest, ts]. */
 static unsigned scan_group(struct tpp_label_index *x, const struct group *g, const struct tpp_packet *p, int ports)
 {
     int64_t ts = p->ts_ns;
@@ -342,15 +490,62 @@ static unsigned scan_group(struct tpp_label_index *x, const struct group *g, con
     for (size_t i = lo; i-- > g->begin;) {
         const struct entry *e = &x->e[i];
         if (window(e->from, ts) > g->longest) break;
-        if (e->to < ts || !filter_matches(&x->l->filters[e->filter], p, ports)) continue;
-        struct tpp_anomaly *a = &x->l->a[e->anomaly];
-        types |= 1u << a->type;
-        if (x->stamp[e->anomaly] == x->serial) continue;
-        x->stamp[e->anomaly] = x->serial;
-        if (!a->packets || ts < a->first_ns) a->first_ns = ts;
-        if (!a->packets || ts > a->last_ns) a->last_ns = ts;
+        if (e->to < ts || !filter_matches(&e->f, p, ports)) continue;
+        types |= 1u << e->type;
+        struct found *a = &x->found[e->anomaly];
+        if (a->stamp == x->serial) continue;
+        a->stamp = x->serial;
         a->packets++;
+        note_time(a, ts);
     }
+    return types;
+}
+
+/* A swept anomaly ends: the group's packets since it began are its packets. */
+static void end_sweep(struct tpp_label_index *x, struct group *g, struct sweep *w)
+{
+    w->state = 2;
+    g->active[x->l->a[w->anomaly].type]--;
+    uint64_t n = g->count - w->base;
+    x->found[w->anomaly].packets += n;
+    if (n) note_time(&x->found[w->anomaly], g->latest);
+}
+
+/* The swept anomalies of group g at a packet of the group at time ts (see struct sweep). */
+static unsigned sweep_group(struct tpp_label_index *x, struct group *g, int64_t ts)
+{
+    unsigned types = 0;
+    if (g->count && ts < g->latest) { /* back in time: the sweep has passed ts */
+        for (size_t i = g->pbegin; i < g->pend; i++) {
+            struct sweep *w = &x->p[i];
+            int wanted = w->from <= ts && ts <= w->to;
+            w->adjust += wanted - (w->state == 1); /* those counting count it with the group */
+            if (!wanted) continue;
+            types |= 1u << x->l->a[w->anomaly].type;
+            note_time(&x->found[w->anomaly], ts);
+        }
+        g->count++;
+        return types;
+    }
+    while (g->next_start < g->pend && x->p[g->next_start].from <= ts) {
+        struct sweep *w = &x->p[g->next_start++];
+        w->state = 1;
+        w->base = g->count;
+        g->active[x->l->a[w->anomaly].type]++;
+        if (ts <= w->to) note_time(&x->found[w->anomaly], ts); /* this packet is its first */
+    }
+    while (g->next_end < g->pend && x->p[x->ends[g->next_end]].to < ts) end_sweep(x, g, &x->p[x->ends[g->next_end++]]);
+    g->count++;
+    g->latest = ts;
+    for (int t = 0; t < TPP_LABEL_NTYPES; t++) types |= (unsigned)(g->active[t] != 0) << t;
+    return types;
+}
+
+static unsigned visit(struct tpp_label_index *x, struct group *g, const struct tpp_packet *p, int ports)
+{
+    unsigned types = 0;
+    if (g->pend > g->pbegin) types |= sweep_group(x, g, p->ts_ns);
+    if (g->end > g->begin) types |= scan_group(x, g, p, ports);
     return types;
 }
 
@@ -359,18 +554,42 @@ unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
     x->serial++;
     unsigned types = 0;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    if (x->groups[0].end > x->groups[0].begin) types |= scan_group(x, &x->groups[0], p, ports);
-    const struct group *g;
-    if ((x->kinds & (1u << KEY_SRC)) && (g = find_group(x, KEY_SRC, p->src))) types |= scan_group(x, g, p, ports);
-    if ((x->kinds & (1u << KEY_DST)) && (g = find_group(x, KEY_DST, p->dst))) types |= scan_group(x, g, p, ports);
+    struct group *g = &x->groups[0];
+    if (g->end > g->begin || g->pend > g->pbegin) types |= visit(x, g, p, ports);
+    if ((x->kinds & (1u << KEY_SRC)) && (g = find_group(x, KEY_SRC, p->src))) types |= visit(x, g, p, ports);
+    if ((x->kinds & (1u << KEY_DST)) && (g = find_group(x, KEY_DST, p->dst))) types |= visit(x, g, p, ports);
     if (ports && (x->kinds & (1u << KEY_SPORT | 1u << KEY_DPORT))) {
         uint8_t key[16] = { 0 };
         key[0] = (uint8_t)(p->sport >> 8), key[1] = (uint8_t)p->sport;
-        if ((x->kinds & (1u << KEY_SPORT)) && (g = find_group(x, KEY_SPORT, key))) types |= scan_group(x, g, p, ports);
+        if ((x->kinds & (1u << KEY_SPORT)) && (g = find_group(x, KEY_SPORT, key))) types |= visit(x, g, p, ports);
         key[0] = (uint8_t)(p->dport >> 8), key[1] = (uint8_t)p->dport;
-        if ((x->kinds & (1u << KEY_DPORT)) && (g = find_group(x, KEY_DPORT, key))) types |= scan_group(x, g, p, ports);
+        if ((x->kinds & (1u << KEY_DPORT)) && (g = find_group(x, KEY_DPORT, key))) types |= visit(x, g, p, ports);
     }
     return types;
+}
+
+void tpp_label_index_finish(struct tpp_label_index *x)
+{
+    for (size_t gi = 0; gi < x->ngroups; gi++) {
+        struct group *g = &x->groups[gi];
+        for (size_t i = g->pbegin; i < g->pend; i++) {
+            struct sweep *w = &x->p[i];
+            if (w->state == 1) end_sweep(x, g, w);
+            x->found[w->anomaly].packets += (uint64_t)w->adjust; /* the total is never below 0 */
+            w->adjust = 0;
+        }
+        g->next_start = g->next_end = g->pend;
+    }
+    for (size_t k = 0; k < x->l->n; k++) {
+        struct tpp_anomaly *a = &x->l->a[k];
+        struct found *f = &x->found[k];
+        if (f->seen && f->packets) {
+            if (!a->packets || f->first < a->first_ns) a->first_ns = f->first;
+            if (!a->packets || f->last > a->last_ns) a->last_ns = f->last;
+        }
+        a->packets += f->packets;
+        *f = (struct found){ 0 };
+    }
 }
 
 /* How many of v[0..n) (ascending) are below t. */
