@@ -1,10 +1,11 @@
 -- tpp bench/labels.lua CAPTURE N OUT.xml — N anomalies made up from CAPTURE's traffic, written as a MAWILab admd
 -- file, for `make bench` to time a parse with them against one without (issue 17: at most 20 % slower with
 -- 2,000).  The anomalies look like MAWILab's: windows of 1 s to 5 min around a packet of the capture, types in
--- MAWILab's proportions, one or two filters each, taken from that packet (and another): a host with or without one of its ports
+-- MAWILab's proportions, one or two filters each, taken from a packet of a host pair chosen at random (and from
+-- another): a host with or without one of its ports
 -- (a source, a destination, a source with its source or destination port, a destination with its port, a host
--- pair), as MAWILab's rules name hosts; one anomaly in a hundred has a port alone, one in a hundred a filter without
--- attributes (all the traffic of its window, then 10 s long).  Reproducible: the generator is seeded.
+-- pair), as MAWILab's rules name hosts; one anomaly in two hundred has a port alone, one in a thousand a filter
+-- without attributes (all the traffic of its window, then 10 s long).  Reproducible: the generator is seeded.
 local tpp = require "tpp"
 
 local capture, n, out = arg[1], math.tointeger(tonumber(arg[2] or "")), arg[3]
@@ -13,13 +14,17 @@ if not capture or not n or n < 1 or not out then
   os.exit(2)
 end
 
--- Every k-th IP packet, about 4 N of them: the anomalies' addresses, ports and times.
-local total = 0
-for _ in tpp.packets(capture) do total = total + 1 end
-local step, samples, i = math.max(1, total // (4 * n)), {}, 0
+-- The first packet of each distinct (source, destination) pair, hosts heavy or light alike as an anomaly detector
+-- finds them: the anomalies' addresses, ports and times.
+local samples, pairs_seen = {}, {}
 for p in tpp.packets(capture) do
-  i = i + 1
-  if i % step == 0 and p.ipv then samples[#samples + 1] = p end
+  if p.ipv then
+    local pair = p.src .. ">" .. p.dst
+    if not pairs_seen[pair] then
+      pairs_seen[pair] = true
+      samples[#samples + 1] = p
+    end
+  end
 end
 assert(#samples > 0, "no IP packet in " .. capture)
 
@@ -45,7 +50,7 @@ local lines = { '<?xml version="1.0" encoding="UTF-8"?>',
                 '<admd:annotation xmlns:admd="http://www.fukuda-lab.org/mawilab/admd">' }
 for k = 1, n do
   local p = pick(samples)
-  local all = k % 100 == 0
+  local all = k % 1000 == 0
   local half = all and 5000000 or math.random(1, 300) * 500000   -- µs: windows of 1 s to 5 min
   local centre = p.ts_ns // 1000
   local from, to = centre - half, centre + half
@@ -53,7 +58,7 @@ for k = 1, n do
   lines[#lines + 1] = "    <slice>"
   for f = 1, math.random(1, 2) do
     if f > 1 then p = pick(samples) end   -- another host of the same anomaly
-    local forms = not p.dport and HOSTS or k % 100 == 50 and PORTS or math.random(2) == 1 and HOSTS or HOST_PORTS
+    local forms = not p.dport and HOSTS or k % 200 == 50 and PORTS or math.random(2) == 1 and HOSTS or HOST_PORTS
     local f = all and {} or pick(forms)(p)
     local attrs = {}
     for _, key in ipairs { "src_ip", "dst_ip", "src_port", "dst_port" } do

@@ -1,11 +1,12 @@
 /* labels.c — the anomaly list of a parse and its matching index (tpp/labels.h).
  *
- * The index files each filter under one key, its most selective attribute (source address, else destination
- * address, else source port, else destination port; a filter with none goes to a "match all" group).  A group is
- * a run of entries sorted by the start of their anomaly's window, with the longest window of the run: a packet
- * at time t looks in the groups of its own source, destination and ports, and in each only at the entries that
- * start in [t - longest, t].  So a packet checks the anomalies whose key it has and whose window can hold it, in
- * any order of time, and nothing is allocated once the index is built.
+ * The index files each filter under its key: the attributes it has (its shape) and their values.  A packet
+ * matches a filter exactly when its own key of the filter's shape is the filter's, so a packet looks up one key
+ * per shape in use (a bitmap answers "none" for most) and finds the filters it matches without checking any.
+ * Within a key's group, time decides: the filters of anomalies whose filters cannot overlap are counted by a
+ * sweep over the windows (a step per packet, whatever their number), the others are checked one by one among
+ * those that started at most the group's longest window before the packet.  Any order of time is handled, and
+ * nothing is allocated once the index is built.
  */
 #include "tpp/labels.h"
 
@@ -153,15 +154,41 @@ void tpp_labels_add_counts(struct tpp_labels *a, const struct tpp_labels *b)
 
 /* ---- the index ----------------------------------------------------------------------------------------------- */
 
-enum { KEY_SRC, KEY_DST, KEY_SPORT, KEY_DPORT, NKEYS };
+/* A filter's key: the values of the attributes it has (the others zero), under its attribute set (the "shape",
+ * TPP_LF_* bits).  A packet matches a filter exactly when the packet's key of the filter's shape is the filter's. */
+struct key {
+    uint8_t src[16], dst[16];
+    uint32_t ports;            /* source port << 16 | destination port (one store: compared right after) */
+};
+
+enum { NSHAPES = 16 };
+
+static void key_of_filter(const struct tpp_label_filter *f, struct key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (f->has & TPP_LF_SRC_IP) memcpy(k->src, f->src, 16);
+    if (f->has & TPP_LF_DST_IP) memcpy(k->dst, f->dst, 16);
+    k->ports = (f->has & TPP_LF_SRC_PORT ? (uint32_t)f->sport << 16 : 0) | (f->has & TPP_LF_DST_PORT ? f->dport : 0);
+}
+
+/* The packet's key of a shape (ports only of TCP and UDP packets: 0 when a shape with ports cannot match). */
+static int key_of_packet(const struct tpp_packet *p, unsigned shape, int ports, struct key *k)
+{
+    if ((shape & (TPP_LF_SRC_PORT | TPP_LF_DST_PORT)) && !ports) return 0;
+    memset(k, 0, sizeof *k);
+    if (shape & TPP_LF_SRC_IP) memcpy(k->src, p->src, 16);
+    if (shape & TPP_LF_DST_IP) memcpy(k->dst, p->dst, 16);
+    k->ports = (shape & TPP_LF_SRC_PORT ? (uint32_t)p->sport << 16 : 0) | (shape & TPP_LF_DST_PORT ? p->dport : 0);
+    return 1;
+}
 
 struct entry {
     int64_t from, to;
     uint32_t anomaly;
-    uint8_t kind, key[16];     /* the filter's key (ports in key[0..2), big-endian) */
+    uint8_t shape;
     uint8_t swept;             /* counted by the sweep (below) */
     uint8_t type;              /* the anomaly's */
-    struct tpp_label_filter f; /* a copy: a packet's checks stay in one place of memory */
+    struct key key;
 };
 
 /* What the parse finds of one anomaly, kept together (the labels' own fields are far apart). */
@@ -172,12 +199,11 @@ struct found {
     uint8_t seen;
 };
 
-/* A filter with no attribute beyond its key, of an anomaly whose filters are all such, of one kind, with distinct
- * keys (sweepable): every packet of its group within the window matches it and no other of the anomaly's, so its
- * packets are the group's count when its window ends minus the count when it began (the anomaly's, the sum of its
- * filters').  Packets
- * in time order cost one step of the sweep whatever the number of such anomalies; one that goes back in time is
- * checked against each of them and corrects their counts (adjust). */
+/* A filter of an anomaly whose filters all have one shape and differ (sweepable): a packet matches at most one of
+ * them, and every packet of the filter's group within the window matches it, so its packets are the group's count
+ * when its window ends minus the count when it began (the anomaly's, the sum of its filters').  Packets in time
+ * order cost one step of the sweep whatever the number of such anomalies; one that goes back in time is checked
+ * against each of them and corrects their counts (adjust). */
 struct sweep {
     int64_t from, to;
     uint32_t anomaly;
@@ -186,8 +212,9 @@ struct sweep {
     int64_t adjust;
 };
 
+/* The filters of one key.  The checked ones are those of anomalies whose filters may overlap (a packet matching
+ * two of them counts once): a packet looks at those starting in [t - longest, t]. */
 struct group {
-    uint8_t kind, key[16];     /* what its packets carry (as in struct entry) */
     size_t begin, end;         /* the checked entries e[begin, end), ascending by from */
     int64_t longest;           /* the longest window among them (to - from, saturated) */
     size_t pbegin, pend;       /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
@@ -199,9 +226,9 @@ struct group {
 
 /* A slot of the hash table holds its group's key: a probe reads one place of memory. */
 struct slot {
-    uint8_t key[16];
-    uint32_t group;            /* 0: empty (group 0 is never hashed) */
-    uint32_t kind;
+    struct key key;
+    uint8_t shape;
+    uint32_t group;            /* 0: empty */
 };
 
 struct tpp_label_index {
@@ -209,14 +236,19 @@ struct tpp_label_index {
     struct entry *e;
     struct sweep *p;
     uint32_t *ends;
-    struct group *groups;      /* groups[0]: the filters without attributes */
+    struct group *groups;      /* from 1 (0 marks an empty slot) */
     size_t ngroups;
-    struct slot *slots;        /* open addressing on the groups' keys */
+    struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
-    /* per kind, one bit per 16-bit value of a key's hash (its top bits): a packet's key whose bit is clear has no
-     * group, which is what most keys of most packets find out, without probing the table */
-    uint64_t present[NKEYS][65536 / 64];
-    unsigned kinds;            /* bit k: some filter is keyed by kind k */
+    uint8_t shapes[NSHAPES];   /* the shapes some filter has, nshapes of them */
+    int nshapes;
+    /* one bit per 16-bit value of a key's hash (its top bits; the shape is in the hash): a packet's key whose bit
+     * is clear has no group, which is what most keys of most packets find out without probing the table (8 KB:
+     * they stay in the first-level cache) */
+    uint64_t present[65536 / 64];
+    /* the same for the source (destination) addresses some filter names: a packet whose addresses are named by
+     * none looks up only the shapes without addresses */
+    uint64_t src_named[65536 / 64], dst_named[65536 / 64];
     uint64_t serial;           /* packets matched so far */
     struct found *found;       /* per anomaly */
     /* the windows by type, sorted: starts and ends, for the events of an interval */
@@ -230,20 +262,44 @@ static int64_t window(int64_t from, int64_t to)
     return __builtin_sub_overflow(to, from, &d) ? INT64_MAX : d < 0 ? 0 : d;
 }
 
-static uint64_t hash_key(unsigned kind, const uint8_t key[16])
+static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x9e3779b97f4a7c15ull; }
+
+/* A key's hash is made of its parts' hashes, so that a packet hashes its addresses once for all shapes. */
+struct parts { uint64_t src, dst, ports; };
+
+static uint64_t hash16(const uint8_t b[16])
 {
-    uint64_t a, b;
-    memcpy(&a, key, 8);
-    memcpy(&b, key + 8, 8);
-    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ kind) * 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
+    uint64_t w[2];
+    memcpy(w, b, 16);
+    return mix(mix(0x243f6a8885a308d3ull, w[0]), w[1]);
+}
+
+static uint64_t hash_parts(unsigned shape, const struct parts *q)
+{
+    uint64_t h = mix(shape + 1, shape & TPP_LF_SRC_IP ? q->src : 0);
+    h = mix(h, shape & TPP_LF_DST_IP ? q->dst : 0);
+    h = mix(h, q->ports & ((shape & TPP_LF_SRC_PORT ? 0xffff0000u : 0) | (shape & TPP_LF_DST_PORT ? 0xffffu : 0)));
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_key(unsigned shape, const struct key *k)
+{
+    struct parts q = { hash16(k->src), hash16(k->dst), k->ports };
+    return hash_parts(shape, &q);
+}
+
+static void parts_of_packet(const struct tpp_packet *p, struct parts *q)
+{
+    q->src = hash16(p->src);
+    q->dst = hash16(p->dst);
+    q->ports = (uint64_t)p->sport << 16 | p->dport;
 }
 
 static int entry_cmp(const void *x, const void *y)
 {
     const struct entry *a = x, *b = y;
-    if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
-    int c = memcmp(a->key, b->key, 16);
+    if (a->shape != b->shape) return a->shape < b->shape ? -1 : 1;
+    int c = memcmp(&a->key, &b->key, sizeof a->key);
     if (c) return c;
     return a->from < b->from ? -1 : a->from > b->from;
 }
@@ -253,19 +309,6 @@ static int int64_cmp(const void *x, const void *y)
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
 }
-
-/* The filter's kind and key; NKEYS for a filter without attributes. */
-static unsigned key_of(const struct tpp_label_filter *f, uint8_t key[16])
-{
-    memset(key, 0, 16);
-    if (f->has & TPP_LF_SRC_IP) { memcpy(key, f->src, 16); return KEY_SRC; }
-    if (f->has & TPP_LF_DST_IP) { memcpy(key, f->dst, 16); return KEY_DST; }
-    uint16_t port = f->has & TPP_LF_SRC_PORT ? f->sport : f->dport;
-    key[0] = (uint8_t)(port >> 8), key[1] = (uint8_t)port;
-    return f->has & TPP_LF_SRC_PORT ? KEY_SPORT : f->has & TPP_LF_DST_PORT ? KEY_DPORT : NKEYS;
-}
-
-static const uint8_t KIND_BIT[NKEYS + 1] = { TPP_LF_SRC_IP, TPP_LF_DST_IP, TPP_LF_SRC_PORT, TPP_LF_DST_PORT, 0 };
 
 void tpp_label_index_free(struct tpp_label_index *x)
 {
@@ -300,8 +343,7 @@ static int build_events(struct tpp_label_index *x)
     return 0;
 }
 
-/* ends[g->pbegin, g->pend) sorted by the swept entries' ends (an insertion sort on a copy of the keys would do as
- * well; qsort needs the keys beside the indices). */
+/* ends[g->pbegin, g->pend): the swept entries' indices by their ends. */
 struct end_ref { int64_t to; uint32_t i; };
 static int end_cmp(const void *x, const void *y)
 {
@@ -322,12 +364,28 @@ static int sort_ends(struct tpp_label_index *x, const struct group *g)
     return 0;
 }
 
+/* Whether anomaly a can be swept: all its filters of one shape, with keys that differ. */
+static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
+{
+    if (a->nfilters == 0 || a->nfilters > 64) return 0;
+    const struct tpp_label_filter *f = &l->filters[a->first_filter];
+    for (size_t i = 1; i < a->nfilters; i++) {
+        if (f[i].has != f[0].has) return 0;
+        struct key ki, kj;
+        key_of_filter(&f[i], &ki);
+        for (size_t j = 0; j < i; j++) {
+            key_of_filter(&f[j], &kj);
+            if (memcmp(&ki, &kj, sizeof ki) == 0) return 0;
+        }
+    }
+    return 1;
+}
+
 /* One run of entries of the same key, all[i, j), into group g: the swept ones to p, the others to e. */
 static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
                        size_t *ne, size_t *np)
 {
-    *g = (struct group){ .kind = all[i].kind, .begin = *ne, .pbegin = *np };
-    memcpy(g->key, all[i].key, 16);
+    *g = (struct group){ .begin = *ne, .pbegin = *np };
     for (size_t k = i; k < j; k++) {
         if (all[k].swept) {
             x->p[(*np)++] = (struct sweep){ all[k].from, all[k].to, all[k].anomaly, 0, 0, 0 };
@@ -339,24 +397,6 @@ static void fill_group(struct tpp_label_index *x, const struct entry *all, size_
     g->end = *ne;
     g->pend = *np;
     g->next_start = g->next_end = g->pbegin;
-}
-
-/* Whether anomaly a can be swept: its filters have no attribute beyond their key, all of one kind, with keys that
- * differ (a packet then matches at most one of them: the anomaly's packets are the sum of theirs). */
-static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
-{
-    if (a->nfilters == 0 || a->nfilters > 64) return 0;
-    uint8_t key[16], other[16];
-    unsigned kind = key_of(&l->filters[a->first_filter], key);
-    for (size_t f = 0; f < a->nfilters; f++) {
-        const struct tpp_label_filter *x = &l->filters[a->first_filter + f];
-        if (key_of(x, key) != kind || x->has != KIND_BIT[kind] || (kind == NKEYS && a->nfilters > 1)) return 0;
-        for (size_t g = 0; g < f; g++) {
-            key_of(&l->filters[a->first_filter + g], other);
-            if (memcmp(key, other, 16) == 0) return 0;
-        }
-    }
-    return 1;
 }
 
 struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
@@ -374,94 +414,92 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
     x->groups = malloc((nf + 1) * sizeof *x->groups);
     if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || build_events(x) != 0) goto oom;
     size_t n = 0;
+    int has_shape[NSHAPES] = { 0 };
     for (size_t k = 0; k < l->n; k++) {
         const struct tpp_anomaly *a = &l->a[k];
+        int swept = sweepable(l, a);
         for (size_t f = 0; f < a->nfilters; f++) {
             const struct tpp_label_filter *flt = &l->filters[a->first_filter + f];
             struct entry *e = &all[n++];
-            e->kind = (uint8_t)key_of(flt, e->key);
-            e->swept = sweepable(l, a);
+            key_of_filter(flt, &e->key);
+            e->shape = flt->has & (NSHAPES - 1);
+            e->swept = (uint8_t)swept;
             e->from = a->from_ns;
             e->to = a->to_ns;
             e->anomaly = (uint32_t)k;
             e->type = (uint8_t)a->type;
-            e->f = *flt;
+            has_shape[e->shape] = 1;
         }
     }
+    for (int s = 0; s < NSHAPES; s++)
+        if (has_shape[s]) x->shapes[x->nshapes++] = (uint8_t)s;
     qsort(all, n, sizeof *all, entry_cmp);
-    size_t ne = 0, np = 0;
-    x->groups[0] = (struct group){ 0 };
+    size_t ne = 0, np = 0, cap = 16;
     x->ngroups = 1;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && all[j].kind == all[i].kind && memcmp(all[j].key, all[i].key, 16) == 0) j++;
-        struct group *g = all[i].kind == NKEYS ? &x->groups[0] : &x->groups[x->ngroups++];
-        fill_group(x, all, i, j, g, &ne, &np);
-        if (sort_ends(x, g) != 0) goto oom;
-        if (all[i].kind != NKEYS) x->kinds |= 1u << all[i].kind;
-        i = j;
-    }
-    free(all);
-    all = NULL;
-    size_t cap = 16;
-    while (cap < 2 * x->ngroups) cap *= 2;
+    while (cap < 2 * (n + 1)) cap *= 2;
     x->slots = calloc(cap, sizeof *x->slots);
     if (!x->slots) goto oom;
     x->mask = cap - 1;
-    for (uint32_t g = 1; g < x->ngroups; g++) {
-        const struct group *gr = &x->groups[g];
-        uint64_t h = hash_key(gr->kind, gr->key);
-        x->present[gr->kind][h >> 54] |= 1ull << (h >> 48 & 63);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && all[j].shape == all[i].shape && memcmp(&all[j].key, &all[i].key, sizeof all[i].key) == 0) j++;
+        uint32_t g = (uint32_t)x->ngroups++;
+        fill_group(x, all, i, j, &x->groups[g], &ne, &np);
+        if (sort_ends(x, &x->groups[g]) != 0) goto oom;
+        uint64_t h = hash_key(all[i].shape, &all[i].key);
+        x->present[h >> 54] |= 1ull << (h >> 48 & 63);
+        uint64_t hs = hash16(all[i].key.src), hd = hash16(all[i].key.dst);
+        if (all[i].shape & TPP_LF_SRC_IP) x->src_named[hs >> 54] |= 1ull << (hs >> 48 & 63);
+        if (all[i].shape & TPP_LF_DST_IP) x->dst_named[hd >> 54] |= 1ull << (hd >> 48 & 63);
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
-        x->slots[at].group = g;
-        x->slots[at].kind = gr->kind;
-        memcpy(x->slots[at].key, gr->key, 16);
+        x->slots[at] = (struct slot){ .key = all[i].key, .shape = all[i].shape, .group = g };
+        i = j;
     }
+    free(all);
     return x;
 oom:
     free(all);
     tpp_label_index_free(x);
     return NULL;
 }
-static struct group *find_group(struct tpp_label_index *x, unsigned kind, const uint8_t key[16])
+
+/* The group of packet p's key of a shape (its hash h), or NULL. */
+static struct group *find_group(struct tpp_label_index *x, unsigned shape, uint64_t h, const struct tpp_packet *p,
+                                int ports)
 {
-    uint64_t h = hash_key(kind, key);
-    if (!(x->present[kind][h >> 54] & 1ull << (h >> 48 & 63))) return NULL;
+    if (!(x->present[h >> 54] & 1ull << (h >> 48 & 63))) return NULL;
+    struct key k;
+    if (!key_of_packet(p, shape, ports, &k)) return NULL;
     for (size_t s = h & x->mask; x->slots[s].group; s = (s + 1) & x->mask) {
         const struct slot *e = &x->slots[s];
-        if (e->kind == kind && memcmp(e->key, key, 16) == 0) return &x->groups[e->group];
+        if (e->shape == shape && memcmp(&e->key, &k, sizeof k) == 0) return &x->groups[e->group];
     }
     return NULL;
 }
 
-/* Start loading what matching p will read of the table (called some packets ahead, as the aggregator does). */
-static void prefetch_key(const struct tpp_label_index *x, unsigned kind, const uint8_t key[16])
+/* The shapes a packet can match: not those with ports when it has none (as TCP or UDP), nor those with an address
+ * no filter names. */
+static unsigned shapes_out(const struct tpp_label_index *x, const struct parts *q, int ports)
 {
-    uint64_t h = hash_key(kind, key);
-    __builtin_prefetch(&x->present[kind][h >> 54]);
-    __builtin_prefetch(&x->slots[h & x->mask]);
+    unsigned out = 0;
+    if (!ports) out |= TPP_LF_SRC_PORT | TPP_LF_DST_PORT;
+    if (!(x->src_named[q->src >> 54] & 1ull << (q->src >> 48 & 63))) out |= TPP_LF_SRC_IP;
+    if (!(x->dst_named[q->dst >> 54] & 1ull << (q->dst >> 48 & 63))) out |= TPP_LF_DST_IP;
+    return out;
 }
 
 void tpp_label_prefetch(const struct tpp_label_index *x, const struct tpp_packet *p)
 {
-    if (x->kinds & (1u << KEY_SRC)) prefetch_key(x, KEY_SRC, p->src);
-    if (x->kinds & (1u << KEY_DST)) prefetch_key(x, KEY_DST, p->dst);
-    if (!(p->flags & TPP_PKT_L4) || !(x->kinds & (1u << KEY_SPORT | 1u << KEY_DPORT))) return;
-    uint8_t key[16] = { 0 };
-    key[0] = (uint8_t)(p->sport >> 8), key[1] = (uint8_t)p->sport;
-    if (x->kinds & (1u << KEY_SPORT)) prefetch_key(x, KEY_SPORT, key);
-    key[0] = (uint8_t)(p->dport >> 8), key[1] = (uint8_t)p->dport;
-    if (x->kinds & (1u << KEY_DPORT)) prefetch_key(x, KEY_DPORT, key);
-}
-
-static int filter_matches(const struct tpp_label_filter *f, const struct tpp_packet *p, int ports)
-{
-    if ((f->has & TPP_LF_SRC_IP) && memcmp(f->src, p->src, 16) != 0) return 0;
-    if ((f->has & TPP_LF_DST_IP) && memcmp(f->dst, p->dst, 16) != 0) return 0;
-    if ((f->has & TPP_LF_SRC_PORT) && (!ports || f->sport != p->sport)) return 0;
-    if ((f->has & TPP_LF_DST_PORT) && (!ports || f->dport != p->dport)) return 0;
-    return 1;
+    int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
+    struct parts q;
+    parts_of_packet(p, &q);
+    unsigned out = shapes_out(x, &q, ports);
+    for (int i = 0; i < x->nshapes; i++) {
+        if (x->shapes[i] & out) continue;
+        uint64_t h = hash_parts(x->shapes[i], &q);
+        if (x->present[h >> 54] & 1ull << (h >> 48 & 63)) __builtin_prefetch(&x->slots[h & x->mask]);
+    }
 }
 
 /* A packet at ts is one of an anomaly's: its first and last packet. */
@@ -476,10 +514,9 @@ static void note_time(struct found *a, int64_t ts)
     if (ts > a->last) a->last = ts;
 }
 
-/* The checked entries of group g that may hold time ts: those starting in [ts - longest, ts]. */
-static unsigned scan_group(struct tpp_label_index *x, const struct group *g, const struct tpp_packet *p, int ports)
+/* The checked entries of group g that hold time ts (among those starting in [ts - longest, ts]). */
+static unsigned scan_group(struct tpp_label_index *x, const struct group *g, int64_t ts)
 {
-    int64_t ts = p->ts_ns;
     size_t lo = g->begin, hi = g->end;
     while (lo < hi) { /* the first entry starting after ts */
         size_t mid = lo + (hi - lo) / 2;
@@ -490,7 +527,7 @@ static unsigned scan_group(struct tpp_label_index *x, const struct group *g, con
     for (size_t i = lo; i-- > g->begin;) {
         const struct entry *e = &x->e[i];
         if (window(e->from, ts) > g->longest) break;
-        if (e->to < ts || !filter_matches(&e->f, p, ports)) continue;
+        if (e->to < ts) continue;
         types |= 1u << e->type;
         struct found *a = &x->found[e->anomaly];
         if (a->stamp == x->serial) continue;
@@ -501,7 +538,7 @@ static unsigned scan_group(struct tpp_label_index *x, const struct group *g, con
     return types;
 }
 
-/* A swept anomaly ends: the group's packets since it began are its packets. */
+/* A swept filter ends: the group's packets since it began are its packets. */
 static void end_sweep(struct tpp_label_index *x, struct group *g, struct sweep *w)
 {
     w->state = 2;
@@ -511,7 +548,7 @@ static void end_sweep(struct tpp_label_index *x, struct group *g, struct sweep *
     if (n) note_time(&x->found[w->anomaly], g->latest);
 }
 
-/* The swept anomalies of group g at a packet of the group at time ts (see struct sweep). */
+/* The swept filters of group g at a packet of the group at time ts (see struct sweep). */
 static unsigned sweep_group(struct tpp_label_index *x, struct group *g, int64_t ts)
 {
     unsigned types = 0;
@@ -541,36 +578,27 @@ static unsigned sweep_group(struct tpp_label_index *x, struct group *g, int64_t 
     return types;
 }
 
-static unsigned visit(struct tpp_label_index *x, struct group *g, const struct tpp_packet *p, int ports)
-{
-    unsigned types = 0;
-    if (g->pend > g->pbegin) types |= sweep_group(x, g, p->ts_ns);
-    if (g->end > g->begin) types |= scan_group(x, g, p, ports);
-    return types;
-}
-
 unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
 {
     x->serial++;
     unsigned types = 0;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    struct group *g = &x->groups[0];
-    if (g->end > g->begin || g->pend > g->pbegin) types |= visit(x, g, p, ports);
-    if ((x->kinds & (1u << KEY_SRC)) && (g = find_group(x, KEY_SRC, p->src))) types |= visit(x, g, p, ports);
-    if ((x->kinds & (1u << KEY_DST)) && (g = find_group(x, KEY_DST, p->dst))) types |= visit(x, g, p, ports);
-    if (ports && (x->kinds & (1u << KEY_SPORT | 1u << KEY_DPORT))) {
-        uint8_t key[16] = { 0 };
-        key[0] = (uint8_t)(p->sport >> 8), key[1] = (uint8_t)p->sport;
-        if ((x->kinds & (1u << KEY_SPORT)) && (g = find_group(x, KEY_SPORT, key))) types |= visit(x, g, p, ports);
-        key[0] = (uint8_t)(p->dport >> 8), key[1] = (uint8_t)p->dport;
-        if ((x->kinds & (1u << KEY_DPORT)) && (g = find_group(x, KEY_DPORT, key))) types |= visit(x, g, p, ports);
+    struct parts q;
+    parts_of_packet(p, &q);
+    unsigned out = shapes_out(x, &q, ports);
+    for (int i = 0; i < x->nshapes; i++) {
+        struct group *g;
+        unsigned shape = x->shapes[i];
+        if ((shape & out) || !(g = find_group(x, shape, hash_parts(shape, &q), p, ports))) continue;
+        if (g->pend > g->pbegin) types |= sweep_group(x, g, p->ts_ns);
+        if (g->end > g->begin) types |= scan_group(x, g, p->ts_ns);
     }
     return types;
 }
 
 void tpp_label_index_finish(struct tpp_label_index *x)
 {
-    for (size_t gi = 0; gi < x->ngroups; gi++) {
+    for (size_t gi = 1; gi < x->ngroups; gi++) {
         struct group *g = &x->groups[gi];
         for (size_t i = g->pbegin; i < g->pend; i++) {
             struct sweep *w = &x->p[i];
