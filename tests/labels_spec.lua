@@ -477,6 +477,29 @@ describe("the main job with --labels", function()
     assert.is_nil(lfs.attributes(dir .. "/out/labels/day_labels.tsv"))
   end)
 
+  it("gives a capture split in chunks the labels and columns of the whole", function()
+    local packets = {}
+    for k = 0, 119 do
+      packets[#packets + 1] = { ts_ns = T0 + k * NS // 2,
+                                data = H.eth4_tcp("10.0.0." .. (k % 5 + 1), "10.0.0.9", 2000 + k % 7, 80, H.SYN) }
+    end
+    H.write_capture(dir .. "/long.pcap", H.LINKTYPE.ETHERNET, packets)
+    H.write_file(dir .. "/long.xml", admd {
+      { type = "anomalous", filters = { { src_ip = "10.0.0.2" } }, from = { 7, 0 }, to = { 41, 500000 } },
+      { type = "suspicious", filters = { { src_port = 2003 }, { src_ip = "10.0.0.5", dst_port = 80 } },
+        from = { 0, 0 }, to = { 59, 0 } } })
+    local _, err, status = H.exec_in(dir, "-q -f none -o whole --labels long.xml long.pcap")
+    assert.are.equal(0, status, err)
+    _, err, status = H.exec_in(dir, "-q -f none -o split -j 2 --split 3 --labels long.xml long.pcap")
+    assert.are.equal(0, status, err)
+    assert.are.equal(H.read_file(dir .. "/whole/labels/long_labels.tsv"), H.read_file(dir .. "/split/labels/long_labels.tsv"))
+    assert.are.equal(H.read_file(dir .. "/whole/critical/long_critical.tsv"),
+                     H.read_file(dir .. "/split/critical/long_critical.tsv"))
+    local _, rows = H.read_tsv_rows(dir .. "/whole/labels/long_labels.tsv")
+    -- 10.0.0.2 sends when k % 5 == 1, every 2.5 s from 0.5 s: in [7, 41.5] the packets at 8, 10.5, ..., 40.5 (14)
+    assert.are.equal("14", rows[1].packets)
+  end)
+
   it("stops before any work on a malformed label file, naming its line", function()
     local out, err, status = H.exec_in(dir, "-q -f none -o fresh --labels broken.xml day.pcap")
     assert.are_not.equal(0, status)
