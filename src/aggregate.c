@@ -581,7 +581,6 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
 void tpp_agg_prefetch(const struct tpp_agg *a, const struct tpp_packet *p)
 {
     if (p->ipv == 0) return;
-    if (a->labels) tpp_label_prefetch(a->labels, p);
     addr_table_prefetch(&a->src, p->src, p->ipv);
     addr_table_prefetch(&a->dst, p->dst, p->ipv);
     if (a->feat & TPP_FEAT_FLOWS) flow_table_prefetch(&a->flows, p);

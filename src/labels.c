@@ -489,19 +489,6 @@ static unsigned shapes_out(const struct tpp_label_index *x, const struct parts *
     return out;
 }
 
-void tpp_label_prefetch(const struct tpp_label_index *x, const struct tpp_packet *p)
-{
-    int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    struct parts q;
-    parts_of_packet(p, &q);
-    unsigned out = shapes_out(x, &q, ports);
-    for (int i = 0; i < x->nshapes; i++) {
-        if (x->shapes[i] & out) continue;
-        uint64_t h = hash_parts(x->shapes[i], &q);
-        if (x->present[h >> 54] & 1ull << (h >> 48 & 63)) __builtin_prefetch(&x->slots[h & x->mask]);
-    }
-}
-
 /* A packet at ts is one of an anomaly's: its first and last packet. */
 static void note_time(struct found *a, int64_t ts)
 {

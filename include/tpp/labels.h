@@ -66,8 +66,6 @@ void tpp_label_index_free(struct tpp_label_index *x);
 /* Match one IP packet: counts it into each anomaly it matches (l->a[k].packets, first_ns, last_ns) and returns
  * the bits (1 << type) of the types it matched. */
 unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p);
-/* Hint that p will be matched soon: the table slots it probes start loading. */
-void tpp_label_prefetch(const struct tpp_label_index *x, const struct tpp_packet *p);
 /* After the last packet: the counts of the anomalies still open go into the labels (once). */
 void tpp_label_index_finish(struct tpp_label_index *x);
 /* The anomalies of each type whose window overlaps the interval [start, end). */
