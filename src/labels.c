@@ -215,6 +215,8 @@ struct sweep {
 /* The filters of one key.  The checked ones are those of anomalies whose filters may overlap (a packet matching
  * two of them counts once): a packet looks at those starting in [t - longest, t]. */
 struct group {
+    struct key key;            /* what its packets carry */
+    uint8_t shape;
     size_t begin, end;         /* the checked entries e[begin, end), ascending by from */
     int64_t longest;           /* the longest window among them (to - from, saturated) */
     size_t pbegin, pend;       /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
@@ -224,10 +226,9 @@ struct group {
     uint32_t active[TPP_LABEL_NTYPES]; /* swept anomalies of each type counting now */
 };
 
-/* A slot of the hash table holds its group's key: a probe reads one place of memory. */
+/* A slot of the hash table: 32 bits of its key's hash, so that a probe rarely reads a group not its own. */
 struct slot {
-    struct key key;
-    uint8_t shape;
+    uint32_t tag;
     uint32_t group;            /* 0: empty */
 };
 
@@ -385,7 +386,7 @@ static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
 static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
                        size_t *ne, size_t *np)
 {
-    *g = (struct group){ .begin = *ne, .pbegin = *np };
+    *g = (struct group){ .key = all[i].key, .shape = all[i].shape, .begin = *ne, .pbegin = *np };
     for (size_t k = i; k < j; k++) {
         if (all[k].swept) {
             x->p[(*np)++] = (struct sweep){ all[k].from, all[k].to, all[k].anomaly, 0, 0, 0 };
@@ -453,7 +454,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         if (all[i].shape & TPP_LF_DST_IP) x->dst_named[hd >> 54] |= 1ull << (hd >> 48 & 63);
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
-        x->slots[at] = (struct slot){ .key = all[i].key, .shape = all[i].shape, .group = g };
+        x->slots[at] = (struct slot){ (uint32_t)(h >> 16), g };
         i = j;
     }
     free(all);
@@ -472,8 +473,9 @@ static struct group *find_group(struct tpp_label_index *x, unsigned shape, uint6
     struct key k;
     if (!key_of_packet(p, shape, ports, &k)) return NULL;
     for (size_t s = h & x->mask; x->slots[s].group; s = (s + 1) & x->mask) {
-        const struct slot *e = &x->slots[s];
-        if (e->shape == shape && memcmp(&e->key, &k, sizeof k) == 0) return &x->groups[e->group];
+        if (x->slots[s].tag != (uint32_t)(h >> 16)) continue;
+        struct group *g = &x->groups[x->slots[s].group];
+        if (g->shape == shape && memcmp(&g->key, &k, sizeof k) == 0) return g;
     }
     return NULL;
 }
