@@ -128,7 +128,7 @@ build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTU
 
 # The result core without Lua: the export cell formatter, port statistics, selections, summary fields.
 RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c \
-              src/outfile.c
+              src/outfile.c src/labels.c
 build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/result_core.c $(RESULT_SRCS) -lm
 
@@ -187,7 +187,7 @@ test-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%)
 	build/fuzz/result_oom
 
 # Allocation failures while a result grows (tests/fuzz/result_oom.c: the n-th realloc fails).
-build/fuzz/result_oom: tests/fuzz/result_oom.c src/result.c $(HEADERS) | build/fuzz
-	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -Wl,--wrap=realloc -o $@ tests/fuzz/result_oom.c src/result.c -lm
+build/fuzz/result_oom: tests/fuzz/result_oom.c src/result.c src/labels.c $(HEADERS) | build/fuzz
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -Wl,--wrap=realloc -o $@ tests/fuzz/result_oom.c src/result.c src/labels.c -lm
 
 test-fuzz-replay: build/fuzz/result_oom
