@@ -241,15 +241,14 @@ struct tpp_label_index {
     size_t ngroups;
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
-    uint8_t shapes[NSHAPES];   /* the shapes some filter has, nshapes of them */
-    int nshapes;
+    uint16_t shapes;           /* bit s: some filter has shape s */
     /* one bit per 16-bit value of a key's hash (its top bits; the shape is in the hash): a packet's key whose bit
      * is clear has no group, which is what most keys of most packets find out without probing the table (8 KB:
      * they stay in the first-level cache) */
     uint64_t present[65536 / 64];
-    /* the same for the source (destination) addresses some filter names: a packet whose addresses are named by
-     * none looks up only the shapes without addresses */
-    uint64_t src_named[65536 / 64], dst_named[65536 / 64];
+    /* per 12 bits of an address's hash, the shapes of the filters naming such an address as source (destination):
+     * a packet looks up only the shapes its addresses may have */
+    uint16_t src_shapes[4096], dst_shapes[4096];
     uint64_t serial;           /* packets matched so far */
     struct found *found;       /* per anomaly */
     /* the windows by type, sorted: starts and ends, for the events of an interval */
@@ -415,7 +414,6 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
     x->groups = malloc((nf + 1) * sizeof *x->groups);
     if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || build_events(x) != 0) goto oom;
     size_t n = 0;
-    int has_shape[NSHAPES] = { 0 };
     for (size_t k = 0; k < l->n; k++) {
         const struct tpp_anomaly *a = &l->a[k];
         int swept = sweepable(l, a);
@@ -429,11 +427,9 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
             e->to = a->to_ns;
             e->anomaly = (uint32_t)k;
             e->type = (uint8_t)a->type;
-            has_shape[e->shape] = 1;
+            x->shapes |= (uint16_t)(1u << e->shape);
         }
     }
-    for (int s = 0; s < NSHAPES; s++)
-        if (has_shape[s]) x->shapes[x->nshapes++] = (uint8_t)s;
     qsort(all, n, sizeof *all, entry_cmp);
     size_t ne = 0, np = 0, cap = 16;
     x->ngroups = 1;
@@ -450,8 +446,8 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         uint64_t h = hash_key(all[i].shape, &all[i].key);
         x->present[h >> 54] |= 1ull << (h >> 48 & 63);
         uint64_t hs = hash16(all[i].key.src), hd = hash16(all[i].key.dst);
-        if (all[i].shape & TPP_LF_SRC_IP) x->src_named[hs >> 54] |= 1ull << (hs >> 48 & 63);
-        if (all[i].shape & TPP_LF_DST_IP) x->dst_named[hd >> 54] |= 1ull << (hd >> 48 & 63);
+        if (all[i].shape & TPP_LF_SRC_IP) x->src_shapes[hs >> 52] |= (uint16_t)(1u << all[i].shape);
+        if (all[i].shape & TPP_LF_DST_IP) x->dst_shapes[hd >> 52] |= (uint16_t)(1u << all[i].shape);
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
         x->slots[at] = (struct slot){ (uint32_t)(h >> 16), g };
@@ -480,15 +476,15 @@ static struct group *find_group(struct tpp_label_index *x, unsigned shape, uint6
     return NULL;
 }
 
-/* The shapes a packet can match: not those with ports when it has none (as TCP or UDP), nor those with an address
- * no filter names. */
-static unsigned shapes_out(const struct tpp_label_index *x, const struct parts *q, int ports)
+/* The shapes (bit s: shape s) without a source address, without a destination, without ports. */
+enum { NO_SRC = 0x5555, NO_DST = 0x3333, NO_PORTS = 0x000f };
+
+/* The shapes a packet may match: those of the filters that may name its addresses, and not those with ports when
+ * it has none (as TCP or UDP). */
+static unsigned shapes_of(const struct tpp_label_index *x, const struct parts *q, int ports)
 {
-    unsigned out = 0;
-    if (!ports) out |= TPP_LF_SRC_PORT | TPP_LF_DST_PORT;
-    if (!(x->src_named[q->src >> 54] & 1ull << (q->src >> 48 & 63))) out |= TPP_LF_SRC_IP;
-    if (!(x->dst_named[q->dst >> 54] & 1ull << (q->dst >> 48 & 63))) out |= TPP_LF_DST_IP;
-    return out;
+    return x->shapes & (x->src_shapes[q->src >> 52] | NO_SRC) & (x->dst_shapes[q->dst >> 52] | NO_DST) &
+           (ports ? 0xffffu : NO_PORTS);
 }
 
 /* A packet at ts is one of an anomaly's: its first and last packet. */
@@ -574,11 +570,10 @@ unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
     struct parts q;
     parts_of_packet(p, &q);
-    unsigned out = shapes_out(x, &q, ports);
-    for (int i = 0; i < x->nshapes; i++) {
+    for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
         struct group *g;
-        unsigned shape = x->shapes[i];
-        if ((shape & out) || !(g = find_group(x, shape, hash_parts(shape, &q), p, ports))) continue;
+        unsigned shape = (unsigned)__builtin_ctz(left);
+        if (!(g = find_group(x, shape, hash_parts(shape, &q), p, ports))) continue;
         if (g->pend > g->pbegin) types |= sweep_group(x, g, p->ts_ns);
         if (g->end > g->begin) types |= scan_group(x, g, p->ts_ns);
     }
