@@ -241,7 +241,8 @@ struct tpp_label_index {
     size_t ngroups;
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
-    uint16_t shapes;           /* bit s: some filter has shape s */
+    uint16_t shapes;           /* bit s: some filter has shape s (but 0: the filters without attributes) */
+    struct group *all;         /* the group of the filters without attributes (every packet's), or NULL */
     /* one bit per 16-bit value of a key's hash (its top bits; the shape is in the hash): a packet's key whose bit
      * is clear has no group, which is what most keys of most packets find out without probing the table (8 KB:
      * they stay in the first-level cache) */
@@ -451,9 +452,11 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
         x->slots[at] = (struct slot){ (uint32_t)(h >> 16), g };
+        if (all[i].shape == 0) x->all = &x->groups[g]; /* reached directly, not through the table */
         i = j;
     }
     free(all);
+    x->shapes &= (uint16_t)~1u;
     return x;
 oom:
     free(all);
@@ -563,19 +566,27 @@ static unsigned sweep_group(struct tpp_label_index *x, struct group *g, int64_t 
     return types;
 }
 
+/* The filters of group g at a packet of the group at time ts. */
+static unsigned visit(struct tpp_label_index *x, struct group *g, int64_t ts)
+{
+    unsigned types = 0;
+    if (g->pend > g->pbegin) types |= sweep_group(x, g, ts);
+    if (g->end > g->begin) types |= scan_group(x, g, ts);
+    return types;
+}
+
 unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
 {
     x->serial++;
     unsigned types = 0;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
+    if (x->all) types |= visit(x, x->all, p->ts_ns);
     struct parts q;
     parts_of_packet(p, &q);
     for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
-        struct group *g;
         unsigned shape = (unsigned)__builtin_ctz(left);
-        if (!(g = find_group(x, shape, hash_parts(shape, &q), p, ports))) continue;
-        if (g->pend > g->pbegin) types |= sweep_group(x, g, p->ts_ns);
-        if (g->end > g->begin) types |= scan_group(x, g, p->ts_ns);
+        struct group *g = find_group(x, shape, hash_parts(shape, &q), p, ports);
+        if (g) types |= visit(x, g, p->ts_ns);
     }
     return types;
 }
