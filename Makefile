@@ -12,12 +12,12 @@ CPPFLAGS += -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lreadline -lm -pthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-CORE    = packet linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats features merge split \
+CORE    = packet labels linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats features merge split \
           parse handoff result \
           result_ports result_summary result_export \
           addr_table writer outfile dump fingerprint interrupt
 CORE   += flow_table flow_sort seen_table
-BINDING = ltpp lfail loptions lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
+BINDING = ltpp lfail loptions llabels lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
 OBJS    = $(SRCS:src/%.c=build/%.o)
 ASAN_OBJS = $(SRCS:src/%.c=build/asan/%.o)
@@ -128,7 +128,7 @@ build/capture_readers: tests/c/capture_readers.c tests/c/readers_agree.h $(CAPTU
 
 # The result core without Lua: the export cell formatter, port statistics, selections, summary fields.
 RESULT_SRCS = src/result.c src/result_ports.c src/result_summary.c src/result_export.c src/fingerprint.c \
-              src/outfile.c
+              src/outfile.c src/labels.c
 build/result_core: tests/c/result_core.c $(RESULT_SRCS) $(HEADERS) | build
 	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -o $@ tests/c/result_core.c $(RESULT_SRCS) -lm
 
@@ -187,7 +187,7 @@ test-fuzz-replay: $(FUZZ_TARGETS:%=build/fuzz/replay_%)
 	build/fuzz/result_oom
 
 # Allocation failures while a result grows (tests/fuzz/result_oom.c: the n-th realloc fails).
-build/fuzz/result_oom: tests/fuzz/result_oom.c src/result.c $(HEADERS) | build/fuzz
-	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -Wl,--wrap=realloc -o $@ tests/fuzz/result_oom.c src/result.c -lm
+build/fuzz/result_oom: tests/fuzz/result_oom.c src/result.c src/labels.c $(HEADERS) | build/fuzz
+	$(CC) $(WARN) $(SAN) -O1 -g -Iinclude -Wl,--wrap=realloc -o $@ tests/fuzz/result_oom.c src/result.c src/labels.c -lm
 
 test-fuzz-replay: build/fuzz/result_oom

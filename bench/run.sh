@@ -43,6 +43,16 @@ PCAP=$(./tpp bench/alternate.lua "$RUNS" \
 FEATURES=$(./tpp bench/features.lua "$T5" "$RUNS")
 # Drawing all 22 figures at 30,000 and 90 intervals and of a one-interval capture (bench/figures.lua).
 FIGURES=$(./tpp bench/figures.lua "$T5" 3)
+# Ground truth (issue 17): the parse with 2,000 MAWILab-like anomalies (bench/labels.lua, admd XML) against none.
+L2000=$OUT/labels2000.xml
+[ -s "$L2000" ] || ./tpp bench/labels.lua "$T5" 2000 "$L2000"
+LABELS=$(./tpp bench/alternate.lua "$RUNS" \
+    "tpp: no labels=$(tpp_parse "$T5")" \
+    "tpp: 2,000 anomalies (--labels, admd XML read included)=$(tpp_parse "$T5" "labels = { [[$L2000]] }")")
+LABELLED=$(./tpp -e "local r = assert(require[[tpp]].parse([[$T5]], { labels = { [[$L2000]] } }))
+  local a = r:column([[anomalous_pkts]]):sum() local n = 0 for _, x in ipairs(r.labels) do n = n + x.packets end
+  io.write(([[%.0f %% of the IP packets match an anomalous anomaly; %.1f anomaly matches per IP packet]]):format(
+    100 * a / r.ip_packets, n / r.ip_packets))")
 SHARK=$(./tpp bench/alternate.lua 3 \
     "tshark -q -z io,stat,10 (5 columns)=tshark -q -z '$TSHARK_Z' -r $T1" \
     "tpp: all columns and histograms, dt 10 s, aligned=$(tpp_parse "$T1")")
@@ -115,6 +125,14 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "sampled every 20 ms (bench/figures.lua)."
     echo
     echo "$FIGURES"
+    echo
+    echo "## Ground truth: 2,000 anomalies (the 5M-packet .pcap)"
+    echo
+    echo "tpp.parse with \`labels\` = an admd file of 2,000 anomalies made up from the trace by bench/labels.lua (windows"
+    echo "of 1 s to 5 min, filters naming hosts, with or without a port, as MAWILab's rules do), against the same parse"
+    echo "without labels; $LABELLED."
+    echo
+    echo "$LABELS"
     echo
     echo "## tshark: the 1M-packet .pcap"
     echo

@@ -262,7 +262,8 @@ local function run_series(captures, names, figures)
   local warning = job.warning(r)
   if warning then display:message(("%s: %s"):format(label, warning)) end
   job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs,
-                         format = settings.format, columns = settings.columns }, summary, {
+                         format = settings.format, columns = settings.columns,
+                         parse = settings.parse }, summary, {
     message = function(text) display:message(text) end, label = label,
     rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
   totals.files = totals.files + #summary.files
@@ -380,7 +381,8 @@ finish_split = function(path, name, n, figures)
     local warning = job.warning(r)
     if warning then display:message(("%s: %s"):format(path, warning)) end
     job.write_outputs(r, { out = settings.out, name = name, figures = figures, plot_jobs = settings.jobs,
-                         format = settings.format, columns = settings.columns }, summary, {
+                         format = settings.format, columns = settings.columns,
+                         parse = settings.parse }, summary, {
       message = function(text) display:message(text) end, label = path, dump = true,
       rows = settings.print_critical and function(text) print_rows(name, text) end or nil })
   end
@@ -460,7 +462,7 @@ local function run()
   -- plot/ for the figures, and for the index a run ends with (not a shard's part); the shard of a series writes
   -- dumps only
   local ok, perr = outputs.prepare(settings.out, #figures > 0 and not (settings.shard and settings.series)
-    or not settings.shard, settings.shard and settings.series)
+    or not settings.shard, settings.shard and settings.series, settings.parse.labels ~= nil)
   if not ok then
     fail(perr)
     return

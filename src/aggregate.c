@@ -8,6 +8,7 @@
  * All of it is allocated in tpp_agg_new() or grows by doubling; adding a packet never allocates otherwise.
  */
 #include "tpp/aggregate.h"
+#include "tpp/labels.h"
 #include "addr_table.h"
 #include "features.h"
 #include "flow_sort.h"
@@ -94,6 +95,8 @@ struct tpp_agg {
     BUF(uint64_t) sort_keys;
     BUF(uint64_t) sort_tmp;
     BUF(struct tpp_flow_mark) head;
+    struct tpp_label_index *labels; /* the result's labels, indexed; NULL without */
+    uint64_t label_pkts[TPP_LABEL_NTYPES]; /* the current interval's IP packets matching each type */
 };
 
 /* Make room for `need` elements in a BUF; 0 on success. */
@@ -138,6 +141,7 @@ struct tpp_agg *tpp_agg_new(struct tpp_result *r)
     if (hh) ok = (a->port_bytes = calloc(2, sizeof *a->port_bytes)) != NULL && ok;
     if (a->feat & TPP_FEAT_FLOWS) ok = flow_table_init(&a->flows, r->opts.flow_timeout_ns) == 0 && ok;
     if (a->feat & TPP_FEAT_NOVELTY) ok = seen_table_init(&a->seen[0]) == 0 && seen_table_init(&a->seen[1]) == 0 && ok;
+    if (r->labels) ok = (a->labels = tpp_label_index_new(r->labels)) != NULL && ok;
     if (!ok) {
         tpp_agg_free(a);
         return NULL;
@@ -167,6 +171,7 @@ void tpp_agg_free(struct tpp_agg *a)
     free(a->sort_keys.v);
     free(a->sort_tmp.v);
     free(a->head.v);
+    tpp_label_index_free(a->labels);
     free(a);
 }
 
@@ -466,6 +471,14 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
     }
     int keep = !original && (r->opts.keep_tables == TPP_TABLES_ALL || r->nintervals == 0 || last);
     rc |= finish_features(a, keep, original);
+    if (a->labels) {
+        double pkts[TPP_LABEL_NTYPES], events[TPP_LABEL_NTYPES];
+        for (int t = 0; t < TPP_LABEL_NTYPES; t++) pkts[t] = (double)a->label_pkts[t], a->label_pkts[t] = 0;
+        tpp_label_events(a->labels, iv->start_ns, iv->end_ns, events);
+        tpp_interval_set_labels(iv, pkts, events);
+    } else {
+        tpp_interval_set_labels(iv, NULL, NULL);
+    }
     rc |= tpp_result_push_interval(r, iv); /* also closes the port and heavy-hitter lists pushed above */
     /* covered is of the segment's earliest packet, wherever it came: as a merge of pieces computes it */
     if (recover && rc == 0) tpp_result_cover_segment(r, (size_t)iv->segment);
@@ -541,6 +554,9 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     else r->first_is_ip = 1;
     if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
         a->stopped = -1;
+    if (a->labels)
+        for (unsigned types = tpp_label_match(a->labels, p); types; types &= types - 1)
+            a->label_pkts[__builtin_ctz(types)]++;
 
     /* The shares follow the IP header's protocol; flags and ports the transport header the decoder found, which in
      * compat mode may lie deeper than that header (and be both a TCP and a UDP one, tpp/packet.h). */
@@ -797,6 +813,7 @@ static int finish_state(struct tpp_agg *a)
 
 int tpp_agg_finish(struct tpp_agg *a)
 {
+    if (a->labels) tpp_label_index_finish(a->labels);
     if (!a->started) return 0;
     if (a->r->opts.boundary == TPP_BOUNDARY_PACKET) {
         mark_seen_ports(a); /* the partial interval is dropped, but its ports were seen in the trace */

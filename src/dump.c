@@ -6,6 +6,7 @@
  * bounds-checked cursor; any inconsistency is an error naming the file.
  */
 #include "tpp/dump.h"
+#include "tpp/labels.h"
 #include "tpp/outfile.h"
 
 #include <errno.h>
@@ -489,6 +490,38 @@ static void emit(struct dump_out *o, const void *data, size_t n)
     }
 }
 
+/* The labels (format 5): u8 1 when the result has labels (else 0 and nothing more); varint n; per anomaly its id,
+ * u8 type, taxonomy, value, i64 from and to (ns), varint matched packets, i64 first and last packet (ns), varint
+ * number of filters, each u8 attributes (tpp/labels.h TPP_LF_*), 16 bytes source, 16 destination, u16 ports. */
+static void labels_payload(struct buf *b, const struct tpp_result *r)
+{
+    const struct tpp_labels *l = r->labels;
+    put_u8(b, l != NULL);
+    if (!l) return;
+    put_varint(b, l->n);
+    for (size_t k = 0; k < l->n; k++) {
+        const struct tpp_anomaly *a = &l->a[k];
+        put_str(b, a->id);
+        put_u8(b, (unsigned)a->type);
+        put_str(b, a->taxonomy);
+        put_str(b, a->value);
+        put_i64(b, a->from_ns);
+        put_i64(b, a->to_ns);
+        put_varint(b, a->packets);
+        put_i64(b, a->first_ns);
+        put_i64(b, a->last_ns);
+        put_varint(b, a->nfilters);
+        for (size_t f = 0; f < a->nfilters; f++) {
+            const struct tpp_label_filter *x = &l->filters[a->first_filter + f];
+            put_u8(b, x->has);
+            put(b, x->src, 16);
+            put(b, x->dst, 16);
+            put_le(b, x->sport, 2);
+            put_le(b, x->dport, 2);
+        }
+    }
+}
+
 /* A section to the file: its header, then the payload, deflated when that pays. */
 static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
 {
@@ -528,9 +561,9 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
 
     void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload,
                                                                      tabs_payload, hh_payload, novelty_payload,
-                                                                     flows_payload };
-    const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW" };
-    for (int k = 0; k < 8 && !o.errnum && !payload.oom; k++) {
+                                                                     flows_payload, labels_payload };
+    const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL" };
+    for (int k = 0; k < 9 && !o.errnum && !payload.oom; k++) {
         payload.n = 0;
         if (k == 0) meta_payload(&payload, r, tpp_version);
         else fill[k](&payload, r);
@@ -757,10 +790,13 @@ static int added_in_format4(const struct tpp_column *c)
             c->offset <= offsetof(struct tpp_interval, len_p95)) || c->offset == offsetof(struct tpp_interval, ttl_sum);
 }
 
-/* Fields a dump before format 5 lacks: the per-interval count of packets with a tunnel (0 there). */
+/* Fields a dump before format 5 lacks: the per-interval count of packets with a tunnel (0 there) and the label
+ * columns (NaN there, as without labels). */
 static int added_in_format5(const struct tpp_column *c)
 {
-    return c->offset == offsetof(struct tpp_interval, encapsulated);
+    return c->offset == offsetof(struct tpp_interval, encapsulated) ||
+           (c->offset >= offsetof(struct tpp_interval, anomalous_pkts) &&
+            c->offset <= offsetof(struct tpp_interval, notice_events));
 }
 
 static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uint64_t nintervals, uint32_t version)
@@ -802,9 +838,10 @@ static int read_cols(struct reader *rd, struct cur *c, struct tpp_result *r, uin
     if (!hh_offsets) { fail(rd, "out of memory"); return -1; }
     free(r->hh_offsets);
     r->hh_offsets = hh_offsets;
-    if (version < 4) /* the research columns are not known: NaN, as for a group switched off */
+    if (version < 5) /* the research (before 4) and label columns are not known: NaN, as for a group switched off */
         for (size_t f = 0; stored_field(f); f++)
-            if (added_in_format4(stored_field(f)) && stored_field(f)->type == TPP_COL_REAL)
+            if (((version < 4 && added_in_format4(stored_field(f))) || added_in_format5(stored_field(f))) &&
+                stored_field(f)->type == TPP_COL_REAL)
                 for (uint64_t i = 0; i < nintervals; i++) {
                     double nan = NAN;
                     memcpy((char *)&r->iv[i] + stored_field(f)->offset, &nan, 8);
@@ -1212,6 +1249,47 @@ static int read_flows(struct reader *rd, struct cur *c, struct tpp_result *r)
     return 0;
 }
 
+/* Format 5's LABL (labels_payload). */
+static int read_labels(struct reader *rd, struct cur *c, struct tpp_result *r)
+{
+    if (!get_u8(c)) return c->bad ? (fail(rd, "section LABL is cut short"), -1) : 0;
+    uint64_t n = get_varint(c);
+    if (n > (c->n - c->off) / 40) { fail(rd, "section LABL claims %llu anomalies", (unsigned long long)n); return -1; }
+    if (!(r->labels = tpp_labels_new())) { fail(rd, "out of memory"); return -1; }
+    for (uint64_t k = 0; k < n && !c->bad; k++) {
+        char id[1024], taxonomy[1024], value[1024];
+        get_str(c, id, sizeof id);
+        unsigned type = get_u8(c);
+        get_str(c, taxonomy, sizeof taxonomy);
+        get_str(c, value, sizeof value);
+        int64_t from = get_i64(c), to = get_i64(c);
+        uint64_t packets = get_varint(c);
+        int64_t first = get_i64(c), last = get_i64(c);
+        uint64_t nf = get_varint(c);
+        if (c->bad) break;
+        if (type >= TPP_LABEL_NTYPES || nf > (c->n - c->off) / 37) {
+            fail(rd, "section LABL: anomaly %llu is not valid", (unsigned long long)k + 1);
+            return -1;
+        }
+        if (tpp_labels_add(r->labels, id, (int)type, taxonomy, value, from, to) != 0) { fail(rd, "out of memory"); return -1; }
+        struct tpp_anomaly *a = &r->labels->a[r->labels->n - 1];
+        a->packets = packets;
+        a->first_ns = first;
+        a->last_ns = last;
+        for (uint64_t f = 0; f < nf; f++) {
+            struct tpp_label_filter x;
+            x.has = (uint8_t)(get_u8(c) & 15);
+            for (int i = 0; i < 16; i++) x.src[i] = (uint8_t)get_u8(c);
+            for (int i = 0; i < 16; i++) x.dst[i] = (uint8_t)get_u8(c);
+            x.sport = (uint16_t)get_le(c, 2);
+            x.dport = (uint16_t)get_le(c, 2);
+            if (tpp_labels_add_filter(r->labels, &x) != 0) { fail(rd, "out of memory"); return -1; }
+        }
+    }
+    if (c->bad) { fail(rd, "section LABL is cut short"); return -1; }
+    return 0;
+}
+
 /* Read the whole file (after checking that it starts like a dump).  NULL with the reason in rd. */
 static uint8_t *slurp(struct reader *rd, size_t *len)
 {
@@ -1283,11 +1361,13 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
     tpp_options_default(&o);
     r = tpp_result_new(&o, "");
     if (!r) { fail(&rd, "out of memory"); goto out; }
-    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "END " };
+    static const char *const order[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL",
+                                         "END " };
     uint64_t nintervals = 0;
-    for (int k = 0; k < 9; k++) {
+    for (int k = 0; k < 10; k++) {
         if (k == 4 && version < 3) continue; /* format 2 had no tables */
         if (k >= 5 && k <= 7 && version < 4) continue; /* nor format 3 the research features' state */
+        if (k == 8 && version < 5) continue; /* nor format 4 the labels */
         char tag[5];
         struct cur payload;
         free(owned);
@@ -1300,7 +1380,8 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
                : k == 4 ? (version < 4 ? read_tabs3(&rd, &payload, r) : read_tabs(&rd, &payload, r))
                : k == 5 ? read_hh(&rd, &payload, r)
                : k == 6 ? read_novelty(&rd, &payload, r)
-               : k == 7 ? read_flows(&rd, &payload, r) : 0;
+               : k == 7 ? read_flows(&rd, &payload, r)
+               : k == 8 ? read_labels(&rd, &payload, r) : 0;
         if (rc != 0) goto fail;
     }
     if (file.off != file.n) { fail(&rd, "%zu unexpected bytes after the END section", file.n - file.off); goto fail; }

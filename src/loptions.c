@@ -14,7 +14,8 @@ static const char *const keep_tables_names[] = { "edges", "all", NULL }; /* in e
 static const char *const encap_names[] = { "outer", "inner", NULL }; /* in enum tpp_encap's order */
 static const char *const option_names[] = { "delta_t", "boundary", "ip", "anchor", "filter", "max_packets",
                                             "max_intervals", "max_gap", "keep_tables", "range", "prev_ns", "index",
-                                            "features", "flow_timeout", "heavy_hitters", "hhh_phi", "encap", NULL };
+                                            "features", "flow_timeout", "heavy_hitters", "hhh_phi", "encap",
+                                            "labels", NULL }; /* labels: tpp.parse's own (lresult.c) */
 
 /* A non-negative integer option (nil keeps the default). */
 static uint64_t opt_count(lua_State *L, const char *key, uint64_t def)
@@ -114,7 +115,7 @@ void tpp_lcheck_options(lua_State *L, int idx, struct tpp_options *o)
         if (!known)
             luaL_error(L, "unknown option '%s' (known: delta_t, boundary, ip, anchor, filter, max_packets, "
                        "max_intervals, max_gap, keep_tables, range, prev_ns, index, features, flow_timeout, heavy_hitters, "
-                       "hhh_phi, encap)", luaL_tolstring(L, -1, NULL));
+                       "hhh_phi, encap, labels)", luaL_tolstring(L, -1, NULL));
     }
 
     lua_getfield(L, idx, "delta_t");

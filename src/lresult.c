@@ -11,11 +11,13 @@
 #include "lresult.h"
 #include "lfail.h"
 #include "linterrupt.h"
+#include "llabels.h"
 #include "loptions.h"
 #include "version.h"
 #include "tpp/dump.h"
 #include "tpp/error.h"
 #include "tpp/interrupt.h"
+#include "tpp/labels.h"
 #include "tpp/parse.h"
 #include "tpp/result.h"
 #include "tpp/result_export.h"
@@ -466,6 +468,10 @@ static int result_index(lua_State *L)
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(2)) == LUA_TNUMBER) return push_field(L, r, (size_t)lua_tointeger(L, -1));
+    /* r.labels (a new list at each access) and r.labels_fingerprint: nil without labels */
+    const char *key = lua_tostring(L, 2);
+    if (key && r->labels && strcmp(key, "labels") == 0) { tpp_llabels_push(L, r); return 1; }
+    if (key && r->labels && strcmp(key, "labels_fingerprint") == 0) { tpp_llabels_push_fingerprint(L, r); return 1; }
     return 0;
 }
 
@@ -559,10 +565,29 @@ static int l_parse(lua_State *L)
     if (has_progress) luaL_checktype(L, 3, LUA_TFUNCTION);
     if (has_rows) luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
+    const struct tpp_labels *labels = NULL;
+    if (lua_istable(L, 2) && lua_getfield(L, 2, "labels") != LUA_TNIL) {
+        /* labels = paths of label files (read by tpp.labels) or a list of anomalies */
+        luaL_argcheck(L, lua_istable(L, -1), 2, "option labels must be a list of label files or of anomalies");
+        if (lua_geti(L, -1, 1) == LUA_TSTRING) {
+            lua_pop(L, 1);
+            lua_getglobal(L, "require");
+            lua_pushliteral(L, "tpp.labels");
+            lua_call(L, 1, 1);
+            lua_getfield(L, -1, "read_all");
+            lua_pushvalue(L, -3);
+            lua_call(L, 1, 2);
+            if (lua_isnil(L, -2)) return 2; /* nil, "file:line: reason" */
+            lua_pop(L, 1);
+        } else {
+            lua_pop(L, 1);
+        }
+        labels = tpp_llabels_check(L, -1); /* its box stays above the hooks' indices */
+    }
     struct hook_ctx ctx = { L, 0 };
     struct tpp_parse_hooks hooks = { has_progress ? parse_progress : NULL, has_rows ? parse_rows : NULL, &ctx };
     char err[TPP_ERRBUF_SIZE];
-    struct tpp_result *r = tpp_parse(path, &o, &hooks, err, sizeof err);
+    struct tpp_result *r = tpp_parse_labelled(path, &o, labels, &hooks, err, sizeof err);
     if (ctx.failed) {
         tpp_result_free(r);
         return lua_error(L);

@@ -156,5 +156,6 @@ int luaopen_tpp_core(lua_State *L)
     tpp_lconfig_register(L);
     tpp_lmerge_register(L);
     tpp_lsplit_register(L);
+    tpp_llabels_register(L);
     return 1;
 }

@@ -19,5 +19,6 @@ void tpp_linterrupt_register(lua_State *L);   /* tpp.INTERRUPTED, tpp.interrupte
 void tpp_lconfig_register(lua_State *L);   /* tpp.load_data */
 void tpp_lmerge_register(lua_State *L);    /* tpp.merge, tpp.merger */
 void tpp_lsplit_register(lua_State *L);    /* tpp.split_plan */
+void tpp_llabels_register(lua_State *L);   /* tpp.label_address, tpp.labels_fingerprint */
 
 #endif

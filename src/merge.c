@@ -9,6 +9,7 @@
  * finish.
  */
 #include "tpp/merge.h"
+#include "tpp/labels.h"
 #include "tpp/result_export.h"
 #include "features.h"
 #include "interval_stats.h"
@@ -145,6 +146,9 @@ static int compatible(const struct tpp_result *m, const struct tpp_result *q, ch
         snprintf(why, sizeof why, "heavy_hitters differs (%u and %u)", (unsigned)a->hh_k, (unsigned)b->hh_k);
     else if (a->hhh_phi != b->hhh_phi)
         snprintf(why, sizeof why, "hhh_phi differs (%.17g and %.17g)", a->hhh_phi, b->hhh_phi);
+    else if (!tpp_labels_same(m->labels, q->labels))
+        snprintf(why, sizeof why, "they were parsed with different labels (%s)", !m->labels || !q->labels
+                 ? "one with labels, the other without" : "other anomalies");
     else if (m->nintervals && q->nintervals &&
              (q->iv[0].start_ns - m->iv[0].start_ns) % a->delta_ns != 0)
         snprintf(why, sizeof why, "their interval grids do not coincide (anchor = \"first\" starts each piece's "
@@ -190,6 +194,9 @@ static void add_counters(struct tpp_interval *a, const struct tpp_interval *b)
     a->flows_new += b->flows_new;
     a->new_src += b->new_src;
     a->new_dst += b->new_dst;
+    a->anomalous_pkts += b->anomalous_pkts; /* the events are recomputed at the finish */
+    a->suspicious_pkts += b->suspicious_pkts;
+    a->notice_pkts += b->notice_pkts;
 }
 
 /* Push the port entries of interval x.i of x.r plus (when y.r) those of y.i of y.r, summed per port. */
@@ -424,6 +431,8 @@ static int make_empty_row(struct tpp_merger *g, const struct tpp_options *o)
     e->synack = e->rst = e->frag = (o->features & TPP_FEAT_HEADERS) ? 0 : NAN;
     e->flows_new = (o->features & TPP_FEAT_FLOWS) ? 0 : NAN;
     e->new_src = e->new_dst = (o->features & TPP_FEAT_NOVELTY) ? 0 : NAN;
+    static const double zeros[TPP_LABEL_NTYPES] = { 0, 0, 0 };
+    tpp_interval_set_labels(e, g->m->labels ? zeros : NULL, g->m->labels ? zeros : NULL);
     return 0;
 }
 
@@ -880,12 +889,13 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
         g->m->source_size = q->source_size;
         g->m->source_mtime_ns = q->source_mtime_ns;
         g->m->source_fingerprint = q->source_fingerprint;
-        if (make_empty_row(g, &q->opts) != 0) {
+        if ((q->labels && !(g->m->labels = tpp_labels_clone(q->labels))) || make_empty_row(g, &q->opts) != 0) {
             tpp_result_free(g->m);
             g->m = NULL;
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+        if (g->m->labels) tpp_labels_reset_counts(g->m->labels);
     }
     struct tpp_result *m = g->m;
     if ((q->opts.range_from || q->opts.range_to || q->opts.has_prev) && q->opts.range_to && !q->complete) {
@@ -920,6 +930,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     }
     if (q->nintervals == 0) {
         add_summary(m, q, 1);
+        if (m->labels) tpp_labels_add_counts(m->labels, q->labels);
         return 0;
     }
     size_t n = m->nintervals;
@@ -942,6 +953,7 @@ int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, 
     }
     if (!failed) {
         add_summary(m, q, consecutive);
+        if (m->labels) tpp_labels_add_counts(m->labels, q->labels);
         failed = merge_state(g, old, p, q, consecutive) != 0;
     }
     tpp_result_free(old);
@@ -1024,6 +1036,22 @@ struct tpp_result *tpp_merger_finish(struct tpp_merger *g)
         return NULL;
     }
     g->njoined = 0;
+    if (m->labels) { /* an anomaly's events in the rows of every piece and the empty ones between */
+        struct tpp_label_index *x = tpp_label_index_new(m->labels);
+        if (!x) {
+            g->broken = 1;
+            tpp_result_free(m);
+            return NULL;
+        }
+        for (size_t i = 0; i < m->nintervals; i++) {
+            double events[TPP_LABEL_NTYPES];
+            tpp_label_events(x, m->iv[i].start_ns, m->iv[i].end_ns, events);
+            m->iv[i].anomalous_events = events[TPP_LABEL_ANOMALOUS];
+            m->iv[i].suspicious_events = events[TPP_LABEL_SUSPICIOUS];
+            m->iv[i].notice_events = events[TPP_LABEL_NOTICE];
+        }
+        tpp_label_index_free(x);
+    }
     uint64_t max = m->opts.max_intervals;
     if (max && m->nintervals > max) { /* the limit is the series': one pass stops there */
         tpp_result_truncate(m, (size_t)max);

@@ -12,6 +12,7 @@
 #include "tpp/fingerprint.h"
 #include "tpp/interrupt.h"
 #include "tpp/aggregate.h"
+#include "tpp/labels.h"
 #include "tpp/packet.h"
 #include "tpp/linktype_names.h"
 #include "handoff.h"
@@ -205,6 +206,12 @@ static void describe_source(const char *path, struct tpp_result *r)
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
                              char *err, size_t errlen)
 {
+    return tpp_parse_labelled(path, opts, NULL, hooks, err, errlen);
+}
+
+struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options *opts, const struct tpp_labels *labels,
+                                      const struct tpp_parse_hooks *hooks, char *err, size_t errlen)
+{
     static const struct tpp_parse_hooks no_hooks = { NULL, NULL, NULL };
     if (!hooks) hooks = &no_hooks;
     char cerr[TPP_ERRBUF_SIZE];
@@ -218,6 +225,11 @@ struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, c
     tpp_gzindex_free(index); /* the reader keeps what it needs */
     if (!cap) { snprintf(err, errlen, "%s: %s", path, cerr); return NULL; }
     struct tpp_result *r = tpp_result_new(opts, path);
+    if (r && labels && !(r->labels = tpp_labels_clone(labels))) {
+        tpp_result_free(r);
+        r = NULL;
+    }
+    if (r && r->labels) tpp_labels_reset_counts(r->labels);
     struct tpp_agg *a = r ? tpp_agg_new(r) : NULL;
     struct pipeline *pl = a ? calloc(1, sizeof *pl) : NULL;
     if (!pl) {

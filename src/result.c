@@ -2,6 +2,7 @@
  * intervals.  Statistics over the ports are in result_ports.c, summary fields in result_summary.c, the text
  * outputs in result_export.c. */
 #include "tpp/result.h"
+#include "tpp/labels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,6 +55,8 @@ const struct tpp_column tpp_columns[] = {
     COL(new_src, TPP_COL_REAL), COL(new_dst, TPP_COL_REAL),
     COL(synack, TPP_COL_REAL), COL(rst, TPP_COL_REAL), COL(frag, TPP_COL_REAL),
     COL(ttl_mean, TPP_COL_REAL), COL(len_p50, TPP_COL_REAL), COL(len_p95, TPP_COL_REAL),
+    COL(anomalous_pkts, TPP_COL_REAL), COL(suspicious_pkts, TPP_COL_REAL), COL(notice_pkts, TPP_COL_REAL),
+    COL(anomalous_events, TPP_COL_REAL), COL(suspicious_events, TPP_COL_REAL), COL(notice_events, TPP_COL_REAL),
 };
 const size_t tpp_ncolumns = sizeof tpp_columns / sizeof tpp_columns[0];
 
@@ -147,7 +150,29 @@ void tpp_result_free(struct tpp_result *r)
     free(r->seen[1]);
     free(r->flow_head);
     free(r->flow_tail);
+    tpp_labels_free(r->labels);
     free(r);
+}
+
+void tpp_interval_set_labels(struct tpp_interval *iv, const double *pkts, const double *events)
+{
+    double *const p[TPP_LABEL_NTYPES] = { &iv->anomalous_pkts, &iv->suspicious_pkts, &iv->notice_pkts };
+    double *const e[TPP_LABEL_NTYPES] = { &iv->anomalous_events, &iv->suspicious_events, &iv->notice_events };
+    for (int t = 0; t < TPP_LABEL_NTYPES; t++) {
+        *p[t] = pkts ? pkts[t] : NAN;
+        *e[t] = events ? events[t] : NAN;
+    }
+}
+
+size_t tpp_result_row_at(const struct tpp_result *r, int64_t ns)
+{
+    size_t lo = 0, hi = r->nintervals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->iv[mid].start_ns <= ns) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo ? lo - 1 : 0;
 }
 
 void tpp_addr_counts_free(struct tpp_addr_counts *t)
@@ -302,6 +327,7 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
     out->pieces = r->pieces;
     memcpy(out->error, r->error, sizeof out->error);
     memcpy(out->warning, r->warning, sizeof out->warning);
+    if (r->labels && !(out->labels = tpp_labels_clone(r->labels))) goto oom; /* the whole trace's findings */
     for (size_t k = 0; k < n; k++) {
         const struct tpp_interval *iv = &r->iv[idx[k]];
         /* A row's port entries go in before the row: pushing the row records where its entries end. */

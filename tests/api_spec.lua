@@ -233,7 +233,10 @@ describe("the scripting API", function()
       local r = fx.r
       local iv = r:interval(2)
       assert.are.equal("interval", tpp.type(iv))
-      for _, name in ipairs(r:columns()) do assert.are.equal(r:column(name)[2], iv[name], name) end
+      for _, name in ipairs(r:columns()) do -- NaN (the label columns without labels) is not equal to itself
+        local want = r:column(name)[2]
+        if want == want then assert.are.equal(want, iv[name], name) else assert.is_true(iv[name] ~= iv[name], name) end
+      end
       local text = tostring(iv)
       assert.truthy(text:match("^interval 1 %(index 2%)  2023%-01%-26 05:00:10%.%d%d%d–05:00:20%.%d%d%d UTC\n"), text)
       for _, name in ipairs { "packets", "entropy_src", "udp_port_packets" } do

@@ -153,7 +153,8 @@ describe("tpp.outputs", function()
   it("places the outputs under the root", function()
     assert.are.same({ dump = "o/mem_dump/n.tpd", critical = "o/critical/n_critical.tsv",
                       incomplete = "o/critical/n_critical.tsv.incomplete", port_count = "o/port_count/n_port_count.tsv",
-                      hh = "o/hh/n_hh.tsv", plot = "o/plot" }, outputs.paths("o/", "n"))
+                      hh = "o/hh/n_hh.tsv", labels = "o/labels/n_labels.tsv", plot = "o/plot" },
+                    outputs.paths("o/", "n"))
     assert.are.equal("/mem_dump/n.tpd", outputs.paths("/", "n").dump)
   end)
 

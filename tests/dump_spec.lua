@@ -146,8 +146,9 @@ describe("dumps", function()
       local r = assert(tpp.parse(PARITY .. "afs.pcap", { delta_t = 30, boundary = "packet", filter = "udp" }))
       assert(r:dump(dir .. "/afs.tpd"))
       local s = read_documented(H.read_file(dir .. "/afs.tpd"))
-      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "END " },
-        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag, s[7].tag, s[8].tag, s[9].tag })
+      assert.are.same({ "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL", "END " },
+        { s[1].tag, s[2].tag, s[3].tag, s[4].tag, s[5].tag, s[6].tag, s[7].tag, s[8].tag, s[9].tag, s[10].tag })
+      assert.are.equal("\0", s[9].data)   -- no labels
       assert.are.same({ 0, 0, 0 }, { s[1].flags, s[2].flags, s[3].flags })
 
       local m, p = s[1].data, 1
@@ -246,7 +247,7 @@ describe("dumps", function()
       assert.is_true(hh_rows > 0)
       assert.are.equal(#s[6].data + 1, hh_at)
       assert.is_true(#s[7].data > 0 and #s[8].data > 0)
-      assert.are.equal(0, s[9].raw)
+      assert.are.equal(0, s[10].raw)
     end)
   end)
 

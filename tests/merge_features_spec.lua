@@ -449,7 +449,7 @@ describe("issue 16: the research features merge exactly", function()
         end
         if tag == "META" or tag == "COLS" or tag == "TABS" then
           out[#out + 1] = string.pack("<c4I4I8I8", tag, 0, #data, #data) .. data
-        elseif tag ~= "HHIT" and tag ~= "NOVL" and tag ~= "FLOW" then
+        elseif tag ~= "HHIT" and tag ~= "NOVL" and tag ~= "FLOW" and tag ~= "LABL" then
           out[#out + 1] = section                                   -- as it was (SEEN is compressed)
         end
         if tag == "END " then break end

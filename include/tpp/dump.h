@@ -13,7 +13,7 @@
 
 #include "tpp/result.h"
 
-/* 4: the research features (their options, columns, full tables, heavy hitters, addresses seen, flow head and tail;
+/* 5: the labels (tpp/labels.h; a format-4 dump loads with NaN label columns and no labels).  4: the research features (their options, columns, full tables, heavy hitters, addresses seen, flow head and tail;
  * a format-3 or format-2 dump loads with those columns NaN and is not mergeable).  2: the aligned grid's anchor,
  * the malformed-packet count and the source fingerprint; NaN for undefined statistics (a format-1 dump is
  * refused: its numbers follow the older conventions). */

@@ -22,6 +22,11 @@ struct tpp_parse_hooks {
 };
 struct tpp_result *tpp_parse(const char *path, const struct tpp_options *opts, const struct tpp_parse_hooks *hooks,
                              char *err, size_t errlen);
+/* The same with ground-truth labels (tpp/labels.h; NULL for none): the result gets a copy of them with what the
+ * parse found, and the label columns. */
+struct tpp_labels;
+struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options *opts, const struct tpp_labels *labels,
+                                      const struct tpp_parse_hooks *hooks, char *err, size_t errlen);
 
 /* How a parse with these options decodes packets: TPP_DECODE_INNER for encap inner; else TPP_DECODE_COMPAT for the
  * packet boundary with ip v4 (--compat, the original tool's classification); else TPP_DECODE_OUTER. */

@@ -106,6 +106,9 @@ struct tpp_interval {
     double src_p24, dst_p24, src_p16, dst_p16, entropy_src_p24, entropy_dst_p24;
     double flows, flows_new, fanout_max, new_src, new_dst;
     double synack, rst, frag, ttl_mean, len_p50, len_p95;
+    /* Ground truth (tpp/labels.h): IP packets matching an anomaly of each type, and the anomalies of each type
+     * whose window overlaps the interval; NaN when the parse had no labels. */
+    double anomalous_pkts, suspicious_pkts, notice_pkts, anomalous_events, suspicious_events, notice_events;
     /* merge state, not columns */
     int64_t first_ns, last_ns; /* earliest and latest packet timestamp in the interval; 0 when it has none */
     uint64_t icmp, tcp, udp;   /* IP packets of each protocol (the shares' numerators) */
@@ -268,6 +271,7 @@ struct tpp_result {
     struct tpp_flow_mark *flow_tail; /* each flow whose last packet is within flow_timeout of last_ns or in the
                                       * last interval, at that packet; sorted by key */
     size_t nflow_tail;
+    struct tpp_labels *labels; /* the anomalies given to the parse and what it found of them; NULL without (owned) */
     int complete;              /* 0 when reading stopped at an error; error says why */
     int stopped_by_limit;      /* 1 when max_packets or max_intervals ended the parse */
     char error[1024];
@@ -275,6 +279,12 @@ struct tpp_result {
 };
 
 struct tpp_result *tpp_result_new(const struct tpp_options *opts, const char *source);
+/* The label columns of row iv: `pkts` and `events` (TPP_LABEL_NTYPES each, by type) in, or NaN when r has no labels. */
+struct tpp_labels;
+void tpp_interval_set_labels(struct tpp_interval *iv, const double *pkts, const double *events);
+/* The row holding time ns (the last one starting at or before it; 0 when none does), for an anomaly's first and
+ * last packet. */
+size_t tpp_result_row_at(const struct tpp_result *r, int64_t ns);
 void tpp_result_free(struct tpp_result *r);
 
 /* Append a table (taking ownership of t->e; freed on failure); 0 on success.  Intervals must ascend. */

@@ -11,7 +11,8 @@
 --              format = "tsv" | "csv" | "ndjson" (--format: every table's), columns = list of critical-table
 --              column names or nil (--columns: all),
 --              parse = { delta_t, boundary, ip, anchor, filter, max_packets, max_intervals,
---                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi, encap } }
+--                        max_gap, keep_tables, features, flow_timeout, heavy_hitters, hhh_phi, encap,
+--                        labels = { label files } or nil (--labels, checked here: a bad file is said once) } }
 --                        -- tpp.parse's opts (max_gap, keep_tables and the feature options only when given:
 --                        -- tpp.parse's defaults, 3600, "edges", "all", 60, 10 and 0.05, apply otherwise;
 --                        -- features as "all", "none" or the groups' names in tpp.feature_groups' order)
@@ -32,6 +33,7 @@ cli.DEFAULTS = {
   features = nil, flow_timeout = nil, heavy_hitters = nil, hhh_phi = nil,   -- nil: tpp.parse's ("all", 60, 10, 0.05)
   encap = nil,                                                               -- nil: tpp.parse's ("outer")
   format = "tsv", columns = nil,   -- columns nil: every column of the critical table
+  labels = nil,   -- no ground truth
 }
 
 -- Parse a figure list: "1,2,12-18", "all" or "none" (a list of numbers, as a config may give it, is accepted
@@ -194,6 +196,14 @@ local CHECK = {
     return n
   end,
   series = output_name,
+  labels = function(v)
+    if type(v) == "string" then v = { v } end
+    if type(v) ~= "table" or #v == 0 then return nil, "must be a label file or a non-empty list of label files" end
+    for i, p in ipairs(v) do
+      if type(p) ~= "string" or p == "" then return nil, ("must be a list of label files (item %d is not a path)"):format(i) end
+    end
+    return v
+  end,
   max_gap = function(v)
     local n = number_of(v)
     if not n or not (n >= 0) or n > 1e9 then return nil, "must be a number of seconds >= 0" end
@@ -255,7 +265,7 @@ local FLAG_NAME = {
   jobs = "--jobs", config = "--config", print_critical = "--print-critical", force = "--force", quiet = "--quiet",
   features = "--features", flow_timeout = "--flow-timeout", heavy_hitters = "--heavy-hitters", hhh_phi = "--hhh-phi",
   encap = "--encap",
-  format = "--format", columns = "--columns", paths = "PATH",
+  format = "--format", columns = "--columns", labels = "--labels", paths = "PATH",
 }
 
 -- argparse puts each alias of an option with a value on a line of its own, right-aligned ("   -o DIR," over
@@ -285,7 +295,7 @@ function cli.parser()
       .. "130 when interrupted (Ctrl-C).")
     :help_max_width(100)
   p:argument("paths", "Capture files or directories, - for standard input (default: ./data, else the sample beside the scripts).", nil):args("*"):argname("PATH")
-  p:option("-o --out", "Output root for mem_dump/, critical/, port_count/, hh/ and plot/ (default .)."):argname("DIR")
+  p:option("-o --out", "Output root for mem_dump/, critical/, port_count/, hh/, labels/ and plot/ (default .)."):argname("DIR")
   p:option("-t --delta-t", "Interval length in seconds, fractions allowed (default 10)."):argname("SEC")
   p:option("--max-packets", "Stop each capture (with --series: the series) after N packets (0 = all)."):argname("N")
   p:option("--max-intervals", "Stop each capture (with --series: the series) after N intervals (0 = all)."):argname("N")
@@ -315,6 +325,9 @@ function cli.parser()
   p:option("--heavy-hitters", "Heavy hitters kept per interval and dimension (1-1000, default 10)."):argname("K")
   p:option("--hhh-phi", "Hierarchical heavy hitters: the prefixes whose residual share of the interval's IP "
     .. "packets is at least F (0 < F <= 1, default 0.05)."):argname("F")
+  p:option("--labels", "Ground truth: a MAWILab label file (admd XML, or MAWILab's CSV) put on the series as the "
+    .. "columns anomalous_pkts .. notice_events, and labels/<stem>_labels.tsv (one row per anomaly); repeat it for "
+    .. "several files (e.g. the day's anomalous_suspicious and notice files)."):count("*"):argname("FILE")
   p:option("--series", "All the captures are pieces of one series: each is parsed and dumped, then they are "
     .. "merged and the outputs written once, as NAME."):argname("NAME")
   p:option("-j --jobs", "Captures processed in parallel (default: number of cores)."):argname("N")
@@ -433,7 +446,7 @@ function cli.resolve(argv)
   local given = {}
   for key, name in pairs(FLAG_NAME) do
     local v = args[key]
-    if key == "paths" and #v == 0 then v = nil end
+    if (key == "paths" or key == "labels") and #v == 0 then v = nil end
     if v ~= nil then
       local good, why = CHECK[key](v)
       if good == nil then
@@ -476,6 +489,11 @@ function cli.resolve(argv)
       return nil, (given.filter and "option --filter: " or (given.config .. ": option filter: ")) .. why
     end
   end
+  local label_files = pick("labels")
+  if label_files then -- a bad label file would fail every capture alike: say it once, before any work
+    local okl, lerr = require("tpp.labels").read_all(label_files)
+    if not okl then return nil, (given.labels and "option --labels: " or (given.config .. ": option labels: ")) .. lerr end
+  end
   local split, why = cli.split_options(args, given, series, pick("max_packets"), pick("max_intervals"))
   if not split then return nil, why end
   local parse = {
@@ -484,7 +502,7 @@ function cli.resolve(argv)
     max_packets = pick("max_packets"), max_intervals = pick("max_intervals"),
     max_gap = pick("max_gap"), keep_tables = pick("keep_tables"),
     features = pick("features"), flow_timeout = pick("flow_timeout"), heavy_hitters = pick("heavy_hitters"),
-    hhh_phi = pick("hhh_phi"), encap = pick("encap"),
+    hhh_phi = pick("hhh_phi"), encap = pick("encap"), labels = label_files,
   }
   if (split.split or 1) > 1 or split.split_size then -- a chunk is a part of one pass: say before any work if not
     local cannot = require("tpp.split").unsplittable(parse)

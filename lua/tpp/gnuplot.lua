@@ -331,6 +331,31 @@ local function log_tics(from, to)
   return out
 end
 
+-- The labelled windows (r.labels, issue 17) of each type, shaded behind the 2D figures: one data file per type
+-- (written once per drawing), each row a window as boxxyerror takes it (x, y, x from, x to, y from, y to; epoch
+-- seconds clipped to the drawn span, y in [0, 1] on the second y axis).  Returns the list of { type, name } with
+-- at least one window in view (empty without labels).
+M.LABEL_COLORS = { anomalous = "#e41a1c", suspicious = "#ff9f1c", notice = "#8c8c8c" }
+local function label_windows(ctx)
+  if ctx.labels then return ctx.labels end
+  local out, ax = {}, ctx.time
+  ctx.labels = out
+  if ctx.n == 0 or not ctx.r.labels_fingerprint then return out end
+  for _, group in ipairs(require("tpp.labels").by_type(ctx.r)) do
+    local rows = {}
+    for _, a in ipairs(group.anomalies) do
+      local from, to = math.max(a.from_ns / 1e9, ax.min), math.min(a.to_ns / 1e9, ax.max)
+      if from <= to then rows[#rows + 1] = ("%.6f 0.5 %.6f %.6f 0 1\n"):format((from + to) / 2, from, to) end
+    end
+    if #rows > 0 then
+      local name = "labels_" .. group.type .. ".dat"
+      write_file(ctx.workdir .. "/" .. name, table.concat(rows))
+      out[#out + 1] = { type = group.type, name = name, count = #rows }
+    end
+  end
+  return out
+end
+
 -- Whether two columns hold the same first n values (NaN equal to NaN).
 local function same_values(a, b, n)
   for i = 1, n do
@@ -487,8 +512,18 @@ local function prepare_2d(fig, ctx, job)
   local lw = 2
   local plots = {}
   local src = gq(name)
+  local shaded = n > 0 and label_windows(ctx) or {}
+  if #shaded > 0 then -- behind the lines: drawn first, on a y axis of their own so that the data's range stands
+    L[#L + 1] = "set y2range [0:1]"
+    L[#L + 1] = "unset y2tics"
+    for _, w in ipairs(shaded) do
+      plots[#plots + 1] = ("%s using 1:2:3:4:5:6 axes x1y2 with boxxyerror fc rgb %s fs transparent solid 0.18 "
+        .. "noborder title %s"):format(gq(w.name), gq(M.LABEL_COLORS[w.type]), gq(w.type .. " (labels)"))
+      files[#files + 1] = ctx.workdir .. "/" .. w.name
+    end
+  end
   if n == 0 then
-    plots[1] = "NaN notitle"
+    plots[#plots + 1] = "NaN notitle"
     for k, s in ipairs(fig.series) do
       plots[#plots + 1] = ("keyentry with linespoints lw %g pt %d lc rgb %s title %s")
         :format(lw, POINT_TYPES[k], gq(figures.palette[k]), gq(s.title))
@@ -496,18 +531,18 @@ local function prepare_2d(fig, ctx, job)
   elseif job.band_as_lines then
     local s = fig.series[1]
     local c0 = job.reduced and { 2, 5 } or { 2, 3 }
-    plots[1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
+    plots[#plots + 1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
       :format(src, c0[1], lw, gq(figures.palette[1]), gq(s.title))
-    plots[2] = ("%s using 1:%d with lines lw %g dt 2 lc rgb %s title %s")
+    plots[#plots + 1] = ("%s using 1:%d with lines lw %g dt 2 lc rgb %s title %s")
       :format(src, c0[2], lw, gq(figures.palette[2]), gq("Std IAT"))
   elseif job.reduced and fig.kind == "band" then
     -- per pixel column: mean − std to mean + std averaged, the mean's range, the mean of the means
     local s, colour = fig.series[1], gq(figures.palette[1])
-    plots[1] = ("%s using 1:5:8 with filledcurves fc rgb %s fs transparent solid 0.15 noborder title %s")
+    plots[#plots + 1] = ("%s using 1:5:8 with filledcurves fc rgb %s fs transparent solid 0.15 noborder title %s")
       :format(src, colour, gq(s.band))
-    plots[2] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.35 noborder title %s")
+    plots[#plots + 1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.35 noborder title %s")
       :format(src, colour, gq(s.title .. ": min to max"))
-    plots[3] = ("%s using 1:2 with lines lw %g lc rgb %s title %s"):format(src, lw, colour, gq(s.title .. ": mean"))
+    plots[#plots + 1] = ("%s using 1:2 with lines lw %g lc rgb %s title %s"):format(src, lw, colour, gq(s.title .. ": mean"))
   elseif job.reduced then
     -- per pixel column: the mean as a line, min to max as a band of the same colour (a spike stays visible)
     for k in ipairs(fig.series) do
@@ -522,9 +557,9 @@ local function prepare_2d(fig, ctx, job)
     end
   elseif fig.kind == "band" then
     local s = fig.series[1]
-    plots[1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.25 noborder title %s")
+    plots[#plots + 1] = ("%s using 1:3:4 with filledcurves fc rgb %s fs transparent solid 0.25 noborder title %s")
       :format(src, gq(figures.palette[1]), gq(s.band))
-    plots[2] = ("%s using 1:2 with linespoints lw %g pt 7 lc rgb %s title %s")
+    plots[#plots + 1] = ("%s using 1:2 with linespoints lw %g pt 7 lc rgb %s title %s")
       :format(src, lw, gq(figures.palette[1]), gq(s.title))
   else
     for k in ipairs(fig.series) do

@@ -49,6 +49,9 @@ docs.tpp = {
   { "hh_dims", "tpp.hh_dims — the heavy-hitter dimensions of r:heavy_hitters: src, dst, src_p24, dst_p24, "
                .. "tcp_dport, udp_dport, src_hhh, dst_hhh" },
   { "column_names", "tpp.column_names() -> the critical table's column names, in order (without a result)" },
+  { "labels_fingerprint", "tpp.labels_fingerprint(anomalies) -> 16 hex digits: r.labels_fingerprint of a parse with "
+                          .. "them (require \"tpp.labels\" reads label files: help(\"labels\"))" },
+  { "label_address", "tpp.label_address(text) -> true | nil — whether text is an IPv4 or IPv6 address (labels' filters)" },
   { "spawn", "tpp.spawn(argv) -> proc | nil, msg — run a program (proc:read, :wait, :kill)" },
   { "poll", "tpp.poll(procs, timeout) -> how many procs have output to read" },
   { "isatty", "tpp.isatty(file) -> whether a file handle is a terminal [, its width]" },
@@ -87,6 +90,8 @@ docs.result = {
                 .. "last_ns } of segment k (1-based)" },
   { "heavy_hitters", "r:heavy_hitters(dim, i [, k]) -> list of { key, packets, bytes, share }: the top keys of "
                      .. "dimension dim (src, dst, src_p24, ..., src_hhh) in interval i (1-based), at most k" },
+  { "write_labels", "r:write_labels(path) -> true | nil, msg — one row per anomaly of r.labels (id, type, taxonomy, "
+                    .. "from, to, packets, first_interval, last_interval)" },
   { "write_heavy_hitters", "r:write_heavy_hitters(path [, format]) -> true | nil, msg — the heavy-hitter table "
                            .. "(interval, dim, key, packets, bytes, share) as tsv, csv or ndjson" },
 }
@@ -133,6 +138,9 @@ docs.fields = {
   { "stopped_by_limit", "true when max_packets or max_intervals ended the parse" },
   { "error", "why reading stopped early, or nil" },
   { "warning", "a warning such as an unsupported link type, or nil" },
+  { "labels", "the anomalies of tpp.parse(path, {labels = {\"day.xml\"}}): { id, type, taxonomy, value, from_ns, to_ns, "
+              .. "filters, packets, first_interval, last_interval (0-based; nil: no packet) }, or nil" },
+  { "labels_fingerprint", "16 hex digits of the anomalies the result was parsed with (nil: no labels)" },
 }
 
 docs.column = {
@@ -206,6 +214,12 @@ local COLUMN_DOCS = {
   ttl_mean = "mean IPv4 TTL / IPv6 hop limit",
   len_p50 = "median IP length (nearest rank), bytes",
   len_p95 = "95th percentile of the IP length (nearest rank), bytes",
+  anomalous_pkts = "IP packets matching an anomalous anomaly of the labels (NaN without labels)",
+  suspicious_pkts = "IP packets matching a suspicious anomaly of the labels (NaN without labels)",
+  notice_pkts = "IP packets matching a notice anomaly of the labels (NaN without labels)",
+  anomalous_events = "anomalous anomalies whose window [from, to] overlaps the interval (NaN without labels)",
+  suspicious_events = "suspicious anomalies whose window overlaps the interval (NaN without labels)",
+  notice_events = "notice anomalies whose window overlaps the interval (NaN without labels)",
 }
 
 -- One { name, text } per entry of a list C gives (names), described by `texts`.

@@ -89,6 +89,18 @@ function job.dump_matches(d, opts, source, range)
   if ns(d.flow_timeout or -1) ~= ns(opts.flow_timeout or job.FLOW_TIMEOUT) then return false, "flow_timeout differs" end
   if d.hh_k ~= (opts.heavy_hitters or job.HEAVY_HITTERS) then return false, "heavy_hitters differs" end
   if d.hhh_phi ~= (opts.hhh_phi or job.HHH_PHI) then return false, "hhh_phi differs" end
+  -- the labels of issue 17: a dump made with other anomalies (or none) has other label columns
+  local want
+  if opts.labels then
+    local list, err = opts.labels
+    if type(list[1]) == "string" then list, err = require("tpp.labels").read_all(opts.labels) end
+    if not list then return false, err end
+    want = tpp.labels_fingerprint(list)
+  end
+  if d.labels_fingerprint ~= want then
+    return false, want and d.labels_fingerprint and "the labels differ" or want and "it was made without labels"
+      or "it was made with labels"
+  end
   if d.error == "interrupted" then return false, "it was interrupted" end
   return true
 end
@@ -223,6 +235,20 @@ function job.run(spec, hooks)
   return finish()
 end
 
+-- A label file none of whose anomalies falls within the time span of r's packets is most likely of another day:
+-- say so (the label columns are 0 then, as they should be).  `files`: the label files (nil: none).
+function job.warn_other_day(r, files, message, label)
+  if type(files) ~= "table" or type(files[1]) ~= "string" or r.packets == 0 then return end
+  local labels = require "tpp.labels"
+  for _, file in ipairs(files) do
+    local list = labels.read(file)
+    if list and not labels.overlaps(list, r.first_ns, r.last_ns) then
+      message(("%s: warning: no anomaly of %s falls within the capture's time span (%s to %s UTC): labels of "
+        .. "another day?"):format(label, file, tpp.utc(r.first_ns / 1e9, 0), tpp.utc(r.last_ns / 1e9, 0)))
+    end
+  end
+end
+
 -- Write every output of the result `r` under spec.out, called after spec.name: the critical table (spec.columns
 -- of it, in spec.format), its incomplete marker (when summary.status is "incomplete": summary.reason), the port
 -- counts, the heavy hitters (with the feature group hh; else a table of an earlier run there is removed), the dump
@@ -267,6 +293,13 @@ function job.write_outputs(r, spec, summary, how)
   elseif lfs.attributes(files.hh, "mode") == "file" then -- a table of an earlier run would pass for this one's
     local removed, rerr = os.remove(files.hh)
     if not removed then record(files.hh, nil, rerr) end
+  end
+  if r.labels_fingerprint then
+    record(files.labels, r:write_labels(files.labels, spec.format))
+    job.warn_other_day(r, spec.parse and spec.parse.labels, message, label)
+  elseif lfs.attributes(files.labels, "mode") == "file" then -- a table of an earlier run would pass for this one's
+    local removed, rerr = os.remove(files.labels)
+    if not removed then record(files.labels, nil, rerr) end
   end
   if how.dump ~= false then record(files.dump, r:dump(files.dump)) end
 

@@ -8,6 +8,8 @@
 --   DIR/hh/<name>_hh.tsv                        heavy hitters per interval (r:write_heavy_hitters), when the
 --                                               result has the feature group hh (outputs.has_hh)
 -- The tables' extension is their format's (--format: .tsv, .csv or .ndjson).
+--   DIR/labels/<name>_labels.<ext>              one row per anomaly of the labels (r:write_labels), when the
+--                                               run has labels (--labels)
 --   DIR/plot/                                   figures (tpp.plot)
 --   DIR/plot/index.html                         the run's index: every capture, its numbers and status
 local lfs = require "lfs"
@@ -30,6 +32,7 @@ function outputs.paths(out, name, format)
     incomplete = at("critical", name .. "_critical" .. ext .. ".incomplete"),
     port_count = at("port_count", name .. "_port_count" .. ext),
     hh = at("hh", name .. "_hh" .. ext),
+    labels = at("labels", name .. "_labels" .. ext),
     plot = at("plot"),
   }
 end
@@ -49,7 +52,7 @@ function outputs.collision(out, name, inputs, format)
     if a then ids[a.dev .. ":" .. a.ino] = path end
   end
   local p = outputs.paths(out, name, format)
-  for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh" } do
+  for _, key in ipairs { "dump", "critical", "incomplete", "port_count", "hh", "labels" } do
     local a = lfs.attributes(p[key])
     if a and ids[a.dev .. ":" .. a.ino] then return p[key], ids[a.dev .. ":" .. a.ino] end
   end
@@ -92,11 +95,13 @@ function outputs.mkdir(dir, created)
   return true
 end
 
--- Create the output directories under `out` (plot/ only when `with_plot`; mem_dump/ alone when `dumps_only`).
--- true and the list of directories it created (for outputs.remove_empty), or nil, message.
-function outputs.prepare(out, with_plot, dumps_only)
+-- Create the output directories under `out` (plot/ only when `with_plot`; mem_dump/ alone when `dumps_only`;
+-- labels/ when `with_labels`).  true and the list of directories it created (for outputs.remove_empty), or nil,
+-- message.
+function outputs.prepare(out, with_plot, dumps_only, with_labels)
   local p, created = outputs.paths(out, "x"), {}
-  for _, dir in ipairs(dumps_only and { p.dump } or { p.dump, p.critical, p.port_count, p.hh }) do
+  local dirs = dumps_only and { p.dump } or { p.dump, p.critical, p.port_count, p.hh, with_labels and p.labels or nil }
+  for _, dir in ipairs(dirs) do
     local ok, err = outputs.mkdir(dir:match("^(.*)/[^/]*$"), created)
     if not ok then return nil, err end
   end
@@ -143,7 +148,7 @@ end
 function outputs.own_dirs(out)
   local p = outputs.paths(out, "x")
   return { p.dump:match("^(.*)/"), p.critical:match("^(.*)/"), p.port_count:match("^(.*)/"), p.hh:match("^(.*)/"),
-           p.plot }
+           p.labels:match("^(.*)/"), p.plot }
 end
 
 -- Write the incomplete-marker beside a critical table (reason = why reading stopped), or remove a stale one

@@ -320,9 +320,32 @@ end
 
 -- The methods above join the C ones in one methods table (r:slice beside r:column, both completed by the REPL);
 -- the string forms are the type's only __tostring; __complete lists the names offered after `r.` and `r:`.
+-- r:write_labels(path [, format]) -> true | nil, "path: reason": the per-anomaly table (tpp.labels.table_text),
+-- atomically, in TSV (default), CSV or NDJSON (tpp.tables; from and to as seconds, the shortest text of the double);
+-- an error when r has no labels.
+local function write_labels(r, path, format)
+  if type(path) ~= "string" then error("bad argument #1 to 'write_labels' (string expected, got " .. type(path) .. ")", 2) end
+  if not r.labels then error("write_labels: the result has no labels (parse with the labels option)", 2) end
+  local labels = require "tpp.labels"
+  if format == nil or format == "tsv" then return core.write_atomic(path, labels.table_text(r)) end
+  local tables = require "tpp.tables"
+  if not tables.is_format(format) then error(("write_labels: no format %q (tsv, csv or ndjson)"):format(tostring(format)), 2) end
+  local function seconds(ns)
+    if ns == math.mininteger or ns == math.maxinteger then return ns < 0 and -math.huge or math.huge end
+    return ns / 1e9
+  end
+  local rows = {}
+  for k, a in ipairs(r.labels) do
+    rows[k] = { id = a.id, type = a.type, taxonomy = a.taxonomy, from = seconds(a.from_ns), to = seconds(a.to_ns),
+                packets = a.packets, first_interval = a.first_interval or 0 / 0, last_interval = a.last_interval or 0 / 0 }
+  end
+  return tables.write(path, labels.COLUMNS, rows, format)
+end
+
 local function register(meta)
   methods.score = score.compute         -- r:score{...}: anomaly scores over the series (tpp.score)
   methods.select, methods.index, methods.interval = select_intervals, index_of, interval_record
+  methods.write_labels = write_labels
   methods.slice, methods.where, methods.port_series = slice, where, port_series
   methods.write_port_count = write_port_count
   meta.result.__tostring = result_tostring
