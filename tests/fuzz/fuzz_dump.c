@@ -28,7 +28,7 @@ static void check_result(const struct tpp_result *r)
     check_port_histograms(r);
     FILE *devnull = fopen("/dev/null", "w");
     if (devnull) {
-        if (tpp_result_write_tsv(r, devnull) != 0 || tpp_result_write_hh(r, devnull) != 0) abort();
+        if (tpp_result_write_tsv(r, devnull) != 0 || tpp_result_write_hh(r, TPP_EXPORT_TSV, devnull) != 0) abort();
         fclose(devnull);
     }
 }
