@@ -383,6 +383,22 @@ static int result_write_critical(lua_State *L)
     return 1;
 }
 
+/* r:critical_text() -> string: the critical TSV of every column, header included, as r:write_critical writes it
+ * (for the page and the main job's rows, which need the text and not a file). */
+static int result_critical_text(lua_State *L)
+{
+    const struct tpp_result *r = tpp_lresult_check(L, 1);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int ok = f && tpp_result_write_tsv(r, f) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (ok) lua_pushlstring(L, text, len);
+    free(text);
+    if (!ok) return luaL_error(L, "critical_text: out of memory");
+    return 1;
+}
+
 /* r:write_heavy_hitters(path [, format]) -> true | nil, message: the heavy-hitter table (hh/<name>_hh.tsv),
  * atomically. */
 static int result_write_heavy_hitters(lua_State *L)
@@ -638,7 +654,7 @@ void tpp_lresult_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "column", result_column }, { "columns", result_columns }, { "interval", result_interval },
         { "ports", result_ports }, { "distinct_ports", result_distinct_ports },
-        { "write_critical", result_write_critical }, { "dump", result_dump }, { "fields", result_fields },
+        { "write_critical", result_write_critical }, { "critical_text", result_critical_text }, { "dump", result_dump }, { "fields", result_fields },
         { "top_ports", result_top_ports }, { "port_entropy", result_port_entropy }, { "select", result_select },
         { "to_csv", result_to_csv }, { "to_json", result_to_json }, { "segment", result_segment },
         { "heavy_hitters", result_heavy_hitters }, { "write_heavy_hitters", result_write_heavy_hitters },

@@ -157,6 +157,16 @@ describe("r:write_critical(path [, format [, columns]])", function()
     assert.truthy(err:find("invalid option 'xlsx'", 1, true), err)
     assert.is_nil(io.open(w.dir .. "/x.tsv"))
   end)
+
+  it("gives the same TSV as text with r:critical_text()", function()
+    local w = setup()
+    local path = w.dir .. "/text.tsv"
+    assert(w.r:write_critical(path))
+    local f = assert(io.open(path, "rb"))
+    local written = f:read("a")
+    f:close()
+    assert.are.equal(written, w.r:critical_text())
+  end)
 end)
 
 describe("r:write_heavy_hitters and r:write_port_count in three formats", function()

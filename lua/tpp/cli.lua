@@ -115,11 +115,9 @@ local function output_name(v)
   return v
 end
 
--- The feature groups (tpp.feature_groups, C's list): "all", "none", a list "ports,flows" (spaces allowed) or, in a
--- config file, an array of names; the canonical form is "all", "none" or the names in C's order, each once.
-local function feature_groups(v)
-  local groups = require("tpp.core").feature_groups
-  local why = ("must be all, none or a comma-separated list of %s"):format(table.concat(groups, ", "))
+-- The names of a list option: a comma-separated string (spaces dropped) or, in a config file, an array of
+-- strings.  Returns the list, or nil and the reason (`why` says what the option must be).
+local function list_names(v, why)
   local names = {}
   if type(v) == "table" then
     for i, name in ipairs(v) do
@@ -127,12 +125,25 @@ local function feature_groups(v)
       names[i] = name
     end
   elseif type(v) == "string" then
-    local spec = v:lower():gsub("%s+", "")
-    if spec == "all" or spec == "none" then return spec end
-    for name in (spec .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
+    for name in (v:gsub("%s+", "") .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
   else
     return nil, why
   end
+  return names
+end
+
+-- The feature groups (tpp.feature_groups, C's list): "all", "none", a list "ports,flows" (spaces allowed) or, in a
+-- config file, an array of names; the canonical form is "all", "none" or the names in C's order, each once.
+local function feature_groups(v)
+  local groups = require("tpp.core").feature_groups
+  local why = ("must be all, none or a comma-separated list of %s"):format(table.concat(groups, ", "))
+  if type(v) == "string" then
+    v = v:lower()
+    local spec = v:gsub("%s+", "")
+    if spec == "all" or spec == "none" then return spec end
+  end
+  local names, err = list_names(v, why)
+  if not names then return nil, err end
   if #names == 0 then return nil, why end
   local wanted = {}
   for _, name in ipairs(names) do
@@ -151,17 +162,8 @@ end
 local function column_list(v)
   local known = require("tpp.core").column_names()
   local why = "must be a comma-separated list of column names"
-  local names = {}
-  if type(v) == "table" then
-    for i, name in ipairs(v) do
-      if type(name) ~= "string" then return nil, ("%s (item %d is %s)"):format(why, i, tostring(name)) end
-      names[i] = name
-    end
-  elseif type(v) == "string" then
-    for name in (v:gsub("%s+", "") .. ","):gmatch("([^,]*),") do names[#names + 1] = name end
-  else
-    return nil, why
-  end
+  local names, err = list_names(v, why)
+  if not names then return nil, err end
   if #names == 0 or (#names == 1 and names[1] == "") then return nil, why end
   local valid, seen = {}, {}
   for _, name in ipairs(known) do valid[name] = true end

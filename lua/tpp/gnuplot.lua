@@ -12,15 +12,18 @@
 --   local results = gp.run({ job, ... }, { gnuplot = exe, jobs = 2, dir = ctx.workdir })
 --
 -- No string from outside (a file or directory name, capture metadata) is ever part of a script: gnuplot runs as
--- `gnuplot -c fig_12.gp WORKDIR` (an argv, no shell), the script's first line changes to the work directory given
--- as its argument (a string value, never parsed), and every name in the script (data files, the output
+-- `gnuplot -c batch_1.gp WORKDIR` (an argv, no shell; a batch script loads the figures' scripts in turn), whose
+-- first line changes to the work directory given as its argument (a string value, never parsed), and every name in
+-- a script (data files, the output
 -- fig_12.png) is one this module made up.  A finished figure is then moved to its real name by Lua.  Every text
 -- in a script is tpp's own and goes through M.quote, which refuses control characters.
 --
--- The 3D port figures draw one impulse per (interval, port) with count > 0 whose share (count / packets of its
--- interval) is at least min_share (default 0.002) of the series' highest share: a thinner bar is below what one
--- pixel of the z axis shows.  The figure says how many bars were left out; the optional heatmap (kind
--- "heatmap") shows the whole distribution, ports binned on a log scale.
+-- The cost follows what is drawn, not the result's size: past two intervals per pixel column a time series is
+-- written as per-column envelopes (mean, min, max), and past MAX_BAR_INTERVALS intervals, or when bars would leave
+-- out more than MAX_HIDDEN_SHARE of the packets, a port figure is a heatmap with at most one column per pixel.
+-- Otherwise the 3D port figures draw one impulse per (interval, port) whose share (count / packets of its
+-- interval) is at least min_share (default 0.002) of the figure's highest share: a thinner bar is below what one
+-- pixel of the z axis shows.  The figure says how many bars, and what share of the packets, were left out.
 local lfs = require "lfs"
 local tpp = require "tpp"
 local pool = require "tpp.pool"
@@ -590,9 +593,7 @@ local PAIR = { tcp_src = -0.15, tcp_dst = 0.15, udp_src = -0.15, udp_dst = 0.15 
 local QUAD = { tcp_src = -0.3, tcp_dst = -0.1, udp_src = 0.1, udp_dst = 0.3 }
 
 -- What the figures showing one port series need to know first, in one pass over its histograms (once per
--- drawing): the highest share of a bar (count / packets of its interval), the number of bars and their packets,
--- the packets of each port; then, in a second pass, the bars that any figure could draw (a figure's cut-off is at
--- least this series' highest share times min_share), as flat lists.
+-- drawing): the highest share of a bar (count / packets of its interval), the number of bars and their packets.
 local function port_stats(ctx, series)
   local key = "stats " .. series
   if ctx.cache[key] then return ctx.cache[key] end

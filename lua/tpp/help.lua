@@ -80,6 +80,7 @@ docs.result = {
   { "select", "r:select({i1, i2, ...}) -> result of the intervals at these indices (ascending)" },
   { "to_csv", "r:to_csv(path) -> true | nil, msg — CSV for pandas/R (NaN as an empty field)" },
   { "to_json", "r:to_json(path) -> true | nil, msg — JSON: summary fields and \"records\" (NaN as null)" },
+  { "critical_text", "r:critical_text() -> string — the critical TSV (every column, header included) as text" },
   { "write_critical", "r:write_critical(path [, format [, columns]]) -> true | nil, msg — the critical table as "
                       .. "\"tsv\" (default), \"csv\" or \"ndjson\", of the listed columns in that order (default all)" },
   { "write_port_count", "r:write_port_count(path [, format]) -> true | nil, msg — distinct ports per series and "

@@ -271,18 +271,8 @@ function job.write_outputs(r, spec, summary, how)
   if #r > 0 then summary.first_ns, summary.last_ns = r.first_ns, r.last_ns end   -- the run's index shows the span
   record(files.critical, r:write_critical(files.critical, spec.format, spec.columns))
   if how.rows then -- the rows of the table just written, all at once, as TSV lines of every column
-    local tsv = files.critical
-    if (spec.format or "tsv") ~= "tsv" or spec.columns then
-      tsv = os.tmpname()
-      if not r:write_critical(tsv) then tsv = nil end
-    end
-    local f = tsv and io.open(tsv)
-    if f then
-      f:read("l")
-      how.rows(f:read("a"))
-      f:close()
-    end
-    if tsv and tsv ~= files.critical then os.remove(tsv) end
+    local text = r:critical_text()
+    how.rows(text:sub((text:find("\n", 1, true) or #text) + 1))
   end
   local incomplete = summary.status == "incomplete" and summary.reason or nil
   local ok, err = outputs.mark_incomplete(files.incomplete, incomplete)

@@ -96,19 +96,6 @@ function page.json(v) return table.concat(json(v, {})) end
 -- The data: the critical table as the TSV spells it
 ---------------------------------------------------------------------------------------------------------------
 
--- The critical TSV's text of r: r:write_critical to a private temporary file, read back.
-local function critical_text(r)
-  local path = os.tmpname()
-  local ok, err = r:write_critical(path)
-  if not ok then os.remove(path) return nil, err end
-  local f = io.open(path, "rb")
-  local text = f and f:read("a")
-  if f then f:close() end
-  os.remove(path)
-  if not text then return nil, path .. ": cannot read back the critical table" end
-  return text
-end
-
 -- "seconds.nanoseconds" (maybe negative) <-> integer nanoseconds: the TSV's spelling of times.
 local function time_ns(cell)
   local sign, s, ns = cell:match("^(%-?)(%d+)%.(%d%d%d%d%d%d%d%d%d)$")
@@ -805,12 +792,11 @@ local GUARD = [==[
 })();
 ]==]
 
--- html(r, opts) -> the page's text, or nil and a message (the critical table could not be read).
+-- html(r, opts) -> the page's text, or nil and a message (the critical table does not match the result).
 function page.html(r, opts)
   opts = opts or {}
   local n = #r
-  local text, err = critical_text(r)
-  if not text then return nil, err end
+  local text = r:critical_text()   -- the critical TSV, as r:write_critical writes it
   local names, encoded, rows = tsv_columns(text)
   text = nil   -- the collector may have the table's text now
   if rows ~= n then return nil, ("the critical table has %d rows for %d intervals"):format(rows, n) end

@@ -27,7 +27,7 @@
 --     original's 16 x 9 in at 600 dpi is width 9600, height 5400, dpi 600)
 --   alpha (0.5, of the 3D bars)  dynamic_alpha (false: alpha proportional to the bar's height, floor 0.1)
 --   log_ports (false: log-scaled port axis)  max_intervals (0 = all: draw only the first N intervals)
---   min_share (0.002: 3D bars below this fraction of the series' highest bar are left out and counted in the figure)
+--   min_share (0.002: 3D bars below this fraction of the figure's highest bar are left out and counted in the figure)
 --   heatmap (false: also dir/<stem>_<n>_heatmap.<format> for figures 12-15, ports binned on a log scale)
 --   port_view ("auto": the port figures 12-18 as 3D bars, or as heatmaps when there are more than 200 intervals or
 --     the bars would leave out more than 25 % of the packets, saying so in the title; "bars"; "heatmap")
