@@ -89,7 +89,7 @@ test-cluster: tpp
 	eval "$$env"; echo "test-cluster: Slurm up ($$SLURM_CONF)"; \
 	TPP_TEST_CLUSTER=1 ./tpp $(BUSTED) tests/cluster_spec.lua
 
-bench: tpp build/pcap_loop
+bench: tpp build/pcap_loop build/flow_floor
 	bench/run.sh
 
 install: tpp
@@ -114,6 +114,9 @@ clean:
 	rm -rf build tpp
 
 build/pcap_loop: bench/pcap_loop.c | build
+	$(CC) $(WARN) $(CFLAGS) -o $@ $< $(shell pkg-config --libs libpcap)
+
+build/flow_floor: bench/flow_floor.c | build
 	$(CC) $(WARN) $(CFLAGS) -o $@ $< $(shell pkg-config --libs libpcap)
 
 # C-level tests, built with the sanitizers against the core sources they test.
