@@ -213,17 +213,24 @@ struct sweep {
 };
 
 /* The filters of one key.  The checked ones are those of anomalies whose filters may overlap (a packet matching
- * two of them counts once): a packet looks at those starting in [t - longest, t]. */
+ * two of them counts once): a packet looks at those starting in [t - longest, t].  What matching changes fits one
+ * cache line; the key, which the lookup reads (maybe on another thread), is apart (struct group_key). */
 struct group {
-    struct key key;            /* what its packets carry */
-    uint8_t shape;
-    size_t begin, end;         /* the checked entries e[begin, end), ascending by from */
-    int64_t longest;           /* the longest window among them (to - from, saturated) */
-    size_t pbegin, pend;       /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
-    size_t next_start, next_end;
+    int64_t longest;           /* the longest window among the checked entries (to - from, saturated) */
     uint64_t count;            /* the group's packets so far */
     int64_t latest;            /* the latest of their times */
+    uint32_t begin, end;       /* the checked entries e[begin, end), ascending by from */
+    uint32_t pbegin, pend;     /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
+    uint32_t next_start, next_end;
     uint32_t active[TPP_LABEL_NTYPES]; /* swept anomalies of each type counting now */
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct group) == 64, "a group's matching state is one cache line");
+
+/* What a group's packets carry: read only once the index is built. */
+struct group_key {
+    struct key key;
+    uint8_t shape;
 };
 
 /* A slot of the hash table: 32 bits of its key's hash, so that a probe rarely reads a group not its own. */
@@ -238,6 +245,7 @@ struct tpp_label_index {
     struct sweep *p;
     uint32_t *ends;
     struct group *groups;      /* from 1 (0 marks an empty slot) */
+    struct group_key *keys;    /* the groups' keys, alike */
     size_t ngroups;
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
@@ -318,6 +326,7 @@ void tpp_label_index_free(struct tpp_label_index *x)
     free(x->p);
     free(x->ends);
     free(x->groups);
+    free(x->keys);
     free(x->slots);
     free(x->found);
     for (int t = 0; t < TPP_LABEL_NTYPES; t++) free(x->from[t]), free(x->to[t]);
@@ -386,7 +395,7 @@ static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
 static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
                        size_t *ne, size_t *np)
 {
-    *g = (struct group){ .key = all[i].key, .shape = all[i].shape, .begin = *ne, .pbegin = *np };
+    *g = (struct group){ .begin = (uint32_t)*ne, .pbegin = (uint32_t)*np };
     for (size_t k = i; k < j; k++) {
         if (all[k].swept) {
             x->p[(*np)++] = (struct sweep){ all[k].from, all[k].to, all[k].anomaly, 0, 0, 0 };
@@ -395,8 +404,8 @@ static void fill_group(struct tpp_label_index *x, const struct entry *all, size_
             if (window(all[k].from, all[k].to) > g->longest) g->longest = window(all[k].from, all[k].to);
         }
     }
-    g->end = *ne;
-    g->pend = *np;
+    g->end = (uint32_t)*ne;
+    g->pend = (uint32_t)*np;
     g->next_start = g->next_end = g->pbegin;
 }
 
@@ -407,13 +416,15 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
     if (!x) return NULL;
     x->l = l;
     size_t nf = l->nfilters + 1;
+    if (nf > UINT32_MAX / 2) goto oom; /* the entries are numbered in 32 bits */
     all = malloc(nf * sizeof *all);
     x->e = malloc(nf * sizeof *x->e);
     x->p = malloc(nf * sizeof *x->p);
     x->ends = malloc(nf * sizeof *x->ends);
     x->found = calloc(l->n + 1, sizeof *x->found);
-    x->groups = malloc((nf + 1) * sizeof *x->groups);
-    if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || build_events(x) != 0) goto oom;
+    x->groups = aligned_alloc(_Alignof(struct group), (nf + 1) * sizeof *x->groups);
+    x->keys = malloc((nf + 1) * sizeof *x->keys);
+    if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || !x->keys || build_events(x) != 0) goto oom;
     size_t n = 0;
     for (size_t k = 0; k < l->n; k++) {
         const struct tpp_anomaly *a = &l->a[k];
@@ -443,6 +454,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         while (j < n && all[j].shape == all[i].shape && memcmp(&all[j].key, &all[i].key, sizeof all[i].key) == 0) j++;
         uint32_t g = (uint32_t)x->ngroups++;
         fill_group(x, all, i, j, &x->groups[g], &ne, &np);
+        x->keys[g] = (struct group_key){ .key = all[i].key, .shape = all[i].shape };
         if (sort_ends(x, &x->groups[g]) != 0) goto oom;
         uint64_t h = hash_key(all[i].shape, &all[i].key);
         x->present[h >> 54] |= 1ull << (h >> 48 & 63);
@@ -464,19 +476,19 @@ oom:
     return NULL;
 }
 
-/* The group of packet p's key of a shape (its hash h), or NULL. */
-static struct group *find_group(struct tpp_label_index *x, unsigned shape, uint64_t h, const struct tpp_packet *p,
-                                int ports)
+/* The group of packet p's key of a shape (its hash h), or 0. */
+static uint32_t find_group(const struct tpp_label_index *x, unsigned shape, uint64_t h, const struct tpp_packet *p,
+                           int ports)
 {
-    if (!(x->present[h >> 54] & 1ull << (h >> 48 & 63))) return NULL;
+    if (!(x->present[h >> 54] & 1ull << (h >> 48 & 63))) return 0;
     struct key k;
-    if (!key_of_packet(p, shape, ports, &k)) return NULL;
+    if (!key_of_packet(p, shape, ports, &k)) return 0;
     for (size_t s = h & x->mask; x->slots[s].group; s = (s + 1) & x->mask) {
         if (x->slots[s].tag != (uint32_t)(h >> 16)) continue;
-        struct group *g = &x->groups[x->slots[s].group];
-        if (g->shape == shape && memcmp(&g->key, &k, sizeof k) == 0) return g;
+        const struct group_key *g = &x->keys[x->slots[s].group];
+        if (g->shape == shape && memcmp(&g->key, &k, sizeof k) == 0) return x->slots[s].group;
     }
-    return NULL;
+    return 0;
 }
 
 /* The shapes (bit s: shape s) without a source address, without a destination, without ports. */
@@ -575,20 +587,40 @@ static unsigned visit(struct tpp_label_index *x, struct group *g, int64_t ts)
     return types;
 }
 
-unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
+unsigned tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p,
+                          uint32_t groups[TPP_LABEL_MAX_GROUPS])
 {
-    x->serial++;
-    unsigned types = 0;
+    unsigned n = 0;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    if (x->all) types |= visit(x, x->all, p->ts_ns);
     struct parts q;
     parts_of_packet(p, &q);
     for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
         unsigned shape = (unsigned)__builtin_ctz(left);
-        struct group *g = find_group(x, shape, hash_parts(shape, &q), p, ports);
-        if (g) types |= visit(x, g, p->ts_ns);
+        uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
+        if (g) groups[n++] = g;
     }
+    return n;
+}
+
+void tpp_label_prefetch(const struct tpp_label_index *x, const uint32_t *groups, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) __builtin_prefetch(&x->groups[groups[i]], 1);
+}
+
+unsigned tpp_label_match_groups(struct tpp_label_index *x, const struct tpp_packet *p, const uint32_t *groups,
+                                unsigned n)
+{
+    x->serial++;
+    unsigned types = 0;
+    if (x->all) types |= visit(x, x->all, p->ts_ns);
+    for (unsigned i = 0; i < n; i++) types |= visit(x, &x->groups[groups[i]], p->ts_ns);
     return types;
+}
+
+unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
+{
+    uint32_t groups[TPP_LABEL_MAX_GROUPS];
+    return tpp_label_match_groups(x, p, groups, tpp_label_lookup(x, p, groups));
 }
 
 void tpp_label_index_finish(struct tpp_label_index *x)
