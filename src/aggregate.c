@@ -96,8 +96,8 @@ struct tpp_agg {
     BUF(uint64_t) sort_tmp;
     BUF(struct tpp_flow_mark) head;
     struct tpp_label_index *labels; /* the result's labels, indexed; NULL without */
-    const uint32_t *label_groups; /* the label groups of the packet being added, when looked up (ahead, by the */
-    int label_ngroups;            /* reader thread), else -1: count_packet looks it up */
+    const uint32_t *label_items; /* the label items of the packet being added, when looked up (ahead, by the */
+    int label_nitems;            /* reader thread), else -1: count_packet looks it up */
     uint64_t label_pkts[TPP_LABEL_NTYPES]; /* the current interval's IP packets matching each type */
 };
 
@@ -557,8 +557,8 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
         a->stopped = -1;
     if (a->labels) {
-        unsigned types = a->label_ngroups < 0 ? tpp_label_match(a->labels, p)
-                         : tpp_label_match_groups(a->labels, p, a->label_groups, (unsigned)a->label_ngroups);
+        unsigned types = a->label_nitems < 0 ? tpp_label_match(a->labels, p)
+                         : tpp_label_match_items(a->labels, p, a->label_items, (unsigned)a->label_nitems);
         for (; types; types &= types - 1) a->label_pkts[__builtin_ctz(types)]++;
     }
 
@@ -659,16 +659,16 @@ const struct tpp_label_index *tpp_agg_label_index(const struct tpp_agg *a) { ret
 
 static inline int add_packet(struct tpp_agg *a, const struct tpp_packet *p);
 
-int tpp_agg_add_looked_up(struct tpp_agg *a, const struct tpp_packet *p, const uint32_t *label_groups, int n)
+int tpp_agg_add_looked_up(struct tpp_agg *a, const struct tpp_packet *p, const uint32_t *label_items, int n)
 {
-    a->label_groups = label_groups;
-    a->label_ngroups = n;
+    a->label_items = label_items;
+    a->label_nitems = n;
     return add_packet(a, p);
 }
 
 int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
 {
-    a->label_ngroups = -1;
+    a->label_nitems = -1;
     return add_packet(a, p);
 }
 

@@ -227,10 +227,14 @@ struct group {
 
 _Static_assert(sizeof(struct group) == 64, "a group's matching state is one cache line");
 
-/* What a group's packets carry: read only once the index is built. */
+/* What the lookup reads of a group: its key, and where its checked entries are (as in struct group).  Read only
+ * once the index is built. */
 struct group_key {
     struct key key;
     uint8_t shape;
+    uint8_t swept;             /* it has swept entries */
+    uint32_t begin, end;
+    int64_t longest;
 };
 
 /* A slot of the hash table: 32 bits of its key's hash, so that a probe rarely reads a group not its own. */
@@ -238,6 +242,13 @@ struct slot {
     uint32_t tag;
     uint32_t group;            /* 0: empty */
 };
+
+/* An item of a packet's lookup (tpp_label_lookup): the number of a group with swept filters, which the matching
+ * visits; or, with ITEM_CHECKED, the number of an anomaly with a checked filter the packet matches (its window
+ * holds the packet), its type above it: the matching only counts the packet into it, once. */
+#define ITEM_CHECKED (1u << 31)
+#define ITEM_TYPE_SHIFT 29
+#define ANOMALY_MASK ((1u << ITEM_TYPE_SHIFT) - 1)
 
 struct tpp_label_index {
     struct tpp_labels *l;
@@ -250,7 +261,7 @@ struct tpp_label_index {
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
     uint16_t shapes;           /* bit s: some filter has shape s (but 0: the filters without attributes) */
-    struct group *all;         /* the group of the filters without attributes (every packet's), or NULL */
+    uint32_t all;              /* the group of the filters without attributes (every packet's), or 0 */
     /* one bit per 16-bit value of a key's hash (its top bits; the shape is in the hash): a packet's key whose bit
      * is clear has no group, which is what most keys of most packets find out without probing the table (8 KB:
      * they stay in the first-level cache) */
@@ -416,7 +427,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
     if (!x) return NULL;
     x->l = l;
     size_t nf = l->nfilters + 1;
-    if (nf > UINT32_MAX / 2) goto oom; /* the entries are numbered in 32 bits */
+    if (nf > UINT32_MAX / 2 || l->n > ANOMALY_MASK) goto oom; /* numbered in 32 bits, anomalies in items' */
     all = malloc(nf * sizeof *all);
     x->e = malloc(nf * sizeof *x->e);
     x->p = malloc(nf * sizeof *x->p);
@@ -454,7 +465,9 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         while (j < n && all[j].shape == all[i].shape && memcmp(&all[j].key, &all[i].key, sizeof all[i].key) == 0) j++;
         uint32_t g = (uint32_t)x->ngroups++;
         fill_group(x, all, i, j, &x->groups[g], &ne, &np);
-        x->keys[g] = (struct group_key){ .key = all[i].key, .shape = all[i].shape };
+        const struct group *made = &x->groups[g];
+        x->keys[g] = (struct group_key){ .key = all[i].key, .shape = all[i].shape, .swept = made->pend > made->pbegin,
+                                         .begin = made->begin, .end = made->end, .longest = made->longest };
         if (sort_ends(x, &x->groups[g]) != 0) goto oom;
         uint64_t h = hash_key(all[i].shape, &all[i].key);
         x->present[h >> 54] |= 1ull << (h >> 48 & 63);
@@ -464,7 +477,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
         x->slots[at] = (struct slot){ (uint32_t)(h >> 16), g };
-        if (all[i].shape == 0) x->all = &x->groups[g]; /* reached directly, not through the table */
+        if (all[i].shape == 0) x->all = g; /* reached directly, not through the table */
         i = j;
     }
     free(all);
@@ -514,26 +527,37 @@ static void note_time(struct found *a, int64_t ts)
     if (ts > a->last) a->last = ts;
 }
 
+/* The first of the checked entries e[begin, end) (ascending by from) starting after ts. */
+static size_t first_after(const struct entry *e, size_t begin, size_t end, int64_t ts)
+{
+    while (begin < end) {
+        size_t mid = begin + (end - begin) / 2;
+        if (e[mid].from <= ts) begin = mid + 1;
+        else end = mid;
+    }
+    return begin;
+}
+
+/* The current packet, at ts, matches a checked filter of anomaly k: it counts once. */
+static void count_checked(struct tpp_label_index *x, uint32_t k, int64_t ts)
+{
+    struct found *a = &x->found[k];
+    if (a->stamp == x->serial) return;
+    a->stamp = x->serial;
+    a->packets++;
+    note_time(a, ts);
+}
+
 /* The checked entries of group g that hold time ts (among those starting in [ts - longest, ts]). */
 static unsigned scan_group(struct tpp_label_index *x, const struct group *g, int64_t ts)
 {
-    size_t lo = g->begin, hi = g->end;
-    while (lo < hi) { /* the first entry starting after ts */
-        size_t mid = lo + (hi - lo) / 2;
-        if (x->e[mid].from <= ts) lo = mid + 1;
-        else hi = mid;
-    }
     unsigned types = 0;
-    for (size_t i = lo; i-- > g->begin;) {
+    for (size_t i = first_after(x->e, g->begin, g->end, ts); i-- > g->begin;) {
         const struct entry *e = &x->e[i];
         if (window(e->from, ts) > g->longest) break;
         if (e->to < ts) continue;
         types |= 1u << e->type;
-        struct found *a = &x->found[e->anomaly];
-        if (a->stamp == x->serial) continue;
-        a->stamp = x->serial;
-        a->packets++;
-        note_time(a, ts);
+        count_checked(x, e->anomaly, ts);
     }
     return types;
 }
@@ -587,40 +611,80 @@ static unsigned visit(struct tpp_label_index *x, struct group *g, int64_t ts)
     return types;
 }
 
-unsigned tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p,
-                          uint32_t groups[TPP_LABEL_MAX_GROUPS])
+/* Append group gi's items at time ts to items[*n, room) (see ITEM_CHECKED); -1 when they do not fit. */
+static int add_items(const struct tpp_label_index *x, uint32_t gi, int64_t ts, uint32_t *items, unsigned room,
+                     unsigned *n)
+{
+    const struct group_key *g = &x->keys[gi];
+    if (g->swept) {
+        if (*n == room) return -1;
+        items[(*n)++] = gi;
+    }
+    for (size_t i = first_after(x->e, g->begin, g->end, ts); i-- > g->begin;) {
+        const struct entry *e = &x->e[i];
+        if (window(e->from, ts) > g->longest) break;
+        if (e->to < ts) continue;
+        if (*n == room) return -1;
+        items[(*n)++] = ITEM_CHECKED | (uint32_t)e->type << ITEM_TYPE_SHIFT | e->anomaly;
+    }
+    return 0;
+}
+
+int tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t *items, unsigned room)
 {
     unsigned n = 0;
+    int64_t ts = p->ts_ns;
+    if (x->all && add_items(x, x->all, ts, items, room, &n) != 0) return -1;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
     struct parts q;
     parts_of_packet(p, &q);
     for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
         unsigned shape = (unsigned)__builtin_ctz(left);
         uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
-        if (g) groups[n++] = g;
+        if (g && add_items(x, g, ts, items, room, &n) != 0) return -1;
     }
-    return n;
+    return (int)n;
 }
 
-void tpp_label_prefetch(const struct tpp_label_index *x, const uint32_t *groups, unsigned n)
+void tpp_label_prefetch(const struct tpp_label_index *x, const uint32_t *items, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) __builtin_prefetch(&x->groups[groups[i]], 1);
+    for (unsigned i = 0; i < n; i++) {
+        if (items[i] & ITEM_CHECKED) __builtin_prefetch(&x->found[items[i] & ANOMALY_MASK], 1);
+        else __builtin_prefetch(&x->groups[items[i]], 1);
+    }
 }
 
-unsigned tpp_label_match_groups(struct tpp_label_index *x, const struct tpp_packet *p, const uint32_t *groups,
-                                unsigned n)
+unsigned tpp_label_match_items(struct tpp_label_index *x, const struct tpp_packet *p, const uint32_t *items,
+                               unsigned n)
 {
     x->serial++;
     unsigned types = 0;
-    if (x->all) types |= visit(x, x->all, p->ts_ns);
-    for (unsigned i = 0; i < n; i++) types |= visit(x, &x->groups[groups[i]], p->ts_ns);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t it = items[i];
+        if (it & ITEM_CHECKED) {
+            types |= 1u << (it >> ITEM_TYPE_SHIFT & 3);
+            count_checked(x, it & ANOMALY_MASK, p->ts_ns);
+        } else {
+            types |= sweep_group(x, &x->groups[it], p->ts_ns);
+        }
+    }
     return types;
 }
 
 unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
 {
-    uint32_t groups[TPP_LABEL_MAX_GROUPS];
-    return tpp_label_match_groups(x, p, groups, tpp_label_lookup(x, p, groups));
+    x->serial++;
+    unsigned types = 0;
+    int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
+    if (x->all) types |= visit(x, &x->groups[x->all], p->ts_ns);
+    struct parts q;
+    parts_of_packet(p, &q);
+    for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
+        unsigned shape = (unsigned)__builtin_ctz(left);
+        uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
+        if (g) types |= visit(x, &x->groups[g], p->ts_ns);
+    }
+    return types;
 }
 
 void tpp_label_index_finish(struct tpp_label_index *x)

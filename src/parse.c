@@ -33,14 +33,14 @@ struct batch {
     uint64_t bytes_read;  /* capture bytes consumed when the batch was filled */
 };
 
-/* The label groups the reader looked up for a batch's packets (tpp_label_lookup), when the parse has labels:
- * packet k's are group[at[k], at[k + 1]) for k below `upto`.  The aggregator looks the others up itself (this
+/* The label items the reader looked up for a batch's packets (tpp_label_lookup), when the parse has labels:
+ * packet k's are item[at[k], at[k + 1]) for k below `upto`.  The aggregator looks the others up itself (this
  * list was full: a batch of packets of many anomalies' hosts). */
-enum { LABEL_ROOM = 4 * BATCH };
+enum { LABEL_ROOM = 8 * BATCH };
 struct batch_labels {
     int upto;
     uint16_t at[BATCH + 1];
-    uint32_t group[LABEL_ROOM];
+    uint32_t item[LABEL_ROOM];
 };
 
 /* Frames of link types tpp does not decode, by link type (a pcapng capture may have several). */
@@ -108,12 +108,13 @@ enum tpp_decode_mode tpp_decode_mode_of(const struct tpp_options *o)
     return TPP_DECODE_OUTER;
 }
 
-/* Look packet k of a batch up in the label index, while the batch's list has room for all it may match. */
+/* Look packet k of a batch up in the label index, while the batch's list has room for all its items. */
 static void look_up_labels(const struct tpp_label_index *x, const struct tpp_packet *p, struct batch_labels *bl, int k)
 {
     unsigned at = bl->at[k];
-    if (bl->upto != k || LABEL_ROOM - at < TPP_LABEL_MAX_GROUPS) return;
-    bl->at[k + 1] = (uint16_t)(at + (p->ipv ? tpp_label_lookup(x, p, &bl->group[at]) : 0));
+    int n = 0;
+    if (bl->upto != k || (p->ipv && (n = tpp_label_lookup(x, p, &bl->item[at], LABEL_ROOM - at)) < 0)) return;
+    bl->at[k + 1] = (uint16_t)(at + (unsigned)n);
     bl->upto = k + 1;
 }
 
@@ -181,8 +182,8 @@ static int count_batch(struct pipeline *pl, const struct batch *b, struct tpp_ag
         int agg;
         if (bl && k < bl->upto) {
             if (ahead < bl->upto)
-                tpp_label_prefetch(pl->label_index, &bl->group[bl->at[ahead]], bl->at[ahead + 1] - bl->at[ahead]);
-            agg = tpp_agg_add_looked_up(a, &b->pkt[k], &bl->group[bl->at[k]], bl->at[k + 1] - bl->at[k]);
+                tpp_label_prefetch(pl->label_index, &bl->item[bl->at[ahead]], bl->at[ahead + 1] - bl->at[ahead]);
+            agg = tpp_agg_add_looked_up(a, &b->pkt[k], &bl->item[bl->at[k]], bl->at[k + 1] - bl->at[k]);
         } else {
             agg = tpp_agg_add(a, &b->pkt[k]);
         }
