@@ -98,6 +98,7 @@ struct tpp_agg {
     struct tpp_label_index *labels; /* the result's labels, indexed; NULL without */
     const uint32_t *label_items; /* the label items of the packet being added, when looked up (ahead, by the */
     int label_nitems;            /* reader thread), else -1: count_packet looks it up */
+    unsigned label_types;        /* then the types it matches */
     uint64_t label_pkts[TPP_LABEL_NTYPES]; /* the current interval's IP packets matching each type */
 };
 
@@ -557,8 +558,9 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
         a->stopped = -1;
     if (a->labels) {
-        unsigned types = a->label_nitems < 0 ? tpp_label_match(a->labels, p)
-                         : tpp_label_match_items(a->labels, p, a->label_items, (unsigned)a->label_nitems);
+        unsigned types = a->label_types;
+        if (a->label_nitems < 0) types = tpp_label_match(a->labels, p);
+        else tpp_label_count(a->labels, p, a->label_items, (unsigned)a->label_nitems);
         for (; types; types &= types - 1) a->label_pkts[__builtin_ctz(types)]++;
     }
 
@@ -659,10 +661,12 @@ const struct tpp_label_index *tpp_agg_label_index(const struct tpp_agg *a) { ret
 
 static inline int add_packet(struct tpp_agg *a, const struct tpp_packet *p);
 
-int tpp_agg_add_looked_up(struct tpp_agg *a, const struct tpp_packet *p, const uint32_t *label_items, int n)
+int tpp_agg_add_looked_up(struct tpp_agg *a, const struct tpp_packet *p, const uint32_t *label_items, int n,
+                          unsigned label_types)
 {
     a->label_items = label_items;
     a->label_nitems = n;
+    a->label_types = label_types;
     return add_packet(a, p);
 }
 

@@ -40,6 +40,7 @@ enum { LABEL_ROOM = 8 * BATCH };
 struct batch_labels {
     int upto;
     uint16_t at[BATCH + 1];
+    uint8_t types[BATCH];      /* the types packet k matches */
     uint32_t item[LABEL_ROOM];
 };
 
@@ -113,7 +114,10 @@ static void look_up_labels(const struct tpp_label_index *x, const struct tpp_pac
 {
     unsigned at = bl->at[k];
     int n = 0;
-    if (bl->upto != k || (p->ipv && (n = tpp_label_lookup(x, p, &bl->item[at], LABEL_ROOM - at)) < 0)) return;
+    unsigned types = 0;
+    if (bl->upto != k || (p->ipv && (n = tpp_label_lookup(x, p, &bl->item[at], LABEL_ROOM - at, &types)) < 0))
+        return;
+    bl->types[k] = (uint8_t)types;
     bl->at[k + 1] = (uint16_t)(at + (unsigned)n);
     bl->upto = k + 1;
 }
@@ -183,7 +187,8 @@ static int count_batch(struct pipeline *pl, const struct batch *b, struct tpp_ag
         if (bl && k < bl->upto) {
             if (ahead < bl->upto)
                 tpp_label_prefetch(pl->label_index, &bl->item[bl->at[ahead]], bl->at[ahead + 1] - bl->at[ahead]);
-            agg = tpp_agg_add_looked_up(a, &b->pkt[k], &bl->item[bl->at[k]], bl->at[k + 1] - bl->at[k]);
+            agg = tpp_agg_add_looked_up(a, &b->pkt[k], &bl->item[bl->at[k]], bl->at[k + 1] - bl->at[k],
+                                        bl->types[k]);
         } else {
             agg = tpp_agg_add(a, &b->pkt[k]);
         }
