@@ -3,10 +3,14 @@
  * The index files each filter under its key: the attributes it has (its shape) and their values.  A packet
  * matches a filter exactly when its own key of the filter's shape is the filter's, so a packet looks up one key
  * per shape in use (a bitmap answers "none" for most) and finds the filters it matches without checking any.
- * Within a key's group, time decides: the filters of anomalies whose filters cannot overlap are counted by a
- * sweep over the windows (a step per packet, whatever their number), the others are checked one by one among
- * those that started at most the group's longest window before the packet.  Any order of time is handled, and
- * nothing is allocated once the index is built.
+ * Within a key's group, time decides: the windows of anomalies whose filters cannot overlap cut time into
+ * segments, and a packet counts into the one holding it (a filter's packets are, at the end, those of the
+ * segments its window covers); the others are checked one by one among those that started at most the group's
+ * longest window before the packet.  Matching is in two halves: a lookup that only reads the index and says what
+ * a packet counts into (items) and which types it matches, which a parse runs on its reader thread ahead of the
+ * aggregator; and the counting into tallies, on the aggregator's thread, in the order packets count (so that a
+ * limit that stops the parse leaves out exactly the packets it drops).  Any order of time is handled, and nothing
+ * is allocated once the index is built.
  */
 #include "tpp/labels.h"
 

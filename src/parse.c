@@ -4,7 +4,8 @@
  * decoded packets in a small ring, the caller counts them.  A gzip capture is different: its inflater thread is
  * the slowest stage and already keeps one core busy, so reading, decoding and counting share the caller's
  * thread.  The ring is allocated once; nothing is allocated per packet.  The caller's thread alone touches the
- * result and calls the hooks.
+ * result and calls the hooks.  With labels the reader also looks each packet up in the label index
+ * (tpp_label_lookup), so that the aggregator, the slower thread, only counts it into what was found.
  */
 #include "tpp/parse.h"
 #include "tpp/gzindex.h"
@@ -291,11 +292,12 @@ struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options
     pthread_t reader;
     int agg;
     size_t reported = 0;
+    /* without room for the lookups (out of memory), the aggregator looks packets up itself */
+    if (!tpp_capture_inflates(cap) && (pl->label_index = tpp_agg_label_index(a)))
+        pl->labels = malloc(NBATCH * sizeof *pl->labels);
     if (tpp_capture_inflates(cap)) {
         agg = read_and_count(pl, a, r, hooks, &reported);
-    } else if ((!(pl->label_index = tpp_agg_label_index(a)) ||
-                (pl->labels = malloc(NBATCH * sizeof *pl->labels)) != NULL) &&
-               pthread_create(&reader, NULL, reader_main, pl) == 0) {
+    } else if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
         agg = consume(pl, a, r, hooks, &reported);
         handoff_close(&pl->handoff);
         pthread_join(reader, NULL);
