@@ -242,6 +242,10 @@ struct tpp_label_index {
     size_t nseg;
     struct swept *sw;
     size_t nswept;
+    /* for the end, per segment: the packets of the segments before it, the first non-empty one from it on and the
+     * last one up to it (a filter's count then costs the same whatever the number of segments it covers) */
+    uint64_t *before;
+    uint32_t *next_used, *prev_used;
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
     uint16_t shapes;           /* bit s: some filter has shape s (but 0: the filters without attributes) */
@@ -323,6 +327,9 @@ void tpp_label_index_free(struct tpp_label_index *x)
     free(x->cut);
     free(x->seg_types);
     free(x->sw);
+    free(x->before);
+    free(x->next_used);
+    free(x->prev_used);
     free(x->slots);
     free(x->tallies);
     for (int t = 0; t < TPP_LABEL_NTYPES; t++) free(x->from[t]), free(x->to[t]);
@@ -490,7 +497,10 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         i = j;
     }
     x->tallies = calloc(l->n + x->nseg + 1, sizeof *x->tallies);
-    if (!x->tallies) goto oom;
+    x->before = malloc((x->nseg + 1) * sizeof *x->before);
+    x->next_used = malloc((x->nseg + 1) * sizeof *x->next_used);
+    x->prev_used = malloc((x->nseg + 1) * sizeof *x->prev_used);
+    if (!x->tallies || !x->before || !x->next_used || !x->prev_used) goto oom;
     free(all);
     free(depth);
     x->shapes &= (uint16_t)~1u;
@@ -664,10 +674,20 @@ static void merge_tally(struct tally *a, const struct tally *b)
 void tpp_label_index_finish(struct tpp_label_index *x)
 {
     const struct tpp_labels *l = x->l;
-    /* a swept filter's packets are those of the segments its window covers */
+    const struct tally *seg = &x->tallies[l->n];
+    /* a swept filter's packets are those of the segments its window covers, [first, end) */
+    x->before[0] = 0;
+    for (size_t s = 0; s < x->nseg; s++) x->before[s + 1] = x->before[s] + seg[s].packets;
+    x->next_used[x->nseg] = (uint32_t)x->nseg;
+    for (size_t s = x->nseg; s-- > 0;) x->next_used[s] = seg[s].packets ? (uint32_t)s : x->next_used[s + 1];
+    for (size_t s = 0; s < x->nseg; s++)
+        x->prev_used[s] = seg[s].packets ? (uint32_t)s : s ? x->prev_used[s - 1] : UINT32_MAX;
     for (size_t i = 0; i < x->nswept; i++) {
         const struct swept *w = &x->sw[i];
-        for (uint32_t s = w->first; s < w->end; s++) merge_tally(&x->tallies[w->anomaly], &x->tallies[l->n + s]);
+        if (w->first == w->end || x->next_used[w->first] >= w->end) continue;
+        struct tally t = { .packets = x->before[w->end] - x->before[w->first],
+                           .first = seg[x->next_used[w->first]].first, .last = seg[x->prev_used[w->end - 1]].last };
+        merge_tally(&x->tallies[w->anomaly], &t);
     }
     for (size_t k = 0; k < l->n; k++) {
         struct tpp_anomaly *a = &x->l->a[k];

@@ -61,7 +61,7 @@ struct pipeline {
     int nundecoded;
     uint64_t undecoded_other;    /* frames of link types beyond the first MAX_UNDECODED */
     int failed;                  /* the capture broke; error says how */
-    /* with labels and a reader thread: the index, and the groups looked up for each batch of the ring (the
+    /* with labels and a reader thread: the index, and the items looked up for each batch of the ring (the
      * matching's lookup half, which would otherwise cost the aggregator, the slower thread) */
     const struct tpp_label_index *label_index;
     struct batch_labels *labels; /* [NBATCH], or NULL */
