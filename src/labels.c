@@ -218,6 +218,14 @@ struct group {
     uint32_t seg, nseg;        /* its segments: segment s (seg <= s < seg + nseg) holds [cut[s], cut[s + 1]), the
                                   last one up to any time; their tallies are tallies[nanomalies + s] */
 };
+_Static_assert(sizeof(struct group) == 64, "a group is one cache line (aligned so in tpp_label_index_new)");
+
+/* A checked filter, as the lookup reads it (its key is its group's). */
+struct checked {
+    int64_t from, to;
+    uint32_t anomaly;
+    uint8_t type;
+};
 
 /* A swept filter: its anomaly and the segments its window covers, [first, end). */
 struct swept { uint32_t anomaly, first, end; };
@@ -234,7 +242,7 @@ struct slot {
 
 struct tpp_label_index {
     struct tpp_labels *l;
-    struct entry *e;           /* the checked entries */
+    struct checked *e;         /* the checked entries */
     struct group *groups;      /* from 1 (0 marks an empty slot) */
     size_t ngroups;
     int64_t *cut;              /* the segments' starts */
@@ -431,7 +439,7 @@ static void fill_group(struct tpp_label_index *x, const struct entry *all, size_
     *g = (struct group){ .key = all[i].key, .shape = all[i].shape, .begin = (uint32_t)*ne, .seg = (uint32_t)x->nseg };
     for (size_t k = i; k < j; k++) {
         if (all[k].swept) continue;
-        x->e[(*ne)++] = all[k];
+        x->e[(*ne)++] = (struct checked){ all[k].from, all[k].to, all[k].anomaly, all[k].type };
         if (window(all[k].from, all[k].to) > g->longest) g->longest = window(all[k].from, all[k].to);
     }
     g->end = (uint32_t)*ne;
@@ -454,7 +462,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
     x->cut = malloc(2 * nf * sizeof *x->cut);
     x->seg_types = malloc(2 * nf);
     x->sw = malloc(nf * sizeof *x->sw);
-    x->groups = malloc((nf + 1) * sizeof *x->groups);
+    x->groups = aligned_alloc(64, (nf + 1) * sizeof *x->groups); /* a group in one cache line */
     if (!all || !depth || !x->e || !x->cut || !x->seg_types || !x->sw || !x->groups || build_events(x) != 0) goto oom;
     size_t n = 0;
     for (size_t k = 0; k < l->n; k++) {
@@ -539,7 +547,7 @@ static unsigned shapes_of(const struct tpp_label_index *x, const struct parts *q
 }
 
 /* The first of the checked entries e[begin, end) (ascending by from) starting after ts. */
-static size_t first_after(const struct entry *e, size_t begin, size_t end, int64_t ts)
+static size_t first_after(const struct checked *e, size_t begin, size_t end, int64_t ts)
 {
     while (begin < end) {
         size_t mid = begin + (end - begin) / 2;
@@ -563,7 +571,7 @@ static int add_items(const struct tpp_label_index *x, uint32_t gi, int64_t ts, u
         items[(*n)++] = (uint32_t)(x->l->n + g->seg + s - 1);
     }
     for (size_t i = first_after(x->e, g->begin, g->end, ts); i-- > g->begin;) {
-        const struct entry *e = &x->e[i];
+        const struct checked *e = &x->e[i];
         if (window(e->from, ts) > g->longest) break;
         if (e->to < ts) continue;
         if (*n == room) return -1;
@@ -649,7 +657,7 @@ unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
             count(&x->tallies[x->l->n + g->seg + s - 1], p->ts_ns);
         }
         for (size_t i = first_after(x->e, g->begin, g->end, p->ts_ns); i-- > g->begin;) {
-            const struct entry *e = &x->e[i];
+            const struct checked *e = &x->e[i];
             if (window(e->from, p->ts_ns) > g->longest) break;
             if (e->to < p->ts_ns) continue;
             types |= 1u << e->type;
