@@ -265,6 +265,9 @@ struct tpp_label_index {
     /* per 12 bits of an address's hash, the shapes of the filters naming such an address as source (destination):
      * a packet looks up only the shapes its addresses may have */
     uint16_t src_shapes[4096], dst_shapes[4096];
+    /* the source (destination) ports some filter names: a packet looks up the shapes with ports only when it has
+     * such a port (most do not: a port alone is rare in anomalies) */
+    uint64_t src_ports[65536 / 64], dst_ports[65536 / 64];
     /* the only state the counting changes: */
     uint64_t serial;           /* packets counted so far */
     struct tally *tallies;     /* per anomaly, then per segment */
@@ -497,6 +500,9 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         x->present[h >> 54] |= 1ull << (h >> 48 & 63);
         uint64_t hs = hash16(all[i].key.src), hd = hash16(all[i].key.dst);
         if (all[i].shape & TPP_LF_SRC_IP) x->src_shapes[hs >> 52] |= (uint16_t)(1u << all[i].shape);
+        uint32_t sport = all[i].key.ports >> 16, dport = all[i].key.ports & 0xffff;
+        if (all[i].shape & TPP_LF_SRC_PORT) x->src_ports[sport >> 6] |= 1ull << (sport & 63);
+        if (all[i].shape & TPP_LF_DST_PORT) x->dst_ports[dport >> 6] |= 1ull << (dport & 63);
         if (all[i].shape & TPP_LF_DST_IP) x->dst_shapes[hd >> 52] |= (uint16_t)(1u << all[i].shape);
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
@@ -536,14 +542,17 @@ static uint32_t find_group(const struct tpp_label_index *x, unsigned shape, uint
 }
 
 /* The shapes (bit s: shape s) without a source address, without a destination, without ports. */
-enum { NO_SRC = 0x5555, NO_DST = 0x3333, NO_PORTS = 0x000f };
+enum { NO_SRC = 0x5555, NO_DST = 0x3333, NO_SRC_PORT = 0x0f0f, NO_DST_PORT = 0x00ff, NO_PORTS = 0x000f };
 
-/* The shapes a packet may match: those of the filters that may name its addresses, and not those with ports when
- * it has none (as TCP or UDP). */
+/* The shapes a packet may match: those of the filters that may name its addresses and its ports, and not those
+ * with ports when it has none (as TCP or UDP). */
 static unsigned shapes_of(const struct tpp_label_index *x, const struct parts *q, int ports)
 {
-    return x->shapes & (x->src_shapes[q->src >> 52] | NO_SRC) & (x->dst_shapes[q->dst >> 52] | NO_DST) &
-           (ports ? 0xffffu : NO_PORTS);
+    unsigned shapes = x->shapes & (x->src_shapes[q->src >> 52] | NO_SRC) & (x->dst_shapes[q->dst >> 52] | NO_DST);
+    if (!ports) return shapes & NO_PORTS;
+    uint32_t sport = (uint32_t)(q->ports >> 16), dport = (uint32_t)(q->ports & 0xffff);
+    return shapes & (x->src_ports[sport >> 6] >> (sport & 63) & 1 ? 0xffffu : NO_SRC_PORT) &
+           (x->dst_ports[dport >> 6] >> (dport & 63) & 1 ? 0xffffu : NO_DST_PORT);
 }
 
 /* The first of the checked entries e[begin, end) (ascending by from) starting after ts. */

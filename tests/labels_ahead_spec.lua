@@ -43,7 +43,8 @@ local function make_anomalies()
     elseif k % 3 == 1 then
       list[#list + 1] = window(t, from, from + 6, { { src_ip = host }, { src_port = 2000 + k % 5 } }, "c" .. k)
     else
-      list[#list + 1] = window(t, from, from + 12, { { src_ip = host, src_port = 2001 }, { src_port = 2001 } }, "d" .. k)
+      list[#list + 1] = window(t, from, from + 12, { { src_ip = host, src_port = 2001 }, { src_port = 2001 } },
+                               "d" .. k)
     end
   end
   list[#list + 1] = window("notice", 8, 9.5, { {} }, "all")
