@@ -29,7 +29,7 @@ local function window(t, from_s, to_s, filters, id)
 end
 
 -- Swept anomalies (filters of one shape), checked ones (shapes mixed, a packet may match two filters of one), one
--- without attributes, and 80 overlapping checked windows on 10.7.0.3: each of its packets has over 80 items, more
+-- without attributes, one of all time, and 80 overlapping checked windows on 10.7.0.3: each of its packets has over 80 items, more
 -- than a lookup's room on one thread and enough to fill a batch's list on the reader.
 local function make_anomalies()
   local types = { "anomalous", "suspicious", "notice" }
@@ -48,6 +48,9 @@ local function make_anomalies()
     end
   end
   list[#list + 1] = window("notice", 8, 9.5, { {} }, "all")
+  -- all time, as MAWILab's CSV gives it
+  list[#list + 1] = { type = "suspicious", from_ns = math.mininteger, to_ns = math.maxinteger,
+                      filters = { { src_ip = "10.7.0.2" } }, id = "always", taxonomy = "tax", value = "v" }
   for k = 1, 80 do
     list[#list + 1] = window(types[k % 3 + 1], k % 10, 25 + k % 10, { { src_ip = "10.7.0.3" }, { dst_port = 53 } },
                              "many" .. k)
