@@ -96,6 +96,9 @@ struct tpp_agg {
     BUF(uint64_t) sort_tmp;
     BUF(struct tpp_flow_mark) head;
     struct tpp_label_index *labels; /* the result's labels, indexed; NULL without */
+    const uint32_t *label_items; /* the label items of the packet being added, when looked up (ahead, by the */
+    int label_nitems;            /* reader thread), else -1: count_packet looks it up */
+    unsigned label_types;        /* then the types it matches */
     uint64_t label_pkts[TPP_LABEL_NTYPES]; /* the current interval's IP packets matching each type */
 };
 
@@ -554,9 +557,12 @@ static void count_packet(struct tpp_agg *a, const struct tpp_packet *p, int64_t 
     else r->first_is_ip = 1;
     if (addr_table_add(&a->src, p->src, p->ipv, p->ip_len) != 0 || addr_table_add(&a->dst, p->dst, p->ipv, p->ip_len) != 0)
         a->stopped = -1;
-    if (a->labels)
-        for (unsigned types = tpp_label_match(a->labels, p); types; types &= types - 1)
-            a->label_pkts[__builtin_ctz(types)]++;
+    if (a->labels) {
+        unsigned types = a->label_types;
+        if (a->label_nitems < 0) types = tpp_label_match(a->labels, p);
+        else tpp_label_count(a->labels, p, a->label_items, (unsigned)a->label_nitems);
+        for (; types; types &= types - 1) a->label_pkts[__builtin_ctz(types)]++;
+    }
 
     /* The shares follow the IP header's protocol; flags and ports the transport header the decoder found, which in
      * compat mode may lie deeper than that header (and be both a TCP and a UDP one, tpp/packet.h). */
@@ -651,7 +657,26 @@ static int advance_aligned(struct tpp_agg *a, int64_t ts)
     return 0;
 }
 
+const struct tpp_label_index *tpp_agg_label_index(const struct tpp_agg *a) { return a->labels; }
+
+static inline int add_packet(struct tpp_agg *a, const struct tpp_packet *p);
+
+int tpp_agg_add_looked_up(struct tpp_agg *a, const struct tpp_packet *p, const uint32_t *label_items, int n,
+                          unsigned label_types)
+{
+    a->label_items = label_items;
+    a->label_nitems = n;
+    a->label_types = label_types;
+    return add_packet(a, p);
+}
+
 int tpp_agg_add(struct tpp_agg *a, const struct tpp_packet *p)
+{
+    a->label_nitems = -1;
+    return add_packet(a, p);
+}
+
+static inline int add_packet(struct tpp_agg *a, const struct tpp_packet *p)
 {
     struct tpp_result *r = a->r;
     if (a->stopped) return a->stopped < 0 ? -1 : 1;

@@ -3,10 +3,14 @@
  * The index files each filter under its key: the attributes it has (its shape) and their values.  A packet
  * matches a filter exactly when its own key of the filter's shape is the filter's, so a packet looks up one key
  * per shape in use (a bitmap answers "none" for most) and finds the filters it matches without checking any.
- * Within a key's group, time decides: the filters of anomalies whose filters cannot overlap are counted by a
- * sweep over the windows (a step per packet, whatever their number), the others are checked one by one among
- * those that started at most the group's longest window before the packet.  Any order of time is handled, and
- * nothing is allocated once the index is built.
+ * Within a key's group, time decides: the windows of anomalies whose filters cannot overlap cut time into
+ * segments, and a packet counts into the one holding it (a filter's packets are, at the end, those of the
+ * segments its window covers); the others are checked one by one among those that started at most the group's
+ * longest window before the packet.  Matching is in two halves: a lookup that only reads the index and says what
+ * a packet counts into (items) and which types it matches, which a parse runs on its reader thread ahead of the
+ * aggregator; and the counting into tallies, on the aggregator's thread, in the order packets count (so that a
+ * limit that stops the parse leaves out exactly the packets it drops).  Any order of time is handled, and nothing
+ * is allocated once the index is built.
  */
 #include "tpp/labels.h"
 
@@ -186,45 +190,45 @@ struct entry {
     int64_t from, to;
     uint32_t anomaly;
     uint8_t shape;
-    uint8_t swept;             /* counted by the sweep (below) */
+    uint8_t swept;             /* counted through the group's segments (below) */
     uint8_t type;              /* the anomaly's */
     struct key key;
 };
 
-/* What the parse finds of one anomaly, kept together (the labels' own fields are far apart). */
-struct found {
-    uint64_t stamp;            /* the serial of the last packet counted: a packet counts once */
+/* A tally of packets: an anomaly's (what the parse finds of it, kept together: the labels' own fields are far
+ * apart), or a segment's. */
+struct tally {
+    uint64_t stamp;            /* the serial of the last packet counted: a packet counts once into an anomaly */
     uint64_t packets;
-    int64_t first, last;       /* valid when seen */
-    uint8_t seen;
+    int64_t first, last;       /* the earliest and latest of their times, valid when packets > 0 */
 };
 
-/* A filter of an anomaly whose filters all have one shape and differ (sweepable): a packet matches at most one of
- * them, and every packet of the filter's group within the window matches it, so its packets are the group's count
- * when its window ends minus the count when it began (the anomaly's, the sum of its filters').  Packets in time
- * order cost one step of the sweep whatever the number of such anomalies; one that goes back in time is checked
- * against each of them and corrects their counts (adjust). */
-struct sweep {
+/* The filters of one key, in two kinds.  The swept ones are of anomalies whose filters all have one shape and
+ * differ (sweepable): a packet matches at most one of them, and every packet of the filter's group within the
+ * window matches it.  Their windows' starts and ends (to + 1) cut time into segments, each a tally: a packet of
+ * the group counts into the segment holding its time, whatever the order of time, and at the end a filter's
+ * packets are those of the segments its window covers.  The checked ones are of the other anomalies (a packet
+ * matching two of their filters counts once): a packet looks at those starting in [t - longest, t].  The group
+ * only reads all this once the index is built, so a lookup may run on another thread than the counting. */
+struct group {
+    struct key key;
+    uint8_t shape;
+    uint32_t begin, end;       /* the checked entries e[begin, end), ascending by from */
+    int64_t longest;           /* the longest window among them (to - from, saturated) */
+    uint32_t seg, nseg;        /* its segments: segment s (seg <= s < seg + nseg) holds [cut[s], cut[s + 1]), the
+                                  last one up to any time; their tallies are tallies[nanomalies + s] */
+};
+_Static_assert(sizeof(struct group) == 64, "a group is one cache line (aligned so in tpp_label_index_new)");
+
+/* A checked filter, as the lookup reads it (its key is its group's). */
+struct checked {
     int64_t from, to;
     uint32_t anomaly;
-    uint8_t state;             /* 0 not begun, 1 counting, 2 ended */
-    uint64_t base;             /* the group's count when it began */
-    int64_t adjust;
+    uint8_t type;
 };
 
-/* The filters of one key.  The checked ones are those of anomalies whose filters may overlap (a packet matching
- * two of them counts once): a packet looks at those starting in [t - longest, t]. */
-struct group {
-    struct key key;            /* what its packets carry */
-    uint8_t shape;
-    size_t begin, end;         /* the checked entries e[begin, end), ascending by from */
-    int64_t longest;           /* the longest window among them (to - from, saturated) */
-    size_t pbegin, pend;       /* the swept ones p[pbegin, pend), ascending by from; ends[pbegin, pend) by to */
-    size_t next_start, next_end;
-    uint64_t count;            /* the group's packets so far */
-    int64_t latest;            /* the latest of their times */
-    uint32_t active[TPP_LABEL_NTYPES]; /* swept anomalies of each type counting now */
-};
+/* A swept filter: its anomaly and the segments its window covers, [first, end). */
+struct swept { uint32_t anomaly, first, end; };
 
 /* A slot of the hash table: 32 bits of its key's hash, so that a probe rarely reads a group not its own. */
 struct slot {
@@ -232,17 +236,28 @@ struct slot {
     uint32_t group;            /* 0: empty */
 };
 
+/* An item of a packet's lookup (tpp_label_lookup): the tally of a segment, or with ITEM_CHECKED the number of an
+ * anomaly with a checked filter the packet matches (its window holds the packet), which it counts into once. */
+#define ITEM_CHECKED (1u << 31)
+
 struct tpp_label_index {
     struct tpp_labels *l;
-    struct entry *e;
-    struct sweep *p;
-    uint32_t *ends;
+    struct checked *e;         /* the checked entries */
     struct group *groups;      /* from 1 (0 marks an empty slot) */
     size_t ngroups;
+    int64_t *cut;              /* the segments' starts */
+    uint8_t *seg_types;        /* the types (bits) of the swept windows covering each segment */
+    size_t nseg;
+    struct swept *sw;
+    size_t nswept;
+    /* for the end, per segment: the packets of the segments before it, the first non-empty one from it on and the
+     * last one up to it (a filter's count then costs the same whatever the number of segments it covers) */
+    uint64_t *before;
+    uint32_t *next_used, *prev_used;
     struct slot *slots;        /* open addressing on (shape, key) */
     size_t mask;
     uint16_t shapes;           /* bit s: some filter has shape s (but 0: the filters without attributes) */
-    struct group *all;         /* the group of the filters without attributes (every packet's), or NULL */
+    uint32_t all;              /* the group of the filters without attributes (every packet's), or 0 */
     /* one bit per 16-bit value of a key's hash (its top bits; the shape is in the hash): a packet's key whose bit
      * is clear has no group, which is what most keys of most packets find out without probing the table (8 KB:
      * they stay in the first-level cache) */
@@ -250,8 +265,12 @@ struct tpp_label_index {
     /* per 12 bits of an address's hash, the shapes of the filters naming such an address as source (destination):
      * a packet looks up only the shapes its addresses may have */
     uint16_t src_shapes[4096], dst_shapes[4096];
-    uint64_t serial;           /* packets matched so far */
-    struct found *found;       /* per anomaly */
+    /* the source (destination) ports some filter names: a packet looks up the shapes with ports only when it has
+     * such a port (most do not: a port alone is rare in anomalies) */
+    uint64_t src_ports[65536 / 64], dst_ports[65536 / 64];
+    /* the only state the counting changes: */
+    uint64_t serial;           /* packets counted so far */
+    struct tally *tallies;     /* per anomaly, then per segment */
     /* the windows by type, sorted: starts and ends, for the events of an interval */
     int64_t *from[TPP_LABEL_NTYPES], *to[TPP_LABEL_NTYPES];
     size_t ntype[TPP_LABEL_NTYPES];
@@ -315,11 +334,15 @@ void tpp_label_index_free(struct tpp_label_index *x)
 {
     if (!x) return;
     free(x->e);
-    free(x->p);
-    free(x->ends);
     free(x->groups);
+    free(x->cut);
+    free(x->seg_types);
+    free(x->sw);
+    free(x->before);
+    free(x->next_used);
+    free(x->prev_used);
     free(x->slots);
-    free(x->found);
+    free(x->tallies);
     for (int t = 0; t < TPP_LABEL_NTYPES; t++) free(x->from[t]), free(x->to[t]);
     free(x);
 }
@@ -344,27 +367,6 @@ static int build_events(struct tpp_label_index *x)
     return 0;
 }
 
-/* ends[g->pbegin, g->pend): the swept entries' indices by their ends. */
-struct end_ref { int64_t to; uint32_t i; };
-static int end_cmp(const void *x, const void *y)
-{
-    const struct end_ref *a = x, *b = y;
-    return a->to < b->to ? -1 : a->to > b->to ? 1 : (a->i > b->i) - (a->i < b->i);
-}
-
-static int sort_ends(struct tpp_label_index *x, const struct group *g)
-{
-    size_t n = g->pend - g->pbegin;
-    if (n == 0) return 0;
-    struct end_ref *r = malloc(n * sizeof *r);
-    if (!r) return -1;
-    for (size_t i = 0; i < n; i++) r[i] = (struct end_ref){ x->p[g->pbegin + i].to, (uint32_t)(g->pbegin + i) };
-    qsort(r, n, sizeof *r, end_cmp);
-    for (size_t i = 0; i < n; i++) x->ends[g->pbegin + i] = r[i].i;
-    free(r);
-    return 0;
-}
-
 /* Whether anomaly a can be swept: all its filters of one shape, with keys that differ. */
 static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
 {
@@ -382,38 +384,89 @@ static int sweepable(const struct tpp_labels *l, const struct tpp_anomaly *a)
     return 1;
 }
 
-/* One run of entries of the same key, all[i, j), into group g: the swept ones to p, the others to e. */
-static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
-                       size_t *ne, size_t *np)
+/* How many of v[0..n) (ascending) are at most t. */
+static size_t at_most(const int64_t *v, size_t n, int64_t t)
 {
-    *g = (struct group){ .key = all[i].key, .shape = all[i].shape, .begin = *ne, .pbegin = *np };
-    for (size_t k = i; k < j; k++) {
-        if (all[k].swept) {
-            x->p[(*np)++] = (struct sweep){ all[k].from, all[k].to, all[k].anomaly, 0, 0, 0 };
-        } else {
-            x->e[(*ne)++] = all[k];
-            if (window(all[k].from, all[k].to) > g->longest) g->longest = window(all[k].from, all[k].to);
-        }
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] <= t) lo = mid + 1;
+        else hi = mid;
     }
-    g->end = *ne;
-    g->pend = *np;
-    g->next_start = g->next_end = g->pbegin;
+    return lo;
+}
+
+/* The segments of group g from its swept entries all[i, j) (g->seg set): their starts, the windows' starts and
+ * ends, distinct and sorted; the types covering each (counted up at a window's start and down at its end); each
+ * swept filter's covered segments. */
+static void cut_segments(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
+                         int32_t (*depth)[TPP_LABEL_NTYPES])
+{
+    int64_t *cut = &x->cut[g->seg];
+    size_t n = 0;
+    for (size_t k = i; k < j; k++) {
+        if (!all[k].swept || all[k].to < all[k].from) continue; /* an empty window covers no segment */
+        cut[n++] = all[k].from;
+        if (all[k].to != INT64_MAX) cut[n++] = all[k].to + 1;
+    }
+    qsort(cut, n, sizeof *cut, int64_cmp);
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++)
+        if (m == 0 || cut[k] != cut[m - 1]) cut[m++] = cut[k];
+    g->nseg = (uint32_t)m;
+    memset(depth, 0, (m + 1) * sizeof *depth);
+    for (size_t k = i; k < j; k++) {
+        if (!all[k].swept || all[k].to < all[k].from) continue;
+        size_t first = at_most(cut, m, all[k].from) - 1;
+        size_t end = all[k].to == INT64_MAX ? m : at_most(cut, m, all[k].to + 1) - 1;
+        depth[first][all[k].type]++;
+        depth[end][all[k].type]--;
+        x->sw[x->nswept++] = (struct swept){ all[k].anomaly, (uint32_t)(g->seg + first), (uint32_t)(g->seg + end) };
+    }
+    int32_t open[TPP_LABEL_NTYPES] = { 0 };
+    for (size_t s = 0; s < m; s++) {
+        uint8_t types = 0;
+        for (int t = 0; t < TPP_LABEL_NTYPES; t++) {
+            open[t] += depth[s][t];
+            types |= (uint8_t)((open[t] > 0) << t);
+        }
+        x->seg_types[g->seg + s] = types;
+    }
+}
+
+/* One run of entries of the same key, all[i, j), into group g: the checked ones to e, the swept ones cut into
+ * segments. */
+static void fill_group(struct tpp_label_index *x, const struct entry *all, size_t i, size_t j, struct group *g,
+                       size_t *ne, int32_t (*depth)[TPP_LABEL_NTYPES])
+{
+    *g = (struct group){ .key = all[i].key, .shape = all[i].shape, .begin = (uint32_t)*ne, .seg = (uint32_t)x->nseg };
+    for (size_t k = i; k < j; k++) {
+        if (all[k].swept) continue;
+        x->e[(*ne)++] = (struct checked){ all[k].from, all[k].to, all[k].anomaly, all[k].type };
+        if (window(all[k].from, all[k].to) > g->longest) g->longest = window(all[k].from, all[k].to);
+    }
+    g->end = (uint32_t)*ne;
+    cut_segments(x, all, i, j, g, depth);
+    x->nseg += g->nseg;
 }
 
 struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
 {
     struct tpp_label_index *x = calloc(1, sizeof *x);
     struct entry *all = NULL;
+    int32_t (*depth)[TPP_LABEL_NTYPES] = NULL;
     if (!x) return NULL;
     x->l = l;
     size_t nf = l->nfilters + 1;
+    if (nf > (1u << 28) || l->n > (1u << 28)) goto oom; /* tallies are numbered in 31 bits (items) */
     all = malloc(nf * sizeof *all);
+    depth = malloc(2 * nf * sizeof *depth);
     x->e = malloc(nf * sizeof *x->e);
-    x->p = malloc(nf * sizeof *x->p);
-    x->ends = malloc(nf * sizeof *x->ends);
-    x->found = calloc(l->n + 1, sizeof *x->found);
-    x->groups = malloc((nf + 1) * sizeof *x->groups);
-    if (!all || !x->e || !x->p || !x->ends || !x->found || !x->groups || build_events(x) != 0) goto oom;
+    x->cut = malloc(2 * nf * sizeof *x->cut);
+    x->seg_types = malloc(2 * nf);
+    x->sw = malloc(nf * sizeof *x->sw);
+    x->groups = aligned_alloc(64, (nf + 1) * sizeof *x->groups); /* a group in one cache line */
+    if (!all || !depth || !x->e || !x->cut || !x->seg_types || !x->sw || !x->groups || build_events(x) != 0) goto oom;
     size_t n = 0;
     for (size_t k = 0; k < l->n; k++) {
         const struct tpp_anomaly *a = &l->a[k];
@@ -432,7 +485,7 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         }
     }
     qsort(all, n, sizeof *all, entry_cmp);
-    size_t ne = 0, np = 0, cap = 16;
+    size_t ne = 0, cap = 16;
     x->ngroups = 1;
     while (cap < 2 * (n + 1)) cap *= 2;
     x->slots = calloc(cap, sizeof *x->slots);
@@ -442,177 +495,228 @@ struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l)
         size_t j = i;
         while (j < n && all[j].shape == all[i].shape && memcmp(&all[j].key, &all[i].key, sizeof all[i].key) == 0) j++;
         uint32_t g = (uint32_t)x->ngroups++;
-        fill_group(x, all, i, j, &x->groups[g], &ne, &np);
-        if (sort_ends(x, &x->groups[g]) != 0) goto oom;
+        fill_group(x, all, i, j, &x->groups[g], &ne, depth);
         uint64_t h = hash_key(all[i].shape, &all[i].key);
         x->present[h >> 54] |= 1ull << (h >> 48 & 63);
         uint64_t hs = hash16(all[i].key.src), hd = hash16(all[i].key.dst);
         if (all[i].shape & TPP_LF_SRC_IP) x->src_shapes[hs >> 52] |= (uint16_t)(1u << all[i].shape);
+        uint32_t sport = all[i].key.ports >> 16, dport = all[i].key.ports & 0xffff;
+        if (all[i].shape & TPP_LF_SRC_PORT) x->src_ports[sport >> 6] |= 1ull << (sport & 63);
+        if (all[i].shape & TPP_LF_DST_PORT) x->dst_ports[dport >> 6] |= 1ull << (dport & 63);
         if (all[i].shape & TPP_LF_DST_IP) x->dst_shapes[hd >> 52] |= (uint16_t)(1u << all[i].shape);
         size_t at = h & x->mask;
         while (x->slots[at].group) at = (at + 1) & x->mask;
         x->slots[at] = (struct slot){ (uint32_t)(h >> 16), g };
-        if (all[i].shape == 0) x->all = &x->groups[g]; /* reached directly, not through the table */
+        if (all[i].shape == 0) x->all = g; /* reached directly, not through the table */
         i = j;
     }
+    x->tallies = calloc(l->n + x->nseg + 1, sizeof *x->tallies);
+    x->before = malloc((x->nseg + 1) * sizeof *x->before);
+    x->next_used = malloc((x->nseg + 1) * sizeof *x->next_used);
+    x->prev_used = malloc((x->nseg + 1) * sizeof *x->prev_used);
+    if (!x->tallies || !x->before || !x->next_used || !x->prev_used) goto oom;
     free(all);
+    free(depth);
     x->shapes &= (uint16_t)~1u;
     return x;
 oom:
     free(all);
+    free(depth);
     tpp_label_index_free(x);
     return NULL;
 }
 
-/* The group of packet p's key of a shape (its hash h), or NULL. */
-static struct group *find_group(struct tpp_label_index *x, unsigned shape, uint64_t h, const struct tpp_packet *p,
-                                int ports)
+/* The group of packet p's key of a shape (its hash h), or 0. */
+static uint32_t find_group(const struct tpp_label_index *x, unsigned shape, uint64_t h, const struct tpp_packet *p,
+                           int ports)
 {
-    if (!(x->present[h >> 54] & 1ull << (h >> 48 & 63))) return NULL;
+    if (!(x->present[h >> 54] & 1ull << (h >> 48 & 63))) return 0;
     struct key k;
-    if (!key_of_packet(p, shape, ports, &k)) return NULL;
+    if (!key_of_packet(p, shape, ports, &k)) return 0;
     for (size_t s = h & x->mask; x->slots[s].group; s = (s + 1) & x->mask) {
         if (x->slots[s].tag != (uint32_t)(h >> 16)) continue;
-        struct group *g = &x->groups[x->slots[s].group];
-        if (g->shape == shape && memcmp(&g->key, &k, sizeof k) == 0) return g;
+        const struct group *g = &x->groups[x->slots[s].group];
+        if (g->shape == shape && memcmp(&g->key, &k, sizeof k) == 0) return x->slots[s].group;
     }
-    return NULL;
+    return 0;
 }
 
 /* The shapes (bit s: shape s) without a source address, without a destination, without ports. */
-enum { NO_SRC = 0x5555, NO_DST = 0x3333, NO_PORTS = 0x000f };
+enum { NO_SRC = 0x5555, NO_DST = 0x3333, NO_SRC_PORT = 0x0f0f, NO_DST_PORT = 0x00ff, NO_PORTS = 0x000f };
 
-/* The shapes a packet may match: those of the filters that may name its addresses, and not those with ports when
- * it has none (as TCP or UDP). */
+/* The shapes a packet may match: those of the filters that may name its addresses and its ports, and not those
+ * with ports when it has none (as TCP or UDP). */
 static unsigned shapes_of(const struct tpp_label_index *x, const struct parts *q, int ports)
 {
-    return x->shapes & (x->src_shapes[q->src >> 52] | NO_SRC) & (x->dst_shapes[q->dst >> 52] | NO_DST) &
-           (ports ? 0xffffu : NO_PORTS);
+    unsigned shapes = x->shapes & (x->src_shapes[q->src >> 52] | NO_SRC) & (x->dst_shapes[q->dst >> 52] | NO_DST);
+    if (!ports) return shapes & NO_PORTS;
+    uint32_t sport = (uint32_t)(q->ports >> 16), dport = (uint32_t)(q->ports & 0xffff);
+    return shapes & (x->src_ports[sport >> 6] >> (sport & 63) & 1 ? 0xffffu : NO_SRC_PORT) &
+           (x->dst_ports[dport >> 6] >> (dport & 63) & 1 ? 0xffffu : NO_DST_PORT);
 }
 
-/* A packet at ts is one of an anomaly's: its first and last packet. */
-static void note_time(struct found *a, int64_t ts)
+/* The first of the checked entries e[begin, end) (ascending by from) starting after ts. */
+static size_t first_after(const struct checked *e, size_t begin, size_t end, int64_t ts)
 {
-    if (!a->seen) {
-        a->seen = 1;
-        a->first = a->last = ts;
-        return;
+    while (begin < end) {
+        size_t mid = begin + (end - begin) / 2;
+        if (e[mid].from <= ts) begin = mid + 1;
+        else end = mid;
     }
-    if (ts < a->first) a->first = ts;
-    if (ts > a->last) a->last = ts;
+    return begin;
 }
 
-/* The checked entries of group g that hold time ts (among those starting in [ts - longest, ts]). */
-static unsigned scan_group(struct tpp_label_index *x, const struct group *g, int64_t ts)
+/* Append group gi's items at time ts to items[*n, room): the tally of the segment holding ts, if a swept window
+ * covers it, and the anomalies of the checked entries holding ts; -1 when they do not fit.  *types gets the types
+ * of the windows holding ts. */
+static int add_items(const struct tpp_label_index *x, uint32_t gi, int64_t ts, uint32_t *items, unsigned room,
+                     unsigned *n, unsigned *types)
 {
-    size_t lo = g->begin, hi = g->end;
-    while (lo < hi) { /* the first entry starting after ts */
-        size_t mid = lo + (hi - lo) / 2;
-        if (x->e[mid].from <= ts) lo = mid + 1;
-        else hi = mid;
+    const struct group *g = &x->groups[gi];
+    size_t s = at_most(&x->cut[g->seg], g->nseg, ts);
+    if (s && x->seg_types[g->seg + s - 1]) {
+        if (*n == room) return -1;
+        *types |= x->seg_types[g->seg + s - 1];
+        items[(*n)++] = (uint32_t)(x->l->n + g->seg + s - 1);
     }
-    unsigned types = 0;
-    for (size_t i = lo; i-- > g->begin;) {
-        const struct entry *e = &x->e[i];
+    for (size_t i = first_after(x->e, g->begin, g->end, ts); i-- > g->begin;) {
+        const struct checked *e = &x->e[i];
         if (window(e->from, ts) > g->longest) break;
         if (e->to < ts) continue;
-        types |= 1u << e->type;
-        struct found *a = &x->found[e->anomaly];
-        if (a->stamp == x->serial) continue;
-        a->stamp = x->serial;
-        a->packets++;
-        note_time(a, ts);
+        if (*n == room) return -1;
+        *types |= 1u << e->type;
+        items[(*n)++] = ITEM_CHECKED | e->anomaly;
     }
-    return types;
+    return 0;
 }
 
-/* A swept filter ends: the group's packets since it began are its packets. */
-static void end_sweep(struct tpp_label_index *x, struct group *g, struct sweep *w)
+int tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t *items, unsigned room,
+                     unsigned *types)
 {
-    w->state = 2;
-    g->active[x->l->a[w->anomaly].type]--;
-    uint64_t n = g->count - w->base;
-    x->found[w->anomaly].packets += n;
-    if (n) note_time(&x->found[w->anomaly], g->latest);
-}
-
-/* The swept filters of group g at a packet of the group at time ts (see struct sweep). */
-static unsigned sweep_group(struct tpp_label_index *x, struct group *g, int64_t ts)
-{
-    unsigned types = 0;
-    if (g->count && ts < g->latest) { /* back in time: the sweep has passed ts */
-        for (size_t i = g->pbegin; i < g->pend; i++) {
-            struct sweep *w = &x->p[i];
-            int wanted = w->from <= ts && ts <= w->to;
-            w->adjust += wanted - (w->state == 1); /* those counting count it with the group */
-            if (!wanted) continue;
-            types |= 1u << x->l->a[w->anomaly].type;
-            note_time(&x->found[w->anomaly], ts);
-        }
-        g->count++;
-        return types;
-    }
-    while (g->next_start < g->pend && x->p[g->next_start].from <= ts) {
-        struct sweep *w = &x->p[g->next_start++];
-        w->state = 1;
-        w->base = g->count;
-        g->active[x->l->a[w->anomaly].type]++;
-        if (ts <= w->to) note_time(&x->found[w->anomaly], ts); /* this packet is its first */
-    }
-    while (g->next_end < g->pend && x->p[x->ends[g->next_end]].to < ts) end_sweep(x, g, &x->p[x->ends[g->next_end++]]);
-    g->count++;
-    g->latest = ts;
-    for (int t = 0; t < TPP_LABEL_NTYPES; t++) types |= (unsigned)(g->active[t] != 0) << t;
-    return types;
-}
-
-/* The filters of group g at a packet of the group at time ts. */
-static unsigned visit(struct tpp_label_index *x, struct group *g, int64_t ts)
-{
-    unsigned types = 0;
-    if (g->pend > g->pbegin) types |= sweep_group(x, g, ts);
-    if (g->end > g->begin) types |= scan_group(x, g, ts);
-    return types;
-}
-
-unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
-{
-    x->serial++;
-    unsigned types = 0;
+    unsigned n = 0;
+    int64_t ts = p->ts_ns;
+    *types = 0;
+    if (x->all && add_items(x, x->all, ts, items, room, &n, types) != 0) return -1;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    if (x->all) types |= visit(x, x->all, p->ts_ns);
     struct parts q;
     parts_of_packet(p, &q);
     for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
         unsigned shape = (unsigned)__builtin_ctz(left);
-        struct group *g = find_group(x, shape, hash_parts(shape, &q), p, ports);
-        if (g) types |= visit(x, g, p->ts_ns);
+        uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
+        if (g && add_items(x, g, ts, items, room, &n, types) != 0) return -1;
+    }
+    return (int)n;
+}
+
+static uint32_t tally_of(uint32_t item) { return item & ~ITEM_CHECKED; }
+
+void tpp_label_prefetch(const struct tpp_label_index *x, const uint32_t *items, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) __builtin_prefetch(&x->tallies[tally_of(items[i])], 1);
+}
+
+/* A packet at ts counts into tally t. */
+static void count(struct tally *t, int64_t ts)
+{
+    if (t->packets == 0 || ts < t->first) t->first = ts;
+    if (t->packets == 0 || ts > t->last) t->last = ts;
+    t->packets++;
+}
+
+void tpp_label_count(struct tpp_label_index *x, const struct tpp_packet *p, const uint32_t *items, unsigned n)
+{
+    x->serial++;
+    for (unsigned i = 0; i < n; i++) {
+        struct tally *t = &x->tallies[tally_of(items[i])];
+        if (items[i] & ITEM_CHECKED) {
+            if (t->stamp == x->serial) continue; /* a packet matching two filters of an anomaly */
+            t->stamp = x->serial;
+        }
+        count(t, p->ts_ns);
+    }
+}
+
+unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
+{
+    uint32_t items[64];
+    unsigned types;
+    int n = tpp_label_lookup(x, p, items, 64, &types);
+    if (n >= 0) {
+        tpp_label_count(x, p, items, (unsigned)n);
+        return types;
+    }
+    /* more items than that (many checked windows hold the packet): counted group by group */
+    uint64_t serial = ++x->serial;
+    types = 0;
+    uint32_t groups[NSHAPES], ng = 0;
+    if (x->all) groups[ng++] = x->all;
+    int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
+    struct parts q;
+    parts_of_packet(p, &q);
+    for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
+        unsigned shape = (unsigned)__builtin_ctz(left);
+        uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
+        if (g) groups[ng++] = g;
+    }
+    for (uint32_t k = 0; k < ng; k++) {
+        const struct group *g = &x->groups[groups[k]];
+        size_t s = at_most(&x->cut[g->seg], g->nseg, p->ts_ns);
+        if (s && x->seg_types[g->seg + s - 1]) {
+            types |= x->seg_types[g->seg + s - 1];
+            count(&x->tallies[x->l->n + g->seg + s - 1], p->ts_ns);
+        }
+        for (size_t i = first_after(x->e, g->begin, g->end, p->ts_ns); i-- > g->begin;) {
+            const struct checked *e = &x->e[i];
+            if (window(e->from, p->ts_ns) > g->longest) break;
+            if (e->to < p->ts_ns) continue;
+            types |= 1u << e->type;
+            struct tally *t = &x->tallies[e->anomaly];
+            if (t->stamp == serial) continue;
+            t->stamp = serial;
+            count(t, p->ts_ns);
+        }
     }
     return types;
 }
 
+/* Tally b into a: packets summed, first and last the earliest and latest. */
+static void merge_tally(struct tally *a, const struct tally *b)
+{
+    if (!b->packets) return;
+    if (!a->packets || b->first < a->first) a->first = b->first;
+    if (!a->packets || b->last > a->last) a->last = b->last;
+    a->packets += b->packets;
+}
+
 void tpp_label_index_finish(struct tpp_label_index *x)
 {
-    for (size_t gi = 1; gi < x->ngroups; gi++) {
-        struct group *g = &x->groups[gi];
-        for (size_t i = g->pbegin; i < g->pend; i++) {
-            struct sweep *w = &x->p[i];
-            if (w->state == 1) end_sweep(x, g, w);
-            x->found[w->anomaly].packets += (uint64_t)w->adjust; /* the total is never below 0 */
-            w->adjust = 0;
-        }
-        g->next_start = g->next_end = g->pend;
+    const struct tpp_labels *l = x->l;
+    const struct tally *seg = &x->tallies[l->n];
+    /* a swept filter's packets are those of the segments its window covers, [first, end) */
+    x->before[0] = 0;
+    for (size_t s = 0; s < x->nseg; s++) x->before[s + 1] = x->before[s] + seg[s].packets;
+    x->next_used[x->nseg] = (uint32_t)x->nseg;
+    for (size_t s = x->nseg; s-- > 0;) x->next_used[s] = seg[s].packets ? (uint32_t)s : x->next_used[s + 1];
+    for (size_t s = 0; s < x->nseg; s++)
+        x->prev_used[s] = seg[s].packets ? (uint32_t)s : s ? x->prev_used[s - 1] : UINT32_MAX;
+    for (size_t i = 0; i < x->nswept; i++) {
+        const struct swept *w = &x->sw[i];
+        if (w->first == w->end || x->next_used[w->first] >= w->end) continue;
+        struct tally t = { .packets = x->before[w->end] - x->before[w->first],
+                           .first = seg[x->next_used[w->first]].first, .last = seg[x->prev_used[w->end - 1]].last };
+        merge_tally(&x->tallies[w->anomaly], &t);
     }
-    for (size_t k = 0; k < x->l->n; k++) {
+    for (size_t k = 0; k < l->n; k++) {
         struct tpp_anomaly *a = &x->l->a[k];
-        struct found *f = &x->found[k];
-        if (f->seen && f->packets) {
-            if (!a->packets || f->first < a->first_ns) a->first_ns = f->first;
-            if (!a->packets || f->last > a->last_ns) a->last_ns = f->last;
+        const struct tally *t = &x->tallies[k];
+        if (t->packets) {
+            if (!a->packets || t->first < a->first_ns) a->first_ns = t->first;
+            if (!a->packets || t->last > a->last_ns) a->last_ns = t->last;
         }
-        a->packets += f->packets;
-        *f = (struct found){ 0 };
+        a->packets += t->packets;
     }
+    memset(x->tallies, 0, (l->n + x->nseg) * sizeof *x->tallies);
+    x->serial = 0;
 }
 
 /* How many of v[0..n) (ascending) are below t. */

@@ -4,7 +4,8 @@
  * decoded packets in a small ring, the caller counts them.  A gzip capture is different: its inflater thread is
  * the slowest stage and already keeps one core busy, so reading, decoding and counting share the caller's
  * thread.  The ring is allocated once; nothing is allocated per packet.  The caller's thread alone touches the
- * result and calls the hooks.
+ * result and calls the hooks.  With labels the reader also looks each packet up in the label index
+ * (tpp_label_lookup), so that the aggregator, the slower thread, only counts it into what was found.
  */
 #include "tpp/parse.h"
 #include "tpp/gzindex.h"
@@ -33,6 +34,17 @@ struct batch {
     uint64_t bytes_read;  /* capture bytes consumed when the batch was filled */
 };
 
+/* The label items the reader looked up for a batch's packets (tpp_label_lookup), when the parse has labels:
+ * packet k's are item[at[k], at[k + 1]) for k below `upto`.  The aggregator looks the others up itself (this
+ * list was full: a batch of packets of many anomalies' hosts). */
+enum { LABEL_ROOM = 8 * BATCH };
+struct batch_labels {
+    int upto;
+    uint16_t at[BATCH + 1];
+    uint8_t types[BATCH];      /* the types packet k matches */
+    uint32_t item[LABEL_ROOM];
+};
+
 /* Frames of link types tpp does not decode, by link type (a pcapng capture may have several). */
 enum { MAX_UNDECODED = 8 };
 struct undecoded {
@@ -49,6 +61,10 @@ struct pipeline {
     int nundecoded;
     uint64_t undecoded_other;    /* frames of link types beyond the first MAX_UNDECODED */
     int failed;                  /* the capture broke; error says how */
+    /* with labels and a reader thread: the index, and the items looked up for each batch of the ring (the
+     * matching's lookup half, which would otherwise cost the aggregator, the slower thread) */
+    const struct tpp_label_index *label_index;
+    struct batch_labels *labels; /* [NBATCH], or NULL */
     char error[TPP_ERRBUF_SIZE];
     struct batch ring[NBATCH];
 };
@@ -94,11 +110,26 @@ enum tpp_decode_mode tpp_decode_mode_of(const struct tpp_options *o)
     return TPP_DECODE_OUTER;
 }
 
+/* Look packet k of a batch up in the label index, while the batch's list has room for all its items. */
+static void look_up_labels(const struct tpp_label_index *x, const struct tpp_packet *p, struct batch_labels *bl, int k)
+{
+    unsigned at = bl->at[k];
+    int n = 0;
+    unsigned types = 0;
+    if (bl->upto != k || (p->ipv && (n = tpp_label_lookup(x, p, &bl->item[at], LABEL_ROOM - at, &types)) < 0))
+        return;
+    bl->types[k] = (uint8_t)types;
+    bl->at[k + 1] = (uint16_t)(at + (unsigned)n);
+    bl->upto = k + 1;
+}
+
 /* Fill one batch from the capture; returns (and sets b->last) 1 when reading is over. */
 static int fill_batch(struct pipeline *pl, struct batch *b)
 {
     struct tpp_frame f;
     int rc = 1;
+    struct batch_labels *bl = pl->labels ? &pl->labels[b - pl->ring] : NULL;
+    if (bl) bl->upto = 0, bl->at[0] = 0;
     b->n = 0;
     while (b->n < BATCH && !tpp_interrupt_requested() && (rc = tpp_capture_next(pl->cap, &f)) == 1) {
         struct tpp_packet *p = &b->pkt[b->n++];
@@ -115,6 +146,7 @@ static int fill_batch(struct pipeline *pl, struct batch *b)
             tpp_decode_as(pl->mode, f.linktype, f.data, f.caplen, f.wirelen, p);
         }
         p->ts_ns = f.ts_ns;
+        if (bl) look_up_labels(pl->label_index, p, bl, b->n - 1);
     }
     if (rc < 0) {
         pl->failed = 1;
@@ -148,9 +180,19 @@ static int report_rows(const struct tpp_parse_hooks *hooks, struct tpp_result *r
 static int count_batch(struct pipeline *pl, const struct batch *b, struct tpp_agg *a, struct tpp_result *r,
                        const struct tpp_parse_hooks *hooks, size_t *reported, uint64_t *next_report)
 {
+    const struct batch_labels *bl = pl->labels ? &pl->labels[b - pl->ring] : NULL;
     for (int k = 0; k < b->n; k++) {
-        if (k + PREFETCH_AHEAD < b->n) tpp_agg_prefetch(a, &b->pkt[k + PREFETCH_AHEAD]);
-        int agg = tpp_agg_add(a, &b->pkt[k]);
+        int ahead = k + PREFETCH_AHEAD;
+        if (ahead < b->n) tpp_agg_prefetch(a, &b->pkt[ahead]);
+        int agg;
+        if (bl && k < bl->upto) {
+            if (ahead < bl->upto)
+                tpp_label_prefetch(pl->label_index, &bl->item[bl->at[ahead]], bl->at[ahead + 1] - bl->at[ahead]);
+            agg = tpp_agg_add_looked_up(a, &b->pkt[k], &bl->item[bl->at[k]], bl->at[k + 1] - bl->at[k],
+                                        bl->types[k]);
+        } else {
+            agg = tpp_agg_add(a, &b->pkt[k]);
+        }
         if (agg != 0) return agg;
     }
     if (b->last) return 0;
@@ -250,6 +292,9 @@ struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options
     pthread_t reader;
     int agg;
     size_t reported = 0;
+    /* without room for the lookups (out of memory), the aggregator looks packets up itself */
+    if (!tpp_capture_inflates(cap) && (pl->label_index = tpp_agg_label_index(a)))
+        pl->labels = malloc(NBATCH * sizeof *pl->labels);
     if (tpp_capture_inflates(cap)) {
         agg = read_and_count(pl, a, r, hooks, &reported);
     } else if (pthread_create(&reader, NULL, reader_main, pl) == 0) {
@@ -277,6 +322,7 @@ struct tpp_result *tpp_parse_labelled(const char *path, const struct tpp_options
     report_rows(hooks, r, &reported); /* the rows closed by the end (a stop request changes nothing now) */
 
     handoff_destroy(&pl->handoff);
+    free(pl->labels);
     free(pl);
     tpp_agg_free(a);
     tpp_capture_close(cap);

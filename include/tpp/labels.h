@@ -64,8 +64,16 @@ struct tpp_label_index;
 struct tpp_label_index *tpp_label_index_new(struct tpp_labels *l);
 void tpp_label_index_free(struct tpp_label_index *x);
 /* Match one IP packet: counts it into each anomaly it matches (l->a[k].packets, first_ns, last_ns) and returns
- * the bits (1 << type) of the types it matched. */
+ * the bits (1 << type) of the types it matched.  Packets are matched on one thread, in the order they count. */
 unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p);
+/* tpp_label_match in two halves.  The lookup finds what packet p counts into, as items (at most room, into
+ * items; returns their number, or -1 when more), and the bits of the types it matches (*types).  It only reads the
+ * index, so another thread may look packets up ahead of the one counting them.  tpp_label_count then counts p
+ * into its items, in the order the packets count; tpp_label_prefetch hints that it will soon. */
+int tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t *items, unsigned room,
+                     unsigned *types);
+void tpp_label_count(struct tpp_label_index *x, const struct tpp_packet *p, const uint32_t *items, unsigned n);
+void tpp_label_prefetch(const struct tpp_label_index *x, const uint32_t *items, unsigned n);
 /* After the last packet: the counts of the anomalies still open go into the labels (once). */
 void tpp_label_index_finish(struct tpp_label_index *x);
 /* The anomalies of each type whose window overlaps the interval [start, end). */
