@@ -158,7 +158,7 @@ end
 ---------------------------------------------------------------------------------------------------------------
 
 -- The terminal lines: pngcairo or svg at width x height; fonts, lines and points scale with dpi / 100 (a
--- 16 x 9 in figure at 100 dpi is the default 1600 x 900; the original's 600 dpi is 9600 x 5400 at dpi 600).
+-- 12.8 x 7.2 in figure at 100 dpi is the default 1280 x 720; the original's 16 x 9 in at 600 dpi is 9600 x 5400).
 local function terminal(opts, output)
   local s = opts.dpi / 100
   local t
