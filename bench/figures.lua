@@ -11,7 +11,7 @@ local lfs = require "lfs"
 
 if arg[1] == "--one" then
   local plot = require "tpp.plot"
-  local r = assert(tpp.load(arg[2]))
+  local r = assert(tpp.load(arg[2], { state = false }))   -- as scripts/plot.lua loads a dump to draw it
   local kb = 0
   for line in io.lines("/proc/self/status") do kb = tonumber(line:match("^VmRSS:%s*(%d+)")) or kb end
   local _, failures = plot.draw(r, { dir = arg[3], quiet = true })

@@ -171,7 +171,7 @@ local function main()
   for _, input in ipairs(inputs) do
     local r, err
     if input.kind == "dump" then
-      r, err = tpp.load(input.path)
+      r, err = tpp.load(input.path, { state = false })   -- drawing needs none of the merge state
     else
       r, err = tpp.parse(input.path, parse_opts)
     end
