@@ -35,10 +35,21 @@ local function proc_number(path, key)
   return tonumber(text:match(key .. "%s*(%d+)"))
 end
 
+local function cmdline(pid)
+  local f = io.open("/proc/" .. pid .. "/cmdline")
+  local text = f and f:read("a")
+  if f then f:close() end
+  return text
+end
+
 -- Resident KB of process `pid` and of every process descending from it, found through the children lists of its
 -- threads (/proc/PID/task/TID/children) rather than a scan of all of /proc: the sampler runs every 20 ms beside
--- the drawing on a machine of two cores and must not take the CPU it measures.
-local function tree_kb(pid)
+-- the drawing on a machine of two cores and must not take the CPU it measures.  A child caught between
+-- posix_spawn's clone and its exec still shares its parent's memory (CLONE_VM: the same pages, the same command
+-- line) and is not counted twice.
+local function tree_kb(pid, parent_cmdline)
+  local own = cmdline(pid)
+  if parent_cmdline and own == parent_cmdline then return 0 end
   local total = proc_number("/proc/" .. pid .. "/status", "VmRSS:") or 0
   local ok, iter, state = pcall(lfs.dir, "/proc/" .. pid .. "/task")
   if not ok then return total end
@@ -47,7 +58,7 @@ local function tree_kb(pid)
       local f = io.open(("/proc/%d/task/%s/children"):format(pid, tid))
       local list = f and f:read("a") or ""
       if f then f:close() end
-      for child in list:gmatch("%d+") do total = total + tree_kb(tonumber(child)) end
+      for child in list:gmatch("%d+") do total = total + tree_kb(tonumber(child), own) end
     end
   end
   return total
