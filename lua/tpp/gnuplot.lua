@@ -613,8 +613,8 @@ local function grid_columns(ctx)
 end
 
 -- One pass over a series' histograms (once per drawing; it is the cost of a port figure): its highest share, its
--- bars and their packets, its histogram entries, and the packets of each heatmap cell (sums[(column - 1) * nbins + bin]), so that a
--- figure drawn as a heatmap after its bars were weighed does not read the histograms again.
+-- bars and their packets, its histogram entries, and the packets of each heatmap cell (sums[(column - 1) * nbins
+-- + bin]), so that a figure drawn as a heatmap after its bars were weighed does not read the histograms again.
 local function port_stats(ctx, series)
   local key = "stats " .. series
   if ctx.cache[key] then return ctx.cache[key] end
@@ -806,7 +806,8 @@ local function prepare_ports(fig, ctx, job)
   local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   L[#L + 1] = "set xlabel " .. gq(fig.xlabel) .. " offset 0,-1"
-  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset -2,0"
+  -- beside its axis: at 1280 x 720 an offset of -2 put the label past the figure's left edge
+  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset 0,0"
   L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
   if opts.log_ports then
     L[#L + 1] = "set ylabel " .. gq(fig.ylabel .. " + 1 (log scale)") .. " offset 2,-1"
