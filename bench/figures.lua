@@ -11,7 +11,7 @@ local lfs = require "lfs"
 
 if arg[1] == "--one" then
   local plot = require "tpp.plot"
-  local r = assert(tpp.load(arg[2]))
+  local r = assert(tpp.load(arg[2], { state = false }))   -- as scripts/plot.lua loads a dump to draw it
   local kb = 0
   for line in io.lines("/proc/self/status") do kb = tonumber(line:match("^VmRSS:%s*(%d+)")) or kb end
   local _, failures = plot.draw(r, { dir = arg[3], quiet = true })
@@ -26,34 +26,40 @@ if not capture or not runs or runs < 1 then
   os.exit(2)
 end
 
--- Resident KB of process `pid` and of every process descending from it (/proc/*/stat: pid, ppid; status: VmRSS).
-local function tree_kb(pid)
-  local parent, rss = {}, {}
-  for name in lfs.dir("/proc") do
-    local p = tonumber(name)
-    if p then
-      local f = io.open("/proc/" .. name .. "/stat")
-      local stat = f and f:read("l")
+-- The first number after `key` in /proc file `path`, or nil.
+local function proc_number(path, key)
+  local f = io.open(path)
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return tonumber(text:match(key .. "%s*(%d+)"))
+end
+
+local function cmdline(pid)
+  local f = io.open("/proc/" .. pid .. "/cmdline")
+  local text = f and f:read("a")
+  if f then f:close() end
+  return text
+end
+
+-- Resident KB of process `pid` and of every process descending from it, found through the children lists of its
+-- threads (/proc/PID/task/TID/children) rather than a scan of all of /proc: the sampler runs every 20 ms beside
+-- the drawing on a machine of two cores and must not take the CPU it measures.  A child caught between
+-- posix_spawn's clone and its exec still shares its parent's memory (CLONE_VM: the same pages, the same command
+-- line) and is not counted twice.
+local function tree_kb(pid, parent_cmdline)
+  local own = cmdline(pid)
+  if parent_cmdline and own == parent_cmdline then return 0 end
+  local total = proc_number("/proc/" .. pid .. "/status", "VmRSS:") or 0
+  local ok, iter, state = pcall(lfs.dir, "/proc/" .. pid .. "/task")
+  if not ok then return total end
+  for tid in iter, state do
+    if tid:match("^%d+$") then
+      local f = io.open(("/proc/%d/task/%s/children"):format(pid, tid))
+      local list = f and f:read("a") or ""
       if f then f:close() end
-      local ppid = stat and tonumber(stat:match("^%d+ %b() %S+ (%d+)"))
-      if ppid then
-        parent[p] = ppid
-        local s = io.open("/proc/" .. name .. "/status")
-        if s then
-          for line in s:lines() do
-            local kb = line:match("^VmRSS:%s*(%d+)")
-            if kb then rss[p] = tonumber(kb) end
-          end
-          s:close()
-        end
-      end
+      for child in list:gmatch("%d+") do total = total + tree_kb(tonumber(child), own) end
     end
-  end
-  local total = 0
-  for p, kb in pairs(rss) do
-    local q = p
-    while q and q ~= pid and q > 1 do q = parent[q] end
-    if q == pid then total = total + kb end
   end
   return total
 end
@@ -114,8 +120,9 @@ for round = 0, runs do
 end
 os.execute("rm -rf '" .. tmp .. "'")
 
-print("| drawing (all 22 figures, 1600 x 900 PNG) | median time (s) | peak memory, tpp + gnuplot (MB) |"
-  .. " of which the loaded result (MB) |")
+local plot = require "tpp.plot"
+print(("| drawing (all 22 figures, %d x %d PNG) | median time (s) | peak memory, tpp + gnuplot (MB) |"
+  .. " of which the loaded result (MB) |"):format(plot.WIDTH, plot.HEIGHT))
 print("| --- | ---: | ---: | ---: |")
 for k, d in ipairs(dumps) do
   table.sort(times[k])

@@ -18,8 +18,8 @@ local OPTIONS = {
   { "-o --out", "DIR", "Output directory.", "plot" },
   { "-f --figures", "LIST", "Figures to draw: e.g. 1,2,12-18 | all | none.", "all" },
   { "--format", "FMT", "png or svg.", "png" },
-  { "--width", "PX", "Width in pixels.", "1600" },
-  { "--height", "PX", "Height in pixels.", "900" },
+  { "--width", "PX", "Width in pixels.", tostring(plot.WIDTH) },
+  { "--height", "PX", "Height in pixels.", tostring(plot.HEIGHT) },
   { "--dpi", "N", "Dots per inch: fonts and lines scale with dpi / 100.", "100" },
   { "--alpha", "A", "Opacity of the 3D bars, 0..1.", "0.5" },
   { "--dynamic-alpha", nil, "Opacity of each 3D bar proportional to its height (floor 0.1)." },
@@ -46,7 +46,7 @@ Figures: 1 packet count, 2 distinct IPs, 3 F2, 4 average IAT, 5 average packet l
 of TCP src, TCP dst, UDP src, UDP dst, 16 TCP src & dst, 17 UDP src & dst, 18 all four; tpp's own:
 19 port entropy, 20 prefix cardinality (/24, /16), 21 flows and new flows, 22 heavy-hitter share of the top source.
 
-Size: fonts and lines scale with --dpi / 100, so the default 1600 x 900 at dpi 100 is a 16 x 9 in figure at
+Size: fonts and lines scale with --dpi / 100, so the default WxH at dpi 100 is a W/100 x H/100 in figure at
 100 dpi; the original tool's 16 x 9 in at 600 dpi is --width 9600 --height 5400 --dpi 600.
 3D bars below --min-share of the highest bar (one pixel of the z axis) are left out, and the figure says what
 share of the packets they carried; when that passes 25 %, or past 200 intervals, the port figures are drawn as
@@ -57,6 +57,8 @@ Needs gnuplot (Debian package gnuplot-nox).
 
 Exit status: 0 when every figure of every input was drawn, 1 when an input could not be read, a figure
 failed or gnuplot is missing, 2 on a usage error, 130 when interrupted.]]
+EPILOG = EPILOG:gsub("WxH", ("%d x %d"):format(plot.WIDTH, plot.HEIGHT))
+  :gsub("W/100 x H/100", ("%g x %g"):format(plot.WIDTH / 100, plot.HEIGHT / 100))
 
 local parser = script_cli.parser {
   prog = "tpp scripts/plot.lua", usage = USAGE, options = OPTIONS, epilog = EPILOG,
@@ -169,7 +171,7 @@ local function main()
   for _, input in ipairs(inputs) do
     local r, err
     if input.kind == "dump" then
-      r, err = tpp.load(input.path)
+      r, err = tpp.load(input.path, { state = false })   -- drawing needs none of the merge state
     else
       r, err = tpp.parse(input.path, parse_opts)
     end

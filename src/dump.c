@@ -653,8 +653,10 @@ static void fail(struct reader *rd, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The next section: its tag and its payload (inflated into *owned when compressed).  0 on success. */
-static int next_section(struct reader *rd, struct cur *file, char tag[5], struct cur *payload, uint8_t **owned)
+/* The next section: its tag and its payload (inflated into *owned when compressed; left as stored, empty, when
+ * `skip`: a section the caller does not read).  0 on success. */
+static int next_section(struct reader *rd, struct cur *file, char tag[5], struct cur *payload, uint8_t **owned,
+                        int skip)
 {
     *owned = NULL;
     if (!have(file, SECTION_HEADER_SIZE)) { fail(rd, "truncated: a section header is cut off"); return -1; }
@@ -671,6 +673,10 @@ static int next_section(struct reader *rd, struct cur *file, char tag[5], struct
     const uint8_t *data = file->p + file->off;
     file->off += stored;
     if (flags & ~FLAG_DEFLATE) { fail(rd, "section %s has unknown flags %#x", tag, flags); return -1; }
+    if (skip) {
+        *payload = (struct cur){ data, 0, 0, 0 };
+        return 0;
+    }
     if (!(flags & FLAG_DEFLATE)) {
         if (raw != stored) { fail(rd, "section %s: stored and raw lengths differ", tag); return -1; }
         *payload = (struct cur){ data, stored, 0, 0 };
@@ -1324,7 +1330,29 @@ static uint8_t *slurp(struct reader *rd, size_t *len)
     return data;
 }
 
+/* Give back the unused tail of the arrays that grew by doubling while the dump was read (hh, port bytes): a
+ * loaded result does not grow again unless it is merged, and on a long trace the slack is megabytes. */
+static void fit_to_size(struct tpp_result *r)
+{
+    if (r->nhh && r->hh_cap > r->nhh) {
+        struct tpp_hh *hh = realloc(r->hh, r->nhh * sizeof *hh);
+        if (hh) r->hh = hh, r->hh_cap = r->nhh;
+    }
+    for (int s = 0; s < TPP_NSERIES; s++) {
+        struct tpp_port_series *p = &r->ports[s];
+        if (p->nbytes && p->cap > p->nbytes) {
+            uint8_t *b = realloc(p->bytes, p->nbytes);
+            if (b) p->bytes = b, p->cap = p->nbytes;
+        }
+    }
+}
+
 struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
+{
+    return tpp_dump_read_parts(path, 0, err, errlen);
+}
+
+struct tpp_result *tpp_dump_read_parts(const char *path, unsigned parts, char *err, size_t errlen)
 {
     struct reader rd = { path, err, errlen };
     size_t len = 0;
@@ -1371,9 +1399,12 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
         char tag[5];
         struct cur payload;
         free(owned);
-        if (next_section(&rd, &file, tag, &payload, &owned) != 0) goto fail;
+        /* the merge state: the full tables, the addresses seen, the flows' head and tail */
+        int skip = (parts & TPP_DUMP_NO_STATE) && (k == 4 || k == 6 || k == 7);
+        if (next_section(&rd, &file, tag, &payload, &owned, skip) != 0) goto fail;
         if (strcmp(tag, order[k]) != 0) { fail(&rd, "expected section %s, found %s", order[k], tag); goto fail; }
-        int rc = k == 0 ? read_meta(&rd, &payload, r, &nintervals, version)
+        int rc = skip ? 0
+               : k == 0 ? read_meta(&rd, &payload, r, &nintervals, version)
                : k == 1 ? read_cols(&rd, &payload, r, nintervals, version)
                : k == 2 ? read_ports(&rd, &payload, r)
                : k == 3 ? read_seen(&rd, &payload, r)
@@ -1385,6 +1416,8 @@ struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen)
         if (rc != 0) goto fail;
     }
     if (file.off != file.n) { fail(&rd, "%zu unexpected bytes after the END section", file.n - file.off); goto fail; }
+    if (parts & TPP_DUMP_NO_STATE) r->mergeable = 0, r->state_dropped = 1;
+    fit_to_size(r);
     goto out;
 fail:
     tpp_result_free(r);

@@ -426,6 +426,9 @@ static int result_dump(lua_State *L)
     const struct tpp_result *r = tpp_lresult_check(L, 1);
     const char *path = luaL_checkstring(L, 2);
     char err[TPP_ERRBUF_SIZE];
+    if (r->state_dropped) /* its dump would silently lack what the dump it came from had */
+        return tpp_push_fail(L, "%s: cannot dump a result loaded without its merge state (tpp.load with state = "
+                             "false, for reading and drawing): load it again in full", path);
     if (tpp_dump_write(r, path, TPP_VERSION, err, sizeof err) != 0) {
         return tpp_push_fail(L, "%s", err);
     }
@@ -447,13 +450,30 @@ static void require_lua_half(lua_State *L)
     lua_pop(L, 2);
 }
 
-/* tpp.load(path) -> result | nil, "path: reason" */
+/* tpp.load(path [, { state = false }]) -> result | nil, "path: reason".  state = false leaves out the merge
+ * state (tpp/dump.h TPP_DUMP_NO_STATE): for a result that is only read, drawn or reported. */
 static int l_load(lua_State *L)
 {
     require_lua_half(L);
     const char *path = luaL_checkstring(L, 1);
+    unsigned parts = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "state") != 0)
+                return luaL_error(L, "tpp.load: unknown option %s (the only one is state)",
+                                  luaL_tolstring(L, -1, NULL));
+        }
+        lua_getfield(L, 2, "state");
+        if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+            return luaL_error(L, "tpp.load: option state must be true or false, got %s", luaL_typename(L, -1));
+        if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) parts |= TPP_DUMP_NO_STATE;
+        lua_pop(L, 1);
+    }
     char err[TPP_ERRBUF_SIZE];
-    struct tpp_result *r = tpp_dump_read(path, err, sizeof err);
+    struct tpp_result *r = tpp_dump_read_parts(path, parts, err, sizeof err);
     if (!r) {
         return tpp_push_fail(L, "%s", err);
     }

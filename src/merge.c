@@ -880,6 +880,11 @@ static int past_limit(const struct tpp_result *m, const struct tpp_result *q)
 int tpp_merger_add(struct tpp_merger *g, const struct tpp_result *q, char *err, size_t errlen)
 {
     if (g->broken) { snprintf(err, errlen, "the merge ran out of memory earlier"); return -1; }
+    if (q->state_dropped) {
+        snprintf(err, errlen, "cannot merge %s: it was loaded without its merge state (tpp.load with state = "
+                 "false, for reading and drawing): load it again in full", name_of(q));
+        return -1;
+    }
     if (!g->m) {
         g->m = tpp_result_new(&q->opts, q->source);
         if (!g->m) { snprintf(err, errlen, "out of memory"); return -1; }

@@ -29,4 +29,14 @@ int tpp_dump_signed(const uint8_t *head, size_t n);
 /* The restored result, or NULL with "path: reason" in err. */
 struct tpp_result *tpp_dump_read(const char *path, char *err, size_t errlen);
 
+/* What tpp_dump_read_parts() may leave out of a result. */
+enum tpp_dump_parts {
+    TPP_DUMP_NO_STATE = 1, /* the merge state (full tables, addresses seen, flow head and tail): what only a merge
+                            * needs, most of a long parse's dump.  The result reads, draws and reports as a full
+                            * one, but is not mergeable and refuses to be merged or dumped (state_dropped). */
+};
+
+/* tpp_dump_read, leaving out the parts in `flags` (enum tpp_dump_parts): the sections are skipped unread. */
+struct tpp_result *tpp_dump_read_parts(const char *path, unsigned flags, char *err, size_t errlen);
+
 #endif

@@ -254,6 +254,8 @@ struct tpp_result {
                                 * time since that piece's last packet joins its interval's moments */
     uint64_t pieces;           /* parses merged into this result: 1 for a parse */
     int mergeable;             /* carries the merge state (0 for a dump of format 2, or a selection) */
+    int state_dropped;         /* loaded without its merge state (tpp/dump.h TPP_DUMP_NO_STATE): not mergeable, and
+                                * refused by a merge and by the dump writer, whose output would silently lack it */
     struct tpp_addr_counts *tables; /* ascending by interval: the edges, or every interval with IP packets */
     size_t ntables, tables_cap;
     /* Heavy hitters: interval i's entries are hh[hh_offsets[i] .. hh_offsets[i+1]), by dimension, then rank

@@ -158,7 +158,7 @@ end
 ---------------------------------------------------------------------------------------------------------------
 
 -- The terminal lines: pngcairo or svg at width x height; fonts, lines and points scale with dpi / 100 (a
--- 16 x 9 in figure at 100 dpi is the default 1600 x 900; the original's 600 dpi is 9600 x 5400 at dpi 600).
+-- 12.8 x 7.2 in figure at 100 dpi is the default 1280 x 720; the original's 16 x 9 in at 600 dpi is 9600 x 5400).
 local function terminal(opts, output)
   local s = opts.dpi / 100
   local t
@@ -594,13 +594,38 @@ local QUAD = { tcp_src = -0.3, tcp_dst = -0.1, udp_src = 0.1, udp_dst = 0.3 }
 
 -- What the figures showing one port series need to know first, in one pass over its histograms (once per
 -- drawing): the highest share of a bar (count / packets of its interval), the number of bars and their packets.
+-- The heatmap's columns (once per drawing): at most one per pixel column of the plot area, `per` intervals each
+-- (the last maybe fewer); base[i] is where interval i's column starts among the cells (column - 1) * nbins, and
+-- denom[c] the packets of column c.
+local function grid_columns(ctx)
+  if ctx.cache.grid_columns then return ctx.cache.grid_columns end
+  local n, packets, nbins = ctx.n, ctx.packets, #ctx.bin_edges
+  local ncol = math.min(n, M.pixel_columns(ctx.opts))
+  local per = ncol > 0 and n / ncol or 1
+  local base, denom = {}, {}
+  for i = 1, n do
+    local c = math.min(ncol, floor((i - 1) / per) + 1)
+    base[i] = (c - 1) * nbins
+    denom[c] = (denom[c] or 0) + packets[i]
+  end
+  ctx.cache.grid_columns = { ncol = ncol, per = per, base = base, denom = denom }
+  return ctx.cache.grid_columns
+end
+
+-- One pass over a series' histograms (once per drawing; it is the cost of a port figure): its highest share, its
+-- bars and their packets, its histogram entries, and the packets of each heatmap cell (sums[(column - 1) * nbins
+-- + bin]), so that a figure drawn as a heatmap after its bars were weighed does not read the histograms again.
 local function port_stats(ctx, series)
   local key = "stats " .. series
   if ctx.cache[key] then return ctx.cache[key] end
   local n, packets, r = ctx.n, ctx.packets, ctx.r
-  local max, bars, counted = 0, 0, 0
-  for i, _, count in r:ports(series) do
+  local base, bin = grid_columns(ctx).base, ctx.bin
+  local max, bars, counted, sums, entries = 0, 0, 0, {}, 0
+  for i, port, count in r:ports(series) do
     if i > n then break end
+    local k = base[i] + bin[port]
+    sums[k] = (sums[k] or 0) + count
+    entries = entries + 1
     local p = packets[i]
     if p > 0 then
       local s = count / p
@@ -608,7 +633,7 @@ local function port_stats(ctx, series)
       if s > max then max = s end
     end
   end
-  ctx.cache[key] = { max = max, bars = bars, packets = counted }
+  ctx.cache[key] = { max = max, bars = bars, packets = counted, sums = sums, entries = entries }
   return ctx.cache[key]
 end
 
@@ -677,22 +702,10 @@ end
 local function port_grid(ctx, series)
   local key = "grid " .. series
   if ctx.cache[key] then return ctx.cache[key] end
-  local r, n, packets = ctx.r, ctx.n, ctx.packets
-  local bin, nbins = ctx.bin, #ctx.bin_edges
-  local ncol = math.min(n, M.pixel_columns(ctx.opts))
-  local per = ncol > 0 and n / ncol or 1
-  local base, denom, sums, total = {}, {}, {}, 0    -- base[i]: where interval i's column starts in sums
-  for i = 1, n do
-    local c = math.min(ncol, floor((i - 1) / per) + 1)
-    base[i] = (c - 1) * nbins
-    denom[c] = (denom[c] or 0) + packets[i]
-  end
-  for i, port, count in r:ports(series) do
-    if i > n then break end
-    local k = base[i] + bin[port]
-    sums[k] = (sums[k] or 0) + count
-    total = total + 1
-  end
+  local nbins, cols = #ctx.bin_edges, grid_columns(ctx)
+  local ncol, per, denom = cols.ncol, cols.per, cols.denom
+  local stats = port_stats(ctx, series)
+  local sums = stats.sums
   ctx.files = (ctx.files or 0) + 1
   local name = ("%s_grid_%d.dat"):format(series, ctx.files)
   local path = ctx.workdir .. "/" .. name
@@ -713,7 +726,7 @@ local function port_grid(ctx, series)
     end
   end
   close_data(h, path)
-  ctx.cache[key] = { name = name, path = path, lo = lo, hi = hi, total = total, cols = ncol, per = per }
+  ctx.cache[key] = { name = name, path = path, lo = lo, hi = hi, total = stats.entries, cols = ncol, per = per }
   return ctx.cache[key]
 end
 
@@ -793,7 +806,8 @@ local function prepare_ports(fig, ctx, job)
   local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   L[#L + 1] = "set xlabel " .. gq(fig.xlabel) .. " offset 0,-1"
-  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset -2,0"
+  -- beside its axis: at 1280 x 720 an offset of -2 put the label past the figure's left edge
+  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset 0,0"
   L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
   if opts.log_ports then
     L[#L + 1] = "set ylabel " .. gq(fig.ylabel .. " + 1 (log scale)") .. " offset 2,-1"

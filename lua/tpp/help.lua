@@ -16,7 +16,7 @@ local docs = {}
 docs.tpp = {
   { "open", "tpp.open(path [, opts [, progress]]) -> result | nil, msg — load a dump or parse a capture" },
   { "parse", "tpp.parse(path [, opts [, progress]]) -> result | nil, msg — cut a capture into intervals" },
-  { "load", "tpp.load(path) -> result | nil, msg — a result saved by r:dump" },
+  { "load", "tpp.load(path [, { state = false }]) -> result | nil, msg — a result saved by r:dump (state = false: without the merge state, to read or draw)" },
   { "merge", "tpp.merge{r1, r2, ...} -> result | nil, msg — pieces of one series (any order) as one result; "
               .. "nil and why when they cannot be merged (different delta_t, ip, filter, max_gap; an overlap "
               .. "without keep_tables = \"all\")" },

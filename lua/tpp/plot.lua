@@ -23,7 +23,7 @@
 --
 -- opts (all optional):
 --   dir ("plot")  stem (the capture's name without its extensions)  figures (list of numbers 1..22; default all)
---   format ("png" | "svg")  width (1600)  height (900)  dpi (100: fonts and lines scale with dpi / 100; the
+--   format ("png" | "svg")  width (1280)  height (720)  dpi (100: fonts and lines scale with dpi / 100; the
 --     original's 16 x 9 in at 600 dpi is width 9600, height 5400, dpi 600)
 --   alpha (0.5, of the 3D bars)  dynamic_alpha (false: alpha proportional to the bar's height, floor 0.1)
 --   log_ports (false: log-scaled port axis)  max_intervals (0 = all: draw only the first N intervals)
@@ -43,6 +43,10 @@ local gnuplot = require "tpp.gnuplot"
 local walk = require "tpp.walk"
 
 local plot = {}
+
+-- The default size of a figure, in pixels: HD, and a PNG of it costs gnuplot about 18 ms to encode (1600 x 900,
+-- 29 ms), which is most of a small capture's drawing.  The one place it is defined (scripts/plot.lua's help too).
+plot.WIDTH, plot.HEIGHT = 1280, 720
 
 -- The name figures are called after: the capture's stem as the main job names it (tpp.walk), a dump's without .tpd,
 -- cut as the main job cuts a long one so that "<stem>_12_heatmap.png" still fits in a file name.
@@ -87,8 +91,8 @@ local function check_options(r, opts)
   if o.format ~= "png" and o.format ~= "svg" then
     error(("tpp.plot: option format must be \"png\" or \"svg\", got %q"):format(tostring(o.format)), 3)
   end
-  o.width = check_number(opts, "width", 1600, 64, 30000, true)
-  o.height = check_number(opts, "height", 900, 64, 30000, true)
+  o.width = check_number(opts, "width", plot.WIDTH, 64, 30000, true)
+  o.height = check_number(opts, "height", plot.HEIGHT, 64, 30000, true)
   o.dpi = check_number(opts, "dpi", 100, 10, 2400)
   o.alpha = check_number(opts, "alpha", 0.5, 0.01, 1)
   o.min_share = check_number(opts, "min_share", 0.002, 0, 1)
