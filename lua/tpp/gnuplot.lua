@@ -172,17 +172,27 @@ local function terminal(opts, output)
   return { t, "set encoding utf8", "set pointsize " .. num(s), "set output " .. gq(output) }
 end
 
--- What a figure says about itself besides its title (values left out, reductions), on a line under the title.
+-- Lines of text as one gnuplot string expression: 'a'."\n".'b' (a quoted string cannot hold a line break).
+local function gq_lines(lines)
+  local q = {}
+  for i, l in ipairs(lines) do q[i] = gq(l) end
+  return table.concat(q, '."\\n".')
+end
+M.quote_lines = gq_lines
+
+-- What a figure says about itself besides its title (values left out, reductions), under the title: a line per
+-- note, so that two notes do not run past the figure's edges at 1280 px.
 local function notes_label(L, notes, ctx, three_d)
   if #notes == 0 then return end
   if three_d then
     L[#L + 1] = ("set label 11 %s at screen 0.5, screen 0.92 center font ',%g'")
-      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+      :format(gq_lines(notes), 11 * ctx.opts.dpi / 100)
   else
-    L[#L + 1] = "set tmargin 5.5"
-    L[#L + 1] = "set title offset 0,0.6"
-    L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,1 font ',%g'")
-      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+    -- the label's lines are centred on its position: room above the frame for all of them and the title
+    L[#L + 1] = ("set tmargin %g"):format(4.5 + #notes)
+    L[#L + 1] = ("set title offset 0,%g"):format(0.6 + 0.5 * (#notes - 1))
+    L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,%g font ',%g'")
+      :format(gq_lines(notes), 1 + 0.5 * (#notes - 1), 11 * ctx.opts.dpi / 100)
   end
 end
 
@@ -513,6 +523,16 @@ local function prepare_2d(fig, ctx, job)
   L[#L + 1] = "set rmargin 6"
   L[#L + 1] = "set key below horizontal width 2 height 1"
   local lw = 2
+  -- a series close to a later one (all packets and IP packets, flows and new flows) vanishes under it: the
+  -- earlier series are drawn wider, so that an edge of each shows under the ones drawn after it
+  local widths, visible = {}, 0
+  for k in ipairs(fig.series) do if not hidden[k] then visible = visible + 1 end end
+  for k in ipairs(fig.series) do
+    if not hidden[k] then
+      visible = visible - 1
+      widths[k] = lw + 2 * math.min(visible, 2)
+    end
+  end
   local plots = {}
   local src = gq(name)
   local shaded = n > 0 and label_windows(ctx) or {}
@@ -555,7 +575,7 @@ local function prepare_2d(fig, ctx, job)
         plots[#plots + 1] = ("%s using 1:%d:%d with filledcurves fc rgb %s fs transparent solid 0.3 noborder notitle")
           :format(src, c + 2, c + 3, colour)
         plots[#plots + 1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
-          :format(src, c + 1, lw, colour, gq(titles[k]))
+          :format(src, c + 1, widths[k], colour, gq(titles[k]))
       end
     end
   elseif fig.kind == "band" then
@@ -568,7 +588,7 @@ local function prepare_2d(fig, ctx, job)
     for k in ipairs(fig.series) do
       if not hidden[k] then
         plots[#plots + 1] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
-          :format(src, k + 1, lw, POINT_TYPES[k], gq(figures.palette[k]), gq(titles[k]))
+          :format(src, k + 1, widths[k], POINT_TYPES[k], gq(figures.palette[k]), gq(titles[k]))
       end
     end
   end
@@ -859,18 +879,22 @@ local function prepare_heatmap(fig, ctx, job, auto)
       ("%.3g"):format(100 * hidden_share(fig, ctx)))
     or auto == "asked" and (name .. ": heatmap")
     or (name .. ", ports binned on a log scale")
-  if #fig.series > 1 then heading = heading .. "; colour: share of the packets (log scale)" end
+  -- the colour note on a line of its own: on one line with the heading it ran past both edges at 1280 px
+  local heading_lines = { ("%s (interval: %d)"):format(heading, n) }
+  if #fig.series > 1 then heading_lines[2] = "colour: share of the packets (log scale)" end
+  local panels = #fig.series
   local tics = {}
   for b = 0, #edges - 1 do
     local e = edges[b + 1]
-    -- 0, then powers of 4: the bins of the lowest ports are a pixel or two high
-    if e == 0 or (e & (e - 1)) == 0 and (e == 1 or (e & 0x55555555) ~= 0) then
+    -- 0, then powers of 4 from 4 (1 sat on 0: the bins of the lowest ports are a pixel or two high); in the
+    -- four short panels of figure 18 powers of 16, the powers of 4 overlapped there
+    local step = panels > 2 and 0x11111111 or 0x55555555
+    if e == 0 or e >= 4 and (e & (e - 1)) == 0 and (e & step) ~= 0 then
       tics[#tics + 1] = ("%s %d"):format(gq(tostring(e)), b)
     end
   end
-  local panels = #fig.series
   L[#L + 1] = ("set multiplot layout %d,1 title %s font ',%g'"):format(panels,
-    gq(("%s (interval: %d)"):format(heading, n)), 15 * opts.dpi / 100)
+    gq_lines(heading_lines), 15 * opts.dpi / 100)
   L[#L + 1] = "set ylabel " .. gq("Port (log bins)")
   if panels == 1 then L[#L + 1] = "set cblabel " .. gq("Share of the packets (log scale)") end
   L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
