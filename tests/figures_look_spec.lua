@@ -1,0 +1,92 @@
+-- Specs for what looking at every figure at 3, 90, 3,000 and 30,000 intervals in 1280 x 720 found (issue 18,
+-- docs/figures.md "Looked at"): notes a line each, no series hidden under a close later one, port tics that do
+-- not overlap, the colour note of figure 18 on a title line of its own. They read the generated gnuplot scripts.
+
+local HERE = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
+local H = dofile(HERE .. "helper.lua")
+local tpp = require "tpp"
+local plot = require "tpp.plot"
+local gnuplot = require "tpp.gnuplot"
+
+local it_gp = gnuplot.find() and it or pending
+
+local function draw(r, dir, opts)
+  opts.dir, opts.workdir, opts.quiet = dir .. "/out", dir .. "/work", true
+  local files, failures = plot.draw(r, opts)
+  assert.are.same({}, failures)
+  return files, dir .. "/work"
+end
+
+-- The port tics of a heatmap script: the labels of its "set ytics (...)" line.
+local function tic_labels(gp)
+  local list = assert(gp:match("set ytics %((.-)%)\n"), "a ytics line")
+  local out = {}
+  for label in list:gmatch("'(%d+)' %d+") do out[label] = true end
+  return out
+end
+
+describe("figures as looked at", function()
+  local dir, r
+  local delta, n = 0.01, 2000
+
+  setup(function()
+    dir = H.tmpdir()
+    -- 2,000 intervals of 10 ms: one TCP packet each, and every 100th interval a burst of 1,500 UDP packets, so
+    -- that the packet counts span three decades (log scale) and more intervals than 800 px has columns
+    local packets = {}
+    for k = 0, n - 1 do
+      local t = H.T0 + k * 10000000 + 1000000
+      packets[#packets + 1] = { ts_ns = t, data = H.eth4_tcp("10.0.0.1", "10.0.0.2", 40000, 80, H.ACK) }
+      if k % 100 == 50 then
+        for j = 1, 1500 do
+          packets[#packets + 1] = { ts_ns = t + j * 1000, data = H.eth4_udp("10.0.0.3", "10.0.0.4", 5000, 53) }
+        end
+      end
+    end
+    local path = dir .. "/look.pcap"
+    H.write_capture(path, "ethernet", packets)
+    r = assert(tpp.parse(path, { delta_t = delta }))
+    assert.are.equal(n, #r)
+  end)
+
+  teardown(function() if dir then H.rmtree(dir) end end)
+
+  it_gp("writes each note under the title on a line of its own, with room above the frame for all", function()
+    local _, work = draw(r, dir .. "/notes", { figures = { 1 }, width = 800 })
+    local gp = H.read_file(work .. "/fig_1.gp")
+    local ncol = math.floor(800 * 0.85)
+    local label = assert(gp:match("set label 11 (.-) at graph"), "the notes label")
+    -- two notes joined as two lines, never as one long line
+    assert.are.equal(("'log scale: the values span orders of magnitude'.\"\\n\".'2,000 intervals drawn as %d "
+      .. "pixel columns: line = mean, band = min to max of each column'"):format(ncol), label)
+    assert.is_truthy(gp:find("set tmargin 6.5\n", 1, true))
+  end)
+
+  it_gp("draws an earlier series wider than the later ones, so that one close to it does not hide it", function()
+    -- figure 6: ICMP (always 0) and Other (always 0) are drawn once; ICMP, TCP and UDP widest first
+    local _, work = draw(r, dir .. "/widths", { figures = { 6 }, max_intervals = 60 })
+    local gp = H.read_file(work .. "/fig_6.gp")
+    assert.is_truthy(gp:find("using 1:2 with linespoints lw 6 ", 1, true))
+    assert.is_truthy(gp:find("using 1:3 with linespoints lw 4 ", 1, true))
+    assert.is_truthy(gp:find("using 1:4 with linespoints lw 2 ", 1, true))
+    assert.is_nil(gp:find("using 1:5 with", 1, true))
+    -- reduced: the same widths for the column means
+    local _, reduced = draw(r, dir .. "/widths_reduced", { figures = { 1 }, width = 800 })
+    local gp1 = H.read_file(reduced .. "/fig_1.gp")
+    -- all packets are IP: one series named twice, drawn at the width of a single series
+    assert.is_truthy(gp1:find("using 1:2 with lines lw 2 ", 1, true))
+  end)
+
+  it_gp("labels port bins with tics that do not overlap: no 1 on 0, powers of 16 in the four panels of 18", function()
+    local _, work = draw(r, dir .. "/tics", { figures = { 13, 18 }, width = 800 })
+    local one = tic_labels(H.read_file(work .. "/fig_13.gp"))
+    assert.is_true(one["0"] and one["4"] and one["16"] and one["64"] and one["1024"] or false)
+    assert.is_nil(one["1"])
+    local gp18 = H.read_file(work .. "/fig_18.gp")
+    local four = tic_labels(gp18)
+    assert.is_true(four["0"] and four["16"] and four["256"] and four["4096"] or false)
+    assert.is_nil(four["1"]); assert.is_nil(four["4"]); assert.is_nil(four["64"]); assert.is_nil(four["1024"])
+    -- the heading and the colour note: two lines of the multiplot title
+    assert.is_truthy(gp18:find("(interval: 2000)'.\"\\n\".'colour: share of the packets (log scale)' font", 1, true))
+  end)
+end)
