@@ -1,6 +1,7 @@
 -- Specs for what looking at every figure at 3, 90, 3,000 and 30,000 intervals in 1280 x 720 found (issue 18,
 -- docs/figures.md "Looked at"): notes a line each, no series hidden under a close later one, port tics that do
--- not overlap, the colour note of figure 18 on a title line of its own. They read the generated gnuplot scripts.
+-- not overlap, the colour note of figure 18 on a title line of its own, a time axis padded so that no point sits
+-- on the frame. They read the generated gnuplot scripts.
 
 local HERE = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
 local H = dofile(HERE .. "helper.lua")
@@ -63,18 +64,36 @@ describe("figures as looked at", function()
   end)
 
   it_gp("draws an earlier series wider than the later ones, so that one close to it does not hide it", function()
-    -- figure 6: ICMP (always 0) and Other (always 0) are drawn once; ICMP, TCP and UDP widest first
+    -- figure 6: ICMP (always 0) and Other (always 0) are drawn once; ICMP, TCP and UDP widest first, in steps of 1.5 for three series
     local _, work = draw(r, dir .. "/widths", { figures = { 6 }, max_intervals = 60 })
     local gp = H.read_file(work .. "/fig_6.gp")
-    assert.is_truthy(gp:find("using 1:2 with linespoints lw 6 ", 1, true))
-    assert.is_truthy(gp:find("using 1:3 with linespoints lw 4 ", 1, true))
+    assert.is_truthy(gp:find("using 1:2 with linespoints lw 5 ", 1, true))
+    assert.is_truthy(gp:find("using 1:3 with linespoints lw 3.5 ", 1, true))
     assert.is_truthy(gp:find("using 1:4 with linespoints lw 2 ", 1, true))
     assert.is_nil(gp:find("using 1:5 with", 1, true))
+    -- two series (flows, new flows: the repeated flows are not new) in a step of 2
+    local _, pair = draw(r, dir .. "/widths_pair", { figures = { 21 }, max_intervals = 60 })
+    local gp21 = H.read_file(pair .. "/fig_21.gp")
+    assert.is_truthy(gp21:find("using 1:2 with linespoints lw 4 ", 1, true))
+    assert.is_truthy(gp21:find("using 1:3 with linespoints lw 2 ", 1, true))
     -- reduced: the same widths for the column means
     local _, reduced = draw(r, dir .. "/widths_reduced", { figures = { 1 }, width = 800 })
     local gp1 = H.read_file(reduced .. "/fig_1.gp")
     -- all packets are IP: one series named twice, drawn at the width of a single series
     assert.is_truthy(gp1:find("using 1:2 with lines lw 2 ", 1, true))
+  end)
+
+  it_gp("pads the time axis by at least 1 % of the span each side, so that no point sits on the frame", function()
+    local _, work = draw(r, dir .. "/pad", { figures = { 5 }, max_intervals = 60 })
+    local from, to = H.read_file(work .. "/fig_5.gp"):match("set xrange %[([%d.]+):([%d.]+)%]")
+    local ends = r:column("end")
+    local span = ends[60] - ends[1] + delta         -- 0.6 s: 1 % of it (6 ms) is more than half an interval
+    H.assert_close(tonumber(from), ends[1] - 0.01 * span, 1e-6, "left end")
+    H.assert_close(tonumber(to), ends[60] + 0.01 * span, 1e-6, "right end")
+    -- fewer intervals: half of one is already more than 1 % of the span
+    local _, few = draw(r, dir .. "/pad_few", { figures = { 5 }, max_intervals = 20 })
+    local from20 = H.read_file(few .. "/fig_5.gp"):match("set xrange %[([%d.]+):")
+    H.assert_close(tonumber(from20), ends[1] - delta / 2, 1e-6, "half an interval")
   end)
 
   it_gp("labels port bins with tics that do not overlap: no 1 on 0, powers of 16 in the four panels of 18", function()

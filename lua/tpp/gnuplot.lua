@@ -248,7 +248,10 @@ local function x_axis_2d(ctx, lines)
   lines[#lines + 1] = "set xdata time"
   lines[#lines + 1] = "set timefmt '%s'"
   lines[#lines + 1] = "set format x " .. gq(ax.format)
-  lines[#lines + 1] = ("set xrange [%.6f:%.6f]"):format(ax.min, ax.max)
+  -- half an interval each side, and at least 1 % of the span: with 90 intervals half of one was 6 px, and the
+  -- ring of a partial first or last interval sat on the frame
+  local pad = math.max(0, 0.01 * (ax.max - ax.min) - ctx.delta / 2)
+  lines[#lines + 1] = ("set xrange [%.6f:%.6f]"):format(ax.min - pad, ax.max + pad)
   lines[#lines + 1] = "set xlabel " .. gq(ax.label)
   if ax.rotate then
     lines[#lines + 1] = "set xtics rotate by 30 right"
@@ -527,10 +530,11 @@ local function prepare_2d(fig, ctx, job)
   -- earlier series are drawn wider, so that an edge of each shows under the ones drawn after it
   local widths, visible = {}, 0
   for k in ipairs(fig.series) do if not hidden[k] then visible = visible + 1 end end
+  local step = visible > 2 and 1.5 or 2   -- 2 px of edge for a pair; thinner steps keep four series light
   for k in ipairs(fig.series) do
     if not hidden[k] then
       visible = visible - 1
-      widths[k] = lw + 2 * math.min(visible, 2)
+      widths[k] = lw + step * visible
     end
   end
   local plots = {}
