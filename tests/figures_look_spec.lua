@@ -1,7 +1,7 @@
 -- Specs for what looking at every figure at 3, 90, 3,000 and 30,000 intervals in 1280 x 720 found (issue 18,
 -- docs/figures.md "Looked at"): notes a line each, no series hidden under a close later one, port tics that do
 -- not overlap, the colour note of figure 18 on a title line of its own, a time axis padded so that no point sits
--- on the frame. They read the generated gnuplot scripts.
+-- on the frame, the 3D key under the notes. They read the generated gnuplot scripts.
 
 local HERE = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
 local H = dofile(HERE .. "helper.lua")
@@ -94,6 +94,28 @@ describe("figures as looked at", function()
     local _, few = draw(r, dir .. "/pad_few", { figures = { 5 }, max_intervals = 20 })
     local from20 = H.read_file(few .. "/fig_5.gp"):match("set xrange %[([%d.]+):")
     H.assert_close(tonumber(from20), ends[1] - delta / 2, 1e-6, "half an interval")
+  end)
+
+  it_gp("puts the 3D key under the notes, which it covered at the top right, and the z label on the canvas", function()
+    -- UDP only: figure 16 (TCP source and destination) says it has no ports; bars forced
+    local packets = {}
+    for k = 0, 4 do
+      packets[#packets + 1] = { ts_ns = H.T0 + k * H.NS + 1000, data = H.eth4_udp("10.0.0.1", "10.0.0.2", 5000, 53) }
+    end
+    local path = dir .. "/udp.pcap"
+    H.write_capture(path, "ethernet", packets)
+    local u = assert(tpp.parse(path, { delta_t = 1 }))
+    local _, work = draw(u, dir .. "/key", { figures = { 16, 17 }, port_view = "bars", height = 720 })
+    local gp = H.read_file(work .. "/fig_16.gp")
+    assert.is_truthy(gp:find("no TCP source or TCP destination ports in these intervals", 1, true))
+    -- one note line (16 px at dpi 100) centred at 0.92 of 720 px: the key's top 8 + 4 px under 0.92
+    local y = tonumber(gp:match("set key at screen 0.98, screen ([%d.]+) right top"))
+    H.assert_close(y, 0.92 - 12 / 720, 1e-4, "key top")
+    assert.is_truthy(gp:find("rotate parallel offset 0,0", 1, true))
+    -- no notes (UDP ports drawn): the key stays at the top right
+    local gp17 = H.read_file(work .. "/fig_17.gp")
+    assert.is_nil(gp17:find("set label 11", 1, true))
+    assert.is_nil(gp17:find("set key at screen", 1, true))
   end)
 
   it_gp("labels port bins with tics that do not overlap: no 1 on 0, powers of 16 in the four panels of 18", function()

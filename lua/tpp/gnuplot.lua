@@ -817,7 +817,7 @@ local function prepare_ports(fig, ctx, job)
   local L = terminal(opts, job.product_name)
   L[#L + 1] = title(fig.title, ctx)
   L[#L + 1] = "set xlabel " .. gq(fig.xlabel) .. " offset 0,-1"
-  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset -2,0"
+  L[#L + 1] = "set zlabel " .. gq(fig.zlabel) .. " rotate parallel offset 0,0"   -- at -2 its left half was off the canvas
   L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
   if opts.log_ports then
     L[#L + 1] = "set ylabel " .. gq(fig.ylabel .. " + 1 (log scale)") .. " offset 2,-1"
@@ -845,6 +845,12 @@ local function prepare_ports(fig, ctx, job)
   end
   if n == 0 then notes[#notes + 1] = "no intervals to draw" end
   notes_label(L, notes, ctx, true)
+  if #notes > 0 then
+    -- the key's box, opaque at the top right, covered the notes centred at 0.92: it starts under their last line
+    -- (a line of the 11 pt notes font is about 16 px at dpi 100)
+    local line = 16 * opts.dpi / 100
+    L[#L + 1] = ("set key at screen 0.98, screen %.4f right top"):format(0.92 - (#notes * line / 2 + 4) / opts.height)
+  end
   local lw = opts.bar_width
   local plots, keys = {}, {}
   local files = {}
