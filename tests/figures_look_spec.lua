@@ -118,6 +118,13 @@ describe("figures as looked at", function()
     assert.is_nil(gp17:find("set key at screen", 1, true))
   end)
 
+  it_gp("labels a linear y axis with six significant digits, so that close ticks do not share a label", function()
+    -- figure 5 (average length, 40 to 60 bytes: linear) and figure 1 at 60 intervals (1 to 1,501 packets, under
+    -- 1e5: not the "k"/"M" format); gnuplot's default "% h" printed 7.5e-05 and 7e-05 both as 0.00007
+    local _, work = draw(r, dir .. "/format", { figures = { 5 }, max_intervals = 60 })
+    assert.is_truthy(H.read_file(work .. "/fig_5.gp"):find("set format y '%.6g'", 1, true))
+  end)
+
   it_gp("labels port bins with tics that do not overlap: no 1 on 0, powers of 16 in the four panels of 18", function()
     local _, work = draw(r, dir .. "/tics", { figures = { 13, 18 }, width = 800 })
     local one = tic_labels(H.read_file(work .. "/fig_13.gp"))
@@ -127,6 +134,9 @@ describe("figures as looked at", function()
     local four = tic_labels(gp18)
     assert.is_true(four["0"] and four["16"] and four["256"] and four["4096"] or false)
     assert.is_nil(four["1"]); assert.is_nil(four["4"]); assert.is_nil(four["64"]); assert.is_nil(four["1024"])
+    -- shares from 0.002 to 1 (more than two decades) in panels of 80 px: a colour tic every second decade
+    assert.is_truthy(gp18:find("set cbtics 100", 1, true))
+    assert.is_nil(H.read_file(work .. "/fig_13.gp"):find("set cbtics", 1, true))
     -- the heading and the colour note: two lines of the multiplot title
     assert.is_truthy(gp18:find("(interval: 2000)'.\"\\n\".'colour: share of the packets (log scale)' font", 1, true))
   end)

@@ -501,7 +501,12 @@ local function prepare_2d(fig, ctx, job)
     local yr = y_range(lo, hi)
     if yr then L[#L + 1] = "set yrange " .. yr end
     -- large counts as "1.5 M", not "1.5e+06"
-    if lo >= 0 and hi >= 1e5 and hi < huge then L[#L + 1] = "set format y '%.1s %c'" end
+    if lo >= 0 and hi >= 1e5 and hi < huge then
+      L[#L + 1] = "set format y '%.1s %c'"
+    else
+      -- gnuplot's default "% h" rounded 7.5e-05 s and 7e-05 s both to 0.00007: two ticks with one label
+      L[#L + 1] = "set format y '%.6g'"
+    end
   end
   if n > 0 and lo == huge then
     L[#L + 1] = "set label 10 " .. gq("no defined values in these intervals") .. " at graph 0.5, 0.5 center"
@@ -912,6 +917,9 @@ local function prepare_heatmap(fig, ctx, job, auto)
   L[#L + 1] = "set ytics (" .. table.concat(tics, ", ") .. ")"
   L[#L + 1] = "set logscale cb"
   L[#L + 1] = "set format cb '%g'"
+  -- the colour bars of figure 18's four short panels: six decades a decade apart overlapped; past two decades a
+  -- tic every other one
+  if panels > 2 and hi / lo > 100 then L[#L + 1] = "set cbtics 100" end
   L[#L + 1] = ("set cbrange [%s:%s]"):format(num(lo), num(hi))
   L[#L + 1] = "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')"
   if n <= 20 then L[#L + 1] = "set xtics 1" end
