@@ -76,7 +76,13 @@ describe("figures as looked at", function()
     local gp21 = H.read_file(pair .. "/fig_21.gp")
     assert.is_truthy(gp21:find("using 1:2 with linespoints lw 4 ", 1, true))
     assert.is_truthy(gp21:find("using 1:3 with linespoints lw 2 ", 1, true))
-    -- reduced: the same widths for the column means
+    -- reduced (figure 21 at 2,000 intervals): both bands before the lines, the same widths for the column means
+    local _, red21 = draw(r, dir .. "/widths_reduced21", { figures = { 21 }, width = 800 })
+    local gp21r = H.read_file(red21 .. "/fig_21.gp")
+    local band2 = assert(gp21r:find("using 1:6:7 with filledcurves", 1, true))
+    local line1 = assert(gp21r:find("using 1:2 with lines lw 4 ", 1, true))
+    assert.is_true(band2 < line1)
+    assert.is_truthy(gp21r:find("using 1:5 with lines lw 2 ", 1, true))
     local _, reduced = draw(r, dir .. "/widths_reduced", { figures = { 1 }, width = 800 })
     local gp1 = H.read_file(reduced .. "/fig_1.gp")
     -- all packets are IP: one series named twice, drawn at the width of a single series

@@ -577,14 +577,17 @@ local function prepare_2d(fig, ctx, job)
     plots[#plots + 1] = ("%s using 1:2 with lines lw %g lc rgb %s title %s"):format(src, lw, colour, gq(s.title .. ": mean"))
   elseif job.reduced then
     -- per pixel column: the mean as a line, min to max as a band of the same colour (a spike stays visible)
+    -- every band first, then the lines: a later series' band laid over an earlier line greyed it
     for k in ipairs(fig.series) do
       if not hidden[k] then
-        local c = 1 + 3 * (k - 1)
-        local colour = gq(figures.palette[k])
         plots[#plots + 1] = ("%s using 1:%d:%d with filledcurves fc rgb %s fs transparent solid 0.3 noborder notitle")
-          :format(src, c + 2, c + 3, colour)
+          :format(src, 3 * k, 3 * k + 1, gq(figures.palette[k]))
+      end
+    end
+    for k in ipairs(fig.series) do
+      if not hidden[k] then
         plots[#plots + 1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
-          :format(src, c + 1, widths[k], colour, gq(titles[k]))
+          :format(src, 3 * k - 1, widths[k], gq(figures.palette[k]), gq(titles[k]))
       end
     end
   elseif fig.kind == "band" then
