@@ -172,17 +172,27 @@ local function terminal(opts, output)
   return { t, "set encoding utf8", "set pointsize " .. num(s), "set output " .. gq(output) }
 end
 
--- What a figure says about itself besides its title (values left out, reductions), on a line under the title.
+-- Lines of text as one gnuplot string expression: 'a'."\n".'b' (a quoted string cannot hold a line break).
+local function gq_lines(lines)
+  local q = {}
+  for i, l in ipairs(lines) do q[i] = gq(l) end
+  return table.concat(q, '."\\n".')
+end
+M.quote_lines = gq_lines
+
+-- What a figure says about itself besides its title (values left out, reductions), under the title: a line per
+-- note, so that two notes do not run past the figure's edges at 1280 px.
 local function notes_label(L, notes, ctx, three_d)
   if #notes == 0 then return end
   if three_d then
     L[#L + 1] = ("set label 11 %s at screen 0.5, screen 0.92 center font ',%g'")
-      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+      :format(gq_lines(notes), 11 * ctx.opts.dpi / 100)
   else
-    L[#L + 1] = "set tmargin 5.5"
-    L[#L + 1] = "set title offset 0,0.6"
-    L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,1 font ',%g'")
-      :format(gq(table.concat(notes, "; ")), 11 * ctx.opts.dpi / 100)
+    -- the label's lines are centred on its position: room above the frame for all of them and the title
+    L[#L + 1] = ("set tmargin %g"):format(4.5 + #notes)
+    L[#L + 1] = ("set title offset 0,%g"):format(0.6 + 0.5 * (#notes - 1))
+    L[#L + 1] = ("set label 11 %s at graph 0.5, graph 1 center offset 0,%g font ',%g'")
+      :format(gq_lines(notes), 1 + 0.5 * (#notes - 1), 11 * ctx.opts.dpi / 100)
   end
 end
 
@@ -238,7 +248,10 @@ local function x_axis_2d(ctx, lines)
   lines[#lines + 1] = "set xdata time"
   lines[#lines + 1] = "set timefmt '%s'"
   lines[#lines + 1] = "set format x " .. gq(ax.format)
-  lines[#lines + 1] = ("set xrange [%.6f:%.6f]"):format(ax.min, ax.max)
+  -- half an interval each side, and at least 1 % of the span: with 90 intervals half of one was 6 px, and the
+  -- ring of a partial first or last interval sat on the frame
+  local pad = math.max(0, 0.01 * (ax.max - ax.min) - ctx.delta / 2)
+  lines[#lines + 1] = ("set xrange [%.6f:%.6f]"):format(ax.min - pad, ax.max + pad)
   lines[#lines + 1] = "set xlabel " .. gq(ax.label)
   if ax.rotate then
     lines[#lines + 1] = "set xtics rotate by 30 right"
@@ -488,7 +501,12 @@ local function prepare_2d(fig, ctx, job)
     local yr = y_range(lo, hi)
     if yr then L[#L + 1] = "set yrange " .. yr end
     -- large counts as "1.5 M", not "1.5e+06"
-    if lo >= 0 and hi >= 1e5 and hi < huge then L[#L + 1] = "set format y '%.1s %c'" end
+    if lo >= 0 and hi >= 1e5 and hi < huge then
+      L[#L + 1] = "set format y '%.1s %c'"
+    else
+      -- gnuplot's default "% h" rounded 7.5e-05 s and 7e-05 s both to 0.00007: two ticks with one label
+      L[#L + 1] = "set format y '%.6g'"
+    end
   end
   if n > 0 and lo == huge then
     L[#L + 1] = "set label 10 " .. gq("no defined values in these intervals") .. " at graph 0.5, 0.5 center"
@@ -513,6 +531,17 @@ local function prepare_2d(fig, ctx, job)
   L[#L + 1] = "set rmargin 6"
   L[#L + 1] = "set key below horizontal width 2 height 1"
   local lw = 2
+  -- a series close to a later one (all packets and IP packets, flows and new flows) vanishes under it: the
+  -- earlier series are drawn wider, so that an edge of each shows under the ones drawn after it
+  local widths, visible = {}, 0
+  for k in ipairs(fig.series) do if not hidden[k] then visible = visible + 1 end end
+  local step = visible > 2 and 1.5 or 2   -- 2 px of edge for a pair; thinner steps keep four series light
+  for k in ipairs(fig.series) do
+    if not hidden[k] then
+      visible = visible - 1
+      widths[k] = lw + step * visible
+    end
+  end
   local plots = {}
   local src = gq(name)
   local shaded = n > 0 and label_windows(ctx) or {}
@@ -548,14 +577,17 @@ local function prepare_2d(fig, ctx, job)
     plots[#plots + 1] = ("%s using 1:2 with lines lw %g lc rgb %s title %s"):format(src, lw, colour, gq(s.title .. ": mean"))
   elseif job.reduced then
     -- per pixel column: the mean as a line, min to max as a band of the same colour (a spike stays visible)
+    -- every band first, then the lines: a later series' band laid over an earlier line greyed it
     for k in ipairs(fig.series) do
       if not hidden[k] then
-        local c = 1 + 3 * (k - 1)
-        local colour = gq(figures.palette[k])
         plots[#plots + 1] = ("%s using 1:%d:%d with filledcurves fc rgb %s fs transparent solid 0.3 noborder notitle")
-          :format(src, c + 2, c + 3, colour)
+          :format(src, 3 * k, 3 * k + 1, gq(figures.palette[k]))
+      end
+    end
+    for k in ipairs(fig.series) do
+      if not hidden[k] then
         plots[#plots + 1] = ("%s using 1:%d with lines lw %g lc rgb %s title %s")
-          :format(src, c + 1, lw, colour, gq(titles[k]))
+          :format(src, 3 * k - 1, widths[k], gq(figures.palette[k]), gq(titles[k]))
       end
     end
   elseif fig.kind == "band" then
@@ -568,7 +600,7 @@ local function prepare_2d(fig, ctx, job)
     for k in ipairs(fig.series) do
       if not hidden[k] then
         plots[#plots + 1] = ("%s using 1:%d with linespoints lw %g pt %d lc rgb %s title %s")
-          :format(src, k + 1, lw, POINT_TYPES[k], gq(figures.palette[k]), gq(titles[k]))
+          :format(src, k + 1, widths[k], POINT_TYPES[k], gq(figures.palette[k]), gq(titles[k]))
       end
     end
   end
@@ -835,6 +867,12 @@ local function prepare_ports(fig, ctx, job)
   end
   if n == 0 then notes[#notes + 1] = "no intervals to draw" end
   notes_label(L, notes, ctx, true)
+  if #notes > 0 then
+    -- the key's box, opaque at the top right, covered the notes centred at 0.92: it starts under their last line
+    -- (a line of the 11 pt notes font is about 16 px at dpi 100)
+    local line = 16 * opts.dpi / 100
+    L[#L + 1] = ("set key at screen 0.98, screen %.4f right top"):format(0.92 - (#notes * line / 2 + 4) / opts.height)
+  end
   local lw = opts.bar_width
   local plots, keys = {}, {}
   local files = {}
@@ -873,18 +911,22 @@ local function prepare_heatmap(fig, ctx, job, auto)
       ("%.3g"):format(100 * hidden_share(fig, ctx)))
     or auto == "asked" and (name .. ": heatmap")
     or (name .. ", ports binned on a log scale")
-  if #fig.series > 1 then heading = heading .. "; colour: share of the packets (log scale)" end
+  -- the colour note on a line of its own: on one line with the heading it ran past both edges at 1280 px
+  local heading_lines = { ("%s (interval: %d)"):format(heading, n) }
+  if #fig.series > 1 then heading_lines[2] = "colour: share of the packets (log scale)" end
+  local panels = #fig.series
   local tics = {}
   for b = 0, #edges - 1 do
     local e = edges[b + 1]
-    -- 0, then powers of 4: the bins of the lowest ports are a pixel or two high
-    if e == 0 or (e & (e - 1)) == 0 and (e == 1 or (e & 0x55555555) ~= 0) then
+    -- 0, then powers of 4 from 4 (1 sat on 0: the bins of the lowest ports are a pixel or two high); in the
+    -- four short panels of figure 18 powers of 16, the powers of 4 overlapped there
+    local step = panels > 2 and 0x11111111 or 0x55555555
+    if e == 0 or e >= 4 and (e & (e - 1)) == 0 and (e & step) ~= 0 then
       tics[#tics + 1] = ("%s %d"):format(gq(tostring(e)), b)
     end
   end
-  local panels = #fig.series
   L[#L + 1] = ("set multiplot layout %d,1 title %s font ',%g'"):format(panels,
-    gq(("%s (interval: %d)"):format(heading, n)), 15 * opts.dpi / 100)
+    gq_lines(heading_lines), 15 * opts.dpi / 100)
   L[#L + 1] = "set ylabel " .. gq("Port (log bins)")
   if panels == 1 then L[#L + 1] = "set cblabel " .. gq("Share of the packets (log scale)") end
   L[#L + 1] = ("set xrange [0.5:%s]"):format(num(math.max(n, 1) + 0.5))
@@ -892,6 +934,9 @@ local function prepare_heatmap(fig, ctx, job, auto)
   L[#L + 1] = "set ytics (" .. table.concat(tics, ", ") .. ")"
   L[#L + 1] = "set logscale cb"
   L[#L + 1] = "set format cb '%g'"
+  -- the colour bars of figure 18's four short panels: six decades a decade apart overlapped; past two decades a
+  -- tic every other one
+  if panels > 2 and hi / lo > 100 then L[#L + 1] = "set cbtics 100" end
   L[#L + 1] = ("set cbrange [%s:%s]"):format(num(lo), num(hi))
   L[#L + 1] = "set palette defined (0 '#440154', 1 '#3b528b', 2 '#21918c', 3 '#5ec962', 4 '#fde725')"
   if n <= 20 then L[#L + 1] = "set xtics 1" end
