@@ -110,8 +110,11 @@ static size_t real_text(char *out, size_t len, double v)
     memcpy(&bits, &a, sizeof bits);
     uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
     int s = 1075 - (int)(bits >> 52);
-    /* e: the decimal exponent of a, log10's guess corrected by the 17 digits it gives */
-    int e = (int)floor(log10(a));
+    /* e: the decimal exponent of a.  2^(52-s) <= a < 2^(53-s), so floor((52-s)·log10 2) (1262611 / 2^22 is
+     * log10 2 to 7 digits, exact enough for |52-s| < 100) is e or e - 1; the 17 digits it gives correct it.
+     * (log10 itself was a quarter of the table's cost.) */
+    int k = 52 - s;
+    int e = k >= 0 ? (k * 1262611) >> 22 : -((-k * 1262611 + (1 << 22) - 1) >> 22);
     for (;;) {
         u128 t = ((u128)m * pow10_wide(16 - e)) >> s;
         if (t < POW10[16]) e--;
