@@ -544,36 +544,10 @@ static void labels_payload(struct buf *b, const struct tpp_result *r)
     }
 }
 
-/* A section to the file: its header, then the payload, deflated when that pays. */
-static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
-{
-    uint8_t *z = NULL;
-    size_t zlen = 0;
-    if (payload->n >= DEFLATE_MIN) {
-        size_t bound = compressBound(payload->n);
-        z = malloc(bound);
-        zlen = z ? deflate_section(z, bound, payload->p, payload->n) : 0;
-        if (zlen == 0 || zlen >= payload->n) {
-            free(z);
-            z = NULL;
-        }
-    }
-    struct buf head = { 0 };
-    put(&head, tag, 4);
-    put_u32(&head, z ? FLAG_DEFLATE : 0);
-    put_u64(&head, z ? zlen : payload->n);
-    put_u64(&head, payload->n);
-    if (head.oom) o->errnum = ENOMEM;
-    emit(o, head.p, head.n);
-    emit(o, z ? z : payload->p, z ? zlen : payload->n);
-    free(head.p);
-    free(z);
-}
-
-/* COLS at a fine delta_t is hundreds of MB (8 bytes a field an interval): from this size on it is deflated as it
- * is made, a few fields at a time, instead of being built whole and then deflated into another buffer as large
- * (two buffers' page faults were as long as the deflate itself). */
-#define COLS_STREAM_MIN (1u << 22)
+/* At a fine delta_t COLS is hundreds of MB (8 bytes a field an interval), HHIT as much with the heavy hitters:
+ * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
+ * without a second buffer as large for the deflated bytes. */
+#define STREAM_MIN (1u << 22)
 #define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows */
 
 #ifdef HAVE_ISAL
@@ -664,6 +638,41 @@ static void zsection_end(struct zsection *s, const char tag[4])
 }
 #endif
 
+/* A section to the file: its header, then the payload, deflated when that pays (always when it is large). */
+static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
+{
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+#ifdef HAVE_ISAL
+    if (payload->n >= STREAM_MIN) {
+        struct zsection zs;
+        zsection_begin(&zs, o);
+        zsection_put(&zs, payload->p, payload->n, 1);
+        zsection_end(&zs, tag);
+        return;
+    }
+#endif
+    if (payload->n >= DEFLATE_MIN) {
+        size_t bound = compressBound(payload->n);
+        z = malloc(bound);
+        zlen = z ? deflate_section(z, bound, payload->p, payload->n) : 0;
+        if (zlen == 0 || zlen >= payload->n) {
+            free(z);
+            z = NULL;
+        }
+    }
+    struct buf head = { 0 };
+    put(&head, tag, 4);
+    put_u32(&head, z ? FLAG_DEFLATE : 0);
+    put_u64(&head, z ? zlen : payload->n);
+    put_u64(&head, payload->n);
+    if (head.oom) o->errnum = ENOMEM;
+    emit(o, head.p, head.n);
+    emit(o, z ? z : payload->p, z ? zlen : payload->n);
+    free(head.p);
+    free(z);
+}
+
 /* The COLS section, `b` its scratch buffer. */
 static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_result *r)
 {
@@ -671,7 +680,7 @@ static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_resul
     size_t n = cols_head(b), run = r->nintervals * 8;
     if (b->oom) return;
 #ifdef HAVE_ISAL
-    if (run * n >= COLS_STREAM_MIN) {
+    if (run * n >= STREAM_MIN) {
         size_t per = COLS_PASS_BYTES / run ? COLS_PASS_BYTES / run : 1;
         uint8_t *runs = malloc(per * run);
         if (!runs) { o->errnum = ENOMEM; return; }

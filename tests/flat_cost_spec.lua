@@ -1,7 +1,7 @@
--- Issue 19, flat cost: what makes the outputs of a result of many intervals cheaper must not change them.  A large
--- dump's columns are deflated as they are made (a section of more than 4 MB), the main job writes the dump on a
--- thread of its own (r:dump_start) while it writes the tables, and the parse fills the whole-trace port sets in
--- the pass that flushes each interval's histograms.
+-- Issue 19, flat cost: what makes the outputs of a result of many intervals cheaper must not change them.  A
+-- large dump's sections (more than 4 MB) are deflated as they are handed over, its columns as they are made; the
+-- main job writes the dump on a thread of its own (r:dump_start) while it writes the tables; the parse fills the
+-- whole-trace port sets in the pass that flushes each interval's histograms.
 local tpp = require "tpp"
 local synth = require "tpp.synth"
 local H = require "tests.helper"
@@ -61,6 +61,13 @@ describe("flat cost (issue 19)", function()
         local loaded = assert(tpp.load(path))      -- the CRC, the sizes and the inflated length are checked
         assert.are.equal(r:critical_text(), loaded:critical_text())
         assert.are.same(port_lists(r), port_lists(loaded))
+        if which == "r" then -- the heavy hitters (HHIT, also a large section) too
+          assert(r:write_heavy_hitters(w.dir .. "/live_hh.tsv"))
+          assert(loaded:write_heavy_hitters(w.dir .. "/loaded_hh.tsv"))
+          local live = H.read_file(w.dir .. "/live_hh.tsv")
+          assert.is_true(#live > 4 * 1024 * 1024)
+          assert.are.equal(live, H.read_file(w.dir .. "/loaded_hh.tsv"))
+        end
         for _, f in ipairs(r:fields()) do
           local a, b = r[f], loaded[f]
           if a == a then assert.are.same(a, b, f) else assert.are_not.equal(b, b, f) end
