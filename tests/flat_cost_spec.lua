@@ -142,6 +142,41 @@ describe("flat cost (issue 19)", function()
     end)
   end)
 
+  describe("tables larger than a buffer (written by a thread of their own while the next rows are made)", function()
+    it("hold every row once, in order, each cell the text of its value", function()
+      local w = setup()
+      local path = w.dir .. "/big.tsv"
+      assert(w.r:write_critical(path))
+      local text = H.read_file(path)
+      assert.is_true(#text > 1024 * 1024)
+      local lines = {}
+      for line in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+      assert.are.equal(#w.r + 1, #lines)
+      local names = tpp.column_names()
+      local packets, mean = w.r:column("packets"), w.r:column("iat_mean")
+      local col_packets, col_mean
+      for k, name in ipairs(names) do
+        if name == "packets" then col_packets = k elseif name == "iat_mean" then col_mean = k end
+      end
+      for i = 1, #w.r do
+        local cells = {}
+        for cell in (lines[i + 1] .. "\t"):gmatch("([^\t]*)\t") do cells[#cells + 1] = cell end
+        assert.are.equal(#names, #cells)
+        assert.are.equal(tostring(i - 1), cells[1])
+        assert.are.equal(tostring(packets[i]), cells[col_packets])
+        assert.are.equal(tpp.format_real(mean[i]), cells[col_mean])
+      end
+    end)
+
+    it("say which file could not be written, nothing left behind", function()
+      local w = setup()
+      local path = w.dir .. "/missing/big.tsv"
+      local ok, err = w.r:write_heavy_hitters(path)
+      assert.is_nil(ok)
+      assert.matches(path, err, 1, true)
+    end)
+  end)
+
   describe("the main job at a fine delta_t", function()
     it("writes the critical table and the dump (written beside it) of the same result", function()
       local w = setup()
