@@ -279,7 +279,8 @@ static void mark_seen_ports(struct tpp_agg *a)
 }
 
 /* Move one port histogram into the result, ports ascending, and reset it; also into port_counts when a feature
- * group wants it, and a destination series' bytes into port_byte_counts. */
+ * group wants it, and a destination series' bytes into port_byte_counts.  Its ports join the whole-trace port
+ * set on the way (as mark_seen_ports does, without another scan). */
 static int flush_ports(struct tpp_agg *a, int series)
 {
     struct port_hist *h = &a->ports[series];
@@ -301,6 +302,7 @@ static int flush_ports(struct tpp_agg *a, int series)
             uint32_t w = k * 64 + (uint32_t)__builtin_ctzll(words);
             uint64_t bits = h->touched[w];
             h->touched[w] = 0;
+            a->r->seen_ports[series][w] |= bits; /* mark_seen_ports' work, done in this pass */
             for (; bits; bits &= bits - 1) {
                 uint32_t port = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 rc |= tpp_result_push_port(a->r, series, port, h->count[port]);
@@ -469,7 +471,6 @@ static int close_interval(struct tpp_agg *a, int64_t end, int ends_segment, int 
     int recover = ends_segment && a->seg_first < a->seg_first_used;
     int rc = 0;
     if (iv->ip_packets > 0) { /* ports are counted only for IP packets: an empty interval (a gap) skips the scans */
-        mark_seen_ports(a);
         for (int s = 0; s < TPP_NSERIES; s++) rc |= flush_ports(a, s);
     }
     int keep = !original && (r->opts.keep_tables == TPP_TABLES_ALL || r->nintervals == 0 || last);

@@ -1,7 +1,7 @@
 /* dump.c — write and read tpp dump files; docs/dump-format.md is the specification this code follows.
  *
- * Writing builds the whole file in memory (a dump is small: columns plus sparse histograms), appends a CRC-32
- * over everything, and hands it to an atomic output file.  Reading loads the file, checks signature, text-mode
+ * Writing builds each section in memory (a dump is small: columns plus sparse histograms) but a large COLS, which
+ * is deflated as it is made, appends a CRC-32 over everything, and hands it to an atomic output file.  Reading loads the file, checks signature, text-mode
  * probe, version, size and checksum before looking at anything else, then parses each section through a
  * bounds-checked cursor; any inconsistency is an error naming the file.
  */
@@ -232,8 +232,9 @@ static const struct tpp_column *find_stored(const char *name)
     return NULL;
 }
 
-/* Column-major: each stored field's values for every interval (the interval index is not stored). */
-static void cols_payload(struct buf *b, const struct tpp_result *r)
+/* Column-major: each stored field's values for every interval (the interval index is not stored).  First the
+ * fields' count, names and types (cols_head), then each field's run (cols_runs); write_cols hands them over. */
+static size_t cols_head(struct buf *b)
 {
     uint32_t n = 0;
     while (stored_field(n)) n++;
@@ -242,21 +243,28 @@ static void cols_payload(struct buf *b, const struct tpp_result *r)
         put_str(b, stored_field(c)->name);
         put_u8(b, (unsigned char)COLTYPE[stored_field(c)->type]);
     }
-    /* Read interval by interval (each interval's fields share cache lines), write each field's run. */
-    uint8_t *base = reserve(b, r->nintervals * 8 * n);
-    if (!base) return;
-    size_t offset[256];
-    for (size_t c = 0; c < n && c < 256; c++) offset[c] = stored_field(c)->offset;
-    for (size_t i = 0; i < r->nintervals; i++) {
-        const char *iv = (const char *)&r->iv[i];
-        for (size_t c = 0; c < n; c++) {
+    return n;
+}
+
+/* The runs of fields [c0, c1) at p, (c1 - c0) * nintervals * 8 bytes: the rows read in order (a stream the
+ * processor prefetches), each field's value stored in its run. */
+static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t c1)
+{
+    size_t offset[256], n = r->nintervals;
+    for (size_t c = c0; c < c1 && c - c0 < 256; c++) offset[c - c0] = stored_field(c)->offset;
+    for (size_t i = 0; i < n; i++) {
+        const char *row = (const char *)&r->iv[i];
+        for (size_t c = c0; c < c1; c++) {
             uint64_t bits;
-            memcpy(&bits, iv + (c < 256 ? offset[c] : stored_field(c)->offset), 8);
-            uint8_t *p = base + (c * r->nintervals + i) * 8;
-            for (int k = 0; k < 8; k++) p[k] = (uint8_t)(bits >> (8 * k)); /* little-endian, whatever the host */
+            memcpy(&bits, row + (c - c0 < 256 ? offset[c - c0] : stored_field(c)->offset), 8);
+            uint8_t *q = p + ((c - c0) * n + i) * 8;
+#if defined __BYTE_ORDER__ && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            memcpy(q, &bits, 8);
+#else
+            for (int k = 0; k < 8; k++) q[k] = (uint8_t)(bits >> (8 * k)); /* little-endian, whatever the host */
+#endif
         }
     }
-    b->n += r->nintervals * 8 * n;
 }
 
 /* Per series, per interval: the entry count, then (port gap, count) pairs — the very encoding a result keeps in
@@ -264,16 +272,23 @@ static void cols_payload(struct buf *b, const struct tpp_result *r)
 static void port_payload(struct buf *b, const struct tpp_result *r)
 {
     for (int s = 0; s < TPP_NSERIES; s++) {
+        if (r->nintervals == 0) break;
+        struct tpp_port_cursor first, last;
+        tpp_ports_open(r, s, 0, &first);
+        tpp_ports_open(r, s, r->nintervals - 1, &last);
+        uint8_t *q = reserve(b, r->nintervals * 10 + (size_t)(last.end - first.p)), *start = q;
+        if (!q) return;
         for (size_t i = 0; i < r->nintervals; i++) {
             struct tpp_port_cursor c;
-            uint32_t port, count;
-            uint64_t n = 0;
             tpp_ports_open(r, s, i, &c);
-            const uint8_t *entries = c.p;
-            while (tpp_ports_next(&c, &port, &count)) n++;
-            put_varint(b, n);
-            put(b, entries, (size_t)(c.p - entries));
+            /* an entry is two varints, each ending in the one byte of it below 0x80: counted without decoding */
+            size_t len = (size_t)(c.end - c.p), ends = 0;
+            for (size_t k = 0; k < len; k++) ends += c.p[k] < 0x80;
+            q = varint_at(q, ends / 2);
+            memcpy(q, c.p, len);
+            q += len;
         }
+        b->n += (size_t)(q - start);
     }
 }
 
@@ -474,19 +489,26 @@ struct dump_out {
     int errnum;  /* the first write's errno; -1 for no space */
 };
 
+/* n bytes to the file, past the CRC (emit's part, and a streamed section's). */
+static void write_all(struct dump_out *o, const uint8_t *p, size_t n)
+{
+    while (n > 0 && !o->errnum) {
+        ssize_t w = write(o->f.fd, p, n < (1u << 30) ? n : (1u << 30));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { o->errnum = w < 0 ? errno : -1; break; }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
 static void emit(struct dump_out *o, const void *data, size_t n)
 {
     const uint8_t *p = data;
     for (size_t done = 0; !o->errnum && done < n;) {
         size_t k = n - done < (1u << 30) ? n - done : (1u << 30);
         o->crc = crc32_z(o->crc, p + done, k);
-        while (k > 0 && !o->errnum) {
-            ssize_t w = write(o->f.fd, p + done, k);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) { o->errnum = w < 0 ? errno : -1; break; }
-            done += (size_t)w;
-            k -= (size_t)w;
-        }
+        write_all(o, p + done, k);
+        done += k;
     }
 }
 
@@ -522,11 +544,114 @@ static void labels_payload(struct buf *b, const struct tpp_result *r)
     }
 }
 
-/* A section to the file: its header, then the payload, deflated when that pays. */
+/* At a fine delta_t COLS is hundreds of MB (8 bytes a field an interval), HHIT as much with the heavy hitters:
+ * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
+ * without a second buffer as large for the deflated bytes. */
+#define STREAM_MIN (1u << 22)
+#define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows */
+
+#ifdef HAVE_ISAL
+/* A section deflated while its payload is handed over: a placeholder header first, then the zlib stream as it
+ * comes; the header is filled in at the end (pwrite), and the file's CRC is carried over the header and the
+ * stream with crc32_combine, as if they had been written in order. */
+#define ZSECTION_OUT (1u << 20)
+struct zsection {
+    struct dump_out *o;
+    off_t head_at;
+    uLong crc_before, crc_stream;
+    uint64_t raw, stored;
+    struct isal_zstream z;
+    uint8_t *level_buf, *out;
+};
+
+static void zsection_begin(struct zsection *s, struct dump_out *o)
+{
+    static const uint8_t placeholder[SECTION_HEADER_SIZE];
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    s->crc_before = o->crc;
+    s->crc_stream = crc32(0L, NULL, 0);
+    s->head_at = lseek(o->f.fd, 0, SEEK_CUR);
+    s->level_buf = malloc(ISAL_DEF_LVL1_DEFAULT);
+    s->out = malloc(ZSECTION_OUT);
+    if (s->head_at < 0) o->errnum = errno;
+    else if (!s->level_buf || !s->out) o->errnum = ENOMEM;
+    write_all(o, placeholder, sizeof placeholder);
+    isal_deflate_init(&s->z);
+    s->z.gzip_flag = IGZIP_ZLIB;
+    s->z.level = DEFLATE_LEVEL;
+    s->z.level_buf = s->level_buf;
+    s->z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    s->z.flush = NO_FLUSH;
+    s->z.next_out = s->out;
+    s->z.avail_out = ZSECTION_OUT;
+}
+
+static void zsection_drain(struct zsection *s)
+{
+    size_t n = ZSECTION_OUT - s->z.avail_out;
+    s->crc_stream = crc32_z(s->crc_stream, s->out, n);
+    write_all(s->o, s->out, n);
+    s->stored += n;
+    s->z.next_out = s->out;
+    s->z.avail_out = ZSECTION_OUT;
+}
+
+/* The next n bytes of the payload; `last` with its final bytes. */
+static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int last)
+{
+    do {
+        size_t k = n < (1u << 30) ? n : (1u << 30);
+        s->z.next_in = (uint8_t *)p;
+        s->z.avail_in = (uint32_t)k;
+        s->z.end_of_stream = last && k == n;
+        p += k;
+        n -= k;
+        s->raw += k;
+        while (!s->o->errnum && (s->z.avail_in > 0 || (s->z.end_of_stream && s->z.internal_state.state != ZSTATE_END))) {
+            if (isal_deflate(&s->z) != COMP_OK) s->o->errnum = EIO;
+            if (s->z.avail_out == 0) zsection_drain(s);
+        }
+    } while (n > 0 && !s->o->errnum);
+}
+
+static void zsection_end(struct zsection *s, const char tag[4])
+{
+    struct dump_out *o = s->o;
+    if (!o->errnum) zsection_drain(s);
+    struct buf head = { 0 };
+    put(&head, tag, 4);
+    put_u32(&head, FLAG_DEFLATE);
+    put_u64(&head, s->stored);
+    put_u64(&head, s->raw);
+    if (head.oom && !o->errnum) o->errnum = ENOMEM;
+    for (size_t done = 0; !o->errnum && done < head.n;) {
+        ssize_t w = pwrite(o->f.fd, head.p + done, head.n - done, s->head_at + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) o->errnum = w < 0 ? errno : -1;
+        else done += (size_t)w;
+    }
+    if (!o->errnum) o->crc = crc32_combine(crc32(s->crc_before, head.p, (uInt)head.n), s->crc_stream, (z_off_t)s->stored);
+    free(head.p);
+    free(s->level_buf);
+    free(s->out);
+}
+#endif
+
+/* A section to the file: its header, then the payload, deflated when that pays (always when it is large). */
 static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
 {
     uint8_t *z = NULL;
     size_t zlen = 0;
+#ifdef HAVE_ISAL
+    if (payload->n >= STREAM_MIN) {
+        struct zsection zs;
+        zsection_begin(&zs, o);
+        zsection_put(&zs, payload->p, payload->n, 1);
+        zsection_end(&zs, tag);
+        return;
+    }
+#endif
     if (payload->n >= DEFLATE_MIN) {
         size_t bound = compressBound(payload->n);
         z = malloc(bound);
@@ -548,6 +673,37 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
     free(z);
 }
 
+/* The COLS section, `b` its scratch buffer. */
+static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_result *r)
+{
+    b->n = 0;
+    size_t n = cols_head(b), run = r->nintervals * 8;
+    if (b->oom) return;
+#ifdef HAVE_ISAL
+    if (run * n >= STREAM_MIN) {
+        size_t per = COLS_PASS_BYTES / run ? COLS_PASS_BYTES / run : 1;
+        uint8_t *runs = malloc(per * run);
+        if (!runs) { o->errnum = ENOMEM; return; }
+        struct zsection z;
+        zsection_begin(&z, o);
+        zsection_put(&z, b->p, b->n, 0);
+        for (size_t c0 = 0; c0 < n && !o->errnum; c0 += per) {
+            size_t c1 = n - c0 < per ? n : c0 + per;
+            cols_runs(runs, r, c0, c1);
+            zsection_put(&z, runs, (c1 - c0) * run, c1 == n);
+        }
+        zsection_end(&z, "COLS");
+        free(runs);
+        return;
+    }
+#endif
+    uint8_t *runs = reserve(b, run * n);
+    if (!runs) return;
+    cols_runs(runs, r, 0, n);
+    b->n += run * n;
+    emit_section(o, "COLS", b);
+}
+
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen)
 {
     struct dump_out o = { .crc = crc32(0L, NULL, 0) };
@@ -559,12 +715,13 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
     put_f64(&payload, FLOAT_CHECK);
     if (!payload.oom) emit(&o, payload.p, payload.n);
 
-    void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, cols_payload, port_payload, seen_payload,
+    void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, NULL, port_payload, seen_payload,
                                                                      tabs_payload, hh_payload, novelty_payload,
                                                                      flows_payload, labels_payload };
     const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL" };
     for (int k = 0; k < 9 && !o.errnum && !payload.oom; k++) {
         payload.n = 0;
+        if (k == 1) { write_cols(&o, &payload, r); continue; }
         if (k == 0) meta_payload(&payload, r, tpp_version);
         else fill[k](&payload, r);
         if (!payload.oom) emit_section(&o, tags[k], &payload);

@@ -25,6 +25,7 @@
 #include "tpp/result_summary.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,10 @@
 #define PORTS_MT "tpp.ports"
 #define HH_MT "tpp.heavy_hitters"
 
-typedef struct { struct tpp_result *r; } LResult;
+struct dump_job;
+/* busy: a dump of r being written on another thread (r:dump_start), which must end before r is freed. */
+typedef struct { struct tpp_result *r; struct dump_job *busy; } LResult;
+static void dump_job_join(struct dump_job *j);
 
 /* The result at idx, raising when it is not one (or was closed). */
 struct tpp_result *tpp_lresult_check(lua_State *L, int idx)
@@ -49,6 +53,7 @@ void tpp_lresult_push(lua_State *L, struct tpp_result *r)
 {
     LResult *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->r = NULL; /* safe state until the metatable (and its __gc) is set */
+    u->busy = NULL;
     luaL_setmetatable(L, RESULT_MT);
     u->r = r;
 }
@@ -56,6 +61,7 @@ void tpp_lresult_push(lua_State *L, struct tpp_result *r)
 static int result_gc(lua_State *L)
 {
     LResult *u = luaL_checkudata(L, 1, RESULT_MT);
+    if (u->busy) dump_job_join(u->busy);
     tpp_result_free(u->r);
     u->r = NULL;
     return 0;
@@ -436,6 +442,80 @@ static int result_dump(lua_State *L)
     return 1;
 }
 
+/* ---- r:dump_start(path) -> job; job:wait() -> true | nil, message ------------------------------------------------
+ * The dump written on a thread of its own while the caller writes the tables: the main job's outputs at a fine
+ * delta_t are hundreds of MB, and the machine has a second core (issue 19).  The dump only reads the result; the
+ * job keeps the result alive (its user value) and the result's __gc waits for the job, so r is never freed under
+ * the thread.  A job that is collected or closed unwaited is waited for, its outcome dropped. */
+#define DUMP_JOB_MT "tpp.dump_job"
+
+struct dump_job {
+    pthread_t thread;
+    int running;               /* the thread exists and was not joined yet */
+    LResult *owner;            /* the result's userdata, whose busy points here while running */
+    const struct tpp_result *r;
+    char *path;
+    int rc;
+    char err[TPP_ERRBUF_SIZE];
+};
+
+static void *dump_job_main(void *arg)
+{
+    struct dump_job *j = arg;
+    j->rc = tpp_dump_write(j->r, j->path, TPP_VERSION, j->err, sizeof j->err);
+    return NULL;
+}
+
+static void dump_job_join(struct dump_job *j)
+{
+    if (j->running) pthread_join(j->thread, NULL);
+    j->running = 0;
+    if (j->owner && j->owner->busy == j) j->owner->busy = NULL;
+    j->owner = NULL;
+}
+
+static int dump_job_gc(lua_State *L)
+{
+    struct dump_job *j = luaL_checkudata(L, 1, DUMP_JOB_MT);
+    dump_job_join(j);
+    free(j->path);
+    j->path = NULL;
+    return 0;
+}
+
+static int dump_job_wait(lua_State *L)
+{
+    struct dump_job *j = luaL_checkudata(L, 1, DUMP_JOB_MT);
+    dump_job_join(j);
+    if (j->rc != 0) return tpp_push_fail(L, "%s", j->err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int result_dump_start(lua_State *L)
+{
+    LResult *u = luaL_checkudata(L, 1, RESULT_MT);
+    if (!u->r) return luaL_error(L, "attempt to use a freed result");
+    const char *path = luaL_checkstring(L, 2);
+    if (u->busy) return luaL_error(L, "dump_start: a dump of this result is still being written (wait for it)");
+    struct dump_job *j = lua_newuserdatauv(L, sizeof *j, 1);
+    memset(j, 0, sizeof *j); /* not running: safe to collect from here on */
+    luaL_setmetatable(L, DUMP_JOB_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1); /* the job keeps the result alive */
+    j->r = u->r;
+    j->path = strdup(path);
+    if (!j->path) return luaL_error(L, "dump_start: out of memory");
+    if (pthread_create(&j->thread, NULL, dump_job_main, j) == 0) {
+        j->running = 1;
+        j->owner = u;
+        u->busy = j;
+    } else {
+        dump_job_main(j); /* no thread to be had: written here and now */
+    }
+    return 1;
+}
+
 /* The result type is one type in two files: this one and lua/tpp/result.lua, which adds the methods and string
  * forms written in Lua (and is the only place of __tostring).  Loading it before the first result is made means
  * that no result is ever seen without them, whether the script required "tpp" or only "tpp.core". */
@@ -674,7 +754,8 @@ void tpp_lresult_register(lua_State *L)
     static const luaL_Reg methods[] = {
         { "column", result_column }, { "columns", result_columns }, { "interval", result_interval },
         { "ports", result_ports }, { "distinct_ports", result_distinct_ports },
-        { "write_critical", result_write_critical }, { "critical_text", result_critical_text }, { "dump", result_dump }, { "fields", result_fields },
+        { "write_critical", result_write_critical }, { "critical_text", result_critical_text }, { "dump", result_dump },
+        { "dump_start", result_dump_start }, { "fields", result_fields },
         { "top_ports", result_top_ports }, { "port_entropy", result_port_entropy }, { "select", result_select },
         { "to_csv", result_to_csv }, { "to_json", result_to_json }, { "segment", result_segment },
         { "heavy_hitters", result_heavy_hitters }, { "write_heavy_hitters", result_write_heavy_hitters },
@@ -689,6 +770,13 @@ void tpp_lresult_register(lua_State *L)
     lua_createtable(L, 0, 7);
     luaL_newmetatable(L, RESULT_MT);
     luaL_setfuncs(L, meta, 0);
+    static const luaL_Reg job_methods[] = { { "wait", dump_job_wait }, { NULL, NULL } };
+    static const luaL_Reg job_meta[] = { { "__gc", dump_job_gc }, { "__close", dump_job_gc }, { NULL, NULL } };
+    luaL_newmetatable(L, DUMP_JOB_MT);
+    luaL_setfuncs(L, job_meta, 0);
+    luaL_newlib(L, job_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     luaL_newlib(L, methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "result_methods");

@@ -86,6 +86,8 @@ docs.result = {
   { "write_port_count", "r:write_port_count(path [, format]) -> true | nil, msg — distinct ports per series and "
                         .. "their total, as tsv, csv or ndjson" },
   { "dump", "r:dump(path) -> true | nil, msg — a binary dump that tpp.load reads back" },
+  { "dump_start", "r:dump_start(path) -> job — the same dump written on another thread; job:wait() -> true | nil, "
+                  .. "msg" },
   { "fields", "r:fields() -> list of the summary fields' names (r.packets, r.source, ...)" },
   { "segment", "r:segment(k) -> { first, last (intervals, 1-based), first_packet, last_packet (s), first_ns, "
                 .. "last_ns } of segment k (1-based)" },

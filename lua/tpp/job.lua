@@ -269,6 +269,9 @@ function job.write_outputs(r, spec, summary, how)
     end
   end
   if #r > 0 then summary.first_ns, summary.last_ns = r.first_ns, r.last_ns end   -- the run's index shows the span
+  -- The dump is written on a thread of its own while the tables are written here (at a fine delta_t both are
+  -- hundreds of MB); recorded after them, as before.  Closed (waited for) on the way out of an error too.
+  local dumping <close> = how.dump ~= false and r:dump_start(files.dump) or nil
   record(files.critical, r:write_critical(files.critical, spec.format, spec.columns))
   if how.rows then -- the rows of the table just written, all at once, as TSV lines of every column
     local text = r:critical_text()
@@ -291,7 +294,7 @@ function job.write_outputs(r, spec, summary, how)
     local removed, rerr = os.remove(files.labels)
     if not removed then record(files.labels, nil, rerr) end
   end
-  if how.dump ~= false then record(files.dump, r:dump(files.dump)) end
+  if dumping then record(files.dump, dumping:wait()) end
 
   if #spec.figures > 0 then
     local plot = require "tpp.plot"
