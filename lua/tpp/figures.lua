@@ -51,7 +51,7 @@ local LIST = {
   lines(2, "Distinct Source & Dest IP Count over Time", "Distinct addresses per interval", {
     { column = "dst_ips", title = "Distinct Destination IP Count" },
     { column = "src_ips", title = "Distinct Source IP Count" } }),
-  lines(3, "F2 of Src & Dest IP Count over Time", "F2 (sum over addresses of packets squared)", {
+  lines(3, "F2 of Src & Dest IP Count over Time", "F2 (sum over addresses of squared packet shares)", {
     { column = "f2_dst", title = "F2 Destination IP Count" },
     { column = "f2_src", title = "F2 Source IP Count" } }),
   lines(4, "Average IAT over Time", "Seconds", {
