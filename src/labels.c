@@ -590,21 +590,33 @@ static int add_items(const struct tpp_label_index *x, uint32_t gi, int64_t ts, u
     return 0;
 }
 
-int tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t *items, unsigned room,
-                     unsigned *types)
+/* The groups packet p belongs to: the group of the filters without attributes, then one per shape in use
+ * whose key the packet has (at most NSHAPES: shape 0 is only ever the first). */
+static unsigned groups_of_packet(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t groups[NSHAPES])
 {
-    unsigned n = 0;
-    int64_t ts = p->ts_ns;
-    *types = 0;
-    if (x->all && add_items(x, x->all, ts, items, room, &n, types) != 0) return -1;
+    unsigned ng = 0;
+    if (x->all) groups[ng++] = x->all;
     int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
     struct parts q;
     parts_of_packet(p, &q);
     for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
         unsigned shape = (unsigned)__builtin_ctz(left);
         uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
-        if (g && add_items(x, g, ts, items, room, &n, types) != 0) return -1;
+        if (g) groups[ng++] = g;
     }
+    return ng;
+}
+
+int tpp_label_lookup(const struct tpp_label_index *x, const struct tpp_packet *p, uint32_t *items, unsigned room,
+                     unsigned *types)
+{
+    unsigned n = 0;
+    int64_t ts = p->ts_ns;
+    *types = 0;
+    uint32_t groups[NSHAPES];
+    unsigned ng = groups_of_packet(x, p, groups);
+    for (unsigned k = 0; k < ng; k++)
+        if (add_items(x, groups[k], ts, items, room, &n, types) != 0) return -1;
     return (int)n;
 }
 
@@ -648,17 +660,9 @@ unsigned tpp_label_match(struct tpp_label_index *x, const struct tpp_packet *p)
     /* more items than that (many checked windows hold the packet): counted group by group */
     uint64_t serial = ++x->serial;
     types = 0;
-    uint32_t groups[NSHAPES], ng = 0;
-    if (x->all) groups[ng++] = x->all;
-    int ports = (p->flags & TPP_PKT_L4) && (p->proto == 6 || p->proto == 17);
-    struct parts q;
-    parts_of_packet(p, &q);
-    for (unsigned left = shapes_of(x, &q, ports); left; left &= left - 1) {
-        unsigned shape = (unsigned)__builtin_ctz(left);
-        uint32_t g = find_group(x, shape, hash_parts(shape, &q), p, ports);
-        if (g) groups[ng++] = g;
-    }
-    for (uint32_t k = 0; k < ng; k++) {
+    uint32_t groups[NSHAPES];
+    unsigned ng = groups_of_packet(x, p, groups);
+    for (unsigned k = 0; k < ng; k++) {
         const struct group *g = &x->groups[groups[k]];
         size_t s = at_most(&x->cut[g->seg], g->nseg, p->ts_ns);
         if (s && x->seg_types[g->seg + s - 1]) {
