@@ -125,18 +125,25 @@ static uint8_t *reserve(struct buf *b, size_t n)
 /* The zlib stream (RFC 1950) of src[0..n) into dst (dstlen bytes, compressBound's), by ISA-L's deflate: the same
  * format zlib's compress2 writes, several times faster (a dump at dt 1 ms is hundreds of MB of columns).  The
  * length written, or 0 when it did not fit or failed. */
+/* z set up to write one zlib stream at DEFLATE_LEVEL, with level_buf (ISAL_DEF_LVL1_DEFAULT bytes) as its
+ * work area; the caller gives it its input and output buffers. */
+static void zlib_stream_init(struct isal_zstream *z, uint8_t *level_buf)
+{
+    memset(z, 0, sizeof *z); /* the init leaves the buffers as they were */
+    isal_deflate_init(z);
+    z->gzip_flag = IGZIP_ZLIB;
+    z->level = DEFLATE_LEVEL;
+    z->level_buf = level_buf;
+    z->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    z->flush = NO_FLUSH;
+}
+
 static size_t deflate_section(uint8_t *dst, size_t dstlen, const uint8_t *src, size_t n)
 {
     struct isal_zstream z;
     uint8_t *level_buf = malloc(ISAL_DEF_LVL1_DEFAULT);
     if (!level_buf) return 0;
-    memset(&z, 0, sizeof z); /* the init leaves the buffers, which the loop below fills, as they were */
-    isal_deflate_init(&z);
-    z.gzip_flag = IGZIP_ZLIB;
-    z.level = 1;
-    z.level_buf = level_buf;
-    z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-    z.flush = NO_FLUSH;
+    zlib_stream_init(&z, level_buf);
     size_t in_done = 0, out_done = 0;
     const uint32_t step = 1u << 30; /* avail_in and avail_out are 32 bits wide */
     int ok = 1;
@@ -544,6 +551,15 @@ static void labels_payload(struct buf *b, const struct tpp_result *r)
     }
 }
 
+/* A section's header: its tag, flags, the length stored in the file and the payload's own length. */
+static void section_header(struct buf *head, const char tag[4], uint32_t flags, uint64_t stored, uint64_t raw)
+{
+    put(head, tag, 4);
+    put_u32(head, flags);
+    put_u64(head, stored);
+    put_u64(head, raw);
+}
+
 /* At a fine delta_t COLS is hundreds of MB (8 bytes a field an interval), HHIT as much with the heavy hitters:
  * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
  * without a second buffer as large for the deflated bytes. */
@@ -577,12 +593,7 @@ static void zsection_begin(struct zsection *s, struct dump_out *o)
     if (s->head_at < 0) o->errnum = errno;
     else if (!s->level_buf || !s->out) o->errnum = ENOMEM;
     write_all(o, placeholder, sizeof placeholder);
-    isal_deflate_init(&s->z);
-    s->z.gzip_flag = IGZIP_ZLIB;
-    s->z.level = DEFLATE_LEVEL;
-    s->z.level_buf = s->level_buf;
-    s->z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-    s->z.flush = NO_FLUSH;
+    zlib_stream_init(&s->z, s->level_buf);
     s->z.next_out = s->out;
     s->z.avail_out = ZSECTION_OUT;
 }
@@ -620,10 +631,7 @@ static void zsection_end(struct zsection *s, const char tag[4])
     struct dump_out *o = s->o;
     if (!o->errnum) zsection_drain(s);
     struct buf head = { 0 };
-    put(&head, tag, 4);
-    put_u32(&head, FLAG_DEFLATE);
-    put_u64(&head, s->stored);
-    put_u64(&head, s->raw);
+    section_header(&head, tag, FLAG_DEFLATE, s->stored, s->raw);
     if (head.oom && !o->errnum) o->errnum = ENOMEM;
     for (size_t done = 0; !o->errnum && done < head.n;) {
         ssize_t w = pwrite(o->f.fd, head.p + done, head.n - done, s->head_at + (off_t)done);
@@ -662,10 +670,7 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
         }
     }
     struct buf head = { 0 };
-    put(&head, tag, 4);
-    put_u32(&head, z ? FLAG_DEFLATE : 0);
-    put_u64(&head, z ? zlen : payload->n);
-    put_u64(&head, payload->n);
+    section_header(&head, tag, z ? FLAG_DEFLATE : 0, z ? zlen : payload->n, payload->n);
     if (head.oom) o->errnum = ENOMEM;
     emit(o, head.p, head.n);
     emit(o, z ? z : payload->p, z ? zlen : payload->n);
