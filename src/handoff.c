@@ -45,6 +45,13 @@ static int can_produce(struct handoff *h)
     return atomic_load(&h->closed) || atomic_load(&h->produced) - atomic_load(&h->consumed) < h->nslots;
 }
 
+/* Half the ring free: a producer that found the ring full waits for this, so that it sleeps while the consumer
+ * works through half the ring instead of spinning for one slot after another. */
+static int can_produce_half(struct handoff *h)
+{
+    return atomic_load(&h->closed) || atomic_load(&h->produced) - atomic_load(&h->consumed) <= h->nslots / 2;
+}
+
 static int can_consume(struct handoff *h) { return atomic_load(&h->produced) != atomic_load(&h->consumed); }
 
 static long long now_ns(void)
@@ -71,7 +78,7 @@ static void wait_until(struct handoff *h, int (*ready)(struct handoff *))
 
 int handoff_next_free(struct handoff *h)
 {
-    wait_until(h, can_produce);
+    if (!can_produce(h)) wait_until(h, can_produce_half);
     if (atomic_load(&h->closed)) return -1;
     return (int)(atomic_load(&h->produced) % h->nslots);
 }
