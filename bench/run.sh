@@ -168,10 +168,10 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo
     echo "## Flat cost in the number of intervals (the 5M-packet .pcap)"
     echo
-    echo "What the work after the parse costs as delta_t shrinks (bench/flat_cost.lua; medians of 3, all feature"
-    echo "groups; each step writes its file as the main job does, atomically, fsync included). Then the whole main"
-    echo "job, \`-f none -j 1\`, at -t 0.001 against -t 1 (alternately, medians of 3): wall time, and CPU time (user +"
-    echo "system), which the disk's speed does not hide."
+    echo "What the work after the parse costs as delta_t shrinks (bench/flat_cost.lua; medians of 3, without and"
+    echo "with the feature groups; each step writes its file as the main job does, atomically, fsync included; CPU"
+    echo "time of all threads in parentheses). Then the whole main job, \`-f none -j 1\`, at -t 0.001 against -t 1"
+    echo "(alternately, medians of 3): wall time, and CPU time (user + system), which the disk's speed does not hide."
     echo
     echo "$FLAT"
     echo
