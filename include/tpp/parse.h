@@ -16,7 +16,8 @@
 struct tpp_parse_hooks {
     /* Every 2^16 packets; a non-zero return stops the parse ("interrupted"). */
     int (*progress)(void *ud, uint64_t bytes_read, uint64_t file_size, uint64_t packets);
-    /* Rows first .. first + n - 1 of the result have closed and will not change; a non-zero return stops. */
+    /* Rows first .. first + n - 1 of the result have closed; a non-zero return stops.  They will not change but for
+     * `covered`, which tpp_result_cover_segment revises when a packet earlier than the segment's first comes later. */
     int (*rows)(void *ud, const struct tpp_result *r, size_t first, size_t n);
     void *ud;
 };
