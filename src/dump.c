@@ -89,9 +89,6 @@ static uint8_t *varint_at(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* The most bytes one heavy hitter takes in the dump: dim, family, length, 16 key bytes, two varints. */
-#define HH_ENTRY_MAX (3 + 16 + 10 + 10)
-
 /* LEB128: 7 bits per byte, low bits first, high bit = more bytes follow. */
 static void put_varint(struct buf *b, uint64_t v)
 {
@@ -422,33 +419,19 @@ static void tabs_payload(struct buf *b, const struct tpp_result *r)
 
 /* Heavy hitters (hh group on; empty otherwise): per interval varint n, then n entries: u8 dim; a port dimension's
  * varint port, or an address dimension's u8 family, u8 prefix length and the prefix's whole bytes; varint packets,
- * varint bytes. */
+ * varint bytes.  The result keeps them in this very encoding (tpp/result.h): copied as they are, a run of intervals
+ * at a time; an interval without bytes (loaded from a dump without heavy hitters) has the count 0. */
 static void hh_payload(struct buf *b, const struct tpp_result *r)
 {
     if (!(r->opts.features & TPP_FEAT_HH)) return;
-    for (size_t i = 0; i < r->nintervals; i++) {
-        size_t n;
-        const struct tpp_hh *e = tpp_result_hh(r, i, &n);
-        /* written in place: at 1 ms intervals this is tens of millions of entries */
-        uint8_t *start = reserve(b, 10 + n * HH_ENTRY_MAX), *p = start;
-        if (!p) return;
-        p = varint_at(p, n);
-        for (size_t j = 0; j < n; j++) {
-            *p++ = e[j].dim;
-            if (e[j].dim == TPP_HH_TCP_DPORT || e[j].dim == TPP_HH_UDP_DPORT) {
-                p = varint_at(p, e[j].port);
-            } else {
-                size_t len = (size_t)(e[j].plen + 7) / 8, off = e[j].ipv == 4 ? 12 : 0;
-                if (len > 16 - off) len = 16 - off;
-                *p++ = e[j].ipv;
-                *p++ = e[j].plen;
-                memcpy(p, e[j].key + off, len);
-                p += len;
-            }
-            p = varint_at(p, e[j].packets);
-            p = varint_at(p, e[j].bytes);
-        }
-        b->n += (size_t)(p - start);
+    static const uint8_t none = 0;
+    size_t from = 0;
+    for (size_t i = 0; i <= r->nintervals; i++) {
+        if (i < r->nintervals && r->hh_offsets[i] < r->hh_offsets[i + 1]) continue;
+        size_t len = (size_t)(r->hh_offsets[i] - r->hh_offsets[from]);
+        if (len) put(b, r->hh + r->hh_offsets[from], len);
+        if (i < r->nintervals) put(b, &none, 1);
+        from = i + 1;
     }
 }
 
@@ -1297,12 +1280,21 @@ static int hh_rank(const struct tpp_hh *a, const struct tpp_hh *b)
     return memcmp(a->key, b->key, 16);
 }
 
+/* The entries are decoded by tpp_hh_decode (the encoder's own reader), checked, and kept as they are, each
+ * interval's after its count re-encoded (the entries' varints are canonical, the decoder refuses others). */
 static int read_hh(struct reader *rd, struct cur *c, struct tpp_result *r)
 {
     if (!(r->opts.features & TPP_FEAT_HH)) {
         if (c->n != 0) { fail(rd, "section HHIT holds heavy hitters but the hh group is off"); return -1; }
         return 0;
     }
+    size_t most = c->n - c->off; /* the kept bytes are at most the payload's */
+    free(r->hh);
+    r->hh = most ? malloc(most) : NULL;
+    if (most && !r->hh) { fail(rd, "out of memory"); return -1; }
+    r->hh_cap = most;
+    r->hh_nbytes = 0;
+    r->nhh = 0;
     for (size_t i = 0; i < r->nintervals; i++) {
         const struct tpp_interval *iv = &r->iv[i];
         uint64_t n = get_varint(c);
@@ -1310,41 +1302,32 @@ static int read_hh(struct reader *rd, struct cur *c, struct tpp_result *r)
             fail(rd, "section HHIT: interval %zu claims %llu heavy hitters", i, (unsigned long long)n);
             return -1;
         }
+        size_t entries_from = c->off;
         uint64_t in_dim = 0;
+        struct tpp_hh prev, e;
         for (uint64_t j = 0; j < n; j++) {
-            struct tpp_hh e = { .dim = (uint8_t)get_u8(c) };
-            int ok = !c->bad && e.dim < TPP_HH_NDIMS;
-            if (ok && hh_is_port(e.dim)) {
-                uint64_t port = get_varint(c);
-                ok = !c->bad && port <= 65535;
-                e.port = (uint32_t)port;
-            } else if (ok) {
-                e.ipv = (uint8_t)get_u8(c);
-                e.plen = (uint8_t)get_u8(c);
-                ok = !c->bad && (e.ipv == 4 || e.ipv == 6) && hh_plen_ok(e.dim, e.ipv, e.plen) &&
-                     have(c, e.plen / 8u);
-                if (ok) {
-                    memcpy(e.key + (e.ipv == 4 ? 12 : 0), c->p + c->off, e.plen / 8u);
-                    c->off += e.plen / 8u;
-                }
-            }
-            e.packets = get_varint(c);
-            e.bytes = get_varint(c);
+            const uint8_t *next = tpp_hh_decode(c->p + c->off, c->p + c->n, &e);
+            int ok = next != NULL;
+            if (ok) c->off = (size_t)(next - c->p);
+            ok = ok && (hh_is_port(e.dim) || hh_plen_ok(e.dim, e.ipv, e.plen));
             uint64_t total = e.dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
                            : e.dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
-            ok = ok && !c->bad && e.packets >= 1 && e.packets <= total;
-            const struct tpp_hh *prev = r->nhh > r->hh_offsets[i] ? &r->hh[r->nhh - 1] : NULL;
+            ok = ok && e.packets >= 1 && e.packets <= total;
             /* dimensions in order, each in its rank order, at most hh_k entries of a flat one */
-            in_dim = prev && prev->dim == e.dim ? in_dim + 1 : 1;
-            ok = ok && (!prev || prev->dim < e.dim || (prev->dim == e.dim && hh_rank(prev, &e) < 0)) &&
+            in_dim = j > 0 && prev.dim == e.dim ? in_dim + 1 : 1;
+            ok = ok && (j == 0 || prev.dim < e.dim || (prev.dim == e.dim && hh_rank(&prev, &e) < 0)) &&
                  (hh_is_hhh(e.dim) || in_dim <= r->opts.hh_k);
             if (!ok) {
                 fail(rd, "section HHIT: bad heavy hitter %llu of interval %zu", (unsigned long long)j, i);
                 return -1;
             }
-            if (tpp_result_push_hh(r, &e) != 0) { fail(rd, "out of memory"); return -1; }
+            prev = e;
         }
-        r->hh_offsets[i + 1] = r->nhh;
+        r->hh_nbytes = (size_t)(varint_at(r->hh + r->hh_nbytes, n) - r->hh);
+        memcpy(r->hh + r->hh_nbytes, c->p + entries_from, c->off - entries_from);
+        r->hh_nbytes += c->off - entries_from;
+        r->hh_offsets[i + 1] = r->hh_nbytes;
+        r->nhh += n;
     }
     if (c->off != c->n) { fail(rd, "section HHIT has %zu bytes left over", c->n - c->off); return -1; }
     return 0;
@@ -1496,9 +1479,9 @@ static uint8_t *slurp(struct reader *rd, size_t *len)
  * loaded result does not grow again unless it is merged, and on a long trace the slack is megabytes. */
 static void fit_to_size(struct tpp_result *r)
 {
-    if (r->nhh && r->hh_cap > r->nhh) {
-        struct tpp_hh *hh = realloc(r->hh, r->nhh * sizeof *hh);
-        if (hh) r->hh = hh, r->hh_cap = r->nhh;
+    if (r->hh_nbytes && r->hh_cap > r->hh_nbytes) {
+        uint8_t *hh = realloc(r->hh, r->hh_nbytes);
+        if (hh) r->hh = hh, r->hh_cap = r->hh_nbytes;
     }
     for (int s = 0; s < TPP_NSERIES; s++) {
         struct tpp_port_series *p = &r->ports[s];

@@ -236,7 +236,7 @@ static int result_port_entropy(lua_State *L)
     return 1;
 }
 
-/* ---- heavy hitters (result.h: tpp_result_hh) --------------------------------------------------------------- */
+/* ---- heavy hitters (result.h: tpp_result_hh_open) ------------------------------------------------------------ */
 
 static int check_hh_dim(lua_State *L, int idx)
 {
@@ -268,24 +268,24 @@ static int result_heavy_hitters(lua_State *L)
                                             (lua_Integer)r->nintervals, i));
     lua_Integer k = luaL_optinteger(L, 4, LUA_MAXINTEGER);
     luaL_argcheck(L, k >= 1, 4, "k must be at least 1");
-    size_t n = 0;
-    /* a result without heavy hitters (the group off, an older dump) may have no offsets per row */
-    const struct tpp_hh *hh = r->nhh ? tpp_result_hh(r, (size_t)i - 1, &n) : NULL;
+    struct tpp_hh_cursor c;
+    struct tpp_hh e;
+    tpp_result_hh_open(r, (size_t)i - 1, &c);
     const struct tpp_interval *iv = &r->iv[i - 1];
     char key[64];
     lua_newtable(L);
     lua_Integer m = 0;
-    for (size_t j = 0; j < n && m < k; j++) {
-        if (hh[j].dim != d) continue;
+    while (m < k && tpp_hh_next(&c, &e)) {
+        if (e.dim != d) continue;
         lua_createtable(L, 0, 4);
-        if (d == TPP_HH_TCP_DPORT || d == TPP_HH_UDP_DPORT) lua_pushinteger(L, hh[j].port);
-        else lua_pushstring(L, tpp_hh_key_text(key, sizeof key, &hh[j]));
+        if (d == TPP_HH_TCP_DPORT || d == TPP_HH_UDP_DPORT) lua_pushinteger(L, e.port);
+        else lua_pushstring(L, tpp_hh_key_text(key, sizeof key, &e));
         lua_setfield(L, -2, "key");
-        lua_pushinteger(L, (lua_Integer)hh[j].packets);
+        lua_pushinteger(L, (lua_Integer)e.packets);
         lua_setfield(L, -2, "packets");
-        lua_pushinteger(L, (lua_Integer)hh[j].bytes);
+        lua_pushinteger(L, (lua_Integer)e.bytes);
         lua_setfield(L, -2, "bytes");
-        lua_pushnumber(L, tpp_hh_share(&hh[j], iv));
+        lua_pushnumber(L, tpp_hh_share(&e, iv));
         lua_setfield(L, -2, "share");
         lua_rawseti(L, -2, ++m);
     }

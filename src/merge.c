@@ -437,9 +437,9 @@ static int make_empty_row(struct tpp_merger *g, const struct tpp_options *o)
 }
 
 /* Append row `iv` (segment and empty rows before it decided here) with the ports of x (+ y), the heavy hitters
- * hh[0..nhh) and the table t (owned; NULL for none). */
+ * of row hh_of as they are or, when hh_of.r is NULL, hh[0..nhh), and the table t (owned; NULL for none). */
 static int emit(struct tpp_merger *g, struct tpp_interval *iv, struct source_row x, struct source_row y,
-                const struct tpp_hh *hh, size_t nhh, struct tpp_addr_counts *table)
+                const struct tpp_hh *hh, size_t nhh, struct source_row hh_of, struct tpp_addr_counts *table)
 {
     struct tpp_result *m = g->m;
     int64_t delta = m->opts.delta_ns;
@@ -461,7 +461,8 @@ static int emit(struct tpp_merger *g, struct tpp_interval *iv, struct source_row
             }
     }
     if (push_ports(m, x, y) != 0) goto oom;
-    for (size_t k = 0; k < nhh; k++)
+    if (hh_of.r && tpp_result_push_hh_of(m, hh_of.r, hh_of.i) != 0) goto oom;
+    for (size_t k = 0; !hh_of.r && k < nhh; k++)
         if (tpp_result_push_hh(m, &hh[k]) != 0) goto oom;
     if (table) {
         table->interval = m->nintervals;
@@ -581,8 +582,9 @@ static int put_back(struct tpp_merger *g, const struct tpp_result *old, const st
             after = combined || inside;
         }
         struct tpp_addr_counts table = { .e = NULL }, *keep = NULL;
-        const struct tpp_hh *hh;
-        size_t nhh;
+        const struct tpp_hh *hh = NULL;
+        size_t nhh = 0;
+        struct source_row hh_of = x; /* a row of one piece keeps its heavy hitters */
         if (combined) { /* the joined row's features from its joined tables, as one pass computes them */
             if (combine_tables(ta, tb, &table) != 0) return -1;
             struct addr_sums src, dst;
@@ -595,11 +597,11 @@ static int put_back(struct tpp_merger *g, const struct tpp_result *old, const st
             }
             hh = g->hh;
             nhh = (size_t)n;
+            hh_of.r = NULL;
             if (iv.ip_packets) keep = &table;
             else tpp_addr_counts_free(&table);
         } else {
             if (iat_changed) interval_finish_iat(&iv, 0);
-            hh = tpp_result_hh(x.r, x.i, &nhh);
             const struct tpp_addr_counts *own = ta ? ta : tb;
             if (own) {
                 if (copy_table(own, &table) != 0) return -1;
@@ -609,7 +611,7 @@ static int put_back(struct tpp_merger *g, const struct tpp_result *old, const st
         if (!consecutive && (m->opts.features & TPP_FEAT_FLOWS) && iv.ip_packets && iv.end_ns > lost_from &&
             iv.start_ns <= flows_lost_to)
             iv.flows_new = NAN;
-        if (emit(g, &iv, x, y, hh, nhh, keep) != 0) return -1;
+        if (emit(g, &iv, x, y, hh, nhh, hh_of, keep) != 0) return -1;
     }
 }
 
@@ -623,10 +625,7 @@ static struct tpp_result *take_tail(struct tpp_result *m, size_t p)
         const struct tpp_addr_counts *t = tpp_result_table(m, i);
         struct tpp_addr_counts copy;
         if (push_ports(old, (struct source_row){ m, i }, none) != 0) goto oom;
-        size_t nhh;
-        const struct tpp_hh *hh = tpp_result_hh(m, i, &nhh);
-        for (size_t k = 0; k < nhh; k++)
-            if (tpp_result_push_hh(old, &hh[k]) != 0) goto oom;
+        if (tpp_result_push_hh_of(old, m, i) != 0) goto oom;
         if (t) {
             if (copy_table(t, &copy) != 0) goto oom;
             copy.interval = old->nintervals;

@@ -200,8 +200,58 @@ static int reserve(void **p, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+/* LEB128, the dump's varint (docs/dump-format.md). */
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) p[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
+/* The bytes were written by tpp_result_push_port or _push_hh (a dump's are checked before they are kept): trusted. */
+static uint64_t get_varint(const uint8_t **p)
+{
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return v;
+    }
+}
+
+/* The bytes the varint of v takes. */
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7) n++;
+    return n;
+}
+
+/* Close the heavy hitters of the interval being filled: its count goes before its entries, in the byte kept for
+ * it (moving the entries in the rare case of 128 or more), or as a lone 0.  Room for 10 bytes was reserved. */
+static void hh_close_interval(struct tpp_result *r)
+{
+    uint8_t *start = r->hh + r->hh_offsets[r->nintervals];
+    size_t len = varint_len(r->hh_pending);
+    if (r->hh_pending == 0) {
+        r->hh_nbytes++; /* no placeholder was kept: the count 0 alone */
+    } else if (len > 1) {
+        memmove(start + len, start + 1, r->hh_nbytes - (size_t)r->hh_offsets[r->nintervals] - 1);
+        r->hh_nbytes += len - 1;
+    }
+    put_varint(start, r->hh_pending);
+    r->nhh += r->hh_pending;
+    r->hh_pending = 0;
+}
+
 int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv)
 {
+    if (reserve((void **)&r->hh, &r->hh_cap, r->hh_nbytes + 10, 1) != 0) return -1; /* the count's varint */
     if (r->nintervals + 1 > r->cap) {
         /* The port offsets arrays grow with the rows (both hold nintervals + 1 entries).  r->cap changes only once
          * every array has grown, so that a failed allocation leaves the result consistent (and the next push, at
@@ -224,22 +274,113 @@ int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv
         r->ports[s].offsets[r->nintervals + 1] = r->ports[s].nbytes;
         r->ports[s].last = -1;
     }
-    r->hh_offsets[r->nintervals + 1] = r->nhh;
+    hh_close_interval(r);
+    r->hh_offsets[r->nintervals + 1] = r->hh_nbytes;
     r->iv[r->nintervals++] = *iv;
+    return 0;
+}
+
+/* Room for `more` bytes of entries of the interval being filled, after the byte kept for its count. */
+static int hh_reserve(struct tpp_result *r, size_t more)
+{
+    if (reserve((void **)&r->hh, &r->hh_cap, r->hh_nbytes + 1 + more, 1) != 0) return -1;
+    if (r->hh_pending == 0) r->hh[r->hh_nbytes++] = 0; /* the count's place, filled by hh_close_interval */
     return 0;
 }
 
 int tpp_result_push_hh(struct tpp_result *r, const struct tpp_hh *e)
 {
-    if (reserve((void **)&r->hh, &r->hh_cap, r->nhh + 1, sizeof *r->hh) != 0) return -1;
-    r->hh[r->nhh++] = *e;
+    if (hh_reserve(r, TPP_HH_ENTRY_MAX) != 0) return -1;
+    r->hh_nbytes += tpp_hh_encode(r->hh + r->hh_nbytes, e);
+    r->hh_pending++;
     return 0;
 }
 
-const struct tpp_hh *tpp_result_hh(const struct tpp_result *r, size_t i, size_t *n)
+int tpp_result_push_hh_of(struct tpp_result *r, const struct tpp_result *src, size_t i)
 {
-    *n = (size_t)(r->hh_offsets[i + 1] - r->hh_offsets[i]);
-    return *n ? r->hh + r->hh_offsets[i] : r->hh; /* r->hh is NULL until the first heavy hitter */
+    struct tpp_hh_cursor c;
+    size_t n = tpp_result_hh_open(src, i, &c);
+    if (n == 0) return 0;
+    size_t len = (size_t)(c.end - c.p);
+    if (hh_reserve(r, len) != 0) return -1;
+    memcpy(r->hh + r->hh_nbytes, c.p, len);
+    r->hh_nbytes += len;
+    r->hh_pending += n;
+    return 0;
+}
+
+size_t tpp_result_hh_open(const struct tpp_result *r, size_t i, struct tpp_hh_cursor *c)
+{
+    static const uint8_t none[1];
+    const uint8_t *base = r->hh ? r->hh : none; /* a result without heavy hitters may have no buffer */
+    c->p = base + r->hh_offsets[i];
+    c->end = base + r->hh_offsets[i + 1];
+    return c->p < c->end ? (size_t)get_varint(&c->p) : 0; /* no bytes (a dump without them): none */
+}
+
+int tpp_hh_next(struct tpp_hh_cursor *c, struct tpp_hh *e)
+{
+    if (c->p >= c->end) return 0;
+    const uint8_t *next = tpp_hh_decode(c->p, c->end, e);
+    c->p = next ? next : c->end; /* NULL: not an entry, which the writers and the dump reader rule out */
+    return next != NULL;
+}
+
+/* A varint of p[0 .. end - p) as put_varint writes it: NULL when cut short, overlong or beyond 64 bits. */
+static const uint8_t *get_varint_checked(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; p < end && shift < 64; shift += 7) {
+        uint8_t b = *p++;
+        if (shift == 63 && b > 1) return NULL;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return b == 0 && shift > 0 ? NULL : p; /* a last byte of 0: overlong */
+    }
+    return NULL;
+}
+
+static int hh_dim_is_port(unsigned dim) { return dim == TPP_HH_TCP_DPORT || dim == TPP_HH_UDP_DPORT; }
+
+size_t tpp_hh_encode(uint8_t *p, const struct tpp_hh *e)
+{
+    uint8_t *start = p;
+    *p++ = e->dim;
+    if (hh_dim_is_port(e->dim)) {
+        p += put_varint(p, e->port);
+    } else {
+        size_t len = (size_t)(e->plen + 7) / 8, off = e->ipv == 4 ? 12 : 0;
+        if (len > 16 - off) len = 16 - off;
+        *p++ = e->ipv;
+        *p++ = e->plen;
+        memcpy(p, e->key + off, len);
+        p += len;
+    }
+    p += put_varint(p, e->packets);
+    p += put_varint(p, e->bytes);
+    return (size_t)(p - start);
+}
+
+const uint8_t *tpp_hh_decode(const uint8_t *p, const uint8_t *end, struct tpp_hh *e)
+{
+    memset(e, 0, sizeof *e);
+    if (p >= end || *p >= TPP_HH_NDIMS) return NULL;
+    e->dim = *p++;
+    if (hh_dim_is_port(e->dim)) {
+        uint64_t port;
+        if (!(p = get_varint_checked(p, end, &port)) || port > 65535) return NULL;
+        e->port = (uint32_t)port;
+    } else {
+        if (end - p < 2 || (p[0] != 4 && p[0] != 6)) return NULL;
+        e->ipv = p[0];
+        e->plen = p[1];
+        p += 2;
+        size_t len = (size_t)(e->plen + 7) / 8, off = e->ipv == 4 ? 12 : 0;
+        if (len > 16 - off || (size_t)(end - p) < len) return NULL;
+        memcpy(e->key + off, p, len);
+        p += len;
+    }
+    if (!(p = get_varint_checked(p, end, &e->packets))) return NULL;
+    return get_varint_checked(p, end, &e->bytes);
 }
 
 double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv)
@@ -247,18 +388,6 @@ double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv)
     uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
                    : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
     return total ? (double)e->packets / (double)total : NAN;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    do {
-        p[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v) p[n] |= 0x80;
-        n++;
-    } while (v);
-    return n;
 }
 
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count)
@@ -280,17 +409,6 @@ void tpp_ports_open(const struct tpp_result *r, int series, size_t interval, str
     c->p = base + ps->offsets[interval];
     c->end = base + ps->offsets[interval + 1];
     c->port = -1;
-}
-
-/* The bytes were written by tpp_result_push_port (a dump's are checked before they are pushed): trusted. */
-static uint64_t get_varint(const uint8_t **p)
-{
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return v;
-    }
 }
 
 int tpp_ports_next(struct tpp_port_cursor *c, uint32_t *port, uint32_t *count)
@@ -339,10 +457,7 @@ struct tpp_result *tpp_result_select(const struct tpp_result *r, const size_t *i
                 out->seen_ports[s][(port & 0xffff) / 64] |= 1ull << (port % 64);
             }
         }
-        size_t nhh;
-        const struct tpp_hh *hh = tpp_result_hh(r, idx[k], &nhh);
-        for (size_t j = 0; j < nhh; j++)
-            if (tpp_result_push_hh(out, &hh[j]) != 0) goto oom;
+        if (tpp_result_push_hh_of(out, r, idx[k]) != 0) goto oom;
         if (tpp_result_push_interval(out, iv) != 0) goto oom;
         out->packets += iv->packets;
         out->ip_packets += iv->ip_packets;
@@ -403,7 +518,10 @@ void tpp_result_truncate(struct tpp_result *r, size_t n)
         ps->last = -1;
     }
     while (r->ntables > 0 && r->tables[r->ntables - 1].interval >= n) tpp_addr_counts_free(&r->tables[--r->ntables]);
-    r->nhh = (size_t)r->hh_offsets[n];
+    struct tpp_hh_cursor c;
+    for (size_t i = n; i < r->nintervals; i++) r->nhh -= tpp_result_hh_open(r, i, &c);
+    r->hh_nbytes = (size_t)r->hh_offsets[n];
+    r->hh_pending = 0;
     r->nintervals = n;
 }
 

@@ -611,29 +611,28 @@ static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
                                        ",\"bytes\":", ",\"share\":" };
     if (!json)
         for (size_t k = 0; k < HH_NCOLUMNS; k++) names[k] = k ? sep : "";
-    for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
-        size_t n;
-        const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
-        for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
-            for (size_t j = 0; j < n; j++) {
-                if (hh[j].dim != d) continue;
-                /* each field well under its share of the 256 bytes */
-                char *p = sink_room(s, 256);
-                p = stpcpy(p, names[0]);
-                p = put_u64(p, i);
-                p = stpcpy(p, names[1]);
-                p = stpcpy(p, tpp_hh_dim_names[d]);
-                p = stpcpy(p, names[2]);
-                p = put_hh_key(p, &hh[j]);
-                p = stpcpy(p, names[3]);
-                p = put_u64(p, hh[j].packets);
-                p = stpcpy(p, names[4]);
-                p = put_u64(p, hh[j].bytes);
-                p = stpcpy(p, names[5]);
-                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i], format));
-                p = stpcpy(p, json ? "}\n" : eol);
-                sink_end(s, p);
-            }
+    for (size_t i = 0; i < r->nintervals; i++) {
+        struct tpp_hh_cursor c;
+        struct tpp_hh e;
+        /* stored by dimension, in rank order within each (tpp/result.h), as the table lists them */
+        for (tpp_result_hh_open(r, i, &c); tpp_hh_next(&c, &e);) {
+            /* each field well under its share of the 256 bytes */
+            char *p = sink_room(s, 256);
+            p = stpcpy(p, names[0]);
+            p = put_u64(p, i);
+            p = stpcpy(p, names[1]);
+            p = stpcpy(p, tpp_hh_dim_names[e.dim]);
+            p = stpcpy(p, names[2]);
+            p = put_hh_key(p, &e);
+            p = stpcpy(p, names[3]);
+            p = put_u64(p, e.packets);
+            p = stpcpy(p, names[4]);
+            p = put_u64(p, e.bytes);
+            p = stpcpy(p, names[5]);
+            p = stpcpy(p, share_text(&cache, &e, &r->iv[i], format));
+            p = stpcpy(p, json ? "}\n" : eol);
+            sink_end(s, p);
+        }
     }
     int rc = sink_close(s);
     free(s);

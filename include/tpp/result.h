@@ -258,10 +258,14 @@ struct tpp_result {
                                 * refused by a merge and by the dump writer, whose output would silently lack it */
     struct tpp_addr_counts *tables; /* ascending by interval: the edges, or every interval with IP packets */
     size_t ntables, tables_cap;
-    /* Heavy hitters: interval i's entries are hh[hh_offsets[i] .. hh_offsets[i+1]), by dimension, then rank
-     * (packets descending, then bytes descending, then key ascending). */
-    struct tpp_hh *hh;
-    size_t nhh, hh_cap;
+    /* Heavy hitters, kept as the dump's HHIT section encodes them (docs/dump-format.md; 10 bytes an entry where a
+     * struct tpp_hh takes 40): interval i's bytes are hh[hh_offsets[i] .. hh_offsets[i+1]), its varint count then
+     * its entries, by dimension, then rank (packets descending, then bytes descending, then key ascending); no
+     * bytes at all for an interval without heavy hitters loaded from a dump.  Read them with tpp_result_hh_open. */
+    uint8_t *hh;
+    size_t hh_nbytes, hh_cap;
+    uint64_t nhh;              /* entries of all intervals */
+    size_t hh_pending;         /* entries pushed for the interval not pushed yet (after a placeholder count byte) */
     uint64_t *hh_offsets;      /* nintervals + 1 entries once a row was pushed */
     /* Merge state of the looking-back features (mergeable results): */
     struct tpp_seen *seen[2];  /* TPP_FEAT_NOVELTY: every source [0] / destination [1] address, sorted by (ipv,
@@ -310,8 +314,27 @@ void tpp_result_segment(const struct tpp_result *r, size_t k, size_t *first, siz
 int tpp_result_push_interval(struct tpp_result *r, const struct tpp_interval *iv);
 int tpp_result_push_port(struct tpp_result *r, int series, uint32_t port, uint32_t count);
 int tpp_result_push_hh(struct tpp_result *r, const struct tpp_hh *e);
-/* The heavy hitters of interval i (all dimensions), *n of them. */
-const struct tpp_hh *tpp_result_hh(const struct tpp_result *r, size_t i, size_t *n);
+/* Append the heavy hitters of src's interval i as they are (no decoding); 0 on success, -1 on allocation failure. */
+int tpp_result_push_hh_of(struct tpp_result *r, const struct tpp_result *src, size_t i);
+
+/* The heavy hitters of interval i (all dimensions): tpp_result_hh_open positions c on them and returns their
+ * number; tpp_hh_next then decodes them in their order into *e, returning 1 per entry and 0 at the end. */
+struct tpp_hh_cursor {
+    const uint8_t *p, *end;
+};
+size_t tpp_result_hh_open(const struct tpp_result *r, size_t i, struct tpp_hh_cursor *c);
+int tpp_hh_next(struct tpp_hh_cursor *c, struct tpp_hh *e);
+
+/* One entry in the HHIT encoding, the only coder of it (result.c): u8 dim; a port dimension's varint port, or an
+ * address dimension's u8 family, u8 prefix length and the prefix's first (length + 7) / 8 bytes; varint packets,
+ * varint bytes.  tpp_hh_encode writes e at p (at most TPP_HH_ENTRY_MAX bytes) and returns the length.
+ * tpp_hh_decode reads one entry of p[0 .. end - p) into *e (the fields it has no bytes for zero) and returns where
+ * the entry ends, or NULL when the bytes are not one: cut short, an unknown dimension or family, a port above
+ * 65535, a prefix longer than its family, a varint that is not as tpp_hh_encode writes it (overlong, beyond 64
+ * bits).  Whether the prefix length suits the dimension and the order of entries are the dump reader's checks. */
+#define TPP_HH_ENTRY_MAX (3 + 16 + 10 + 10)
+size_t tpp_hh_encode(uint8_t *p, const struct tpp_hh *e);
+const uint8_t *tpp_hh_decode(const uint8_t *p, const uint8_t *end, struct tpp_hh *e);
 /* The share of a heavy hitter in interval iv: packets over ip_packets (tcp_port_packets, udp_port_packets for the
  * port dimensions); NaN when that is 0. */
 double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv);
