@@ -283,16 +283,17 @@ static void check_parse_state(void)
     CHECK(last && last->nsrc == 2 && last->e[0].bytes == 28 && last->e[1].bytes == 28);
     /* the heavy hitters get the bytes per address and per destination port: the last interval's two packets
      * (10.0.0.1 and 10.0.0.3 to 10.0.0.2 and 10.0.0.4, UDP port 53, 28 bytes each) */
-    size_t nhh;
-    const struct tpp_hh *hh = tpp_result_hh(r, 15, &nhh);
+    struct tpp_hh_cursor cur;
+    struct tpp_hh hh;
+    size_t nhh = tpp_result_hh_open(r, 15, &cur), seen = 0;
     int src = 0, dst = 0, port = 0;
-    for (size_t i = 0; i < nhh; i++) {
-        if (hh[i].dim == TPP_HH_SRC) src += hh[i].packets == 1 && hh[i].bytes == 28;
-        if (hh[i].dim == TPP_HH_DST) dst += hh[i].packets == 1 && hh[i].bytes == 28;
-        if (hh[i].dim == TPP_HH_UDP_DPORT) port += hh[i].port == 53 && hh[i].packets == 2 && hh[i].bytes == 56;
-        CHECK(hh[i].dim != TPP_HH_TCP_DPORT);
+    for (; tpp_hh_next(&cur, &hh); seen++) {
+        if (hh.dim == TPP_HH_SRC) src += hh.packets == 1 && hh.bytes == 28;
+        if (hh.dim == TPP_HH_DST) dst += hh.packets == 1 && hh.bytes == 28;
+        if (hh.dim == TPP_HH_UDP_DPORT) port += hh.port == 53 && hh.packets == 2 && hh.bytes == 56;
+        CHECK(hh.dim != TPP_HH_TCP_DPORT);
     }
-    CHECK(src == 2 && dst == 2 && port == 1);
+    CHECK(seen == nhh && src == 2 && dst == 2 && port == 1);
     tpp_result_free(r);
 }
 

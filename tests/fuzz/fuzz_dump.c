@@ -54,7 +54,7 @@ static void same_state(const struct tpp_result *a, const struct tpp_result *b)
             !same_bytes(x->port_bytes[1], y->port_bytes[1], x->nport_bytes[1] * sizeof *x->port_bytes[1]))
             abort();
     }
-    if (a->nhh != b->nhh || !same_bytes(a->hh, b->hh, a->nhh * sizeof *a->hh) ||
+    if (a->nhh != b->nhh || a->hh_nbytes != b->hh_nbytes || !same_bytes(a->hh, b->hh, a->hh_nbytes) ||
         !same_bytes(a->hh_offsets, b->hh_offsets, (a->nintervals + 1) * sizeof *a->hh_offsets))
         abort();
     for (int side = 0; side < 2; side++)
