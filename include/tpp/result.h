@@ -261,7 +261,7 @@ struct tpp_result {
     /* Heavy hitters, kept as the dump's HHIT section encodes them (docs/dump-format.md; 10 bytes an entry where a
      * struct tpp_hh takes 40): interval i's bytes are hh[hh_offsets[i] .. hh_offsets[i+1]), its varint count then
      * its entries, by dimension, then rank (packets descending, then bytes descending, then key ascending); no
-     * bytes at all for an interval without heavy hitters loaded from a dump.  Read them with tpp_result_hh_open. */
+     * bytes at all (count 0) in a dump loaded without the hh group.  Read them with tpp_result_hh_open. */
     uint8_t *hh;
     size_t hh_nbytes, hh_cap;
     uint64_t nhh;              /* entries of all intervals */
@@ -335,6 +335,7 @@ int tpp_hh_next(struct tpp_hh_cursor *c, struct tpp_hh *e);
 #define TPP_HH_ENTRY_MAX (3 + 16 + 10 + 10)
 size_t tpp_hh_encode(uint8_t *p, const struct tpp_hh *e);
 const uint8_t *tpp_hh_decode(const uint8_t *p, const uint8_t *end, struct tpp_hh *e);
+
 /* The share of a heavy hitter in interval iv: packets over ip_packets (tcp_port_packets, udp_port_packets for the
  * port dimensions); NaN when that is 0. */
 double tpp_hh_share(const struct tpp_hh *e, const struct tpp_interval *iv);
