@@ -13,15 +13,26 @@
 #include <pthread.h>
 #include <unistd.h>
 
-/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
- * every number was most of its cost.) */
+/* "00" .. "99": the digits of a number are spelt two at a time. */
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354"
+    "555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of v at p; returns the end.  (The tables have millions of rows: printf's parsing of a format for
+ * every number was most of their cost.) */
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
-    while (n) *p++ = tmp[--n];
-    return p;
+    int n = 1;
+    for (uint64_t t = v; t >= 10 && n < 20; t /= 10) n++;
+    char *end = p + n, *q = end;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, DIGIT_PAIRS + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) memcpy(q - 2, DIGIT_PAIRS + 2 * v, 2);
+    else q[-1] = (char)('0' + v);
+    return end;
 }
 
 /* ---- reals: the shortest "%.Ng" (N = 15, 16, 17) that reads back as the same double ---------------------------
@@ -537,21 +548,65 @@ int tpp_result_write_table_file(const struct tpp_result *r, enum tpp_export_form
 
 /* ---- heavy hitters ---- */
 
+/* An IPv4 address (4 bytes) in dotted decimal at p; returns the end. */
+static char *put_ipv4(char *p, const uint8_t *a)
+{
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a[k];
+        if (v >= 100) {
+            *p++ = (char)('0' + v / 100);
+            memcpy(p, DIGIT_PAIRS + 2 * (v % 100), 2);
+            p += 2;
+        } else if (v >= 10) {
+            memcpy(p, DIGIT_PAIRS + 2 * v, 2);
+            p += 2;
+        } else {
+            *p++ = (char)('0' + v);
+        }
+        *p++ = '.';
+    }
+    return p - 1;
+}
+
+/* An IPv6 address as inet_ntop (glibc) spells it, without its printf: groups in lowercase hex without leading
+ * zeros, the first longest run of two or more zero groups as "::", and the last 32 bits in dotted decimal after
+ * six zero groups ("::192.0.2.1") or five and ffff ("::ffff:192.0.2.1").  At most 45 bytes at p; returns the
+ * end. */
+static char *put_ipv6(char *p, const uint8_t *a)
+{
+    static const char HEX[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, best_len = 0, run = 0;
+    for (int i = 0; i < 8; i++) {
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+        run = w[i] ? 0 : run + 1;
+        if (run > best_len) best = i - run + 1, best_len = run;
+    }
+    if (best_len < 2) best = -1;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best) *p++ = ':';
+            continue;
+        }
+        if (i) *p++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+            return put_ipv4(p, a + 12);
+        unsigned v = w[i];
+        if (v >= 0x1000) *p++ = HEX[v >> 12];
+        if (v >= 0x100) *p++ = HEX[v >> 8 & 15];
+        if (v >= 0x10) *p++ = HEX[v >> 4 & 15];
+        *p++ = HEX[v & 15];
+    }
+    if (best >= 0 && best + best_len == 8) *p++ = ':';
+    return p;
+}
+
 /* A heavy hitter's key at p (at most INET6_ADDRSTRLEN + 4 bytes); returns the end. */
 static char *put_hh_key(char *p, const struct tpp_hh *e)
 {
-    if (e->ipv == 4) {
-        for (int k = 12; k < 16; k++) {
-            p = put_u64(p, e->key[k]);
-            *p++ = '.';
-        }
-        p--;
-    } else if (e->ipv == 6) {
-        if (!inet_ntop(AF_INET6, e->key, p, INET6_ADDRSTRLEN)) *p = '\0';
-        p += strlen(p);
-    } else {
-        p = put_u64(p, e->port);
-    }
+    if (e->ipv == 4) p = put_ipv4(p, e->key + 12);
+    else if (e->ipv == 6) p = put_ipv6(p, e->key);
+    else p = put_u64(p, e->port);
     if ((e->ipv == 4 && e->plen != 32) || (e->ipv == 6 && e->plen != 128)) {
         *p++ = '/';
         p = put_u64(p, e->plen);
@@ -567,30 +622,84 @@ const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
     return buf;
 }
 
-/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
- * over and over on a backbone trace). */
-struct share_cache {
-    struct { uint64_t packets, total; char text[32]; } e[64];
+/* A short constant of the row (a separator, a JSON key, a line end), padded so that it is copied as 16 bytes. */
+struct piece {
+    char s[16];
+    size_t n;
 };
 
-static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv,
-                              enum tpp_export_format format)
+static void piece_set(struct piece *c, const char *s)
 {
-    double s = tpp_hh_share(e, iv);
-    if (!isfinite(s)) return format_nonfinite(format, s);
+    memset(c->s, 0, sizeof c->s);
+    c->n = strlen(s);
+    memcpy(c->s, s, c->n);
+}
+
+/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
+ * over and over on a backbone trace).  Copied as 32 bytes, as pieces are. */
+struct share_cache {
+    struct { uint64_t packets, total; size_t n; char text[32]; } e[64];
+};
+
+/* The share's text of heavy hitter e in interval iv at p; returns the end. */
+static char *put_share(char *p, struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv,
+                       enum tpp_export_format format)
+{
     uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
                    : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+    if (!total) return stpcpy(p, format_nonfinite(format, NAN)); /* tpp_hh_share's NaN */
     size_t slot = (size_t)((e->packets * 0x9e3779b97f4a7c15ull) ^ total) % 64;
-    if (c->e[slot].total != total || c->e[slot].packets != e->packets || !c->e[slot].text[0]) {
+    if (c->e[slot].total != total || c->e[slot].packets != e->packets) { /* total 0: an empty slot */
         c->e[slot].packets = e->packets;
         c->e[slot].total = total;
-        real_text(c->e[slot].text, sizeof c->e[slot].text, s);
+        c->e[slot].n = real_text(c->e[slot].text, sizeof c->e[slot].text, tpp_hh_share(e, iv));
     }
-    return c->e[slot].text;
+    memcpy(p, c->e[slot].text, sizeof c->e[slot].text);
+    return p + c->e[slot].n;
 }
 
 static const char *const HH_COLUMNS[] = { "interval", "dim", "key", "packets", "bytes", "share" };
 #define HH_NCOLUMNS (sizeof HH_COLUMNS / sizeof *HH_COLUMNS)
+#define HH_ROW_MAX 320 /* a row, with the 16- and 32-byte copies' overshoot: each field well under its share */
+
+/* The rows of interval i, hh[0..n), dimension after dimension; one pass when they are stored in that order (as
+ * the parse stores them), one per dimension otherwise. */
+static void put_hh_rows(struct sink *s, size_t i, const struct tpp_hh *hh, size_t n, const struct tpp_interval *iv,
+                        const struct piece names[HH_NCOLUMNS + 1], const struct piece dims[TPP_HH_NDIMS],
+                        struct share_cache *cache, enum tpp_export_format format)
+{
+    int sorted = n == 0 || hh[n - 1].dim < TPP_HH_NDIMS;
+    for (size_t j = 1; j < n && sorted; j++) sorted = hh[j].dim >= hh[j - 1].dim;
+    char head[64 + 16]; /* "interval<sep>dim<sep>" of the dimension being written, copied as 64 bytes */
+    size_t head_n = 0;
+    for (int d = 0; d < (sorted ? 1 : TPP_HH_NDIMS); d++)
+        for (size_t j = 0, last = TPP_HH_NDIMS; j < n; j++) {
+            if (!sorted && hh[j].dim != d) continue;
+            if (hh[j].dim != last) {
+                last = hh[j].dim;
+                char *h = head;
+                memcpy(h, names[0].s, 16);
+                h = put_u64(h + names[0].n, i);
+                memcpy(h, names[1].s, 16);
+                h += names[1].n;
+                memcpy(h, dims[last].s, 16);
+                h += dims[last].n;
+                memcpy(h, names[2].s, 16);
+                head_n = (size_t)(h + names[2].n - head);
+            }
+            char *p = sink_room(s, HH_ROW_MAX);
+            memcpy(p, head, 64);
+            p = put_hh_key(p + head_n, &hh[j]);
+            memcpy(p, names[3].s, 16);
+            p = put_u64(p + names[3].n, hh[j].packets);
+            memcpy(p, names[4].s, 16);
+            p = put_u64(p + names[4].n, hh[j].bytes);
+            memcpy(p, names[5].s, 16);
+            p = put_share(p + names[5].n, cache, &hh[j], iv, format);
+            memcpy(p, names[6].s, 16);
+            sink_end(s, p + names[6].n);
+        }
+}
 
 static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
 {
@@ -606,34 +715,18 @@ static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
         sink_put(s, HH_COLUMNS[k]);
         sink_put(s, k + 1 < HH_NCOLUMNS ? sep : eol);
     }
-    /* In NDJSON the key is always a string (a port too), so that the column has one type. */
-    const char *names[HH_NCOLUMNS] = { "{\"interval\":", ",\"dim\":\"", "\",\"key\":\"", "\",\"packets\":",
-                                       ",\"bytes\":", ",\"share\":" };
-    if (!json)
-        for (size_t k = 0; k < HH_NCOLUMNS; k++) names[k] = k ? sep : "";
+    /* What comes before each field, and the row's end.  In NDJSON the key is always a string (a port too), so
+     * that the column has one type. */
+    static const char *const JSON_NAMES[HH_NCOLUMNS + 1] = { "{\"interval\":", ",\"dim\":\"", "\",\"key\":\"",
+                                                             "\",\"packets\":", ",\"bytes\":", ",\"share\":", "}\n" };
+    struct piece names[HH_NCOLUMNS + 1], dims[TPP_HH_NDIMS];
+    for (size_t k = 0; k <= HH_NCOLUMNS; k++)
+        piece_set(&names[k], json ? JSON_NAMES[k] : k == 0 ? "" : k == HH_NCOLUMNS ? eol : sep);
+    for (int d = 0; d < TPP_HH_NDIMS; d++) piece_set(&dims[d], tpp_hh_dim_names[d]);
     for (size_t i = 0; r->nhh && i < r->nintervals; i++) { /* none: maybe no offsets per row (an older dump) */
         size_t n;
         const struct tpp_hh *hh = tpp_result_hh(r, i, &n);
-        for (int d = 0; d < TPP_HH_NDIMS; d++) /* the dimensions' order whatever the order they were stored in */
-            for (size_t j = 0; j < n; j++) {
-                if (hh[j].dim != d) continue;
-                /* each field well under its share of the 256 bytes */
-                char *p = sink_room(s, 256);
-                p = stpcpy(p, names[0]);
-                p = put_u64(p, i);
-                p = stpcpy(p, names[1]);
-                p = stpcpy(p, tpp_hh_dim_names[d]);
-                p = stpcpy(p, names[2]);
-                p = put_hh_key(p, &hh[j]);
-                p = stpcpy(p, names[3]);
-                p = put_u64(p, hh[j].packets);
-                p = stpcpy(p, names[4]);
-                p = put_u64(p, hh[j].bytes);
-                p = stpcpy(p, names[5]);
-                p = stpcpy(p, share_text(&cache, &hh[j], &r->iv[i], format));
-                p = stpcpy(p, json ? "}\n" : eol);
-                sink_end(s, p);
-            }
+        put_hh_rows(s, i, hh, n, &r->iv[i], names, dims, &cache, format);
     }
     int rc = sink_close(s);
     free(s);
