@@ -214,7 +214,7 @@ const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format
 /* ---- a buffered stream: rows are assembled in place, 64 KB at a time; from the first full buffer on, a thread of
  * the stream's own writes each buffer while the next is assembled (the kernel's copy of a GB of heavy hitters into
  * the page cache was a third of their cost, issue 19).  A table that fits one buffer is written without it. ---- */
-#define SINK_SIZE ((size_t)1 << 16)
+#define SINK_SIZE ((size_t)1 << 20)
 
 struct sink {
     FILE *f;
