@@ -394,43 +394,76 @@ static const struct tpp_column *spec_column(const struct table_spec *t, size_t k
     return &tpp_columns[t->cols ? t->cols[k] : k];
 }
 
+/* What comes before each cell of a row (a separator, or the cell's JSON key) and the row's end, spelt once for the
+ * table: at[k], n[k] for column k, at[ncols], n[ncols] for the end, in text, which has 32 bytes to spare at its end
+ * (a short one is copied as 32 bytes). */
+struct leads {
+    char *text;
+    size_t *at, *n;
+};
+
+static int leads_init(struct leads *l, const struct table_spec *t)
+{
+    int json = t->format == TPP_EXPORT_NDJSON;
+    const char *sep = separator(t->format), *eol = line_end(t->format);
+    size_t len = 32 + 8;
+    for (size_t k = 0; k < t->ncols; k++) len += strlen(spec_column(t, k)->name) + 4;
+    l->text = malloc(len);
+    l->at = malloc((t->ncols + 1) * sizeof *l->at);
+    l->n = malloc((t->ncols + 1) * sizeof *l->n);
+    if (!l->text || !l->at || !l->n) {
+        free(l->text), free(l->at), free(l->n);
+        return -1;
+    }
+    memset(l->text, 0, len);
+    char *p = l->text;
+    for (size_t k = 0; k <= t->ncols; k++) {
+        char *start = p;
+        if (k == t->ncols) p = stpcpy(p, !json ? eol : t->ncols ? "}\n" : "{}\n");
+        else if (json) p += sprintf(p, "%s\"%s\":", k ? "," : "{", spec_column(t, k)->name);
+        else if (k) p = stpcpy(p, sep);
+        l->at[k] = (size_t)(start - l->text);
+        l->n[k] = (size_t)(p - start);
+    }
+    return 0;
+}
+
+/* lead k of l at p; returns the end. */
+static char *put_lead(char *p, const struct leads *l, size_t k)
+{
+    if (l->n[k] <= 32) memcpy(p, l->text + l->at[k], 32);
+    else memcpy(p, l->text + l->at[k], l->n[k]);
+    return p + l->n[k];
+}
+
 static int write_table(const struct tpp_result *r, const void *spec, FILE *f)
 {
     const struct table_spec *t = spec;
-    size_t row_max = 4; /* a row is assembled in the sink's buffer: it must fit */
+    size_t row_max = 4 + 32; /* a row is assembled in the sink's buffer: it must fit (32: a lead's overshoot) */
     for (size_t k = 0; k < t->ncols; k++) row_max += strlen(spec_column(t, k)->name) + 48;
-    struct sink *s = row_max <= SINK_SIZE ? malloc(sizeof *s) : NULL;
-    if (!s) return -1;
+    struct leads leads;
+    if (row_max > SINK_SIZE || leads_init(&leads, t) != 0) return -1;
+    struct sink *s = malloc(sizeof *s);
+    if (!s) {
+        free(leads.text), free(leads.at), free(leads.n);
+        return -1;
+    }
     sink_init(s, f);
     const char *sep = separator(t->format), *eol = line_end(t->format);
-    int json = t->format == TPP_EXPORT_NDJSON;
-    if (t->header && !json)
+    if (t->header && t->format != TPP_EXPORT_NDJSON)
         for (size_t k = 0; k < t->ncols; k++) {
             sink_put(s, spec_column(t, k)->name);
             sink_put(s, k + 1 < t->ncols ? sep : eol);
         }
     for (size_t i = t->first; i < t->first + t->n && i < r->nintervals; i++) {
         char *p = sink_room(s, row_max);
-        if (json) *p++ = '{';
-        for (size_t k = 0; k < t->ncols; k++) {
-            const struct tpp_column *c = spec_column(t, k);
-            if (json) {
-                if (k) *p++ = ',';
-                *p++ = '"';
-                p = stpcpy(p, c->name);
-                *p++ = '"';
-                *p++ = ':';
-            } else if (k) {
-                *p++ = *sep;
-            }
-            p = put_cell(p, t->format, c, &r->iv[i], i);
-        }
-        if (json) *p++ = '}';
-        p = stpcpy(p, json ? "\n" : eol);
-        sink_end(s, p);
+        for (size_t k = 0; k < t->ncols; k++)
+            p = put_cell(put_lead(p, &leads, k), t->format, spec_column(t, k), &r->iv[i], i);
+        sink_end(s, put_lead(p, &leads, t->ncols));
     }
     int rc = sink_close(s);
     free(s);
+    free(leads.text), free(leads.at), free(leads.n);
     return rc;
 }
 
