@@ -731,7 +731,7 @@ static void put_hh_rows(struct sink *s, size_t i, const struct tpp_hh *hh, size_
 {
     int sorted = n == 0 || hh[n - 1].dim < TPP_HH_NDIMS;
     for (size_t j = 1; j < n && sorted; j++) sorted = hh[j].dim >= hh[j - 1].dim;
-    char head[64 + 16]; /* "interval<sep>dim<sep>" of the dimension being written, copied as 64 bytes */
+    char head[64 + 16] = { 0 }; /* "interval<sep>dim<sep>" of the dimension being written, copied as 64 bytes */
     size_t head_n = 0;
     for (int d = 0; d < (sorted ? 1 : TPP_HH_NDIMS); d++)
         for (size_t j = 0, last = TPP_HH_NDIMS; j < n; j++) {
