@@ -10,18 +10,36 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* Decimal digits of v at p; returns the end.  (The table has millions of rows: printf's parsing of a format for
- * every number was most of its cost.) */
+static const uint64_t POW10[20] = { 1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull };
+
+/* "00" .. "99": the digits of a number are spelt two at a time. */
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354"
+    "555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of v at p; returns the end.  (The tables have millions of rows: printf's parsing of a format for
+ * every number was most of their cost.) */
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do tmp[n++] = (char)('0' + v % 10); while (v /= 10);
-    while (n) *p++ = tmp[--n];
-    return p;
+    int n = 1;
+    while (n < 20 && v >= POW10[n]) n++;
+    char *end = p + n, *q = end;
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, DIGIT_PAIRS + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) memcpy(q - 2, DIGIT_PAIRS + 2 * v, 2);
+    else q[-1] = (char)('0' + v);
+    return end;
 }
 
 /* ---- reals: the shortest "%.Ng" (N = 15, 16, 17) that reads back as the same double ---------------------------
@@ -33,11 +51,6 @@ static char *put_u64(char *p, uint64_t v)
  * within half an ulp of v, ties going to the even mantissa, as strtod rounds).  Whole numbers below 1e15 are
  * their own shortest text. */
 __extension__ typedef unsigned __int128 u128;
-
-static const uint64_t POW10[20] = { 1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
-    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
-    1000000000000000000ull, 10000000000000000000ull };
 
 static u128 pow10_wide(int p) { return p < 20 ? POW10[p] : (u128)POW10[19] * POW10[p - 19]; }
 
@@ -200,10 +213,13 @@ const char *tpp_format_cell(char *buf, size_t len, enum tpp_export_format format
     return buf;
 }
 
-/* ---- a buffered stream: rows are assembled in place, 64 KB at a time; from the first full buffer on, a thread of
+/* ---- a buffered stream: rows are assembled in place, 1 MB at a time; from the first full buffer on, a thread of
  * the stream's own writes each buffer while the next is assembled (the kernel's copy of a GB of heavy hitters into
- * the page cache was a third of their cost, issue 19).  A table that fits one buffer is written without it. ---- */
-#define SINK_SIZE ((size_t)1 << 16)
+ * the page cache was a third of their cost, issue 19; 64 KB buffers woke it sixteen times as often, for a fifth of
+ * the table's time).  The writer also starts the disk's writeback of what it wrote (sync_file_range), so that the
+ * fsync before the output's rename finds little left to do.  A table that fits one buffer is written without it.
+ * ---- */
+#define SINK_SIZE ((size_t)1 << 20)
 
 struct sink {
     FILE *f;
@@ -215,6 +231,8 @@ struct sink {
     int stop;
     const char *out;           /* what the writer is to write: `pending` bytes at out */
     size_t pending;
+    int fd;                    /* the stream's file for the early writeback, -1 when it is not a file */
+    off_t written, synced;     /* the file's offset after the writer's last write; writeback started below synced */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -227,11 +245,29 @@ static void sink_init(struct sink *s, FILE *f)
     s->failed = s->write_errno = s->started = s->stop = 0;
     s->buf = s->bufs[0];
     s->pending = 0;
+    s->fd = -1;
 }
 
 static void sink_write_now(struct sink *s, const char *p, size_t n)
 {
     if (n && fwrite(p, 1, n, s->f) != n && !s->failed) s->failed = 1, s->write_errno = errno;
+}
+
+/* The writer's part: write, then start the writeback of the whole pages written so far (the stream's buffer
+ * flushed first, so that they are in the file; the page being filled is left alone: a page under writeback would
+ * make the next write to it wait). */
+static void sink_write_back(struct sink *s, const char *p, size_t n)
+{
+    sink_write_now(s, p, n);
+    if (s->fd < 0 || s->failed) return;
+    if (fflush(s->f) != 0) {
+        s->failed = 1, s->write_errno = errno;
+        return;
+    }
+    s->written += (off_t)n;
+    off_t end = s->written & ~(off_t)4095;
+    if (end > s->synced && sync_file_range(s->fd, s->synced, end - s->synced, SYNC_FILE_RANGE_WRITE) == 0)
+        s->synced = end;
 }
 
 static void *sink_writer(void *arg)
@@ -242,7 +278,7 @@ static void *sink_writer(void *arg)
         while (!s->pending && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
         if (!s->pending) break;
         pthread_mutex_unlock(&s->mu);
-        sink_write_now(s, s->out, s->pending); /* failed and write_errno: read by the other thread after join */
+        sink_write_back(s, s->out, s->pending); /* failed, write_errno: read by the other thread after join */
         pthread_mutex_lock(&s->mu);
         s->pending = 0;
         pthread_cond_broadcast(&s->cv);
@@ -265,6 +301,13 @@ static void sink_flush(struct sink *s)
 {
     if (!s->n) return;
     if (s->started == 0) {
+        /* a regular file: where the writes start, for the writeback's ranges */
+        struct stat st;
+        int fd = fileno(s->f);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fflush(s->f) == 0) {
+            s->written = s->synced = lseek(fd, 0, SEEK_CUR);
+            if (s->written >= 0) s->fd = fd;
+        }
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         s->started = pthread_create(&s->thread, NULL, sink_writer, s) == 0 ? 1 : -1;
@@ -351,43 +394,76 @@ static const struct tpp_column *spec_column(const struct table_spec *t, size_t k
     return &tpp_columns[t->cols ? t->cols[k] : k];
 }
 
+/* What comes before each cell of a row (a separator, or the cell's JSON key) and the row's end, spelt once for the
+ * table: at[k], n[k] for column k, at[ncols], n[ncols] for the end, in text, which has 32 bytes to spare at its end
+ * (a short one is copied as 32 bytes). */
+struct leads {
+    char *text;
+    size_t *at, *n;
+};
+
+static int leads_init(struct leads *l, const struct table_spec *t)
+{
+    int json = t->format == TPP_EXPORT_NDJSON;
+    const char *sep = separator(t->format), *eol = line_end(t->format);
+    size_t len = 32 + 8;
+    for (size_t k = 0; k < t->ncols; k++) len += strlen(spec_column(t, k)->name) + 4;
+    l->text = malloc(len);
+    l->at = malloc((t->ncols + 1) * sizeof *l->at);
+    l->n = malloc((t->ncols + 1) * sizeof *l->n);
+    if (!l->text || !l->at || !l->n) {
+        free(l->text), free(l->at), free(l->n);
+        return -1;
+    }
+    memset(l->text, 0, len);
+    char *p = l->text;
+    for (size_t k = 0; k <= t->ncols; k++) {
+        char *start = p;
+        if (k == t->ncols) p = stpcpy(p, !json ? eol : t->ncols ? "}\n" : "{}\n");
+        else if (json) p += sprintf(p, "%s\"%s\":", k ? "," : "{", spec_column(t, k)->name);
+        else if (k) p = stpcpy(p, sep);
+        l->at[k] = (size_t)(start - l->text);
+        l->n[k] = (size_t)(p - start);
+    }
+    return 0;
+}
+
+/* lead k of l at p; returns the end. */
+static char *put_lead(char *p, const struct leads *l, size_t k)
+{
+    if (l->n[k] <= 32) memcpy(p, l->text + l->at[k], 32);
+    else memcpy(p, l->text + l->at[k], l->n[k]);
+    return p + l->n[k];
+}
+
 static int write_table(const struct tpp_result *r, const void *spec, FILE *f)
 {
     const struct table_spec *t = spec;
-    size_t row_max = 4; /* a row is assembled in the sink's buffer: it must fit */
+    size_t row_max = 4 + 32; /* a row is assembled in the sink's buffer: it must fit (32: a lead's overshoot) */
     for (size_t k = 0; k < t->ncols; k++) row_max += strlen(spec_column(t, k)->name) + 48;
-    struct sink *s = row_max <= SINK_SIZE ? malloc(sizeof *s) : NULL;
-    if (!s) return -1;
+    struct leads leads;
+    if (row_max > SINK_SIZE || leads_init(&leads, t) != 0) return -1;
+    struct sink *s = malloc(sizeof *s);
+    if (!s) {
+        free(leads.text), free(leads.at), free(leads.n);
+        return -1;
+    }
     sink_init(s, f);
     const char *sep = separator(t->format), *eol = line_end(t->format);
-    int json = t->format == TPP_EXPORT_NDJSON;
-    if (t->header && !json)
+    if (t->header && t->format != TPP_EXPORT_NDJSON)
         for (size_t k = 0; k < t->ncols; k++) {
             sink_put(s, spec_column(t, k)->name);
             sink_put(s, k + 1 < t->ncols ? sep : eol);
         }
     for (size_t i = t->first; i < t->first + t->n && i < r->nintervals; i++) {
         char *p = sink_room(s, row_max);
-        if (json) *p++ = '{';
-        for (size_t k = 0; k < t->ncols; k++) {
-            const struct tpp_column *c = spec_column(t, k);
-            if (json) {
-                if (k) *p++ = ',';
-                *p++ = '"';
-                p = stpcpy(p, c->name);
-                *p++ = '"';
-                *p++ = ':';
-            } else if (k) {
-                *p++ = *sep;
-            }
-            p = put_cell(p, t->format, c, &r->iv[i], i);
-        }
-        if (json) *p++ = '}';
-        p = stpcpy(p, json ? "\n" : eol);
-        sink_end(s, p);
+        for (size_t k = 0; k < t->ncols; k++)
+            p = put_cell(put_lead(p, &leads, k), t->format, spec_column(t, k), &r->iv[i], i);
+        sink_end(s, put_lead(p, &leads, t->ncols));
     }
     int rc = sink_close(s);
     free(s);
+    free(leads.text), free(leads.at), free(leads.n);
     return rc;
 }
 
@@ -537,21 +613,61 @@ int tpp_result_write_table_file(const struct tpp_result *r, enum tpp_export_form
 
 /* ---- heavy hitters ---- */
 
+/* An IPv4 address (4 bytes) in dotted decimal at p; returns the end.  A leading zero digit is written and then
+ * written over (no branch to mispredict on the address). */
+static char *put_ipv4(char *p, const uint8_t *a)
+{
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a[k];
+        *p = (char)('0' + v / 100);
+        p += v >= 100;
+        *p = (char)('0' + v / 10 % 10);
+        p += v >= 10;
+        *p++ = (char)('0' + v % 10);
+        *p++ = '.';
+    }
+    return p - 1;
+}
+
+/* An IPv6 address as inet_ntop (glibc) spells it, without its printf: groups in lowercase hex without leading
+ * zeros, the first longest run of two or more zero groups as "::", and the last 32 bits in dotted decimal after
+ * six zero groups ("::192.0.2.1") or five and ffff ("::ffff:192.0.2.1").  At most 45 bytes at p; returns the
+ * end. */
+static char *put_ipv6(char *p, const uint8_t *a)
+{
+    static const char HEX[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, best_len = 0, run = 0;
+    for (int i = 0; i < 8; i++) {
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+        run = w[i] ? 0 : run + 1;
+        if (run > best_len) best = i - run + 1, best_len = run;
+    }
+    if (best_len < 2) best = -1;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best) *p++ = ':';
+            continue;
+        }
+        if (i) *p++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+            return put_ipv4(p, a + 12);
+        unsigned v = w[i];
+        if (v >= 0x1000) *p++ = HEX[v >> 12];
+        if (v >= 0x100) *p++ = HEX[v >> 8 & 15];
+        if (v >= 0x10) *p++ = HEX[v >> 4 & 15];
+        *p++ = HEX[v & 15];
+    }
+    if (best >= 0 && best + best_len == 8) *p++ = ':';
+    return p;
+}
+
 /* A heavy hitter's key at p (at most INET6_ADDRSTRLEN + 4 bytes); returns the end. */
 static char *put_hh_key(char *p, const struct tpp_hh *e)
 {
-    if (e->ipv == 4) {
-        for (int k = 12; k < 16; k++) {
-            p = put_u64(p, e->key[k]);
-            *p++ = '.';
-        }
-        p--;
-    } else if (e->ipv == 6) {
-        if (!inet_ntop(AF_INET6, e->key, p, INET6_ADDRSTRLEN)) *p = '\0';
-        p += strlen(p);
-    } else {
-        p = put_u64(p, e->port);
-    }
+    if (e->ipv == 4) p = put_ipv4(p, e->key + 12);
+    else if (e->ipv == 6) p = put_ipv6(p, e->key);
+    else p = put_u64(p, e->port);
     if ((e->ipv == 4 && e->plen != 32) || (e->ipv == 6 && e->plen != 128)) {
         *p++ = '/';
         p = put_u64(p, e->plen);
@@ -567,30 +683,84 @@ const char *tpp_hh_key_text(char *buf, size_t len, const struct tpp_hh *e)
     return buf;
 }
 
-/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
- * over and over on a backbone trace). */
-struct share_cache {
-    struct { uint64_t packets, total; char text[32]; } e[64];
+/* A short constant of the row (a separator, a JSON key, a line end), padded so that it is copied as 16 bytes. */
+struct piece {
+    char s[16];
+    size_t n;
 };
 
-static const char *share_text(struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv,
-                              enum tpp_export_format format)
+static void piece_set(struct piece *c, const char *s)
 {
-    double s = tpp_hh_share(e, iv);
-    if (!isfinite(s)) return format_nonfinite(format, s);
+    memset(c->s, 0, sizeof c->s);
+    c->n = strlen(s);
+    memcpy(c->s, s, c->n);
+}
+
+/* The shortest text of packets / total, remembered: in one interval most heavy hitters share a few values (1/n
+ * over and over on a backbone trace).  Copied as 32 bytes, as pieces are. */
+struct share_cache {
+    struct { uint64_t packets, total; size_t n; char text[32]; } e[64];
+};
+
+/* The share's text of heavy hitter e in interval iv at p; returns the end. */
+static char *put_share(char *p, struct share_cache *c, const struct tpp_hh *e, const struct tpp_interval *iv,
+                       enum tpp_export_format format)
+{
     uint64_t total = e->dim == TPP_HH_TCP_DPORT ? iv->tcp_port_packets
                    : e->dim == TPP_HH_UDP_DPORT ? iv->udp_port_packets : iv->ip_packets;
+    if (!total) return stpcpy(p, format_nonfinite(format, NAN)); /* tpp_hh_share's NaN */
     size_t slot = (size_t)((e->packets * 0x9e3779b97f4a7c15ull) ^ total) % 64;
-    if (c->e[slot].total != total || c->e[slot].packets != e->packets || !c->e[slot].text[0]) {
+    if (c->e[slot].total != total || c->e[slot].packets != e->packets) { /* total 0: an empty slot */
         c->e[slot].packets = e->packets;
         c->e[slot].total = total;
-        real_text(c->e[slot].text, sizeof c->e[slot].text, s);
+        c->e[slot].n = real_text(c->e[slot].text, sizeof c->e[slot].text, tpp_hh_share(e, iv));
     }
-    return c->e[slot].text;
+    memcpy(p, c->e[slot].text, sizeof c->e[slot].text);
+    return p + c->e[slot].n;
 }
 
 static const char *const HH_COLUMNS[] = { "interval", "dim", "key", "packets", "bytes", "share" };
 #define HH_NCOLUMNS (sizeof HH_COLUMNS / sizeof *HH_COLUMNS)
+#define HH_ROW_MAX 320 /* a row, with the 16- and 32-byte copies' overshoot: each field well under its share */
+
+/* The rows of interval i, as they are stored: dimension after dimension, in rank order within each (tpp/result.h),
+ * as the table lists them. */
+static void put_hh_rows(struct sink *s, const struct tpp_result *r, size_t i,
+                        const struct piece names[HH_NCOLUMNS + 1], const struct piece dims[TPP_HH_NDIMS],
+                        struct share_cache *cache, enum tpp_export_format format)
+{
+    const struct tpp_interval *iv = &r->iv[i];
+    char head[64 + 16] = { 0 }; /* "interval<sep>dim<sep>" of the dimension being written, copied as 64 bytes */
+    size_t head_n = 0;
+    unsigned last = TPP_HH_NDIMS;
+    struct tpp_hh_cursor c;
+    struct tpp_hh e;
+    for (tpp_result_hh_open(r, i, &c); tpp_hh_next(&c, &e);) {
+        if (e.dim != last) {
+            last = e.dim;
+            char *h = head;
+            memcpy(h, names[0].s, 16);
+            h = put_u64(h + names[0].n, i);
+            memcpy(h, names[1].s, 16);
+            h += names[1].n;
+            memcpy(h, dims[last].s, 16);
+            h += dims[last].n;
+            memcpy(h, names[2].s, 16);
+            head_n = (size_t)(h + names[2].n - head);
+        }
+        char *p = sink_room(s, HH_ROW_MAX);
+        memcpy(p, head, 64);
+        p = put_hh_key(p + head_n, &e);
+        memcpy(p, names[3].s, 16);
+        p = put_u64(p + names[3].n, e.packets);
+        memcpy(p, names[4].s, 16);
+        p = put_u64(p + names[4].n, e.bytes);
+        memcpy(p, names[5].s, 16);
+        p = put_share(p + names[5].n, cache, &e, iv, format);
+        memcpy(p, names[6].s, 16);
+        sink_end(s, p + names[6].n);
+    }
+}
 
 static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
 {
@@ -606,34 +776,15 @@ static int write_hh(const struct tpp_result *r, const void *spec, FILE *f)
         sink_put(s, HH_COLUMNS[k]);
         sink_put(s, k + 1 < HH_NCOLUMNS ? sep : eol);
     }
-    /* In NDJSON the key is always a string (a port too), so that the column has one type. */
-    const char *names[HH_NCOLUMNS] = { "{\"interval\":", ",\"dim\":\"", "\",\"key\":\"", "\",\"packets\":",
-                                       ",\"bytes\":", ",\"share\":" };
-    if (!json)
-        for (size_t k = 0; k < HH_NCOLUMNS; k++) names[k] = k ? sep : "";
-    for (size_t i = 0; i < r->nintervals; i++) {
-        struct tpp_hh_cursor c;
-        struct tpp_hh e;
-        /* stored by dimension, in rank order within each (tpp/result.h), as the table lists them */
-        for (tpp_result_hh_open(r, i, &c); tpp_hh_next(&c, &e);) {
-            /* each field well under its share of the 256 bytes */
-            char *p = sink_room(s, 256);
-            p = stpcpy(p, names[0]);
-            p = put_u64(p, i);
-            p = stpcpy(p, names[1]);
-            p = stpcpy(p, tpp_hh_dim_names[e.dim]);
-            p = stpcpy(p, names[2]);
-            p = put_hh_key(p, &e);
-            p = stpcpy(p, names[3]);
-            p = put_u64(p, e.packets);
-            p = stpcpy(p, names[4]);
-            p = put_u64(p, e.bytes);
-            p = stpcpy(p, names[5]);
-            p = stpcpy(p, share_text(&cache, &e, &r->iv[i], format));
-            p = stpcpy(p, json ? "}\n" : eol);
-            sink_end(s, p);
-        }
-    }
+    /* What comes before each field, and the row's end.  In NDJSON the key is always a string (a port too), so
+     * that the column has one type. */
+    static const char *const JSON_NAMES[HH_NCOLUMNS + 1] = { "{\"interval\":", ",\"dim\":\"", "\",\"key\":\"",
+                                                             "\",\"packets\":", ",\"bytes\":", ",\"share\":", "}\n" };
+    struct piece names[HH_NCOLUMNS + 1], dims[TPP_HH_NDIMS];
+    for (size_t k = 0; k <= HH_NCOLUMNS; k++)
+        piece_set(&names[k], json ? JSON_NAMES[k] : k == 0 ? "" : k == HH_NCOLUMNS ? eol : sep);
+    for (int d = 0; d < TPP_HH_NDIMS; d++) piece_set(&dims[d], tpp_hh_dim_names[d]);
+    for (size_t i = 0; r->nhh && i < r->nintervals; i++) put_hh_rows(s, r, i, names, dims, &cache, format);
     int rc = sink_close(s);
     free(s);
     return rc;
