@@ -15,7 +15,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 CORE    = packet labels linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats features merge split \
           parse handoff result \
           result_ports result_summary result_export \
-          addr_table writer outfile dump fingerprint interrupt
+          addr_table writer outfile dump zpieces fingerprint interrupt
 CORE   += flow_table flow_sort seen_table
 BINDING = ltpp lfail loptions llabels lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))

@@ -8,6 +8,7 @@
 #include "tpp/dump.h"
 #include "tpp/labels.h"
 #include "tpp/outfile.h"
+#include "zpieces.h"
 
 #include <errno.h>
 #include <math.h>
@@ -564,21 +565,25 @@ static void section_header(struct buf *head, const char tag[4], uint32_t flags, 
  * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
  * without a second buffer as large for the deflated bytes. */
 #define STREAM_MIN (1u << 22)
-#define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows */
+#define COLS_PASS_BYTES (1u << 24) /* the runs made per pass over the rows */
 
-#ifdef HAVE_ISAL
-/* A section deflated while its payload is handed over: a placeholder header first, then the zlib stream as it
- * comes; the header is filled in at the end (pwrite), and the file's CRC is carried over the header and the
- * stream with crc32_combine, as if they had been written in order. */
-#define ZSECTION_OUT (1u << 20)
+/* A section deflated while its payload is handed over, in fixed pieces on up to two threads (zpieces.h): a
+ * placeholder header first, then the zlib stream as it comes; the header is filled in at the end (pwrite), and the
+ * file's CRC is carried over the header and the stream with crc32_combine, as if they had been written in order. */
 struct zsection {
     struct dump_out *o;
     off_t head_at;
     uLong crc_before, crc_stream;
-    uint64_t raw, stored;
-    struct isal_zstream z;
-    uint8_t *level_buf, *out;
+    struct tpp_zpieces *z;
 };
+
+static int zsection_sink(void *ctx, const uint8_t *p, size_t n, uint32_t crc)
+{
+    struct zsection *s = ctx;
+    write_all(s->o, p, n);
+    s->crc_stream = crc32_combine(s->crc_stream, crc, (z_off_t)n);
+    return s->o->errnum > 0 ? s->o->errnum : s->o->errnum ? ENOSPC : 0;
+}
 
 static void zsection_begin(struct zsection *s, struct dump_out *o)
 {
@@ -588,50 +593,30 @@ static void zsection_begin(struct zsection *s, struct dump_out *o)
     s->crc_before = o->crc;
     s->crc_stream = crc32(0L, NULL, 0);
     s->head_at = lseek(o->f.fd, 0, SEEK_CUR);
-    s->level_buf = malloc(ISAL_DEF_LVL1_DEFAULT);
-    s->out = malloc(ZSECTION_OUT);
     if (s->head_at < 0) o->errnum = errno;
-    else if (!s->level_buf || !s->out) o->errnum = ENOMEM;
     write_all(o, placeholder, sizeof placeholder);
-    zlib_stream_init(&s->z, s->level_buf);
-    s->z.next_out = s->out;
-    s->z.avail_out = ZSECTION_OUT;
+    if (o->errnum) return;
+    s->z = tpp_zpieces_open(2, zsection_sink, s);
+    if (!s->z) o->errnum = ENOMEM;
 }
 
-static void zsection_drain(struct zsection *s)
+/* The next n bytes of the payload; `stable` when they stay unchanged until zsection_end (or a sync). */
+static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int stable)
 {
-    size_t n = ZSECTION_OUT - s->z.avail_out;
-    s->crc_stream = crc32_z(s->crc_stream, s->out, n);
-    write_all(s->o, s->out, n);
-    s->stored += n;
-    s->z.next_out = s->out;
-    s->z.avail_out = ZSECTION_OUT;
-}
-
-/* The next n bytes of the payload; `last` with its final bytes. */
-static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int last)
-{
-    do {
-        size_t k = n < (1u << 30) ? n : (1u << 30);
-        s->z.next_in = (uint8_t *)p;
-        s->z.avail_in = (uint32_t)k;
-        s->z.end_of_stream = last && k == n;
-        p += k;
-        n -= k;
-        s->raw += k;
-        while (!s->o->errnum && (s->z.avail_in > 0 || (s->z.end_of_stream && s->z.internal_state.state != ZSTATE_END))) {
-            if (isal_deflate(&s->z) != COMP_OK) s->o->errnum = EIO;
-            if (s->z.avail_out == 0) zsection_drain(s);
-        }
-    } while (n > 0 && !s->o->errnum);
+    if (!s->z || s->o->errnum) return;
+    int err = tpp_zpieces_put(s->z, p, n, stable);
+    if (err && !s->o->errnum) s->o->errnum = err;
 }
 
 static void zsection_end(struct zsection *s, const char tag[4])
 {
     struct dump_out *o = s->o;
-    if (!o->errnum) zsection_drain(s);
+    uint64_t raw = 0, stored = 0;
+    if (!s->z) return;
+    int err = tpp_zpieces_close(s->z, &raw, &stored);
+    if (err && !o->errnum) o->errnum = err;
     struct buf head = { 0 };
-    section_header(&head, tag, FLAG_DEFLATE, s->stored, s->raw);
+    section_header(&head, tag, FLAG_DEFLATE, stored, raw);
     if (head.oom && !o->errnum) o->errnum = ENOMEM;
     for (size_t done = 0; !o->errnum && done < head.n;) {
         ssize_t w = pwrite(o->f.fd, head.p + done, head.n - done, s->head_at + (off_t)done);
@@ -639,19 +624,15 @@ static void zsection_end(struct zsection *s, const char tag[4])
         if (w <= 0) o->errnum = w < 0 ? errno : -1;
         else done += (size_t)w;
     }
-    if (!o->errnum) o->crc = crc32_combine(crc32(s->crc_before, head.p, (uInt)head.n), s->crc_stream, (z_off_t)s->stored);
+    if (!o->errnum) o->crc = crc32_combine(crc32(s->crc_before, head.p, (uInt)head.n), s->crc_stream, (z_off_t)stored);
     free(head.p);
-    free(s->level_buf);
-    free(s->out);
 }
-#endif
 
 /* A section to the file: its header, then the payload, deflated when that pays (always when it is large). */
 static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
 {
     uint8_t *z = NULL;
     size_t zlen = 0;
-#ifdef HAVE_ISAL
     if (payload->n >= STREAM_MIN) {
         struct zsection zs;
         zsection_begin(&zs, o);
@@ -659,7 +640,6 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
         zsection_end(&zs, tag);
         return;
     }
-#endif
     if (payload->n >= DEFLATE_MIN) {
         size_t bound = compressBound(payload->n);
         z = malloc(bound);
@@ -684,24 +664,28 @@ static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_resul
     b->n = 0;
     size_t n = cols_head(b), run = r->nintervals * 8;
     if (b->oom) return;
-#ifdef HAVE_ISAL
     if (run * n >= STREAM_MIN) {
-        size_t per = COLS_PASS_BYTES / run ? COLS_PASS_BYTES / run : 1;
-        uint8_t *runs = malloc(per * run);
-        if (!runs) { o->errnum = ENOMEM; return; }
+        /* a few fields a pass, into two buffers in turn: one is made while the other's pieces deflate */
+        size_t passb = getenv("H19Z_PASS") ? (size_t)atol(getenv("H19Z_PASS")) << 20 : COLS_PASS_BYTES;
+        size_t per = passb / run ? passb / run : 1;
+        uint8_t *runs[2] = { malloc(per * run), n > per ? malloc(per * run) : NULL };
+        uint64_t mark[2] = { 0, 0 };
         struct zsection z;
+        if (!runs[0] || (n > per && !runs[1])) o->errnum = ENOMEM;
         zsection_begin(&z, o);
         zsection_put(&z, b->p, b->n, 0);
-        for (size_t c0 = 0; c0 < n && !o->errnum; c0 += per) {
+        for (size_t c0 = 0, pass = 0; c0 < n && !o->errnum; c0 += per, pass++) {
             size_t c1 = n - c0 < per ? n : c0 + per;
-            cols_runs(runs, r, c0, c1);
-            zsection_put(&z, runs, (c1 - c0) * run, c1 == n);
+            if (pass >= 2) tpp_zpieces_wait(z.z, mark[pass & 1]); /* pieces still reading this buffer */
+            cols_runs(runs[pass & 1], r, c0, c1);
+            zsection_put(&z, runs[pass & 1], (c1 - c0) * run, 1);
+            if (z.z) mark[pass & 1] = tpp_zpieces_mark(z.z);
         }
         zsection_end(&z, "COLS");
-        free(runs);
+        free(runs[0]);
+        free(runs[1]);
         return;
     }
-#endif
     uint8_t *runs = reserve(b, run * n);
     if (!runs) return;
     cols_runs(runs, r, 0, n);
