@@ -495,6 +495,7 @@ struct dump_out {
     struct tpp_outfile f;
     uLong crc;
     int errnum;  /* the first write's errno; -1 for no space */
+    struct tpp_zpieces *crew;  /* the large sections' deflaters, from the first large section on */
 };
 
 /* n bytes to the file, past the CRC (emit's part, and a streamed section's). */
@@ -562,19 +563,19 @@ static void section_header(struct buf *head, const char tag[4], uint32_t flags, 
 }
 
 /* At a fine delta_t COLS is hundreds of MB (8 bytes a field an interval), HHIT as much with the heavy hitters:
- * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
- * without a second buffer as large for the deflated bytes. */
+ * sections from this size on are deflated as they are handed over, in pieces on two threads (zpieces.h), COLS as
+ * it is made, without a second buffer as large for the deflated bytes. */
 #define STREAM_MIN (1u << 22)
-#define COLS_PASS_BYTES (1u << 24) /* the runs made per pass over the rows */
+#define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows: one pass reads the rows in order */
 
-/* A section deflated while its payload is handed over, in fixed pieces on up to two threads (zpieces.h): a
- * placeholder header first, then the zlib stream as it comes; the header is filled in at the end (pwrite), and the
- * file's CRC is carried over the header and the stream with crc32_combine, as if they had been written in order. */
+/* A section deflated while its payload is handed over: a placeholder header first, then the zlib stream as it
+ * comes; the header is filled in at the end (pwrite), and the file's CRC is carried over the header and the
+ * stream with crc32_combine, as if they had been written in order. */
 struct zsection {
     struct dump_out *o;
     off_t head_at;
     uLong crc_before, crc_stream;
-    struct tpp_zpieces *z;
+    int open;
 };
 
 static int zsection_sink(void *ctx, const uint8_t *p, size_t n, uint32_t crc)
@@ -595,16 +596,18 @@ static void zsection_begin(struct zsection *s, struct dump_out *o)
     s->head_at = lseek(o->f.fd, 0, SEEK_CUR);
     if (s->head_at < 0) o->errnum = errno;
     write_all(o, placeholder, sizeof placeholder);
+    if (!o->errnum && !o->crew && !(o->crew = tpp_zpieces_open(2))) o->errnum = ENOMEM;
     if (o->errnum) return;
-    s->z = tpp_zpieces_open(2, zsection_sink, s);
-    if (!s->z) o->errnum = ENOMEM;
+    s->open = 1;
+    int err = tpp_zpieces_begin(o->crew, zsection_sink, s);
+    if (err && !o->errnum) o->errnum = err;
 }
 
-/* The next n bytes of the payload; `stable` when they stay unchanged until zsection_end (or a sync). */
+/* The next n bytes of the payload; `stable` when they stay unchanged until zsection_end (or a wait for a mark). */
 static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int stable)
 {
-    if (!s->z || s->o->errnum) return;
-    int err = tpp_zpieces_put(s->z, p, n, stable);
+    if (!s->open || s->o->errnum) return;
+    int err = tpp_zpieces_put(s->o->crew, p, n, stable);
     if (err && !s->o->errnum) s->o->errnum = err;
 }
 
@@ -612,8 +615,8 @@ static void zsection_end(struct zsection *s, const char tag[4])
 {
     struct dump_out *o = s->o;
     uint64_t raw = 0, stored = 0;
-    if (!s->z) return;
-    int err = tpp_zpieces_close(s->z, &raw, &stored);
+    if (!s->open) return;
+    int err = tpp_zpieces_end(o->crew, &raw, &stored);
     if (err && !o->errnum) o->errnum = err;
     struct buf head = { 0 };
     section_header(&head, tag, FLAG_DEFLATE, stored, raw);
@@ -665,25 +668,20 @@ static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_resul
     size_t n = cols_head(b), run = r->nintervals * 8;
     if (b->oom) return;
     if (run * n >= STREAM_MIN) {
-        /* a few fields a pass, into two buffers in turn: one is made while the other's pieces deflate */
-        size_t passb = getenv("H19Z_PASS") ? (size_t)atol(getenv("H19Z_PASS")) << 20 : COLS_PASS_BYTES;
-        size_t per = passb / run ? passb / run : 1;
-        uint8_t *runs[2] = { malloc(per * run), n > per ? malloc(per * run) : NULL };
-        uint64_t mark[2] = { 0, 0 };
+        size_t per = COLS_PASS_BYTES / run ? COLS_PASS_BYTES / run : 1;
+        uint8_t *runs = malloc((n < per ? n : per) * run);
+        if (!runs) { o->errnum = ENOMEM; return; }
         struct zsection z;
-        if (!runs[0] || (n > per && !runs[1])) o->errnum = ENOMEM;
         zsection_begin(&z, o);
         zsection_put(&z, b->p, b->n, 0);
-        for (size_t c0 = 0, pass = 0; c0 < n && !o->errnum; c0 += per, pass++) {
+        for (size_t c0 = 0; c0 < n && !o->errnum; c0 += per) {
             size_t c1 = n - c0 < per ? n : c0 + per;
-            if (pass >= 2) tpp_zpieces_wait(z.z, mark[pass & 1]); /* pieces still reading this buffer */
-            cols_runs(runs[pass & 1], r, c0, c1);
-            zsection_put(&z, runs[pass & 1], (c1 - c0) * run, 1);
-            if (z.z) mark[pass & 1] = tpp_zpieces_mark(z.z);
+            if (c0 > 0) tpp_zpieces_wait(o->crew, tpp_zpieces_mark(o->crew)); /* no piece still reads the runs */
+            cols_runs(runs, r, c0, c1);
+            zsection_put(&z, runs, (c1 - c0) * run, 1);
         }
         zsection_end(&z, "COLS");
-        free(runs[0]);
-        free(runs[1]);
+        free(runs);
         return;
     }
     uint8_t *runs = reserve(b, run * n);
@@ -693,36 +691,71 @@ static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_resul
     emit_section(o, "COLS", b);
 }
 
+/* A section's payload made on the crew's helper while the section before it is written. */
+struct payload_job {
+    void (*fill)(struct buf *, const struct tpp_result *);
+    const struct tpp_result *r;
+    struct buf *b;
+};
+
+static void payload_job_run(void *arg)
+{
+    struct payload_job *j = arg;
+    j->b->n = 0;
+    j->fill(j->b, j->r);
+}
+
 int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp_version, char *err, size_t errlen)
 {
     struct dump_out o = { .crc = crc32(0L, NULL, 0) };
     if (tpp_outfile_open(&o.f, path, err, errlen) != 0) return -1;
-    struct buf payload = { 0 };
-    put(&payload, SIGNATURE, sizeof SIGNATURE);
-    put_u32(&payload, TPP_DUMP_FORMAT);
-    put_u32(&payload, ENDIAN_CHECK);
-    put_f64(&payload, FLOAT_CHECK);
-    if (!payload.oom) emit(&o, payload.p, payload.n);
+    struct buf payload[2] = { { 0 }, { 0 } }; /* sections k >= 2 in payload[k & 1], COLS's head in payload[1] */
+    put(&payload[0], SIGNATURE, sizeof SIGNATURE);
+    put_u32(&payload[0], TPP_DUMP_FORMAT);
+    put_u32(&payload[0], ENDIAN_CHECK);
+    put_f64(&payload[0], FLOAT_CHECK);
+    if (!payload[0].oom) emit(&o, payload[0].p, payload[0].n);
 
     void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, NULL, port_payload, seen_payload,
                                                                      tabs_payload, hh_payload, novelty_payload,
                                                                      flows_payload, labels_payload };
     const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL" };
-    for (int k = 0; k < 9 && !o.errnum && !payload.oom; k++) {
-        payload.n = 0;
-        if (k == 1) { write_cols(&o, &payload, r); continue; }
-        if (k == 0) meta_payload(&payload, r, tpp_version);
-        else fill[k](&payload, r);
-        if (!payload.oom) emit_section(&o, tags[k], &payload);
+    enum { NSECTIONS = 9 };
+    /* A large dump gets its crew at once, so that each section's payload is made on the helper while the one
+     * before deflates; a small one makes them in turn here. */
+    if (r->nintervals * 8 * 16 >= STREAM_MIN && !(o.crew = tpp_zpieces_open(2))) o.errnum = ENOMEM;
+    struct payload_job job = { 0 };
+    int ahead = 0; /* section k + 1's payload is being made */
+    int oom = 0;
+    for (int k = 0; k < NSECTIONS && !o.errnum && !oom; k++) {
+        struct buf *b = &payload[k & 1];
+        if (k >= 2 && ahead) tpp_zpieces_task_wait(o.crew);
+        else if (k >= 2) payload_job_run(&(struct payload_job){ fill[k], r, b });
+        ahead = o.crew && k + 1 >= 2 && k + 1 < NSECTIONS;
+        if (ahead) {
+            job = (struct payload_job){ fill[k + 1], r, &payload[(k + 1) & 1] };
+            tpp_zpieces_task(o.crew, payload_job_run, &job);
+        }
+        if (k == 0) {
+            b->n = 0;
+            meta_payload(b, r, tpp_version);
+        }
+        if (k == 1) write_cols(&o, b, r);
+        else if (!(oom = b->oom)) emit_section(&o, tags[k], b);
+        oom = oom || b->oom;
     }
-    payload.n = 0;
-    if (!o.errnum && !payload.oom) emit_section(&o, "END ", &payload);
+    if (o.crew) tpp_zpieces_task_wait(o.crew); /* after an error, a payload may still be in the making */
+    oom = oom || payload[0].oom || payload[1].oom;
+    payload[0].n = 0;
+    if (!o.errnum && !oom) emit_section(&o, "END ", &payload[0]);
     uint8_t crc[4];
     for (int k = 0; k < 4; k++) crc[k] = (uint8_t)((uint32_t)o.crc >> (8 * k));
-    if (!o.errnum && !payload.oom) emit(&o, crc, 4);
-    free(payload.p);
-    if (payload.oom || o.errnum) {
-        if (payload.oom || o.errnum == ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
+    if (!o.errnum && !oom) emit(&o, crc, 4);
+    tpp_zpieces_close(o.crew);
+    free(payload[0].p);
+    free(payload[1].p);
+    if (oom || o.errnum) {
+        if (oom || o.errnum == ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
         else snprintf(err, errlen, "%s: cannot write: %s", path, o.errnum > 0 ? strerror(o.errnum) : "no space");
         tpp_outfile_abort(&o.f);
         return -1;

@@ -1,10 +1,9 @@
-/* zpieces.c — one zlib stream deflated in fixed pieces by the caller's thread and at most one helper.
+/* zpieces.c — zlib streams deflated in fixed pieces by the caller's thread and at most one helper.
  *
  * The pieces go round a ring of ZPIECE_SLOTS: the caller fills one (copying, or pointing at bytes it keeps
- * stable), hands it over, and goes on producing; the helper deflates handed-over pieces in order; the caller
- * writes finished pieces to the sink in order, and deflates pieces itself whenever the ring is full, so a slow
- * producer lends the helper nothing and a fast one works as a second deflater.  Only the caller's thread calls
- * the sink.
+ * stable), hands it over, and goes on producing; the helper deflates handed-over pieces in order (after its task,
+ * if any); the caller writes finished pieces to the sink in order, and deflates pieces itself whenever the ring is
+ * full, so whichever thread has nothing else to do deflates.  Only the caller's thread calls the sink.
  */
 #include "zpieces.h"
 
@@ -44,21 +43,25 @@ struct packer {
 };
 
 struct tpp_zpieces {
-    tpp_zpieces_sink sink;
-    void *ctx;
     struct piece slot[ZPIECE_SLOTS];
     size_t out_cap;
-    /* pieces handed over, taken by a deflater, and written, so far; piece k lives in slot k % ZPIECE_SLOTS */
-    uint64_t handed, taken, written;
-    int filling;             /* slot[handed % ZPIECE_SLOTS] is being filled */
-    uint64_t raw, stored;
-    uint32_t adler;
-    int err;
     struct packer mine, helper;
     pthread_t thread;
     int have_thread, stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* the task: none, waiting for the helper, running, done */
+    enum { TASK_NONE, TASK_WAITING, TASK_RUNNING, TASK_DONE } task;
+    void (*task_fn)(void *);
+    void *task_arg;
+    /* the stream: pieces handed over, taken by a deflater, and written, so far; piece k is slot k % ZPIECE_SLOTS */
+    tpp_zpieces_sink sink;
+    void *ctx;
+    uint64_t handed, taken, written;
+    int filling;             /* slot[handed % ZPIECE_SLOTS] is being filled */
+    uint64_t raw, stored;
+    uint32_t adler;
+    int err;
 };
 
 static int packer_init(struct packer *k)
@@ -124,20 +127,31 @@ static void deflate_piece(struct packer *k, struct piece *p, size_t cap)
     p->failed = !ok;
 }
 
-/* The helper: deflates handed-over pieces in order until told to stop. */
+/* The helper: runs the task when there is one, else deflates handed-over pieces in order, until told to stop. */
 static void *helper_main(void *arg)
 {
     struct tpp_zpieces *z = arg;
     pthread_mutex_lock(&z->mu);
     for (;;) {
-        while (!z->stop && z->taken == z->handed) pthread_cond_wait(&z->cv, &z->mu);
-        if (z->taken == z->handed) break;
-        struct piece *p = &z->slot[z->taken++ % ZPIECE_SLOTS];
-        pthread_mutex_unlock(&z->mu);
-        deflate_piece(&z->helper, p, z->out_cap);
-        pthread_mutex_lock(&z->mu);
-        p->done = 1;
-        pthread_cond_broadcast(&z->cv);
+        if (z->task == TASK_WAITING) {
+            z->task = TASK_RUNNING;
+            pthread_mutex_unlock(&z->mu);
+            z->task_fn(z->task_arg);
+            pthread_mutex_lock(&z->mu);
+            z->task = TASK_DONE;
+            pthread_cond_broadcast(&z->cv);
+        } else if (z->taken < z->handed) {
+            struct piece *p = &z->slot[z->taken++ % ZPIECE_SLOTS];
+            pthread_mutex_unlock(&z->mu);
+            deflate_piece(&z->helper, p, z->out_cap);
+            pthread_mutex_lock(&z->mu);
+            p->done = 1;
+            pthread_cond_broadcast(&z->cv);
+        } else if (z->stop) {
+            break;
+        } else {
+            pthread_cond_wait(&z->cv, &z->mu);
+        }
     }
     pthread_mutex_unlock(&z->mu);
     return NULL;
@@ -214,13 +228,10 @@ static unsigned useful_threads(unsigned threads)
     return threads >= 2 && cpus >= 2 ? 2 : 1;
 }
 
-struct tpp_zpieces *tpp_zpieces_open(unsigned threads, tpp_zpieces_sink sink, void *ctx)
+struct tpp_zpieces *tpp_zpieces_open(unsigned threads)
 {
     struct tpp_zpieces *z = calloc(1, sizeof *z);
     if (!z) return NULL;
-    z->sink = sink;
-    z->ctx = ctx;
-    z->adler = 1;
     z->out_cap = compressBound(ZPIECE_RAW) + 64; /* + the flush's empty stored block */
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cv, NULL);
@@ -228,15 +239,29 @@ struct tpp_zpieces *tpp_zpieces_open(unsigned threads, tpp_zpieces_sink sink, vo
     for (int k = 0; k < ZPIECE_SLOTS && !bad; k++) bad = !(z->slot[k].out = malloc(z->out_cap));
     if (!bad && useful_threads(threads) == 2) {
         bad = packer_init(&z->helper) != 0;
-        if (!bad) z->have_thread = pthread_create(&z->thread, NULL, helper_main, z) == 0; /* none: deflate here */
+        if (!bad) z->have_thread = pthread_create(&z->thread, NULL, helper_main, z) == 0; /* none: all here */
     }
     if (bad) {
-        tpp_zpieces_close(z, NULL, NULL);
+        tpp_zpieces_close(z);
         return NULL;
     }
+    return z;
+}
+
+int tpp_zpieces_begin(struct tpp_zpieces *z, tpp_zpieces_sink sink, void *ctx)
+{
+    pthread_mutex_lock(&z->mu); /* the helper reads these counters */
+    z->handed = z->taken = z->written = 0;
+    pthread_mutex_unlock(&z->mu);
+    z->sink = sink;
+    z->ctx = ctx;
+    z->filling = 0;
+    z->raw = z->stored = 0;
+    z->adler = 1;
+    z->err = 0;
     static const uint8_t header[2] = { 0x78, 0x01 }; /* deflate, 32 KiB window, "fastest" (RFC 1950) */
     to_sink(z, header, sizeof header, (uint32_t)crc32(0L, header, sizeof header));
-    return z;
+    return z->err;
 }
 
 int tpp_zpieces_put(struct tpp_zpieces *z, const uint8_t *p, size_t n, int stable)
@@ -271,27 +296,56 @@ int tpp_zpieces_wait(struct tpp_zpieces *z, uint64_t mark)
     return z->err;
 }
 
-int tpp_zpieces_close(struct tpp_zpieces *z, uint64_t *raw, uint64_t *stored)
+int tpp_zpieces_end(struct tpp_zpieces *z, uint64_t *raw, uint64_t *stored)
 {
-    if (z->slot[0].out && !z->err) { /* opened in full: the last piece (maybe empty), then the trailer */
+    if (!z->err) { /* the last piece (maybe empty) */
         filling(z);
         hand_over(z, 1);
-        tpp_zpieces_wait(z, z->handed);
-        uint8_t trailer[4] = { (uint8_t)(z->adler >> 24), (uint8_t)(z->adler >> 16), (uint8_t)(z->adler >> 8),
-                               (uint8_t)z->adler };
-        to_sink(z, trailer, sizeof trailer, (uint32_t)crc32(0L, trailer, sizeof trailer));
     }
+    tpp_zpieces_wait(z, z->handed); /* also after an error: no piece may still read the caller's bytes */
+    uint8_t trailer[4] = { (uint8_t)(z->adler >> 24), (uint8_t)(z->adler >> 16), (uint8_t)(z->adler >> 8),
+                           (uint8_t)z->adler };
+    to_sink(z, trailer, sizeof trailer, (uint32_t)crc32(0L, trailer, sizeof trailer));
+    *raw = z->raw;
+    *stored = z->stored;
+    return z->err;
+}
+
+void tpp_zpieces_task(struct tpp_zpieces *z, void (*fn)(void *), void *arg)
+{
+    if (!z->have_thread) {
+        fn(arg);
+        return;
+    }
+    pthread_mutex_lock(&z->mu);
+    z->task_fn = fn;
+    z->task_arg = arg;
+    z->task = TASK_WAITING;
+    pthread_cond_broadcast(&z->cv);
+    pthread_mutex_unlock(&z->mu);
+}
+
+void tpp_zpieces_task_wait(struct tpp_zpieces *z)
+{
+    pthread_mutex_lock(&z->mu);
+    while (z->task == TASK_WAITING || z->task == TASK_RUNNING) pthread_cond_wait(&z->cv, &z->mu);
+    z->task = TASK_NONE;
+    pthread_mutex_unlock(&z->mu);
+}
+
+void tpp_zpieces_close(struct tpp_zpieces *z)
+{
+    if (!z) return;
+    if (z->written < z->handed && !z->err) z->err = ECANCELED; /* a stream not ended: nothing more to its sink */
     if (z->have_thread) {
-        /* after an error, pieces may still be handed over: the helper deflates them (for nothing) and stops */
+        tpp_zpieces_task_wait(z);
+        tpp_zpieces_wait(z, z->handed);
         pthread_mutex_lock(&z->mu);
         z->stop = 1;
         pthread_cond_broadcast(&z->cv);
         pthread_mutex_unlock(&z->mu);
         pthread_join(z->thread, NULL);
     }
-    int err = z->err;
-    if (raw) *raw = z->raw;
-    if (stored) *stored = z->stored;
     for (int k = 0; k < ZPIECE_SLOTS; k++) {
         free(z->slot[k].own);
         free(z->slot[k].out);
@@ -301,5 +355,4 @@ int tpp_zpieces_close(struct tpp_zpieces *z, uint64_t *raw, uint64_t *stored)
     pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->cv);
     free(z);
-    return err;
 }
