@@ -279,8 +279,16 @@ static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t 
  * memory (tpp/result.h), so the entries are copied as they are. */
 static void port_payload(struct buf *b, const struct tpp_result *r)
 {
+    if (r->nintervals == 0) return;
+    size_t most = 0; /* room for every series at once: the buffer grows once, not by doubling (a copy each time) */
     for (int s = 0; s < TPP_NSERIES; s++) {
-        if (r->nintervals == 0) break;
+        struct tpp_port_cursor first, last;
+        tpp_ports_open(r, s, 0, &first);
+        tpp_ports_open(r, s, r->nintervals - 1, &last);
+        most += r->nintervals * 10 + (size_t)(last.end - first.p);
+    }
+    if (!reserve(b, most)) return;
+    for (int s = 0; s < TPP_NSERIES; s++) {
         struct tpp_port_cursor first, last;
         tpp_ports_open(r, s, 0, &first);
         tpp_ports_open(r, s, r->nintervals - 1, &last);
