@@ -76,8 +76,8 @@ test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus test-c
 		build/tpp-asan $(BUSTED) tests
 	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/parse_spec.lua \
 		tests/interval_spec.lua tests/decode_spec.lua tests/gzip_spec.lua tests/dump_spec.lua tests/formats_spec.lua \
-		tests/flat_cost_spec.lua
-	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua
+		tests/flat_cost_spec.lua tests/dump_pieces_spec.lua
+	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua tests/dump_pieces_spec.lua
 
 # The main job on real engines (issue 15): a single-node Slurm (munged, slurmctld, slurmd; tests/cluster/slurm.sh)
 # in a temporary directory of this checkout's own, and GNU parallel; tests/cluster_spec.lua compares their outputs
