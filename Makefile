@@ -145,11 +145,16 @@ build/collect_state: tests/c/collect_state.c $(addprefix src/,$(addsuffix .c,$(C
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/collect_state.c \
 		$(addprefix src/,$(addsuffix .c,$(CORE))) $(PKG_LIBS) -lm -pthread
 
-test-c: build/decode_bounds build/capture_readers build/result_core build/features_test build/collect_state
+# Zlib streams made in pieces (the dump's large sections) against zlib's inflate, on one thread and on two.
+build/zpieces_test: tests/c/zpieces_test.c src/zpieces.c $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/zpieces_test.c src/zpieces.c $(PKG_LIBS) -pthread
+
+test-c: build/decode_bounds build/capture_readers build/result_core build/features_test build/collect_state build/zpieces_test
 	build/decode_bounds
 	build/result_core
 	build/features_test
 	build/collect_state
+	build/zpieces_test
 	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----
