@@ -43,15 +43,22 @@ int tpp_dump_signed(const uint8_t *head, size_t n)
 
 /* ---- writing ---------------------------------------------------------------------------------------------- */
 
+struct spill;
+
+/* A payload being made.  With `spill`, a large one goes to the file as it grows (spill_out), a piece at a time. */
 struct buf {
     uint8_t *p;
     size_t n, cap;
     int oom;
+    struct spill *spill;
 };
+
+static void spill_out(struct buf *b);
 
 static void put(struct buf *b, const void *data, size_t n)
 {
     if (b->oom || n == 0) return;
+    if (b->spill && b->n >= ZPIECE_RAW) spill_out(b);
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
@@ -113,6 +120,7 @@ static void put_varint(struct buf *b, uint64_t v)
 static uint8_t *reserve(struct buf *b, size_t n)
 {
     if (b->oom) return NULL;
+    if (b->spill && b->n >= ZPIECE_RAW) spill_out(b);
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
@@ -282,32 +290,19 @@ static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t 
  * memory (tpp/result.h), so the entries are copied as they are. */
 static void port_payload(struct buf *b, const struct tpp_result *r)
 {
-    if (r->nintervals == 0) return;
-    size_t most = 0; /* room for every series at once: the buffer grows once, not by doubling (a copy each time) */
     for (int s = 0; s < TPP_NSERIES; s++) {
-        struct tpp_port_cursor first, last;
-        tpp_ports_open(r, s, 0, &first);
-        tpp_ports_open(r, s, r->nintervals - 1, &last);
-        most += r->nintervals * 10 + (size_t)(last.end - first.p);
-    }
-    if (!reserve(b, most)) return;
-    for (int s = 0; s < TPP_NSERIES; s++) {
-        struct tpp_port_cursor first, last;
-        tpp_ports_open(r, s, 0, &first);
-        tpp_ports_open(r, s, r->nintervals - 1, &last);
-        uint8_t *q = reserve(b, r->nintervals * 10 + (size_t)(last.end - first.p)), *start = q;
-        if (!q) return;
         for (size_t i = 0; i < r->nintervals; i++) {
             struct tpp_port_cursor c;
             tpp_ports_open(r, s, i, &c);
             /* an entry is two varints, each ending in the one byte of it below 0x80: counted without decoding */
             size_t len = (size_t)(c.end - c.p), ends = 0;
             for (size_t k = 0; k < len; k++) ends += c.p[k] < 0x80;
+            uint8_t *q = reserve(b, 10 + len), *start = q;
+            if (!q) return;
             q = varint_at(q, ends / 2);
             memcpy(q, c.p, len);
-            q += len;
+            b->n += (size_t)(q + len - start);
         }
-        b->n += (size_t)(q - start);
     }
 }
 
@@ -642,6 +637,24 @@ static void zsection_end(struct zsection *s, const char tag[4])
     free(head.p);
 }
 
+/* A payload that reaches STREAM_MIN while it is made goes to its section's stream from then on, a piece's worth at
+ * a time, so that a section of hundreds of MB never sits whole in memory, and the helper deflates it as it comes. */
+struct spill {
+    struct dump_out *o;
+    struct zsection z;
+    int streaming;
+};
+
+static void spill_out(struct buf *b)
+{
+    struct spill *s = b->spill;
+    if (b->n < (s->streaming ? ZPIECE_RAW : STREAM_MIN)) return;
+    if (!s->streaming) zsection_begin(&s->z, s->o);
+    s->streaming = 1;
+    zsection_put(&s->z, b->p, b->n, 0);
+    b->n = 0;
+}
+
 /* A section to the file: its header, then the payload, deflated when that pays (always when it is large). */
 static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
 {
@@ -672,20 +685,6 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
     free(z);
 }
 
-/* A section's payload made on the crew's helper while the section before it is written. */
-struct payload_job {
-    void (*fill)(struct buf *, const struct tpp_result *);
-    const struct tpp_result *r;
-    struct buf *b;
-};
-
-static void payload_job_run(void *arg)
-{
-    struct payload_job *j = arg;
-    j->b->n = 0;
-    j->fill(j->b, j->r);
-}
-
 /* The second half of the rows of a pass over the COLS fields, on the helper. */
 struct runs_job {
     uint8_t *p;
@@ -699,9 +698,8 @@ static void runs_job_run(void *arg)
     cols_runs(j->p, j->r, j->c0, j->c1, j->r->nintervals / 2, j->r->nintervals);
 }
 
-/* The COLS section, `b` its scratch buffer; `next` (when not NULL) is handed to the crew once its helper is free, to
- * make the next section's payload while COLS deflates. */
-static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_result *r, struct payload_job *next)
+/* The COLS section, `b` its scratch buffer. */
+static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_result *r)
 {
     b->n = 0;
     size_t n = cols_head(b), run = r->nintervals * 8;
@@ -714,23 +712,17 @@ static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_resul
         zsection_put(&z, b->p, b->n, 0);
         for (size_t c0 = 0; c0 < n && !o->errnum; c0 += per) {
             size_t c1 = n - c0 < per ? n : c0 + per;
-            if (c0 > 0) {
-                tpp_zpieces_task_wait(o->crew); /* `next`, handed over after the first pass */
-                tpp_zpieces_wait(o->crew, tpp_zpieces_mark(o->crew)); /* no piece still reads the runs */
-            }
+            if (c0 > 0) tpp_zpieces_wait(o->crew, tpp_zpieces_mark(o->crew)); /* no piece still reads the runs */
             struct runs_job half = { runs, r, c0, c1 };
             tpp_zpieces_task(o->crew, runs_job_run, &half);
             cols_runs(runs, r, c0, c1, 0, r->nintervals / 2);
             tpp_zpieces_task_wait(o->crew);
-            if (next) tpp_zpieces_task(o->crew, payload_job_run, next);
-            next = NULL;
             zsection_put(&z, runs, (c1 - c0) * run, 1);
         }
         zsection_end(&z, "COLS");
         free(runs);
         return;
     }
-    if (next) tpp_zpieces_task(o->crew, payload_job_run, next);
     uint8_t *runs = reserve(b, run * n);
     if (!runs) return;
     cols_runs(runs, r, 0, n, 0, r->nintervals);
@@ -742,51 +734,45 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
 {
     struct dump_out o = { .crc = crc32(0L, NULL, 0) };
     if (tpp_outfile_open(&o.f, path, err, errlen) != 0) return -1;
-    struct buf payload[2] = { { 0 }, { 0 } }; /* sections k >= 2 in payload[k & 1], COLS's head in payload[1] */
-    put(&payload[0], SIGNATURE, sizeof SIGNATURE);
-    put_u32(&payload[0], TPP_DUMP_FORMAT);
-    put_u32(&payload[0], ENDIAN_CHECK);
-    put_f64(&payload[0], FLOAT_CHECK);
-    if (!payload[0].oom) emit(&o, payload[0].p, payload[0].n);
+    struct buf payload = { 0 };
+    put(&payload, SIGNATURE, sizeof SIGNATURE);
+    put_u32(&payload, TPP_DUMP_FORMAT);
+    put_u32(&payload, ENDIAN_CHECK);
+    put_f64(&payload, FLOAT_CHECK);
+    if (!payload.oom) emit(&o, payload.p, payload.n);
 
     void (*const fill[])(struct buf *, const struct tpp_result *) = { NULL, NULL, port_payload, seen_payload,
                                                                      tabs_payload, hh_payload, novelty_payload,
                                                                      flows_payload, labels_payload };
     const char *tags[] = { "META", "COLS", "PORT", "SEEN", "TABS", "HHIT", "NOVL", "FLOW", "LABL" };
-    enum { NSECTIONS = 9 };
-    /* A large dump gets its crew at once, so that each section's payload is made on the helper while the one
-     * before deflates; a small one makes them in turn here. */
-    if (r->nintervals * 8 * 16 >= STREAM_MIN && !(o.crew = tpp_zpieces_open(2))) o.errnum = ENOMEM;
-    struct payload_job job = { 0 };
-    int ahead = 0; /* section k + 1's payload is being made */
-    int oom = 0;
-    for (int k = 0; k < NSECTIONS && !o.errnum && !oom; k++) {
-        struct buf *b = &payload[k & 1];
-        if (k >= 2 && ahead) tpp_zpieces_task_wait(o.crew);
-        else if (k >= 2) payload_job_run(&(struct payload_job){ fill[k], r, b });
-        ahead = o.crew && k + 1 >= 2 && k + 1 < NSECTIONS;
-        if (ahead) job = (struct payload_job){ fill[k + 1], r, &payload[(k + 1) & 1] };
-        if (ahead && k != 1) tpp_zpieces_task(o.crew, payload_job_run, &job);
+    for (int k = 0; k < 9 && !o.errnum && !payload.oom; k++) {
+        payload.n = 0;
+        if (k == 1) { write_cols(&o, &payload, r); continue; }
         if (k == 0) {
-            b->n = 0;
-            meta_payload(b, r, tpp_version);
+            meta_payload(&payload, r, tpp_version);
+            if (!payload.oom) emit_section(&o, tags[k], &payload);
+            continue;
         }
-        if (k == 1) write_cols(&o, b, r, ahead ? &job : NULL); /* it hands the job over once the rows are done */
-        else if (!(oom = b->oom)) emit_section(&o, tags[k], b);
-        oom = oom || b->oom;
+        struct spill spill = { .o = &o };
+        payload.spill = &spill;
+        fill[k](&payload, r);
+        payload.spill = NULL;
+        if (spill.streaming) { /* the rest of the stream, then its header */
+            zsection_put(&spill.z, payload.p, payload.n, 1);
+            zsection_end(&spill.z, tags[k]);
+        } else if (!payload.oom) {
+            emit_section(&o, tags[k], &payload);
+        }
     }
-    if (o.crew) tpp_zpieces_task_wait(o.crew); /* after an error, a payload may still be in the making */
-    oom = oom || payload[0].oom || payload[1].oom;
-    payload[0].n = 0;
-    if (!o.errnum && !oom) emit_section(&o, "END ", &payload[0]);
+    payload.n = 0;
+    if (!o.errnum && !payload.oom) emit_section(&o, "END ", &payload);
     uint8_t crc[4];
     for (int k = 0; k < 4; k++) crc[k] = (uint8_t)((uint32_t)o.crc >> (8 * k));
-    if (!o.errnum && !oom) emit(&o, crc, 4);
+    if (!o.errnum && !payload.oom) emit(&o, crc, 4);
     tpp_zpieces_close(o.crew);
-    free(payload[0].p);
-    free(payload[1].p);
-    if (oom || o.errnum) {
-        if (oom || o.errnum == ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
+    free(payload.p);
+    if (payload.oom || o.errnum) {
+        if (payload.oom || o.errnum == ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
         else snprintf(err, errlen, "%s: cannot write: %s", path, o.errnum > 0 ? strerror(o.errnum) : "no space");
         tpp_outfile_abort(&o.f);
         return -1;
