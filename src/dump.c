@@ -1,9 +1,9 @@
 /* dump.c — write and read tpp dump files; docs/dump-format.md is the specification this code follows.
  *
  * Writing builds each section in memory (a dump is small: columns plus sparse histograms) but a large COLS, which
- * is deflated as it is made; large sections are deflated in fixed pieces on two threads (zpieces.h), the next
- * section's payload made on the second thread meanwhile; a CRC-32 over everything ends the file, which goes to an
- * atomic output file.  Reading loads the file, checks signature, text-mode
+ * is deflated as it is made, and any other that grows past 4 MiB, which goes to the file as it is made (spill_out);
+ * such sections are deflated in fixed pieces on two threads (zpieces.h).  A CRC-32 over everything ends the file,
+ * which goes to an atomic output file.  Reading loads the file, checks signature, text-mode
  * probe, version, size and checksum before looking at anything else, then parses each section through a
  * bounds-checked cursor; any inconsistency is an error naming the file.
  */

@@ -7,9 +7,9 @@
  * never on the threads that made them.
  *
  * One `struct tpp_zpieces` is a crew: the caller's thread and, when the process may use two processors, a helper
- * thread, kept for several streams one after the other, and able to run one other task beside them (the next
- * section's payload, made while this one deflates).  Only the caller's thread calls the sink.  The crew owns the
- * pieces' buffers: a few pieces in flight, never a copy of a whole payload.
+ * thread, kept for several streams one after the other, and able to run one other task (half of a payload's making,
+ * say) before the pieces.  Only the caller's thread calls the sink.  The crew owns the pieces' buffers: a few pieces
+ * in flight, never a copy of a whole payload.
  */
 #ifndef TPP_ZPIECES_H
 #define TPP_ZPIECES_H
