@@ -133,6 +133,24 @@ describe("dump sections deflated in pieces", function()
     end
   end)
 
+  it("fails whole, naming the file, when the disk fills while pieces are in flight", function()
+    -- the dump is about 11 MB: 2 MB fill up inside COLS's stream, 5 MB inside HHIT's, sent out as it is made
+    for _, size in ipairs { "2m", "5m" } do
+      local mnt = dir .. "/small" .. size
+      assert(os.execute("mkdir " .. H.shell_quote(mnt)))
+      if not os.execute(("mount -t tmpfs -o size=%s tmpfs %s 2>/dev/null"):format(size, H.shell_quote(mnt))) then
+        pending("cannot mount a small tmpfs here (not root?)")
+        return
+      end
+      local ok, err = r:dump(mnt .. "/fine.tpd")
+      local left = H.list_dir(mnt)
+      os.execute("umount " .. H.shell_quote(mnt))
+      assert.is_nil(ok)
+      assert.are.equal(mnt .. "/fine.tpd: cannot write: No space left on device", err)
+      assert.are.same({}, left)
+    end
+  end)
+
   it("writes the same bytes every time, on one thread or two", function()
     assert(r:dump(dir .. "/again.tpd"))
     assert.are.equal(H.read_file(path), H.read_file(dir .. "/again.tpd"))
