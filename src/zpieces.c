@@ -113,6 +113,7 @@ static void deflate_piece(struct packer *k, struct piece *p, size_t cap)
     ok = ok && s.avail_in == 0 && s.internal_state.state == end;
     p->out_n = s.total_out;
     p->adler = isal_adler32(1, p->in, p->n);
+    p->crc = crc32_gzip_refl(0, p->out, p->out_n); /* zlib's crc32, several times faster */
 #else
     deflateReset(&k->z);
     k->z.next_in = (Bytef *)p->in;
@@ -123,10 +124,6 @@ static void deflate_piece(struct packer *k, struct piece *p, size_t cap)
     ok = p->last ? rc == Z_STREAM_END : rc == Z_OK && k->z.avail_in == 0 && k->z.avail_out > 0;
     p->out_n = cap - k->z.avail_out;
     p->adler = (uint32_t)adler32(1L, p->in, (uInt)p->n);
-#endif
-#ifdef HAVE_ISAL
-    p->crc = crc32_gzip_refl(0, p->out, p->out_n); /* zlib's crc32, several times faster */
-#else
     p->crc = (uint32_t)crc32_z(0L, p->out, p->out_n);
 #endif
     p->failed = !ok;
