@@ -15,7 +15,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 CORE    = packet labels linktype_names capture pcap_records pcapng_records inflate zstd_xz gzindex aggregate interval_stats features merge split \
           parse handoff result \
           result_ports result_summary result_export \
-          addr_table writer outfile dump fingerprint interrupt
+          addr_table writer outfile dump zpieces fingerprint interrupt
 CORE   += flow_table flow_sort seen_table
 BINDING = ltpp lfail loptions llabels lresult lmerge lsplit lpackets lwriter lrun repl lproc linterrupt lconfig
 SRCS    = $(addprefix src/,$(addsuffix .c,$(CORE) $(BINDING) main))
@@ -76,8 +76,8 @@ test: tpp build/tpp-asan build/tpp-tsan build/tpp-zlib test-c test-corpus test-c
 		build/tpp-asan $(BUSTED) tests
 	TSAN_OPTIONS=halt_on_error=1 TPP=build/tpp-tsan build/tpp-tsan $(BUSTED) tests/parity_spec.lua tests/parse_spec.lua \
 		tests/interval_spec.lua tests/decode_spec.lua tests/gzip_spec.lua tests/dump_spec.lua tests/formats_spec.lua \
-		tests/flat_cost_spec.lua
-	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua
+		tests/flat_cost_spec.lua tests/dump_pieces_spec.lua
+	TPP=build/tpp-zlib build/tpp-zlib $(BUSTED) tests/gzip_spec.lua tests/dump_pieces_spec.lua
 
 # The main job on real engines (issue 15): a single-node Slurm (munged, slurmctld, slurmd; tests/cluster/slurm.sh)
 # in a temporary directory of this checkout's own, and GNU parallel; tests/cluster_spec.lua compares their outputs
@@ -145,11 +145,16 @@ build/collect_state: tests/c/collect_state.c $(addprefix src/,$(addsuffix .c,$(C
 	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/collect_state.c \
 		$(addprefix src/,$(addsuffix .c,$(CORE))) $(PKG_LIBS) -lm -pthread
 
-test-c: build/decode_bounds build/capture_readers build/result_core build/features_test build/collect_state
+# Zlib streams made in pieces (the dump's large sections) against zlib's inflate, on one thread and on two.
+build/zpieces_test: tests/c/zpieces_test.c src/zpieces.c $(HEADERS) | build
+	$(CC) $(WARN) $(SAN) -O1 -g $(CPPFLAGS) -iquote src -o $@ tests/c/zpieces_test.c src/zpieces.c $(PKG_LIBS) -pthread
+
+test-c: build/decode_bounds build/capture_readers build/result_core build/features_test build/collect_state build/zpieces_test
 	build/decode_bounds
 	build/result_core
 	build/features_test
 	build/collect_state
+	build/zpieces_test
 	find tests/data -type f \( -name '*.pcap*' -o -name '*.cap' \) -print0 | sort -z | xargs -0 build/capture_readers
 
 # ---- Robustness (issue 7): libFuzzer targets over the C core, and the tcpdump corpus under the sanitizers ----

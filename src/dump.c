@@ -1,13 +1,16 @@
 /* dump.c — write and read tpp dump files; docs/dump-format.md is the specification this code follows.
  *
  * Writing builds each section in memory (a dump is small: columns plus sparse histograms) but a large COLS, which
- * is deflated as it is made, appends a CRC-32 over everything, and hands it to an atomic output file.  Reading loads the file, checks signature, text-mode
+ * is deflated as it is made, and any other that grows past 4 MiB, which goes to the file as it is made (spill_out);
+ * such sections are deflated in fixed pieces on two threads (zpieces.h).  A CRC-32 over everything ends the file,
+ * which goes to an atomic output file.  Reading loads the file, checks signature, text-mode
  * probe, version, size and checksum before looking at anything else, then parses each section through a
  * bounds-checked cursor; any inconsistency is an error naming the file.
  */
 #include "tpp/dump.h"
 #include "tpp/labels.h"
 #include "tpp/outfile.h"
+#include "zpieces.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,15 +43,22 @@ int tpp_dump_signed(const uint8_t *head, size_t n)
 
 /* ---- writing ---------------------------------------------------------------------------------------------- */
 
+struct spill;
+
+/* A payload being made.  With `spill`, a large one goes to the file as it grows (spill_out), a piece at a time. */
 struct buf {
     uint8_t *p;
     size_t n, cap;
     int oom;
+    struct spill *spill;
 };
+
+static void spill_out(struct buf *b);
 
 static void put(struct buf *b, const void *data, size_t n)
 {
     if (b->oom || n == 0) return;
+    if (b->spill && b->n >= ZPIECE_RAW) spill_out(b);
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
@@ -107,6 +117,7 @@ static void put_varint(struct buf *b, uint64_t v)
 static uint8_t *reserve(struct buf *b, size_t n)
 {
     if (b->oom) return NULL;
+    if (b->spill && b->n >= ZPIECE_RAW) spill_out(b);
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->n + n) cap *= 2;
@@ -250,13 +261,14 @@ static size_t cols_head(struct buf *b)
     return n;
 }
 
-/* The runs of fields [c0, c1) at p, (c1 - c0) * nintervals * 8 bytes: the rows read in order (a stream the
- * processor prefetches), each field's value stored in its run. */
-static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t c1)
+/* The runs of fields [c0, c1) at p, (c1 - c0) * nintervals * 8 bytes, for the rows [i0, i1): the rows read in
+ * order (a stream the processor prefetches), each field's value stored in its run.  Two threads share the work by
+ * rows, not by fields: a thread reading a part of each row runs 1.5x slower. */
+static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t c1, size_t i0, size_t i1)
 {
     size_t offset[256], n = r->nintervals;
     for (size_t c = c0; c < c1 && c - c0 < 256; c++) offset[c - c0] = stored_field(c)->offset;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
         const char *row = (const char *)&r->iv[i];
         for (size_t c = c0; c < c1; c++) {
             uint64_t bits;
@@ -276,23 +288,18 @@ static void cols_runs(uint8_t *p, const struct tpp_result *r, size_t c0, size_t 
 static void port_payload(struct buf *b, const struct tpp_result *r)
 {
     for (int s = 0; s < TPP_NSERIES; s++) {
-        if (r->nintervals == 0) break;
-        struct tpp_port_cursor first, last;
-        tpp_ports_open(r, s, 0, &first);
-        tpp_ports_open(r, s, r->nintervals - 1, &last);
-        uint8_t *q = reserve(b, r->nintervals * 10 + (size_t)(last.end - first.p)), *start = q;
-        if (!q) return;
         for (size_t i = 0; i < r->nintervals; i++) {
             struct tpp_port_cursor c;
             tpp_ports_open(r, s, i, &c);
             /* an entry is two varints, each ending in the one byte of it below 0x80: counted without decoding */
             size_t len = (size_t)(c.end - c.p), ends = 0;
             for (size_t k = 0; k < len; k++) ends += c.p[k] < 0x80;
+            uint8_t *q = reserve(b, 10 + len), *start = q;
+            if (!q) return;
             q = varint_at(q, ends / 2);
             memcpy(q, c.p, len);
-            q += len;
+            b->n += (size_t)(q + len - start);
         }
-        b->n += (size_t)(q - start);
     }
 }
 
@@ -477,6 +484,7 @@ struct dump_out {
     struct tpp_outfile f;
     uLong crc;
     int errnum;  /* the first write's errno; -1 for no space */
+    struct tpp_zpieces *crew;  /* the large sections' deflaters, from the first large section on */
 };
 
 /* n bytes to the file, past the CRC (emit's part, and a streamed section's). */
@@ -544,24 +552,28 @@ static void section_header(struct buf *head, const char tag[4], uint32_t flags, 
 }
 
 /* At a fine delta_t COLS is hundreds of MB (8 bytes a field an interval), HHIT as much with the heavy hitters:
- * sections from this size on are deflated as they are handed over, COLS as it is made, a few fields at a time,
- * without a second buffer as large for the deflated bytes. */
+ * sections from this size on are deflated as they are handed over, in pieces on two threads (zpieces.h), COLS as
+ * it is made, without a second buffer as large for the deflated bytes. */
 #define STREAM_MIN (1u << 22)
-#define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows */
+#define COLS_PASS_BYTES (1u << 28) /* the runs made per pass over the rows: one pass reads the rows in order */
 
-#ifdef HAVE_ISAL
 /* A section deflated while its payload is handed over: a placeholder header first, then the zlib stream as it
  * comes; the header is filled in at the end (pwrite), and the file's CRC is carried over the header and the
  * stream with crc32_combine, as if they had been written in order. */
-#define ZSECTION_OUT (1u << 20)
 struct zsection {
     struct dump_out *o;
     off_t head_at;
     uLong crc_before, crc_stream;
-    uint64_t raw, stored;
-    struct isal_zstream z;
-    uint8_t *level_buf, *out;
+    int open;
 };
+
+static int zsection_sink(void *ctx, const uint8_t *p, size_t n, uint32_t crc)
+{
+    struct zsection *s = ctx;
+    write_all(s->o, p, n);
+    s->crc_stream = crc32_combine(s->crc_stream, crc, (z_off_t)n);
+    return s->o->errnum > 0 ? s->o->errnum : s->o->errnum ? ENOSPC : 0;
+}
 
 static void zsection_begin(struct zsection *s, struct dump_out *o)
 {
@@ -571,50 +583,32 @@ static void zsection_begin(struct zsection *s, struct dump_out *o)
     s->crc_before = o->crc;
     s->crc_stream = crc32(0L, NULL, 0);
     s->head_at = lseek(o->f.fd, 0, SEEK_CUR);
-    s->level_buf = malloc(ISAL_DEF_LVL1_DEFAULT);
-    s->out = malloc(ZSECTION_OUT);
     if (s->head_at < 0) o->errnum = errno;
-    else if (!s->level_buf || !s->out) o->errnum = ENOMEM;
     write_all(o, placeholder, sizeof placeholder);
-    zlib_stream_init(&s->z, s->level_buf);
-    s->z.next_out = s->out;
-    s->z.avail_out = ZSECTION_OUT;
+    if (!o->errnum && !o->crew && !(o->crew = tpp_zpieces_open(2))) o->errnum = ENOMEM;
+    if (o->errnum) return;
+    s->open = 1;
+    int err = tpp_zpieces_begin(o->crew, zsection_sink, s);
+    if (err && !o->errnum) o->errnum = err;
 }
 
-static void zsection_drain(struct zsection *s)
+/* The next n bytes of the payload; `stable` when they stay unchanged until zsection_end (or a wait for a mark). */
+static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int stable)
 {
-    size_t n = ZSECTION_OUT - s->z.avail_out;
-    s->crc_stream = crc32_z(s->crc_stream, s->out, n);
-    write_all(s->o, s->out, n);
-    s->stored += n;
-    s->z.next_out = s->out;
-    s->z.avail_out = ZSECTION_OUT;
-}
-
-/* The next n bytes of the payload; `last` with its final bytes. */
-static void zsection_put(struct zsection *s, const uint8_t *p, size_t n, int last)
-{
-    do {
-        size_t k = n < (1u << 30) ? n : (1u << 30);
-        s->z.next_in = (uint8_t *)p;
-        s->z.avail_in = (uint32_t)k;
-        s->z.end_of_stream = last && k == n;
-        p += k;
-        n -= k;
-        s->raw += k;
-        while (!s->o->errnum && (s->z.avail_in > 0 || (s->z.end_of_stream && s->z.internal_state.state != ZSTATE_END))) {
-            if (isal_deflate(&s->z) != COMP_OK) s->o->errnum = EIO;
-            if (s->z.avail_out == 0) zsection_drain(s);
-        }
-    } while (n > 0 && !s->o->errnum);
+    if (!s->open || s->o->errnum) return;
+    int err = tpp_zpieces_put(s->o->crew, p, n, stable);
+    if (err && !s->o->errnum) s->o->errnum = err;
 }
 
 static void zsection_end(struct zsection *s, const char tag[4])
 {
     struct dump_out *o = s->o;
-    if (!o->errnum) zsection_drain(s);
+    uint64_t raw = 0, stored = 0;
+    if (!s->open) return;
+    int err = tpp_zpieces_end(o->crew, &raw, &stored);
+    if (err && !o->errnum) o->errnum = err;
     struct buf head = { 0 };
-    section_header(&head, tag, FLAG_DEFLATE, s->stored, s->raw);
+    section_header(&head, tag, FLAG_DEFLATE, stored, raw);
     if (head.oom && !o->errnum) o->errnum = ENOMEM;
     for (size_t done = 0; !o->errnum && done < head.n;) {
         ssize_t w = pwrite(o->f.fd, head.p + done, head.n - done, s->head_at + (off_t)done);
@@ -622,19 +616,33 @@ static void zsection_end(struct zsection *s, const char tag[4])
         if (w <= 0) o->errnum = w < 0 ? errno : -1;
         else done += (size_t)w;
     }
-    if (!o->errnum) o->crc = crc32_combine(crc32(s->crc_before, head.p, (uInt)head.n), s->crc_stream, (z_off_t)s->stored);
+    if (!o->errnum) o->crc = crc32_combine(crc32(s->crc_before, head.p, (uInt)head.n), s->crc_stream, (z_off_t)stored);
     free(head.p);
-    free(s->level_buf);
-    free(s->out);
 }
-#endif
+
+/* A payload that reaches STREAM_MIN while it is made goes to its section's stream from then on, a piece's worth at
+ * a time, so that a section of hundreds of MB never sits whole in memory, and the helper deflates it as it comes. */
+struct spill {
+    struct dump_out *o;
+    struct zsection z;
+    int streaming;
+};
+
+static void spill_out(struct buf *b)
+{
+    struct spill *s = b->spill;
+    if (b->n < (s->streaming ? ZPIECE_RAW : STREAM_MIN)) return;
+    if (!s->streaming) zsection_begin(&s->z, s->o);
+    s->streaming = 1;
+    zsection_put(&s->z, b->p, b->n, 0);
+    b->n = 0;
+}
 
 /* A section to the file: its header, then the payload, deflated when that pays (always when it is large). */
 static void emit_section(struct dump_out *o, const char tag[4], const struct buf *payload)
 {
     uint8_t *z = NULL;
     size_t zlen = 0;
-#ifdef HAVE_ISAL
     if (payload->n >= STREAM_MIN) {
         struct zsection zs;
         zsection_begin(&zs, o);
@@ -642,7 +650,6 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
         zsection_end(&zs, tag);
         return;
     }
-#endif
     if (payload->n >= DEFLATE_MIN) {
         size_t bound = compressBound(payload->n);
         z = malloc(bound);
@@ -661,33 +668,47 @@ static void emit_section(struct dump_out *o, const char tag[4], const struct buf
     free(z);
 }
 
+/* The second half of the rows of a pass over the COLS fields, on the helper. */
+struct runs_job {
+    uint8_t *p;
+    const struct tpp_result *r;
+    size_t c0, c1;
+};
+
+static void runs_job_run(void *arg)
+{
+    struct runs_job *j = arg;
+    cols_runs(j->p, j->r, j->c0, j->c1, j->r->nintervals / 2, j->r->nintervals);
+}
+
 /* The COLS section, `b` its scratch buffer. */
 static void write_cols(struct dump_out *o, struct buf *b, const struct tpp_result *r)
 {
     b->n = 0;
     size_t n = cols_head(b), run = r->nintervals * 8;
-    if (b->oom) return;
-#ifdef HAVE_ISAL
-    if (run * n >= STREAM_MIN) {
+    if (!b->oom && run * n >= STREAM_MIN) {
         size_t per = COLS_PASS_BYTES / run ? COLS_PASS_BYTES / run : 1;
-        uint8_t *runs = malloc(per * run);
-        if (!runs) { o->errnum = ENOMEM; return; }
+        uint8_t *runs = malloc((n < per ? n : per) * run);
+        if (!runs) o->errnum = ENOMEM;
         struct zsection z;
         zsection_begin(&z, o);
         zsection_put(&z, b->p, b->n, 0);
         for (size_t c0 = 0; c0 < n && !o->errnum; c0 += per) {
             size_t c1 = n - c0 < per ? n : c0 + per;
-            cols_runs(runs, r, c0, c1);
-            zsection_put(&z, runs, (c1 - c0) * run, c1 == n);
+            if (c0 > 0) tpp_zpieces_wait(o->crew, tpp_zpieces_mark(o->crew)); /* no piece still reads the runs */
+            struct runs_job half = { runs, r, c0, c1 };
+            tpp_zpieces_task(o->crew, runs_job_run, &half);
+            cols_runs(runs, r, c0, c1, 0, r->nintervals / 2);
+            tpp_zpieces_task_wait(o->crew);
+            zsection_put(&z, runs, (c1 - c0) * run, 1);
         }
         zsection_end(&z, "COLS");
         free(runs);
         return;
     }
-#endif
     uint8_t *runs = reserve(b, run * n);
     if (!runs) return;
-    cols_runs(runs, r, 0, n);
+    cols_runs(runs, r, 0, n, 0, r->nintervals);
     b->n += run * n;
     emit_section(o, "COLS", b);
 }
@@ -710,15 +731,28 @@ int tpp_dump_write(const struct tpp_result *r, const char *path, const char *tpp
     for (int k = 0; k < 9 && !o.errnum && !payload.oom; k++) {
         payload.n = 0;
         if (k == 1) { write_cols(&o, &payload, r); continue; }
-        if (k == 0) meta_payload(&payload, r, tpp_version);
-        else fill[k](&payload, r);
-        if (!payload.oom) emit_section(&o, tags[k], &payload);
+        if (k == 0) {
+            meta_payload(&payload, r, tpp_version);
+            if (!payload.oom) emit_section(&o, tags[k], &payload);
+            continue;
+        }
+        struct spill spill = { .o = &o };
+        payload.spill = &spill;
+        fill[k](&payload, r);
+        payload.spill = NULL;
+        if (spill.streaming) { /* the rest of the stream, then its header */
+            zsection_put(&spill.z, payload.p, payload.n, 1);
+            zsection_end(&spill.z, tags[k]);
+        } else if (!payload.oom) {
+            emit_section(&o, tags[k], &payload);
+        }
     }
     payload.n = 0;
     if (!o.errnum && !payload.oom) emit_section(&o, "END ", &payload);
     uint8_t crc[4];
     for (int k = 0; k < 4; k++) crc[k] = (uint8_t)((uint32_t)o.crc >> (8 * k));
     if (!o.errnum && !payload.oom) emit(&o, crc, 4);
+    tpp_zpieces_close(o.crew);
     free(payload.p);
     if (payload.oom || o.errnum) {
         if (payload.oom || o.errnum == ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
