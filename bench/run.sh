@@ -85,6 +85,12 @@ SPLIT=$(./tpp bench/alternate.lua "$RUNS" \
 # Output at the speed of parsing (issue 19): parse, critical table, dump, port counts and heavy hitters timed apart
 # as the intervals get shorter, and the whole main job at -t 0.001 against -t 1.
 FLAT=$(./tpp bench/flat_cost.lua "$T5" 3 "$OUT")
+# The dump on two threads: one r:dump of a loaded result per process, on one processor (taskset) and on two.
+for f in none all; do
+    ./tpp -e "assert(assert(require[[tpp]].parse([[$T5]], {delta_t = 0.001, features = [[$f]]})):dump([[$OUT/dt0001-$f.tpd]]))"
+done
+DUMPT_NONE=$(./tpp bench/dump_threads.lua 5 "$OUT/dt0001-none.tpd" "one processor=taskset -c 0 ./tpp" "two=./tpp")
+DUMPT_ALL=$(./tpp bench/dump_threads.lua 3 "$OUT/dt0001-all.tpd" "one processor=taskset -c 0 ./tpp" "two=./tpp")
 GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     "tpp: parse of the .pcap.gz=$(tpp_parse "$T5.gz")" \
     "tpp.gzindex: the index pass=./tpp -e 'assert(require[[tpp]].gzindex([[$T5.gz]], [[$OUT/bench5m.tpx]]))'")
@@ -186,5 +192,18 @@ GZINDEX=$(./tpp bench/alternate.lua "$RUNS" \
     echo "against a whole parse (ISA-L's inflate):"
     echo
     echo "$GZINDEX"
+    echo
+    echo "## The dump on two threads (the 5M-packet .pcap at -t 0.001)"
+    echo
+    echo "A section of 4 MiB or more is deflated in 1 MiB pieces by the writing thread and one helper"
+    echo "(docs/dump-format.md; src/zpieces.c), the same bytes on one processor; COLS's rows are transposed half on"
+    echo "each thread (bench/dump_threads.lua: one r:dump of a loaded result per fresh process, alternately; wall and"
+    echo "CPU time). --features none (47 MB dump), medians of 5:"
+    echo
+    echo "$DUMPT_NONE"
+    echo
+    echo "Every feature group (192 MB dump), medians of 3:"
+    echo
+    echo "$DUMPT_ALL"
 } > docs/benchmarks.md
 cat docs/benchmarks.md
