@@ -130,48 +130,28 @@ static uint8_t *reserve(struct buf *b, size_t n)
 }
 
 #ifdef HAVE_ISAL
-/* The zlib stream (RFC 1950) of src[0..n) into dst (dstlen bytes, compressBound's), by ISA-L's deflate: the same
- * format zlib's compress2 writes, several times faster (a dump at dt 1 ms is hundreds of MB of columns).  The
- * length written, or 0 when it did not fit or failed. */
-/* z set up to write one zlib stream at DEFLATE_LEVEL, with level_buf (ISAL_DEF_LVL1_DEFAULT bytes) as its
- * work area; the caller gives it its input and output buffers. */
-static void zlib_stream_init(struct isal_zstream *z, uint8_t *level_buf)
-{
-    memset(z, 0, sizeof *z); /* the init leaves the buffers as they were */
-    isal_deflate_init(z);
-    z->gzip_flag = IGZIP_ZLIB;
-    z->level = DEFLATE_LEVEL;
-    z->level_buf = level_buf;
-    z->level_buf_size = ISAL_DEF_LVL1_DEFAULT;
-    z->flush = NO_FLUSH;
-}
-
+/* The zlib stream (RFC 1950) of src[0..n) into dst (dstlen bytes, compressBound's), in one piece, by ISA-L's
+ * deflate: the same format zlib's compress2 writes, several times faster.  The length written, or 0 when it did not
+ * fit or failed.  (Only payloads below STREAM_MIN come here; larger ones are deflated in pieces, zpieces.h.) */
 static size_t deflate_section(uint8_t *dst, size_t dstlen, const uint8_t *src, size_t n)
 {
     struct isal_zstream z;
     uint8_t *level_buf = malloc(ISAL_DEF_LVL1_DEFAULT);
     if (!level_buf) return 0;
-    zlib_stream_init(&z, level_buf);
-    size_t in_done = 0, out_done = 0;
-    const uint32_t step = 1u << 30; /* avail_in and avail_out are 32 bits wide */
+    memset(&z, 0, sizeof z); /* the init leaves the buffers as they were */
+    isal_deflate_init(&z);
+    z.gzip_flag = IGZIP_ZLIB;
+    z.level = DEFLATE_LEVEL;
+    z.level_buf = level_buf;
+    z.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    z.next_in = (uint8_t *)src; /* below STREAM_MIN: both lengths fit ISA-L's 32 bits */
+    z.avail_in = (uint32_t)n;
+    z.end_of_stream = 1;
+    z.next_out = dst;
+    z.avail_out = (uint32_t)dstlen;
     int ok = 1;
-    while (ok && z.internal_state.state != ZSTATE_END) {
-        if (z.avail_in == 0) {
-            size_t k = n - in_done < step ? n - in_done : step;
-            z.next_in = (uint8_t *)src + in_done;
-            z.avail_in = (uint32_t)k;
-            in_done += k;
-            z.end_of_stream = in_done == n;
-        }
-        if (z.avail_out == 0) {
-            size_t k = dstlen - out_done < step ? dstlen - out_done : step;
-            if (k == 0) { ok = 0; break; }
-            z.next_out = dst + out_done;
-            z.avail_out = (uint32_t)k;
-            out_done += k;
-        }
-        if (isal_deflate(&z) != COMP_OK) ok = 0;
-    }
+    for (int calls = 0; ok && z.internal_state.state != ZSTATE_END; calls++)
+        ok = calls < 16 && isal_deflate(&z) == COMP_OK; /* one call does it with compressBound's room */
     free(level_buf);
     return ok ? (size_t)z.total_out : 0;
 }
