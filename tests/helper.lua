@@ -616,4 +616,18 @@ function H.ports_list(r, series)
     return out
 end
 
+-- CRC-32 (IEEE, as zlib's crc32) of a string: what a dump ends with, for specs that forge dumps whose checksum is
+-- right but whose contents are not.
+local CRC = {}
+for i = 0, 255 do
+  local c = i
+  for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
+  CRC[i] = c
+end
+function H.crc32(s)
+  local c = 0xFFFFFFFF
+  for i = 1, #s do c = CRC[(c ~ s:byte(i)) & 0xFF] ~ (c >> 8) end
+  return c ~ 0xFFFFFFFF
+end
+
 return H

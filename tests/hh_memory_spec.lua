@@ -146,17 +146,6 @@ local function section(bytes, want)
   end
 end
 
-local CRC = {}
-for i = 0, 255 do
-  local c = i
-  for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
-  CRC[i] = c
-end
-local function crc32(s)
-  local c = 0xFFFFFFFF
-  for i = 1, #s do c = CRC[(c ~ s:byte(i)) & 0xFF] ~ (c >> 8) end
-  return c ~ 0xFFFFFFFF
-end
 
 describe("heavy hitters kept in the dump's encoding", function()
   local dir, whole_path, r, r_all
@@ -246,7 +235,7 @@ describe("heavy hitters kept in the dump's encoding", function()
       local head = at - 24
       local body = bytes:sub(1, head - 1) .. string.pack("<c4I4I8I8", "HHIT", 0, #p, #p) .. p
                    .. bytes:sub(at + stored, -5)
-      local path = H.write_file(dir .. "/forged.tpd", body .. string.pack("<I4", crc32(body)))
+      local path = H.write_file(dir .. "/forged.tpd", body .. string.pack("<I4", H.crc32(body)))
       return path, tpp.load(path)
     end
     local path, ok = forged("\1") -- the forging itself changes nothing

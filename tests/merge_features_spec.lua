@@ -455,12 +455,7 @@ describe("issue 16: the research features merge exactly", function()
         if tag == "END " then break end
       end
       local body = table.concat(out)
-      local c = 0xFFFFFFFF   -- CRC-32 (IEEE) as zlib computes it
-      for i = 1, #body do
-        c = c ~ body:byte(i)
-        for _ = 1, 8 do c = (c & 1 == 1) and (0xEDB88320 ~ (c >> 1)) or (c >> 1) end
-      end
-      return body .. string.pack("<I4", c ~ 0xFFFFFFFF)
+      return body .. string.pack("<I4", H.crc32(body))
     end
 
     local function old_dump(capture_path, out, opts)
