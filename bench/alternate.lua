@@ -11,11 +11,7 @@ for i = 2, #arg do
   cmds[#cmds + 1] = { name = name, cmd = cmd, times = {} }
 end
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = require("bench.stats").median
 
 for run = 0, runs do                  -- run 0 warms the page cache and is not counted
   for _, c in ipairs(cmds) do

@@ -3,10 +3,7 @@
 local tpp = require "tpp"
 local capture, runs = arg[1], math.tointeger(tonumber(arg[2] or "5"))
 
-local function median(xs)
-  table.sort(xs)
-  return xs[(#xs + 1) // 2]
-end
+local median = require("bench.stats").median
 
 local function size(path)
   local f = assert(io.open(path, "rb"))

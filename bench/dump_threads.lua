@@ -25,11 +25,7 @@ for i = 3, #arg do
   cmds[#cmds + 1] = { name = name, cmd = cmd, wall = {}, cpu = {} }
 end
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = require("bench.stats").median
 
 for _ = 1, runs do
   for _, c in ipairs(cmds) do

@@ -59,13 +59,7 @@ local function measure(features)
   return tonumber(dt), tonumber(kb)
 end
 
-local function median(xs)
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = require("bench.stats").median
 
 local configs = { { name = "none" } }
 for _, g in ipairs(GROUPS) do configs[#configs + 1] = { name = g } end

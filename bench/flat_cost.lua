@@ -12,11 +12,7 @@ local runs = math.tointeger(tonumber(arg[2] or "3")) or 3
 local dir = arg[3] or os.getenv("TMPDIR") or "/tmp"
 local scratch = dir .. "/tpp-flat-cost"
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = require("bench.stats").median
 
 local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
