@@ -99,22 +99,7 @@ local function reference(k)
     end
     add(f[3] .. "_dport", f[5], ("%05d"):format(f[5]), n, bytes)
   end
-  local out = {}
-  for dim, map in pairs(dims) do
-    local list = {}
-    for _, e in pairs(map) do list[#list + 1] = e end
-    table.sort(list, function(a, b)
-      if a.packets ~= b.packets then return a.packets > b.packets end
-      if a.bytes ~= b.bytes then return a.bytes > b.bytes end
-      return a.order < b.order
-    end)
-    local total = dim == "tcp_dport" and totals.tcp or dim == "udp_dport" and totals.udp or totals.ip
-    for i, e in ipairs(list) do
-      list[i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total }
-    end
-    out[dim] = list
-  end
-  return out
+  return H.ref.ranked_hh(dims, totals)
 end
 
 local FLAT = { "src", "dst", "src_p24", "dst_p24", "tcp_dport", "udp_dport" }

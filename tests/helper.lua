@@ -562,6 +562,30 @@ function H.ref.addr_stats(counts)
     return distinct, sq / (n * n), e
 end
 
+-- The flat heavy hitters of one interval, from its counts: dims[dim][key] = { key, order, packets, bytes } (order:
+-- a string that sorts as tpp orders equal keys: "4" or "6" then the address bytes, or the port in 5 digits) and
+-- totals = { ip, tcp, udp } packets.  Returns dims ranked as docs/lua-api.md says (packets descending, bytes
+-- descending, key ascending), at most `keep` each (nil: all), as r:heavy_hitters gives them.
+function H.ref.ranked_hh(dims, totals, keep)
+    local out = {}
+    for dim, map in pairs(dims) do
+        local list = {}
+        for _, e in pairs(map) do list[#list + 1] = e end
+        table.sort(list, function(a, b)
+            if a.packets ~= b.packets then return a.packets > b.packets end
+            if a.bytes ~= b.bytes then return a.bytes > b.bytes end
+            return a.order < b.order
+        end)
+        local total = dim == "tcp_dport" and totals.tcp or dim == "udp_dport" and totals.udp or totals.ip
+        out[dim] = {}
+        for i = 1, math.min(#list, keep or #list) do
+            local e = list[i]
+            out[dim][i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total }
+        end
+    end
+    return out
+end
+
 ---------------------------------------------------------------------------------------------------------------
 -- Comparisons
 ---------------------------------------------------------------------------------------------------------------

@@ -89,23 +89,7 @@ local function reference(k, keep)
     add("dst_p24", prefix_text(f[2]), order_key(prefix_text(f[2])), n, bytes)
     add(f[3] .. "_dport", f[5], ("%05d"):format(f[5]), n, bytes)
   end
-  local out = {}
-  for dim, map in pairs(dims) do
-    local list = {}
-    for _, e in pairs(map) do list[#list + 1] = e end
-    table.sort(list, function(a, b)
-      if a.packets ~= b.packets then return a.packets > b.packets end
-      if a.bytes ~= b.bytes then return a.bytes > b.bytes end
-      return a.order < b.order
-    end)
-    local total = dim == "tcp_dport" and totals.tcp or dim == "udp_dport" and totals.udp or totals.ip
-    out[dim] = {}
-    for i = 1, math.min(#list, keep) do
-      local e = list[i]
-      out[dim][i] = { key = e.key, packets = e.packets, bytes = e.bytes, share = e.packets / total }
-    end
-  end
-  return out
+  return H.ref.ranked_hh(dims, totals, keep)
 end
 
 -- Row i of r is interval k of the capture: every flat dimension as the reference has it.
